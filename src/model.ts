@@ -1,0 +1,208 @@
+// The data that flows through keystore-watch: discover -> collect -> snapshot -> diff -> alert -> notify.
+// AWS enums come from the SDK so a new value AWS adds shows up as a type change, not a silent string.
+import type { ConnectionErrorCodeType, ConnectionStateType, CustomKeyStoreType, XksProxyConnectivityType } from '@aws-sdk/client-kms';
+import type { ClusterState, HsmState } from '@aws-sdk/client-cloudhsm-v2';
+
+/** AWS may add enum values before we know them: keep the SDK's names but accept any string at run time. */
+export type Open<T extends string> = T | (string & {});
+
+export type ConnectionState = Open<ConnectionStateType>;
+export type ConnectionErrorCode = Open<ConnectionErrorCodeType>;
+export type StoreType = Open<CustomKeyStoreType>;
+export type XksConnectivity = Open<XksProxyConnectivityType>;
+export type CloudHsmClusterState = Open<ClusterState>;
+export type CloudHsmHsmState = Open<HsmState>;
+
+export const CONNECTION_STATES = ['CONNECTED', 'CONNECTING', 'FAILED', 'DISCONNECTED', 'DISCONNECTING'] as const satisfies readonly ConnectionStateType[];
+
+/** One account x region pair the poller walks. */
+export interface Target {
+  accountId: string;
+  accountName: string;
+  region: string;
+  /** Role assumed to reach the account; null for the caller's own account. */
+  roleArn: string | null;
+  externalId: string | null;
+}
+
+export interface XksProxy {
+  connectivity: XksConnectivity | null;
+  uriEndpoint: string | null;
+  uriPath: string | null;
+  vpcEndpointServiceName: string | null;
+  accessKeyId: string | null;
+}
+
+/** One custom key store as seen by one poll. Never holds the trust anchor's PEM text: only its fingerprint and expiry. */
+export interface StoreRecord {
+  accountId: string;
+  accountName: string;
+  region: string;
+  id: string;
+  name: string;
+  type: StoreType;
+  state: ConnectionState;
+  /** Only while FAILED. */
+  errorCode: ConnectionErrorCode | null;
+  clusterId: string | null;
+  xks: XksProxy | null;
+  /** SHA-256 of the trust anchor certificate (to detect a change without keeping the text). */
+  trustAnchorSha256: string | null;
+  /** notAfter of the trust anchor certificate, epoch ms. */
+  trustAnchorNotAfter: number | null;
+  /** Creation date, epoch ms. */
+  createdAt: number | null;
+  /** When the current state was first observed, epoch ms. */
+  stateSince: number;
+  /** True when the store's target failed this poll and the record is carried over from an earlier poll. */
+  stale: boolean;
+}
+
+export interface HsmRecord {
+  id: string;
+  availabilityZone: string | null;
+  subnetId: string | null;
+  eniIp: string | null;
+  state: CloudHsmHsmState;
+}
+
+export interface ClusterRecord {
+  accountId: string;
+  region: string;
+  id: string;
+  state: CloudHsmClusterState;
+  stateMessage: string | null;
+  vpcId: string | null;
+  hsmType: string | null;
+  hsms: HsmRecord[];
+  /** notAfter of the cluster certificate, epoch ms, when the cluster has one. */
+  certificateNotAfter: number | null;
+  /** When the current cluster state was first observed, epoch ms. */
+  stateSince: number;
+  stale: boolean;
+}
+
+export interface TargetError {
+  /** AWS error code or a transport class: AccessDenied, ThrottlingException, Timeout, ConnectionRefused, ... */
+  code: string;
+  /** Human-readable, scrubbed of secrets. */
+  message: string;
+}
+
+export interface TargetOutcome {
+  accountId: string;
+  accountName: string;
+  region: string;
+  ok: boolean;
+  error: TargetError | null;
+  durationMs: number;
+  /** Epoch ms of the last poll this target answered, null when it never did. */
+  lastSuccessAt: number | null;
+  /** Failed polls in a row (0 when ok). */
+  consecutiveFailures: number;
+  /** CloudHSM enrichment for this target: null when the target has no CloudHSM store. */
+  cloudHsm: { ok: boolean; error: TargetError | null } | null;
+}
+
+export interface ProbeResult {
+  accountId: string;
+  region: string;
+  storeId: string;
+  ok: boolean;
+  durationMs: number;
+  error: TargetError | null;
+  consecutiveFailures: number;
+  at: number;
+}
+
+/** The immutable result of one poll. Everything downstream (metrics, diff, alerts, API) is a function of snapshots. */
+export interface Snapshot {
+  /** Monotonic poll counter. */
+  pollId: number;
+  /** Epoch ms when the poll started. */
+  startedAt: number;
+  /** Epoch ms when the poll finished. */
+  finishedAt: number;
+  stores: StoreRecord[];
+  clusters: ClusterRecord[];
+  targets: TargetOutcome[];
+  probes: ProbeResult[];
+}
+
+export const storeKey = (s: { accountId: string; region: string; id: string }): string => `${s.accountId}/${s.region}/${s.id}`;
+export const targetKey = (t: { accountId: string; region: string }): string => `${t.accountId}/${t.region}`;
+
+// ---------------------------------------------------------------------------------------------
+// Alerting vocabulary shared by the alert lifecycle, remediation guidance, notifiers and runbooks.
+
+export type Severity = 'critical' | 'warning' | 'info';
+export const SEVERITY_RANK: Record<Severity, number> = { info: 0, warning: 1, critical: 2 };
+
+/** Conditions the alert lifecycle tracks. FAILED is refined by the store's error code in the guidance. */
+export type Condition =
+  | 'FAILED'
+  | 'CONNECTING_TOO_LONG'
+  | 'DISCONNECTED'
+  | 'PROBE_FAILING'
+  | 'TRUST_ANCHOR_EXPIRING'
+  | 'CLUSTER_NOT_ACTIVE'
+  | 'NO_ACTIVE_HSMS'
+  | 'SINGLE_AZ'
+  | 'HSM_DEGRADED'
+  | 'CLUSTER_MISSING'
+  | 'CLUSTER_CERT_EXPIRING'
+  | 'TARGET_DOWN';
+
+/** What an alert is about; ids are filled into guidance commands. */
+export interface AlertSubject {
+  accountId: string;
+  accountName: string;
+  region: string;
+  storeId: string | null;
+  storeName: string | null;
+  storeType: StoreType | null;
+  state: ConnectionState | null;
+  errorCode: ConnectionErrorCode | null;
+  clusterId: string | null;
+  /** Extra facts for the message, e.g. { "HSM": "hsm-abc", "Days left": "12" }. */
+  details: Record<string, string>;
+}
+
+export interface Guidance {
+  title: string;
+  summary: string;
+  cause: string;
+  steps: string[];
+  commands: string[];
+  docs: { title: string; url: string }[];
+  /** Anchor in docs/runbooks.md, e.g. "kmscustomkeystorefailed". */
+  runbookAnchor: string;
+}
+
+export type NotificationKind = 'firing' | 'reminder' | 'resolved' | 'digest' | 'drill';
+
+export interface AlertNotification {
+  /** Idempotency key: stable for one event, so a retry after a crash carries the same id. */
+  id: string;
+  kind: Exclude<NotificationKind, 'digest'>;
+  severity: Severity;
+  condition: Condition;
+  /** Stable per subject and condition: the PagerDuty dedup_key. */
+  alertKey: string;
+  subject: AlertSubject;
+  guidance: Guidance;
+  /** Epoch ms when the condition began (firing) or ended (resolved). */
+  since: number;
+  createdAt: number;
+}
+
+export interface DigestNotification {
+  id: string;
+  kind: 'digest';
+  severity: Severity;
+  /** The per-store notifications the digest replaces; each keeps its own alert state. */
+  items: AlertNotification[];
+  createdAt: number;
+}
+
+export type Notification = AlertNotification | DigestNotification;
