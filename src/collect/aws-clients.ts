@@ -1,0 +1,187 @@
+// AWS plumbing at the edge: one keep-alive HTTP handler shared by every client, credentials per
+// account (AssumeRole, cached and refreshed by the SDK), and SDK clients per account x region kept in
+// a bounded LRU so a 16,000-target fleet does not keep 16,000 clients alive.
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { CloudHSMV2Client } from '@aws-sdk/client-cloudhsm-v2';
+import { OrganizationsClient } from '@aws-sdk/client-organizations';
+import { fromNodeProviderChain, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import type { Config } from '../config/schema.js';
+import type { Target } from '../model.js';
+import { LruCache } from '../util/lru.js';
+
+export type AwsService = 'kms' | 'cloudhsmv2' | 'sts' | 'organizations';
+
+/** Receives one call per HTTP attempt (retries included), for keystore_watch_aws_requests_total and _failures_total. */
+export interface AwsRequestObserver {
+  request(service: AwsService, operation: string): void;
+  failure(service: AwsService, operation: string, code: string): void;
+}
+
+export interface AwsClientsOptions {
+  aws: Config['aws'];
+  /** Base credentials; default: the SDK's provider chain (env, profile, web identity / IRSA, IMDS). */
+  credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
+  observer?: AwsRequestObserver;
+}
+
+type MiddlewareClient = { middlewareStack: { add: (mw: unknown, opts: unknown) => void } };
+
+/** Counts every attempt: the deserialize step runs inside the retry loop, once per HTTP attempt. */
+function instrument(client: MiddlewareClient, service: AwsService, observer: AwsRequestObserver | undefined): void {
+  if (!observer) return;
+  client.middlewareStack.add(
+    (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
+      const operation = (context.commandName ?? 'Unknown').replace(/Command$/, '');
+      observer.request(service, operation);
+      try {
+        return await next(args);
+      } catch (err) {
+        observer.failure(service, operation, errorCode(err));
+        throw err;
+      }
+    },
+    { step: 'deserialize', name: 'keystoreWatchRequestCounter', priority: 'low' },
+  );
+}
+
+/** The AWS error code, or a transport class for errors that never reached AWS. */
+export function errorCode(err: unknown): string {
+  const e = err as { name?: string; code?: string; Code?: string; $metadata?: unknown; cause?: { code?: string } };
+  const sysCode = e?.code ?? e?.cause?.code;
+  if (typeof sysCode === 'string' && /^E[A-Z]+$/.test(sysCode)) {
+    return ({ ECONNREFUSED: 'ConnectionRefused', ECONNRESET: 'ConnectionReset', ENOTFOUND: 'DnsFailure', EAI_AGAIN: 'DnsFailure', ETIMEDOUT: 'Timeout', EPIPE: 'ConnectionReset' } as Record<string, string>)[sysCode] ?? sysCode;
+  }
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return 'Timeout';
+  if (e?.name === 'SyntaxError') return 'MalformedResponse';
+  return e?.name && e.name !== 'Error' ? e.name : (e?.Code ?? 'UnknownError');
+}
+
+export class AwsClients {
+  private readonly handler: NodeHttpHandler;
+  private readonly base: AwsCredentialIdentityProvider;
+  private readonly credentials = new Map<string, AwsCredentialIdentityProvider>();
+  private readonly kms: LruCache<string, KMSClient>;
+  private readonly cloudHsm: LruCache<string, CloudHSMV2Client>;
+  private readonly agents: { http: HttpAgent; https: HttpsAgent };
+
+  constructor(private readonly opts: AwsClientsOptions) {
+    const { aws } = opts;
+    // Sockets sized to the concurrency: more would only queue at AWS, fewer would queue here.
+    const agentOpts = { keepAlive: true, maxSockets: aws.concurrency + 8, maxFreeSockets: aws.concurrency + 8, scheduling: 'lifo' as const };
+    this.agents = { http: new HttpAgent(agentOpts), https: new HttpsAgent(agentOpts) };
+    this.handler = new NodeHttpHandler({
+      httpAgent: this.agents.http,
+      httpsAgent: this.agents.https,
+      requestTimeout: aws.requestTimeout,
+      connectionTimeout: Math.min(aws.requestTimeout, 5000),
+      throwOnRequestTimeout: true,
+    });
+    const base = opts.credentials ?? fromNodeProviderChain();
+    this.base = typeof base === 'function' ? base : async () => base;
+    // Clients are cheap once the handler and credentials are shared; bound them anyway.
+    const cap = Math.max(64, aws.concurrency * 4);
+    this.kms = new LruCache(cap);
+    this.cloudHsm = new LruCache(cap);
+  }
+
+  private common(region: string) {
+    return {
+      region,
+      endpoint: this.opts.aws.endpoint ?? undefined,
+      maxAttempts: this.opts.aws.maxAttempts,
+      retryMode: 'standard',
+      requestHandler: this.handler,
+    };
+  }
+
+  /** Credentials for a target: AssumeRole when it has a role, else the caller's own. Cached per role. */
+  credentialsFor(target: Pick<Target, 'roleArn' | 'externalId'>): AwsCredentialIdentityProvider {
+    if (!target.roleArn) return this.base;
+    const key = `${target.roleArn}|${target.externalId ?? ''}`;
+    let provider = this.credentials.get(key);
+    if (!provider) {
+      provider = this.memoize(fromTemporaryCredentials({
+        params: {
+          RoleArn: target.roleArn,
+          RoleSessionName: this.opts.aws.roleSessionName,
+          ExternalId: target.externalId ?? undefined,
+          DurationSeconds: Math.round(this.opts.aws.sessionDuration / 1000),
+        },
+        masterCredentials: this.base,
+        clientConfig: { ...this.common(this.opts.aws.homeRegion), requestHandler: this.handler },
+      }));
+      this.credentials.set(key, provider);
+    }
+    return provider;
+  }
+
+  /**
+   * One AssumeRole per role until five minutes before expiry, shared by every client of the account
+   * (each SDK client would otherwise cache its own copy and assume the role again).
+   */
+  private memoize(raw: AwsCredentialIdentityProvider): AwsCredentialIdentityProvider {
+    let cached: Promise<AwsCredentialIdentity> | null = null;
+    const observer = this.opts.observer;
+    return async () => {
+      if (cached) {
+        const current = await cached.catch(() => null);
+        if (current && (!current.expiration || current.expiration.getTime() - Date.now() > 300_000)) return current;
+      }
+      observer?.request('sts', 'AssumeRole');
+      const attempt: Promise<AwsCredentialIdentity> = raw().catch((err: unknown) => {
+        observer?.failure('sts', 'AssumeRole', errorCode(err));
+        if (cached === attempt) cached = null;
+        throw err;
+      });
+      cached = attempt;
+      return attempt;
+    };
+  }
+
+  /** Forgets cached credentials of a role (after ExpiredToken / AccessDenied) so the next call assumes it again. */
+  resetCredentials(target: Pick<Target, 'roleArn' | 'externalId'>): void {
+    if (!target.roleArn) return;
+    this.credentials.delete(`${target.roleArn}|${target.externalId ?? ''}`);
+    for (const cache of [this.kms, this.cloudHsm] as LruCache<string, unknown>[]) cache.deleteWhere((k) => k.startsWith(`${target.roleArn}|`));
+  }
+
+  kmsFor(target: Target): KMSClient {
+    const key = `${target.roleArn ?? target.accountId}|${target.externalId ?? ''}|${target.region}`;
+    return this.kms.getOrCreate(key, () => {
+      const client = new KMSClient({ ...this.common(target.region), credentials: this.credentialsFor(target) });
+      instrument(client as unknown as MiddlewareClient, 'kms', this.opts.observer);
+      return client;
+    });
+  }
+
+  cloudHsmFor(target: Target): CloudHSMV2Client {
+    const key = `${target.roleArn ?? target.accountId}|${target.externalId ?? ''}|${target.region}`;
+    return this.cloudHsm.getOrCreate(key, () => {
+      // The registry's newest CloudHSM client (3.332.0) has its own older core; the shared handler speaks the same interface.
+      const client = new CloudHSMV2Client({ ...this.common(target.region), credentials: this.credentialsFor(target) } as ConstructorParameters<typeof CloudHSMV2Client>[0]);
+      instrument(client as unknown as MiddlewareClient, 'cloudhsmv2', this.opts.observer);
+      return client;
+    });
+  }
+
+  /** Organizations is a global service reached through the home region, with the base credentials. */
+  organizations(): OrganizationsClient {
+    const client = new OrganizationsClient({ ...this.common(this.opts.aws.homeRegion), credentials: this.base });
+    instrument(client as unknown as MiddlewareClient, 'organizations', this.opts.observer);
+    return client;
+  }
+
+  /** Closes pooled sockets. Clients share the handler, so they are dropped, never destroyed one by one. */
+  close(): void {
+    this.kms.clear();
+    this.cloudHsm.clear();
+    this.credentials.clear();
+    this.handler.destroy();
+    this.agents.http.destroy();
+    this.agents.https.destroy();
+  }
+}

@@ -1,0 +1,141 @@
+// One poll: resolve accounts, walk every account x region with bounded concurrency and a deadline per
+// target, enrich CloudHSM stores with their clusters, optionally probe, and build the next snapshot.
+// Failures stay inside their target: a target that fails keeps its last known stores, marked stale.
+import pLimit from 'p-limit';
+import { GenerateRandomCommand } from '@aws-sdk/client-kms';
+import type { Config } from '../config/schema.js';
+import type { Snapshot, Target, TargetError } from '../model.js';
+import { storeKey } from '../model.js';
+import { redact } from '../util/redact.js';
+import { AwsClients, errorCode } from './aws-clients.js';
+import { walkKeyStores } from './key-stores.js';
+import { describeClusters } from './clusters.js';
+import { buildSnapshot, type TargetPollResult } from '../snapshot/build.js';
+import { listOrganizationAccounts, type OrgAccount } from '../discover/organizations.js';
+import { buildTargets, resolveAccounts, type AccountRef } from '../discover/targets.js';
+
+export interface PollerOptions {
+  config: Config;
+  clients: AwsClients;
+  now?: () => number;
+  /** Called as targets finish (for the CLI progress line). */
+  onProgress?: (done: number, total: number) => void;
+  onOrganizationsError?: (error: TargetError) => void;
+}
+
+/** Codes after which cached credentials are worth dropping so the next poll assumes the role again. */
+const CREDENTIAL_ERRORS = new Set(['ExpiredTokenException', 'ExpiredToken', 'UnrecognizedClientException', 'InvalidClientTokenId', 'AccessDenied', 'AccessDeniedException']);
+
+export function toTargetError(err: unknown, fallback = 'UnknownError'): TargetError {
+  const code = errorCode(err) || fallback;
+  const raw = err instanceof Error ? err.message : String(err);
+  return { code, message: redact(raw).replace(/\s+/g, ' ').slice(0, 300) };
+}
+
+export class Poller {
+  private pollId = 0;
+  private lastOrgAccounts: OrgAccount[] | null = null;
+  private lastProbeAt = new Map<string, number>();
+  private readonly now: () => number;
+
+  constructor(private readonly opts: PollerOptions) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** The accounts to poll; Organizations failures keep the last known list. */
+  async accounts(signal?: AbortSignal): Promise<AccountRef[]> {
+    const { config } = this.opts;
+    if (config.organizations.enabled) {
+      try {
+        this.lastOrgAccounts = await listOrganizationAccounts(this.opts.clients.organizations(), signal);
+      } catch (err) {
+        this.opts.onOrganizationsError?.(toTargetError(err));
+      }
+    }
+    return resolveAccounts(config, this.lastOrgAccounts);
+  }
+
+  async targets(signal?: AbortSignal): Promise<Target[]> {
+    return buildTargets(await this.accounts(signal), this.opts.config.regions);
+  }
+
+  /** Restores the counter and the discovered account list after a restart. */
+  resume(prev: Snapshot | null): void {
+    if (prev) this.pollId = Math.max(this.pollId, prev.pollId);
+  }
+
+  async poll(prev: Snapshot | null, signal?: AbortSignal): Promise<Snapshot> {
+    const startedAt = this.now();
+    const pollId = Math.max(this.pollId, prev?.pollId ?? 0) + 1;
+    this.pollId = pollId;
+    const targets = await this.targets(signal);
+    const limit = pLimit(this.opts.config.aws.concurrency);
+    let done = 0;
+    const results = await Promise.all(
+      targets.map((t) =>
+        limit(async () => {
+          const r = await this.pollTarget(t, signal);
+          this.opts.onProgress?.(++done, targets.length);
+          return r;
+        }),
+      ),
+    );
+    return buildSnapshot(prev, results, { pollId, startedAt, finishedAt: this.now() });
+  }
+
+  private async pollTarget(target: Target, outer?: AbortSignal): Promise<TargetPollResult> {
+    const { config, clients } = this.opts;
+    const started = performance.now();
+    const deadline = AbortSignal.timeout(config.aws.targetTimeout);
+    const signal = outer ? AbortSignal.any([outer, deadline]) : deadline;
+    const result: TargetPollResult = { target, durationMs: 0, stores: null, error: null, cloudHsm: { attempted: false }, probes: [] };
+    try {
+      result.stores = await walkKeyStores(clients.kmsFor(target), target.accountId, target.region, config.aws.pageSize, signal);
+    } catch (err) {
+      result.error = deadline.aborted ? { code: 'Timeout', message: `no answer within ${config.aws.targetTimeout} ms` } : toTargetError(err);
+      if (CREDENTIAL_ERRORS.has(result.error.code)) clients.resetCredentials(target);
+      result.durationMs = performance.now() - started;
+      return result;
+    }
+
+    const clusterIds = [...new Set(result.stores.filter((s) => s.type === 'AWS_CLOUDHSM' && s.clusterId).map((s) => s.clusterId!))].sort();
+    if (clusterIds.length > 0) {
+      try {
+        const clusters = await describeClusters(clients.cloudHsmFor(target), target.accountId, target.region, clusterIds, signal);
+        result.cloudHsm = { attempted: true, clusters, error: null };
+      } catch (err) {
+        // Enrichment failing never touches the stores: only the cluster data goes stale.
+        result.cloudHsm = { attempted: true, clusters: null, error: deadline.aborted ? { code: 'Timeout', message: 'CloudHSM enrichment past the target deadline' } : toTargetError(err) };
+      }
+    }
+
+    if (config.probe.enabled) result.probes = await this.probe(target, result.stores, signal);
+    result.durationMs = performance.now() - started;
+    return result;
+  }
+
+  /**
+   * GenerateRandom(1 byte) against each CONNECTED CloudHSM store whose probe is due, spaced to the probe's
+   * own rate budget so DescribeCustomKeyStores keeps the rest of KMS's 5 requests/s.
+   */
+  private async probe(target: Target, stores: NonNullable<TargetPollResult['stores']>, signal: AbortSignal): Promise<TargetPollResult['probes']> {
+    const { config, clients } = this.opts;
+    const out: TargetPollResult['probes'] = [];
+    const spacing = 1000 / config.probe.ratePerSecond;
+    const now = this.now();
+    const due = stores.filter((s) => s.type === 'AWS_CLOUDHSM' && s.state === 'CONNECTED' && now - (this.lastProbeAt.get(storeKey(s)) ?? 0) >= config.probe.interval);
+    for (const [i, s] of due.entries()) {
+      if (i > 0) await new Promise((r) => setTimeout(r, spacing));
+      if (signal.aborted) break;
+      this.lastProbeAt.set(storeKey(s), now);
+      const t0 = performance.now();
+      try {
+        await clients.kmsFor(target).send(new GenerateRandomCommand({ NumberOfBytes: 1, CustomKeyStoreId: s.id }), { abortSignal: signal });
+        out.push({ storeId: s.id, ok: true, durationMs: performance.now() - t0, error: null });
+      } catch (err) {
+        out.push({ storeId: s.id, ok: false, durationMs: performance.now() - t0, error: toTargetError(err) });
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,123 @@
+// Renders the snapshot's metrics in the Prometheus text format. Pure and linear in the fleet, called once
+// per poll; scrapes serve the cached text (a scrape never triggers AWS calls or re-rendering).
+// Series exist only for what the latest snapshot holds, so a deleted store leaves no stale series.
+import { CONNECTION_STATES, type ClusterRecord, type Snapshot } from '../model.js';
+
+export const CLUSTER_STATES = [
+  'CREATE_IN_PROGRESS', 'UNINITIALIZED', 'INITIALIZE_IN_PROGRESS', 'INITIALIZED', 'ACTIVE', 'UPDATE_IN_PROGRESS',
+  'MODIFY_IN_PROGRESS', 'ROLLBACK_IN_PROGRESS', 'DELETE_IN_PROGRESS', 'DELETED', 'DEGRADED',
+] as const;
+export const HSM_STATES = ['CREATE_IN_PROGRESS', 'ACTIVE', 'DEGRADED', 'DELETE_IN_PROGRESS', 'DELETED'] as const;
+
+/** Label values from AWS may hold anything: escape per the exposition format and cap the length. */
+export function escapeLabel(value: string | null | undefined): string {
+  const v = value ?? '';
+  const capped = v.length > 1024 ? v.slice(0, 1024) : v;
+  return capped.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+class Family {
+  readonly lines: string[] = [];
+  constructor(readonly name: string, readonly type: 'gauge', readonly help: string) {}
+  add(labels: Record<string, string | null | undefined>, value: number): void {
+    let l = '';
+    for (const k in labels) l += `${l ? ',' : ''}${k}="${escapeLabel(labels[k])}"`;
+    this.lines.push(`${this.name}{${l}} ${formatValue(value)}`);
+  }
+  render(): string {
+    return this.lines.length === 0 ? '' : `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} ${this.type}\n${this.lines.join('\n')}\n`;
+  }
+}
+
+function formatValue(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  return String(v);
+}
+
+const seconds = (ms: number) => ms / 1000;
+
+function activeAzs(c: ClusterRecord): number {
+  return new Set(c.hsms.filter((h) => h.state === 'ACTIVE' && h.availabilityZone).map((h) => h.availabilityZone)).size;
+}
+
+export function renderSnapshotMetrics(snapshot: Snapshot): string {
+  const f = {
+    info: new Family('kms_custom_key_store_info', 'gauge', 'Custom key store metadata; always 1.'),
+    state: new Family('kms_custom_key_store_connection_state', 'gauge', 'Connection state of the custom key store (state-set: 1 for the current state).'),
+    error: new Family('kms_custom_key_store_connection_error', 'gauge', 'Connection error code of a FAILED custom key store; 1 for the current code.'),
+    created: new Family('kms_custom_key_store_creation_timestamp_seconds', 'gauge', 'When the custom key store was created.'),
+    since: new Family('kms_custom_key_store_state_since_timestamp_seconds', 'gauge', 'When the current connection state was first observed.'),
+    stale: new Family('kms_custom_key_store_stale', 'gauge', '1 when the store is carried over from an earlier poll because its target failed.'),
+    anchor: new Family('kms_custom_key_store_trust_anchor_not_after_timestamp_seconds', 'gauge', 'Expiry of the store trust anchor certificate.'),
+    probeOk: new Family('kms_custom_key_store_probe_success', 'gauge', '1 when the last GenerateRandom probe against the store succeeded.'),
+    probeDur: new Family('kms_custom_key_store_probe_duration_seconds', 'gauge', 'Duration of the last GenerateRandom probe.'),
+    clusterState: new Family('aws_cloudhsm_cluster_state', 'gauge', 'CloudHSM cluster state (state-set: 1 for the current state).'),
+    hsms: new Family('aws_cloudhsm_cluster_hsms', 'gauge', 'Number of HSMs in the cluster per HSM state.'),
+    azs: new Family('aws_cloudhsm_cluster_active_hsm_availability_zones', 'gauge', 'Availability Zones with at least one ACTIVE HSM.'),
+    clusterCert: new Family('aws_cloudhsm_cluster_certificate_not_after_timestamp_seconds', 'gauge', 'Expiry of the cluster certificate.'),
+    missing: new Family('keystore_watch_cluster_missing', 'gauge', '1 when a store references a cluster that DescribeClusters did not return.'),
+    up: new Family('keystore_watch_target_up', 'gauge', '1 when the account-region target answered the last poll.'),
+    lastOk: new Family('keystore_watch_target_last_success_timestamp_seconds', 'gauge', 'When the target last answered.'),
+    tDur: new Family('keystore_watch_target_poll_duration_seconds', 'gauge', 'Duration of the target walk in the last poll.'),
+    tFail: new Family('keystore_watch_target_consecutive_failures', 'gauge', 'Failed polls in a row for the target.'),
+    hsmUp: new Family('keystore_watch_cloudhsm_enrichment_up', 'gauge', '1 when the CloudHSM DescribeClusters walk of the target succeeded.'),
+  };
+
+  for (const s of snapshot.stores) {
+    const id = { account_id: s.accountId, region: s.region, custom_key_store_id: s.id };
+    f.info.add({
+      account_id: s.accountId, account_name: s.accountName, region: s.region, custom_key_store_id: s.id, custom_key_store_name: s.name,
+      custom_key_store_type: s.type, cloudhsm_cluster_id: s.clusterId ?? '', xks_connectivity: s.xks?.connectivity ?? '',
+    }, 1);
+    for (const state of CONNECTION_STATES) f.state.add({ ...id, state }, s.state === state ? 1 : 0);
+    // A state AWS added after this release still shows up instead of vanishing.
+    if (!(CONNECTION_STATES as readonly string[]).includes(s.state)) f.state.add({ ...id, state: s.state }, 1);
+    if (s.state === 'FAILED') f.error.add({ ...id, code: s.errorCode ?? 'UNKNOWN' }, 1);
+    if (s.createdAt !== null) f.created.add(id, seconds(s.createdAt));
+    f.since.add(id, seconds(s.stateSince));
+    f.stale.add(id, s.stale ? 1 : 0);
+    if (s.trustAnchorNotAfter !== null) f.anchor.add(id, seconds(s.trustAnchorNotAfter));
+  }
+
+  for (const p of snapshot.probes) {
+    const id = { account_id: p.accountId, region: p.region, custom_key_store_id: p.storeId };
+    f.probeOk.add(id, p.ok ? 1 : 0);
+    f.probeDur.add(id, p.durationMs / 1000);
+  }
+
+  const clusterKeys = new Set<string>();
+  for (const c of snapshot.clusters) {
+    const id = { account_id: c.accountId, region: c.region, cloudhsm_cluster_id: c.id };
+    clusterKeys.add(`${c.accountId}/${c.region}/${c.id}`);
+    for (const state of CLUSTER_STATES) f.clusterState.add({ ...id, state }, c.state === state ? 1 : 0);
+    if (!(CLUSTER_STATES as readonly string[]).includes(c.state)) f.clusterState.add({ ...id, state: c.state }, 1);
+    const counts = new Map<string, number>(HSM_STATES.map((st) => [st, 0]));
+    for (const h of c.hsms) counts.set(h.state, (counts.get(h.state) ?? 0) + 1);
+    for (const [state, n] of counts) f.hsms.add({ ...id, state }, n);
+    f.azs.add(id, activeAzs(c));
+    if (c.certificateNotAfter !== null) f.clusterCert.add(id, seconds(c.certificateNotAfter));
+  }
+
+  const enrichmentOk = new Set(snapshot.targets.filter((t) => t.cloudHsm?.ok).map((t) => `${t.accountId}/${t.region}`));
+  const missingSeen = new Set<string>();
+  for (const s of snapshot.stores) {
+    if (s.type !== 'AWS_CLOUDHSM' || !s.clusterId || !enrichmentOk.has(`${s.accountId}/${s.region}`)) continue;
+    const key = `${s.accountId}/${s.region}/${s.clusterId}`;
+    if (missingSeen.has(key)) continue;
+    missingSeen.add(key);
+    f.missing.add({ account_id: s.accountId, region: s.region, cloudhsm_cluster_id: s.clusterId }, clusterKeys.has(key) ? 0 : 1);
+  }
+
+  for (const t of snapshot.targets) {
+    const id = { account_id: t.accountId, region: t.region };
+    f.up.add(id, t.ok ? 1 : 0);
+    if (t.lastSuccessAt !== null) f.lastOk.add(id, seconds(t.lastSuccessAt));
+    f.tDur.add(id, t.durationMs / 1000);
+    f.tFail.add(id, t.consecutiveFailures);
+    if (t.cloudHsm) f.hsmUp.add(id, t.cloudHsm.ok ? 1 : 0);
+  }
+
+  return Object.values(f).map((fam) => fam.render()).join('');
+}

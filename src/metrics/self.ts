@@ -1,0 +1,45 @@
+// keystore-watch's own metrics (process-lifetime counters and histograms) in a prom-client registry.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { VERSION } from '../version.js';
+import type { AwsRequestObserver } from '../collect/aws-clients.js';
+
+export class SelfMetrics {
+  readonly registry = new Registry();
+  readonly awsRequests = new Counter({ name: 'keystore_watch_aws_requests_total', help: 'AWS API requests sent (every attempt, retries included).', labelNames: ['service', 'operation'] as const, registers: [this.registry] });
+  readonly awsFailures = new Counter({ name: 'keystore_watch_aws_request_failures_total', help: 'AWS API requests that failed, by error code (throttles included).', labelNames: ['service', 'operation', 'code'] as const, registers: [this.registry] });
+  readonly pollDuration = new Histogram({ name: 'keystore_watch_poll_duration_seconds', help: 'Duration of a whole poll of every target.', buckets: [0.5, 1, 2.5, 5, 10, 20, 30, 45, 60, 90, 120, 300], registers: [this.registry] });
+  readonly lastPoll = new Gauge({ name: 'keystore_watch_last_poll_timestamp_seconds', help: 'When the last poll finished.', registers: [this.registry] });
+  readonly polls = new Counter({ name: 'keystore_watch_polls_total', help: 'Polls completed.', registers: [this.registry] });
+  readonly pollsSkipped = new Counter({ name: 'keystore_watch_polls_skipped_total', help: 'Scheduled ticks skipped because the previous poll was still running.', registers: [this.registry] });
+  readonly buildInfo = new Gauge({ name: 'keystore_watch_build_info', help: 'Build information; always 1.', labelNames: ['version', 'nodejs_version'] as const, registers: [this.registry] });
+  readonly accounts = new Gauge({ name: 'keystore_watch_accounts', help: 'Accounts polled (explicit and discovered).', registers: [this.registry] });
+  readonly orgErrors = new Counter({ name: 'keystore_watch_organizations_errors_total', help: 'Failed Organizations ListAccounts walks (the last known account list is kept).', labelNames: ['code'] as const, registers: [this.registry] });
+  readonly notifications = new Counter({ name: 'keystore_watch_notifications_total', help: 'Notifications delivered, per channel.', labelNames: ['channel'] as const, registers: [this.registry] });
+  readonly notificationFailures = new Counter({ name: 'keystore_watch_notification_failures_total', help: 'Failed notification delivery attempts, per channel.', labelNames: ['channel'] as const, registers: [this.registry] });
+  readonly outboxPending = new Gauge({ name: 'keystore_watch_outbox_pending', help: 'Notifications waiting in the outbox.', registers: [this.registry] });
+  readonly outboxDropped = new Counter({ name: 'keystore_watch_outbox_dropped_total', help: 'Notifications dropped from the outbox (cap reached or rejected for good).', labelNames: ['reason'] as const, registers: [this.registry] });
+  readonly historyDropped = new Counter({ name: 'keystore_watch_history_dropped_total', help: 'Change history entries dropped because the history cap was reached.', registers: [this.registry] });
+  readonly alertsFiring = new Gauge({ name: 'keystore_watch_alerts_firing', help: 'Alerts currently firing, per severity.', labelNames: ['severity'] as const, registers: [this.registry] });
+  readonly stateErrors = new Counter({ name: 'keystore_watch_state_errors_total', help: 'State store problems (corrupt files moved aside, failed writes).', labelNames: ['kind'] as const, registers: [this.registry] });
+
+  constructor(opts: { processMetrics?: boolean } = {}) {
+    this.buildInfo.set({ version: VERSION, nodejs_version: process.version }, 1);
+    for (const severity of ['critical', 'warning', 'info']) this.alertsFiring.set({ severity }, 0);
+    this.outboxPending.set(0);
+    this.polls.inc(0);
+    this.pollsSkipped.inc(0);
+    this.historyDropped.inc(0);
+    if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  get awsObserver(): AwsRequestObserver {
+    return {
+      request: (service, operation) => this.awsRequests.inc({ service, operation }),
+      failure: (service, operation, code) => this.awsFailures.inc({ service, operation, code }),
+    };
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

@@ -1,0 +1,106 @@
+// The daemon's HTTP server: /metrics, /healthz, /readyz and the read-only JSON API. It only reads the
+// latest snapshot and state the daemon hands it; it never calls AWS. The simulator's control API is
+// never mounted here.
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { readFileSync } from 'node:fs';
+import { timingSafeEqual } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { redactValue } from '../util/redact.js';
+
+export interface HttpSources {
+  /** Prometheus exposition text, rendered once per poll plus the process metrics. */
+  metrics(): Promise<string>;
+  ready(): boolean;
+  stores(filter: { state?: string; accountId?: string; region?: string; type?: string }): unknown;
+  alerts(): unknown;
+  events(limit: number): unknown;
+  targets(): unknown;
+}
+
+export interface HttpServerOptions {
+  listen: string;
+  authToken?: string | null;
+  tls?: { certFile: string; keyFile: string } | null;
+  sources: HttpSources;
+}
+
+export interface RunningHttpServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+function splitListen(listen: string): { host: string; port: number } {
+  const i = listen.lastIndexOf(':');
+  const host = listen.slice(0, i).replace(/^\[|\]$/g, '') || '0.0.0.0';
+  return { host, port: Number(listen.slice(i + 1)) };
+}
+
+function authorized(req: IncomingMessage, token: string): boolean {
+  const header = req.headers.authorization ?? '';
+  const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '');
+  const want = Buffer.from(token);
+  return given.length === want.length && timingSafeEqual(given, want);
+}
+
+function send(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8', extra: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...extra });
+  res.end(body);
+}
+
+const json = (res: ServerResponse, value: unknown, status = 200) => send(res, status, JSON.stringify(redactValue(value)), 'application/json');
+
+export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
+  const { sources } = opts;
+  const handler = async (req: IncomingMessage, res: ServerResponse) => {
+    try {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      const path = url.pathname;
+      if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'method not allowed\n', undefined, { allow: 'GET, HEAD' });
+      if (path === '/healthz') return send(res, 200, 'ok\n');
+      if (path === '/readyz') return sources.ready() ? send(res, 200, 'ready\n') : send(res, 503, 'waiting for the first poll\n');
+      const protectedPath = path === '/metrics' || path.startsWith('/api/');
+      if (protectedPath && opts.authToken && !authorized(req, opts.authToken)) {
+        return send(res, 401, 'unauthorized\n', undefined, { 'www-authenticate': 'Bearer realm="keystore-watch"' });
+      }
+      if (path === '/metrics') return send(res, 200, await sources.metrics(), 'text/plain; version=0.0.4; charset=utf-8');
+      if (path === '/api/v1/stores') {
+        const q = url.searchParams;
+        return json(res, sources.stores({ state: q.get('state') ?? undefined, accountId: q.get('account_id') ?? undefined, region: q.get('region') ?? undefined, type: q.get('type') ?? undefined }));
+      }
+      if (path === '/api/v1/targets') return json(res, sources.targets());
+      if (path === '/api/v1/alerts') return json(res, sources.alerts());
+      if (path === '/api/v1/events') {
+        const limit = Math.min(Math.max(Number(url.searchParams.get('limit') ?? 100) || 100, 1), 10_000);
+        return json(res, sources.events(limit));
+      }
+      if (path === '/') {
+        return send(res, 200, '<!doctype html><title>keystore-watch</title><h1>keystore-watch</h1><ul><li><a href="/metrics">/metrics</a><li><a href="/api/v1/stores">/api/v1/stores</a><li><a href="/api/v1/alerts">/api/v1/alerts</a><li><a href="/api/v1/events">/api/v1/events</a><li><a href="/api/v1/targets">/api/v1/targets</a><li><a href="/healthz">/healthz</a><li><a href="/readyz">/readyz</a></ul>\n', 'text/html; charset=utf-8');
+      }
+      return send(res, 404, 'not found\n');
+    } catch {
+      // Never echo internals: they could hold a secret.
+      if (!res.headersSent) send(res, 500, 'internal error\n');
+      else res.destroy();
+    }
+  };
+  const server: Server = opts.tls
+    ? createHttpsServer({ cert: readFileSync(opts.tls.certFile), key: readFileSync(opts.tls.keyFile) }, handler)
+    : createHttpServer(handler);
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  server.requestTimeout = 30_000;
+  const { host, port } = splitListen(opts.listen);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => { server.off('error', reject); resolve(); });
+  });
+  const addr = server.address() as AddressInfo;
+  const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return {
+    url: `${opts.tls ? 'https' : 'http'}://${shownHost}:${addr.port}`,
+    port: addr.port,
+    close: () => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }),
+  };
+}

@@ -1,0 +1,119 @@
+// Builds the next immutable snapshot from one poll's raw results and the previous snapshot. Pure.
+// The previous snapshot supplies history: when each state was first seen, and the last known stores of
+// targets that failed this time (kept, marked stale, never reported as removed).
+import type { ClusterRecord, ProbeResult, Snapshot, StoreRecord, Target, TargetError, TargetOutcome } from '../model.js';
+import { storeKey, targetKey } from '../model.js';
+import type { ObservedStore } from '../collect/key-stores.js';
+import type { ObservedCluster } from '../collect/clusters.js';
+
+export interface TargetPollResult {
+  target: Target;
+  durationMs: number;
+  /** null when the target failed. */
+  stores: ObservedStore[] | null;
+  error: TargetError | null;
+  /** CloudHSM enrichment: not attempted when the target has no CloudHSM store. */
+  cloudHsm: { attempted: false } | { attempted: true; clusters: ObservedCluster[] | null; error: TargetError | null };
+  probes: { storeId: string; ok: boolean; durationMs: number; error: TargetError | null }[];
+}
+
+function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = out.get(k);
+    if (list) list.push(item);
+    else out.set(k, [item]);
+  }
+  return out;
+}
+
+const byLocation = <T extends { accountId: string; region: string; id: string }>(a: T, b: T) =>
+  a.accountId.localeCompare(b.accountId) || a.region.localeCompare(b.region) || a.id.localeCompare(b.id);
+
+export function buildSnapshot(prev: Snapshot | null, results: readonly TargetPollResult[], times: { pollId: number; startedAt: number; finishedAt: number }): Snapshot {
+  const prevStores = new Map<string, StoreRecord>((prev?.stores ?? []).map((s) => [storeKey(s), s]));
+  const prevStoresByTarget = groupBy(prev?.stores ?? [], targetKey);
+  const prevClustersByTarget = groupBy(prev?.clusters ?? [], targetKey);
+  const prevClusters = new Map<string, ClusterRecord>((prev?.clusters ?? []).map((c) => [storeKey(c), c]));
+  const prevTargets = new Map<string, TargetOutcome>((prev?.targets ?? []).map((t) => [targetKey(t), t]));
+  const prevProbes = new Map<string, ProbeResult>((prev?.probes ?? []).map((p) => [`${p.accountId}/${p.region}/${p.storeId}`, p]));
+  const seenAt = times.finishedAt;
+
+  const stores: StoreRecord[] = [];
+  const clusters: ClusterRecord[] = [];
+  const targets: TargetOutcome[] = [];
+  const probes: ProbeResult[] = [];
+
+  for (const r of results) {
+    const tk = targetKey(r.target);
+    const before = prevTargets.get(tk);
+    const ok = r.stores !== null;
+    if (r.stores) {
+      for (const s of r.stores) {
+        const old = prevStores.get(storeKey(s));
+        stores.push({ ...s, accountName: r.target.accountName, stateSince: old && old.state === s.state ? old.stateSince : seenAt, stale: false });
+      }
+    } else {
+      for (const s of prevStoresByTarget.get(tk) ?? []) stores.push({ ...s, stale: true });
+    }
+
+    let cloudHsm: TargetOutcome['cloudHsm'] = null;
+    if (r.cloudHsm.attempted) {
+      cloudHsm = { ok: r.cloudHsm.clusters !== null, error: r.cloudHsm.error };
+      if (r.cloudHsm.clusters) {
+        for (const c of r.cloudHsm.clusters) {
+          const old = prevClusters.get(storeKey(c));
+          clusters.push({ ...c, stateSince: old && old.state === c.state ? old.stateSince : seenAt, stale: false });
+        }
+      } else {
+        for (const c of prevClustersByTarget.get(tk) ?? []) clusters.push({ ...c, stale: true });
+      }
+    } else if (!ok) {
+      // The store walk failed, so we do not know whether enrichment was needed: keep what we knew.
+      for (const c of prevClustersByTarget.get(tk) ?? []) clusters.push({ ...c, stale: true });
+      if (before?.cloudHsm) cloudHsm = { ok: false, error: r.error };
+    }
+
+    for (const p of r.probes) {
+      const old = prevProbes.get(`${r.target.accountId}/${r.target.region}/${p.storeId}`);
+      probes.push({
+        accountId: r.target.accountId,
+        region: r.target.region,
+        storeId: p.storeId,
+        ok: p.ok,
+        durationMs: p.durationMs,
+        error: p.error,
+        consecutiveFailures: p.ok ? 0 : (old?.consecutiveFailures ?? 0) + 1,
+        at: seenAt,
+      });
+    }
+
+    // Stores not probed this poll (not yet due) keep their last probe result while they remain probe-able.
+    if (ok) {
+      const probed = new Set(r.probes.map((p) => p.storeId));
+      for (const s of r.stores!) {
+        if (probed.has(s.id) || s.state !== 'CONNECTED' || s.type !== 'AWS_CLOUDHSM') continue;
+        const old = prevProbes.get(`${r.target.accountId}/${r.target.region}/${s.id}`);
+        if (old) probes.push(old);
+      }
+    }
+
+    targets.push({
+      accountId: r.target.accountId,
+      accountName: r.target.accountName,
+      region: r.target.region,
+      ok,
+      error: ok ? null : r.error,
+      durationMs: r.durationMs,
+      lastSuccessAt: ok ? seenAt : (before?.lastSuccessAt ?? null),
+      consecutiveFailures: ok ? 0 : (before?.consecutiveFailures ?? 0) + 1,
+      cloudHsm,
+    });
+  }
+
+  stores.sort(byLocation);
+  clusters.sort(byLocation);
+  targets.sort((a, b) => a.accountId.localeCompare(b.accountId) || a.region.localeCompare(b.region));
+  return { pollId: times.pollId, startedAt: times.startedAt, finishedAt: times.finishedAt, stores, clusters, targets, probes };
+}
