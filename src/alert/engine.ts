@@ -1,0 +1,447 @@
+// The alert lifecycle (Gatus/Alertmanager style), a pure function of (previous alert state, snapshot, config, now).
+//
+// Per subject (store, CloudHSM cluster, target) and condition:
+//  - a condition fires once it has held for `confirmations` consecutive *observed* polls (one `firing`);
+//  - while it holds, a `reminder` every `repeatInterval`;
+//  - it resolves with exactly one `resolved` after `confirmations` consecutive polls without it
+//    (FAILED: the store CONNECTED again); a condition that never fired disappears silently.
+//
+// Decisions (see also the tests and fixtures under test/fixtures/alert-scenarios):
+//  - Stale data freezes. A store record carried over from a failed target, or cluster data from a failed
+//    CloudHSM enrichment, is not an observation: the alerts depending on it neither advance, fire nor resolve,
+//    and no new alert is opened from it. That is what keeps AWS outages from sending false "failed"/"recovered".
+//  - Confirmations count polls, never time, so a clock jump cannot fire anything by itself. Time-based
+//    predicates (CONNECTING longer than the timeout, certificate expiry, cluster update timeout) and the
+//    reminder interval read `now`, so a jump forward may legitimately make one true, still subject to
+//    confirmations (tested in engine.test.ts "clock jump").
+//  - TARGET_DOWN and PROBE_FAILING are already counts of consecutive failures (targetDownAfter,
+//    probe.failuresBeforeAlert): they fire on the first poll that reaches the count, and once firing any
+//    further failure keeps them held (hysteresis) so one good answer between failures cannot resolve them.
+//  - FAILED whose error code changes while firing stays one alert (one PagerDuty incident): once the new code
+//    has held for `confirmations` polls, a new `firing` notification with the new code is sent (an update,
+//    id `${alertKey}:firing:${firedAt}:${n}`), and the reminder timer restarts.
+//  - FAILED resolves only on CONNECTED polls; DISCONNECTED/CONNECTING/DISCONNECTING while it fires (the
+//    operator's disconnect -> fix -> connect) keep it open without reminders and reset the resolve count.
+//  - A subject that disappears (store absent from a successful poll of its target, target no longer
+//    monitored, cluster no longer referenced) counts as "not holding"; to match the diff's removal rule it
+//    needs max(confirmations, 2) such polls, then its firing alerts resolve with details "Resolution".
+//  - Notification ids depend only on the state and the snapshot (never on `now`), so replaying a poll after a
+//    crash yields the same ids and the outbox deduplicates. The state, the outbox entries and the snapshot must
+//    be persisted together; evaluating the same pollId twice against the state it produced is a no-op.
+import type { Config } from '../config/schema.js';
+import {
+  SEVERITY_RANK, storeKey, targetKey,
+  type AlertNotification, type AlertSubject, type ClusterRecord, type Condition, type Guidance, type ProbeResult,
+  type Severity, type Snapshot, type StoreRecord, type TargetOutcome,
+} from '../model.js';
+
+export const DEFAULT_SEVERITY: Record<Condition, Severity> = {
+  FAILED: 'critical',
+  CONNECTING_TOO_LONG: 'warning',
+  DISCONNECTED: 'warning',
+  PROBE_FAILING: 'critical',
+  TRUST_ANCHOR_EXPIRING: 'warning',
+  CLUSTER_NOT_ACTIVE: 'warning',
+  NO_ACTIVE_HSMS: 'critical',
+  SINGLE_AZ: 'warning',
+  HSM_DEGRADED: 'warning',
+  CLUSTER_MISSING: 'critical',
+  CLUSTER_CERT_EXPIRING: 'warning',
+  TARGET_DOWN: 'warning',
+};
+
+export interface AlertEntry {
+  alertKey: string;
+  condition: Condition;
+  /** `store:<account>/<region>/<id>`, `cluster:<account>/<region>/<clusterId>` or `target:<account>/<region>`. */
+  subjectKey: string;
+  /** Latest observed description (names, state, code, details); what notifications carry. */
+  subject: AlertSubject;
+  severity: Severity;
+  /** Consecutive observed polls the condition held (reset by a miss). */
+  hits: number;
+  /** Consecutive observed polls it did not hold (reset by a hit). */
+  misses: number;
+  firing: boolean;
+  /** Snapshot finishedAt of the poll that fired; part of every notification id of this incident. */
+  firedAt: number | null;
+  /** Epoch ms the condition began (store stateSince for state conditions, else the first holding poll). */
+  since: number;
+  /** `now` of the last firing/reminder/update notification. */
+  lastNotifiedAt: number | null;
+  /** Reminders sent in this incident (the reminder sequence number). */
+  reminders: number;
+  /** Error-code updates sent in this incident (FAILED only). */
+  updates: number;
+  /** FAILED only: an error code different from the notified one, and for how many polls it has held. */
+  pendingCode: string | null;
+  pendingCodeHits: number;
+  /** Snapshot finishedAt of the first poll of the current run of misses: when the condition ended. */
+  clearedAt: number | null;
+}
+
+export interface AlertState {
+  version: 1;
+  /** pollId of the last snapshot evaluated; the same poll evaluated again is a no-op. */
+  lastPollId: number | null;
+  alerts: Record<string, AlertEntry>;
+}
+
+export interface FiringAlert {
+  alertKey: string;
+  condition: Condition;
+  severity: Severity;
+  subject: AlertSubject;
+  since: number;
+  firedAt: number;
+  lastNotifiedAt: number | null;
+}
+
+export interface EvaluateInput {
+  state: AlertState;
+  snapshot: Snapshot;
+  alerting: Config['alerting'];
+  probe: Config['probe'];
+  now: number;
+  guidanceFor: (c: Condition, s: AlertSubject) => Guidance;
+  severityFor?: (c: Condition) => Severity;
+}
+
+export interface EvaluateResult {
+  state: AlertState;
+  notifications: AlertNotification[];
+}
+
+export const emptyAlertState = (): AlertState => ({ version: 1, lastPollId: null, alerts: {} });
+
+export const alertKeyOf = (condition: Condition, subjectKey: string): string => `${condition}:${subjectKey}`;
+export const storeSubjectKey = (s: { accountId: string; region: string; id: string }): string => `store:${storeKey(s)}`;
+export const clusterSubjectKey = (accountId: string, region: string, clusterId: string): string => `cluster:${accountId}/${region}/${clusterId}`;
+export const targetSubjectKey = (t: { accountId: string; region: string }): string => `target:${targetKey(t)}`;
+
+/** What one poll says about one alert key. */
+type Observation =
+  | { kind: 'hit'; subject: AlertSubject; since: number; code?: string | null }
+  | { kind: 'miss'; subject?: AlertSubject }
+  /** Not holding, but not a reason to resolve either (FAILED store being reconnected); resets the resolve count. */
+  | { kind: 'neutral'; subject?: AlertSubject }
+  /** The subject is gone: a miss that needs max(confirmations, 2) in a row. */
+  | { kind: 'absent' }
+  /** Data is stale: nothing changes. */
+  | { kind: 'frozen' };
+
+const STORE_CONDITIONS = ['FAILED', 'CONNECTING_TOO_LONG', 'DISCONNECTED', 'PROBE_FAILING', 'TRUST_ANCHOR_EXPIRING'] as const satisfies readonly Condition[];
+const CLUSTER_CONDITIONS = ['CLUSTER_MISSING', 'CLUSTER_NOT_ACTIVE', 'NO_ACTIVE_HSMS', 'SINGLE_AZ', 'HSM_DEGRADED', 'CLUSTER_CERT_EXPIRING'] as const satisfies readonly Condition[];
+/** Cluster states that are normal for a while (an update, a creation); alert only past clusterUpdateTimeout. */
+const TRANSITIONAL_CLUSTER_STATES = new Set(['UPDATE_IN_PROGRESS', 'MODIFY_IN_PROGRESS', 'CREATE_IN_PROGRESS', 'INITIALIZE_IN_PROGRESS']);
+const DAY = 86_400_000;
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+const daysLeft = (notAfter: number, now: number): string => String(Math.floor((notAfter - now) / DAY));
+
+function storeSubject(s: StoreRecord, details: Record<string, string> = {}): AlertSubject {
+  return {
+    accountId: s.accountId, accountName: s.accountName, region: s.region, storeId: s.id, storeName: s.name,
+    storeType: s.type, state: s.state, errorCode: s.errorCode, clusterId: s.clusterId, details,
+  };
+}
+
+function targetSubject(t: TargetOutcome): AlertSubject {
+  const details: Record<string, string> = { 'Failed polls': String(t.consecutiveFailures), 'Last success': t.lastSuccessAt === null ? 'never' : iso(t.lastSuccessAt) };
+  if (t.error) { details.Error = t.error.code; details.Message = t.error.message; }
+  return { accountId: t.accountId, accountName: t.accountName, region: t.region, storeId: null, storeName: null, storeType: null, state: null, errorCode: null, clusterId: null, details };
+}
+
+interface Ctx {
+  alerting: Config['alerting'];
+  probe: Config['probe'];
+  now: number;
+  at: number;
+  expectDisconnected: Set<string>;
+  probes: Map<string, ProbeResult>;
+  state: AlertState;
+}
+
+const isFiring = (ctx: Ctx, condition: Condition, subjectKey: string): boolean => ctx.state.alerts[alertKeyOf(condition, subjectKey)]?.firing === true;
+
+function connectingTimeout(alerting: Config['alerting'], type: string): number {
+  const t = alerting.connectingTimeout as Record<string, number>;
+  // An unknown (future) store type gets the longer of the two timeouts: better late than falsely.
+  return t[type] ?? Math.max(alerting.connectingTimeout.AWS_CLOUDHSM, alerting.connectingTimeout.EXTERNAL_KEY_STORE);
+}
+
+/** Observations of the store-level conditions for one fresh store record. */
+function observeStore(s: StoreRecord, ctx: Ctx, sk: string): [Condition, Observation][] {
+  const out: [Condition, Observation][] = [];
+  // FAILED: only CONNECTED counts towards resolving (decision documented above).
+  if (s.state === 'FAILED') out.push(['FAILED', { kind: 'hit', subject: storeSubject(s), since: s.stateSince, code: s.errorCode }]);
+  else if (s.state === 'CONNECTED') out.push(['FAILED', { kind: 'miss', subject: storeSubject(s) }]);
+  else out.push(['FAILED', { kind: 'neutral', subject: storeSubject(s) }]);
+
+  const timeout = connectingTimeout(ctx.alerting, s.type);
+  if (s.state === 'CONNECTING' && (ctx.now - s.stateSince > timeout || isFiring(ctx, 'CONNECTING_TOO_LONG', sk))) {
+    out.push(['CONNECTING_TOO_LONG', { kind: 'hit', subject: storeSubject(s, { 'Connecting since': iso(s.stateSince), 'Minutes': String(Math.floor((ctx.now - s.stateSince) / 60_000)) }), since: s.stateSince }]);
+  } else out.push(['CONNECTING_TOO_LONG', { kind: 'miss', subject: storeSubject(s) }]);
+
+  if (s.state === 'DISCONNECTED' && !ctx.expectDisconnected.has(s.id)) out.push(['DISCONNECTED', { kind: 'hit', subject: storeSubject(s), since: s.stateSince }]);
+  else out.push(['DISCONNECTED', { kind: 'miss', subject: storeSubject(s) }]);
+
+  // "Connected but failing": only a CONNECTED CloudHSM store is probed (AWS rejects GenerateRandom for XKS).
+  const probe = ctx.probes.get(storeKey(s));
+  if (!ctx.probe.enabled || s.state !== 'CONNECTED' || s.type !== 'AWS_CLOUDHSM') out.push(['PROBE_FAILING', { kind: 'miss', subject: storeSubject(s) }]);
+  else if (!probe) out.push(['PROBE_FAILING', { kind: 'frozen' }]); // not probed yet: unknown
+  else if (!probe.ok && (probe.consecutiveFailures >= ctx.probe.failuresBeforeAlert || isFiring(ctx, 'PROBE_FAILING', sk))) {
+    const details: Record<string, string> = { 'Failed probes': String(probe.consecutiveFailures) };
+    if (probe.error) { details.Error = probe.error.code; details.Message = probe.error.message; }
+    out.push(['PROBE_FAILING', { kind: 'hit', subject: storeSubject(s, details), since: ctx.at }]);
+  } else out.push(['PROBE_FAILING', { kind: 'miss', subject: storeSubject(s) }]);
+
+  if (s.trustAnchorNotAfter !== null && s.trustAnchorNotAfter - ctx.now < ctx.alerting.certificateExpiryWarning) {
+    out.push(['TRUST_ANCHOR_EXPIRING', { kind: 'hit', subject: storeSubject(s, { 'Expires': iso(s.trustAnchorNotAfter), 'Days left': daysLeft(s.trustAnchorNotAfter, ctx.now) }), since: ctx.at }]);
+  } else out.push(['TRUST_ANCHOR_EXPIRING', { kind: 'miss', subject: storeSubject(s) }]);
+  return out;
+}
+
+/**
+ * Observations of the cluster findings for one referenced cluster. `stores` are the CloudHSM stores that
+ * reference it (normally one: AWS lets a cluster back a single key store).
+ */
+function observeCluster(stores: StoreRecord[], cluster: ClusterRecord | undefined, enrichment: TargetOutcome['cloudHsm'] | undefined, ctx: Ctx, ck: string): [Condition, Observation][] {
+  const frozenAll = (): [Condition, Observation][] => CLUSTER_CONDITIONS.map((c) => [c, { kind: 'frozen' }]);
+  // Stale store records or a failed/absent enrichment: nothing about the cluster is known this poll.
+  if (stores.some((s) => s.stale) || !enrichment || !enrichment.ok) return frozenAll();
+  const primary = stores.find((s) => s.state === 'CONNECTED') ?? stores[0]!;
+  const base = (details: Record<string, string>): AlertSubject => storeSubject(primary, {
+    ...(stores.length > 1 ? { 'Key stores': stores.map((s) => s.id).join(', ') } : {}), ...details,
+  });
+  if (!cluster) {
+    // DescribeClusters answered without it: predicts CLUSTER_NOT_FOUND. The other findings have no data;
+    // freezing them avoids a false "resolved" for, say, NO_ACTIVE_HSMS when a deleted cluster vanishes.
+    return CLUSTER_CONDITIONS.map((c) => [c, c === 'CLUSTER_MISSING' ? { kind: 'hit', subject: base({}), since: ctx.at } : { kind: 'frozen' }]);
+  }
+  if (cluster.stale) return frozenAll();
+  const out: [Condition, Observation][] = [['CLUSTER_MISSING', { kind: 'miss', subject: base({}) }]];
+  const clusterDetails = { 'Cluster state': cluster.state, ...(cluster.stateMessage ? { 'State message': cluster.stateMessage } : {}) };
+
+  const notActive = cluster.state !== 'ACTIVE' && (
+    !TRANSITIONAL_CLUSTER_STATES.has(cluster.state)
+    || ctx.now - cluster.stateSince > ctx.alerting.clusterUpdateTimeout
+    || isFiring(ctx, 'CLUSTER_NOT_ACTIVE', ck));
+  out.push(['CLUSTER_NOT_ACTIVE', notActive
+    ? { kind: 'hit', subject: base({ ...clusterDetails, 'State since': iso(cluster.stateSince) }), since: cluster.stateSince }
+    : { kind: 'miss', subject: base(clusterDetails) }]);
+
+  const active = cluster.hsms.filter((h) => h.state === 'ACTIVE');
+  const azs = new Set(active.map((h) => h.availabilityZone).filter((z): z is string => z !== null));
+  const hsmDetails = { 'Active HSMs': String(active.length), 'HSMs': String(cluster.hsms.length), 'Availability zones': [...azs].sort().join(', ') || 'none' };
+  const anyConnected = stores.some((s) => s.state === 'CONNECTED');
+  out.push(['NO_ACTIVE_HSMS', active.length === 0 && anyConnected
+    ? { kind: 'hit', subject: base(hsmDetails), since: ctx.at }
+    : { kind: 'miss', subject: base(hsmDetails) }]);
+  out.push(['SINGLE_AZ', active.length >= 1 && azs.size < 2
+    ? { kind: 'hit', subject: base(hsmDetails), since: ctx.at }
+    : { kind: 'miss', subject: base(hsmDetails) }]);
+
+  const degraded = cluster.hsms.filter((h) => h.state === 'DEGRADED');
+  out.push(['HSM_DEGRADED', degraded.length > 0
+    ? { kind: 'hit', subject: base({ 'Degraded HSMs': degraded.map((h) => `${h.id}${h.availabilityZone ? ` (${h.availabilityZone})` : ''}`).join(', '), ...hsmDetails }), since: ctx.at }
+    : { kind: 'miss', subject: base(hsmDetails) }]);
+
+  const na = cluster.certificateNotAfter;
+  out.push(['CLUSTER_CERT_EXPIRING', na !== null && na - ctx.now < ctx.alerting.certificateExpiryWarning
+    ? { kind: 'hit', subject: base({ 'Expires': iso(na), 'Days left': daysLeft(na, ctx.now) }), since: ctx.at }
+    : { kind: 'miss', subject: base({}) }]);
+  return out;
+}
+
+function observeTarget(t: TargetOutcome, ctx: Ctx, tk: string): Observation {
+  if (!t.ok && (t.consecutiveFailures >= ctx.alerting.targetDownAfter || isFiring(ctx, 'TARGET_DOWN', tk))) {
+    return { kind: 'hit', subject: targetSubject(t), since: t.lastSuccessAt ?? ctx.at };
+  }
+  // A failure below the threshold is not a recovery of a firing alert (isFiring above) nor a hit: a miss.
+  return { kind: 'miss', subject: targetSubject(t) };
+}
+
+/** Conditions whose input is already a count of consecutive failures: one poll at the count fires. */
+const requiredHits = (c: Condition, alerting: Config['alerting']): number => (c === 'TARGET_DOWN' || c === 'PROBE_FAILING' ? 1 : alerting.confirmations);
+
+export function evaluateAlerts(input: EvaluateInput): EvaluateResult {
+  const { snapshot, alerting, now, guidanceFor } = input;
+  if (input.state.lastPollId !== null && snapshot.pollId === input.state.lastPollId) {
+    return { state: input.state, notifications: [] };
+  }
+  const severityFor = input.severityFor ?? ((c: Condition) => DEFAULT_SEVERITY[c]);
+  const at = snapshot.finishedAt;
+  const ctx: Ctx = {
+    alerting, probe: input.probe, now, at, state: input.state,
+    expectDisconnected: new Set(alerting.expectDisconnected),
+    probes: new Map(snapshot.probes.map((p) => [storeKey({ accountId: p.accountId, region: p.region, id: p.storeId }), p])),
+  };
+  const targets = new Map(snapshot.targets.map((t) => [targetKey(t), t]));
+  const prevAlerts = input.state.alerts;
+  const observations = new Map<string, Observation>();
+  // Only keep what matters: hits, and observations of keys that already have state. O(stores).
+  const record = (condition: Condition, subjectKey: string, o: Observation): void => {
+    const key = alertKeyOf(condition, subjectKey);
+    if (o.kind === 'hit' || key in prevAlerts) observations.set(key, o);
+  };
+
+  const clusterRefs = new Map<string, StoreRecord[]>();
+  for (const s of snapshot.stores) {
+    const sk = storeSubjectKey(s);
+    if (s.stale) for (const c of STORE_CONDITIONS) record(c, sk, { kind: 'frozen' });
+    else for (const [c, o] of observeStore(s, ctx, sk)) record(c, sk, o);
+    if (s.type === 'AWS_CLOUDHSM' && s.clusterId) {
+      const ck = clusterSubjectKey(s.accountId, s.region, s.clusterId);
+      const list = clusterRefs.get(ck);
+      if (list) list.push(s); else clusterRefs.set(ck, [s]);
+    }
+  }
+  const clusters = new Map(snapshot.clusters.map((c) => [clusterSubjectKey(c.accountId, c.region, c.id), c]));
+  for (const [ck, stores] of clusterRefs) {
+    stores.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const t = targets.get(targetKey(stores[0]!));
+    for (const [c, o] of observeCluster(stores, clusters.get(ck), t?.cloudHsm, ctx, ck)) record(c, ck, o);
+  }
+  for (const t of snapshot.targets) {
+    const tk = targetSubjectKey(t);
+    record('TARGET_DOWN', tk, observeTarget(t, ctx, tk));
+  }
+
+  const alerts: Record<string, AlertEntry> = {};
+  const notifications: AlertNotification[] = [];
+  const notify = (e: AlertEntry, kind: AlertNotification['kind'], id: string, since: number): void => {
+    notifications.push({ id, kind, severity: e.severity, condition: e.condition, alertKey: e.alertKey, subject: e.subject, guidance: guidanceFor(e.condition, e.subject), since, createdAt: now });
+  };
+  const fire = (e: AlertEntry): void => {
+    e.firing = true;
+    e.firedAt = at;
+    e.lastNotifiedAt = now;
+    notify(e, 'firing', `${e.alertKey}:firing:${at}`, e.since);
+  };
+
+  // Existing alerts, in state order (stable across replays).
+  for (const key of Object.keys(prevAlerts)) {
+    const prev = prevAlerts[key]!;
+    const o: Observation = observations.get(key) ?? absentOrFrozen(prev, targets);
+    const e: AlertEntry = { ...prev };
+    switch (o.kind) {
+      case 'frozen':
+        alerts[key] = e;
+        break;
+      case 'hit': {
+        e.hits += 1;
+        e.misses = 0;
+        e.clearedAt = null;
+        e.severity = severityFor(e.condition);
+        const notifiedCode = e.subject.errorCode;
+        e.subject = o.subject;
+        if (!e.firing) {
+          if (e.hits >= requiredHits(e.condition, alerting)) fire(e);
+        } else {
+          let updated = false;
+          if (e.condition === 'FAILED') {
+            // Keep the notified code in the subject until the new one is confirmed, then send an update.
+            const code = o.code ?? null;
+            if (code === notifiedCode) {
+              e.pendingCode = null;
+              e.pendingCodeHits = 0;
+            } else {
+              e.pendingCodeHits = e.pendingCode === code ? e.pendingCodeHits + 1 : 1;
+              e.pendingCode = code;
+              if (e.pendingCodeHits >= alerting.confirmations) {
+                e.updates += 1;
+                e.pendingCode = null;
+                e.pendingCodeHits = 0;
+                e.lastNotifiedAt = now;
+                notify(e, 'firing', `${e.alertKey}:firing:${e.firedAt}:${e.updates}`, e.since);
+                updated = true;
+              } else {
+                e.subject = { ...o.subject, errorCode: notifiedCode };
+              }
+            }
+          }
+          if (!updated && e.lastNotifiedAt !== null && now - e.lastNotifiedAt >= alerting.repeatInterval) {
+            e.reminders += 1;
+            e.lastNotifiedAt = now;
+            notify(e, 'reminder', `${e.alertKey}:reminder:${e.firedAt}:${e.reminders}`, e.since);
+          }
+        }
+        alerts[key] = e;
+        break;
+      }
+      case 'neutral':
+        // Not holding, not recovered: a pending alert is dropped, a firing one waits (and stops reminding).
+        if (!e.firing) break;
+        if (o.subject) e.subject = { ...o.subject, errorCode: e.subject.errorCode };
+        e.misses = 0;
+        e.clearedAt = null;
+        e.hits = 0;
+        alerts[key] = e;
+        break;
+      case 'miss':
+      case 'absent': {
+        if (!e.firing) break; // never fired: goes away silently
+        if (o.kind === 'miss' && o.subject) e.subject = { ...o.subject, errorCode: e.condition === 'FAILED' ? e.subject.errorCode : o.subject.errorCode, details: { ...e.subject.details, ...o.subject.details } };
+        e.hits = 0;
+        e.misses += 1;
+        e.clearedAt ??= at;
+        const needed = o.kind === 'absent' ? Math.max(alerting.confirmations, 2) : alerting.confirmations;
+        if (e.misses >= needed) {
+          if (o.kind === 'absent') e.subject = { ...e.subject, details: { ...e.subject.details, Resolution: absenceReason(e, targets) } };
+          notify(e, 'resolved', `${e.alertKey}:resolved:${e.firedAt}`, e.clearedAt);
+          break; // entry removed
+        }
+        alerts[key] = e;
+        break;
+      }
+    }
+  }
+
+  // New conditions: observed holding, no state yet.
+  for (const [key, o] of observations) {
+    if (key in prevAlerts || o.kind !== 'hit') continue;
+    const sep = key.indexOf(':');
+    const condition = key.slice(0, sep) as Condition;
+    const e: AlertEntry = {
+      alertKey: key, condition, subjectKey: key.slice(sep + 1), subject: o.subject, severity: severityFor(condition),
+      hits: 1, misses: 0, firing: false, firedAt: null, since: o.since, lastNotifiedAt: null, reminders: 0, updates: 0,
+      pendingCode: null, pendingCodeHits: 0, clearedAt: null,
+    };
+    if (e.hits >= requiredHits(condition, alerting)) fire(e);
+    alerts[key] = e;
+  }
+
+  return { state: { version: 1, lastPollId: snapshot.pollId, alerts }, notifications };
+}
+
+/** No observation for an existing alert: its subject is gone, unless its target is failing (stale: freeze). */
+function absentOrFrozen(e: AlertEntry, targets: Map<string, TargetOutcome>): Observation {
+  const t = targets.get(targetKey(e.subject));
+  if (t && !t.ok) return { kind: 'frozen' };
+  return { kind: 'absent' };
+}
+
+function absenceReason(e: AlertEntry, targets: Map<string, TargetOutcome>): string {
+  if (!targets.has(targetKey(e.subject))) return 'The account/region is no longer monitored';
+  if (e.subjectKey.startsWith('store:')) return 'The key store no longer exists';
+  if (e.subjectKey.startsWith('cluster:')) return 'No key store references this cluster any more';
+  return 'The subject no longer exists';
+}
+
+/** Firing alerts for /api/v1/alerts: most severe first, then oldest. */
+export function firingAlerts(state: AlertState): FiringAlert[] {
+  const out: FiringAlert[] = [];
+  for (const e of Object.values(state.alerts)) {
+    if (!e.firing || e.firedAt === null) continue;
+    out.push({ alertKey: e.alertKey, condition: e.condition, severity: e.severity, subject: e.subject, since: e.since, firedAt: e.firedAt, lastNotifiedAt: e.lastNotifiedAt });
+  }
+  return out.sort((a, b) => SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] || a.firedAt - b.firedAt || (a.alertKey < b.alertKey ? -1 : 1));
+}
+
+/** For the keystore_watch_alerts_firing{severity} gauge: every severity present, zeros included. */
+export function firingCountBySeverity(state: AlertState): Record<Severity, number> {
+  const counts: Record<Severity, number> = { critical: 0, warning: 0, info: 0 };
+  for (const e of Object.values(state.alerts)) if (e.firing) counts[e.severity] += 1;
+  return counts;
+}
