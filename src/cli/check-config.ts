@@ -1,0 +1,43 @@
+// keystore-watch check-config: validates the configuration, resolves accounts (Organizations included)
+// and prints the targets it would poll.
+import { AwsClients } from '../collect/aws-clients.js';
+import { Poller } from '../collect/poller.js';
+import { parseOptions, printable, reportFailure, loadConfigOrExit } from './common.js';
+
+const USAGE = `usage: keystore-watch check-config [--config FILE] [--offline]
+
+Validates the configuration (exit 2 naming the key on errors), resolves the accounts (including
+AWS Organizations discovery unless --offline) and prints the account x region targets.`;
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    const opts = parseOptions(argv, { config: { type: 'string', short: 'c' }, offline: { type: 'boolean' } }, USAGE);
+    if (!opts) return 0;
+    const config = loadConfigOrExit(opts.config);
+    let orgFailed = false;
+    const effective = opts.offline ? { ...config, organizations: { ...config.organizations, enabled: false } } : config;
+    const clients = new AwsClients({ aws: config.aws });
+    try {
+      const poller = new Poller({
+        config: effective,
+        clients,
+        onOrganizationsError: (e) => {
+          orgFailed = true;
+          process.stderr.write(`error: Organizations ListAccounts failed: ${e.code}: ${e.message}\n`);
+        },
+      });
+      const accounts = await poller.accounts();
+      const targets = await poller.targets();
+      process.stdout.write(`configuration OK: ${accounts.length} account(s) x ${config.regions.length} region(s) = ${targets.length} target(s); schedule "${config.schedule}"; ${config.alerting.channels.length} alert channel(s)\n`);
+      for (const a of accounts) {
+        process.stdout.write(`  ${a.id}  ${printable(a.name).padEnd(24)} ${a.source.padEnd(13)} ${a.roleArn ?? '(own credentials)'}${a.externalId ? ' (external id set)' : ''}\n`);
+      }
+      process.stdout.write(`  regions: ${config.regions.join(', ')}\n`);
+      return orgFailed ? 3 : 0;
+    } finally {
+      clients.close();
+    }
+  } catch (err) {
+    return reportFailure(err);
+  }
+}

@@ -1,0 +1,79 @@
+// keystore-watch once: one sweep, printed as a table or JSON; the exit code says whether all is well.
+import type { Snapshot } from '../model.js';
+import { AwsClients } from '../collect/aws-clients.js';
+import { Poller } from '../collect/poller.js';
+import { parseOptions, printable, reportFailure, loadConfigOrExit, UsageError } from './common.js';
+
+const USAGE = `usage: keystore-watch once [--config FILE] [--format table|json]
+
+One sweep of every account x region. Exit codes: 0 every store CONNECTED and every target answered,
+1 a store is not CONNECTED, 3 a target failed, 2 usage or configuration error.`;
+
+export function exitCodeFor(snapshot: Snapshot): number {
+  if (snapshot.targets.some((t) => !t.ok)) return 3;
+  if (snapshot.stores.some((s) => s.state !== 'CONNECTED')) return 1;
+  return 0;
+}
+
+export function toJson(snapshot: Snapshot) {
+  return {
+    stores: snapshot.stores.filter((s) => !s.stale).map((s) => ({
+      accountId: s.accountId,
+      accountName: s.accountName,
+      region: s.region,
+      customKeyStoreId: s.id,
+      customKeyStoreName: s.name,
+      customKeyStoreType: s.type,
+      connectionState: s.state,
+      connectionErrorCode: s.errorCode,
+      cloudHsmClusterId: s.clusterId,
+    })),
+    targets: snapshot.targets.map((t) => ({ accountId: t.accountId, region: t.region, ok: t.ok, error: t.error ? `${t.error.code}: ${t.error.message}` : null })),
+  };
+}
+
+export function toTable(snapshot: Snapshot): string {
+  const rows = [['ACCOUNT', 'NAME', 'REGION', 'STORE ID', 'STORE NAME', 'TYPE', 'STATE', 'ERROR', 'CLUSTER']];
+  for (const s of snapshot.stores) {
+    rows.push([s.accountId, s.accountName, s.region, s.id, s.name, s.type === 'EXTERNAL_KEY_STORE' ? 'EXTERNAL' : s.type === 'AWS_CLOUDHSM' ? 'CLOUDHSM' : s.type, s.state, s.errorCode ?? '', s.clusterId ?? ''].map((c) => {
+      const p = printable(c);
+      return p.length > 40 ? p.slice(0, 39) + '…' : p;
+    }));
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const lines = rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+  const down = snapshot.targets.filter((t) => !t.ok);
+  const byState = new Map<string, number>();
+  for (const s of snapshot.stores) byState.set(s.state, (byState.get(s.state) ?? 0) + 1);
+  lines.push('', `${snapshot.stores.length} stores (${[...byState].map(([k, v]) => `${v} ${k}`).join(', ') || 'none'}) in ${snapshot.targets.length} account-region targets; ${down.length} target(s) failed`);
+  for (const t of down) lines.push(`  ${t.accountId} ${t.region}: ${t.error?.code}: ${printable(t.error?.message)}`);
+  return lines.join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    const opts = parseOptions(argv, { config: { type: 'string', short: 'c' }, format: { type: 'string', short: 'f' } }, USAGE);
+    if (!opts) return 0;
+    const format = opts.format ?? (process.stdout.isTTY ? 'table' : 'json');
+    if (format !== 'table' && format !== 'json') throw new UsageError(`--format must be table or json, not ${JSON.stringify(format)}`);
+    const config = loadConfigOrExit(opts.config);
+    const clients = new AwsClients({ aws: config.aws });
+    const progress = process.stderr.isTTY;
+    const poller = new Poller({
+      config,
+      clients,
+      onProgress: progress ? (done, total) => process.stderr.write(`\r\x1b[Kpolled ${done}/${total} targets`) : undefined,
+      onOrganizationsError: (e) => process.stderr.write(`warning: Organizations ListAccounts failed (${e.code}); using the explicit accounts only\n`),
+    });
+    try {
+      const snapshot = await poller.poll(null);
+      if (progress) process.stderr.write('\r\x1b[K');
+      process.stdout.write(format === 'json' ? JSON.stringify(toJson(snapshot), null, 2) + '\n' : toTable(snapshot) + '\n');
+      return exitCodeFor(snapshot);
+    } finally {
+      clients.close();
+    }
+  } catch (err) {
+    return reportFailure(err);
+  }
+}

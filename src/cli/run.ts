@@ -1,0 +1,34 @@
+// keystore-watch run: the daemon. Stops gracefully on SIGTERM/SIGINT.
+import { Daemon } from '../daemon.js';
+import { createLogger } from '../log.js';
+import { parseOptions, reportFailure, loadConfigOrExit } from './common.js';
+
+const USAGE = `usage: keystore-watch run [--config FILE]
+
+Polls every custom key store on the configured schedule (and once at start-up), serves /metrics,
+/healthz, /readyz and /api/v1, and sends alerts through the configured channels.`;
+
+export async function main(argv: string[]): Promise<number> {
+  let daemon: Daemon;
+  try {
+    const opts = parseOptions(argv, { config: { type: 'string', short: 'c' } }, USAGE);
+    if (!opts) return 0;
+    const config = loadConfigOrExit(opts.config);
+    const logger = createLogger({ level: config.logLevel });
+    daemon = new Daemon({ config, logger });
+    await daemon.start();
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string) => {
+        logger.info({ signal }, 'shutting down');
+        // A second signal while stopping exits at once.
+        process.once(signal as NodeJS.Signals, () => process.exit(130));
+        daemon.stop().then(resolve, (err) => { logger.error({ err }, 'error while stopping'); resolve(); });
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+    });
+    return 0;
+  } catch (err) {
+    return reportFailure(err);
+  }
+}

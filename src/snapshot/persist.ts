@@ -1,0 +1,18 @@
+// Shape check for a persisted snapshot: a document that fails it counts as corrupt (moved aside by the
+// state store) instead of poisoning the next diff.
+import type { Snapshot } from '../model.js';
+
+export function parseSnapshotDoc(data: unknown): Snapshot {
+  const s = data as Partial<Snapshot> | null;
+  if (!s || typeof s !== 'object') throw new Error('snapshot is not an object');
+  if (typeof s.pollId !== 'number' || typeof s.finishedAt !== 'number') throw new Error('snapshot lacks pollId/finishedAt');
+  for (const key of ['stores', 'clusters', 'targets', 'probes'] as const) {
+    if (!Array.isArray(s[key])) throw new Error(`snapshot.${key} is not a list`);
+  }
+  for (const st of s.stores!) {
+    if (!st || typeof st.id !== 'string' || typeof st.accountId !== 'string' || typeof st.region !== 'string' || typeof st.state !== 'string') {
+      throw new Error('snapshot.stores holds an entry without id/accountId/region/state');
+    }
+  }
+  return s as Snapshot;
+}
