@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { renderSnapshotMetrics } from '../../src/metrics/render.js';
+import { cluster, snapshot, store, target } from '../helpers/snapshots.js';
+import { mustRun, promtoolCheckMetrics } from '../helpers/tools.js';
+
+/** Parses exposition text into a map "name{labels}" -> value. */
+function samples(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const i = line.lastIndexOf(' ');
+    out.set(line.slice(0, i), Number(line.slice(i + 1)));
+  }
+  return out;
+}
+
+describe('renderSnapshotMetrics', () => {
+  const snap = snapshot({
+    stores: [
+      store({ id: 'cks-a', state: 'CONNECTED' }),
+      store({ id: 'cks-b', state: 'FAILED', errorCode: 'INVALID_CREDENTIALS', stateSince: 1_700_000_500_000 }),
+      store({ id: 'cks-x', type: 'EXTERNAL_KEY_STORE', clusterId: null, state: 'DISCONNECTED', xks: { connectivity: 'PUBLIC_ENDPOINT', uriEndpoint: 'https://x', uriPath: '/kms/xks/v1', vpcEndpointServiceName: null, accessKeyId: 'AK' }, trustAnchorNotAfter: 1_800_000_000_000 }),
+    ],
+    clusters: [cluster({ hsms: [
+      { id: 'hsm-1', availabilityZone: 'us-east-1a', subnetId: null, eniIp: null, state: 'ACTIVE' },
+      { id: 'hsm-2', availabilityZone: 'us-east-1b', subnetId: null, eniIp: null, state: 'ACTIVE' },
+      { id: 'hsm-3', availabilityZone: 'us-east-1b', subnetId: null, eniIp: null, state: 'DEGRADED' },
+    ] })],
+    targets: [target({ cloudHsm: { ok: true, error: null } }), target({ region: 'eu-west-1', ok: false, error: { code: 'ThrottlingException', message: 'slow down' }, consecutiveFailures: 2, lastSuccessAt: null })],
+  });
+  const text = renderSnapshotMetrics(snap);
+  const m = samples(text);
+  const id = (s: string) => `account_id="111111111111",region="us-east-1",custom_key_store_id="${s}"`;
+
+  it('renders a state-set with exactly one 1 per store', () => {
+    for (const [s, current] of [['cks-a', 'CONNECTED'], ['cks-b', 'FAILED'], ['cks-x', 'DISCONNECTED']] as const) {
+      for (const state of ['CONNECTED', 'CONNECTING', 'FAILED', 'DISCONNECTED', 'DISCONNECTING']) {
+        expect(m.get(`kms_custom_key_store_connection_state{${id(s)},state="${state}"}`)).toBe(state === current ? 1 : 0);
+      }
+    }
+  });
+
+  it('renders the error code only while FAILED', () => {
+    expect(m.get(`kms_custom_key_store_connection_error{${id('cks-b')},code="INVALID_CREDENTIALS"}`)).toBe(1);
+    expect([...m.keys()].filter((k) => k.startsWith('kms_custom_key_store_connection_error')).length).toBe(1);
+  });
+
+  it('renders info, timestamps in seconds, and the trust anchor expiry', () => {
+    expect(m.get(`kms_custom_key_store_info{account_id="111111111111",account_name="prod",region="us-east-1",custom_key_store_id="cks-x",custom_key_store_name="hsm-store",custom_key_store_type="EXTERNAL_KEY_STORE",cloudhsm_cluster_id="",xks_connectivity="PUBLIC_ENDPOINT"}`)).toBe(1);
+    expect(m.get(`kms_custom_key_store_state_since_timestamp_seconds{${id('cks-b')}}`)).toBe(1_700_000_500);
+    expect(m.get(`kms_custom_key_store_creation_timestamp_seconds{${id('cks-a')}}`)).toBe(1_700_000_000);
+    expect(m.get(`kms_custom_key_store_trust_anchor_not_after_timestamp_seconds{${id('cks-x')}}`)).toBe(1_800_000_000);
+  });
+
+  it('renders HSM counts per state and active AZs', () => {
+    const c = 'account_id="111111111111",region="us-east-1",cloudhsm_cluster_id="cluster-abcdefghijk"';
+    expect(m.get(`aws_cloudhsm_cluster_hsms{${c},state="ACTIVE"}`)).toBe(2);
+    expect(m.get(`aws_cloudhsm_cluster_hsms{${c},state="DEGRADED"}`)).toBe(1);
+    expect(m.get(`aws_cloudhsm_cluster_hsms{${c},state="DELETED"}`)).toBe(0);
+    expect(m.get(`aws_cloudhsm_cluster_active_hsm_availability_zones{${c}}`)).toBe(2);
+    expect(m.get(`aws_cloudhsm_cluster_state{${c},state="ACTIVE"}`)).toBe(1);
+    expect(m.get(`keystore_watch_cluster_missing{${c}}`)).toBe(0);
+  });
+
+  it('renders target health', () => {
+    expect(m.get('keystore_watch_target_up{account_id="111111111111",region="us-east-1"}')).toBe(1);
+    expect(m.get('keystore_watch_target_up{account_id="111111111111",region="eu-west-1"}')).toBe(0);
+    expect(m.get('keystore_watch_target_consecutive_failures{account_id="111111111111",region="eu-west-1"}')).toBe(2);
+    expect(m.has('keystore_watch_target_last_success_timestamp_seconds{account_id="111111111111",region="eu-west-1"}')).toBe(false);
+  });
+
+  it('leaves no series for a store that is gone', () => {
+    const after = renderSnapshotMetrics({ ...snap, stores: snap.stores.filter((s) => s.id !== 'cks-b') });
+    expect(after).not.toContain('cks-b');
+  });
+
+  it('escapes hostile label values', () => {
+    const hostile = renderSnapshotMetrics(snapshot({ stores: [store({ name: 'a"b\\c\nd <!channel> ' + 'x'.repeat(10_000) })] }));
+    expect(hostile).toContain('custom_key_store_name="a\\"b\\\\c\\nd <!channel> ');
+    expect(hostile.split('\n').every((l) => l.length < 2000)).toBe(true);
+  });
+
+  it.runIf(mustRun('promtool'))('passes promtool check metrics, hostile names included', () => {
+    const hostile = renderSnapshotMetrics(snapshot({ stores: [store({ name: 'a"b\\c\nd ☃ <@U1>' })] }));
+    for (const t of [text, hostile]) {
+      const r = promtoolCheckMetrics(t);
+      expect(r.output).toBe('');
+      expect(r.status).toBe(0);
+    }
+  });
+});
