@@ -1,0 +1,443 @@
+// Generates dashboards/keystore-watch.json, the Grafana dashboard for keystore-watch.
+//
+//   npx tsx scripts/gen-dashboard.ts          # write the file
+//   npx tsx scripts/gen-dashboard.ts --check  # exit 1 when the file is out of date
+//
+// The dashboard is classic Grafana JSON (importable into Grafana 10+). Edit the panels here, not in
+// the JSON: test/kit/dashboard.test.ts fails when the two disagree, checks units, $__rate_interval
+// and metric names, and test/kit/prometheus-system.test.ts runs every query against a real Prometheus.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+export const DASHBOARD_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', 'dashboards', 'keystore-watch.json');
+
+const DS = { type: 'prometheus', uid: '${datasource}' } as const;
+
+/** Label matchers every account/region-scoped series gets. */
+const AR = 'account_id=~"$account_id", region=~"$region"';
+/** The info series filtered by all three variables; joined to scope store series by type. */
+const INFO = `kms_custom_key_store_info{${AR}, custom_key_store_type=~"$custom_key_store_type"}`;
+const STORE_KEY = 'account_id, region, custom_key_store_id';
+/** Keep only stores that match the type variable (state-set series have no type label). */
+const byType = (expr: string): string => `(${expr}) and on(${STORE_KEY}) ${INFO}`;
+/** Attach store names (and filter by type) through the info series. */
+const withNames = (expr: string, labels = 'account_name, custom_key_store_name'): string =>
+  `(${expr}) * on(${STORE_KEY}) group_left(${labels}) ${INFO}`;
+const state = (s?: string): string => `kms_custom_key_store_connection_state{${AR}${s ? `, state="${s}"` : ''}}`;
+
+const STATE_COLORS: Record<string, string> = {
+  CONNECTED: 'green',
+  CONNECTING: 'blue',
+  FAILED: 'red',
+  DISCONNECTED: 'orange',
+  DISCONNECTING: 'yellow',
+};
+const STATES = Object.keys(STATE_COLORS);
+
+interface Target {
+  expr: string;
+  legendFormat?: string;
+  instant?: boolean;
+  format?: 'time_series' | 'table';
+}
+
+type Json = Record<string, unknown>;
+
+interface PanelSpec {
+  type: string;
+  title: string;
+  description: string;
+  unit: string;
+  w: number;
+  h: number;
+  targets: Target[];
+  options?: Json;
+  custom?: Json;
+  thresholds?: Json;
+  mappings?: Json[];
+  overrides?: Json[];
+  transformations?: Json[];
+  min?: number;
+  max?: number;
+  decimals?: number;
+  color?: Json;
+}
+
+const steps = (...s: [number | null, string][]): Json => ({ mode: 'absolute', steps: s.map(([value, color]) => ({ color, value })) });
+const GREEN = steps([null, 'green']);
+
+const stateMappings = (): Json[] => [
+  {
+    type: 'value',
+    options: Object.fromEntries(STATES.map((s, i) => [String(i + 1), { text: s, color: STATE_COLORS[s], index: i }])),
+  },
+];
+const textStateMappings = (colors: Record<string, string>): Json[] => [
+  { type: 'value', options: Object.fromEntries(Object.entries(colors).map(([s, color], index) => [s, { text: s, color, index }])) },
+];
+const upMappings = (up = 'up', down = 'down'): Json[] => [
+  { type: 'value', options: { '1': { text: up, color: 'green', index: 0 }, '0': { text: down, color: 'red', index: 1 } } },
+];
+
+/** The connection state as one number per store (1..5 = CONNECTED..DISCONNECTING), for a state timeline. */
+const stateCode = (): string =>
+  STATES.map((s, i) => `${i === 0 ? '' : `${i + 1} * `}${state(s)}`).join('\n  + ignoring(state) ');
+
+function stat(title: string, description: string, expr: string, unit: string, thresholds: Json, w = 4, extra: Partial<PanelSpec> = {}): PanelSpec {
+  return {
+    type: 'stat', title, description, unit, w, h: 4, thresholds,
+    targets: [{ expr, instant: true }],
+    options: { colorMode: 'background', graphMode: 'none', justifyMode: 'auto', textMode: 'value', reduceOptions: { calcs: ['lastNotNull'], fields: '', values: false } },
+    ...extra,
+  };
+}
+
+function timeseries(title: string, description: string, targets: Target[], unit: string, w = 12, extra: Partial<PanelSpec> = {}): PanelSpec {
+  return {
+    type: 'timeseries', title, description, unit, w, h: 8, targets,
+    custom: { drawStyle: 'line', lineWidth: 1, fillOpacity: 10, showPoints: 'never', spanNulls: false, stacking: { mode: 'none', group: 'A' } },
+    options: { legend: { displayMode: 'table', placement: 'bottom', showLegend: true, calcs: ['lastNotNull', 'max'] }, tooltip: { mode: 'multi', sort: 'desc' } },
+    thresholds: GREEN,
+    ...extra,
+  };
+}
+
+function timeline(title: string, description: string, targets: Target[], mappings: Json[], w = 24, h = 10): PanelSpec {
+  return {
+    type: 'state-timeline', title, description, unit: 'none', w, h, targets, mappings,
+    thresholds: GREEN,
+    color: { mode: 'thresholds' },
+    custom: { fillOpacity: 80, lineWidth: 0 },
+    options: { showValue: 'auto', mergeValues: true, alignValue: 'left', rowHeight: 0.9, legend: { displayMode: 'list', placement: 'bottom', showLegend: true }, tooltip: { mode: 'single', sort: 'none' } },
+  };
+}
+
+function bargauge(title: string, description: string, targets: Target[], unit: string, thresholds: Json, w = 8, h = 8, extra: Partial<PanelSpec> = {}): PanelSpec {
+  return {
+    type: 'bargauge', title, description, unit, w, h, thresholds, targets: targets.map((t) => ({ instant: true, ...t })),
+    options: { orientation: 'horizontal', displayMode: 'basic', showUnfilled: true, valueMode: 'color', namePlacement: 'auto', reduceOptions: { calcs: ['lastNotNull'], fields: '', values: false } },
+    ...extra,
+  };
+}
+
+interface Row { title: string; panels: PanelSpec[] }
+
+const rows: Row[] = [
+  {
+    title: 'Fleet summary',
+    panels: [
+      stat('Custom key stores', 'Custom key stores keystore-watch sees, across the selected accounts, regions and types.',
+        `count(max by(${STORE_KEY}) (${INFO})) or vector(0)`, 'none', GREEN),
+      stat('Connected', 'Stores in state CONNECTED.',
+        `sum(max by(${STORE_KEY}) (${byType(state('CONNECTED'))})) or vector(0)`, 'none', GREEN),
+      stat('Failed now', 'Stores in state FAILED: every KMS key in them is unusable. See the "Key stores" table for the error code.',
+        `sum(max by(${STORE_KEY}) (${byType(state('FAILED'))})) or vector(0)`, 'none', steps([null, 'green'], [1, 'red'])),
+      stat('Not connected', 'Stores in any state other than CONNECTED (CONNECTING, FAILED, DISCONNECTED, DISCONNECTING).',
+        `count(max by(${STORE_KEY}) (${byType(`${state('CONNECTED')} == 0`)})) or vector(0)`, 'none', steps([null, 'green'], [1, 'orange'])),
+      stat('Targets down', 'Account x region targets whose last DescribeCustomKeyStores walk failed. Their stores keep their last known state, marked stale.',
+        `count(keystore_watch_target_up{${AR}} == 0) or vector(0)`, 'none', steps([null, 'green'], [1, 'red'])),
+      stat('Stale stores', 'Stores carried over from an earlier poll because their target failed: their state may be out of date.',
+        `sum(max by(${STORE_KEY}) (${byType(`kms_custom_key_store_stale{${AR}}`)})) or vector(0)`, 'none', steps([null, 'green'], [1, 'orange'])),
+      bargauge('Stores per state', 'Number of stores in each connection state.',
+        [{ expr: `sum by(state) (max by(${STORE_KEY}, state) (${byType(state())}))`, legendFormat: '{{state}}' }], 'none', GREEN, 8, 8, {
+          overrides: STATES.map((s) => ({ matcher: { id: 'byName', options: s }, properties: [{ id: 'color', value: { mode: 'fixed', fixedColor: STATE_COLORS[s] } }] })),
+          color: { mode: 'fixed', fixedColor: 'blue' },
+        }),
+      bargauge('Stores not CONNECTED by account', 'Per account: how many of its stores are not CONNECTED.',
+        [{ expr: `sum by(account_name, account_id) (max by(${STORE_KEY}, account_name) (${withNames(`1 - ${state('CONNECTED')}`, 'account_name')}))`, legendFormat: '{{account_name}} ({{account_id}})' }],
+        'none', steps([null, 'green'], [1, 'orange']), 8),
+      timeseries('Stores per state over time', 'Number of stores in each connection state.',
+        [{ expr: `sum by(state) (max by(${STORE_KEY}, state) (${byType(state())}))`, legendFormat: '{{state}}' }], 'none', 8, {
+          custom: { drawStyle: 'line', lineWidth: 1, fillOpacity: 60, showPoints: 'never', spanNulls: false, stacking: { mode: 'normal', group: 'A' } },
+          overrides: STATES.map((s) => ({ matcher: { id: 'byName', options: s }, properties: [{ id: 'color', value: { mode: 'fixed', fixedColor: STATE_COLORS[s] } }] })),
+        }),
+    ],
+  },
+  {
+    title: 'Key stores',
+    panels: [
+      {
+        type: 'table', title: 'Custom key stores',
+        description: 'Every custom key store with its connection state, error code (only while FAILED), type, account, region, the time since the current state was first observed, and whether the row is stale (its target failed).',
+        unit: 'none', w: 24, h: 10, thresholds: GREEN,
+        targets: [
+          { expr: INFO, instant: true, format: 'table' },
+          { expr: byType(`${state()} == 1`), instant: true, format: 'table' },
+          { expr: byType(`time() - kms_custom_key_store_state_since_timestamp_seconds{${AR}}`), instant: true, format: 'table' },
+          { expr: byType(`kms_custom_key_store_connection_error{${AR}}`), instant: true, format: 'table' },
+          { expr: byType(`kms_custom_key_store_stale{${AR}}`), instant: true, format: 'table' },
+          { expr: byType(`kms_custom_key_store_creation_timestamp_seconds{${AR}} * 1000`), instant: true, format: 'table' },
+        ],
+        transformations: [
+          { id: 'merge', options: {} },
+          {
+            id: 'organize',
+            options: {
+              excludeByName: { Time: true, 'Value #A': true, 'Value #B': true, 'Value #D': true, __name__: true, job: true, instance: true },
+              indexByName: {
+                account_name: 0, account_id: 1, region: 2, custom_key_store_name: 3, custom_key_store_id: 4, custom_key_store_type: 5,
+                state: 6, code: 7, 'Value #C': 8, cloudhsm_cluster_id: 9, xks_connectivity: 10, 'Value #E': 11, 'Value #F': 12,
+              },
+              renameByName: {
+                account_name: 'Account', account_id: 'Account id', region: 'Region', custom_key_store_name: 'Store', custom_key_store_id: 'Store id',
+                custom_key_store_type: 'Type', state: 'State', code: 'Error code', 'Value #C': 'Time in state', cloudhsm_cluster_id: 'CloudHSM cluster',
+                xks_connectivity: 'XKS connectivity', 'Value #E': 'Stale', 'Value #F': 'Created',
+              },
+            },
+          },
+        ],
+        overrides: [
+          { matcher: { id: 'byName', options: 'Time in state' }, properties: [{ id: 'unit', value: 's' }, { id: 'decimals', value: 0 }] },
+          { matcher: { id: 'byName', options: 'Created' }, properties: [{ id: 'unit', value: 'dateTimeAsIso' }] },
+          { matcher: { id: 'byName', options: 'State' }, properties: [{ id: 'mappings', value: textStateMappings(STATE_COLORS) }, { id: 'custom.cellOptions', value: { type: 'color-background' } }] },
+          { matcher: { id: 'byName', options: 'Error code' }, properties: [{ id: 'color', value: { mode: 'fixed', fixedColor: 'red' } }, { id: 'custom.cellOptions', value: { type: 'color-text' } }] },
+          { matcher: { id: 'byName', options: 'Stale' }, properties: [{ id: 'mappings', value: [{ type: 'value', options: { '0': { text: 'no', index: 0 }, '1': { text: 'stale', color: 'orange', index: 1 } } }] }, { id: 'custom.cellOptions', value: { type: 'color-text' } }] },
+        ],
+        options: { showHeader: true, cellHeight: 'sm', footer: { show: false, reducer: ['sum'], fields: '' }, sortBy: [{ displayName: 'State', desc: false }] },
+      },
+      timeline('Connection state per store', 'Connection state over time, one row per store (CONNECTED green, CONNECTING blue, FAILED red, DISCONNECTED orange, DISCONNECTING yellow).',
+        [{ expr: withNames(stateCode(), 'account_name, custom_key_store_name'), legendFormat: '{{account_name}} / {{region}} / {{custom_key_store_name}}' }],
+        stateMappings()),
+      timeseries('Failed stores by error code', 'FAILED stores per ConnectionErrorCode. The runbook for KmsCustomKeyStoreFailed has the fix for each code.',
+        [{ expr: `sum by(code) (max by(${STORE_KEY}, code) (${byType(`kms_custom_key_store_connection_error{${AR}}`)}))`, legendFormat: '{{code}}' }], 'none', 12, {
+          custom: { drawStyle: 'bars', lineWidth: 1, fillOpacity: 80, showPoints: 'never', spanNulls: false, stacking: { mode: 'normal', group: 'A' } },
+        }),
+      bargauge('Time in current state (stores not CONNECTED)', 'How long each store that is not CONNECTED has been in its current state. CloudHSM stores normally connect within 20 minutes, external stores within 5.',
+        [{ expr: withNames(`(time() - kms_custom_key_store_state_since_timestamp_seconds{${AR}}) and on(${STORE_KEY}) (${state('CONNECTED')} == 0)`), legendFormat: '{{account_name}} / {{region}} / {{custom_key_store_name}}' }],
+        's', steps([null, 'orange'], [1200, 'red']), 12, 8),
+    ],
+  },
+  {
+    title: 'CloudHSM clusters and certificates',
+    panels: [
+      timeseries('HSMs per cluster by state', 'HSMs in each cluster that backs a CloudHSM key store, per HSM state. A CONNECTED store needs at least one ACTIVE HSM; creating keys needs two in different AZs.',
+        [{ expr: `aws_cloudhsm_cluster_hsms{${AR}} > 0`, legendFormat: '{{cloudhsm_cluster_id}} {{state}}' }], 'none', 12, {
+          custom: { drawStyle: 'line', lineWidth: 1, fillOpacity: 40, showPoints: 'never', spanNulls: false, stacking: { mode: 'normal', group: 'A' } },
+          decimals: 0,
+        }),
+      bargauge('ACTIVE HSM Availability Zones per cluster', 'Availability Zones with at least one ACTIVE HSM. Below 2, KMS cannot create keys in the store.',
+        [{ expr: `aws_cloudhsm_cluster_active_hsm_availability_zones{${AR}}`, legendFormat: '{{cloudhsm_cluster_id}} ({{account_id}} {{region}})' }],
+        'none', steps([null, 'red'], [1, 'orange'], [2, 'green']), 6, 8, { min: 0, max: 3, decimals: 0 }),
+      {
+        type: 'table', title: 'Cluster state', unit: 'none', w: 6, h: 8, thresholds: GREEN,
+        description: 'Current state of each CloudHSM cluster behind a key store. Anything but ACTIVE needs attention; NOT FOUND means DescribeClusters did not return a cluster a store references.',
+        targets: [
+          { expr: `aws_cloudhsm_cluster_state{${AR}} == 1`, instant: true, format: 'table' },
+          { expr: `label_replace(keystore_watch_cluster_missing{${AR}} == 1, "state", "NOT_FOUND", "", "")`, instant: true, format: 'table' },
+        ],
+        transformations: [
+          { id: 'merge', options: {} },
+          { id: 'organize', options: { excludeByName: { Time: true, 'Value #A': true, 'Value #B': true, Value: true, __name__: true, job: true, instance: true }, indexByName: { cloudhsm_cluster_id: 0, state: 1, account_id: 2, region: 3 }, renameByName: { cloudhsm_cluster_id: 'Cluster', state: 'State', account_id: 'Account id', region: 'Region' } } },
+        ],
+        overrides: [
+          { matcher: { id: 'byName', options: 'State' }, properties: [{ id: 'mappings', value: textStateMappings({ ACTIVE: 'green', DEGRADED: 'red', NOT_FOUND: 'red', DELETED: 'red', DELETE_IN_PROGRESS: 'red', UPDATE_IN_PROGRESS: 'orange', MODIFY_IN_PROGRESS: 'orange', ROLLBACK_IN_PROGRESS: 'orange', CREATE_IN_PROGRESS: 'blue', UNINITIALIZED: 'blue', INITIALIZE_IN_PROGRESS: 'blue', INITIALIZED: 'blue' }) }, { id: 'custom.cellOptions', value: { type: 'color-background' } }] },
+        ],
+        options: { showHeader: true, cellHeight: 'sm', footer: { show: false, reducer: ['sum'], fields: '' } },
+      },
+      bargauge('Certificate days to expiry', 'Days until the trust anchor certificate of each CloudHSM key store and each cluster certificate expire (negative: expired). Alerts below 30 days.',
+        [
+          { expr: withNames(`(kms_custom_key_store_trust_anchor_not_after_timestamp_seconds{${AR}} - time()) / 86400`, 'custom_key_store_name'), legendFormat: 'trust anchor {{custom_key_store_name}} ({{custom_key_store_id}})' },
+          { expr: `(aws_cloudhsm_cluster_certificate_not_after_timestamp_seconds{${AR}} - time()) / 86400`, legendFormat: 'cluster {{cloudhsm_cluster_id}}' },
+        ],
+        'd', steps([null, 'red'], [7, 'orange'], [30, 'green']), 12, 8, { decimals: 0 }),
+      timeline('Probe result per store', 'Opt-in probe (probe.enabled): GenerateRandom through each CONNECTED CloudHSM key store. Failing while CONNECTED means the keys do not work.',
+        [{ expr: withNames(`kms_custom_key_store_probe_success{${AR}}`), legendFormat: '{{account_name}} / {{region}} / {{custom_key_store_name}}' }],
+        upMappings('ok', 'failing'), 12, 8),
+      timeseries('Probe latency', 'Duration of the last GenerateRandom probe per store.',
+        [{ expr: withNames(`kms_custom_key_store_probe_duration_seconds{${AR}}`), legendFormat: '{{account_name}} / {{region}} / {{custom_key_store_name}}' }], 's', 12),
+    ],
+  },
+  {
+    title: 'keystore-watch health',
+    panels: [
+      timeline('Targets up', 'Whether keystore-watch could read each account x region (DescribeCustomKeyStores).',
+        [{ expr: `keystore_watch_target_up{${AR}}`, legendFormat: '{{account_id}} {{region}}' }], upMappings(), 12, 8),
+      timeline('CloudHSM enrichment up', 'Whether DescribeClusters succeeded for each account x region with CloudHSM key stores. When down, cluster findings are stale.',
+        [{ expr: `keystore_watch_cloudhsm_enrichment_up{${AR}}`, legendFormat: '{{account_id}} {{region}}' }], upMappings(), 12, 8),
+      timeseries('Target poll duration', 'Time the last poll of each account x region took.',
+        [{ expr: `keystore_watch_target_poll_duration_seconds{${AR}}`, legendFormat: '{{account_id}} {{region}}' }], 's', 8),
+      timeseries('Poll duration', 'Duration of a whole poll (every target), as quantiles of the histogram.',
+        [
+          { expr: 'histogram_quantile(0.5, sum by(le) (rate(keystore_watch_poll_duration_seconds_bucket[$__rate_interval])))', legendFormat: 'p50' },
+          { expr: 'histogram_quantile(0.95, sum by(le) (rate(keystore_watch_poll_duration_seconds_bucket[$__rate_interval])))', legendFormat: 'p95' },
+          { expr: 'histogram_quantile(0.99, sum by(le) (rate(keystore_watch_poll_duration_seconds_bucket[$__rate_interval])))', legendFormat: 'p99' },
+        ], 's', 8),
+      timeseries('Consecutive failures per target', 'Failed polls in a row for each account x region (0 when healthy).',
+        [{ expr: `keystore_watch_target_consecutive_failures{${AR}}`, legendFormat: '{{account_id}} {{region}}' }], 'none', 8, { decimals: 0 }),
+      stat('Time since last poll', 'Age of the last completed poll. Above 10 minutes KeystoreWatchNotPolling fires.',
+        'time() - max(keystore_watch_last_poll_timestamp_seconds)', 's', steps([null, 'green'], [300, 'orange'], [600, 'red']), 4, { h: 8 }),
+      stat('Last successful poll per target (oldest)', 'Age of the oldest last-successful poll among the selected targets.',
+        `time() - min(keystore_watch_target_last_success_timestamp_seconds{${AR}})`, 's', steps([null, 'green'], [300, 'orange'], [600, 'red']), 4, { h: 8 }),
+      timeseries('Polls', 'Polls per minute, and ticks skipped because the previous poll was still running.',
+        [
+          { expr: 'sum(rate(keystore_watch_polls_total[$__rate_interval])) * 60', legendFormat: 'polls' },
+          { expr: 'sum(rate(keystore_watch_polls_skipped_total[$__rate_interval])) * 60', legendFormat: 'skipped' },
+        ], 'opm', 8),
+      timeseries('AWS requests', 'AWS API requests per second by service and operation (KMS DescribeCustomKeyStores is limited to 5/s per account and region).',
+        [{ expr: 'sum by(service, operation) (rate(keystore_watch_aws_requests_total[$__rate_interval]))', legendFormat: '{{service}} {{operation}}' }], 'reqps', 8),
+      timeseries('AWS request failures by code', 'Failed AWS API requests per second by service, operation and error code (AccessDenied, ThrottlingException, timeouts, ...).',
+        [{ expr: 'sum by(service, operation, code) (rate(keystore_watch_aws_request_failures_total[$__rate_interval]))', legendFormat: '{{service}} {{operation}} {{code}}' }], 'reqps', 8),
+      timeseries('AWS throttling', 'Throttled AWS API requests per second, and the share of all requests that failed.',
+        [
+          { expr: 'sum by(service, operation) (rate(keystore_watch_aws_request_failures_total{code=~"Throttling|ThrottlingException|TooManyRequestsException|RequestLimitExceeded|SlowDown"}[$__rate_interval]))', legendFormat: 'throttled {{service}} {{operation}}' },
+          { expr: '(sum(rate(keystore_watch_aws_request_failures_total[$__rate_interval])) or vector(0)) / sum(rate(keystore_watch_aws_requests_total[$__rate_interval]))', legendFormat: 'failure ratio' },
+        ], 'reqps', 8, {
+          overrides: [{ matcher: { id: 'byName', options: 'failure ratio' }, properties: [{ id: 'unit', value: 'percentunit' }, { id: 'custom.axisPlacement', value: 'right' }] }],
+        }),
+      timeseries('Notifications', 'Notifications delivered and delivery failures per minute, per channel.',
+        [
+          { expr: 'sum by(channel) (rate(keystore_watch_notifications_total[$__rate_interval])) * 60', legendFormat: 'sent {{channel}}' },
+          { expr: 'sum by(channel) (rate(keystore_watch_notification_failures_total[$__rate_interval])) * 60', legendFormat: 'failed {{channel}}' },
+        ], 'opm', 8),
+      timeseries('Outbox', 'Notifications waiting for delivery, and notifications or history entries dropped because a size limit was reached (should stay 0).',
+        [
+          { expr: 'sum(keystore_watch_outbox_pending)', legendFormat: 'pending' },
+          { expr: 'sum(increase(keystore_watch_outbox_dropped_total[$__rate_interval]))', legendFormat: 'outbox dropped' },
+          { expr: 'sum(increase(keystore_watch_history_dropped_total[$__rate_interval]))', legendFormat: 'history dropped' },
+        ], 'none', 8, { decimals: 0 }),
+      timeseries('Alerts firing', 'Alerts keystore-watch itself currently holds firing, by severity.',
+        [{ expr: 'sum by(severity) (keystore_watch_alerts_firing)', legendFormat: '{{severity}}' }], 'none', 8, { decimals: 0 }),
+      {
+        type: 'table', title: 'keystore-watch instances', unit: 'none', w: 24, h: 5, thresholds: GREEN,
+        description: 'Running keystore-watch processes and their versions.',
+        targets: [{ expr: 'keystore_watch_build_info', instant: true, format: 'table' }],
+        transformations: [{ id: 'organize', options: { excludeByName: { Time: true, Value: true, __name__: true }, renameByName: { instance: 'Instance', job: 'Job', version: 'Version' } } }],
+        options: { showHeader: true, cellHeight: 'sm', footer: { show: false, reducer: ['sum'], fields: '' } },
+      },
+    ],
+  },
+];
+
+function variable(name: string, label: string, query: string): Json {
+  return {
+    name, label, type: 'query', datasource: DS,
+    definition: query,
+    query: { query, refId: `PrometheusVariableQueryEditor-${name}` },
+    refresh: 2, sort: 1, regex: '',
+    includeAll: true, multi: true, allValue: '.*',
+    current: { selected: true, text: ['All'], value: ['$__all'] },
+    options: [], hide: 0, skipUrlSync: false,
+  };
+}
+
+export function buildDashboard(): Json {
+  const panels: Json[] = [];
+  let id = 1;
+  let y = 0;
+  for (const row of rows) {
+    panels.push({ type: 'row', title: row.title, id: id++, collapsed: false, gridPos: { h: 1, w: 24, x: 0, y }, panels: [] });
+    y += 1;
+    let x = 0;
+    let rowHeight = 0;
+    for (const p of row.panels) {
+      if (x + p.w > 24) { x = 0; y += rowHeight; rowHeight = 0; }
+      const refIds = 'ABCDEFGHIJ';
+      panels.push({
+        type: p.type,
+        title: p.title,
+        description: p.description,
+        id: id++,
+        datasource: DS,
+        gridPos: { h: p.h, w: p.w, x, y },
+        fieldConfig: {
+          defaults: {
+            unit: p.unit,
+            ...(p.min !== undefined ? { min: p.min } : {}),
+            ...(p.max !== undefined ? { max: p.max } : {}),
+            ...(p.decimals !== undefined ? { decimals: p.decimals } : {}),
+            color: p.color ?? { mode: p.type === 'timeseries' ? 'palette-classic' : 'thresholds' },
+            thresholds: p.thresholds ?? GREEN,
+            mappings: p.mappings ?? [],
+            ...(p.custom ? { custom: p.custom } : {}),
+          },
+          overrides: p.overrides ?? [],
+        },
+        options: p.options ?? {},
+        ...(p.transformations ? { transformations: p.transformations } : {}),
+        targets: p.targets.map((t, i) => ({
+          datasource: DS,
+          refId: refIds[i],
+          editorMode: 'code',
+          expr: t.expr,
+          legendFormat: t.legendFormat ?? '__auto',
+          range: !t.instant,
+          instant: !!t.instant,
+          format: t.format ?? 'time_series',
+        })),
+      });
+      x += p.w;
+      rowHeight = Math.max(rowHeight, p.h);
+    }
+    y += rowHeight;
+  }
+
+  return {
+    __requires: [
+      { type: 'grafana', id: 'grafana', name: 'Grafana', version: '10.0.0' },
+      { type: 'datasource', id: 'prometheus', name: 'Prometheus', version: '1.0.0' },
+      { type: 'panel', id: 'stat', name: 'Stat', version: '' },
+      { type: 'panel', id: 'bargauge', name: 'Bar gauge', version: '' },
+      { type: 'panel', id: 'timeseries', name: 'Time series', version: '' },
+      { type: 'panel', id: 'state-timeline', name: 'State timeline', version: '' },
+      { type: 'panel', id: 'table', name: 'Table', version: '' },
+    ],
+    uid: 'keystore-watch',
+    title: 'keystore-watch: AWS KMS custom key stores',
+    description: 'Connection state of every AWS KMS custom key store across accounts and regions, CloudHSM cluster health, certificate expiry and the health of keystore-watch itself. Generated by scripts/gen-dashboard.ts.',
+    tags: ['aws', 'kms', 'cloudhsm', 'keystore-watch'],
+    editable: true,
+    graphTooltip: 1,
+    fiscalYearStartMonth: 0,
+    liveNow: false,
+    refresh: '1m',
+    schemaVersion: 38,
+    version: 1,
+    style: 'dark',
+    timezone: 'browser',
+    time: { from: 'now-6h', to: 'now' },
+    timepicker: {},
+    weekStart: '',
+    annotations: {
+      list: [
+        {
+          builtIn: 1, datasource: { type: 'grafana', uid: '-- Grafana --' }, enable: true, hide: true,
+          iconColor: 'rgba(0, 211, 255, 1)', name: 'Annotations & Alerts', type: 'dashboard',
+        },
+      ],
+    },
+    links: [
+      { title: 'Runbooks', type: 'link', url: 'https://github.com/keystore-watch/keystore-watch/blob/main/docs/runbooks.md', targetBlank: true, icon: 'doc', tooltip: 'What to do for each keystore-watch alert', asDropdown: false, includeVars: false, keepTime: false, tags: [] },
+    ],
+    templating: {
+      list: [
+        {
+          name: 'datasource', label: 'Data source', type: 'datasource', query: 'prometheus',
+          current: {}, hide: 0, includeAll: false, multi: false, options: [], refresh: 1, regex: '', skipUrlSync: false,
+        },
+        variable('account_id', 'Account', 'label_values(keystore_watch_target_up, account_id)'),
+        variable('region', 'Region', 'label_values(keystore_watch_target_up{account_id=~"$account_id"}, region)'),
+        variable('custom_key_store_type', 'Store type', 'label_values(kms_custom_key_store_info{account_id=~"$account_id", region=~"$region"}, custom_key_store_type)'),
+      ],
+    },
+    panels,
+  };
+}
+
+export const renderDashboard = (): string => JSON.stringify(buildDashboard(), null, 2) + '\n';
+
+const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+if (invokedDirectly) {
+  const text = renderDashboard();
+  if (process.argv.includes('--check')) {
+    let current = '';
+    try { current = readFileSync(DASHBOARD_PATH, 'utf8'); } catch { /* missing */ }
+    if (current !== text) {
+      process.stderr.write(`${DASHBOARD_PATH} is out of date: run npx tsx scripts/gen-dashboard.ts\n`);
+      process.exit(1);
+    }
+  } else {
+    writeFileSync(DASHBOARD_PATH, text);
+    process.stdout.write(`wrote ${DASHBOARD_PATH}\n`);
+  }
+}
