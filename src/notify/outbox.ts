@@ -383,18 +383,18 @@ export class Outbox {
 
   /**
    * For `once` and `drill`: starts delivery if needed and waits until the queue is empty or
-   * `timeoutMs` (on the outbox clock) passes. True when everything was delivered or dropped.
+   * `timeoutMs` of real time passes (it bounds the command's wall time, like sendTimeoutMs and
+   * stopTimeoutMs; only scheduling decisions use the clock). True when everything was delivered or dropped.
    */
   async drain(timeoutMs: number): Promise<boolean> {
     this.start();
     if (this.pending() === 0) return true;
-    const ctl = new AbortController();
-    const idle = this.whenIdle().then(() => true);
-    const timeout = this.clock.sleep(timeoutMs, ctl.signal).then(() => false);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs); });
     try {
-      return await Promise.race([idle, timeout]);
+      return await Promise.race([this.whenIdle().then(() => true), timeout]);
     } finally {
-      ctl.abort();
+      clearTimeout(timer);
     }
   }
 

@@ -1,0 +1,398 @@
+// The durable outbox against real local HTTP receivers, on a virtual clock so minutes of backoff
+// take milliseconds. The notifier is a small real HTTP client (test/helpers/http-test-notifier.ts).
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { AlertNotification } from '../../src/model.js';
+import { Outbox, type DropReason, type OutboxOptions } from '../../src/notify/outbox.js';
+import { FileStateStore } from '../../src/state/file-store.js';
+import { MemoryStateStore } from '../../src/state/memory-store.js';
+import type { CorruptReport, StateDocName, StateStore } from '../../src/state/store.js';
+import { HttpReceiver } from '../helpers/http-receiver.js';
+import { httpTestNotifier } from '../helpers/http-test-notifier.js';
+import { VirtualClock } from '../helpers/virtual-clock.js';
+
+export function alert(i: number, over: Partial<AlertNotification> = {}): AlertNotification {
+  const storeId = `cks-${String(i % 7).padStart(17, '0')}`;
+  return {
+    id: `n-${i}`, kind: 'firing', severity: i % 3 === 0 ? 'critical' : 'warning', condition: 'FAILED', alertKey: `store:111111111111/us-east-1/${storeId}:FAILED`,
+    subject: { accountId: '111111111111', accountName: 'prod', region: 'us-east-1', storeId, storeName: `store ${i}`, storeType: 'AWS_CLOUDHSM', state: 'FAILED', errorCode: 'NETWORK_ERRORS', clusterId: 'cluster-abc', details: {} },
+    guidance: { title: 't', summary: 's', cause: 'c', steps: ['a'], commands: ['aws kms ...'], docs: [], runbookAnchor: 'x' },
+    since: 0, createdAt: 0, ...over,
+  };
+}
+
+class Counters {
+  delivered = new Map<string, number>();
+  failures: [string, string][] = [];
+  dropped: [DropReason, string][] = [];
+  pendingSeen: number[] = [];
+  observer = {
+    onDelivered: (ch: string) => { this.delivered.set(ch, (this.delivered.get(ch) ?? 0) + 1); },
+    onFailure: (ch: string, code: string) => { this.failures.push([ch, code]); },
+    onDropped: (reason: DropReason, ch: string) => { this.dropped.push([reason, ch]); },
+    onPending: (n: number) => { this.pendingSeen.push(n); },
+  };
+  codes = (ch?: string) => this.failures.filter(([c]) => ch === undefined || c === ch).map(([, code]) => code);
+}
+
+const ids = (reqs: { json: unknown }[]) => reqs.map((r) => (r.json as { id: string }).id);
+const gaps = (reqs: { at: number }[]) => reqs.slice(1).map((r, i) => r.at - reqs[i]!.at);
+
+let receiver: HttpReceiver;
+let clock: VirtualClock;
+let dir: string;
+const open: Outbox[] = [];
+
+beforeEach(async () => {
+  clock = new VirtualClock();
+  receiver = await HttpReceiver.start({ now: clock.now });
+  dir = await mkdtemp(path.join(tmpdir(), 'ksw-outbox-'));
+});
+afterEach(async () => {
+  for (const o of open.splice(0)) await o.stop();
+  await receiver.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function makeOutbox(over: Partial<OutboxOptions> & { store: StateStore }): Promise<Outbox> {
+  const o = await Outbox.open({
+    notifiers: [httpTestNotifier({ id: 'webhook', url: receiver.url('/webhook') })],
+    limit: 1000, clock, sendTimeoutMs: 300, stopTimeoutMs: 300, ...over,
+  });
+  open.push(o);
+  return o;
+}
+
+describe('Outbox: delivery', () => {
+  it('delivers every notification once, FIFO per channel, paced to each channel, with the id as idempotency key', async () => {
+    const c = new Counters();
+    const outbox = await makeOutbox({
+      store: await FileStateStore.open({ dir }),
+      notifiers: [
+        httpTestNotifier({ id: 'slack', type: 'slack', url: receiver.url('/slack'), minIntervalMs: 1000 }),
+        httpTestNotifier({ id: 'pagerduty', type: 'pagerduty', url: receiver.url('/pd'), accepts: (n) => n.severity === 'critical' }),
+      ],
+      observer: c.observer,
+      log: pino({ level: 'silent' }),
+    });
+    const r = await outbox.enqueue(Array.from({ length: 12 }, (_, i) => alert(i)));
+    expect(r).toEqual({ queued: 12 + 4, duplicates: 0, unrouted: 0, dropped: 0 });
+    expect(outbox.pending()).toBe(16);
+    outbox.start();
+    await outbox.whenIdle();
+    expect(ids(receiver.delivered('/slack'))).toEqual(Array.from({ length: 12 }, (_, i) => `n-${i}`));
+    expect(ids(receiver.delivered('/pd'))).toEqual(['n-0', 'n-3', 'n-6', 'n-9']);
+    expect(receiver.requests.map((q) => q.headers['idempotency-key'])).toEqual(ids(receiver.requests));
+    expect(Math.min(...gaps(receiver.forPath('/slack')))).toBeGreaterThanOrEqual(1000);
+    expect(c.delivered).toEqual(new Map([['slack', 12], ['pagerduty', 4]]));
+    expect(c.failures).toEqual([]);
+    expect(c.pendingSeen.at(-1)).toBe(0);
+    expect(outbox.deliveryLog('pagerduty').map((d) => [d.id, d.outcome, d.status])).toEqual([['n-0', 'delivered', 200], ['n-3', 'delivered', 200], ['n-6', 'delivered', 200], ['n-9', 'delivered', 200]]);
+  });
+
+  it('persists before enqueue() returns: a new instance on the same stateDir has every entry', async () => {
+    const store = await FileStateStore.open({ dir });
+    const first = await makeOutbox({ store });
+    await first.enqueue([alert(1), alert(2)]);
+    // No stop(), no start(): as if the process died right after enqueue returned.
+    const second = await makeOutbox({ store: await FileStateStore.open({ dir }) });
+    expect(second.pending()).toBe(2);
+    second.start();
+    await second.whenIdle();
+    expect(ids(receiver.delivered())).toEqual(['n-1', 'n-2']);
+  });
+
+  it('sends a notification enqueued twice with the same id once, whether still queued or already delivered', async () => {
+    const outbox = await makeOutbox({ store: new MemoryStateStore() });
+    expect((await outbox.enqueue([alert(1), alert(1)])).duplicates).toBe(1);
+    expect((await outbox.enqueue([alert(1)])).duplicates).toBe(1);
+    outbox.start();
+    await outbox.whenIdle();
+    const replay = await outbox.enqueue([alert(1), alert(2)]); // e.g. the alert engine replaying a poll after a crash
+    expect(replay).toMatchObject({ queued: 1, duplicates: 1 });
+    await outbox.whenIdle();
+    expect(ids(receiver.requests)).toEqual(['n-1', 'n-2']);
+  });
+
+  it('the delivered-id log survives a restart, so a replay after a crash is still deduplicated', async () => {
+    const first = await makeOutbox({ store: await FileStateStore.open({ dir }) });
+    await first.enqueue([alert(1)]);
+    first.start();
+    await first.whenIdle();
+    await first.stop();
+    const second = await makeOutbox({ store: await FileStateStore.open({ dir }) });
+    second.start();
+    expect(await second.enqueue([alert(1)])).toMatchObject({ queued: 0, duplicates: 1 });
+    expect(receiver.requests).toHaveLength(1);
+  });
+
+  it('counts notifications no channel accepts', async () => {
+    const outbox = await makeOutbox({ store: new MemoryStateStore(), notifiers: [httpTestNotifier({ id: 'pd', url: receiver.url(), accepts: (n) => n.severity === 'critical' })] });
+    expect(await outbox.enqueue([alert(1), alert(3)])).toEqual({ queued: 1, duplicates: 0, unrouted: 1, dropped: 0 });
+  });
+
+  it('rejects two channels with the same id', async () => {
+    await expect(Outbox.open({ store: new MemoryStateStore(), limit: 10, notifiers: [httpTestNotifier({ id: 'x', url: receiver.url() }), httpTestNotifier({ id: 'x', url: receiver.url() })] }))
+      .rejects.toThrow(/two channels share the id "x"/);
+  });
+});
+
+describe('Outbox: failures', () => {
+  it('retries 5xx with growing, jittered backoff capped at maxMs, then delivers', async () => {
+    const c = new Counters();
+    const outbox = await makeOutbox({ store: new MemoryStateStore(), observer: c.observer });
+    let failUntil = clock.now() + 20 * 60_000;
+    receiver.respond = () => (clock.now() < failUntil ? { status: 503 } : { status: 200 });
+    await outbox.enqueue([alert(1), alert(2)]);
+    outbox.start();
+    await outbox.whenIdle();
+    const n1 = receiver.requests.filter((q) => (q.json as { id: string }).id === 'n-1');
+    const g = gaps(n1);
+    // Exponential: each step within [half, full] of 1s, 2s, 4s, ... and never above the 5-minute cap.
+    g.forEach((gap, i) => {
+      const step = Math.min(300_000, 1000 * 2 ** i);
+      expect(gap).toBeGreaterThanOrEqual(step / 2);
+      expect(gap).toBeLessThanOrEqual(step + 50);
+    });
+    expect(Math.max(...g)).toBeGreaterThan(150_000);
+    expect(ids(receiver.delivered())).toEqual(['n-1', 'n-2']);
+    expect(c.codes().every((code) => code === 'http_503')).toBe(true);
+    expect(c.failures.length).toBe(n1.length - 1);
+    failUntil = 0;
+  });
+
+  it('honours Retry-After on 429: the next attempt is not before it', async () => {
+    const c = new Counters();
+    const outbox = await makeOutbox({ store: new MemoryStateStore(), observer: c.observer });
+    let n = 0;
+    receiver.respond = () => (++n <= 3 ? { status: 429, headers: { 'retry-after': '45' } } : { status: 200 });
+    await outbox.enqueue([alert(1)]);
+    outbox.start();
+    await outbox.whenIdle();
+    expect(receiver.requests).toHaveLength(4);
+    for (const gap of gaps(receiver.requests)) expect(gap).toBeGreaterThanOrEqual(45_000);
+    expect(c.codes()).toEqual(['http_429', 'http_429', 'http_429']);
+  });
+
+  it('times out a hanging receiver and retries until it answers', async () => {
+    const c = new Counters();
+    const outbox = await makeOutbox({ store: new MemoryStateStore(), observer: c.observer, sendTimeoutMs: 150 });
+    let n = 0;
+    receiver.respond = () => (++n <= 2 ? 'hang' : { status: 200 });
+    await outbox.enqueue([alert(1), alert(2)]);
+    outbox.start();
+    await outbox.whenIdle();
+    expect(c.codes()).toEqual(['timeout', 'timeout']);
+    expect(ids(receiver.requests)).toEqual(['n-1', 'n-1', 'n-1', 'n-2']);
+    expect(ids(receiver.delivered())).toEqual(['n-1', 'n-2']);
+  });
+
+  it('keeps retrying refused connections (closed port) and delivers once the receiver is back', async () => {
+    const c = new Counters();
+    const outbox = await makeOutbox({ store: new MemoryStateStore(), observer: c.observer });
+    await receiver.stop();
+    await outbox.enqueue([alert(1), alert(2), alert(3)]);
+    outbox.start();
+    await receiver.waitFor(() => c.failures.length >= 5, 10_000, 'five refused attempts');
+    await receiver.restart();
+    await outbox.whenIdle();
+    expect(new Set(c.codes())).toEqual(new Set(['network']));
+    expect(ids(receiver.delivered())).toEqual(['n-1', 'n-2', 'n-3']);
+  });
+
+  it('drops a non-retryable 4xx after recording it (counted, scrubbed, logged) and moves on', async () => {
+    const c = new Counters();
+    const lines: Record<string, unknown>[] = [];
+    const log = pino({ level: 'info' }, { write: (s: string) => { lines.push(JSON.parse(s)); } });
+    const outbox = await makeOutbox({ store: new MemoryStateStore(), observer: c.observer, log });
+    receiver.respond = (q) => ((q.json as { id: string }).id === 'n-2' ? { status: 400 } : { status: 200 });
+    await outbox.enqueue([alert(1), alert(2), alert(3)]);
+    outbox.start();
+    await outbox.whenIdle();
+    expect(ids(receiver.requests)).toEqual(['n-1', 'n-2', 'n-3']);
+    expect(c.dropped).toEqual([['rejected', 'webhook']]);
+    expect(c.codes()).toEqual(['http_400']);
+    expect(outbox.droppedTotals()).toEqual({ rejected: 1, overflow: 0, channel_removed: 0 });
+    expect(outbox.deliveryLog('webhook').find((d) => d.id === 'n-2')).toMatchObject({ outcome: 'rejected', status: 400, error: 'HTTP 400', attempts: 1 });
+    expect(lines.find((l) => l.msg === 'notification rejected by the channel; dropped')).toMatchObject({ level: 50, channel: 'webhook', notification: 'n-2', code: 'http_400' });
+  });
+
+  it('a notifier that throws or ignores its abort signal cannot wedge the channel', async () => {
+    let calls = 0;
+    const wedged = {
+      ...httpTestNotifier({ id: 'odd', url: receiver.url() }),
+      send: async () => {
+        calls++;
+        if (calls === 1) throw new Error('boom');
+        if (calls === 2) return new Promise<never>(() => {});
+        return { ok: true as const, status: 202 };
+      },
+    };
+    const c = new Counters();
+    const outbox = await makeOutbox({ store: new MemoryStateStore(), notifiers: [wedged], observer: c.observer, sendTimeoutMs: 100 });
+    await outbox.enqueue([alert(1)]);
+    outbox.start();
+    await outbox.whenIdle();
+    expect(c.codes()).toEqual(['network', 'timeout']);
+    expect(c.delivered.get('odd')).toBe(1);
+  });
+});
+
+describe('Outbox: caps', () => {
+  it('caps the queue at the limit, dropping the oldest first and counting them', async () => {
+    const c = new Counters();
+    const store = new MemoryStateStore();
+    const outbox = await makeOutbox({ store, observer: c.observer, limit: 10 });
+    const r1 = await outbox.enqueue(Array.from({ length: 8 }, (_, i) => alert(i)));
+    const r2 = await outbox.enqueue(Array.from({ length: 17 }, (_, i) => alert(8 + i)));
+    expect([r1.dropped, r2.dropped]).toEqual([0, 15]);
+    expect(outbox.pending()).toBe(10);
+    expect(c.dropped).toHaveLength(15);
+    expect(c.dropped.every(([reason]) => reason === 'overflow')).toBe(true);
+    outbox.start();
+    await outbox.whenIdle();
+    expect(ids(receiver.requests)).toEqual(Array.from({ length: 10 }, (_, i) => `n-${15 + i}`));
+    // The totals are persisted: a restart still reports them.
+    await outbox.stop();
+    const again = await makeOutbox({ store });
+    expect(again.droppedTotals()).toEqual({ rejected: 0, overflow: 15, channel_removed: 0 });
+    // A dropped id is remembered too: replaying it does not resurrect it.
+    expect(await again.enqueue([alert(0)])).toMatchObject({ queued: 0, duplicates: 1 });
+  });
+
+  it('bounds the delivered-id log per channel', async () => {
+    const outbox = await makeOutbox({ store: new MemoryStateStore(), deliveryLogLimit: 5 });
+    await outbox.enqueue(Array.from({ length: 12 }, (_, i) => alert(i)));
+    outbox.start();
+    await outbox.whenIdle();
+    expect(outbox.deliveryLog('webhook').map((d) => d.id)).toEqual(['n-7', 'n-8', 'n-9', 'n-10', 'n-11']);
+    // An id older than the log is treated as new (documented limit of the dedup window).
+    expect((await outbox.enqueue([alert(0), alert(11)]))).toMatchObject({ queued: 1, duplicates: 1 });
+  });
+
+  it('applies a lowered limit when it loads an existing outbox', async () => {
+    const store = new MemoryStateStore();
+    const big = await makeOutbox({ store, limit: 100 });
+    await big.enqueue(Array.from({ length: 30 }, (_, i) => alert(i)));
+    const c = new Counters();
+    const small = await makeOutbox({ store, limit: 10, observer: c.observer });
+    expect(small.pending()).toBe(10);
+    expect(c.dropped).toHaveLength(20);
+  });
+});
+
+describe('Outbox: restarts and crashes', () => {
+  it('resumes delivery from the persisted outbox after stop(), in order, nothing twice', async () => {
+    const notifier = () => [httpTestNotifier({ id: 'slack', type: 'slack', url: receiver.url('/slack'), minIntervalMs: 1000 })];
+    const first = await makeOutbox({ store: await FileStateStore.open({ dir }), notifiers: notifier() });
+    await first.enqueue(Array.from({ length: 20 }, (_, i) => alert(i)));
+    first.start();
+    await receiver.waitFor(() => receiver.delivered().length >= 7, 10_000, 'seven deliveries');
+    await first.stop();
+    const sentBefore = receiver.delivered().length;
+    expect(first.pending()).toBe(20 - sentBefore);
+
+    const second = await makeOutbox({ store: await FileStateStore.open({ dir }), notifiers: notifier() });
+    expect(second.pending()).toBe(20 - sentBefore);
+    expect(second.resumedInFlight()).toBe(0);
+    second.start();
+    await second.whenIdle();
+    expect(ids(receiver.delivered())).toEqual(Array.from({ length: 20 }, (_, i) => `n-${i}`));
+    expect(Math.min(...gaps(receiver.requests))).toBeGreaterThanOrEqual(1000); // pacing survives the restart too
+  });
+
+  it('crash between send and record: re-sent after restart with the SAME idempotency key', async () => {
+    // A store that "dies" (never completes another write) the moment the receiver has the request,
+    // i.e. after the in-flight marker landed and before the delivery could be recorded.
+    const inner = await FileStateStore.open({ dir });
+    let dead = false;
+    const dying: StateStore = {
+      read: (n, p) => inner.read(n, p),
+      write: (n: StateDocName, v) => (dead ? new Promise<void>(() => {}) : inner.write(n, v)),
+      close: () => inner.close(),
+    };
+    receiver.respond = (q) => {
+      if ((q.json as { id: string }).id === 'n-2') dead = true;
+      return { status: 200 };
+    };
+    const first = await Outbox.open({ store: dying, notifiers: [httpTestNotifier({ id: 'webhook', url: receiver.url('/webhook') })], limit: 100, clock, sendTimeoutMs: 300 });
+    await first.enqueue([alert(1), alert(2), alert(3)]);
+    first.start();
+    await receiver.waitFor(() => dead, 10_000, 'the crash point');
+
+    const second = await makeOutbox({ store: await FileStateStore.open({ dir }) });
+    expect(second.resumedInFlight()).toBe(1);
+    second.start();
+    await second.whenIdle();
+    expect(ids(receiver.requests)).toEqual(['n-1', 'n-2', 'n-2', 'n-3']);
+    const n2 = receiver.requests.filter((q) => (q.json as { id: string }).id === 'n-2');
+    expect(n2.map((q) => q.headers['idempotency-key'])).toEqual(['n-2', 'n-2']);
+    // A receiver deduplicating on the key sees each notification exactly once.
+    expect([...new Set(receiver.requests.map((q) => q.headers['idempotency-key']))]).toEqual(['n-1', 'n-2', 'n-3']);
+  });
+
+  it('stop() lets the send under way finish within stopTimeoutMs, then aborts it and keeps the entry', async () => {
+    receiver.respond = () => 'hang';
+    const store = await FileStateStore.open({ dir });
+    const outbox = await makeOutbox({ store, sendTimeoutMs: 60_000, stopTimeoutMs: 200 });
+    await outbox.enqueue([alert(1)]);
+    outbox.start();
+    await receiver.waitFor(() => receiver.requests.length === 1, 10_000, 'the hanging request');
+    const t0 = Date.now();
+    await outbox.stop();
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(outbox.pending()).toBe(1);
+    receiver.respond = () => ({ status: 200 });
+    const again = await makeOutbox({ store: await FileStateStore.open({ dir }) });
+    expect(again.resumedInFlight()).toBe(0); // stop() recorded the interrupted send
+    again.start();
+    await again.whenIdle();
+    expect(ids(receiver.delivered())).toEqual(['n-1']);
+  });
+
+  it('drops entries of a channel that is no longer configured, counted', async () => {
+    const store = new MemoryStateStore();
+    const before = await makeOutbox({ store, notifiers: [httpTestNotifier({ id: 'old', url: receiver.url() }), httpTestNotifier({ id: 'webhook', url: receiver.url() })] });
+    await before.enqueue([alert(1), alert(2)]);
+    const c = new Counters();
+    const after = await makeOutbox({ store, observer: c.observer });
+    expect(after.pending()).toBe(2);
+    expect(c.dropped).toEqual([['channel_removed', 'old'], ['channel_removed', 'old']]);
+    expect(after.droppedTotals().channel_removed).toBe(2);
+  });
+
+  it('a corrupt outbox file is set aside and reported; the outbox starts empty instead of crash-looping', async () => {
+    const corrupt: CorruptReport[] = [];
+    const store = await FileStateStore.open({ dir, observer: { onCorrupt: (r) => corrupt.push(r) } });
+    const first = await makeOutbox({ store });
+    await first.enqueue([alert(1)]);
+    const { writeFile, readFile } = await import('node:fs/promises');
+    const text = await readFile(store.pathOf('outbox'), 'utf8');
+    await writeFile(store.pathOf('outbox'), text.replace(/"nextSeq":\d+/, '"nextSeq":"one"'));
+    const second = await makeOutbox({ store });
+    expect(second.pending()).toBe(0);
+    expect(corrupt).toEqual([expect.objectContaining({ name: 'outbox', reason: expect.stringMatching(/shape check failed/) })]);
+    await second.enqueue([alert(2)]);
+    second.start();
+    await second.whenIdle();
+    expect(ids(receiver.requests)).toEqual(['n-2']);
+  });
+});
+
+describe('Outbox: drain', () => {
+  it('drain(timeout) starts delivery and reports whether everything went out', async () => {
+    const outbox = await makeOutbox({ store: new MemoryStateStore() });
+    await outbox.enqueue([alert(1), alert(2)]);
+    expect(await outbox.drain(60_000)).toBe(true);
+    expect(receiver.delivered()).toHaveLength(2);
+    receiver.respond = () => ({ status: 500 });
+    await outbox.enqueue([alert(3)]);
+    const t0 = Date.now();
+    expect(await outbox.drain(300)).toBe(false);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(outbox.pending()).toBe(1);
+  });
+});
