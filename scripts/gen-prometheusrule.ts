@@ -1,0 +1,52 @@
+// Generates config/kubernetes/prometheusrule.yaml (a Prometheus Operator PrometheusRule) from the
+// alert rules in config/prometheus/alerts.yml, so the two can never disagree.
+//
+//   npx tsx scripts/gen-prometheusrule.ts          # write the file
+//   npx tsx scripts/gen-prometheusrule.ts --check  # exit 1 when the file is out of date
+//
+// test/kit/kubernetes.test.ts fails when the committed file differs from what this produces.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parse, stringify } from 'yaml';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const ALERTS_PATH = join(ROOT, 'config', 'prometheus', 'alerts.yml');
+export const PROMETHEUSRULE_PATH = join(ROOT, 'config', 'kubernetes', 'prometheusrule.yaml');
+
+const HEADER = `# GENERATED from config/prometheus/alerts.yml by scripts/gen-prometheusrule.ts: do not edit.
+# Regenerate with: npx tsx scripts/gen-prometheusrule.ts
+# Needs the Prometheus Operator CRDs. Your Prometheus may select rules by label
+# (e.g. release: kube-prometheus-stack): add it under metadata.labels.
+`;
+
+export function renderPrometheusRule(alertsYaml = readFileSync(ALERTS_PATH, 'utf8')): string {
+  const { groups } = parse(alertsYaml) as { groups: unknown[] };
+  if (!Array.isArray(groups) || groups.length === 0) throw new Error(`${ALERTS_PATH}: no rule groups`);
+  const doc = {
+    apiVersion: 'monitoring.coreos.com/v1',
+    kind: 'PrometheusRule',
+    metadata: {
+      name: 'keystore-watch',
+      labels: { 'app.kubernetes.io/name': 'keystore-watch', 'app.kubernetes.io/component': 'alert-rules' },
+    },
+    spec: { groups },
+  };
+  return HEADER + stringify(doc, { lineWidth: 0, blockQuote: 'literal' });
+}
+
+const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+if (invokedDirectly) {
+  const text = renderPrometheusRule();
+  if (process.argv.includes('--check')) {
+    let current = '';
+    try { current = readFileSync(PROMETHEUSRULE_PATH, 'utf8'); } catch { /* missing */ }
+    if (current !== text) {
+      process.stderr.write(`${PROMETHEUSRULE_PATH} is out of date: run npx tsx scripts/gen-prometheusrule.ts\n`);
+      process.exit(1);
+    }
+  } else {
+    writeFileSync(PROMETHEUSRULE_PATH, text);
+    process.stdout.write(`wrote ${PROMETHEUSRULE_PATH}\n`);
+  }
+}
