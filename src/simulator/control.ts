@@ -1,0 +1,116 @@
+// The /_sim/ control API (JSON): tests, the demo, fire drills and benchmarks drive the fleet
+// through it. Every route is a thin wrapper over a Fleet method.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AwsError, SimError } from './errors.js';
+import type { Fleet } from './fleet.js';
+import { CERTIFICATE_NAMES, type CertificateName } from './scenario.js';
+import { parseDuration } from '../util/duration.js';
+
+type Params = Record<string, string>;
+type Route = { method: string; pattern: RegExp; keys: string[]; run: (fleet: Fleet, p: Params, body: any, query: URLSearchParams) => unknown };
+
+const routes: Route[] = [];
+function route(method: string | string[], path: string, run: Route['run']) {
+  const keys: string[] = [];
+  const pattern = new RegExp('^' + path.replace(/:(\w+)/g, (_, k: string) => { keys.push(k); return '([^/]+)'; }) + '/?$');
+  for (const m of [method].flat()) routes.push({ method: m, pattern, keys, run });
+}
+
+const required = (body: any, field: string): string => {
+  const v = body?.[field];
+  if (typeof v !== 'string' || v === '') throw new SimError(`${field}: required`, 400);
+  return v;
+};
+const without = (body: any, ...fields: string[]) => Object.fromEntries(Object.entries(body ?? {}).filter(([k]) => !fields.includes(k)));
+
+route('GET', '/_sim/health', () => ({ ok: true }));
+route('GET', '/_sim/fleet', (f, _p, _b, q) => f.snapshot({ account: q.get('account') ?? undefined, region: q.get('region') ?? undefined }));
+route('GET', '/_sim/stats', (f) => f.stats());
+
+route('GET', '/_sim/stores/:id', (f, p) => {
+  f.tick();
+  const s = f.getStore(p.id!);
+  if (!s) throw new SimError(`no store ${p.id}`, 404);
+  return s;
+});
+route('POST', '/_sim/stores', (f, _p, b) => f.addStore(required(b, 'account'), required(b, 'region'), without(b, 'account', 'region')));
+route(['PATCH', 'POST'], '/_sim/stores/:id', (f, p, b) => { f.tick(); return f.setStore(p.id!, b); });
+route('DELETE', '/_sim/stores/:id', (f, p) => { f.removeStore(p.id!); return { deleted: p.id }; });
+route('POST', '/_sim/stores/:id/connect', (f, p) => { f.tick(); f.connect(p.id!); return f.getStore(p.id!); });
+route('POST', '/_sim/stores/:id/disconnect', (f, p) => { f.tick(); f.disconnect(p.id!); return f.getStore(p.id!); });
+
+route('GET', '/_sim/clusters/:id', (f, p) => {
+  f.tick();
+  const c = f.getCluster(p.id!);
+  if (!c) throw new SimError(`no cluster ${p.id}`, 404);
+  return c;
+});
+route('POST', '/_sim/clusters', (f, _p, b) => f.addCluster(required(b, 'account'), required(b, 'region'), without(b, 'account', 'region')));
+route(['PATCH', 'POST'], '/_sim/clusters/:id', (f, p, b) => f.setCluster(p.id!, b));
+route('DELETE', '/_sim/clusters/:id', (f, p) => { f.removeCluster(p.id!); return { deleted: p.id }; });
+route('POST', '/_sim/clusters/:id/hsms', (f, p, b) => f.addHsm(p.id!, b));
+route(['PATCH', 'POST'], '/_sim/clusters/:id/hsms/:hsm', (f, p, b) => f.setHsm(p.id!, p.hsm!, b));
+route('DELETE', '/_sim/clusters/:id/hsms/:hsm', (f, p) => { f.removeHsm(p.id!, p.hsm!); return { deleted: p.hsm }; });
+route('PUT', '/_sim/clusters/:id/certificates/:name', (f, p, b) => f.setClusterCertificate(p.id!, certName(p.name!), b));
+route('DELETE', '/_sim/clusters/:id/certificates/:name', (f, p) => f.setClusterCertificate(p.id!, certName(p.name!), null));
+
+route('POST', '/_sim/accounts', (f, _p, b) => f.addAccount(b));
+route(['PATCH', 'POST'], '/_sim/accounts/:id', (f, p, b) => f.setAccount(p.id!, b));
+
+route('GET', '/_sim/faults', (f) => f.getFaults());
+route('PUT', '/_sim/faults', (f, _p, b) => f.replaceFaults(b));
+route('PATCH', '/_sim/faults', (f, _p, b) => f.setFaults(b));
+route('DELETE', '/_sim/faults', (f) => f.resetFaults());
+
+route('GET', '/_sim/counters', (f) => f.counters());
+route('POST', '/_sim/counters/reset', (f) => { f.resetCounters(); return f.counters(); });
+
+route('GET', '/_sim/clock', (f) => ({ now: f.now(), startedAt: f.startedAt, iso: new Date(f.now()).toISOString() }));
+route('POST', '/_sim/clock', (f, _p, b) => {
+  const raw = b?.advance ?? (b?.ms !== undefined ? `${Number(b.ms)}ms` : undefined);
+  const ms = raw === undefined ? null : parseDuration(raw);
+  if (ms === null) throw new SimError('advance: a duration such as "90s" or "1h" (or ms: <number>) is required', 400);
+  const now = f.advanceClock(ms);
+  return { now, iso: new Date(now).toISOString() };
+});
+
+route('POST', '/_sim/credentials/expire', (f, _p, b) => ({ expired: f.expireCredentials(b?.account) }));
+route('POST', '/_sim/markers/invalidate', (f) => { f.invalidateMarkers(); return { ok: true }; });
+
+function certName(name: string): CertificateName {
+  if (!(CERTIFICATE_NAMES as readonly string[]).includes(name)) throw new SimError(`unknown certificate ${name}; one of ${CERTIFICATE_NAMES.join(', ')}`, 404);
+  return name as CertificateName;
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const data = Buffer.from(JSON.stringify(body ?? null, null, 1));
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(data.length) });
+  res.end(data);
+}
+
+export function handleControl(fleet: Fleet, req: IncomingMessage, res: ServerResponse, rawBody: Buffer): void {
+  const url = new URL(req.url ?? '/', 'http://sim');
+  const method = req.method ?? 'GET';
+  let matchedPath = false;
+  for (const r of routes) {
+    const m = r.pattern.exec(url.pathname);
+    if (!m) continue;
+    matchedPath = true;
+    if (r.method !== method) continue;
+    const params = Object.fromEntries(r.keys.map((k, i) => [k, decodeURIComponent(m[i + 1]!)]));
+    try {
+      let body: unknown;
+      if (rawBody.length > 0) {
+        try { body = JSON.parse(rawBody.toString('utf8')); } catch { throw new SimError('the request body is not valid JSON', 400); }
+      }
+      const out = r.run(fleet, params, body, url.searchParams);
+      send(res, method === 'POST' && /^\/_sim\/(stores|clusters|accounts)\/?$|\/hsms\/?$/.test(url.pathname) ? 201 : 200, out);
+    } catch (err) {
+      if (err instanceof SimError) send(res, err.status, { error: err.message, ...(err.issues && { issues: err.issues }) });
+      else if (err instanceof AwsError) send(res, 409, { error: err.message, code: err.code });
+      else send(res, 500, { error: err instanceof Error ? err.message : String(err) });
+    }
+    return;
+  }
+  send(res, matchedPath ? 405 : 404, { error: `${matchedPath ? 'method not allowed' : 'no such control route'}: ${method} ${url.pathname}` });
+}

@@ -1,0 +1,746 @@
+// The simulator's in-memory world: accounts, regions, key stores, clusters and HSMs, the
+// connect/disconnect state machine, the timeline, issued credentials and eventual consistency.
+// Stores and clusters are indexed by account+region so a request never scans the whole fleet.
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { ConnectionErrorCodeType, ConnectionStateType, CustomKeyStoreType, XksProxyConnectivityType } from '@aws-sdk/client-kms';
+import type { HsmState } from '@aws-sdk/client-cloudhsm-v2';
+import type { AccountState } from '@aws-sdk/client-organizations';
+import { selfSignedPem } from './certs.js';
+import { systemClock, type SimClock } from './clock.js';
+import { AwsError, SimError } from './errors.js';
+import { Counters, FaultEngine, type CountersSnapshot } from './faults.js';
+import { generateFleet } from './generate.js';
+import {
+  accountPatchSchema, accountSchema, CERTIFICATE_NAMES, certFieldSchema, clusterPatchSchema, clusterSchema, errorCodeProblems, faultsPatchSchema,
+  faultsSchema, formatIssues, hsmPatchSchema, hsmSchema, parseScenario, storePatchSchema, storeSchema,
+  type AccountSpec, type CertificateName, type ClusterSpec, type ClusterStateValue, type Faults, type Scenario, type ScenarioInput, type StoreSpec, type TimelineEntry,
+} from './scenario.js';
+import { BASE32ISH } from './random.js';
+import type { z } from 'zod';
+
+const DAY = 86_400_000;
+const TEN_YEARS = 3650 * DAY;
+
+// ---------- records ----------
+
+export interface Validity { notBefore: number; notAfter: number }
+/** A certificate as the fleet keeps it: PEM given verbatim, a validity to generate, or absent. */
+export type CertValue = string | Validity | null;
+
+export interface Store {
+  id: string;
+  name: string;
+  type: CustomKeyStoreType;
+  account: string;
+  region: string;
+  state: ConnectionStateType | string;
+  errorCode: ConnectionErrorCodeType | string | null;
+  createdAt: number;
+  clusterId?: string;
+  trustAnchor?: CertValue;
+  xks?: { connectivity: XksProxyConnectivityType; uriEndpoint: string; uriPath: string; accessKeyId: string; vpcEndpointServiceName?: string };
+  connectError: ConnectionErrorCodeType | null;
+  connectDelay?: number;
+  probeFailure: string | null;
+  overrides?: Record<string, unknown>;
+}
+
+export interface Hsm {
+  id: string;
+  az: string;
+  state: HsmState | string;
+  stateMessage: string | null;
+  subnetId: string;
+  eniId: string;
+  eniIp: string;
+}
+
+export interface Cluster {
+  id: string;
+  account: string;
+  region: string;
+  state: ClusterStateValue | string;
+  stateMessage: string | null;
+  vpcId: string;
+  securityGroup: string;
+  hsmType: string;
+  subnets: Record<string, string>;
+  hsms: Hsm[];
+  certificates: Partial<Record<CertificateName, CertValue>>;
+  createdAt: number;
+  overrides?: Record<string, unknown>;
+}
+
+export interface Account {
+  id: string;
+  name: string;
+  email: string;
+  status: AccountState;
+  denyAssumeRole: boolean | string[];
+  externalId: string | null;
+  joinedAt: number;
+}
+
+/** A versioned record: `old` is what a stale read sees until `old.until` (eventual consistency). */
+interface Rec<T> { seq: number; cur: T | null; old?: { val: T | null; until: number } }
+
+interface RegionIndex { stores: Rec<Store>[]; clusters: Rec<Cluster>[] }
+
+interface Issued { account: string; roleName: string; sessionToken: string; expiresAt: number }
+
+interface ScheduledEvent { at: number; order: number; run: () => void }
+
+export interface FleetOptions { clock?: SimClock }
+
+/** The access key id of an account's long-term (base) credentials: AKIASIM0 + the 12-digit account id. */
+export function baseAccessKeyId(accountId: string): string {
+  return `AKIASIM0${accountId}`;
+}
+
+const hashChars = (seed: string, alphabet: string, length: number): string => {
+  const digest = createHash('sha256').update(seed).digest();
+  let out = '';
+  for (let i = 0; i < length; i++) out += alphabet[digest[i % digest.length]! % alphabet.length];
+  return out;
+};
+
+// ---------- the fleet ----------
+
+export class Fleet {
+  readonly clock: SimClock;
+  readonly startedAt: number;
+  readonly scenario: Scenario;
+  readonly managementAccountId: string;
+  readonly faults: FaultEngine;
+  readonly requestCounters = new Counters();
+
+  private accounts = new Map<string, Account>();
+  private regions = new Map<string, RegionIndex>();
+  private stores = new Map<string, Rec<Store>>();
+  private clusters = new Map<string, Rec<Cluster>>();
+  private issued = new Map<string, Issued>();
+  private events: ScheduledEvent[] = [];
+  private seq = 0;
+  private eventOrder = 0;
+  private markerKey = randomBytes(32);
+  private pemCache = new Map<string, string>();
+  /** Store id -> transition counter: a pending CONNECTING/DISCONNECTING completion only applies if nothing changed since. */
+  private transitions = new Map<string, number>();
+  /** While loading the scenario there is no "before" for stale reads to see. */
+  private loading = true;
+
+  constructor(scenario: Scenario | ScenarioInput, opts: FleetOptions = {}) {
+    this.scenario = parseScenario(scenario);
+    this.clock = opts.clock ?? systemClock();
+    this.startedAt = this.clock.now();
+    this.faults = new FaultEngine(structuredClone(this.scenario.faults));
+    const listed = this.scenario.accounts;
+    const generated = this.scenario.generate ? generateFleet(this.scenario.generate, new Set(listed.map((a) => a.id))) : [];
+    for (const a of [...listed, ...generated]) this.loadAccount(a);
+    this.managementAccountId = this.scenario.managementAccount ?? listed[0]?.id ?? generated[0]!.id;
+    this.loading = false;
+    for (const e of this.scenario.timeline) this.schedule(this.startedAt + e.at, () => this.applyTimeline(e));
+  }
+
+  // ---------- time ----------
+
+  /** Applies every scheduled change (timeline, connect/disconnect completions) that is due. */
+  tick(): void {
+    const now = this.clock.now();
+    while (this.events.length > 0 && this.events[0]!.at <= now) this.events.shift()!.run();
+  }
+
+  advanceClock(ms: number): number {
+    this.clock.advance(ms);
+    this.tick();
+    return this.clock.now();
+  }
+
+  now(): number {
+    return this.clock.now();
+  }
+
+  private schedule(at: number, run: () => void): void {
+    const ev = { at, order: this.eventOrder++, run };
+    let i = this.events.length;
+    while (i > 0 && (this.events[i - 1]!.at > at)) i--;
+    this.events.splice(i, 0, ev);
+  }
+
+  private applyTimeline(e: TimelineEntry): void {
+    try {
+      if (e.kind === 'faults' && e.faults) this.setFaults(e.faults);
+      else if (e.kind === 'store') e.delete ? this.removeStore(e.id) : e.set && this.setStore(e.id, e.set);
+      else if (e.kind === 'cluster') e.delete ? this.removeCluster(e.id) : e.set && this.setCluster(e.id, e.set);
+      else if (e.kind === 'account' && e.set) this.setAccount(e.id, e.set);
+    } catch {
+      // A timeline entry whose target was removed at run time is skipped, not fatal.
+    }
+  }
+
+  // ---------- loading ----------
+
+  private loadAccount(a: AccountSpec): void {
+    this.accounts.set(a.id, {
+      id: a.id,
+      name: a.name ?? `account-${a.id}`,
+      email: a.email ?? `aws+${a.id}@example.com`,
+      status: a.status,
+      denyAssumeRole: a.denyAssumeRole,
+      externalId: a.externalId ?? null,
+      joinedAt: a.joinedAt ?? Date.UTC(2023, 0, 1),
+    });
+    for (const [region, r] of Object.entries(a.regions)) {
+      for (const c of r.clusters) this.insertCluster(this.buildCluster(a.id, region, c));
+      r.stores.forEach((s, i) => this.insertStore(this.buildStore(a.id, region, s, i)));
+    }
+  }
+
+  private regionIndex(account: string, region: string): RegionIndex {
+    const key = `${account}/${region}`;
+    let idx = this.regions.get(key);
+    if (!idx) this.regions.set(key, (idx = { stores: [], clusters: [] }));
+    return idx;
+  }
+
+  private certValue(spec: z.infer<typeof certFieldSchema> | undefined, fallback: Validity | null): CertValue {
+    if (spec === undefined) return fallback;
+    if (spec === null || typeof spec === 'string') return spec;
+    const now = this.clock.now();
+    const notAfter = spec.notAfter ?? (spec.expiresIn !== undefined ? now + spec.expiresIn : now + 365 * DAY);
+    return { notBefore: spec.notBefore ?? Math.min(now - 30 * DAY, notAfter - DAY), notAfter };
+  }
+
+  private buildStore(account: string, region: string, s: StoreSpec, index: number): Store {
+    const id = s.id ?? `cks-${hashChars(`${account}/${region}/${s.name ?? index}`, '0123456789abcdef', 17)}`;
+    const createdAt = s.createdAt ?? Date.UTC(2024, 0, 1);
+    const store: Store = {
+      id,
+      name: s.name ?? id,
+      type: s.type,
+      account,
+      region,
+      state: s.state,
+      errorCode: s.state === 'FAILED' ? (s.errorCode ?? 'INTERNAL_ERROR') : null,
+      createdAt,
+      connectError: s.connectError ?? null,
+      probeFailure: s.probeFailure ?? null,
+    };
+    if (s.connectDelay !== undefined) store.connectDelay = s.connectDelay;
+    if (s.overrides) store.overrides = s.overrides;
+    if (s.type === 'AWS_CLOUDHSM') {
+      store.clusterId = s.clusterId!;
+      store.trustAnchor = s.trustAnchorCertificate ?? this.certValue(s.trustAnchor, { notBefore: createdAt - DAY, notAfter: createdAt + TEN_YEARS });
+    } else {
+      const x = s.xks ?? { connectivity: 'PUBLIC_ENDPOINT' as const };
+      store.xks = {
+        connectivity: x.connectivity,
+        uriEndpoint: x.uriEndpoint ?? (x.connectivity === 'VPC_ENDPOINT_SERVICE' ? `https://xks.${region}.internal.example.com` : `https://xks.example.com`),
+        uriPath: x.uriPath ?? '/kms/xks/v1',
+        accessKeyId: x.accessKeyId ?? hashChars(`xks/${id}`, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', 20),
+      };
+      if (x.connectivity === 'VPC_ENDPOINT_SERVICE') store.xks.vpcEndpointServiceName = x.vpcEndpointServiceName ?? `com.amazonaws.vpce.${region}.vpce-svc-${hashChars(id, '0123456789abcdef', 17)}`;
+    }
+    return store;
+  }
+
+  private buildHsm(clusterId: string, region: string, h: z.infer<typeof hsmSchema>, index: number, subnets: Record<string, string>): Hsm {
+    const id = h.id ?? `hsm-${hashChars(`${clusterId}/${index}/${h.az}`, BASE32ISH, 11)}`;
+    const n = createHash('sha256').update(id).digest();
+    return {
+      id,
+      az: h.az,
+      state: h.state,
+      stateMessage: h.stateMessage ?? null,
+      subnetId: h.subnetId ?? subnets[h.az] ?? `subnet-${hashChars(`${clusterId}/${h.az}`, '0123456789abcdef', 17)}`,
+      eniId: h.eniId ?? `eni-${hashChars(`eni/${id}`, '0123456789abcdef', 17)}`,
+      eniIp: h.eniIp ?? `10.${n[0]! % 256}.${n[1]! % 256}.${(n[2]! % 250) + 4}`,
+    };
+  }
+
+  private buildCluster(account: string, region: string, c: ClusterSpec): Cluster {
+    const createdAt = c.createdAt ?? Date.UTC(2024, 0, 1);
+    const subnets: Record<string, string> = { ...(c.subnets ?? {}) };
+    for (const az of [`${region}a`, `${region}b`, ...c.hsms.map((h) => h.az)]) {
+      subnets[az] ??= `subnet-${hashChars(`${c.id}/${az}`, '0123456789abcdef', 17)}`;
+    }
+    const longLived: Validity = { notBefore: createdAt - DAY, notAfter: createdAt + TEN_YEARS };
+    const initialized = !['CREATE_IN_PROGRESS', 'UNINITIALIZED'].includes(c.state);
+    const certificates: Cluster['certificates'] = {};
+    for (const name of CERTIFICATE_NAMES) {
+      const fallback = name === 'clusterCsr' ? null : name === 'clusterCertificate' && !initialized ? null : longLived;
+      const v = this.certValue(c.certificates?.[name], fallback);
+      if (v !== null) certificates[name] = v;
+    }
+    const cluster: Cluster = {
+      id: c.id,
+      account,
+      region,
+      state: c.state,
+      stateMessage: c.stateMessage ?? null,
+      vpcId: c.vpcId ?? `vpc-${hashChars(`${account}/${region}/vpc`, '0123456789abcdef', 17)}`,
+      securityGroup: `sg-${hashChars(`${c.id}/sg`, '0123456789abcdef', 17)}`,
+      hsmType: c.hsmType,
+      subnets,
+      hsms: [],
+      certificates,
+      createdAt,
+    };
+    cluster.hsms = c.hsms.map((h, i) => this.buildHsm(c.id, region, h, i, subnets));
+    if (c.overrides) cluster.overrides = c.overrides;
+    return cluster;
+  }
+
+  private insertStore(store: Store): void {
+    const prev = this.stores.get(store.id);
+    if (prev?.cur) throw new SimError(`store ${store.id} already exists`, 409);
+    const idx = this.regionIndex(store.account, store.region);
+    if (idx.stores.some((r) => r.cur?.name === store.name)) throw new SimError(`a store named ${JSON.stringify(store.name)} already exists in ${store.account}/${store.region}`, 409);
+    if (prev) this.unlink(prev, 'stores');
+    const rec: Rec<Store> = { seq: ++this.seq, cur: null };
+    this.update(rec, store);
+    idx.stores.push(rec);
+    this.stores.set(store.id, rec);
+  }
+
+  private insertCluster(cluster: Cluster): void {
+    const prev = this.clusters.get(cluster.id);
+    if (prev?.cur) throw new SimError(`cluster ${cluster.id} already exists`, 409);
+    if (prev) this.unlink(prev, 'clusters');
+    const rec: Rec<Cluster> = { seq: ++this.seq, cur: null };
+    this.update(rec, cluster);
+    this.regionIndex(cluster.account, cluster.region).clusters.push(rec);
+    this.clusters.set(cluster.id, rec);
+  }
+
+  /** Removes a deleted record from its region list and id map. */
+  private unlink(rec: Rec<Store> | Rec<Cluster>, kind: 'stores' | 'clusters'): void {
+    const v = rec.cur ?? rec.old?.val;
+    if (!v) return;
+    const idx = this.regions.get(`${v.account}/${v.region}`);
+    const list = idx?.[kind] as (Rec<Store> | Rec<Cluster>)[] | undefined;
+    const i = list ? list.indexOf(rec) : -1;
+    if (i >= 0) list!.splice(i, 1);
+    const map = (kind === 'stores' ? this.stores : this.clusters) as Map<string, Rec<Store> | Rec<Cluster>>;
+    if (map.get(v.id) === rec) map.delete(v.id);
+  }
+
+  /** Drops deleted records whose stale-read window has passed. */
+  private purge(idx: RegionIndex, now: number): void {
+    const dead = (r: Rec<Store> | Rec<Cluster>) => r.cur === null && !(r.old && r.old.until > now);
+    for (const r of idx.stores.filter(dead)) this.unlink(r, 'stores');
+    for (const r of idx.clusters.filter(dead)) this.unlink(r, 'clusters');
+  }
+
+  /** Replaces a record's value, remembering the previous one for stale reads. */
+  private update<T>(rec: Rec<T>, next: T | null): void {
+    const ec = this.faults.config.eventualConsistency;
+    if (!this.loading && ec.fraction > 0 && ec.duration > 0) rec.old = { val: rec.cur, until: this.clock.now() + ec.duration };
+    else delete rec.old;
+    rec.cur = next;
+  }
+
+  private view<T>(rec: Rec<T>, stale: boolean, now: number): T | null {
+    return stale && rec.old && rec.old.until > now ? rec.old.val : rec.cur;
+  }
+
+  // ---------- reads used by the services ----------
+
+  /** The stores of one account and region, in creation order, with their position for markers. */
+  storesIn(account: string, region: string, stale: boolean): { seq: number; store: Store }[] {
+    const idx = this.regions.get(`${account}/${region}`);
+    if (!idx) return [];
+    const now = this.clock.now();
+    const out: { seq: number; store: Store }[] = [];
+    let dead = false;
+    for (const rec of idx.stores) {
+      const v = this.view(rec, stale, now);
+      if (v) out.push({ seq: rec.seq, store: v });
+      else if (rec.cur === null) dead = true;
+    }
+    if (dead) this.purge(idx, now);
+    return out;
+  }
+
+  clustersIn(account: string, region: string, stale: boolean): { seq: number; cluster: Cluster }[] {
+    const idx = this.regions.get(`${account}/${region}`);
+    if (!idx) return [];
+    const now = this.clock.now();
+    const out: { seq: number; cluster: Cluster }[] = [];
+    let dead = false;
+    for (const rec of idx.clusters) {
+      const v = this.view(rec, stale, now);
+      if (v) out.push({ seq: rec.seq, cluster: v });
+      else if (rec.cur === null) dead = true;
+    }
+    if (dead) this.purge(idx, now);
+    return out;
+  }
+
+  getStore(id: string): Store | undefined {
+    return this.stores.get(id)?.cur ?? undefined;
+  }
+
+  getCluster(id: string): Cluster | undefined {
+    return this.clusters.get(id)?.cur ?? undefined;
+  }
+
+  getAccount(id: string): Account | undefined {
+    return this.accounts.get(id);
+  }
+
+  listAccounts(): Account[] {
+    return [...this.accounts.values()];
+  }
+
+  /** The PEM of a certificate value, generating (and caching) one for a validity. */
+  pem(value: CertValue | undefined, commonName: string): string | undefined {
+    if (value === null || value === undefined) return undefined;
+    if (typeof value === 'string') return value;
+    const key = `${commonName}|${value.notBefore}|${value.notAfter}`;
+    let pem = this.pemCache.get(key);
+    if (!pem) this.pemCache.set(key, (pem = selfSignedPem({ commonName, ...value })));
+    return pem;
+  }
+
+  // ---------- pagination markers ----------
+
+  /** An opaque marker for "after position seq" in `scope`; only markers this fleet issued verify. */
+  marker(scope: string, seq: number): string {
+    const sig = createHmac('sha256', this.markerKey).update(`${scope}|${seq}`).digest().subarray(0, 12);
+    return Buffer.concat([Buffer.from(`${seq}:`), sig]).toString('base64url');
+  }
+
+  /** The position a marker stands for, or undefined when this fleet never issued it for `scope`. */
+  readMarker(scope: string, marker: string): number | undefined {
+    const raw = Buffer.from(marker, 'base64url');
+    const colon = raw.indexOf(0x3a);
+    if (colon <= 0) return undefined;
+    const seq = Number(raw.subarray(0, colon).toString());
+    if (!Number.isSafeInteger(seq)) return undefined;
+    const expected = createHmac('sha256', this.markerKey).update(`${scope}|${seq}`).digest().subarray(0, 12);
+    const got = raw.subarray(colon + 1);
+    return got.length === expected.length && timingSafeEqual(got, expected) ? seq : undefined;
+  }
+
+  /** Makes every outstanding marker and NextToken invalid (InvalidMarkerException mid-walk). */
+  invalidateMarkers(): void {
+    this.markerKey = randomBytes(32);
+  }
+
+  // ---------- credentials ----------
+
+  /** The account an access key id belongs to, or why it is refused. */
+  identify(accessKeyId: string, sessionToken: string | undefined): { account: string; roleName?: string } | { error: 'unknown' | 'expired' } {
+    const base = /^AKIASIM0(\d{12})$/.exec(accessKeyId);
+    if (base) return this.accounts.has(base[1]!) ? { account: base[1]! } : { error: 'unknown' };
+    const cred = this.issued.get(accessKeyId);
+    if (!cred || (sessionToken !== undefined && sessionToken !== cred.sessionToken)) return { error: 'unknown' };
+    if (this.clock.now() >= cred.expiresAt) return { error: 'expired' };
+    return { account: cred.account, roleName: cred.roleName };
+  }
+
+  issueCredentials(account: string, roleName: string, durationSeconds: number): { accessKeyId: string; secretAccessKey: string; sessionToken: string; expiresAt: number } {
+    const max = this.scenario.credentials.maxLifetime;
+    const lifetime = Math.min(durationSeconds * 1000, max ?? Infinity);
+    const accessKeyId = `ASIA${[...randomBytes(16)].map((b) => 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'[b % 32]).join('')}`;
+    const sessionToken = randomBytes(96).toString('base64');
+    const expiresAt = this.clock.now() + lifetime;
+    this.issued.set(accessKeyId, { account, roleName, sessionToken, expiresAt });
+    if (this.issued.size > 100_000) this.purgeExpiredCredentials();
+    return { accessKeyId, secretAccessKey: randomBytes(30).toString('base64'), sessionToken, expiresAt };
+  }
+
+  private purgeExpiredCredentials(): void {
+    const now = this.clock.now();
+    for (const [k, v] of this.issued) if (v.expiresAt <= now) this.issued.delete(k);
+  }
+
+  /** Expires every issued credential (of one account): the next request with one answers ExpiredTokenException. */
+  expireCredentials(account?: string): number {
+    const now = this.clock.now();
+    let n = 0;
+    for (const c of this.issued.values()) {
+      if ((account === undefined || c.account === account) && c.expiresAt > now) { c.expiresAt = now; n++; }
+    }
+    return n;
+  }
+
+  // ---------- the connect/disconnect state machine (KMS semantics) ----------
+
+  connect(storeId: string): void {
+    const store = this.getStore(storeId);
+    if (!store) throw new AwsError('CustomKeyStoreNotFoundException', `Custom key store ${storeId} does not exist in this account and region.`);
+    if (store.state === 'FAILED' || store.state === 'DISCONNECTING') {
+      throw new AwsError('CustomKeyStoreInvalidStateException', `Custom key store ${storeId} has a ConnectionState of ${store.state}. ${store.state === 'FAILED' ? 'Disconnect it (DisconnectCustomKeyStore) before connecting it again.' : 'Wait for the disconnect to complete.'}`);
+    }
+    if (store.state !== 'DISCONNECTED') return; // CONNECTED or CONNECTING: nothing to do, 200 OK
+    let outcome: string | null = store.connectError;
+    if (store.type === 'AWS_CLOUDHSM') {
+      const cluster = this.getCluster(store.clusterId!);
+      if (!cluster || cluster.account !== store.account || cluster.region !== store.region) outcome ??= 'CLUSTER_NOT_FOUND';
+      else if (cluster.state !== 'ACTIVE') {
+        throw new AwsError('CloudHsmClusterNotActiveException', `The CloudHSM cluster ${cluster.id} associated with custom key store ${storeId} is not active (state ${cluster.state}).`);
+      } else if (!cluster.hsms.some((h) => h.state === 'ACTIVE')) outcome ??= 'INSUFFICIENT_CLOUDHSM_HSMS';
+    }
+    const delay = store.connectDelay ?? this.scenario.connection.connectDelay;
+    this.transition(storeId, { state: 'CONNECTING', errorCode: null }, delay, outcome === null ? { state: 'CONNECTED', errorCode: null } : { state: 'FAILED', errorCode: outcome });
+  }
+
+  disconnect(storeId: string): void {
+    const store = this.getStore(storeId);
+    if (!store) throw new AwsError('CustomKeyStoreNotFoundException', `Custom key store ${storeId} does not exist in this account and region.`);
+    if (store.state === 'DISCONNECTED' || store.state === 'DISCONNECTING') {
+      throw new AwsError('CustomKeyStoreInvalidStateException', `Custom key store ${storeId} has a ConnectionState of ${store.state}; it is not connected.`);
+    }
+    this.transition(storeId, { state: 'DISCONNECTING', errorCode: null }, this.scenario.connection.disconnectDelay, { state: 'DISCONNECTED', errorCode: null });
+  }
+
+  private transition(storeId: string, now: Pick<Store, 'state' | 'errorCode'>, delay: number, then: Pick<Store, 'state' | 'errorCode'>): void {
+    if (delay <= 0) { this.patchStore(storeId, then); return; }
+    this.patchStore(storeId, now);
+    const token = this.transitions.get(storeId)!;
+    this.schedule(this.clock.now() + delay, () => {
+      if (this.transitions.get(storeId) === token && this.getStore(storeId)) this.patchStore(storeId, then);
+    });
+  }
+
+  private patchStore(id: string, patch: Partial<Store>): Store {
+    const rec = this.stores.get(id);
+    if (!rec?.cur) throw new SimError(`no store ${id}`, 404);
+    const next: Store = { ...rec.cur, ...patch };
+    // ConnectionErrorCode only exists while FAILED.
+    if (next.state !== 'FAILED') next.errorCode = null;
+    this.update(rec, next);
+    this.transitions.set(id, (this.transitions.get(id) ?? 0) + 1);
+    return next;
+  }
+
+  // ---------- programmatic / control-API mutations ----------
+
+  /** Changes a store (state, errorCode, name, connectError, probeFailure, trustAnchor, xks, overrides). */
+  setStore(id: string, patch: unknown): Store {
+    const p = validate(storePatchSchema, patch);
+    const cur = this.stores.get(id)?.cur;
+    if (!cur) throw new SimError(`no store ${id}`, 404);
+    const state = p.state ?? cur.state;
+    const errorCode = p.errorCode !== undefined ? p.errorCode : state === 'FAILED' ? cur.errorCode : null;
+    const problems = errorCodeProblems(state, errorCode);
+    if (problems.length) throw new SimError(`errorCode: ${problems[0]}`, 400, [{ path: 'errorCode', message: problems[0]! }]);
+    if (p.name !== undefined && p.name !== cur.name && this.storesIn(cur.account, cur.region, false).some((s) => s.store.name === p.name)) {
+      throw new SimError(`a store named ${JSON.stringify(p.name)} already exists in ${cur.account}/${cur.region}`, 409);
+    }
+    const next: Partial<Store> = { state, errorCode };
+    if (p.name !== undefined) next.name = p.name;
+    if (p.connectError !== undefined) next.connectError = p.connectError;
+    if (p.connectDelay !== undefined) next.connectDelay = p.connectDelay;
+    if (p.probeFailure !== undefined) next.probeFailure = p.probeFailure;
+    if (p.overrides !== undefined) next.overrides = p.overrides;
+    if (cur.type === 'AWS_CLOUDHSM') {
+      if (p.clusterId !== undefined) next.clusterId = p.clusterId;
+      if (p.trustAnchorCertificate !== undefined) next.trustAnchor = p.trustAnchorCertificate ?? this.certValue(undefined, { notBefore: cur.createdAt - DAY, notAfter: cur.createdAt + TEN_YEARS });
+      if (p.trustAnchor !== undefined) next.trustAnchor = this.certValue(p.trustAnchor, null);
+    } else if (p.xks !== undefined && cur.xks) {
+      next.xks = { ...cur.xks, ...Object.fromEntries(Object.entries(p.xks).filter(([, v]) => v !== undefined)) };
+    } else if (p.clusterId !== undefined || p.trustAnchor !== undefined || p.trustAnchorCertificate != null) {
+      throw new SimError('clusterId and trust anchors only apply to AWS_CLOUDHSM stores', 400);
+    }
+    return this.patchStore(id, next);
+  }
+
+  /** Adds a store to an account and region (the account must exist). */
+  addStore(account: string, region: string, input: unknown): Store {
+    this.requireAccount(account);
+    const spec = validate(storeSchema, input);
+    const store = this.buildStore(account, region, spec, this.regionIndex(account, region).stores.length);
+    this.insertStore(store);
+    return store;
+  }
+
+  removeStore(id: string): void {
+    const rec = this.stores.get(id);
+    if (!rec?.cur) throw new SimError(`no store ${id}`, 404);
+    const { account, region } = rec.cur;
+    this.update(rec, null);
+    this.transitions.set(id, (this.transitions.get(id) ?? 0) + 1);
+    this.purge(this.regionIndex(account, region), this.clock.now());
+  }
+
+  addCluster(account: string, region: string, input: unknown): Cluster {
+    this.requireAccount(account);
+    const cluster = this.buildCluster(account, region, validate(clusterSchema, input));
+    for (const h of cluster.hsms) if (!h.az.startsWith(region)) throw new SimError(`hsms: ${h.az} is not in region ${region}`, 400);
+    this.insertCluster(cluster);
+    return cluster;
+  }
+
+  setCluster(id: string, patch: unknown): Cluster {
+    const p = validate(clusterPatchSchema, patch);
+    const cur = this.requireCluster(id);
+    const next: Cluster = { ...cur };
+    if (p.state !== undefined) next.state = p.state;
+    if (p.stateMessage !== undefined) next.stateMessage = p.stateMessage;
+    if (p.overrides !== undefined) next.overrides = p.overrides;
+    if (p.hsms !== undefined) {
+      const subnets = { ...cur.subnets };
+      next.hsms = p.hsms.map((h, i) => this.buildHsm(id, cur.region, h, i, subnets));
+      for (const h of next.hsms) subnets[h.az] ??= h.subnetId;
+      next.subnets = subnets;
+    }
+    if (p.certificates !== undefined) {
+      next.certificates = { ...cur.certificates };
+      for (const [name, v] of Object.entries(p.certificates) as [CertificateName, z.infer<typeof certFieldSchema> | undefined][]) {
+        if (v !== undefined) next.certificates[name] = this.certValue(v, null);
+      }
+    }
+    this.update(this.clusters.get(id)!, next);
+    return next;
+  }
+
+  removeCluster(id: string): void {
+    const { account, region } = this.requireCluster(id);
+    this.update(this.clusters.get(id)!, null);
+    this.purge(this.regionIndex(account, region), this.clock.now());
+  }
+
+  addHsm(clusterId: string, input: unknown): Hsm {
+    const cur = this.requireCluster(clusterId);
+    const spec = validate(hsmSchema, input);
+    if (!spec.az.startsWith(cur.region)) throw new SimError(`az: ${spec.az} is not in region ${cur.region}`, 400);
+    const hsm = this.buildHsm(clusterId, cur.region, spec, cur.hsms.length + this.seq++, cur.subnets);
+    if (cur.hsms.some((h) => h.id === hsm.id)) throw new SimError(`HSM ${hsm.id} already exists in ${clusterId}`, 409);
+    this.update(this.clusters.get(clusterId)!, { ...cur, hsms: [...cur.hsms, hsm], subnets: { ...cur.subnets, [hsm.az]: cur.subnets[hsm.az] ?? hsm.subnetId } });
+    return hsm;
+  }
+
+  setHsm(clusterId: string, hsmId: string, patch: unknown): Hsm {
+    const p = validate(hsmPatchSchema, patch);
+    const cur = this.requireCluster(clusterId);
+    const old = cur.hsms.find((h) => h.id === hsmId);
+    if (!old) throw new SimError(`no HSM ${hsmId} in cluster ${clusterId}`, 404);
+    const hsm: Hsm = { ...old, ...(p.state !== undefined && { state: p.state }), ...(p.stateMessage !== undefined && { stateMessage: p.stateMessage }) };
+    this.update(this.clusters.get(clusterId)!, { ...cur, hsms: cur.hsms.map((h) => (h.id === hsmId ? hsm : h)) });
+    return hsm;
+  }
+
+  removeHsm(clusterId: string, hsmId: string): void {
+    const cur = this.requireCluster(clusterId);
+    if (!cur.hsms.some((h) => h.id === hsmId)) throw new SimError(`no HSM ${hsmId} in cluster ${clusterId}`, 404);
+    this.update(this.clusters.get(clusterId)!, { ...cur, hsms: cur.hsms.filter((h) => h.id !== hsmId) });
+  }
+
+  /** Sets (PEM, or { expiresIn | notAfter } to generate) or, with null, removes one cluster certificate. */
+  setClusterCertificate(clusterId: string, name: CertificateName, value: unknown): Cluster {
+    if (!(CERTIFICATE_NAMES as readonly string[]).includes(name)) throw new SimError(`unknown certificate ${name}; one of ${CERTIFICATE_NAMES.join(', ')}`, 404);
+    return this.setCluster(clusterId, { certificates: { [name]: value } });
+  }
+
+  addAccount(input: unknown): Account {
+    const spec = validate(accountSchema, input);
+    if (this.accounts.has(spec.id)) throw new SimError(`account ${spec.id} already exists`, 409);
+    this.loadAccount(spec);
+    return this.accounts.get(spec.id)!;
+  }
+
+  setAccount(id: string, patch: unknown): Account {
+    const p = validate(accountPatchSchema, patch);
+    const cur = this.requireAccount(id);
+    const next: Account = { ...cur, ...Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined)) } as Account;
+    this.accounts.set(id, next);
+    return next;
+  }
+
+  // ---------- faults and counters ----------
+
+  getFaults(): Faults {
+    return structuredClone(this.faults.config);
+  }
+
+  /** Merges a partial fault configuration into the current one. */
+  setFaults(patch: unknown): Faults {
+    const p = validate(faultsPatchSchema, patch);
+    const merged = { ...this.faults.config, ...Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined)) } as Faults;
+    this.faults.config = merged;
+    if (p.rateLimitPerSecond !== undefined || p.rateLimits !== undefined) this.faults.resetRateWindows();
+    return this.getFaults();
+  }
+
+  /** Replaces the whole fault configuration (omitted fields take their defaults: no faults, 5/s). */
+  replaceFaults(input: unknown): Faults {
+    this.faults.config = validate(faultsSchema, input ?? {});
+    this.faults.resetRateWindows();
+    return this.getFaults();
+  }
+
+  /** Back to the scenario's faults. */
+  resetFaults(): Faults {
+    this.faults.config = structuredClone(this.scenario.faults);
+    this.faults.resetRateWindows();
+    return this.getFaults();
+  }
+
+  counters(): CountersSnapshot {
+    return this.requestCounters.snapshot();
+  }
+
+  resetCounters(): void {
+    this.requestCounters.reset();
+  }
+
+  // ---------- snapshot for GET /_sim/fleet ----------
+
+  snapshot(filter: { account?: string; region?: string } = {}): FleetSnapshot {
+    this.tick();
+    const accounts = this.listAccounts()
+      .filter((a) => !filter.account || a.id === filter.account)
+      .map((a) => {
+        const regions: Record<string, { stores: Store[]; clusters: Cluster[] }> = {};
+        for (const [key, idx] of this.regions) {
+          const [acct, region] = key.split('/') as [string, string];
+          if (acct !== a.id || (filter.region && region !== filter.region)) continue;
+          const stores = idx.stores.map((r) => r.cur).filter((s): s is Store => s !== null);
+          const clusters = idx.clusters.map((r) => r.cur).filter((c): c is Cluster => c !== null);
+          if (stores.length || clusters.length) regions[region] = { stores, clusters };
+        }
+        return { ...a, baseAccessKeyId: baseAccessKeyId(a.id), regions };
+      });
+    return { now: this.clock.now(), startedAt: this.startedAt, managementAccount: this.managementAccountId, baseAccessKeyId: baseAccessKeyId(this.managementAccountId), accounts, pendingEvents: this.events.length };
+  }
+
+  /** Totals, cheap enough for large fleets. */
+  stats(): { accounts: number; stores: number; clusters: number; targets: number } {
+    let stores = 0;
+    let clusters = 0;
+    for (const r of this.stores.values()) if (r.cur) stores++;
+    for (const r of this.clusters.values()) if (r.cur) clusters++;
+    return { accounts: this.accounts.size, stores, clusters, targets: this.regions.size };
+  }
+
+  private requireAccount(id: string): Account {
+    const a = this.accounts.get(id);
+    if (!a) throw new SimError(`no account ${id}`, 404);
+    return a;
+  }
+
+  private requireCluster(id: string): Cluster {
+    const c = this.clusters.get(id)?.cur;
+    if (!c) throw new SimError(`no cluster ${id}`, 404);
+    return c;
+  }
+}
+
+export interface FleetSnapshot {
+  now: number;
+  startedAt: number;
+  managementAccount: string;
+  baseAccessKeyId: string;
+  accounts: (Account & { baseAccessKeyId: string; regions: Record<string, { stores: Store[]; clusters: Cluster[] }> })[];
+  pendingEvents: number;
+}
+
+function validate<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const issues = formatIssues(r.error);
+  throw new SimError(issues.map((i) => `${i.path}: ${i.message}`).join('; '), 400, issues);
+}

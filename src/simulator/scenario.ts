@@ -1,0 +1,396 @@
+// Scenario files: the public YAML format operators write for fire drills. One zod schema is the
+// single source of the types (z.infer) and of the error messages (file, field path, problem).
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ClusterState, HsmState } from '@aws-sdk/client-cloudhsm-v2';
+import { ConnectionErrorCodeType, ConnectionStateType, CustomKeyStoreType, XksProxyConnectivityType } from '@aws-sdk/client-kms';
+import { AccountState } from '@aws-sdk/client-organizations';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { z } from 'zod';
+import { parseDuration } from '../util/duration.js';
+
+export const DEMO_SCENARIO_PATH: string = fileURLToPath(new URL('../../config/scenarios/demo.yaml', import.meta.url));
+
+export class ScenarioError extends Error {
+  constructor(message: string, readonly issues: { path: string; message: string }[] = []) {
+    super(message);
+    this.name = 'ScenarioError';
+  }
+}
+
+// The CloudHSM client pinned by the project (3.332.0) predates two cluster states the model has.
+export const CLUSTER_STATES = { ...ClusterState, MODIFY_IN_PROGRESS: 'MODIFY_IN_PROGRESS', ROLLBACK_IN_PROGRESS: 'ROLLBACK_IN_PROGRESS' } as const;
+export type ClusterStateValue = (typeof CLUSTER_STATES)[keyof typeof CLUSTER_STATES];
+
+export const ACCOUNT_ID = /^\d{12}$/;
+export const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+export const STORE_ID = /^cks-[0-9a-zA-Z]{1,60}$/;
+// AWS's pattern is [2-7a-zA-Z]; digits 0, 1, 8, 9 are tolerated so scenarios may use ids such as cluster-1a23b4cdefg.
+export const CLUSTER_ID = /^cluster-[0-9a-zA-Z]{11,16}$/;
+export const HSM_ID = /^hsm-[0-9a-zA-Z]{11,16}$/;
+const AZ = /^[a-z]{2}(-[a-z]+)+-\d+[a-z]$/;
+
+/** "90s", "5m", or a bare number of seconds -> milliseconds. */
+export const durationSchema = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const ms = parseDuration(v);
+  if (ms === null) {
+    ctx.addIssue({ code: 'custom', message: `not a duration: ${JSON.stringify(v)} (write e.g. 250ms, 90s, 5m, 1h, 30d)` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** ISO-8601 text (YAML may also hand over a Date) -> epoch milliseconds. */
+export const timestampSchema = z.union([z.string(), z.date(), z.number()]).transform((v, ctx) => {
+  const ms = typeof v === 'number' ? v * 1000 : v instanceof Date ? v.getTime() : Date.parse(v);
+  if (!Number.isFinite(ms)) {
+    ctx.addIssue({ code: 'custom', message: `not a timestamp: ${JSON.stringify(v)} (write e.g. 2024-03-01T10:00:00Z)` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const pemSchema = z.string().regex(/^-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----\s*$/, 'must be a PEM certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----)');
+
+/** A certificate to generate: valid until `notAfter`, or for `expiresIn` from simulator start. */
+export const certValiditySchema = z.strictObject({
+  expiresIn: durationSchema.optional(),
+  notAfter: timestampSchema.optional(),
+  notBefore: timestampSchema.optional(),
+}).refine((v) => !(v.expiresIn !== undefined && v.notAfter !== undefined), 'give expiresIn or notAfter, not both');
+/** A certificate field: a PEM to serve verbatim, a validity to generate, or null for none. */
+export const certFieldSchema = z.union([pemSchema, certValiditySchema, z.null()]);
+
+const errorCodeName = z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/, 'must be an AWS error code such as KMSInternalException');
+const overridesSchema = z.record(z.string(), z.unknown());
+
+const xksSchema = z.strictObject({
+  connectivity: z.enum(XksProxyConnectivityType).default('PUBLIC_ENDPOINT'),
+  uriEndpoint: z.string().min(1).optional(),
+  uriPath: z.string().min(1).optional(),
+  accessKeyId: z.string().min(1).optional(),
+  vpcEndpointServiceName: z.string().min(1).optional(),
+});
+
+// Fields a store may change at run time (timeline `set`, control API PATCH, Fleet.setStore).
+const storeMutable = {
+  name: z.string().min(1).max(256),
+  state: z.enum(ConnectionStateType),
+  errorCode: z.enum(ConnectionErrorCodeType).nullable(),
+  trustAnchorCertificate: pemSchema.nullable(),
+  trustAnchor: certValiditySchema,
+  xks: xksSchema,
+  /** Where the next ConnectCustomKeyStore ends: null = CONNECTED, a code = FAILED with it. */
+  connectError: z.enum(ConnectionErrorCodeType).nullable(),
+  connectDelay: durationSchema,
+  /** GenerateRandom on this store answers this error (e.g. KMSInternalException); null = works. */
+  probeFailure: errorCodeName.nullable(),
+  /** Raw fields merged into the wire entry last (null removes one): unknown enums, hostile strings. */
+  overrides: overridesSchema,
+  clusterId: z.string().regex(CLUSTER_ID, 'must look like cluster-1a23b4cdefg (cluster- and 11-16 letters or digits)'),
+};
+export const storePatchSchema = z.strictObject(storeMutable).partial();
+export type StorePatch = z.infer<typeof storePatchSchema>;
+
+export const storeSchema = z.strictObject({
+  ...storeMutable,
+  id: z.string().regex(STORE_ID, 'must look like cks-1234567890abcdef0').optional(),
+  type: z.enum(CustomKeyStoreType).default('AWS_CLOUDHSM'),
+  state: storeMutable.state.default('CONNECTED'),
+  createdAt: timestampSchema.optional(),
+}).partial({ name: true, errorCode: true, trustAnchorCertificate: true, trustAnchor: true, xks: true, connectError: true, connectDelay: true, probeFailure: true, overrides: true, clusterId: true })
+  .superRefine((s, ctx) => {
+    if (s.type === 'AWS_CLOUDHSM') {
+      if (!s.clusterId) ctx.addIssue({ code: 'custom', path: ['clusterId'], message: 'required for an AWS_CLOUDHSM store' });
+      if (s.xks) ctx.addIssue({ code: 'custom', path: ['xks'], message: 'only applies to an EXTERNAL_KEY_STORE store' });
+    } else {
+      for (const k of ['clusterId', 'trustAnchorCertificate', 'trustAnchor'] as const) {
+        if (s[k] != null) ctx.addIssue({ code: 'custom', path: [k], message: 'only applies to an AWS_CLOUDHSM store' });
+      }
+    }
+    for (const message of errorCodeProblems(s.state, s.errorCode)) ctx.addIssue({ code: 'custom', path: ['errorCode'], message });
+  });
+export type StoreInput = z.input<typeof storeSchema>;
+export type StoreSpec = z.infer<typeof storeSchema>;
+
+export function errorCodeProblems(state: string | undefined, errorCode: string | null | undefined): string[] {
+  if (state === 'FAILED' && !errorCode) return ['required when state is FAILED (a ConnectionErrorCode such as INVALID_CREDENTIALS)'];
+  if (state !== undefined && state !== 'FAILED' && errorCode) return [`KMS reports an errorCode only when state is FAILED (state is ${state})`];
+  return [];
+}
+
+export const hsmSchema = z.strictObject({
+  id: z.string().regex(HSM_ID, 'must look like hsm-abcdefghijk').optional(),
+  az: z.string().regex(AZ, 'must be an Availability Zone such as us-east-1a'),
+  state: z.enum(HsmState).default('ACTIVE'),
+  stateMessage: z.string().optional(),
+  subnetId: z.string().optional(),
+  eniId: z.string().optional(),
+  eniIp: z.string().optional(),
+});
+export const hsmPatchSchema = z.strictObject({ state: z.enum(HsmState), stateMessage: z.string().nullable() }).partial();
+export type HsmInput = z.input<typeof hsmSchema>;
+export type HsmPatch = z.infer<typeof hsmPatchSchema>;
+
+export const CERTIFICATE_NAMES = ['clusterCsr', 'hsmCertificate', 'awsHardwareCertificate', 'manufacturerHardwareCertificate', 'clusterCertificate'] as const;
+export type CertificateName = (typeof CERTIFICATE_NAMES)[number];
+const certificatesSchema = z.strictObject(Object.fromEntries(CERTIFICATE_NAMES.map((n) => [n, certFieldSchema.optional()])) as Record<CertificateName, z.ZodOptional<typeof certFieldSchema>>);
+
+const clusterMutable = {
+  state: z.enum(CLUSTER_STATES),
+  stateMessage: z.string().nullable(),
+  hsms: z.array(hsmSchema),
+  certificates: certificatesSchema,
+  overrides: overridesSchema,
+};
+export const clusterPatchSchema = z.strictObject(clusterMutable).partial();
+export type ClusterPatch = z.infer<typeof clusterPatchSchema>;
+
+export const clusterSchema = z.strictObject({
+  ...clusterMutable,
+  id: z.string().regex(CLUSTER_ID, 'must look like cluster-1a23b4cdefg (cluster- and 11-16 letters or digits)'),
+  state: clusterMutable.state.default('ACTIVE'),
+  hsms: clusterMutable.hsms.default([]),
+  vpcId: z.string().optional(),
+  hsmType: z.string().default('hsm1.medium'),
+  subnets: z.record(z.string().regex(AZ, 'must be an Availability Zone such as us-east-1a'), z.string()).optional(),
+  createdAt: timestampSchema.optional(),
+}).partial({ stateMessage: true, certificates: true, overrides: true });
+export type ClusterInput = z.input<typeof clusterSchema>;
+export type ClusterSpec = z.infer<typeof clusterSchema>;
+
+const regionSchema = z.strictObject({
+  stores: z.array(storeSchema).default([]),
+  clusters: z.array(clusterSchema).default([]),
+});
+
+const accountMutable = {
+  name: z.string().min(1),
+  email: z.string().min(1),
+  status: z.enum(AccountState),
+  /** true denies every role in this account; a list denies those role names. */
+  denyAssumeRole: z.union([z.boolean(), z.array(z.string())]),
+  /** When set, AssumeRole into this account must pass this ExternalId. */
+  externalId: z.string().min(2).nullable(),
+};
+export const accountPatchSchema = z.strictObject(accountMutable).partial();
+export type AccountPatch = z.infer<typeof accountPatchSchema>;
+export const accountSchema = z.strictObject({
+  ...accountMutable,
+  id: z.string().regex(ACCOUNT_ID, 'must be a 12-digit account id (quote it in YAML)'),
+  status: accountMutable.status.default('ACTIVE'),
+  denyAssumeRole: accountMutable.denyAssumeRole.default(false),
+  joinedAt: timestampSchema.optional(),
+  regions: z.record(z.string().regex(REGION, 'must be a region name such as us-east-1'), regionSchema).default({}),
+}).partial({ name: true, email: true, externalId: true });
+export type AccountSpec = z.infer<typeof accountSchema>;
+
+export const INJECTED_BEHAVIOURS = ['hang', 'reset', 'malformed', 'truncated'] as const;
+export const SERVICES = ['kms', 'cloudhsm', 'sts', 'organizations'] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+export const injectedErrorSchema = z.strictObject({
+  service: z.enum(SERVICES).optional(),
+  operation: z.string().min(1).optional(),
+  account: z.string().regex(ACCOUNT_ID, 'must be a 12-digit account id (quote it in YAML)').optional(),
+  region: z.string().regex(REGION, 'must be a region name such as us-east-1').optional(),
+  probability: z.number().min(0).max(1).default(1),
+  /** An AWS error code (KMSInternalException, AccessDeniedException, DependencyTimeoutException, ...) or hang | reset | malformed | truncated. */
+  error: z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/, 'must be an AWS error code or one of hang, reset, malformed, truncated'),
+  status: z.number().int().min(400).max(599).optional(),
+  message: z.string().optional(),
+  /** Stop after this many injections. */
+  remaining: z.number().int().positive().optional(),
+});
+export type InjectedError = z.infer<typeof injectedErrorSchema>;
+
+const faultsFields = {
+  latencyMs: z.number().min(0),
+  jitterMs: z.number().min(0),
+  /** Per account x region x operation for the KMS custom key store operations; 0 = unlimited. */
+  rateLimitPerSecond: z.number().int().min(0),
+  /** Per-operation overrides (any service), e.g. { GenerateRandom: 50, DescribeClusters: 10 }. */
+  rateLimits: z.record(z.string(), z.number().int().min(0)),
+  errors: z.array(injectedErrorSchema),
+  eventualConsistency: z.strictObject({ fraction: z.number().min(0).max(1).default(0), duration: durationSchema.default(0) }),
+  /** Seed of the random choices (fault probabilities, jitter, stale reads). */
+  seed: z.number().int(),
+};
+export const faultsSchema = z.strictObject({
+  latencyMs: faultsFields.latencyMs.default(0),
+  jitterMs: faultsFields.jitterMs.default(0),
+  rateLimitPerSecond: faultsFields.rateLimitPerSecond.default(5),
+  rateLimits: faultsFields.rateLimits.default({}),
+  errors: faultsFields.errors.default([]),
+  eventualConsistency: faultsFields.eventualConsistency.default({ fraction: 0, duration: 0 }),
+  seed: faultsFields.seed.default(1),
+});
+export const faultsPatchSchema = z.strictObject(faultsFields).partial();
+export type Faults = z.infer<typeof faultsSchema>;
+export type FaultsInput = z.input<typeof faultsSchema>;
+export type FaultsPatch = z.infer<typeof faultsPatchSchema>;
+
+export const generateSchema = z.strictObject({
+  seed: z.number().int().default(1),
+  accounts: z.number().int().min(0).max(100_000).default(0),
+  regions: z.array(z.string().regex(REGION, 'must be a region name such as us-east-1')).min(1).default(['us-east-1', 'eu-west-1']),
+  /** Average stores per account x region; fractions spread stores thinly over many targets. */
+  storesPerRegion: z.number().min(0).max(1000).default(1),
+  cloudHsmFraction: z.number().min(0).max(1).default(0.7),
+  failedFraction: z.number().min(0).max(1).default(0.1),
+  disconnectedFraction: z.number().min(0).max(1).default(0),
+  hsmsPerCluster: z.number().int().min(0).max(28).default(2),
+  suspendedFraction: z.number().min(0).max(1).default(0),
+});
+export type GenerateSpec = z.infer<typeof generateSchema>;
+
+const timelineEntrySchema = z.strictObject({
+  at: durationSchema,
+  store: z.string().optional(),
+  cluster: z.string().optional(),
+  account: z.string().optional(),
+  set: z.record(z.string(), z.unknown()).optional(),
+  delete: z.literal(true).optional(),
+  faults: z.record(z.string(), z.unknown()).optional(),
+});
+
+export const scenarioSchema = z.strictObject({
+  managementAccount: z.string().regex(ACCOUNT_ID, 'must be a 12-digit account id (quote it in YAML)').optional(),
+  accounts: z.array(accountSchema).default([]),
+  timeline: z.array(timelineEntrySchema).default([]),
+  faults: faultsSchema.default(faultsSchema.parse({})),
+  generate: generateSchema.optional(),
+  connection: z.strictObject({ connectDelay: durationSchema.default(5000), disconnectDelay: durationSchema.default(1000) }).default({ connectDelay: 5000, disconnectDelay: 1000 }),
+  organizations: z.strictObject({
+    enabled: z.boolean().default(true),
+    delegatedAdministrators: z.array(z.string().regex(ACCOUNT_ID)).default([]),
+    /** Answer an empty page (with NextToken) before each non-empty one, as Organizations may. */
+    emptyPages: z.boolean().default(false),
+  }).default({ enabled: true, delegatedAdministrators: [], emptyPages: false }),
+  credentials: z.strictObject({
+    /** Issued credentials expire after min(DurationSeconds, this). */
+    maxLifetime: durationSchema.optional(),
+  }).default({}),
+}).transform((s, ctx) => {
+  const storeIds = new Set<string>();
+  const clusterIds = new Set<string>();
+  const accountIds = new Set<string>();
+  s.accounts.forEach((a, ai) => {
+    if (accountIds.has(a.id)) ctx.addIssue({ code: 'custom', path: ['accounts', ai, 'id'], message: `duplicate account id ${a.id}` });
+    accountIds.add(a.id);
+    for (const [region, r] of Object.entries(a.regions)) {
+      const names = new Set<string>();
+      r.stores.forEach((st, si) => {
+        const path = ['accounts', ai, 'regions', region, 'stores', si];
+        if (st.id && storeIds.has(st.id)) ctx.addIssue({ code: 'custom', path: [...path, 'id'], message: `duplicate store id ${st.id}` });
+        if (st.id) storeIds.add(st.id);
+        if (st.name && names.has(st.name)) ctx.addIssue({ code: 'custom', path: [...path, 'name'], message: `duplicate store name ${st.name} in ${a.id}/${region} (KMS names are unique per account and region)` });
+        if (st.name) names.add(st.name);
+      });
+      r.clusters.forEach((c, ci) => {
+        const path = ['accounts', ai, 'regions', region, 'clusters', ci];
+        if (clusterIds.has(c.id)) ctx.addIssue({ code: 'custom', path: [...path, 'id'], message: `duplicate cluster id ${c.id}` });
+        clusterIds.add(c.id);
+        c.hsms.forEach((h, hi) => {
+          if (!h.az.startsWith(region)) ctx.addIssue({ code: 'custom', path: [...path, 'hsms', hi, 'az'], message: `${h.az} is not in region ${region}` });
+        });
+      });
+    }
+  });
+  if (s.managementAccount && s.accounts.length > 0 && !accountIds.has(s.managementAccount)) {
+    ctx.addIssue({ code: 'custom', path: ['managementAccount'], message: `${s.managementAccount} is not one of accounts[].id` });
+  }
+  if (s.accounts.length === 0 && !(s.generate && s.generate.accounts > 0)) {
+    ctx.addIssue({ code: 'custom', path: ['accounts'], message: 'at least one account is required (or generate.accounts > 0)' });
+  }
+  const timeline = s.timeline.map((e, i) => {
+    const path: (string | number)[] = ['timeline', i];
+    const targets = [e.store, e.cluster, e.account, e.faults].filter((t) => t !== undefined).length;
+    if (targets !== 1) {
+      ctx.addIssue({ code: 'custom', path, message: 'each entry names exactly one of store, cluster, account or faults' });
+      return { at: e.at, kind: 'invalid' as const };
+    }
+    if (e.faults) return { at: e.at, kind: 'faults' as const, faults: parseInto(faultsPatchSchema, e.faults, ctx, [...path, 'faults']) };
+    if ((e.set === undefined) === (e.delete === undefined)) {
+      ctx.addIssue({ code: 'custom', path, message: 'each store/cluster/account entry has exactly one of set or delete' });
+      return { at: e.at, kind: 'invalid' as const };
+    }
+    if (e.store !== undefined) {
+      if (!storeIds.has(e.store)) ctx.addIssue({ code: 'custom', path: [...path, 'store'], message: `no store with id ${e.store} in accounts[].regions.*.stores (timeline stores need an explicit id)` });
+      const set = e.set && parseInto(storePatchSchema, e.set, ctx, [...path, 'set']);
+      for (const message of set ? errorCodeProblems(set.state, set.errorCode) : []) ctx.addIssue({ code: 'custom', path: [...path, 'set', 'errorCode'], message });
+      return { at: e.at, kind: 'store' as const, id: e.store, set, delete: e.delete === true };
+    }
+    if (e.cluster !== undefined) {
+      if (!clusterIds.has(e.cluster)) ctx.addIssue({ code: 'custom', path: [...path, 'cluster'], message: `no cluster with id ${e.cluster} in accounts[].regions.*.clusters` });
+      return { at: e.at, kind: 'cluster' as const, id: e.cluster, set: e.set && parseInto(clusterPatchSchema, e.set, ctx, [...path, 'set']), delete: e.delete === true };
+    }
+    if (!accountIds.has(e.account!)) ctx.addIssue({ code: 'custom', path: [...path, 'account'], message: `no account with id ${e.account} in accounts[]` });
+    if (e.delete) ctx.addIssue({ code: 'custom', path: [...path, 'delete'], message: 'accounts cannot be deleted; set status: CLOSED instead' });
+    return { at: e.at, kind: 'account' as const, id: e.account!, set: e.set && parseInto(accountPatchSchema, e.set, ctx, [...path, 'set']) };
+  });
+  return { ...s, timeline };
+});
+
+function parseInto<T extends z.ZodType>(schema: T, value: unknown, ctx: z.RefinementCtx, path: (string | number)[]): z.infer<T> | undefined {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  for (const issue of r.error.issues) ctx.addIssue({ code: 'custom', path: [...path, ...(issue.path as (string | number)[])], message: issue.message });
+  return undefined;
+}
+
+export type Scenario = z.infer<typeof scenarioSchema>;
+export type ScenarioInput = z.input<typeof scenarioSchema>;
+export type TimelineEntry = Scenario['timeline'][number];
+
+/** Renders a zod path as operators read it: accounts[0].regions.us-east-1.stores[1].state */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out === '' ? String(p) : `.${String(p)}`;
+  return out || '(top level)';
+}
+
+export function formatIssues(error: z.ZodError): { path: string; message: string }[] {
+  return error.issues.map((i) => {
+    let message = i.message;
+    if (i.code === 'invalid_value' && 'values' in i) message = `invalid value; expected one of ${(i.values as unknown[]).join(' | ')}`;
+    if (i.code === 'unrecognized_keys') message = `unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+    return { path: formatPath(i.path), message };
+  });
+}
+
+const parsed = new WeakSet<object>();
+export function isParsedScenario(s: unknown): s is Scenario {
+  return typeof s === 'object' && s !== null && parsed.has(s);
+}
+
+export function parseScenario(doc: unknown, source = 'scenario'): Scenario {
+  if (isParsedScenario(doc)) return doc;
+  const r = scenarioSchema.safeParse(doc ?? {});
+  if (!r.success) {
+    const issues = formatIssues(r.error);
+    throw new ScenarioError(issues.map((i) => `${source}: ${i.path}: ${i.message}`).join('\n'), issues);
+  }
+  parsed.add(r.data);
+  return r.data;
+}
+
+export function loadScenarioFile(path: string): Scenario {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ScenarioError(`${path}: cannot read scenario file: ${(err as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text, { prettyErrors: true });
+  } catch (err) {
+    const where = err instanceof YAMLParseError && err.linePos ? `line ${err.linePos[0].line}, column ${err.linePos[0].col}: ` : '';
+    throw new ScenarioError(`${path}: ${where}invalid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (doc !== null && doc !== undefined && (typeof doc !== 'object' || Array.isArray(doc))) {
+    throw new ScenarioError(`${path}: (top level): a scenario is a YAML mapping (managementAccount, accounts, timeline, faults, generate)`);
+  }
+  return parseScenario(doc, path);
+}

@@ -1,0 +1,253 @@
+// One HTTP server for every simulated service plus the /_sim/ control API. Per request:
+// resolve service and operation, authenticate from the SigV4 scope, apply the rate limit and
+// injected faults, run the handler, then answer after the configured latency (a timer).
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { handleControl } from './control.js';
+import { AwsError } from './errors.js';
+import { injectedStatus, type Outcome, type RequestKey } from './faults.js';
+import { baseAccessKeyId, Fleet } from './fleet.js';
+import type { SimClock } from './clock.js';
+import { jsonBody, jsonError, MALFORMED_JSON, writeJson, JSON_CONTENT_TYPE } from './protocol/json.js';
+import { MALFORMED_XML, queryError, queryResponse } from './protocol/query.js';
+import { parseAuthorization } from './protocol/sigv4.js';
+import { DEMO_SCENARIO_PATH, loadScenarioFile, parseScenario, type Scenario, type ScenarioInput, type ServiceName } from './scenario.js';
+import { cloudhsm } from './services/cloudhsm.js';
+import { kms } from './services/kms.js';
+import { organizations } from './services/organizations.js';
+import type { Input, Service } from './services/service.js';
+import { sts } from './services/sts.js';
+
+export { baseAccessKeyId } from './fleet.js';
+
+export interface StartSimulatorOptions {
+  /** A parsed scenario, a scenario object to parse, or a YAML file path; default: the demo scenario. */
+  scenario?: Scenario | ScenarioInput | string;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** 0 = a random free port (default). */
+  port?: number;
+  /** Default: real time (advanceable). Pass manualClock() for fully deterministic tests. */
+  clock?: SimClock;
+}
+
+export interface RunningSimulator {
+  url: string;
+  port: number;
+  fleet: Fleet;
+  /** The management account's base credentials (any secret is accepted). */
+  credentials: { accessKeyId: string; secretAccessKey: string };
+  close(): Promise<void>;
+}
+
+const TARGET_PREFIXES: Record<string, Service> = {
+  TrentService: kms,
+  BaldrApiService: cloudhsm,
+  AWSOrganizationsV20161128: organizations,
+};
+const THROTTLING_CODES = new Set(['ThrottlingException', 'Throttling', 'TooManyRequestsException', 'RequestLimitExceeded']);
+const MAX_BODY = 1 << 20;
+
+interface Reply { status: number; body: Buffer; headers: Record<string, string>; contentType: string }
+
+export async function startSimulator(opts: StartSimulatorOptions = {}): Promise<RunningSimulator> {
+  const scenario = typeof opts.scenario === 'string' ? loadScenarioFile(opts.scenario)
+    : opts.scenario === undefined ? loadScenarioFile(DEMO_SCENARIO_PATH)
+    : parseScenario(opts.scenario);
+  const fleet = new Fleet(scenario, opts.clock ? { clock: opts.clock } : {});
+  const timers = new Set<NodeJS.Timeout>();
+  const later = (ms: number, fn: () => void) => {
+    if (ms <= 0) return fn();
+    const t = setTimeout(() => { timers.delete(t); fn(); }, ms);
+    timers.add(t);
+  };
+
+  const server = createServer((req, res) => {
+    readBody(req).then(
+      (body) => {
+        if ((req.url ?? '').startsWith('/_sim')) return handleControl(fleet, req, res, body);
+        handleAws(fleet, req, res, body, later);
+      },
+      () => { if (!res.headersSent) { res.writeHead(413); res.end(); } },
+    ).catch((err: unknown) => {
+      // Never crash the server on one bad request.
+      process.stderr.write(`simulator: internal error: ${err instanceof Error ? err.stack : String(err)}\n`);
+      if (!res.headersSent) writeJson(res, 500, jsonError('InternalFailure', 'The simulator failed to process the request.', 'message').body);
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => { server.off('error', reject); resolve(); });
+  });
+  const { port, address } = server.address() as AddressInfo;
+  const host = address.includes(':') ? `[${address}]` : address;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    fleet,
+    credentials: { accessKeyId: baseAccessKeyId(fleet.managementAccountId), secretAccessKey: 'simulator' },
+    close: () => new Promise<void>((resolve) => {
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) { reject(new Error('body too large')); req.destroy(); return; }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+/** An AWS error in the wire format of the request's protocol. */
+function errorReply(protocol: 'json' | 'query', service: Service | undefined, err: AwsError): Reply {
+  if (protocol === 'query') return { status: err.status, body: queryError(err.code, err.message, err.status), headers: {}, contentType: 'text/xml' };
+  const { body, headers } = jsonError(err.code, err.message, service?.messageKey ?? 'message', err.extra);
+  return { status: err.status, body, headers, contentType: JSON_CONTENT_TYPE };
+}
+
+function throttlingError(service: ServiceName): AwsError {
+  switch (service) {
+    case 'kms': return new AwsError('ThrottlingException', 'You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls.');
+    case 'cloudhsm': return new AwsError('ThrottlingException', 'Rate exceeded');
+    case 'organizations': return new AwsError('TooManyRequestsException', 'You have sent too many requests in too short a period of time. The quota helps protect against denial-of-service attacks. Try again later.', 429, { Type: 'TooManyRequests' });
+    case 'sts': return new AwsError('Throttling', 'Rate exceeded', 400);
+  }
+}
+
+function handleAws(fleet: Fleet, req: IncomingMessage, res: ServerResponse, raw: Buffer, later: (ms: number, fn: () => void) => void): void {
+  const target = req.headers['x-amz-target'];
+  const scope = parseAuthorization(req.headers.authorization);
+  let protocol: 'json' | 'query' = 'json';
+  let service: Service | undefined;
+  let operation = '';
+  let input: Input = {};
+  let parseError: AwsError | undefined;
+
+  if (typeof target === 'string' && target.includes('.')) {
+    const dot = target.indexOf('.');
+    service = TARGET_PREFIXES[target.slice(0, dot)];
+    operation = target.slice(dot + 1);
+    if (raw.length > 0) {
+      try {
+        const parsed: unknown = JSON.parse(raw.toString('utf8'));
+        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+        input = parsed as Input;
+      } catch {
+        parseError = new AwsError('SerializationException', 'Start of structure or map found where not expected.');
+      }
+    }
+  } else if (String(req.headers['content-type'] ?? '').includes('x-www-form-urlencoded') || (req.url ?? '').includes('Action=')) {
+    protocol = 'query';
+    const params = new URLSearchParams(raw.length > 0 ? raw.toString('utf8') : new URL(req.url ?? '/', 'http://sim').search);
+    input = Object.fromEntries(params);
+    operation = String(input.Action ?? '');
+    service = sts; // the only query-protocol service simulated
+  }
+
+  // Counted under account "-" until the caller is identified.
+  const key: RequestKey = { service: service?.name ?? 'kms', operation: operation || '-', account: '-', region: scope?.region ?? '-' };
+  const finish = (reply: Reply, outcome: Outcome) => {
+    fleet.requestCounters.record(key, outcome);
+    later(fleet.faults.delayMs(), () => {
+      if (res.destroyed) return;
+      res.writeHead(reply.status, { 'content-type': reply.contentType, 'content-length': String(reply.body.length), 'x-amzn-requestid': randomUUID(), ...reply.headers });
+      res.end(reply.body);
+    });
+  };
+  const fail = (err: AwsError) => {
+    const outcome: Outcome = THROTTLING_CODES.has(err.code) || err.status === 429 ? 'throttled' : 'failed';
+    finish(errorReply(protocol, service, err), outcome);
+  };
+
+  // Authentication comes first, as at AWS: an unsigned request to an unknown operation is still "missing token".
+  if (scope === undefined) {
+    return fail(protocol === 'query'
+      ? new AwsError('MissingAuthenticationToken', 'Request is missing Authentication Token', 403)
+      : new AwsError('MissingAuthenticationTokenException', 'Missing Authentication Token', 400));
+  }
+  if (scope === null) {
+    return fail(protocol === 'query'
+      ? new AwsError('IncompleteSignature', 'Authorization header requires \'Credential\' parameter.', 400)
+      : new AwsError('IncompleteSignatureException', 'Authorization header requires \'Credential\' parameter.', 400));
+  }
+  const who = fleet.identify(scope.accessKeyId, req.headers['x-amz-security-token'] as string | undefined);
+  if ('error' in who) {
+    if (who.error === 'expired') {
+      return fail(protocol === 'query'
+        ? new AwsError('ExpiredToken', 'The security token included in the request is expired', 403)
+        : new AwsError('ExpiredTokenException', 'The security token included in the request is expired', 400));
+    }
+    return fail(protocol === 'query'
+      ? new AwsError('InvalidClientTokenId', 'The security token included in the request is invalid.', 403)
+      : new AwsError('UnrecognizedClientException', 'The security token included in the request is invalid.', 400));
+  }
+  key.account = who.account;
+  if (parseError) return fail(parseError);
+  const handler = service?.operations[operation];
+  if (!service || !handler) {
+    return fail(protocol === 'query'
+      ? new AwsError('InvalidAction', `Could not find operation ${operation} for version 2011-06-15`, 400)
+      : new AwsError('UnknownOperationException', operation ? `Unknown operation ${String(target)}` : 'Missing or unknown x-amz-target.', 400));
+  }
+
+  fleet.tick();
+  const now = fleet.now();
+  if (fleet.faults.throttled(key, now)) return fail(throttlingError(service.name));
+
+  const fault = fleet.faults.pick(key);
+  if (fault) {
+    switch (fault.error) {
+      case 'hang':
+        fleet.requestCounters.record(key, 'failed');
+        return; // never answer: the client's timeout (or close()) ends it
+      case 'reset':
+        fleet.requestCounters.record(key, 'failed');
+        return later(fleet.faults.delayMs(), () => (req.socket.resetAndDestroy ? req.socket.resetAndDestroy() : req.socket.destroy()));
+      case 'malformed':
+        return finish({ status: 200, body: protocol === 'query' ? MALFORMED_XML : MALFORMED_JSON, headers: {}, contentType: protocol === 'query' ? 'text/xml' : JSON_CONTENT_TYPE }, 'failed');
+      case 'truncated': {
+        fleet.requestCounters.record(key, 'failed');
+        const body = protocol === 'query' ? MALFORMED_XML : MALFORMED_JSON;
+        return later(fleet.faults.delayMs(), () => {
+          res.writeHead(200, { 'content-type': protocol === 'query' ? 'text/xml' : JSON_CONTENT_TYPE, 'content-length': String(body.length + 512) });
+          res.write(body, () => res.destroy());
+        });
+      }
+      default:
+        return fail(new AwsError(fault.error, fault.message ?? `Injected ${fault.error} (simulator fault).`, fault.status ?? injectedStatus(service.name, fault.error)));
+    }
+  }
+
+  let result: unknown;
+  try {
+    result = handler(input, {
+      fleet,
+      operation,
+      account: who.account,
+      region: scope.region,
+      accessKeyId: scope.accessKeyId,
+      ...(who.roleName !== undefined && { roleName: who.roleName }),
+      stale: fleet.faults.staleRead(),
+    });
+  } catch (err) {
+    if (err instanceof AwsError) return fail(err);
+    process.stderr.write(`simulator: ${service.name}.${operation} failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+    return fail(new AwsError(service.name === 'kms' ? 'KMSInternalException' : 'InternalFailure', 'The simulator failed to process the request.', 500));
+  }
+  if (protocol === 'query') finish({ status: 200, body: queryResponse(operation, result), headers: {}, contentType: 'text/xml' }, 'ok');
+  else finish({ status: 200, body: jsonBody(result), headers: {}, contentType: JSON_CONTENT_TYPE }, 'ok');
+}
