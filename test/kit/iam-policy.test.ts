@@ -1,0 +1,124 @@
+// config/iam-policy.json grants exactly the AWS operations the code can call: every SDK command
+// and paginator used under src/ (the simulator excluded) maps to an allowed action, and the
+// policies allow nothing else.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { path, read } from './lib.js';
+
+/** SDK package -> IAM service prefix. */
+const PREFIX: Record<string, string> = {
+  '@aws-sdk/client-kms': 'kms',
+  '@aws-sdk/client-cloudhsm-v2': 'cloudhsm',
+  '@aws-sdk/client-sts': 'sts',
+  '@aws-sdk/client-organizations': 'organizations',
+};
+/** Operations AWS allows without any IAM permission. */
+const NO_PERMISSION_NEEDED = new Set(['sts:GetCallerIdentity']);
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((f) => {
+    const p = join(dir, f);
+    if (statSync(p).isDirectory()) return relative(path('src'), p).split('/')[0] === 'simulator' ? [] : sourceFiles(p);
+    return /\.(ts|mts|js|mjs)$/.test(f) && !/\.d\.ts$/.test(f) ? [p] : [];
+  });
+}
+
+interface Use { file: string; symbol: string; pkg: string; action: string }
+
+function scan(): { uses: Use[]; problems: string[] } {
+  const uses: Use[] = [];
+  const problems: string[] = [];
+  for (const file of sourceFiles(path('src'))) {
+    const text = readFileSync(file, 'utf8');
+    const rel = relative(path(), file);
+    const imported = new Map<string, string>();
+    for (const m of text.matchAll(/import\s+(?:type\s+)?\{([^}]*)\}\s*from\s*['"](@aws-sdk\/[\w-]+)['"]/g)) {
+      for (const spec of m[1]!.split(',')) {
+        const parts = spec.trim().replace(/^type\s+/, '').split(/\s+as\s+/);
+        if (parts[0]) imported.set((parts[1] ?? parts[0]).trim(), `${m[2]}#${parts[0].trim()}`);
+      }
+    }
+    const record = (local: string, kind: 'command' | 'paginator') => {
+      const source = imported.get(local);
+      if (!source) { problems.push(`${rel}: ${local} is not imported from an @aws-sdk client, cannot tell its service`); return; }
+      const [pkg, original] = source.split('#') as [string, string];
+      const prefix = PREFIX[pkg];
+      if (!prefix) { problems.push(`${rel}: ${original} comes from ${pkg}, which has no IAM prefix in this test`); return; }
+      const op = kind === 'command' ? original.replace(/Command$/, '') : original.replace(/^paginate/, '');
+      uses.push({ file: rel, symbol: original, pkg, action: `${prefix}:${op}` });
+    };
+    for (const m of text.matchAll(/\bnew\s+(\w+Command)\s*\(/g)) record(m[1]!, 'command');
+    for (const m of text.matchAll(/\b(paginate\w+)\s*\(/g)) record(m[1]!, 'paginator');
+    // fromTemporaryCredentials calls sts:AssumeRole with the caller's credentials.
+    if (/\bfromTemporaryCredentials\s*\(/.test(text)) uses.push({ file: rel, symbol: 'fromTemporaryCredentials', pkg: '@aws-sdk/credential-providers', action: 'sts:AssumeRole' });
+  }
+  return { uses, problems };
+}
+
+interface Statement { Sid?: string; Effect: string; Action: string | string[]; Resource?: string | string[]; NotAction?: unknown; NotResource?: unknown; Principal?: unknown }
+interface PolicyDoc { Version: string; Statement: Statement[] }
+
+const iam = JSON.parse(read('config', 'iam-policy.json'));
+/** The permission policies (trust policies grant nothing: they say who may assume the role). */
+const permissionPolicies: [string, PolicyDoc][] = [
+  ['monitoringRole.policy', iam.monitoringRole.policy],
+  ['caller.policy', iam.caller.policy],
+];
+const actions = (s: Statement): string[] => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+const granted = new Set(permissionPolicies.flatMap(([, p]) => p.Statement.flatMap(actions)));
+
+describe('IAM policy', () => {
+  const { uses, problems } = scan();
+
+  it('finds the AWS calls in src/ and can attribute each to a service', () => {
+    expect(problems).toEqual([]);
+    // The poller cannot work without these; if the scan finds none it is broken, not the code.
+    expect(uses.map((u) => u.action)).toEqual(expect.arrayContaining(['kms:DescribeCustomKeyStores']));
+  });
+
+  it('each command and paginator the scan found exists in its SDK package', async () => {
+    for (const u of uses.filter((x) => x.pkg.startsWith('@aws-sdk/client-'))) {
+      const mod = await import(u.pkg);
+      expect(typeof mod[u.symbol], `${u.file}: ${u.symbol} in ${u.pkg}`).toBe('function');
+    }
+  });
+
+  it('every AWS operation the code can call is allowed', () => {
+    for (const u of uses) {
+      if (NO_PERMISSION_NEEDED.has(u.action)) continue;
+      expect(granted, `${u.file} uses ${u.symbol} (${u.action}), which config/iam-policy.json does not grant`).toContain(u.action);
+    }
+  });
+
+  it('nothing more is allowed than the code uses', () => {
+    const used = new Set(uses.map((u) => u.action));
+    for (const a of granted) expect(used, `config/iam-policy.json grants ${a}, which no code under src/ calls`).toContain(a);
+  });
+
+  it('policies are well-formed: Allow only, no wildcard actions, AssumeRole limited to the monitoring role', () => {
+    for (const [name, p] of [...permissionPolicies, ['monitoringRole.trustPolicy', iam.monitoringRole.trustPolicy] as [string, PolicyDoc]]) {
+      expect(p.Version, name).toBe('2012-10-17');
+      const sids = p.Statement.map((s) => s.Sid);
+      expect(new Set(sids).size, `${name}: duplicate Sid`).toBe(sids.length);
+      for (const s of p.Statement) {
+        expect(Object.keys(s).every((k) => ['Sid', 'Effect', 'Action', 'Resource', 'Principal', 'Condition'].includes(k)), `${name}: ${s.Sid}`).toBe(true);
+        expect(s.Effect).toBe('Allow');
+        expect(s.Sid, `${name}: statement without Sid`).toMatch(/^[A-Za-z0-9]+$/);
+        for (const a of actions(s)) expect(a, `${name}: ${s.Sid}`).toMatch(/^[a-z0-9-]+:[A-Za-z]+$/);
+      }
+    }
+    const assume = iam.caller.policy.Statement.find((s: Statement) => actions(s).includes('sts:AssumeRole'));
+    expect(assume.Resource).toBe(`arn:aws:iam::*:role/${iam.monitoringRole.roleName}`);
+    const trust = iam.monitoringRole.trustPolicy.Statement[0];
+    expect(trust.Action).toBe('sts:AssumeRole');
+    expect(trust.Principal.AWS).toMatch(new RegExp(`:role/${iam.caller.roleName}$`));
+    expect(trust.Condition.StringEquals['sts:ExternalId']).toBeTruthy();
+  });
+
+  it('the probe permission is a separate statement of the monitoring role', () => {
+    const probe = iam.monitoringRole.policy.Statement.filter((s: Statement) => actions(s).includes('kms:GenerateRandom'));
+    expect(probe).toHaveLength(1);
+    expect(actions(probe[0])).toEqual(['kms:GenerateRandom']);
+  });
+});
