@@ -44,7 +44,7 @@ function instrument(client: MiddlewareClient, service: AwsService, observer: Aws
         throw err;
       }
     },
-    { step: 'deserialize', name: 'keystoreWatchRequestCounter', priority: 'low' },
+    { step: 'deserialize', name: 'keystoreWatchRequestCounter', priority: 'high' },
   );
 }
 
