@@ -354,6 +354,7 @@ export function evaluateAlerts(input: EvaluateInput): EvaluateResult {
                 e.pendingCode = null;
                 e.pendingCodeHits = 0;
                 e.lastNotifiedAt = now;
+                e.subject = { ...o.subject, details: { ...o.subject.details, 'Previous error code': notifiedCode ?? 'none' } };
                 notify(e, 'firing', `${e.alertKey}:firing:${e.firedAt}:${e.updates}`, e.since);
                 updated = true;
               } else {

@@ -125,6 +125,7 @@ describe('evaluateAlerts', () => {
       const { polls } = run(snaps);
       expect(polls.map((p) => p.map((n) => `${n.kind}:${n.subject.errorCode}`))).toEqual([[], ['firing:INVALID_CREDENTIALS'], [], ['firing:NETWORK_ERRORS'], [], ['reminder:NETWORK_ERRORS']]);
       expect(polls[3]![0]!.id).toBe(`FAILED:store:111111111111/eu-west-1/s1:firing:${at(1)}:1`);
+      expect(polls[3]![0]!.subject.details['Previous error code']).toBe('INVALID_CREDENTIALS');
       expect(polls[5]![0]!.id).toBe(`FAILED:store:111111111111/eu-west-1/s1:reminder:${at(1)}:1`);
     });
   });
