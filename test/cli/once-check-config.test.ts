@@ -1,0 +1,92 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import type { RunningSimulator } from '../../src/simulator/server.js';
+import { BASE_CREDENTIALS, simulator, tempDir } from '../helpers/sim.js';
+import { runCli } from '../helpers/cli.js';
+
+let sim: RunningSimulator;
+const dir = tempDir();
+const env = { AWS_ACCESS_KEY_ID: BASE_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: BASE_CREDENTIALS.secretAccessKey, AWS_REGION: 'us-east-1' };
+
+function writeConfig(name: string, accounts: object[], regions = ['us-east-1', 'eu-west-1'], extra: object = {}): string {
+  const file = join(dir, name);
+  writeFileSync(file, stringify({ aws: { endpoint: sim.url, maxAttempts: 1, requestTimeout: '3s' }, accounts, regions, ...extra }));
+  return file;
+}
+
+beforeAll(async () => { sim = await simulator('poller-fleet.yaml'); });
+afterAll(async () => { await sim?.close(); });
+
+describe('keystore-watch once', () => {
+  it('prints every store as JSON and exits 1 when a store is not CONNECTED', async () => {
+    const cfg = writeConfig('all.yaml', [{ id: '111111111111', name: 'management' }, { id: '222222222222', name: 'payments', roleArn: 'arn:aws:iam::222222222222:role/KeystoreWatch' }]);
+    const r = await runCli(['once', '--config', cfg, '--format', 'json'], { env });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(1);
+    const out = JSON.parse(r.stdout) as { stores: Record<string, unknown>[]; targets: Record<string, unknown>[] };
+    expect(out.stores).toHaveLength(10);
+    expect(out.stores.find((s) => s.customKeyStoreId === 'cks-bbbbbbbbbbbbbbbb1')).toEqual({
+      accountId: '222222222222', accountName: 'payments', region: 'us-east-1', customKeyStoreId: 'cks-bbbbbbbbbbbbbbbb1', customKeyStoreName: 'pay-hsm',
+      customKeyStoreType: 'AWS_CLOUDHSM', connectionState: 'FAILED', connectionErrorCode: 'INVALID_CREDENTIALS', cloudHsmClusterId: 'cluster-bcdefghijkl',
+    });
+    expect(out.targets).toHaveLength(4);
+    expect(out.targets.every((t) => t.ok === true && t.error === null)).toBe(true);
+  });
+
+  it('exits 0 when every store is CONNECTED and every target answered', async () => {
+    const cfg = writeConfig('healthy.yaml', [{ id: '111111111111' }, { id: '333333333333', roleArn: 'arn:aws:iam::333333333333:role/KeystoreWatch' }], ['us-east-1']);
+    const r = await runCli(['once', '--config', cfg, '--format', 'json'], { env });
+    expect(r.code).toBe(0);
+    expect((JSON.parse(r.stdout) as { stores: unknown[] }).stores).toHaveLength(2);
+  });
+
+  it('exits 3 when a target fails, naming the reason', async () => {
+    const cfg = writeConfig('denied.yaml', [{ id: '111111111111' }, { id: '999999999999', roleArn: 'arn:aws:iam::999999999999:role/KeystoreWatch' }], ['us-east-1']);
+    const r = await runCli(['once', '--config', cfg, '--format', 'json'], { env });
+    expect(r.code).toBe(3);
+    const out = JSON.parse(r.stdout) as { targets: { accountId: string; ok: boolean; error: string | null }[] };
+    const bad = out.targets.find((t) => t.accountId === '999999999999')!;
+    expect(bad.ok).toBe(false);
+    expect(bad.error).toMatch(/AccessDenied/);
+  });
+
+  it('prints a table with --format table', async () => {
+    const cfg = writeConfig('table.yaml', [{ id: '111111111111', name: 'management' }], ['us-east-1']);
+    const r = await runCli(['once', '--config', cfg, '--format', 'table'], { env });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/ACCOUNT\s+NAME\s+REGION\s+STORE ID/);
+    expect(r.stdout).toContain('cks-aaaaaaaaaaaaaaaa1');
+  });
+
+  it('exits 2 on a bad config or bad usage', async () => {
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'regions: [us-east-1]\naccounts: [{ id: "12" }]\n');
+    const r = await runCli(['once', '--config', bad], { env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('accounts[0].id');
+    expect((await runCli(['once', '--format', 'xml', '--config', bad], { env })).code).toBe(2);
+    expect((await runCli(['once', '--bogus'], { env })).code).toBe(2);
+    expect((await runCli(['nonsense'], { env })).code).toBe(2);
+  });
+});
+
+describe('keystore-watch check-config', () => {
+  it('prints the targets, Organizations discovery included', async () => {
+    const cfg = writeConfig('org.yaml', [{ id: '111111111111', name: 'management' }], ['us-east-1', 'eu-west-1'], { organizations: { enabled: true, excludeAccounts: ['sandbox'] } });
+    const r = await runCli(['check-config', '--config', cfg], { env });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('2 account(s) x 2 region(s) = 4 target(s)');
+    expect(r.stdout).toContain('arn:aws:iam::222222222222:role/KeystoreWatch');
+    expect(r.stdout).not.toContain('333333333333');
+  });
+
+  it('rejects a bad configuration naming the key, exit 2', async () => {
+    const bad = join(dir, 'bad2.yaml');
+    writeFileSync(bad, 'regions: [us-east-1]\naccounts: [{ id: "111111111111" }]\nalerting: { channels: [{ type: slack, webhookUrl: "${NOT_SET_ANYWHERE}" }] }\n');
+    const r = await runCli(['check-config', '--config', bad], { env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('alerting.channels[0].webhookUrl: environment variable NOT_SET_ANYWHERE is not set');
+  });
+});
