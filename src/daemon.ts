@@ -89,6 +89,7 @@ export class Daemon {
       logger.info({ pollId: this.snapshot.pollId, stores: this.snapshot.stores.length }, 'restored the last snapshot');
     }
     this.pipeline = await AlertPipeline.open({ config, store: this.store, logger, metrics: this.metrics, notifiers: this.opts.notifiers, now: this.now });
+    this.poller.resume({ pollId: this.pipeline.lastPollId });
     if (this.opts.serve !== false) {
       this.server = await startHttpServer({
         listen: config.listen,
@@ -147,8 +148,10 @@ export class Daemon {
       const down = next.targets.filter((t) => !t.ok);
       logger.info({ pollId: next.pollId, seconds: Number(seconds.toFixed(3)), targets: next.targets.length, down: down.length, stores: next.stores.length }, 'poll finished');
       for (const t of down) logger.warn({ accountId: t.accountId, region: t.region, code: t.error?.code, error: t.error?.message, consecutiveFailures: t.consecutiveFailures }, 'target down; keeping its last known stores (stale)');
-      await this.store.write('snapshot', next);
+      // Outbox and alert state first, snapshot last: a crash in between replays this poll's evaluation
+      // against the same previous snapshot, and deterministic notification ids make the replay a no-op.
       await this.pipeline.process(prev, next);
+      await this.store.write('snapshot', next);
       this.ready = true;
     } catch (err) {
       logger.error({ err }, 'poll failed');

@@ -1,17 +1,149 @@
-// Placeholder wiring until diff/alert engine/outbox land (replaced in the same session).
+// What happens to each new snapshot after the poll: diff -> change history; alert lifecycle ->
+// notifications -> storm grouping -> durable outbox; then the alert state is persisted.
+//
+// Crash safety comes from ordering plus deterministic notification ids: the outbox entries are
+// persisted before the alert state that produced them, and the daemon persists the snapshot last. A
+// crash anywhere replays the poll's evaluation from the previous state; the replay produces the same
+// ids, and the outbox drops ids it already holds or delivered.
 import type { Config } from '../config/schema.js';
 import type { Snapshot } from '../model.js';
 import type { Logger } from '../log.js';
 import type { SelfMetrics } from '../metrics/self.js';
 import type { StateStore } from '../state/store.js';
 import type { Notifier } from '../notify/notifier.js';
+import { createNotifiers } from '../notify/index.js';
+import { Outbox } from '../notify/outbox.js';
+import { BoundedHistory } from '../state/history.js';
+import { diffSnapshots, emptyDiffCarry, type Change, type DiffCarry } from '../diff/diff.js';
+import { emptyAlertState, evaluateAlerts, firingAlerts, firingCountBySeverity, type AlertState } from './engine.js';
+import { groupForDelivery } from './group.js';
+import { defaultSeverity, guidanceFor } from './remediation/guidance.js';
 
-export interface AlertPipelineOptions { config: Config; store: StateStore; logger: Logger; metrics: SelfMetrics; notifiers?: Notifier[]; now: () => number }
+export interface AlertPipelineOptions {
+  config: Config;
+  store: StateStore;
+  logger: Logger;
+  metrics: SelfMetrics;
+  notifiers?: Notifier[];
+  now: () => number;
+}
+
+/** The persisted 'alerts' document: the lifecycle state and the diff's carry-over, written together. */
+interface AlertsDoc {
+  alerts: AlertState;
+  diff: DiffCarry;
+}
+
+function parseAlertsDoc(data: unknown): AlertsDoc {
+  const d = data as Partial<AlertsDoc> | null;
+  if (!d || typeof d !== 'object' || !d.alerts || typeof d.alerts.alerts !== 'object' || !d.diff || !Array.isArray(d.diff.baselined)) {
+    throw new Error('alerts document lacks alerts/diff');
+  }
+  return d as AlertsDoc;
+}
 
 export class AlertPipeline {
-  static async open(_opts: AlertPipelineOptions): Promise<AlertPipeline> { return new AlertPipeline(); }
-  async process(_prev: Snapshot | null, _next: Snapshot): Promise<void> {}
-  firing(): unknown[] { return []; }
-  recentEvents(_limit: number): unknown[] { return []; }
-  async stop(_ms: number): Promise<void> {}
+  private constructor(
+    private readonly opts: AlertPipelineOptions,
+    private doc: AlertsDoc,
+    private readonly history: BoundedHistory<Change>,
+    readonly outbox: Outbox,
+  ) {}
+
+  static async open(opts: AlertPipelineOptions): Promise<AlertPipeline> {
+    const { config, store, logger, metrics } = opts;
+    const doc = (await store.read('alerts', parseAlertsDoc)) ?? { alerts: emptyAlertState(), diff: emptyDiffCarry() };
+    const history = await BoundedHistory.open<Change>(store, { limit: config.alerting.historyLimit, onDropped: (n) => metrics.historyDropped.inc(n), log: logger });
+    const notifiers = opts.notifiers ?? createNotifiers(config.alerting.channels);
+    const outbox = await Outbox.open({
+      store,
+      notifiers,
+      limit: config.alerting.outboxLimit,
+      log: logger,
+      observer: {
+        onDelivered: (channel) => metrics.notifications.inc({ channel }),
+        onFailure: (channel, code) => {
+          metrics.notificationFailures.inc({ channel });
+          logger.warn({ channel, code }, 'notification delivery failed; will retry');
+        },
+        onDropped: (reason, channel) => {
+          metrics.outboxDropped.inc({ reason });
+          logger.error({ channel, reason }, 'notification dropped from the outbox');
+        },
+        onPending: (n) => metrics.outboxPending.set(n),
+      },
+    });
+    metrics.outboxPending.set(outbox.pending());
+    const pipeline = new AlertPipeline(opts, doc, history, outbox);
+    pipeline.updateGauges();
+    outbox.start();
+    return pipeline;
+  }
+
+  /** The last poll the alert state has seen (the poll counter resumes above it after a restart). */
+  get lastPollId(): number {
+    return this.doc.alerts.lastPollId ?? 0;
+  }
+
+  async process(prev: Snapshot | null, next: Snapshot): Promise<void> {
+    const { config, logger, store } = this.opts;
+    if (this.doc.alerts.lastPollId !== null && next.pollId <= this.doc.alerts.lastPollId) return;
+    const { changes, carry } = diffSnapshots(prev, next, this.doc.diff);
+    if (changes.length) {
+      await this.history.append(changes, next.finishedAt);
+      for (const c of changes) logger.info({ change: c.type, ...changeFields(c) }, 'change');
+    }
+    const { state, notifications } = evaluateAlerts({
+      state: this.doc.alerts,
+      snapshot: next,
+      alerting: config.alerting,
+      probe: config.probe,
+      // Time-based conditions read the poll's own time, so a replayed poll decides exactly as before.
+      now: next.finishedAt,
+      guidanceFor,
+      severityFor: defaultSeverity,
+    });
+    if (notifications.length) {
+      const grouped = groupForDelivery(notifications, config.alerting.groupThreshold);
+      const r = await this.outbox.enqueue(grouped);
+      for (const n of notifications) {
+        logger.info({ kind: n.kind, severity: n.severity, condition: n.condition, accountId: n.subject.accountId, region: n.subject.region, storeId: n.subject.storeId, clusterId: n.subject.clusterId }, `alert ${n.kind}`);
+      }
+      if (grouped.length < notifications.length) logger.info({ stores: notifications.length }, 'storm: grouped into one digest per channel');
+      if (r.dropped) logger.warn({ dropped: r.dropped }, 'outbox cap reached; oldest notifications dropped');
+    }
+    this.doc = { alerts: state, diff: carry };
+    await store.write('alerts', this.doc);
+    this.updateGauges();
+  }
+
+  private updateGauges(): void {
+    const counts = firingCountBySeverity(this.doc.alerts);
+    for (const [severity, n] of Object.entries(counts)) this.opts.metrics.alertsFiring.set({ severity }, n);
+  }
+
+  firing() {
+    return firingAlerts(this.doc.alerts).map((a) => ({
+      ...a,
+      since: new Date(a.since).toISOString(),
+      firedAt: new Date(a.firedAt).toISOString(),
+      lastNotifiedAt: a.lastNotifiedAt === null ? null : new Date(a.lastNotifiedAt).toISOString(),
+    }));
+  }
+
+  recentEvents(limit: number) {
+    return this.history.list({ limit }).reverse().map((e) => ({ seq: e.seq, ...e.item, at: new Date(e.at).toISOString() }));
+  }
+
+  async stop(drainMs: number): Promise<void> {
+    await this.outbox.drain(drainMs).catch(() => false);
+    await this.outbox.stop();
+  }
+}
+
+function changeFields(c: Change): Record<string, unknown> {
+  const { type: _t, ...rest } = c as Change & Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(rest)) if (typeof v !== 'object' || v === null) out[k] = v;
+  return out;
 }

@@ -60,7 +60,7 @@ export class Poller {
   }
 
   /** Restores the counter and the discovered account list after a restart. */
-  resume(prev: Snapshot | null): void {
+  resume(prev: Pick<Snapshot, 'pollId'> | null): void {
     if (prev) this.pollId = Math.max(this.pollId, prev.pollId);
   }
 
