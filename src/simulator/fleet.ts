@@ -436,7 +436,7 @@ export class Fleet {
     if (base) return this.accounts.has(base[1]!) ? { account: base[1]! } : { error: 'unknown' };
     const cred = this.issued.get(accessKeyId);
     if (!cred || (sessionToken !== undefined && sessionToken !== cred.sessionToken)) return { error: 'unknown' };
-    if (this.clock.now() >= cred.expiresAt) return { error: 'expired' };
+    if (Date.now() >= cred.expiresAt) return { error: 'expired' };
     return { account: cred.account, roleName: cred.roleName };
   }
 
@@ -445,20 +445,22 @@ export class Fleet {
     const lifetime = Math.min(durationSeconds * 1000, max ?? Infinity);
     const accessKeyId = `ASIA${[...randomBytes(16)].map((b) => 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'[b % 32]).join('')}`;
     const sessionToken = randomBytes(96).toString('base64');
-    const expiresAt = this.clock.now() + lifetime;
+    // Wall-clock time, not the simulated clock: the SDK caches credentials by the Expiration it is
+    // told, so advancing the simulated clock must not silently invalidate them (expireCredentials does).
+    const expiresAt = Date.now() + lifetime;
     this.issued.set(accessKeyId, { account, roleName, sessionToken, expiresAt });
     if (this.issued.size > 100_000) this.purgeExpiredCredentials();
     return { accessKeyId, secretAccessKey: randomBytes(30).toString('base64'), sessionToken, expiresAt };
   }
 
   private purgeExpiredCredentials(): void {
-    const now = this.clock.now();
+    const now = Date.now();
     for (const [k, v] of this.issued) if (v.expiresAt <= now) this.issued.delete(k);
   }
 
   /** Expires every issued credential (of one account): the next request with one answers ExpiredTokenException. */
   expireCredentials(account?: string): number {
-    const now = this.clock.now();
+    const now = Date.now();
     let n = 0;
     for (const c of this.issued.values()) {
       if ((account === undefined || c.account === account) && c.expiresAt > now) { c.expiresAt = now; n++; }
