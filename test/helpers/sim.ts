@@ -7,7 +7,7 @@ import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 
 export const MGMT = '111111111111';
-export const BASE_CREDENTIALS = { accessKeyId: baseAccessKeyId(MGMT), secretAccessKey: 'simulator' };
+export const BASE_CREDENTIALS = { accessKeyId: baseAccessKeyId(MGMT), secretAccessKey: 'sim-secret-canary-4711' };
 
 export function fixtureScenario(name: string): string {
   return new URL(`../fixtures/scenarios/${name}`, import.meta.url).pathname;
