@@ -49,9 +49,13 @@ const NEWLINES = /[\r\n\t\u2028\u2029\u0085]+/g;
 /** Cuts to at most max code points, ending with "…" when cut. Never splits a surrogate pair. */
 export function truncate(s: string, max: number): string {
   if (s.length <= max) return s;
-  const cps = Array.from(s);
-  if (cps.length <= max) return s;
-  return `${cps.slice(0, Math.max(0, max - 1)).join('')}…`;
+  // Length in UTF-16 units (what JSON limits and Slack count), but never half a surrogate pair.
+  let out = '';
+  for (const cp of s) {
+    if (out.length + cp.length > max - 1) break;
+    out += cp;
+  }
+  return `${out}…`;
 }
 
 /** One line of text from an untrusted value: control characters (terminal escapes) dropped, newlines flattened, capped. */

@@ -103,14 +103,20 @@ const link = (url: string, label: string): string => `<${linkUrl(url)}|${escapeA
 
 const clampMrkdwn = (text: string, max: number): string => {
   if (text.length <= max) return text;
-  // Do not cut an entity or a code fence in half: cut, then drop a trailing partial entity.
-  let cut = text.slice(0, max - 1).replace(/&[a-z]{0,4}$/, '');
+  // Do not cut an entity, a surrogate pair, a <link|label> or a code fence in half.
+  let cut = text.slice(0, max - 1).replace(/&[a-z]{0,4}$/, '').replace(/[\ud800-\udbff]$/, '');
+  const open = cut.lastIndexOf('<');
+  if (open > cut.lastIndexOf('>')) cut = cut.slice(0, open);
   const fences = (cut.match(/```/g) ?? []).length;
   if (fences % 2 === 1) cut = `${cut.slice(0, Math.max(0, max - 5))}\n\`\`\``.slice(0, max - 1);
   return `${cut}…`;
 };
 
-const header = (text: string): SlackBlock => ({ type: 'header', text: { type: 'plain_text', text: truncate(oneLine(text, 1000), SLACK_LIMITS.headerText), emoji: true } });
+// plain_text is not parsed for mentions, but keep angle brackets out of it anyway.
+const header = (text: string): SlackBlock => ({
+  type: 'header',
+  text: { type: 'plain_text', text: truncate(oneLine(text, 1000).replace(/</g, '‹').replace(/>/g, '›'), SLACK_LIMITS.headerText), emoji: true },
+});
 const section = (text: string): SlackBlock => ({ type: 'section', text: { type: 'mrkdwn', text: clampMrkdwn(text, SLACK_LIMITS.sectionText) } });
 const context = (...texts: string[]): SlackBlock => ({ type: 'context', elements: texts.slice(0, SLACK_LIMITS.contextElements).map((t) => ({ type: 'mrkdwn', text: clampMrkdwn(t, SLACK_LIMITS.sectionText) })) });
 const fieldsBlock = (fields: [string, string][]): SlackBlock => ({
@@ -163,7 +169,7 @@ function commandSections(commands: string[]): SlackBlock[] {
   let chunk: string[] = [];
   let size = 0;
   const flush = () => {
-    if (chunk.length) out.push(section(`${out.length === 0 ? '*Commands*\n' : ''}${fence}${chunk.join('\n')}${fence}`));
+    if (chunk.length) out.push(section(`${out.length === 0 ? '*Commands*\n' : ''}${fence}\n${chunk.join('\n')}\n${fence}`));
     chunk = [];
     size = 0;
   };
@@ -238,11 +244,11 @@ function digestBlocks(n: DigestNotification, items: AlertNotification[], base: s
 function fallbackText(n: Notification, items: AlertNotification[]): string {
   if (n.kind === 'digest') {
     const list = items.slice(0, 20).map((i) => `${escapeMrkdwn(i.subject.storeName ?? i.subject.storeId ?? i.subject.clusterId ?? '', 60)} ${escapeMrkdwn(i.subject.errorCode ?? i.condition, 60)}`).join(', ');
-    return truncate(`${headerText({ ...n, items })}: ${list}`, SLACK_LIMITS.text);
+    return clampMrkdwn(`${escapeAuthored(headerText({ ...n, items }))}: ${list}`, SLACK_LIMITS.text);
   }
   const s = n.subject;
   const where = [escapeMrkdwn(s.accountId, 20), escapeMrkdwn(s.region, 30), s.storeName ? escapeMrkdwn(s.storeName, 100) : '', s.storeId ? `(${escapeMrkdwn(s.storeId, 64)})` : ''].filter(Boolean).join(' ');
-  return truncate(`${escapeAuthored(headerText(n))}: ${where}. ${escapeAuthored(n.guidance.summary)}`, SLACK_LIMITS.text);
+  return clampMrkdwn(`${escapeAuthored(headerText(n))}: ${where}. ${escapeAuthored(n.guidance.summary)}`, SLACK_LIMITS.text);
 }
 
 /** Last line of defence: never more than 50 blocks. */

@@ -117,9 +117,13 @@ export function knownStoreType(type: string | null | undefined): KnownStoreType 
 
 const isKnownCode = (code: string): code is keyof typeof ERROR_CODE_GUIDANCE => Object.hasOwn(ERROR_CODE_GUIDANCE, code);
 
-/** An error code as shown in a title: AWS codes are A-Z and _, anything else is defanged and capped. */
+/**
+ * An error code as shown in a title. AWS codes are words joined by single underscores, which no
+ * chat markup can turn into formatting; anything else is defanged (every other character becomes
+ * "?") and capped.
+ */
 export function displayCode(code: string): string {
-  const clean = code.replace(/[^A-Za-z0-9_.-]/g, '?');
+  const clean = /^[A-Za-z0-9]+(?:_[A-Za-z0-9]+)*$/.test(code) ? code : code.replace(/[^A-Za-z0-9]/g, '?');
   return clean.length > 64 ? `${clean.slice(0, 63)}…` : clean;
 }
 

@@ -1,0 +1,134 @@
+// A real local HTTP receiver for notifier, outbox and end-to-end tests: node:http on 127.0.0.1, a
+// random port, every request recorded, answers scripted per request.
+//
+//   const rx = await startReceiver({ respond: (req, n) => (n <= 2 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 200 }) });
+//   ... point a channel at rx.url ...
+//   await rx.waitFor(3);
+//   expect(rx.requests[2].json).toMatchObject({ ... });
+//   await rx.close();
+//
+// respond(req, n) gets the recorded request and its 1-based number and returns the answer, or
+// 'hang' to never answer (the client's timeout fires), or 'reset' to destroy the connection.
+// Default answer: 200 "ok". For "connection refused", use refusedUrl().
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+
+export interface RecordedRequest {
+  method: string;
+  /** Path and query, e.g. "/services/T/B/X". */
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+  /** The body parsed as JSON, or undefined when it is not JSON. */
+  json: unknown;
+  /** Epoch ms when the request was complete. */
+  at: number;
+}
+
+export interface ScriptedResponse {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string | object;
+  /** Wait this long before answering. */
+  delayMs?: number;
+}
+
+export type Respond = (req: RecordedRequest, n: number) => ScriptedResponse | 'hang' | 'reset' | Promise<ScriptedResponse | 'hang' | 'reset'>;
+
+export interface Receiver {
+  /** Base URL, e.g. "http://127.0.0.1:40123" (no trailing slash). */
+  url: string;
+  port: number;
+  requests: RecordedRequest[];
+  /** Replace the script for the following requests. */
+  setRespond(respond: Respond | undefined): void;
+  /** Resolves when at least count requests were recorded; rejects after timeoutMs. */
+  waitFor(count: number, timeoutMs?: number): Promise<RecordedRequest[]>;
+  /** Stops listening and destroys open (including hanging) connections. */
+  close(): Promise<void>;
+}
+
+export async function startReceiver(opts: { respond?: Respond } = {}): Promise<Receiver> {
+  let respond: Respond | undefined = opts.respond;
+  const requests: RecordedRequest[] = [];
+  const sockets = new Set<Socket>();
+  const waiters: { count: number; resolve: () => void }[] = [];
+
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      let json: unknown;
+      try {
+        json = body ? JSON.parse(body) : undefined;
+      } catch {
+        json = undefined;
+      }
+      const rec: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, json, at: Date.now() };
+      requests.push(rec);
+      const n = requests.length;
+      for (const w of waiters.filter((x) => requests.length >= x.count)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
+      Promise.resolve(respond ? respond(rec, n) : { status: 200, body: 'ok' })
+        .then(async (answer) => {
+          if (answer === 'hang') return;
+          if (answer === 'reset') {
+            req.socket.destroy();
+            return;
+          }
+          if (answer.delayMs) await new Promise((r) => setTimeout(r, answer.delayMs));
+          const payload = answer.body === undefined ? '' : typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);
+          const headers: Record<string, string> = { ...(typeof answer.body === 'object' ? { 'content-type': 'application/json' } : {}), ...answer.headers };
+          if (!res.destroyed) res.writeHead(answer.status, headers).end(payload);
+        })
+        .catch(() => {
+          if (!res.destroyed) res.writeHead(500).end('receiver script failed');
+        });
+    });
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as { port: number }).port;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    requests,
+    setRespond(r) {
+      respond = r;
+    },
+    waitFor(count, timeoutMs = 10_000) {
+      if (requests.length >= count) return Promise.resolve(requests);
+      return new Promise((resolve, reject) => {
+        const w = { count, resolve: () => { clearTimeout(t); resolve(requests); } };
+        const t = setTimeout(() => {
+          waiters.splice(waiters.indexOf(w), 1);
+          reject(new Error(`receiver got ${requests.length} requests, expected ${count} within ${timeoutMs} ms`));
+        }, timeoutMs);
+        waiters.push(w);
+      });
+    },
+    close() {
+      for (const s of sockets) s.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** A URL on 127.0.0.1 where nothing listens (connection refused). */
+export async function refusedUrl(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}`;
+}
