@@ -293,8 +293,8 @@ const rows: Row[] = [
       timeseries('Outbox', 'Notifications waiting for delivery, and notifications or history entries dropped because a size limit was reached (should stay 0).',
         [
           { expr: 'sum(keystore_watch_outbox_pending)', legendFormat: 'pending' },
-          { expr: 'sum(increase(keystore_watch_outbox_dropped_total[$__rate_interval]))', legendFormat: 'outbox dropped' },
-          { expr: 'sum(increase(keystore_watch_history_dropped_total[$__rate_interval]))', legendFormat: 'history dropped' },
+          { expr: 'sum(increase(keystore_watch_outbox_dropped_total[$__rate_interval])) or vector(0)', legendFormat: 'outbox dropped' },
+          { expr: 'sum(increase(keystore_watch_history_dropped_total[$__rate_interval])) or vector(0)', legendFormat: 'history dropped' },
         ], 'none', 8, { decimals: 0 }),
       timeseries('Alerts firing', 'Alerts keystore-watch itself currently holds firing, by severity.',
         [{ expr: 'sum by(severity) (keystore_watch_alerts_firing)', legendFormat: '{{severity}}' }], 'none', 8, { decimals: 0 }),
