@@ -154,6 +154,7 @@ export const ALERTS: Record<string, 'critical' | 'warning'> = {
   CloudHsmClusterNoActiveHsms: 'critical',
   CloudHsmClusterSingleAz: 'warning',
   CloudHsmHsmDegraded: 'warning',
+  CloudHsmClusterNotFound: 'critical',
   CloudHsmClusterCertificateExpiring: 'warning',
   KeystoreWatchTargetDown: 'warning',
   KeystoreWatchAbsent: 'critical',

@@ -12,6 +12,13 @@ import {
 
 const rules = alertRules();
 
+/**
+ * Severities on which the rules and docs/runbooks.md (generated from the daemon's remediation table)
+ * disagree, pending a decision. KeystoreWatchNotPolling: the operator-kit brief says warning, the
+ * remediation table critical.
+ */
+const KNOWN_SEVERITY_DIFFERENCES: string[] = ['KeystoreWatchNotPolling'];
+
 describe('alert rules: content', () => {
   it('defines exactly the agreed alerts, each once', () => {
     expect(rules.map((r) => r.alert).sort()).toEqual(Object.keys(ALERTS).sort());
@@ -68,6 +75,21 @@ describe('alert rules: content', () => {
       const anchor = r.annotations.runbook_url!.split('#')[1]!;
       expect(anchors, `docs/runbooks.md has no section #${anchor} for ${r.alert}`).toContain(anchor);
     }
+  });
+
+  it.skipIf(!exists('docs', 'runbooks.md') && !process.env.CI)('docs/runbooks.md has a section for every alert rule and no alert without a rule, with the same severity', () => {
+    const text = read('docs', 'runbooks.md');
+    const sections = new Map<string, string | null>();
+    for (const m of text.matchAll(/^## (\w+)\s*\n+(?:.*\n)*?\*\*Severity:\*\*\s*(\w+)/gm)) sections.set(m[1]!, m[2]!);
+    for (const m of text.matchAll(/^## (\w+)\s*$/gm)) if (!sections.has(m[1]!)) sections.set(m[1]!, null);
+    const alertSections = [...sections.keys()].filter((n) => /^(Kms|CloudHsm|KeystoreWatch)/.test(n));
+    expect(alertSections.sort()).toEqual(rules.map((r) => r.alert).sort());
+    const differences = rules
+      .filter((r) => sections.get(r.alert) && sections.get(r.alert) !== r.labels.severity)
+      .map((r) => `${r.alert}: rule ${r.labels.severity}, runbook ${sections.get(r.alert)}`);
+    expect(differences.filter((d) => !KNOWN_SEVERITY_DIFFERENCES.some((k) => d.startsWith(`${k}:`)))).toEqual([]);
+    // A known difference that is gone must leave the list.
+    for (const k of KNOWN_SEVERITY_DIFFERENCES) expect(differences.some((d) => d.startsWith(`${k}:`)), `${k} agrees now: remove it from KNOWN_SEVERITY_DIFFERENCES`).toBe(true);
   });
 });
 
