@@ -177,7 +177,7 @@ export const accountPatchSchema = z.strictObject(accountMutable).partial();
 export type AccountPatch = z.infer<typeof accountPatchSchema>;
 export const accountSchema = z.strictObject({
   ...accountMutable,
-  id: z.string().regex(ACCOUNT_ID, 'must be a 12-digit account id (quote it in YAML)'),
+  id: z.string({ error: 'must be a 12-digit account id in quotes, e.g. "111111111111" (YAML reads bare digits as a number)' }).regex(ACCOUNT_ID, 'must be a 12-digit account id (quote it in YAML)'),
   status: accountMutable.status.default('ACTIVE'),
   denyAssumeRole: accountMutable.denyAssumeRole.default(false),
   joinedAt: timestampSchema.optional(),
@@ -255,7 +255,7 @@ const timelineEntrySchema = z.strictObject({
 });
 
 export const scenarioSchema = z.strictObject({
-  managementAccount: z.string().regex(ACCOUNT_ID, 'must be a 12-digit account id (quote it in YAML)').optional(),
+  managementAccount: z.string({ error: 'must be a 12-digit account id in quotes, e.g. "111111111111"' }).regex(ACCOUNT_ID, 'must be a 12-digit account id (quote it in YAML)').optional(),
   accounts: z.array(accountSchema).default([]),
   timeline: z.array(timelineEntrySchema).default([]),
   faults: faultsSchema.default(faultsSchema.parse({})),
@@ -335,7 +335,8 @@ export const scenarioSchema = z.strictObject({
 function parseInto<T extends z.ZodType>(schema: T, value: unknown, ctx: z.RefinementCtx, path: (string | number)[]): z.infer<T> | undefined {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
-  for (const issue of r.error.issues) ctx.addIssue({ code: 'custom', path: [...path, ...(issue.path as (string | number)[])], message: issue.message });
+  const messages = formatIssues(r.error);
+  r.error.issues.forEach((issue, i) => ctx.addIssue({ code: 'custom', path: [...path, ...(issue.path as (string | number)[])], message: messages[i]!.message }));
   return undefined;
 }
 
