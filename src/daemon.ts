@@ -15,6 +15,7 @@ import { openFileStateStore } from './state/file-store.js';
 import { parseSnapshotDoc } from './snapshot/persist.js';
 import { AlertPipeline } from './alert/pipeline.js';
 import type { Notifier } from './notify/notifier.js';
+import type { AlertPipelineOptions } from './alert/pipeline.js';
 
 export interface DaemonOptions {
   config: Config;
@@ -29,6 +30,8 @@ export interface DaemonOptions {
   serve?: boolean;
   /** Run on config.schedule (default true); false leaves polling to pollNow(). */
   schedule?: boolean;
+  /** Outbox delivery tuning (a virtual clock, short send timeouts in tests). */
+  outbox?: AlertPipelineOptions['outbox'];
 }
 
 export class Daemon {
@@ -88,7 +91,7 @@ export class Daemon {
       this.snapshotText = renderSnapshotMetrics(this.snapshot);
       logger.info({ pollId: this.snapshot.pollId, stores: this.snapshot.stores.length }, 'restored the last snapshot');
     }
-    this.pipeline = await AlertPipeline.open({ config, store: this.store, logger, metrics: this.metrics, notifiers: this.opts.notifiers, now: this.now });
+    this.pipeline = await AlertPipeline.open({ config, store: this.store, logger, metrics: this.metrics, notifiers: this.opts.notifiers, now: this.now, outbox: this.opts.outbox });
     this.poller.resume({ pollId: this.pipeline.lastPollId });
     if (this.opts.serve !== false) {
       this.server = await startHttpServer({

@@ -12,7 +12,7 @@ import type { SelfMetrics } from '../metrics/self.js';
 import type { StateStore } from '../state/store.js';
 import type { Notifier } from '../notify/notifier.js';
 import { createNotifiers } from '../notify/index.js';
-import { Outbox } from '../notify/outbox.js';
+import { Outbox, type OutboxOptions } from '../notify/outbox.js';
 import { BoundedHistory } from '../state/history.js';
 import { diffSnapshots, emptyDiffCarry, type Change, type DiffCarry } from '../diff/diff.js';
 import { emptyAlertState, evaluateAlerts, firingAlerts, firingCountBySeverity, type AlertState } from './engine.js';
@@ -26,6 +26,8 @@ export interface AlertPipelineOptions {
   metrics: SelfMetrics;
   notifiers?: Notifier[];
   now: () => number;
+  /** Delivery tuning (tests: a virtual clock, short send timeouts); defaults are the production values. */
+  outbox?: Pick<OutboxOptions, 'clock' | 'sendTimeoutMs' | 'backoff' | 'stopTimeoutMs' | 'random'>;
 }
 
 /** The persisted 'alerts' document: the lifecycle state and the diff's carry-over, written together. */
@@ -56,6 +58,7 @@ export class AlertPipeline {
     const history = await BoundedHistory.open<Change>(store, { limit: config.alerting.historyLimit, onDropped: (n) => metrics.historyDropped.inc(n), log: logger });
     const notifiers = opts.notifiers ?? createNotifiers(config.alerting.channels);
     const outbox = await Outbox.open({
+      ...opts.outbox,
       store,
       notifiers,
       limit: config.alerting.outboxLimit,
