@@ -23,6 +23,8 @@ export async function main(argv: string[]): Promise<number> {
       listen: { type: 'string' }, 'simulator-listen': { type: 'string' }, scenario: { type: 'string' }, schedule: { type: 'string' }, duration: { type: 'string' },
     }, USAGE);
     if (!opts) return 0;
+    // The demo runs on whatever Node the newcomer has; the SDK's Node 20 end-of-support notice is noise here.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     const scenarioPath = opts.scenario ?? DEMO_SCENARIO_PATH;
     const scenario = loadScenarioFile(scenarioPath);
     const [simHost, simPort] = (opts['simulator-listen'] ?? '127.0.0.1:0').split(':');
