@@ -67,6 +67,14 @@ export type PagerDutyEvent = PagerDutyTrigger | PagerDutyResolve;
 
 const SEVERITY: Record<Severity, PagerDutyTrigger['payload']['severity']> = { critical: 'critical', warning: 'warning', info: 'info' };
 
+const isoTimestamp = (...candidates: number[]): string => {
+  for (const ms of candidates) {
+    const d = new Date(ms);
+    if (Number.isFinite(d.getTime())) return d.toISOString();
+  }
+  return new Date(0).toISOString();
+};
+
 /** PagerDuty keeps dedup keys up to 255 characters. */
 const dedupKey = (k: string): string => truncate(oneLine(k, 1000), 255);
 
@@ -90,7 +98,7 @@ function event(n: AlertNotification, routingKey: string, base: string | undefine
       summary: truncate(summary, 1024),
       source: oneLine(s.storeId ? `${s.accountId}/${s.region}/${s.storeId}` : `${s.accountId}/${s.region}${s.clusterId ? `/${s.clusterId}` : ''}`, 255),
       severity: SEVERITY[n.severity] ?? 'warning',
-      timestamp: new Date(Number.isFinite(n.since) ? n.since : n.createdAt).toISOString(),
+      timestamp: isoTimestamp(n.since, n.createdAt),
       ...(s.storeId || s.clusterId ? { component: oneLine(s.storeId ?? s.clusterId, 255) } : {}),
       group: oneLine(`${s.accountId}/${s.region}`, 255),
       class: n.condition,

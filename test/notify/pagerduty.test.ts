@@ -166,3 +166,10 @@ describe('PagerDuty delivery against a local receiver', () => {
     expect(rx.requests.every((r) => r.body.includes(ROUTING_KEY))).toBe(true);
   });
 });
+
+describe('PagerDuty robustness', () => {
+  it('renders even with invalid timestamps', () => {
+    const [e] = renderPagerDuty(alert({ since: Number.NaN, createdAt: Number.POSITIVE_INFINITY })) as [Extract<PagerDutyEvent, { event_action: 'trigger' }>];
+    expect(e.payload.timestamp).toBe('1970-01-01T00:00:00.000Z');
+  });
+});
