@@ -4,7 +4,7 @@ import { clearSecrets } from '../../src/util/redact.js';
 import { refusedUrl, startReceiver, type Receiver } from '../helpers/receiver.js';
 import { assertSlackPayload, slackPayloadProblems } from '../helpers/slack-limits.js';
 import { HOSTILE, HUGE, alert, digest, outage } from './fixtures.js';
-import type { AlertNotification, Condition } from '../../src/model.js';
+import type { AlertNotification, AlertSubject, Condition } from '../../src/model.js';
 import { CONDITIONS, defaultSeverity } from '../../src/alert/remediation/guidance.js';
 import { ConnectionErrorCodeType } from '@aws-sdk/client-kms';
 
@@ -141,7 +141,7 @@ describe('Slack rendering', () => {
 describe('Slack rendering of every finding', () => {
   const kinds = ['firing', 'reminder', 'resolved', 'drill'] as const;
   it.each(CONDITIONS)('%s in every kind passes the validator', (c: Condition) => {
-    const subj = c === 'TARGET_DOWN' ? { storeId: null, storeName: null, storeType: null, state: null, errorCode: null, clusterId: null, details: { Error: 'AccessDenied' } } : { details: { 'Active AZs': 'eu-west-1a', HSM: 'hsm-abc', 'Days left': '12' } };
+    const subj: Partial<AlertSubject> = c === 'TARGET_DOWN' ? { storeId: null, storeName: null, storeType: null, state: null, errorCode: null, clusterId: null, details: { Error: 'AccessDenied' } } : { details: { 'Active AZs': 'eu-west-1a', HSM: 'hsm-abc', 'Days left': '12' } };
     for (const kind of kinds) check(renderSlack(alert({ kind, condition: c, severity: defaultSeverity(c) }, subj)));
   });
   it.each(Object.values(ConnectionErrorCodeType))('FAILED %s on both store types passes the validator', (code) => {
