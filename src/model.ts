@@ -75,6 +75,8 @@ export interface ClusterRecord {
   vpcId: string | null;
   hsmType: string | null;
   hsms: HsmRecord[];
+  /** Availability Zones of the cluster's subnets (DescribeClusters SubnetMapping), sorted: where HSMs can be created. Absent in snapshots written before it existed. */
+  subnetAzs?: string[];
   /** notAfter of the cluster certificate, epoch ms, when the cluster has one. */
   certificateNotAfter: number | null;
   /** When the current cluster state was first observed, epoch ms. */

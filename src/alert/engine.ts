@@ -34,6 +34,7 @@ import {
   type AlertNotification, type AlertSubject, type ClusterRecord, type Condition, type Guidance, type ProbeResult,
   type Severity, type Snapshot, type StoreRecord, type TargetOutcome,
 } from '../model.js';
+import { SUBJECT_DETAIL } from './remediation/guidance.js';
 
 export const DEFAULT_SEVERITY: Record<Condition, Severity> = {
   FAILED: 'critical',
@@ -233,7 +234,9 @@ function observeCluster(stores: StoreRecord[], cluster: ClusterRecord | undefine
 
   const active = cluster.hsms.filter((h) => h.state === 'ACTIVE');
   const azs = new Set(active.map((h) => h.availabilityZone).filter((z): z is string => z !== null));
-  const hsmDetails = { 'Active HSMs': String(active.length), 'HSMs': String(cluster.hsms.length), 'Availability zones': [...azs].sort().join(', ') || 'none' };
+  // The guidance fills create-hsm's --availability-zone from these keys (SUBJECT_DETAIL).
+  const hsmDetails: Record<string, string> = { 'Active HSMs': String(active.length), 'HSMs': String(cluster.hsms.length), [SUBJECT_DETAIL.activeAzs]: [...azs].sort().join(', ') || 'none' };
+  if (cluster.subnetAzs?.length) hsmDetails[SUBJECT_DETAIL.clusterAzs] = cluster.subnetAzs.join(', ');
   const anyConnected = stores.some((s) => s.state === 'CONNECTED');
   out.push(['NO_ACTIVE_HSMS', active.length === 0 && anyConnected
     ? { kind: 'hit', subject: base(hsmDetails), since: ctx.at }
@@ -244,7 +247,13 @@ function observeCluster(stores: StoreRecord[], cluster: ClusterRecord | undefine
 
   const degraded = cluster.hsms.filter((h) => h.state === 'DEGRADED');
   out.push(['HSM_DEGRADED', degraded.length > 0
-    ? { kind: 'hit', subject: base({ 'Degraded HSMs': degraded.map((h) => `${h.id}${h.availabilityZone ? ` (${h.availabilityZone})` : ''}`).join(', '), ...hsmDetails }), since: ctx.at }
+    ? { kind: 'hit', subject: base({
+      'Degraded HSMs': degraded.map((h) => `${h.id}${h.availabilityZone ? ` (${h.availabilityZone})` : ''}`).join(', '),
+      // The first degraded HSM is the one the guidance's create-hsm / delete-hsm commands name.
+      [SUBJECT_DETAIL.hsmId]: degraded[0]!.id,
+      ...(degraded[0]!.availabilityZone ? { [SUBJECT_DETAIL.hsmAz]: degraded[0]!.availabilityZone } : {}),
+      ...hsmDetails,
+    }), since: ctx.at }
     : { kind: 'miss', subject: base(hsmDetails) }]);
 
   const na = cluster.certificateNotAfter;

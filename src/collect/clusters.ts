@@ -25,6 +25,7 @@ export function toObservedCluster(accountId: string, region: string, c: Cluster)
       eniIp: h.EniIp ?? null,
       state: h.State ?? 'UNKNOWN',
     })),
+    subnetAzs: Object.keys(c.SubnetMapping ?? {}).sort(),
     certificateNotAfter: certificateFacts(c.Certificates?.ClusterCertificate)?.notAfter ?? null,
   };
 }
