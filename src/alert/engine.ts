@@ -25,7 +25,8 @@
 //  - A subject that disappears (store absent from a successful poll of its target, target no longer
 //    monitored, cluster no longer referenced) counts as "not holding"; to match the diff's removal rule it
 //    needs max(confirmations, 2) such polls, then its firing alerts resolve with details "Resolution".
-//  - Notification ids depend only on the state and the snapshot (never on `now`), so replaying a poll after a
+//  - Notification ids depend only on the state and the snapshot (never on `now`; a first firing on the
+//    condition's since and the pollId, not on the poll's time), so replaying a poll after a
 //    crash yields the same ids and the outbox deduplicates. The state, the outbox entries and the snapshot must
 //    be persisted together; evaluating the same pollId twice against the state it produced is a no-op.
 import type { Config } from '../config/schema.js';
@@ -326,7 +327,9 @@ export function evaluateAlerts(input: EvaluateInput): EvaluateResult {
     e.firing = true;
     e.firedAt = at;
     e.lastNotifiedAt = now;
-    notify(e, 'firing', `${e.alertKey}:firing:${at}`, e.since);
+    // Not `at`: a restart after a crash between the outbox write and the alert-state write re-polls (new
+    // finishedAt) under the same pollId from the same state; since + pollId make that replay the same id.
+    notify(e, 'firing', `${e.alertKey}:firing:${e.since}:p${snapshot.pollId}`, e.since);
   };
 
   // Existing alerts, in state order (stable across replays).

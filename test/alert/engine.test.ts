@@ -31,7 +31,7 @@ describe('evaluateAlerts', () => {
     expect(polls.map((p) => p.map((n) => n.kind))).toEqual([[], ['firing'], [], ['resolved']]);
     const [firing] = polls[1]!;
     expect(firing).toMatchObject({
-      id: `FAILED:store:111111111111/eu-west-1/s1:firing:${T0 + MIN}`,
+      id: `FAILED:store:111111111111/eu-west-1/s1:firing:${T0 - 5 * MIN}:p2`,
       alertKey: 'FAILED:store:111111111111/eu-west-1/s1', severity: 'critical', condition: 'FAILED', since: T0 - 5 * MIN, createdAt: T0 + MIN,
       subject: { storeId: 's1', errorCode: 'INVALID_CREDENTIALS', clusterId: 'cluster-s1', state: 'FAILED' },
       guidance: { title: 'FAILED s1', cause: 'INVALID_CREDENTIALS' },

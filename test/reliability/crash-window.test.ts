@@ -1,0 +1,86 @@
+// The crash window between the outbox write and the alert-state write, made deterministic: the state
+// store refuses the 'alerts' write of the poll that fires (as if the process died right after the
+// outbox write), the daemon is restarted on the same state directory and polls again. The restarted
+// daemon re-evaluates the same poll number against the old alert state and fires the same incident
+// again: the notification id must be the same (so the outbox deduplicates it), or the receiver gets a
+// second "firing" under a new idempotency key.
+import { afterEach, describe, expect, it } from 'vitest';
+import { Daemon } from '../../src/daemon.js';
+import { silentLogger } from '../../src/log.js';
+import { FileStateStore } from '../../src/state/file-store.js';
+import type { StateDocName, StateStore } from '../../src/state/store.js';
+import type { RunningSimulator } from '../../src/simulator/server.js';
+import { BASE_CREDENTIALS, simConfig, simulator, tempDir } from '../helpers/sim.js';
+import { startReceiver, type Receiver } from '../helpers/receiver.js';
+import { waitUntil } from './support.js';
+
+/** A file store whose next write of one document fails, leaving the previous file in place. */
+class CrashingStore implements StateStore {
+  failNext: StateDocName | null = null;
+  constructor(private readonly inner: StateStore) {}
+  read<T>(name: StateDocName, parse?: (d: unknown) => T) { return this.inner.read(name, parse); }
+  write<T>(name: StateDocName, value: T) {
+    if (this.failNext === name) {
+      this.failNext = null;
+      return Promise.reject(new Error(`simulated crash before the ${name} write`));
+    }
+    return this.inner.write(name, value);
+  }
+  close() { return this.inner.close(); }
+}
+
+let sim: RunningSimulator | undefined;
+let rx: Receiver | undefined;
+const daemons: Daemon[] = [];
+afterEach(async () => {
+  for (const d of daemons.splice(0)) await d.stop(500).catch(() => {});
+  await rx?.close();
+  await sim?.close();
+});
+
+describe('crash between the outbox write and the alert-state write', () => {
+  for (const condition of ['FAILED', 'TARGET_DOWN'] as const) {
+    it(`does not send a second ${condition} firing under a new idempotency key after the restart`, async () => {
+      sim = await simulator('reliability-fleet.yaml');
+      rx = await startReceiver();
+      const stateDir = tempDir('kw-crash-window-');
+      let clock = Date.UTC(2026, 3, 1, 8);
+      const config = simConfig(sim, {
+        stateDir,
+        aws: { maxAttempts: 1, requestTimeout: '1s', targetTimeout: '2s' },
+        alerting: { confirmations: 2, targetDownAfter: 2, channels: [{ type: 'webhook', url: `${rx.url}/hook`, minSeverity: 'info' }] },
+      });
+      const start = async (store?: StateStore) => {
+        const d = new Daemon({ config, logger: silentLogger(), credentials: BASE_CREDENTIALS, schedule: false, serve: false, now: () => clock, ...(store && { store }) });
+        daemons.push(d);
+        await d.start();
+        return d;
+      };
+      const poll = async (d: Daemon) => { clock += 60_000; await d.pollNow(); };
+      const crashing = new CrashingStore(await FileStateStore.open({ dir: stateDir }));
+      const a = await start(crashing);
+      await poll(a);
+      await poll(a);
+      if (condition === 'FAILED') sim.fleet.setStore('cks-r1b0000000000001', { state: 'FAILED', errorCode: 'XKS_PROXY_NOT_REACHABLE' });
+      else sim.fleet.setFaults({ errors: [{ service: 'kms', account: '333333333333', region: 'eu-west-1', error: 'KMSInternalException' }] });
+      await poll(a); // the condition holds once
+      crashing.failNext = 'alerts';
+      await poll(a); // fires: outbox persisted, alert state (and snapshot) not
+      await waitUntil(() => a.alerts.outbox.pending() === 0, 'the firing to be delivered');
+      expect(rx.requests.map((r) => r.headers['x-keystore-watch-event'])).toEqual(['firing']);
+      await a.stop(500);
+
+      const b = await start();
+      await poll(b); // the same poll number again, from the old alert state
+      await waitUntil(() => b.alerts.outbox.pending() === 0, 'the outbox to drain');
+      if (condition === 'FAILED') sim.fleet.setStore('cks-r1b0000000000001', { state: 'CONNECTED', errorCode: null });
+      else sim.fleet.resetFaults();
+      for (let i = 0; i < 3; i++) await poll(b);
+      await waitUntil(() => b.alerts.outbox.pending() === 0, 'the outbox to drain');
+      const events = rx.requests.map((r) => `${r.headers['x-keystore-watch-event']} ${r.headers['x-keystore-watch-idempotency-key']}`);
+      const keys = new Set(rx.requests.map((r) => r.headers['x-keystore-watch-idempotency-key']));
+      expect(rx.requests.map((r) => r.headers['x-keystore-watch-event']), events.join('\n')).toEqual(['firing', 'resolved']);
+      expect(keys.size).toBe(2);
+    });
+  }
+});
