@@ -158,7 +158,7 @@ const rows: Row[] = [
     title: 'Key stores',
     panels: [
       {
-        type: 'table', title: 'Custom key stores',
+        type: 'table', title: 'Key store inventory',
         description: 'Every custom key store with its connection state, error code (only while FAILED), type, account, region, the time since the current state was first observed, and whether the row is stale (its target failed).',
         unit: 'none', w: 24, h: 10, thresholds: GREEN,
         targets: [
@@ -298,13 +298,21 @@ const rows: Row[] = [
         ], 'none', 8, { decimals: 0 }),
       timeseries('Alerts firing', 'Alerts keystore-watch itself currently holds firing, by severity.',
         [{ expr: 'sum by(severity) (keystore_watch_alerts_firing)', legendFormat: '{{severity}}' }], 'none', 8, { decimals: 0 }),
+      timeseries('Internal errors', 'State store problems (failed writes, corrupt files moved aside: notifications may not survive a restart) and failed Organizations account listings (the last known account list is kept). Should stay 0.',
+        [
+          { expr: 'sum by(kind) (increase(keystore_watch_state_errors_total[$__rate_interval]))', legendFormat: 'state {{kind}}' },
+          { expr: 'sum by(code) (increase(keystore_watch_organizations_errors_total[$__rate_interval]))', legendFormat: 'organizations {{code}}' },
+          { expr: 'sum(increase(keystore_watch_state_errors_total[$__rate_interval])) or vector(0)', legendFormat: 'state errors (total)' },
+        ], 'none', 8, { decimals: 0 }),
       {
-        type: 'table', title: 'keystore-watch instances', unit: 'none', w: 24, h: 5, thresholds: GREEN,
+        type: 'table', title: 'keystore-watch instances', unit: 'none', w: 20, h: 5, thresholds: GREEN,
         description: 'Running keystore-watch processes and their versions.',
         targets: [{ expr: 'keystore_watch_build_info', instant: true, format: 'table' }],
         transformations: [{ id: 'organize', options: { excludeByName: { Time: true, Value: true, __name__: true }, renameByName: { instance: 'Instance', job: 'Job', version: 'Version' } } }],
         options: { showHeader: true, cellHeight: 'sm', footer: { show: false, reducer: ['sum'], fields: '' } },
       },
+      stat('Accounts polled', 'AWS accounts keystore-watch polls (explicit and discovered through Organizations).',
+        'max(keystore_watch_accounts)', 'none', GREEN, 4, { h: 5 }),
     ],
   },
 ];

@@ -77,7 +77,7 @@ describe('dashboard', () => {
   it('covers the panels the operator needs', () => {
     const titles = panels.map((p) => p.title);
     for (const t of [
-      'Stores per state', 'Failed now', 'Stores not CONNECTED by account', 'Custom key stores', 'Connection state per store',
+      'Stores per state', 'Failed now', 'Stores not CONNECTED by account', 'Custom key stores', 'Key store inventory', 'Connection state per store',
       'Failed stores by error code', 'HSMs per cluster by state', 'ACTIVE HSM Availability Zones per cluster', 'Certificate days to expiry',
       'Targets up', 'Poll duration', 'AWS request failures by code', 'AWS throttling', 'Notifications', 'Outbox',
     ]) expect(titles).toContain(t);

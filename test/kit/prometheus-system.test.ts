@@ -22,6 +22,8 @@ const MAY_BE_EMPTY: Record<string, string> = {
   'AWS request failures by code/A': 'the demo scenario has no failing AWS call unless the simulator happens to throttle; the series appears on the first failure',
   'AWS throttling/A': 'throttling only happens under load; the demo polls far below the simulated 5 requests/s',
   'Notifications/B': 'the console channel used here never fails; the series appears on the first failed delivery',
+  'Internal errors/A': 'the state store works in this test; the series appears on the first state error (C shows the total, 0)',
+  'Internal errors/B': 'Organizations discovery is not enabled here; the series appears on the first failed ListAccounts walk',
 };
 
 /**
