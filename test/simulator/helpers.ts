@@ -8,12 +8,13 @@ import type { ScenarioInput } from '../../src/simulator/scenario.js';
 import { startSimulator, type RunningSimulator, type StartSimulatorOptions } from '../../src/simulator/server.js';
 
 export const MGMT = '111111111111';
+type Credentials = NonNullable<NonNullable<ConstructorParameters<typeof KMSClient>[0]>['credentials']>;
 export const creds = (account = MGMT) => ({ accessKeyId: baseAccessKeyId(account), secretAccessKey: 'x' });
 
-export function kmsClient(sim: RunningSimulator, region = 'us-east-1', credentials: ConstructorParameters<typeof KMSClient>[0]['credentials'] = creds()) {
+export function kmsClient(sim: RunningSimulator, region = 'us-east-1', credentials: Credentials = creds()) {
   return new KMSClient({ endpoint: sim.url, region, credentials, maxAttempts: 1 });
 }
-export function hsmClient(sim: RunningSimulator, region = 'us-east-1', credentials: ConstructorParameters<typeof CloudHSMV2Client>[0]['credentials'] = creds()) {
+export function hsmClient(sim: RunningSimulator, region = 'us-east-1', credentials: Credentials = creds()) {
   return new CloudHSMV2Client({ endpoint: sim.url, region, credentials, maxAttempts: 1 });
 }
 export function orgClient(sim: RunningSimulator, credentials = creds()) {
