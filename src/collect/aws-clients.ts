@@ -65,6 +65,7 @@ export class AwsClients {
   private readonly base: AwsCredentialIdentityProvider;
   private readonly credentials = new Map<string, AwsCredentialIdentityProvider>();
   private readonly kms: LruCache<string, KMSClient>;
+  private readonly kmsProbe: LruCache<string, KMSClient>;
   private readonly cloudHsm: LruCache<string, CloudHSMV2Client>;
   private readonly agents: { http: HttpAgent; https: HttpsAgent };
 
@@ -85,6 +86,7 @@ export class AwsClients {
     // Clients are cheap once the handler and credentials are shared; bound them anyway.
     const cap = Math.max(64, aws.concurrency * 4);
     this.kms = new LruCache(cap);
+    this.kmsProbe = new LruCache(cap);
     this.cloudHsm = new LruCache(cap);
   }
 
@@ -146,13 +148,27 @@ export class AwsClients {
   resetCredentials(target: Pick<Target, 'roleArn' | 'externalId'>): void {
     if (!target.roleArn) return;
     this.credentials.delete(`${target.roleArn}|${target.externalId ?? ''}`);
-    for (const cache of [this.kms, this.cloudHsm] as LruCache<string, unknown>[]) cache.deleteWhere((k) => k.startsWith(`${target.roleArn}|`));
+    for (const cache of [this.kms, this.kmsProbe, this.cloudHsm] as LruCache<string, unknown>[]) cache.deleteWhere((k) => k.startsWith(`${target.roleArn}|`));
   }
 
   kmsFor(target: Target): KMSClient {
     const key = `${target.roleArn ?? target.accountId}|${target.externalId ?? ''}|${target.region}`;
     return this.kms.getOrCreate(key, () => {
       const client = new KMSClient({ ...this.common(target.region), credentials: this.credentialsFor(target) });
+      instrument(client as unknown as MiddlewareClient, 'kms', this.opts.observer);
+      return client;
+    });
+  }
+
+  /**
+   * KMS for the GenerateRandom probe: a single attempt per call. SDK retries would send a burst of
+   * GenerateRandom calls for every failing store, past the probe's rate budget; a failed probe is
+   * simply counted (probe.failuresBeforeAlert absorbs one-off errors).
+   */
+  kmsProbeFor(target: Target): KMSClient {
+    const key = `${target.roleArn ?? target.accountId}|${target.externalId ?? ''}|${target.region}`;
+    return this.kmsProbe.getOrCreate(key, () => {
+      const client = new KMSClient({ ...this.common(target.region), maxAttempts: 1, credentials: this.credentialsFor(target) });
       instrument(client as unknown as MiddlewareClient, 'kms', this.opts.observer);
       return client;
     });
@@ -178,6 +194,7 @@ export class AwsClients {
   /** Closes pooled sockets. Clients share the handler, so they are dropped, never destroyed one by one. */
   close(): void {
     this.kms.clear();
+    this.kmsProbe.clear();
     this.cloudHsm.clear();
     this.credentials.clear();
     this.handler.destroy();

@@ -1,11 +1,12 @@
 // One poll: resolve accounts, walk every account x region with bounded concurrency and a deadline per
 // target, enrich CloudHSM stores with their clusters, optionally probe, and build the next snapshot.
 // Failures stay inside their target: a target that fails keeps its last known stores, marked stale.
+import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import { GenerateRandomCommand } from '@aws-sdk/client-kms';
 import type { Config } from '../config/schema.js';
 import type { Snapshot, Target, TargetError } from '../model.js';
-import { storeKey } from '../model.js';
+import { storeKey, targetKey } from '../model.js';
 import { redact } from '../util/redact.js';
 import { AwsClients, errorCode } from './aws-clients.js';
 import { walkKeyStores } from './key-stores.js';
@@ -36,6 +37,8 @@ export class Poller {
   private pollId = 0;
   private lastOrgAccounts: OrgAccount[] | null = null;
   private lastProbeAt = new Map<string, number>();
+  /** performance.now() when the last probe call of each account-region ended: the spacing also holds across polls. */
+  private lastProbeCallEnd = new Map<string, number>();
   private readonly now: () => number;
 
   constructor(private readonly opts: PollerOptions) {
@@ -124,16 +127,22 @@ export class Poller {
     const spacing = 1000 / config.probe.ratePerSecond;
     const now = this.now();
     const due = stores.filter((s) => s.type === 'AWS_CLOUDHSM' && s.state === 'CONNECTED' && now - (this.lastProbeAt.get(storeKey(s)) ?? 0) >= config.probe.interval);
-    for (const [i, s] of due.entries()) {
-      if (i > 0) await new Promise((r) => setTimeout(r, spacing));
+    const tk = targetKey(target);
+    for (const s of due) {
+      // Wait until `spacing` after the previous call of this account-region ended (that call may belong to
+      // the previous poll); loop because a timer may fire a little early.
+      const readyAt = (this.lastProbeCallEnd.get(tk) ?? -Infinity) + spacing;
+      while (!signal.aborted && performance.now() < readyAt) await sleep(readyAt - performance.now(), undefined, { signal }).catch(() => undefined);
       if (signal.aborted) break;
       this.lastProbeAt.set(storeKey(s), now);
       const t0 = performance.now();
       try {
-        await clients.kmsFor(target).send(new GenerateRandomCommand({ NumberOfBytes: 1, CustomKeyStoreId: s.id }), { abortSignal: signal });
+        await clients.kmsProbeFor(target).send(new GenerateRandomCommand({ NumberOfBytes: 1, CustomKeyStoreId: s.id }), { abortSignal: signal });
         out.push({ storeId: s.id, ok: true, durationMs: performance.now() - t0, error: null });
       } catch (err) {
         out.push({ storeId: s.id, ok: false, durationMs: performance.now() - t0, error: toTargetError(err) });
+      } finally {
+        this.lastProbeCallEnd.set(tk, performance.now());
       }
     }
     return out;

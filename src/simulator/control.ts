@@ -63,6 +63,7 @@ route('PATCH', '/_sim/faults', (f, _p, b) => f.setFaults(b));
 route('DELETE', '/_sim/faults', (f) => f.resetFaults());
 
 route('GET', '/_sim/counters', (f) => f.counters());
+route('GET', '/_sim/requests', (f, _p, _b, q) => f.requestLog(Object.fromEntries(['service', 'operation', 'account', 'region'].filter((k) => q.get(k)).map((k) => [k, q.get(k)!]))));
 route('POST', '/_sim/counters/reset', (f) => { f.resetCounters(); return f.counters(); });
 
 route('GET', '/_sim/clock', (f) => ({ now: f.now(), startedAt: f.startedAt, iso: new Date(f.now()).toISOString() }));

@@ -34,14 +34,23 @@ export interface CountersSnapshot {
   byTarget: Record<string, Tally>;
 }
 
+/** One answered (or hung) request, for tests that check spacing: `at` is simulated time, epoch ms. */
+export interface RequestLogEntry extends RequestKey { at: number; outcome: Outcome }
+
 export class Counters {
+  /** The most recent requests, oldest first (bounded: at most about 2 x logLimit are kept). */
+  private log: RequestLogEntry[] = [];
   private total = 0;
   private byOutcome = tally();
   private byOperation = new Map<string, Tally>();
   private byAccountRegion = new Map<string, Tally>();
   private byTarget = new Map<string, Tally>();
 
+  constructor(private readonly now: () => number = Date.now, private readonly logLimit = 10_000) {}
+
   record(key: RequestKey, outcome: Outcome): void {
+    this.log.push({ ...key, at: this.now(), outcome });
+    if (this.log.length > 2 * this.logLimit) this.log.splice(0, this.log.length - this.logLimit);
     this.total++;
     this.byOutcome[outcome]++;
     const bump = (m: Map<string, Tally>, k: string) => {
@@ -59,7 +68,13 @@ export class Counters {
     return { total: this.total, byOutcome: { ...this.byOutcome }, byOperation: obj(this.byOperation), byAccountRegion: obj(this.byAccountRegion), byTarget: obj(this.byTarget) };
   }
 
+  /** Recent requests matching every given field, oldest first. */
+  requests(filter: Partial<RequestKey> = {}): RequestLogEntry[] {
+    return this.log.filter((e) => (Object.keys(filter) as (keyof RequestKey)[]).every((k) => filter[k] === undefined || e[k] === filter[k])).map((e) => ({ ...e }));
+  }
+
   reset(): void {
+    this.log = [];
     this.total = 0;
     this.byOutcome = tally();
     this.byOperation.clear();

@@ -8,7 +8,7 @@ import type { AccountState } from '@aws-sdk/client-organizations';
 import { selfSignedPem } from './certs.js';
 import { systemClock, type SimClock } from './clock.js';
 import { AwsError, SimError } from './errors.js';
-import { Counters, FaultEngine, type CountersSnapshot } from './faults.js';
+import { Counters, FaultEngine, type CountersSnapshot, type RequestKey, type RequestLogEntry } from './faults.js';
 import { generateFleet } from './generate.js';
 import {
   accountPatchSchema, accountSchema, CERTIFICATE_NAMES, certFieldSchema, clusterPatchSchema, clusterSchema, errorCodeProblems, faultsPatchSchema,
@@ -112,7 +112,7 @@ export class Fleet {
   readonly scenario: Scenario;
   readonly managementAccountId: string;
   readonly faults: FaultEngine;
-  readonly requestCounters = new Counters();
+  readonly requestCounters = new Counters(() => this.clock.now());
 
   private accounts = new Map<string, Account>();
   private regions = new Map<string, RegionIndex>();
@@ -683,6 +683,11 @@ export class Fleet {
 
   counters(): CountersSnapshot {
     return this.requestCounters.snapshot();
+  }
+
+  /** Recent requests (simulated time), oldest first, e.g. { operation: 'GenerateRandom', account, region }. */
+  requestLog(filter: Partial<RequestKey> = {}): RequestLogEntry[] {
+    return this.requestCounters.requests(filter);
   }
 
   resetCounters(): void {
