@@ -158,7 +158,7 @@ export const ALERTS: Record<string, 'critical' | 'warning'> = {
   CloudHsmClusterCertificateExpiring: 'warning',
   KeystoreWatchTargetDown: 'warning',
   KeystoreWatchAbsent: 'critical',
-  KeystoreWatchNotPolling: 'warning',
+  KeystoreWatchNotPolling: 'critical',
   KeystoreWatchNotificationsFailing: 'warning',
 };
 
