@@ -698,19 +698,21 @@ export class Fleet {
 
   snapshot(filter: { account?: string; region?: string } = {}): FleetSnapshot {
     this.tick();
+    // One pass over the region index, grouped by account: no accounts x regions scan.
+    const byAccount = new Map<string, Record<string, { stores: Store[]; clusters: Cluster[] }>>();
+    for (const [key, idx] of this.regions) {
+      const [acct, region] = key.split('/') as [string, string];
+      if ((filter.account && acct !== filter.account) || (filter.region && region !== filter.region)) continue;
+      const stores = idx.stores.map((r) => r.cur).filter((s): s is Store => s !== null);
+      const clusters = idx.clusters.map((r) => r.cur).filter((c): c is Cluster => c !== null);
+      if (!stores.length && !clusters.length) continue;
+      let regions = byAccount.get(acct);
+      if (!regions) byAccount.set(acct, (regions = {}));
+      regions[region] = { stores, clusters };
+    }
     const accounts = this.listAccounts()
       .filter((a) => !filter.account || a.id === filter.account)
-      .map((a) => {
-        const regions: Record<string, { stores: Store[]; clusters: Cluster[] }> = {};
-        for (const [key, idx] of this.regions) {
-          const [acct, region] = key.split('/') as [string, string];
-          if (acct !== a.id || (filter.region && region !== filter.region)) continue;
-          const stores = idx.stores.map((r) => r.cur).filter((s): s is Store => s !== null);
-          const clusters = idx.clusters.map((r) => r.cur).filter((c): c is Cluster => c !== null);
-          if (stores.length || clusters.length) regions[region] = { stores, clusters };
-        }
-        return { ...a, baseAccessKeyId: baseAccessKeyId(a.id), regions };
-      });
+      .map((a) => ({ ...a, baseAccessKeyId: baseAccessKeyId(a.id), regions: byAccount.get(a.id) ?? {} }));
     return { now: this.clock.now(), startedAt: this.startedAt, managementAccount: this.managementAccountId, baseAccessKeyId: baseAccessKeyId(this.managementAccountId), accounts, pendingEvents: this.events.length };
   }
 
