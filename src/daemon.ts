@@ -2,7 +2,8 @@
 // outbox) -> persisted state, metrics text and the HTTP API.
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import type { Config } from './config/schema.js';
-import type { Snapshot, StoreRecord } from './model.js';
+import type { Snapshot } from './model.js';
+import { publicStore } from './snapshot/public.js';
 import type { Logger } from './log.js';
 import { AwsClients } from './collect/aws-clients.js';
 import { Poller } from './collect/poller.js';
@@ -174,24 +175,4 @@ export class Daemon {
     await this.store?.close();
     this.clients.close();
   }
-}
-
-/** The store as the API shows it (never the trust anchor PEM; it is not even kept). */
-export function publicStore(s: StoreRecord) {
-  return {
-    accountId: s.accountId,
-    accountName: s.accountName,
-    region: s.region,
-    customKeyStoreId: s.id,
-    customKeyStoreName: s.name,
-    customKeyStoreType: s.type,
-    connectionState: s.state,
-    connectionErrorCode: s.errorCode,
-    cloudHsmClusterId: s.clusterId,
-    xksProxy: s.xks,
-    creationDate: s.createdAt === null ? null : new Date(s.createdAt).toISOString(),
-    stateSince: new Date(s.stateSince).toISOString(),
-    trustAnchorNotAfter: s.trustAnchorNotAfter === null ? null : new Date(s.trustAnchorNotAfter).toISOString(),
-    stale: s.stale,
-  };
 }

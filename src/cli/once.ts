@@ -1,5 +1,6 @@
 // keystore-watch once: one sweep, printed as a table or JSON; the exit code says whether all is well.
 import type { Snapshot } from '../model.js';
+import { publicStore } from '../snapshot/public.js';
 import { AwsClients } from '../collect/aws-clients.js';
 import { Poller } from '../collect/poller.js';
 import { parseOptions, printable, reportFailure, loadConfigOrExit, UsageError } from './common.js';
@@ -17,17 +18,10 @@ export function exitCodeFor(snapshot: Snapshot): number {
 
 export function toJson(snapshot: Snapshot) {
   return {
-    stores: snapshot.stores.filter((s) => !s.stale).map((s) => ({
-      accountId: s.accountId,
-      accountName: s.accountName,
-      region: s.region,
-      customKeyStoreId: s.id,
-      customKeyStoreName: s.name,
-      customKeyStoreType: s.type,
-      connectionState: s.state,
-      connectionErrorCode: s.errorCode,
-      cloudHsmClusterId: s.clusterId,
-    })),
+    stores: snapshot.stores.filter((s) => !s.stale).map((s) => {
+      const { accountId, accountName, region, customKeyStoreId, customKeyStoreName, customKeyStoreType, connectionState, connectionErrorCode, cloudHsmClusterId } = publicStore(s);
+      return { accountId, accountName, region, customKeyStoreId, customKeyStoreName, customKeyStoreType, connectionState, connectionErrorCode, cloudHsmClusterId };
+    }),
     targets: snapshot.targets.map((t) => ({ accountId: t.accountId, region: t.region, ok: t.ok, error: t.error ? `${t.error.code}: ${t.error.message}` : null })),
   };
 }
