@@ -38,6 +38,7 @@ export function buildSnapshot(prev: Snapshot | null, results: readonly TargetPol
   const prevClusters = new Map<string, ClusterRecord>((prev?.clusters ?? []).map((c) => [storeKey(c), c]));
   const prevTargets = new Map<string, TargetOutcome>((prev?.targets ?? []).map((t) => [targetKey(t), t]));
   const prevProbes = new Map<string, ProbeResult>((prev?.probes ?? []).map((p) => [`${p.accountId}/${p.region}/${p.storeId}`, p]));
+  const prevProbesByTarget = groupBy(prev?.probes ?? [], targetKey);
   const seenAt = times.finishedAt;
 
   const stores: StoreRecord[] = [];
@@ -56,6 +57,8 @@ export function buildSnapshot(prev: Snapshot | null, results: readonly TargetPol
       }
     } else {
       for (const s of prevStoresByTarget.get(tk) ?? []) stores.push({ ...s, stale: true });
+      // Their last probe results stay with them (like the stores, not observed this poll) rather than vanishing.
+      for (const p of prevProbesByTarget.get(tk) ?? []) probes.push(p);
     }
 
     let cloudHsm: TargetOutcome['cloudHsm'] = null;

@@ -113,6 +113,21 @@ describe('probe: a CONNECTED store whose GenerateRandom fails (eu-west-1, failur
     for (const g of gaps(log)) expect(g).toBeGreaterThanOrEqual(249);
   });
 
+  it('a KMS outage of the target keeps the last probe result with the stale store instead of dropping the series', async () => {
+    sim.fleet.setFaults({ errors: [{ service: 'kms', operation: 'DescribeCustomKeyStores', account: ACCOUNT, region: 'eu-west-1', error: 'KMSInternalException', status: 500 }] });
+    try {
+      await h.poll();
+      await h.delivered();
+      const text = await h.metrics();
+      expect(metricValue(text, `keystore_watch_target_up${labels({ account_id: ACCOUNT, region: 'eu-west-1' })}`)).toBe(0);
+      expect(metricValue(text, `kms_custom_key_store_stale${labels({ account_id: ACCOUNT, region: 'eu-west-1', custom_key_store_id: STORE })}`)).toBe(1);
+      expect(metricValue(text, probeOk('eu-west-1', STORE))).toBe(0);
+      expect(probeEvents()).toEqual([`firing:${STORE}`]);
+    } finally {
+      sim.fleet.setFaults({ errors: [] });
+    }
+  });
+
   it('resolves exactly once after the probe succeeds for `confirmations` polls', async () => {
     sim.fleet.setStore(STORE, { probeFailure: null });
     await h.poll();
