@@ -168,3 +168,21 @@ export async function readBody(res: { text(): Promise<string> }, max = 2000): Pr
     return '';
   }
 }
+
+/**
+ * What every channel shares: its id (configured name, else the type), the per-request timeout and
+ * routing by minSeverity. Each channel file adds render() and send().
+ */
+export abstract class ChannelNotifier<C extends { minSeverity: Severity; name?: string }, O extends NotifierOptions = NotifierOptions> {
+  readonly id: string;
+  protected readonly timeoutMs: number;
+
+  constructor(protected readonly config: C, protected readonly opts: O, fallbackId: string) {
+    this.id = opts.id ?? config.name ?? fallbackId;
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  }
+
+  accepts(n: Notification): boolean {
+    return acceptsNotification(this.config.minSeverity, n);
+  }
+}

@@ -4,7 +4,16 @@
 import type { ChannelConfig } from '../config/schema.js';
 import type { AlertNotification, Notification, Severity } from '../model.js';
 import { ALERT_NAMES } from '../alert/remediation/guidance.js';
-import { KIND_LABEL, acceptsNotification, digestItemsFor, iso, oneLine, runbookUrl, storeLabel, type NotifierOptions } from './common.js';
+import {
+  KIND_LABEL,
+  digestItemsFor,
+  iso,
+  oneLine,
+  runbookUrl,
+  storeLabel,
+  type NotifierOptions,
+  ChannelNotifier,
+} from './common.js';
 import type { DeliveryResult, Notifier } from './notifier.js';
 
 type ConsoleChannel = Extract<ChannelConfig, { type: 'console' }>;
@@ -79,22 +88,14 @@ export function renderConsole(n: Notification, opts: { runbookBaseUrl?: string; 
   return `${lines.join('\n')}\n\n`;
 }
 
-export class ConsoleNotifier implements Notifier {
-  readonly id: string;
+export class ConsoleNotifier extends ChannelNotifier<ConsoleChannel, NotifierOptions & { writer?: ConsoleWriter }> implements Notifier {
   readonly type = 'console' as const;
   readonly minIntervalMs = 0;
   private readonly write: ConsoleWriter;
 
-  constructor(
-    private readonly config: ConsoleChannel,
-    private readonly opts: NotifierOptions & { writer?: ConsoleWriter } = {},
-  ) {
-    this.id = opts.id ?? config.name ?? 'console';
+  constructor(config: ConsoleChannel, opts: NotifierOptions & { writer?: ConsoleWriter } = {}) {
+    super(config, opts, 'console');
     this.write = opts.writer ?? ((t) => void process.stdout.write(t));
-  }
-
-  accepts(n: Notification): boolean {
-    return acceptsNotification(this.config.minSeverity, n);
   }
 
   render(n: Notification): string {

@@ -18,9 +18,7 @@ import type { ChannelConfig } from '../config/schema.js';
 import type { AlertNotification, Notification, Severity } from '../model.js';
 import { ALERT_NAMES } from '../alert/remediation/guidance.js';
 import {
-  DEFAULT_TIMEOUT_MS,
   KIND_LABEL,
-  acceptsNotification,
   digestItemsFor,
   httpFailure,
   iso,
@@ -32,6 +30,7 @@ import {
   transportFailure,
   truncate,
   type NotifierOptions,
+  ChannelNotifier,
 } from './common.js';
 import type { DeliveryResult, Notifier } from './notifier.js';
 import { VERSION } from '../version.js';
@@ -137,22 +136,12 @@ export function renderPagerDuty(n: Notification, opts: { routingKey?: string; ru
   return items.map((i) => event(i, key, opts.runbookBaseUrl));
 }
 
-export class PagerDutyNotifier implements Notifier {
-  readonly id: string;
+export class PagerDutyNotifier extends ChannelNotifier<PagerDutyChannel> implements Notifier {
   readonly type = 'pagerduty' as const;
   readonly minIntervalMs = 0;
-  private readonly timeoutMs: number;
 
-  constructor(
-    private readonly config: PagerDutyChannel,
-    private readonly opts: NotifierOptions = {},
-  ) {
-    this.id = opts.id ?? config.name ?? 'pagerduty';
-    this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  }
-
-  accepts(n: Notification): boolean {
-    return acceptsNotification(this.config.minSeverity, n);
+  constructor(config: PagerDutyChannel, opts: NotifierOptions = {}) {
+    super(config, opts, 'pagerduty');
   }
 
   /** The events send() posts, in order, with the routing key shown as [REDACTED]. */

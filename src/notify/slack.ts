@@ -11,9 +11,7 @@ import type { ChannelConfig } from '../config/schema.js';
 import type { AlertNotification, DigestNotification, Notification, Severity } from '../model.js';
 import { ALERT_NAMES } from '../alert/remediation/guidance.js';
 import {
-  DEFAULT_TIMEOUT_MS,
   KIND_LABEL,
-  acceptsNotification,
   digestItemsFor,
   httpFailure,
   iso,
@@ -24,6 +22,7 @@ import {
   transportFailure,
   truncate,
   type NotifierOptions,
+  ChannelNotifier,
 } from './common.js';
 import type { DeliveryResult, Notifier } from './notifier.js';
 
@@ -266,22 +265,12 @@ export function renderSlack(n: Notification, opts: { runbookBaseUrl?: string; mi
   return { text: fallbackText(n, items), blocks: fit(blocks), unfurl_links: false, unfurl_media: false };
 }
 
-export class SlackNotifier implements Notifier {
-  readonly id: string;
+export class SlackNotifier extends ChannelNotifier<SlackChannel> implements Notifier {
   readonly type = 'slack' as const;
   readonly minIntervalMs = 1000;
-  private readonly timeoutMs: number;
 
-  constructor(
-    private readonly config: SlackChannel,
-    private readonly opts: NotifierOptions = {},
-  ) {
-    this.id = opts.id ?? config.name ?? 'slack';
-    this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  }
-
-  accepts(n: Notification): boolean {
-    return acceptsNotification(this.config.minSeverity, n);
+  constructor(config: SlackChannel, opts: NotifierOptions = {}) {
+    super(config, opts, 'slack');
   }
 
   render(n: Notification): SlackPayload {

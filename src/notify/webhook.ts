@@ -25,14 +25,13 @@ import type { Notification } from '../model.js';
 import { VERSION } from '../version.js';
 import {
   DEFAULT_RUNBOOK_BASE_URL,
-  DEFAULT_TIMEOUT_MS,
-  acceptsNotification,
   digestItemsFor,
   httpFailure,
   readBody,
   requestSignal,
   transportFailure,
   type NotifierOptions,
+  ChannelNotifier,
 } from './common.js';
 import type { DeliveryResult, Notifier } from './notifier.js';
 
@@ -82,24 +81,14 @@ export function signWebhook(secret: string, timestamp: string, body: string): st
 /** Header values must be ByteStrings without CR/LF. */
 const headerValue = (v: string): string => v.replace(/[^\x20-\x7e]/g, '?').slice(0, 1024);
 
-export class WebhookNotifier implements Notifier {
-  readonly id: string;
+export class WebhookNotifier extends ChannelNotifier<WebhookChannel> implements Notifier {
   readonly type = 'webhook' as const;
   readonly minIntervalMs = 0;
-  private readonly timeoutMs: number;
   private readonly now: () => number;
 
-  constructor(
-    private readonly config: WebhookChannel,
-    private readonly opts: NotifierOptions = {},
-  ) {
-    this.id = opts.id ?? config.name ?? 'webhook';
-    this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  constructor(config: WebhookChannel, opts: NotifierOptions = {}) {
+    super(config, opts, 'webhook');
     this.now = opts.now ?? Date.now;
-  }
-
-  accepts(n: Notification): boolean {
-    return acceptsNotification(this.config.minSeverity, n);
   }
 
   render(n: Notification): WebhookBody {
