@@ -103,7 +103,12 @@ export interface TargetOutcome {
   /** Failed polls in a row (0 when ok). */
   consecutiveFailures: number;
   /** CloudHSM enrichment for this target: null when the target has no CloudHSM store. */
-  cloudHsm: { ok: boolean; error: TargetError | null } | null;
+  cloudHsm: {
+    ok: boolean;
+    error: TargetError | null;
+    /** Referenced clusters DescribeClusters did not return (last known while enrichment fails). */
+    missingClusterIds?: string[];
+  } | null;
 }
 
 export interface ProbeResult {

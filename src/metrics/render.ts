@@ -87,10 +87,8 @@ export function renderSnapshotMetrics(snapshot: Snapshot): string {
     f.probeDur.add(id, p.durationMs / 1000);
   }
 
-  const clusterKeys = new Set<string>();
   for (const c of snapshot.clusters) {
     const id = { account_id: c.accountId, region: c.region, cloudhsm_cluster_id: c.id };
-    clusterKeys.add(`${c.accountId}/${c.region}/${c.id}`);
     for (const state of CLUSTER_STATES) f.clusterState.add({ ...id, state }, c.state === state ? 1 : 0);
     if (!(CLUSTER_STATES as readonly string[]).includes(c.state)) f.clusterState.add({ ...id, state: c.state }, 1);
     const counts = new Map<string, number>(HSM_STATES.map((st) => [st, 0]));
@@ -100,15 +98,11 @@ export function renderSnapshotMetrics(snapshot: Snapshot): string {
     if (c.certificateNotAfter !== null) f.clusterCert.add(id, seconds(c.certificateNotAfter));
   }
 
-  const enrichmentOk = new Set(snapshot.targets.filter((t) => t.cloudHsm?.ok).map((t) => `${t.accountId}/${t.region}`));
-  const missingSeen = new Set<string>();
-  for (const s of snapshot.stores) {
-    if (s.type !== 'AWS_CLOUDHSM' || !s.clusterId || !enrichmentOk.has(`${s.accountId}/${s.region}`)) continue;
-    const key = `${s.accountId}/${s.region}/${s.clusterId}`;
-    if (missingSeen.has(key)) continue;
-    missingSeen.add(key);
-    f.missing.add({ account_id: s.accountId, region: s.region, cloudhsm_cluster_id: s.clusterId }, clusterKeys.has(key) ? 0 : 1);
+  // Missing clusters are remembered per target, so the series holds its value while CloudHSM is unreachable.
+  for (const t of snapshot.targets) {
+    for (const id of t.cloudHsm?.missingClusterIds ?? []) f.missing.add({ account_id: t.accountId, region: t.region, cloudhsm_cluster_id: id }, 1);
   }
+  for (const c of snapshot.clusters) f.missing.add({ account_id: c.accountId, region: c.region, cloudhsm_cluster_id: c.id }, 0);
 
   for (const t of snapshot.targets) {
     const id = { account_id: t.accountId, region: t.region };

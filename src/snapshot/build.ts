@@ -63,8 +63,11 @@ export function buildSnapshot(prev: Snapshot | null, results: readonly TargetPol
 
     let cloudHsm: TargetOutcome['cloudHsm'] = null;
     if (r.cloudHsm.attempted) {
-      cloudHsm = { ok: r.cloudHsm.clusters !== null, error: r.cloudHsm.error };
+      cloudHsm = { ok: r.cloudHsm.clusters !== null, error: r.cloudHsm.error, missingClusterIds: before?.cloudHsm?.missingClusterIds ?? [] };
       if (r.cloudHsm.clusters) {
+        const returned = new Set(r.cloudHsm.clusters.map((c) => c.id));
+        const referenced = new Set((r.stores ?? []).filter((s) => s.type === 'AWS_CLOUDHSM' && s.clusterId).map((s) => s.clusterId!));
+        cloudHsm.missingClusterIds = [...referenced].filter((id) => !returned.has(id)).sort();
         for (const c of r.cloudHsm.clusters) {
           const old = prevClusters.get(storeKey(c));
           clusters.push({ ...c, stateSince: old && old.state === c.state ? old.stateSince : seenAt, stale: false });
@@ -75,7 +78,7 @@ export function buildSnapshot(prev: Snapshot | null, results: readonly TargetPol
     } else if (!ok) {
       // The store walk failed, so we do not know whether enrichment was needed: keep what we knew.
       for (const c of prevClustersByTarget.get(tk) ?? []) clusters.push({ ...c, stale: true });
-      if (before?.cloudHsm) cloudHsm = { ok: false, error: r.error };
+      if (before?.cloudHsm) cloudHsm = { ok: false, error: r.error, missingClusterIds: before.cloudHsm.missingClusterIds ?? [] };
     }
 
     for (const p of r.probes) {

@@ -78,7 +78,7 @@ describe('CloudHSM findings end to end', () => {
     await h.delivered();
     expect(h.events()).toEqual([]);
     const snap = h.daemon.latest!;
-    expect(snap.targets).toEqual([expect.objectContaining({ ok: true, cloudHsm: { ok: true, error: null } })]);
+    expect(snap.targets).toEqual([expect.objectContaining({ ok: true, cloudHsm: { ok: true, error: null, missingClusterIds: [] } })]);
     expect(snap.clusters).toHaveLength(6);
   });
 

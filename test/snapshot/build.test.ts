@@ -51,7 +51,7 @@ describe('buildSnapshot', () => {
     const s2 = buildSnapshot(s1, [r2], times(2, 2000));
     expect(s2.stores[0]!.stale).toBe(false);
     expect(s2.clusters).toEqual([{ ...c, stateSince: 1000, stale: true }]);
-    expect(s2.targets[0]!.cloudHsm).toEqual({ ok: false, error: { code: 'CloudHsmInternalFailureException', message: 'x' } });
+    expect(s2.targets[0]!.cloudHsm).toEqual({ ok: false, error: { code: 'CloudHsmInternalFailureException', message: 'x' }, missingClusterIds: [] });
   });
 
   it('counts consecutive probe failures and carries results between probe rounds', () => {
@@ -63,5 +63,14 @@ describe('buildSnapshot', () => {
     expect(s.probes[0]!.consecutiveFailures).toBe(2);
     s = buildSnapshot(s, [{ ...ok(T1, [observed()]), probes: [probe(true)] }], times(4, 4000));
     expect(s.probes[0]!.consecutiveFailures).toBe(0);
+  });
+
+  it('remembers clusters DescribeClusters did not return, also while enrichment fails', () => {
+    const r1 = { ...ok(T1, [observed({ clusterId: 'cluster-missingxxxxx' })]), cloudHsm: { attempted: true as const, clusters: [], error: null } };
+    const s1 = buildSnapshot(null, [r1], times(1, 1000));
+    expect(s1.targets[0]!.cloudHsm!.missingClusterIds).toEqual(['cluster-missingxxxxx']);
+    const r2 = { ...ok(T1, [observed({ clusterId: 'cluster-missingxxxxx' })]), cloudHsm: { attempted: true as const, clusters: null, error: { code: 'CloudHsmInternalFailureException', message: 'x' } } };
+    const s2 = buildSnapshot(s1, [r2], times(2, 2000));
+    expect(s2.targets[0]!.cloudHsm).toMatchObject({ ok: false, missingClusterIds: ['cluster-missingxxxxx'] });
   });
 });
