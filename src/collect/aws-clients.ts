@@ -60,8 +60,28 @@ export function errorCode(err: unknown): string {
   return e?.name && e.name !== 'Error' ? e.name : (e?.Code ?? 'UnknownError');
 }
 
+/**
+ * Client settings the SDK would otherwise look up again for every new client: each lookup walks
+ * environment -> shared config files -> default, throwing (and formatting) a ProviderError at every
+ * miss. Resolved once per AwsClients from the same sources, with the same precedence.
+ */
+export interface ResolvedClientSettings {
+  useFipsEndpoint?: boolean;
+  useDualstackEndpoint?: boolean;
+  userAgentAppId?: string;
+  authSchemePreference?: string[];
+  /** An endpoint configured outside keystore-watch (AWS_ENDPOINT_URL_KMS, endpoint_url in the profile). */
+  kmsConfiguredEndpoint?: string;
+  /** The SDK's default user-agent sections (runtime, OS, package versions): the same for every KMS client. */
+  kmsDefaultUserAgent?: unknown;
+}
+
+type ProviderBag = Record<string, (() => Promise<unknown>) | undefined>;
+
 export class AwsClients {
   private readonly handler: NodeHttpHandler;
+  private settings: ResolvedClientSettings | null = null;
+  private settingsPromise: Promise<ResolvedClientSettings> | null = null;
   private readonly base: AwsCredentialIdentityProvider;
   private readonly credentials = new Map<string, AwsCredentialIdentityProvider>();
   private readonly kms: LruCache<string, KMSClient>;
@@ -98,6 +118,55 @@ export class AwsClients {
       retryMode: 'standard',
       requestHandler: this.handler,
     };
+  }
+
+  /**
+   * Resolves the per-client settings once (see ResolvedClientSettings). Clients created before this
+   * finishes still work; they resolve the settings themselves, as the SDK does by default.
+   */
+  prepare(): Promise<ResolvedClientSettings> {
+    this.settingsPromise ??= (async () => {
+      const probe = new KMSClient({ ...this.common(this.opts.aws.homeRegion), credentials: this.base });
+      const c = probe.config as unknown as ProviderBag;
+      const get = async <T>(name: string): Promise<T | undefined> => {
+        try {
+          return (await c[name]?.()) as T | undefined;
+        } catch {
+          return undefined;
+        }
+      };
+      const settings: ResolvedClientSettings = {
+        useFipsEndpoint: (await get<boolean>('useFipsEndpoint')) ?? false,
+        useDualstackEndpoint: (await get<boolean>('useDualstackEndpoint')) ?? false,
+        userAgentAppId: await get<string>('userAgentAppId'),
+        authSchemePreference: (await get<string[]>('authSchemePreference')) ?? [],
+      };
+      settings.kmsDefaultUserAgent = await get<unknown>('defaultUserAgentProvider');
+      if (!this.opts.aws.endpoint) settings.kmsConfiguredEndpoint = (await get<string>('serviceConfiguredEndpoint')) || undefined;
+      this.settings = settings;
+      return settings;
+    })();
+    return this.settingsPromise;
+  }
+
+  /** The resolved settings as client config (empty until prepare() has finished). */
+  private resolved(service: 'kms' | 'cloudhsmv2'): Record<string, unknown> {
+    const s = this.settings;
+    if (!s) return {};
+    const out: Record<string, unknown> = { useFipsEndpoint: s.useFipsEndpoint, useDualstackEndpoint: s.useDualstackEndpoint };
+    if (service === 'kms') {
+      // Providers, not values: an undefined value would make the SDK look it up again.
+      out.userAgentAppId = async () => s.userAgentAppId;
+      out.authSchemePreference = async () => s.authSchemePreference;
+      // The middleware maps this array to a new one before appending, so sharing it is safe.
+      if (Array.isArray(s.kmsDefaultUserAgent)) out.defaultUserAgentProvider = async () => s.kmsDefaultUserAgent;
+      if (!this.opts.aws.endpoint) {
+        // Already looked up once: use it, or tell each client not to look again.
+        if (s.kmsConfiguredEndpoint) out.endpoint = s.kmsConfiguredEndpoint;
+        else out.ignoreConfiguredEndpointUrls = true;
+      }
+    }
+    return out;
   }
 
   /** Credentials for a target: AssumeRole when it has a role, else the caller's own. Cached per role. */
@@ -154,7 +223,7 @@ export class AwsClients {
   kmsFor(target: Target): KMSClient {
     const key = `${target.roleArn ?? target.accountId}|${target.externalId ?? ''}|${target.region}`;
     return this.kms.getOrCreate(key, () => {
-      const client = new KMSClient({ ...this.common(target.region), credentials: this.credentialsFor(target) });
+      const client = new KMSClient({ ...this.common(target.region), ...this.resolved('kms'), credentials: this.credentialsFor(target) });
       instrument(client as unknown as MiddlewareClient, 'kms', this.opts.observer);
       return client;
     });
@@ -178,7 +247,7 @@ export class AwsClients {
     const key = `${target.roleArn ?? target.accountId}|${target.externalId ?? ''}|${target.region}`;
     return this.cloudHsm.getOrCreate(key, () => {
       // The registry's newest CloudHSM client (3.332.0) has its own older core; the shared handler speaks the same interface.
-      const client = new CloudHSMV2Client({ ...this.common(target.region), credentials: this.credentialsFor(target) } as ConstructorParameters<typeof CloudHSMV2Client>[0]);
+      const client = new CloudHSMV2Client({ ...this.common(target.region), ...this.resolved('cloudhsmv2'), credentials: this.credentialsFor(target) } as ConstructorParameters<typeof CloudHSMV2Client>[0]);
       instrument(client as unknown as MiddlewareClient, 'cloudhsmv2', this.opts.observer);
       return client;
     });

@@ -33,6 +33,26 @@ export function toTargetError(err: unknown, fallback = 'UnknownError'): TargetEr
   return { code, message: redact(raw).replace(/\s+/g, ' ').slice(0, 300) };
 }
 
+/**
+ * Round-robin over accounts (each account's first region, then each account's second, ...), so the
+ * targets in flight at once belong to different accounts. In account order, the concurrency slots of
+ * one account's regions would all wait on that account's single AssumeRole instead of doing work.
+ */
+export function interleaveAccounts(targets: readonly Target[]): Target[] {
+  const byAccount = new Map<string, Target[]>();
+  for (const t of targets) {
+    const list = byAccount.get(t.accountId);
+    if (list) list.push(t);
+    else byAccount.set(t.accountId, [t]);
+  }
+  const lists = [...byAccount.values()];
+  const out: Target[] = [];
+  for (let i = 0; out.length < targets.length; i++) {
+    for (const list of lists) if (i < list.length) out.push(list[i]!);
+  }
+  return out;
+}
+
 export class Poller {
   private pollId = 0;
   private lastOrgAccounts: OrgAccount[] | null = null;
@@ -71,7 +91,8 @@ export class Poller {
     const startedAt = this.now();
     const pollId = Math.max(this.pollId, prev?.pollId ?? 0) + 1;
     this.pollId = pollId;
-    const targets = await this.targets(signal);
+    const targets = interleaveAccounts(await this.targets(signal));
+    await this.opts.clients.prepare().catch(() => undefined);
     const limit = pLimit(this.opts.config.aws.concurrency);
     let done = 0;
     const results = await Promise.all(

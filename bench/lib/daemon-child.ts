@@ -1,0 +1,158 @@
+// The daemon side of the benchmark, in its own process (forked by bench/run.ts with an IPC channel) so
+// its CPU time and peak RSS are its own. It runs the real code paths:
+//   mode "once":   AwsClients + Poller.poll(null), exactly as `keystore-watch once` does, one fresh
+//                  Poller per sweep (a fresh process per `once` run in real life);
+//   mode "daemon": Daemon({ schedule: false }) with the file state store, pollNow() per sweep, /metrics served.
+// Commands arrive as IPC messages; every answer carries the process's own CPU and memory figures.
+import { readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AwsClients } from '../../src/collect/aws-clients.js';
+import { Poller } from '../../src/collect/poller.js';
+import { parseConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
+import { Daemon } from '../../src/daemon.js';
+import { silentLogger } from '../../src/log.js';
+import { FileStateStore } from '../../src/state/file-store.js';
+import type { Snapshot } from '../../src/model.js';
+
+export type ChildCommand =
+  | { cmd: 'init'; mode: 'once' | 'daemon'; config: Record<string, unknown>; credentials: { accessKeyId: string; secretAccessKey: string } }
+  | { cmd: 'poll' }
+  | { cmd: 'polls'; count: number; checkpoints: number[] }
+  | { cmd: 'mem' }
+  | { cmd: 'close' };
+
+export interface Usage { cpuUserS: number; cpuSystemS: number; rssMB: number; heapUsedMB: number; maxRssMB: number }
+
+export interface PollReport extends Usage {
+  wallS: number;
+  cpuS: number;
+  targets: number;
+  targetsDown: number;
+  downCodes: Record<string, number>;
+  stores: number;
+  clusters: number;
+  stateWrites: { name: string; bytes: number; ms: number }[];
+  /** Per-target walk durations (TargetOutcome.durationMs): where the sweep's time goes. */
+  targetMs: { mean: number; p50: number; p99: number };
+}
+
+const gc = (globalThis as { gc?: () => void }).gc;
+
+function usage(): Usage {
+  const cpu = process.cpuUsage();
+  const mem = process.memoryUsage();
+  return {
+    cpuUserS: cpu.user / 1e6,
+    cpuSystemS: cpu.system / 1e6,
+    rssMB: mem.rss / 2 ** 20,
+    heapUsedMB: mem.heapUsed / 2 ** 20,
+    maxRssMB: peakRssMB(),
+  };
+}
+
+/** Peak RSS of this process: VmHWM where /proc exists, else getrusage's maxRSS. */
+function peakRssMB(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) / 1024;
+  } catch { /* not Linux */ }
+  return process.resourceUsage().maxRSS / 1024;
+}
+
+function distribution(xs: number[]) {
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))] ?? 0;
+  return { mean: Math.round(s.reduce((a, b) => a + b, 0) / Math.max(1, s.length)), p50: Math.round(q(0.5)), p99: Math.round(q(0.99)) };
+}
+
+let mode: 'once' | 'daemon' = 'once';
+let config: Config;
+let credentials: { accessKeyId: string; secretAccessKey: string };
+let daemon: Daemon | null = null;
+let stateDir: string | null = null;
+let writes: { name: string; bytes: number; ms: number }[] = [];
+
+async function init(msg: Extract<ChildCommand, { cmd: 'init' }>) {
+  mode = msg.mode;
+  credentials = msg.credentials;
+  stateDir = mkdtempSync(join(tmpdir(), 'ksw-bench-state-'));
+  config = parseConfig({ ...msg.config, stateDir, listen: '127.0.0.1:0', schedule: '0 0 1 1 *' }, 'bench', {});
+  if (mode === 'daemon') {
+    const store = await FileStateStore.open({ dir: stateDir, observer: { onWrite: (name, bytes, ms) => writes.push({ name, bytes, ms }) } });
+    daemon = new Daemon({ config, logger: silentLogger(), credentials, store, schedule: false });
+    await daemon.start();
+  }
+  return { url: daemon?.url ?? null, ...usage() };
+}
+
+async function onePoll(): Promise<PollReport> {
+  writes = [];
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  let snap: Snapshot | null;
+  if (mode === 'daemon') {
+    await daemon!.pollNow();
+    snap = daemon!.latest;
+  } else {
+    const clients = new AwsClients({ aws: config.aws, credentials });
+    try {
+      snap = await new Poller({ config, clients }).poll(null);
+    } finally {
+      clients.close();
+    }
+  }
+  const wallS = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const downCodes: Record<string, number> = {};
+  for (const t of snap?.targets ?? []) if (!t.ok) downCodes[t.error?.code ?? '?'] = (downCodes[t.error?.code ?? '?'] ?? 0) + 1;
+  return {
+    wallS,
+    cpuS: (cpu.user + cpu.system) / 1e6,
+    targets: snap?.targets.length ?? 0,
+    targetsDown: snap?.targets.filter((t) => !t.ok).length ?? 0,
+    downCodes,
+    stores: snap?.stores.length ?? 0,
+    clusters: snap?.clusters.length ?? 0,
+    stateWrites: writes,
+    targetMs: distribution((snap?.targets ?? []).map((t) => t.durationMs)),
+    ...usage(),
+  };
+}
+
+async function handle(msg: ChildCommand): Promise<unknown> {
+  switch (msg.cmd) {
+    case 'init': return init(msg);
+    case 'poll': return onePoll();
+    case 'polls': {
+      // Many polls in a row (leak check): memory after GC at each checkpoint.
+      const at: Record<number, Usage & { wallS: number }> = {};
+      for (let i = 1; i <= msg.count; i++) {
+        const r = await onePoll();
+        if (msg.checkpoints.includes(i)) {
+          gc?.();
+          at[i] = { ...usage(), wallS: r.wallS };
+        }
+      }
+      return at;
+    }
+    case 'mem': gc?.(); return usage();
+    case 'close': {
+      await daemon?.stop(1000);
+      if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+      return usage();
+    }
+  }
+}
+
+process.on('message', (msg: ChildCommand & { id: number }) => {
+  handle(msg).then(
+    (result) => {
+      process.send!({ id: msg.id, ok: true, result });
+      if (msg.cmd === 'close') process.disconnect();
+    },
+    (err: unknown) => process.send!({ id: msg.id, ok: false, error: err instanceof Error ? err.stack : String(err) }),
+  );
+});

@@ -1,0 +1,57 @@
+// Parent side of bench/lib/daemon-child.ts: fork, send commands, await answers.
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { ChildCommand, PollReport, Usage } from './daemon-child.js';
+import { ROOT } from './sim-process.js';
+
+const CHILD = fileURLToPath(new URL('./daemon-child.ts', import.meta.url));
+
+export class DaemonProcess {
+  private seq = 0;
+  private pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private constructor(private readonly child: ChildProcess) {
+    child.on('message', (m: { id: number; ok: boolean; result?: unknown; error?: string }) => {
+      const p = this.pending.get(m.id);
+      this.pending.delete(m.id);
+      if (m.ok) p?.resolve(m.result);
+      else p?.reject(new Error(m.error));
+    });
+    child.on('exit', (code) => {
+      for (const p of this.pending.values()) p.reject(new Error(`daemon child exited (${code})`));
+      this.pending.clear();
+    });
+  }
+
+  /** `cpuProf`: a directory for a V8 CPU profile of the child (node --cpu-prof). */
+  static start(opts: { cpuProf?: string; heapSnapshotOnSignal?: boolean } = {}): DaemonProcess {
+    const execArgv = ['--import', 'tsx', '--expose-gc'];
+    if (opts.cpuProf) execArgv.push('--cpu-prof', `--cpu-prof-dir=${opts.cpuProf}`);
+    if (opts.heapSnapshotOnSignal) execArgv.push('--heapsnapshot-signal=SIGUSR2');
+    return new DaemonProcess(fork(CHILD, [], { cwd: ROOT, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  private send<T>(msg: ChildCommand): Promise<T> {
+    const id = ++this.seq;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.child.send({ ...msg, id });
+    });
+  }
+
+  init(mode: 'once' | 'daemon', config: Record<string, unknown>, credentials: { accessKeyId: string; secretAccessKey: string }) {
+    return this.send<Usage & { url: string | null }>({ cmd: 'init', mode, config, credentials });
+  }
+  poll() { return this.send<PollReport>({ cmd: 'poll' }); }
+  polls(count: number, checkpoints: number[]) { return this.send<Record<number, Usage & { wallS: number }>>({ cmd: 'polls', count, checkpoints }); }
+  mem() { return this.send<Usage>({ cmd: 'mem' }); }
+  async close(): Promise<Usage> {
+    const exited = new Promise((r) => this.child.once('exit', r));
+    const u = await this.send<Usage>({ cmd: 'close' });
+    await exited;
+    return u;
+  }
+}

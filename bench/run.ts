@@ -1,0 +1,322 @@
+// npm run bench [-- --quick] [-- --only sweep,scale,metrics,leak,cli] [-- --cpu-prof DIR] [-- --reference]
+//
+// Fleet-scale benchmark (issue 7). The simulator runs in its own process (`keystore-watch simulate`
+// with a generated fleet, injected latency and the 5/s rate limit); the code under measurement runs
+// in a second child process (bench/lib/daemon-child.ts) so its CPU time and peak RSS are its own.
+// This parent only orchestrates and scrapes. Prints a table; writes bench/results/latest.json
+// (and bench/results/reference-<date>.json with --reference).
+import { execFile } from 'node:child_process';
+import { mkdirSync, writeFileSync, readFileSync, mkdtempSync } from 'node:fs';
+import { cpus, totalmem, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent, request } from 'node:http';
+import { parseArgs } from 'node:util';
+import { promisify } from 'node:util';
+import { DaemonProcess } from './lib/daemon-process.js';
+import { REGIONS_16, ROOT, SimProcess, type FleetShape, type SimCounters, type SimFaults } from './lib/sim-process.js';
+import { awsCliVersion, cliSweep } from './lib/aws-cli.js';
+import type { PollReport } from './lib/daemon-child.js';
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    'cpu-prof': { type: 'string' },
+    reference: { type: 'boolean', default: false },
+    concurrency: { type: 'string' },
+    accounts: { type: 'string' },
+  },
+});
+const QUICK = args.quick!;
+const only = new Set((args.only ?? 'sweep,scale,metrics,leak,cli').split(','));
+const CONCURRENCY = Number(args.concurrency ?? 64);
+const FAULTS: SimFaults = { latencyMs: 30, jitterMs: 20, rateLimitPerSecond: 5 }; // 30-50 ms, mean 40 ms
+const MEAN_LATENCY_MS = FAULTS.latencyMs + FAULTS.jitterMs / 2;
+const REGIONS = REGIONS_16;
+
+// Sizes. Default scenario: 1,000 accounts x 16 regions, ~2,000 stores (40 % CloudHSM), concurrency 64.
+const P = QUICK
+  ? { simAccounts: 16, defaultAccounts: 16, scale: [4, 16], bigStoreAccounts: 16, leak: { accounts: 4, regions: 4, polls: 30, checkpoints: [10, 30] }, scrapes: 50, cli: { accounts: 1, regions: 4 } }
+  : { simAccounts: 4000, defaultAccounts: 1000, scale: [64, 256, 1000, 4000], bigStoreAccounts: 1000, leak: { accounts: 8, regions: 8, polls: 500, checkpoints: [10, 100, 250, 500] }, scrapes: 200, cli: { accounts: 4, regions: 16 } };
+
+if (args.accounts) { P.defaultAccounts = Number(args.accounts); P.simAccounts = Math.max(P.simAccounts, P.defaultAccounts); }
+
+const SHAPE: FleetShape = { seed: 7, accounts: P.simAccounts, regions: REGIONS, storesPerRegion: 0.125, cloudHsmFraction: 0.4, failedFraction: 0.05, hsmsPerCluster: 2 };
+
+const log = (s: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
+const r1 = (n: number) => Math.round(n * 10) / 10;
+const r2 = (n: number) => Math.round(n * 100) / 100;
+const r3 = (n: number) => Math.round(n * 1000) / 1000;
+
+function daemonConfig(sim: SimProcess, accounts: number, regions = REGIONS) {
+  return {
+    aws: { endpoint: sim.url, concurrency: CONCURRENCY, maxAttempts: 5, requestTimeout: '10s', targetTimeout: '60s', pageSize: 1000 },
+    accounts: sim.accountIds.slice(0, accounts).map((id) => ({ id, roleArn: `arn:aws:iam::${id}:role/KeystoreWatch` })),
+    regions,
+  };
+}
+
+interface Bound { calls: number; byOperation: Record<string, number>; throttled: number; latencyBoundS: number; rateBoundS: number; boundS: number }
+
+function diffCounters(before: SimCounters, after: SimCounters): SimCounters {
+  const sub = (a: Record<string, { ok: number; throttled: number; failed: number }>, b: Record<string, { ok: number; throttled: number; failed: number }>) => {
+    const out: typeof a = {};
+    for (const [k, v] of Object.entries(a)) {
+      const p = b[k] ?? { ok: 0, throttled: 0, failed: 0 };
+      const d = { ok: v.ok - p.ok, throttled: v.throttled - p.throttled, failed: v.failed - p.failed };
+      if (d.ok || d.throttled || d.failed) out[k] = d;
+    }
+    return out;
+  };
+  return { total: after.total - before.total, byOutcome: {}, byOperation: sub(after.byOperation, before.byOperation), byTarget: sub(after.byTarget, before.byTarget) };
+}
+
+/** calls x mean latency / concurrency, and the 5/s per account-region bound where higher. */
+function lowerBound(c: SimCounters, concurrency: number): Bound {
+  const byOperation: Record<string, number> = {};
+  let throttled = 0;
+  for (const [op, t] of Object.entries(c.byOperation)) {
+    byOperation[op] = t.ok + t.throttled + t.failed;
+    throttled += t.throttled;
+  }
+  const latencyBoundS = (c.total * MEAN_LATENCY_MS) / concurrency / 1000;
+  // A rate-limited account-region-operation with n calls needs floor((n-1)/limit) seconds plus one latency.
+  let rateBoundS = 0;
+  for (const [key, t] of Object.entries(c.byTarget)) {
+    if (!key.endsWith('/DescribeCustomKeyStores')) continue;
+    const n = t.ok + t.throttled + t.failed;
+    rateBoundS = Math.max(rateBoundS, Math.floor((n - 1) / FAULTS.rateLimitPerSecond) + MEAN_LATENCY_MS / 1000);
+  }
+  return { calls: c.total, byOperation, throttled, latencyBoundS: r3(latencyBoundS), rateBoundS: r3(rateBoundS), boundS: r3(Math.max(latencyBoundS, rateBoundS)) };
+}
+
+async function measuredPoll(sim: SimProcess, d: DaemonProcess, label: string) {
+  const c0 = await sim.counters();
+  const s0 = await sim.cpuSeconds();
+  const r = await d.poll();
+  const s1 = await sim.cpuSeconds();
+  const b = lowerBound(diffCounters(c0, await sim.counters()), CONCURRENCY);
+  const out = {
+    wallS: r3(r.wallS), ...b, ratio: r3(r.wallS / b.boundS), targets: r.targets, targetsDown: r.targetsDown, downCodes: r.downCodes, stores: r.stores, clusters: r.clusters,
+    targetsPerS: Math.round(r.targets / r.wallS), cpuS: r3(r.cpuS), cpuSPer1kTargets: r3((r.cpuS / r.targets) * 1000), simCpuS: s0 !== null && s1 !== null ? r2(s1 - s0) : null,
+    rssMB: r1(r.rssMB), peakRssMB: r1(r.maxRssMB), targetMs: r.targetMs, stateWrites: r.stateWrites,
+  };
+  log(`${label}: ${out.targets} targets, ${out.stores} stores, ${out.wallS}s (bound ${out.boundS}s, x${out.ratio}), ${out.calls} calls ${JSON.stringify(out.byOperation)}, cpu ${out.cpuS}s, sim cpu ${out.simCpuS}s, target ms ${JSON.stringify(out.targetMs)}, peak RSS ${out.peakRssMB} MB${out.targetsDown ? `, DOWN ${JSON.stringify(out.downCodes)}` : ''}`);
+  return out;
+}
+type Measured = Awaited<ReturnType<typeof measuredPoll>>;
+
+/** Sequential scrapes over one keep-alive connection, from this (separate) process. */
+async function scrape(url: string, n: number) {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const times: number[] = [];
+  let bytes = 0;
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    bytes = await new Promise<number>((resolve, reject) => {
+      request(`${url}/metrics`, { agent }, (res) => {
+        let len = 0;
+        res.on('data', (c: Buffer) => { len += c.length; });
+        res.on('end', () => (res.statusCode === 200 ? resolve(len) : reject(new Error(`HTTP ${res.statusCode}`))));
+        res.on('error', reject);
+      }).on('error', reject).end();
+    });
+    times.push(performance.now() - t0);
+  }
+  agent.destroy();
+  const sorted = [...times].sort((a, b) => a - b);
+  const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!;
+  return { scrapes: n, medianMs: r2(q(0.5)), p99Ms: r2(q(0.99)), maxMs: r2(sorted.at(-1)!), bodyBytes: bytes };
+}
+
+function writeTimes(m: Measured) {
+  const by = (name: string) => m.stateWrites.filter((w) => w.name === name);
+  const sum = (ws: { ms: number }[]) => ws.reduce((a, w) => a + w.ms, 0);
+  const snap = by('snapshot');
+  return { perPollMs: r1(sum(m.stateWrites)), snapshotMs: r1(sum(snap)), snapshotBytes: snap.at(-1)?.bytes ?? 0, alertsMs: r1(sum(by('alerts'))), otherMs: r1(sum(m.stateWrites.filter((w) => w.name !== 'snapshot' && w.name !== 'alerts'))) };
+}
+
+function machine() {
+  const model = /model name\s*:\s*(.*)/.exec(safeRead('/proc/cpuinfo'))?.[1] ?? cpus()[0]?.model ?? 'unknown';
+  return { nproc: cpus().length, cpuModel: model.trim(), memoryGiB: r1(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform} ${process.arch}` };
+}
+function safeRead(p: string) { try { return readFileSync(p, 'utf8'); } catch { return ''; } }
+
+const results: Record<string, unknown> = {
+  startedAt: new Date().toISOString(), quick: QUICK, machine: machine(),
+  scenario: { fleet: SHAPE, faults: FAULTS, meanLatencyMs: MEAN_LATENCY_MS, concurrency: CONCURRENCY, defaultAccounts: P.defaultAccounts, regions: REGIONS.length },
+};
+
+const t00 = performance.now();
+const sims: SimProcess[] = [];
+try {
+  let simA: SimProcess | null = null;
+  if (only.has('sweep') || only.has('scale') || only.has('cli')) {
+    log(`starting simulator: ${SHAPE.accounts} accounts x ${REGIONS.length} regions, latency ${FAULTS.latencyMs}+${FAULTS.jitterMs} ms jitter, ${FAULTS.rateLimitPerSecond}/s`);
+    simA = await SimProcess.start(SHAPE, FAULTS);
+    sims.push(simA);
+    log(`simulator ${simA.url}: ${JSON.stringify(await simA.stats())}`);
+  }
+
+  if (only.has('sweep') && simA) {
+    // The `once` path: a fresh AwsClients + Poller, as `keystore-watch once` builds them.
+    const once = DaemonProcess.start({ cpuProf: args['cpu-prof'] ? join(args['cpu-prof'], 'once') : undefined });
+    await once.init('once', daemonConfig(simA, P.defaultAccounts), simA.credentials);
+    const onceSweep = await measuredPoll(simA, once, 'once  (cold)');
+    await once.close();
+    // The scheduled daemon: poll 1 assumes every role, poll 2 is the steady state.
+    const d = DaemonProcess.start({ cpuProf: args['cpu-prof'] ? join(args['cpu-prof'], 'daemon') : undefined });
+    const init = await d.init('daemon', daemonConfig(simA, P.defaultAccounts), simA.credentials);
+    const cold = await measuredPoll(simA, d, 'daemon poll 1 (cold)');
+    const warm = await measuredPoll(simA, d, 'daemon poll 2 (warm)');
+    const metrics = await scrape(init.url!, P.scrapes);
+    log(`/metrics at ${warm.stores} stores: median ${metrics.medianMs} ms, p99 ${metrics.p99Ms} ms, ${metrics.bodyBytes} bytes`);
+    const end = await d.close();
+    results.sweep = { once: onceSweep, daemonCold: cold, daemonWarm: warm, daemonPeakRssMB: r1(end.maxRssMB) };
+    results.metricsSmall = { stores: warm.stores, targets: warm.targets, ...metrics };
+    results.stateSmall = { stores: warm.stores, cold: writeTimes(cold), warm: writeTimes(warm) };
+  }
+
+  if (only.has('scale') && simA) {
+    const rows = [];
+    for (const accounts of P.scale) {
+      const d = DaemonProcess.start();
+      await d.init('daemon', daemonConfig(simA, accounts), simA.credentials);
+      const cold = await measuredPoll(simA, d, `scale ${accounts * REGIONS.length} poll 1`);
+      const warm = await measuredPoll(simA, d, `scale ${accounts * REGIONS.length} poll 2`);
+      const end = await d.close();
+      rows.push({ accounts, targets: warm.targets, stores: warm.stores, cold, warm, peakRssMB: r1(end.maxRssMB) });
+    }
+    results.scale = rows;
+  }
+
+  if (only.has('metrics')) {
+    // ~20,000 stores: the same 1,000 x 16 fleet shape with 1.25 stores per account-region; no latency (only the scrape is measured).
+    const shape: FleetShape = { ...SHAPE, seed: 11, accounts: P.bigStoreAccounts, storesPerRegion: 1.25 };
+    log(`starting simulator for the large-store fleet: ${shape.accounts} accounts, ${shape.storesPerRegion} stores per region`);
+    const simB = await SimProcess.start(shape, { latencyMs: 0, jitterMs: 0, rateLimitPerSecond: 0 });
+    sims.push(simB);
+    const d = DaemonProcess.start();
+    const init = await d.init('daemon', daemonConfig(simB, shape.accounts), simB.credentials);
+    const p1 = await measuredPoll(simB, d, 'large-store poll 1');
+    const p2 = await measuredPoll(simB, d, 'large-store poll 2');
+    const metrics = await scrape(init.url!, P.scrapes);
+    log(`/metrics at ${p2.stores} stores: median ${metrics.medianMs} ms, p99 ${metrics.p99Ms} ms, ${metrics.bodyBytes} bytes`);
+    const end = await d.close();
+    results.metricsLarge = { stores: p2.stores, targets: p2.targets, ...metrics, peakRssMB: r1(end.maxRssMB), pollWallS: [p1.wallS, p2.wallS], pollCpuS: [p1.cpuS, p2.cpuS] };
+    results.stateLarge = { stores: p2.stores, cold: writeTimes(p1), warm: writeTimes(p2) };
+    await simB.stop();
+  }
+
+  if (only.has('leak')) {
+    const L = P.leak;
+    const shape: FleetShape = { ...SHAPE, seed: 13, accounts: L.accounts, regions: REGIONS.slice(0, L.regions), storesPerRegion: 1 };
+    log(`leak check: ${L.accounts} accounts x ${L.regions} regions, no latency, ${L.polls} polls`);
+    const simC = await SimProcess.start(shape, { latencyMs: 0, jitterMs: 0, rateLimitPerSecond: 0 });
+    sims.push(simC);
+    const d = DaemonProcess.start();
+    await d.init('daemon', daemonConfig(simC, L.accounts, shape.regions), simC.credentials);
+    const t0 = performance.now();
+    const at = await d.polls(L.polls, L.checkpoints);
+    const wallS = (performance.now() - t0) / 1000;
+    const end = await d.close();
+    const first = at[L.checkpoints[0]!]!;
+    const last = at[L.polls]!;
+    results.leak = {
+      targets: L.accounts * L.regions, polls: L.polls, wallS: r1(wallS),
+      checkpoints: Object.fromEntries(Object.entries(at).map(([k, u]) => [k, { rssMB: r1(u.rssMB), heapUsedMB: r1(u.heapUsedMB) }])),
+      rssGrowthPct: r1(((last.rssMB - first.rssMB) / first.rssMB) * 100), heapGrowthPct: r1(((last.heapUsedMB - first.heapUsedMB) / first.heapUsedMB) * 100), peakRssMB: r1(end.maxRssMB),
+    };
+    log(`leak: ${JSON.stringify(results.leak)}`);
+    await simC.stop();
+  }
+
+  if (only.has('cli') && simA) {
+    const cli = awsCliVersion();
+    const accounts = simA.accountIds.slice(0, P.cli.accounts);
+    const regions = REGIONS.slice(0, P.cli.regions);
+    const targets = accounts.length * regions.length;
+    // keystore-watch on the same targets: the sweep inside the process, and `keystore-watch once` end to end (process start included).
+    const d = DaemonProcess.start();
+    await d.init('once', daemonConfig(simA, accounts.length, regions), simA.credentials);
+    const kw = await measuredPoll(simA, d, `once on the ${targets} CLI targets`);
+    await d.close();
+    const e2e = await onceProcess(simA, accounts, regions);
+    log(`keystore-watch once (process, tsx): ${e2e.wallS}s, exit ${e2e.exitCode}`);
+    if (cli) {
+      log(`AWS CLI (${cli.version}) over the same ${targets} targets, sequentially...`);
+      const c0 = await simA.counters();
+      const aws = await cliSweep(simA.url, simA.credentials, accounts, regions);
+      const calls = diffCounters(c0, await simA.counters());
+      log(`AWS CLI: ${aws.wallS.toFixed(1)}s for ${aws.invocations} invocations, ${aws.stores} stores`);
+      results.cli = { targets, awsCli: { ...cli, ...aws, wallS: r2(aws.wallS), calls: calls.total }, keystoreWatch: { sweepWallS: kw.wallS, calls: kw.calls, stores: kw.stores, onceProcessWallS: e2e.wallS }, ratioSweep: r1(aws.wallS / kw.wallS), ratioProcess: r1(aws.wallS / e2e.wallS) };
+    } else {
+      log('aws CLI not found (apt-get install awscli); side-by-side skipped');
+      results.cli = { targets, awsCli: null, keystoreWatch: { sweepWallS: kw.wallS, calls: kw.calls, stores: kw.stores, onceProcessWallS: e2e.wallS } };
+    }
+  }
+} finally {
+  for (const s of sims) await s.stop().catch(() => {});
+}
+results.totalWallS = r1((performance.now() - t00) / 1000);
+
+async function onceProcess(sim: SimProcess, accounts: string[], regions: string[]) {
+  const dir = mkdtempSync(join(tmpdir(), 'ksw-bench-once-'));
+  const file = join(dir, 'config.yaml');
+  writeFileSync(file, JSON.stringify({ ...daemonConfig(sim, 0, regions), accounts: accounts.map((id) => ({ id, roleArn: `arn:aws:iam::${id}:role/KeystoreWatch` })), stateDir: dir }));
+  const t0 = performance.now();
+  let exitCode = 0;
+  try {
+    await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'once', '--config', file, '--format', 'json'], {
+      cwd: ROOT, maxBuffer: 64 << 20, env: { ...process.env, AWS_ACCESS_KEY_ID: sim.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: sim.credentials.secretAccessKey, AWS_SESSION_TOKEN: '', AWS_REGION: 'us-east-1' },
+    });
+  } catch (err) {
+    exitCode = (err as { code?: number }).code ?? -1; // 1 = a store is not CONNECTED (expected: the fleet has FAILED stores)
+  }
+  return { wallS: r2((performance.now() - t0) / 1000), exitCode };
+}
+
+// ---------- report ----------
+const table: string[][] = [['measure', 'value', 'target', 'verdict']];
+const row = (m: string, v: string, target = '', ok: boolean | null = null) => table.push([m, v, target, ok === null ? '' : ok ? 'ok' : 'MISS']);
+const S = results.sweep as { once: Measured; daemonCold: Measured; daemonWarm: Measured; daemonPeakRssMB: number } | undefined;
+if (S) {
+  for (const [name, m] of [['once (cold)', S.once], ['daemon poll 1 (cold)', S.daemonCold], ['daemon poll 2 (warm)', S.daemonWarm]] as const) {
+    row(`sweep ${name}: wall / lower bound`, `${m.wallS} s / ${m.boundS} s = x${m.ratio}`, '<= x1.25', m.ratio <= 1.25);
+    row(`  calls by operation`, Object.entries(m.byOperation).map(([k, v]) => `${k} ${v}`).join(', ') + (m.throttled ? `, throttled ${m.throttled}` : ''));
+    row(`  targets/s; CPU s per 1k targets`, `${m.targetsPerS}; ${m.cpuSPer1kTargets} (simulator used ${m.simCpuS} CPU s)`);
+  }
+  row('daemon peak RSS (default scenario)', `${S.daemonPeakRssMB} MB`, '<= 256 MB', S.daemonPeakRssMB <= 256);
+}
+const scale = results.scale as { targets: number; stores: number; cold: Measured; warm: Measured; peakRssMB: number }[] | undefined;
+if (scale) {
+  for (const s of scale) {
+    row(`scale ${s.targets} targets (${s.stores} stores)`, `cold ${s.cold.wallS} s (x${s.cold.ratio}), warm ${s.warm.wallS} s (x${s.warm.ratio}); ${s.warm.targetsPerS} targets/s; CPU ${s.warm.cpuSPer1kTargets} s/1k; peak RSS ${s.peakRssMB} MB`);
+  }
+}
+for (const [key, st] of [['metricsSmall', 'stateSmall'], ['metricsLarge', 'stateLarge']] as const) {
+  const m = results[key] as { stores: number; medianMs: number; p99Ms: number; bodyBytes: number; scrapes: number } | undefined;
+  if (m) row(`/metrics at ${m.stores} stores (${m.scrapes} scrapes)`, `median ${m.medianMs} ms, p99 ${m.p99Ms} ms, ${(m.bodyBytes / 1e6).toFixed(2)} MB`, '<= 20 ms median at 20k', m.stores >= 15_000 ? m.medianMs <= 20 : null);
+  const w = results[st] as { stores: number; warm: ReturnType<typeof writeTimes> } | undefined;
+  if (w) row(`state writes per poll at ${w.stores} stores`, `${w.warm.perPollMs} ms (snapshot ${w.warm.snapshotMs} ms / ${(w.warm.snapshotBytes / 1e6).toFixed(2)} MB, alerts ${w.warm.alertsMs} ms)`);
+}
+const leak = results.leak as { polls: number; checkpoints: Record<string, { rssMB: number; heapUsedMB: number }>; rssGrowthPct: number } | undefined;
+if (leak) {
+  const ks = Object.keys(leak.checkpoints);
+  row(`RSS after poll ${ks[0]} / poll ${leak.polls}`, `${leak.checkpoints[ks[0]!]!.rssMB} / ${leak.checkpoints[String(leak.polls)]!.rssMB} MB (${leak.rssGrowthPct >= 0 ? '+' : ''}${leak.rssGrowthPct} %); heap ${leak.checkpoints[ks[0]!]!.heapUsedMB} / ${leak.checkpoints[String(leak.polls)]!.heapUsedMB} MB`, 'within 10 %', Math.abs(leak.rssGrowthPct) <= 10);
+}
+const cli = results.cli as { targets: number; awsCli: { wallS: number; invocations: number; version: string } | null; keystoreWatch: { sweepWallS: number; onceProcessWallS: number }; ratioSweep?: number; ratioProcess?: number } | undefined;
+if (cli) {
+  row(`AWS CLI loop, ${cli.targets} targets`, cli.awsCli ? `${cli.awsCli.wallS} s (${cli.awsCli.invocations} invocations)` : 'skipped (no aws)');
+  row(`keystore-watch, same ${cli.targets} targets`, `sweep ${cli.keystoreWatch.sweepWallS} s; \`once\` process ${cli.keystoreWatch.onceProcessWallS} s` + (cli.awsCli ? `  -> CLI is x${cli.ratioSweep} / x${cli.ratioProcess} slower` : ''));
+}
+results.table = table;
+const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
+const text = table.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+const M = results.machine as ReturnType<typeof machine>;
+process.stdout.write(`\nkeystore-watch bench${QUICK ? ' (quick)' : ''}: ${M.nproc} x ${M.cpuModel}, ${M.memoryGiB} GiB, node ${M.node}; latency ${FAULTS.latencyMs}-${FAULTS.latencyMs + FAULTS.jitterMs} ms (mean ${MEAN_LATENCY_MS}), ${FAULTS.rateLimitPerSecond}/s per account-region, concurrency ${CONCURRENCY}\n\n${text}\n\ntotal ${results.totalWallS} s\n`);
+const outDir = join(ROOT, 'bench', 'results');
+mkdirSync(outDir, { recursive: true });
+writeFileSync(join(outDir, 'latest.json'), JSON.stringify(results, null, 2) + '\n');
+if (args.reference) writeFileSync(join(outDir, `reference-${new Date().toISOString().slice(0, 10)}.json`), JSON.stringify(results, null, 2) + '\n');
+log(`wrote bench/results/latest.json${args.reference ? ' and the reference copy' : ''}`);

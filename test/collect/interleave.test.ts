@@ -1,0 +1,39 @@
+// The poller's target order: accounts round-robin, every target exactly once.
+import { describe, expect, it } from 'vitest';
+import { interleaveAccounts } from '../../src/collect/poller.js';
+import { certificateFacts } from '../../src/collect/certificate.js';
+import type { Target } from '../../src/model.js';
+
+const t = (accountId: string, region: string): Target => ({ accountId, accountName: accountId, region, roleArn: null, externalId: null });
+
+describe('interleaveAccounts', () => {
+  it('visits each account once before any account a second time', () => {
+    const targets = ['111111111111', '222222222222', '333333333333'].flatMap((a) => ['us-east-1', 'eu-west-1'].map((r) => t(a, r)));
+    const out = interleaveAccounts(targets);
+    expect(out.map((x) => `${x.accountId.slice(0, 1)}/${x.region}`)).toEqual([
+      '1/us-east-1', '2/us-east-1', '3/us-east-1', '1/eu-west-1', '2/eu-west-1', '3/eu-west-1',
+    ]);
+  });
+
+  it('keeps every target once when accounts have different region counts', () => {
+    const targets = [t('111111111111', 'a-b-1'), t('111111111111', 'a-b-2'), t('111111111111', 'a-b-3'), t('222222222222', 'a-b-1')];
+    const out = interleaveAccounts(targets);
+    expect(out).toHaveLength(4);
+    expect(new Set(out)).toEqual(new Set(targets));
+    expect(out[1]!.accountId).toBe('222222222222');
+  });
+
+  it('handles no targets', () => {
+    expect(interleaveAccounts([])).toEqual([]);
+  });
+});
+
+describe('certificateFacts cache', () => {
+  it('answers the same facts for the same text, and null expiry for text that is not a certificate', () => {
+    const a = certificateFacts('not a certificate');
+    const b = certificateFacts('not a certificate');
+    expect(a).toEqual(b);
+    expect(a!.notAfter).toBeNull();
+    expect(a!.sha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
