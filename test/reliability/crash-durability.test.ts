@@ -43,7 +43,7 @@ function checkStateFiles(dir: string): string[] {
     const file = path.join(dir, `${name}.json`);
     let text: string;
     try { text = readFileSync(file, 'utf8'); } catch { continue; }
-    const parse = name === 'snapshot' ? parseSnapshotDoc : name === 'outbox' ? parseOutboxDoc : undefined;
+    const parse: ((data: unknown) => unknown) | undefined = name === 'snapshot' ? parseSnapshotDoc : name === 'outbox' ? parseOutboxDoc : undefined;
     const r = decodeDocument(name, text, parse);
     if (!r.ok) problems.push(`${name}: ${r.reason}`);
   }

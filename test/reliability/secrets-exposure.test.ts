@@ -191,7 +191,7 @@ describe('exposure', () => {
     const ca = readFileSync(certFile);
     const got = await new Promise<{ status: number; body: string; cert: string }>((resolve, reject) => {
       httpsGet(`${daemon.url}/metrics`, { ca }, (res) => {
-        const cn = (res.socket as import('node:tls').TLSSocket).getPeerCertificate().subject?.CN ?? '';
+        const cnValue = (res.socket as import('node:tls').TLSSocket).getPeerCertificate().subject?.CN ?? ''; const cn = Array.isArray(cnValue) ? cnValue.join(',') : cnValue;
         let body = '';
         res.on('data', (d: Buffer) => (body += d));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body, cert: cn }));
