@@ -25,10 +25,13 @@ const { values: args } = parseArgs({
     reference: { type: 'boolean', default: false },
     concurrency: { type: 'string' },
     accounts: { type: 'string' },
+    /** Extra node flags for the daemon-side child, e.g. --daemon-flags=--max-old-space-size=160 */
+    'daemon-flags': { type: 'string' },
   },
 });
 const QUICK = args.quick!;
 const only = new Set((args.only ?? 'sweep,scale,metrics,leak,cli').split(','));
+const DAEMON_FLAGS = args['daemon-flags'] ? args['daemon-flags'].split(' ').filter(Boolean) : [];
 const CONCURRENCY = Number(args.concurrency ?? 64);
 const FAULTS: SimFaults = { latencyMs: 30, jitterMs: 20, rateLimitPerSecond: 5 }; // 30-50 ms, mean 40 ms
 const MEAN_LATENCY_MS = FAULTS.latencyMs + FAULTS.jitterMs / 2;
@@ -144,7 +147,7 @@ function safeRead(p: string) { try { return readFileSync(p, 'utf8'); } catch { r
 
 const results: Record<string, unknown> = {
   startedAt: new Date().toISOString(), quick: QUICK, machine: machine(),
-  scenario: { fleet: SHAPE, faults: FAULTS, meanLatencyMs: MEAN_LATENCY_MS, concurrency: CONCURRENCY, defaultAccounts: P.defaultAccounts, regions: REGIONS.length },
+  daemonNodeFlags: DAEMON_FLAGS, scenario: { fleet: SHAPE, faults: FAULTS, meanLatencyMs: MEAN_LATENCY_MS, concurrency: CONCURRENCY, defaultAccounts: P.defaultAccounts, regions: REGIONS.length },
 };
 
 const t00 = performance.now();
@@ -160,12 +163,12 @@ try {
 
   if (only.has('sweep') && simA) {
     // The `once` path: a fresh AwsClients + Poller, as `keystore-watch once` builds them.
-    const once = DaemonProcess.start({ cpuProf: args['cpu-prof'] ? join(args['cpu-prof'], 'once') : undefined });
+    const once = DaemonProcess.start({ cpuProf: args['cpu-prof'] ? join(args['cpu-prof'], 'once') : undefined, nodeOptions: DAEMON_FLAGS });
     await once.init('once', daemonConfig(simA, P.defaultAccounts), simA.credentials);
     const onceSweep = await measuredPoll(simA, once, 'once  (cold)');
     await once.close();
     // The scheduled daemon: poll 1 assumes every role, poll 2 is the steady state.
-    const d = DaemonProcess.start({ cpuProf: args['cpu-prof'] ? join(args['cpu-prof'], 'daemon') : undefined });
+    const d = DaemonProcess.start({ cpuProf: args['cpu-prof'] ? join(args['cpu-prof'], 'daemon') : undefined, nodeOptions: DAEMON_FLAGS });
     const init = await d.init('daemon', daemonConfig(simA, P.defaultAccounts), simA.credentials);
     const cold = await measuredPoll(simA, d, 'daemon poll 1 (cold)');
     const warm = await measuredPoll(simA, d, 'daemon poll 2 (warm)');
@@ -180,7 +183,7 @@ try {
   if (only.has('scale') && simA) {
     const rows = [];
     for (const accounts of P.scale) {
-      const d = DaemonProcess.start();
+      const d = DaemonProcess.start({ nodeOptions: DAEMON_FLAGS });
       await d.init('daemon', daemonConfig(simA, accounts), simA.credentials);
       const cold = await measuredPoll(simA, d, `scale ${accounts * REGIONS.length} poll 1`);
       const warm = await measuredPoll(simA, d, `scale ${accounts * REGIONS.length} poll 2`);
@@ -196,7 +199,7 @@ try {
     log(`starting simulator for the large-store fleet: ${shape.accounts} accounts, ${shape.storesPerRegion} stores per region`);
     const simB = await SimProcess.start(shape, { latencyMs: 0, jitterMs: 0, rateLimitPerSecond: 0 });
     sims.push(simB);
-    const d = DaemonProcess.start();
+    const d = DaemonProcess.start({ nodeOptions: DAEMON_FLAGS });
     const init = await d.init('daemon', daemonConfig(simB, shape.accounts), simB.credentials);
     const p1 = await measuredPoll(simB, d, 'large-store poll 1');
     const p2 = await measuredPoll(simB, d, 'large-store poll 2');
@@ -214,7 +217,7 @@ try {
     log(`leak check: ${L.accounts} accounts x ${L.regions} regions, no latency, ${L.polls} polls`);
     const simC = await SimProcess.start(shape, { latencyMs: 0, jitterMs: 0, rateLimitPerSecond: 0 });
     sims.push(simC);
-    const d = DaemonProcess.start();
+    const d = DaemonProcess.start({ nodeOptions: DAEMON_FLAGS });
     await d.init('daemon', daemonConfig(simC, L.accounts, shape.regions), simC.credentials);
     const t0 = performance.now();
     const at = await d.polls(L.polls, L.checkpoints);
@@ -237,7 +240,7 @@ try {
     const regions = REGIONS.slice(0, P.cli.regions);
     const targets = accounts.length * regions.length;
     // keystore-watch on the same targets: the sweep inside the process, and `keystore-watch once` end to end (process start included).
-    const d = DaemonProcess.start();
+    const d = DaemonProcess.start({ nodeOptions: DAEMON_FLAGS });
     await d.init('once', daemonConfig(simA, accounts.length, regions), simA.credentials);
     const kw = await measuredPoll(simA, d, `once on the ${targets} CLI targets`);
     await d.close();

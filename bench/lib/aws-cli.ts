@@ -19,7 +19,7 @@ export function awsCliVersion(): { version: string; path: string } | null {
 export interface CliSweep { wallS: number; invocations: number; targets: number; stores: number; failures: number }
 
 export async function cliSweep(endpoint: string, base: { accessKeyId: string; secretAccessKey: string }, accounts: string[], regions: string[]): Promise<CliSweep> {
-  const env = { ...process.env, AWS_ACCESS_KEY_ID: base.accessKeyId, AWS_SECRET_ACCESS_KEY: base.secretAccessKey, AWS_DEFAULT_REGION: 'us-east-1', AWS_PAGER: '', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null' };
+  const env: NodeJS.ProcessEnv = { ...process.env, AWS_ACCESS_KEY_ID: base.accessKeyId, AWS_SECRET_ACCESS_KEY: base.secretAccessKey, AWS_DEFAULT_REGION: 'us-east-1', AWS_PAGER: '', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null' };
   delete env.AWS_SESSION_TOKEN;
   delete env.AWS_PROFILE;
   let invocations = 0;

@@ -23,8 +23,8 @@ export class DaemonProcess {
   }
 
   /** `cpuProf`: a directory for a V8 CPU profile of the child (node --cpu-prof). */
-  static start(opts: { cpuProf?: string; heapSnapshotOnSignal?: boolean } = {}): DaemonProcess {
-    const execArgv = ['--import', 'tsx', '--expose-gc'];
+  static start(opts: { cpuProf?: string; heapSnapshotOnSignal?: boolean; nodeOptions?: string[] } = {}): DaemonProcess {
+    const execArgv = ['--import', 'tsx', '--expose-gc', ...(opts.nodeOptions ?? [])];
     if (opts.cpuProf) execArgv.push('--cpu-prof', `--cpu-prof-dir=${opts.cpuProf}`);
     if (opts.heapSnapshotOnSignal) execArgv.push('--heapsnapshot-signal=SIGUSR2');
     return new DaemonProcess(fork(CHILD, [], { cwd: ROOT, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
