@@ -7,7 +7,7 @@ import { publicStore } from './snapshot/public.js';
 import type { Logger } from './log.js';
 import { AwsClients } from './collect/aws-clients.js';
 import { Poller } from './collect/poller.js';
-import { renderSnapshotMetrics } from './metrics/render.js';
+import { EMPTY_METRICS, encodeSnapshotMetrics, type EncodedMetrics } from './metrics/exposition.js';
 import { SelfMetrics } from './metrics/self.js';
 import { startHttpServer, type RunningHttpServer } from './server/http.js';
 import { scheduleNonOverlapping, type NonOverlappingScheduler } from './scheduler.js';
@@ -38,7 +38,7 @@ export interface DaemonOptions {
 export class Daemon {
   readonly metrics = new SelfMetrics();
   private snapshot: Snapshot | null = null;
-  private snapshotText = '';
+  private snapshotMetrics: EncodedMetrics = EMPTY_METRICS;
   private ready = false;
   private readonly clients: AwsClients;
   private readonly poller: Poller;
@@ -89,7 +89,7 @@ export class Daemon {
     this.snapshot = await this.store.read('snapshot', parseSnapshotDoc);
     if (this.snapshot) {
       this.poller.resume(this.snapshot);
-      this.snapshotText = renderSnapshotMetrics(this.snapshot);
+      this.snapshotMetrics = await encodeSnapshotMetrics(this.snapshot);
       logger.info({ pollId: this.snapshot.pollId, stores: this.snapshot.stores.length }, 'restored the last snapshot');
     }
     this.pipeline = await AlertPipeline.open({ config, store: this.store, logger, metrics: this.metrics, notifiers: this.opts.notifiers, now: this.now, outbox: this.opts.outbox });
@@ -100,7 +100,7 @@ export class Daemon {
         authToken: config.http.authToken,
         tls: config.http.tls,
         sources: {
-          metrics: async () => this.snapshotText + (await this.metrics.render()),
+          metrics: async () => ({ snapshot: this.snapshotMetrics, self: await this.metrics.render() }),
           ready: () => this.ready,
           stores: (f) => this.storesView(f),
           targets: () => ({ pollId: this.snapshot?.pollId ?? null, targets: this.snapshot?.targets ?? [] }),
@@ -143,7 +143,7 @@ export class Daemon {
       const next = await this.poller.poll(prev, this.abort.signal);
       if (this.abort.signal.aborted) return;
       this.snapshot = next;
-      this.snapshotText = renderSnapshotMetrics(next);
+      this.snapshotMetrics = await encodeSnapshotMetrics(next);
       const seconds = (performance.now() - t0) / 1000;
       this.metrics.pollDuration.observe(seconds);
       this.metrics.lastPoll.set(next.finishedAt / 1000);

@@ -1,4 +1,6 @@
 // The real daemon (poller, snapshot, metrics, HTTP server, state) against the in-process simulator.
+import { request } from 'node:http';
+import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Daemon } from '../src/daemon.js';
 import { silentLogger } from '../src/log.js';
@@ -117,5 +119,25 @@ describe('daemon end to end', () => {
     } finally {
       sim.fleet.setFaults({ errors: [] });
     }
+  });
+  it('serves the same metrics gzip-compressed when asked (Prometheus asks)', async () => {
+    const raw = (encoding: string) => new Promise<{ headers: Record<string, unknown>; body: Buffer }>((resolve, reject) => {
+      const req = request(`${daemon.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}`, 'accept-encoding': encoding } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    const gz = await raw('gzip');
+    const plain = await raw('identity');
+    expect(gz.headers['content-encoding']).toBe('gzip');
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    const strip = (t: string) => t.split('\n').filter((l) => l.startsWith('kms_') || l.startsWith('keystore_watch_target')).join('\n');
+    const unzipped = gunzipSync(gz.body).toString('utf8');
+    expect(strip(unzipped)).toBe(strip(plain.body.toString('utf8')));
+    expect(unzipped).toContain('keystore_watch_build_info');
+    expect(Number(plain.headers['content-length'])).toBe(plain.body.length);
   });
 });

@@ -5,12 +5,13 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { timingSafeEqual } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import { redactValue } from '../util/redact.js';
 
 export interface HttpSources {
-  /** Prometheus exposition text, rendered once per poll plus the process metrics. */
-  metrics(): Promise<string>;
+  /** Prometheus exposition: the snapshot's part encoded once per poll, then the (small) process metrics. */
+  metrics(): Promise<{ snapshot: { plain: Buffer; gzip: Buffer }; self: string }>;
   ready(): boolean;
   stores(filter: { state?: string; accountId?: string; region?: string; type?: string }): unknown;
   alerts(): unknown;
@@ -49,6 +50,26 @@ function send(res: ServerResponse, status: number, body: string, type = 'text/pl
   res.end(body);
 }
 
+/**
+ * Writes the cached snapshot bytes as they are; with gzip, the cached gzip member followed by a gzip
+ * member of the self metrics (a multi-member gzip stream is one valid body, RFC 1952).
+ */
+function sendMetrics(req: IncomingMessage, res: ServerResponse, m: Awaited<ReturnType<HttpSources['metrics']>>): void {
+  const gz = /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
+  const tail = Buffer.from(m.self, 'utf8');
+  const parts = gz ? [m.snapshot.gzip, gzipSync(tail, { level: 1 })] : [m.snapshot.plain, tail];
+  res.writeHead(200, {
+    'content-type': 'text/plain; version=0.0.4; charset=utf-8',
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    'content-length': String(parts[0]!.length + parts[1]!.length),
+    ...(gz ? { 'content-encoding': 'gzip', vary: 'accept-encoding' } : {}),
+  });
+  if (req.method === 'HEAD') return void res.end();
+  res.write(parts[0]);
+  res.end(parts[1]);
+}
+
 const json = (res: ServerResponse, value: unknown, status = 200) => send(res, status, JSON.stringify(redactValue(value)), 'application/json');
 
 export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
@@ -64,7 +85,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       if (protectedPath && opts.authToken && !authorized(req, opts.authToken)) {
         return send(res, 401, 'unauthorized\n', undefined, { 'www-authenticate': 'Bearer realm="keystore-watch"' });
       }
-      if (path === '/metrics') return send(res, 200, await sources.metrics(), 'text/plain; version=0.0.4; charset=utf-8');
+      if (path === '/metrics') return sendMetrics(req, res, await sources.metrics());
       if (path === '/api/v1/stores') {
         const q = url.searchParams;
         return json(res, sources.stores({ state: q.get('state') ?? undefined, accountId: q.get('account_id') ?? undefined, region: q.get('region') ?? undefined, type: q.get('type') ?? undefined }));
