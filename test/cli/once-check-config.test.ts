@@ -1,7 +1,7 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import type { RunningSimulator } from '../../src/simulator/server.js';
 import { BASE_CREDENTIALS, simulator, tempDir } from '../helpers/sim.js';
 import { runCli } from '../helpers/cli.js';
@@ -88,5 +88,20 @@ describe('keystore-watch check-config', () => {
     const r = await runCli(['check-config', '--config', bad], { env });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('alerting.channels[0].webhookUrl: environment variable NOT_SET_ANYWHERE is not set');
+  });
+
+  it('rejects ten different kinds of bad configuration through the CLI, each naming its key', async () => {
+    const fixture = parse(readFileSync(new URL('../fixtures/config/bad-configs.yaml', import.meta.url), 'utf8')) as { base: object; cases: { name: string; raw?: string; config?: object; key: string }[] };
+    const picked = fixture.cases.filter((c) => !c.raw && !c.key.startsWith('(')).filter((_, i) => i % 4 === 0).slice(0, 10);
+    expect(picked).toHaveLength(10);
+    const results = await Promise.all(picked.map(async (c, i) => {
+      const file = join(dir, `kind-${i}.yaml`);
+      writeFileSync(file, stringify({ ...fixture.base, ...c.config }));
+      return { c, r: await runCli(['check-config', '--offline', '--config', file], { env }) };
+    }));
+    for (const { c, r } of results) {
+      expect(r.code, c.name).toBe(2);
+      expect(r.stderr, c.name).toContain(c.key);
+    }
   });
 });
