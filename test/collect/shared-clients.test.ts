@@ -1,0 +1,62 @@
+// One KMS client per region is shared by every account; each request must still be signed as its own
+// account. Many accounts polled concurrently, with latency so requests overlap: every store the poller
+// reports must belong, in the simulator, to the account and region it was reported under.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AwsClients } from '../../src/collect/aws-clients.js';
+import { Poller } from '../../src/collect/poller.js';
+import { parseConfig } from '../../src/config/load.js';
+import { startSimulator, baseAccessKeyId, type RunningSimulator } from '../../src/simulator/server.js';
+import { tempDir } from '../helpers/sim.js';
+
+let sim: RunningSimulator;
+const ACCOUNTS = 40;
+
+beforeAll(async () => {
+  sim = await startSimulator({
+    port: 0,
+    scenario: {
+      accounts: [{ id: '100000000000', name: 'management' }],
+      faults: { rateLimitPerSecond: 0, latencyMs: 5, jitterMs: 10 },
+      generate: { seed: 7, accounts: ACCOUNTS, regions: ['us-east-1', 'eu-west-1'], storesPerRegion: 2, cloudHsmFraction: 0.3 },
+    },
+  });
+});
+afterAll(async () => { await sim?.close(); });
+
+describe('shared per-region KMS clients', () => {
+  it('sign every request as its own account under concurrency', async () => {
+    const accounts = sim.fleet.listAccounts().filter((a) => a.id !== '100000000000');
+    expect(accounts.length).toBe(ACCOUNTS);
+    const config = parseConfig({
+      stateDir: tempDir(),
+      aws: { endpoint: sim.url, concurrency: 32, maxAttempts: 1 },
+      accounts: [{ id: '100000000000' }, ...accounts.map((a) => ({ id: a.id, roleArn: `arn:aws:iam::${a.id}:role/KeystoreWatch` }))],
+      regions: ['us-east-1', 'eu-west-1'],
+    }, 'test', {});
+    const clients = new AwsClients({ aws: config.aws, credentials: { accessKeyId: baseAccessKeyId('100000000000'), secretAccessKey: 'x' } });
+    try {
+      const snap = await new Poller({ config, clients }).poll(null);
+      expect(snap.targets.filter((t) => !t.ok)).toEqual([]);
+      expect(snap.stores.length).toBeGreaterThan(ACCOUNTS);
+      for (const s of snap.stores) {
+        const truth = sim.fleet.getStore(s.id)!;
+        expect(`${truth.account}/${truth.region}`, s.id).toBe(`${s.accountId}/${s.region}`);
+      }
+      const expected = accounts.reduce((n, a) => n + sim.fleet.storesIn(a.id, 'us-east-1', false).length + sim.fleet.storesIn(a.id, 'eu-west-1', false).length, 0);
+      expect(snap.stores.length).toBe(expected);
+    } finally {
+      clients.close();
+    }
+  });
+
+  it('refuses a KMS call made outside a target context instead of signing it as someone', async () => {
+    const config = parseConfig({ aws: { endpoint: sim.url, maxAttempts: 1 }, accounts: [{ id: '100000000000' }], regions: ['us-east-1'] }, 'test', {});
+    const clients = new AwsClients({ aws: config.aws, credentials: { accessKeyId: baseAccessKeyId('100000000000'), secretAccessKey: 'x' } });
+    const { DescribeCustomKeyStoresCommand } = await import('@aws-sdk/client-kms');
+    try {
+      await expect(clients.kmsFor({ region: 'us-east-1' }).send(new DescribeCustomKeyStoresCommand({}))).rejects.toThrow(/outside AwsClients.runAs/);
+    } finally {
+      clients.close();
+    }
+  });
+});
