@@ -1,7 +1,6 @@
 // AWS plumbing at the edge: one keep-alive HTTP handler shared by every client, credentials per
 // account (AssumeRole, cached and refreshed by the SDK), and SDK clients per account x region kept in
 // a bounded LRU so a 16,000-target fleet does not keep 16,000 clients alive.
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { KMSClient } from '@aws-sdk/client-kms';
@@ -79,23 +78,11 @@ export interface ResolvedClientSettings {
 
 type ProviderBag = Record<string, (() => Promise<unknown>) | undefined>;
 
-/** The credential provider of the target a KMS call is made for (see AwsClients.runAs). */
-const targetIdentity = new AsyncLocalStorage<AwsCredentialIdentityProvider>();
-
-/**
- * The shared KMS clients' credentials: whatever target the call runs for. Marked memoized so the SDK
- * does not cache (and coalesce) one identity across concurrent calls of different accounts; the
- * per-role provider underneath is memoised itself. Outside runAs() a call fails instead of running
- * as some other account.
- */
-const contextCredentials: AwsCredentialIdentityProvider = Object.assign(
-  async (): Promise<AwsCredentialIdentity> => {
-    const provider = targetIdentity.getStore();
-    if (!provider) throw new Error('KMS call outside AwsClients.runAs(): no target identity');
-    return provider();
-  },
-  { memoized: true },
-);
+/** A KMS client lent to one target at a time; its credential provider reads whose turn it is. */
+interface KmsLease {
+  client: KMSClient;
+  current: AwsCredentialIdentityProvider | null;
+}
 
 export class AwsClients {
   private readonly handler: NodeHttpHandler;
@@ -103,8 +90,7 @@ export class AwsClients {
   private settingsPromise: Promise<ResolvedClientSettings> | null = null;
   private readonly base: AwsCredentialIdentityProvider;
   private readonly credentials = new Map<string, AwsCredentialIdentityProvider>();
-  private readonly kms: LruCache<string, KMSClient>;
-  private readonly kmsProbe: LruCache<string, KMSClient>;
+  private readonly kmsPool = new Map<string, KmsLease[]>();
   private readonly cloudHsm: LruCache<string, CloudHSMV2Client>;
   private readonly agents: { http: HttpAgent; https: HttpsAgent };
 
@@ -124,8 +110,6 @@ export class AwsClients {
     this.base = typeof base === 'function' ? base : async () => base;
     // Clients are cheap once the handler and credentials are shared; bound them anyway.
     const cap = Math.max(64, aws.concurrency * 4);
-    this.kms = new LruCache(cap);
-    this.kmsProbe = new LruCache(cap);
     this.cloudHsm = new LruCache(cap);
   }
 
@@ -240,37 +224,38 @@ export class AwsClients {
   }
 
   /**
-   * Runs fn with the target's credentials as the identity of every KMS call it makes (an
-   * AsyncLocalStorage context read by the shared clients' credential provider).
+   * Lends fn a KMS client of the target's region that signs every request with the target's
+   * credentials, for as long as fn runs. Clients are pooled per region and lent to one target at a
+   * time, so a walk never shares a client with another account and a client is not built (about
+   * 1 ms of CPU, then garbage) for every account x region of every poll.
    */
-  runAs<T>(target: Pick<Target, 'roleArn' | 'externalId'>, fn: () => Promise<T>): Promise<T> {
-    return targetIdentity.run(this.credentialsFor(target), fn);
+  async withKms<T>(target: Pick<Target, 'region' | 'roleArn' | 'externalId'>, fn: (client: KMSClient) => Promise<T>, opts: { probe?: boolean } = {}): Promise<T> {
+    const key = `${opts.probe ? 'probe' : 'walk'}|${target.region}`;
+    let free = this.kmsPool.get(key);
+    if (!free) this.kmsPool.set(key, (free = []));
+    const lease = free.pop() ?? this.newLease(target.region, opts.probe === true);
+    lease.current = this.credentialsFor(target);
+    try {
+      return await fn(lease.client);
+    } finally {
+      lease.current = null;
+      // Keep at most as many idle clients per region as targets can run at once.
+      if (free.length < this.opts.aws.concurrency) free.push(lease);
+    }
   }
 
-  /**
-   * KMS for a region: one client shared by every account, signing each request with the credentials of
-   * the target whose runAs() context it runs in. Building a client per account x region cost about 1 ms
-   * of CPU per target and left it as garbage after one call.
-   */
-  kmsFor(target: Pick<Target, 'region'>): KMSClient {
-    return this.kms.getOrCreate(target.region, () => {
-      const client = new KMSClient({ ...this.common(target.region), ...this.resolved('kms'), credentials: contextCredentials });
-      instrument(client as unknown as MiddlewareClient, 'kms', this.opts.observer);
-      return client;
-    });
-  }
-
-  /**
-   * KMS for the GenerateRandom probe: a single attempt per call. SDK retries would send a burst of
-   * GenerateRandom calls for every failing store, past the probe's rate budget; a failed probe is
-   * simply counted (probe.failuresBeforeAlert absorbs one-off errors). Shared per region like kmsFor.
-   */
-  kmsProbeFor(target: Pick<Target, 'region'>): KMSClient {
-    return this.kmsProbe.getOrCreate(target.region, () => {
-      const client = new KMSClient({ ...this.common(target.region), ...this.resolved('kms'), maxAttempts: 1, credentials: contextCredentials });
-      instrument(client as unknown as MiddlewareClient, 'kms', this.opts.observer);
-      return client;
-    });
+  private newLease(region: string, probe: boolean): KmsLease {
+    const lease: KmsLease = { client: undefined as unknown as KMSClient, current: null };
+    // Marked memoized so the SDK neither caches nor coalesces identities: every request asks whose turn it is.
+    const credentials = Object.assign(async () => {
+      if (!lease.current) throw new Error('KMS client used outside AwsClients.withKms()');
+      return lease.current();
+    }, { memoized: true });
+    // The probe makes a single attempt: SDK retries would send a burst of GenerateRandom calls for every
+    // failing store, past the probe's rate budget (probe.failuresBeforeAlert absorbs one-off errors).
+    lease.client = new KMSClient({ ...this.common(region), ...this.resolved('kms'), ...(probe ? { maxAttempts: 1 } : {}), credentials });
+    instrument(lease.client as unknown as MiddlewareClient, 'kms', this.opts.observer);
+    return lease;
   }
 
   cloudHsmFor(target: Target): CloudHSMV2Client {
@@ -292,8 +277,7 @@ export class AwsClients {
 
   /** Closes pooled sockets. Clients share the handler, so they are dropped, never destroyed one by one. */
   close(): void {
-    this.kms.clear();
-    this.kmsProbe.clear();
+    this.kmsPool.clear();
     this.cloudHsm.clear();
     this.credentials.clear();
     this.handler.destroy();

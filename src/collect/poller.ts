@@ -114,7 +114,7 @@ export class Poller {
     const signal = outer ? AbortSignal.any([outer, deadline]) : deadline;
     const result: TargetPollResult = { target, durationMs: 0, stores: null, error: null, cloudHsm: { attempted: false }, probes: [] };
     try {
-      result.stores = await clients.runAs(target, () => walkKeyStores(clients.kmsFor(target), target.accountId, target.region, config.aws.pageSize, signal));
+      result.stores = await clients.withKms(target, (kms) => walkKeyStores(kms, target.accountId, target.region, config.aws.pageSize, signal));
     } catch (err) {
       result.error = deadline.aborted ? { code: 'Timeout', message: `no answer within ${config.aws.targetTimeout} ms` } : toTargetError(err);
       if (CREDENTIAL_ERRORS.has(result.error.code)) clients.resetCredentials(target);
@@ -158,7 +158,7 @@ export class Poller {
       this.lastProbeAt.set(storeKey(s), now);
       const t0 = performance.now();
       try {
-        await clients.runAs(target, () => clients.kmsProbeFor(target).send(new GenerateRandomCommand({ NumberOfBytes: 1, CustomKeyStoreId: s.id }), { abortSignal: signal }));
+        await clients.withKms(target, (kms) => kms.send(new GenerateRandomCommand({ NumberOfBytes: 1, CustomKeyStoreId: s.id }), { abortSignal: signal }), { probe: true });
         out.push({ storeId: s.id, ok: true, durationMs: performance.now() - t0, error: null });
       } catch (err) {
         out.push({ storeId: s.id, ok: false, durationMs: performance.now() - t0, error: toTargetError(err) });

@@ -1,4 +1,4 @@
-// One KMS client per region is shared by every account; each request must still be signed as its own
+// KMS clients are pooled per region and lent to one account at a time; each request must still be signed as its own
 // account. Many accounts polled concurrently, with latency so requests overlap: every store the poller
 // reports must belong, in the simulator, to the account and region it was reported under.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -49,12 +49,17 @@ describe('shared per-region KMS clients', () => {
     }
   });
 
-  it('refuses a KMS call made outside a target context instead of signing it as someone', async () => {
+  it('refuses a call on a client kept past its lease instead of signing it as someone', async () => {
     const config = parseConfig({ aws: { endpoint: sim.url, maxAttempts: 1 }, accounts: [{ id: '100000000000' }], regions: ['us-east-1'] }, 'test', {});
     const clients = new AwsClients({ aws: config.aws, credentials: { accessKeyId: baseAccessKeyId('100000000000'), secretAccessKey: 'x' } });
     const { DescribeCustomKeyStoresCommand } = await import('@aws-sdk/client-kms');
     try {
-      await expect(clients.kmsFor({ region: 'us-east-1' }).send(new DescribeCustomKeyStoresCommand({}))).rejects.toThrow(/outside AwsClients.runAs/);
+      const target = { region: 'us-east-1', roleArn: null, externalId: null };
+      const kept = await clients.withKms(target, async (kms) => {
+        await kms.send(new DescribeCustomKeyStoresCommand({}));
+        return kms;
+      });
+      await expect(kept.send(new DescribeCustomKeyStoresCommand({}))).rejects.toThrow(/outside AwsClients.withKms/);
     } finally {
       clients.close();
     }
