@@ -1,12 +1,14 @@
 // What happens to each new snapshot after the poll: diff -> change history; alert lifecycle ->
 // notifications -> storm grouping -> durable outbox; then the alert state is persisted.
 //
-// Crash safety comes from ordering plus deterministic notification ids: the outbox entries are
-// persisted before the alert state that produced them, and the daemon persists the snapshot last. A
-// crash anywhere replays the poll's evaluation from the previous state; the replay produces the same
-// ids, and the outbox drops ids it already holds or delivered.
+// Crash safety: the new alert state and the notifications it decided to send are written together,
+// atomically, in one document, and only then handed to the outbox. A crash before that write loses
+// nothing (the poll is evaluated again after the restart, with the same deterministic ids); a crash
+// after it is repaired at start-up by handing the recorded notifications to the outbox again, which
+// drops ids it already holds or delivered. So a notification is never sent for a decision the alert
+// state does not remember (no firing without its resolved), and never lost.
 import type { Config } from '../config/schema.js';
-import type { Snapshot } from '../model.js';
+import type { Notification, Snapshot } from '../model.js';
 import type { Logger } from '../log.js';
 import type { SelfMetrics } from '../metrics/self.js';
 import type { StateStore } from '../state/store.js';
@@ -30,10 +32,12 @@ export interface AlertPipelineOptions {
   outbox?: Pick<OutboxOptions, 'clock' | 'sendTimeoutMs' | 'backoff' | 'stopTimeoutMs' | 'random'>;
 }
 
-/** The persisted 'alerts' document: the lifecycle state and the diff's carry-over, written together. */
+/** The persisted 'alerts' document: the lifecycle state, the diff's carry-over and the last poll's notifications, written together. */
 interface AlertsDoc {
   alerts: AlertState;
   diff: DiffCarry;
+  /** What the last evaluated poll decided to send; handed to the outbox again at start-up. */
+  pending?: Notification[];
 }
 
 function parseAlertsDoc(data: unknown): AlertsDoc {
@@ -76,6 +80,11 @@ export class AlertPipeline {
         onPending: (n) => metrics.outboxPending.set(n),
       },
     });
+    if (doc.pending?.length) {
+      // A crash may have come between recording these and queueing them; ids already queued or delivered are skipped.
+      const r = await outbox.enqueue(doc.pending);
+      if (r.queued) logger.warn({ queued: r.queued }, 'recovered notifications recorded before a crash');
+    }
     metrics.outboxPending.set(outbox.pending());
     const pipeline = new AlertPipeline(opts, doc, history, outbox);
     pipeline.updateGauges();
@@ -106,8 +115,11 @@ export class AlertPipeline {
       guidanceFor,
       severityFor: defaultSeverity,
     });
-    if (notifications.length) {
-      const grouped = groupForDelivery(notifications, config.alerting.groupThreshold);
+    const grouped = notifications.length ? groupForDelivery(notifications, config.alerting.groupThreshold) : [];
+    const doc: AlertsDoc = { alerts: state, diff: carry, pending: grouped };
+    await store.write('alerts', doc);
+    this.doc = doc;
+    if (grouped.length) {
       const r = await this.outbox.enqueue(grouped);
       for (const n of notifications) {
         logger.info({ kind: n.kind, severity: n.severity, condition: n.condition, accountId: n.subject.accountId, region: n.subject.region, storeId: n.subject.storeId, clusterId: n.subject.clusterId }, `alert ${n.kind}`);
@@ -115,8 +127,6 @@ export class AlertPipeline {
       if (grouped.length < notifications.length) logger.info({ stores: notifications.length }, 'storm: grouped into one digest per channel');
       if (r.dropped) logger.warn({ dropped: r.dropped }, 'outbox cap reached; oldest notifications dropped');
     }
-    this.doc = { alerts: state, diff: carry };
-    await store.write('alerts', this.doc);
     this.updateGauges();
   }
 
