@@ -10,7 +10,7 @@ import { Poller } from './collect/poller.js';
 import { EMPTY_METRICS, encodeSnapshotMetrics, type EncodedMetrics } from './metrics/exposition.js';
 import { SelfMetrics } from './metrics/self.js';
 import { startHttpServer, type RunningHttpServer } from './server/http.js';
-import { scheduleNonOverlapping, type NonOverlappingScheduler } from './scheduler.js';
+import { nonOverlapping, onSchedule } from './scheduler.js';
 import type { StateStore } from './state/store.js';
 import { openFileStateStore } from './state/file-store.js';
 import { parseSnapshotDoc } from './snapshot/persist.js';
@@ -45,7 +45,11 @@ export class Daemon {
   private store!: StateStore;
   private pipeline!: AlertPipeline;
   private server: RunningHttpServer | null = null;
-  private scheduler: NonOverlappingScheduler | null = null;
+  private readonly polls = nonOverlapping(() => this.runPoll(), () => {
+    this.metrics.pollsSkipped.inc();
+    this.opts.logger.warn({ schedule: this.opts.config.schedule }, 'previous poll still running; skipping this tick');
+  });
+  private stopSchedule: (() => void) | null = null;
   private readonly abort = new AbortController();
   private readonly now: () => number;
 
@@ -111,21 +115,15 @@ export class Daemon {
       logger.info({ url: this.server.url }, 'serving /metrics, /healthz, /readyz and /api/v1');
     }
     if (this.opts.schedule !== false) {
-      this.scheduler = scheduleNonOverlapping(config.schedule, () => this.runPoll(), () => {
-        this.metrics.pollsSkipped.inc();
-        logger.warn({ schedule: config.schedule }, 'previous poll still running; skipping this tick');
-      });
+      this.stopSchedule = onSchedule(config.schedule, this.polls);
       // A poll also runs at start-up rather than waiting for the first tick.
-      void this.scheduler.trigger();
+      void this.polls.trigger();
     }
   }
 
   /** Polls now unless a poll is running (then the call is counted as a skip). */
-  async pollNow(): Promise<boolean> {
-    if (!this.scheduler) {
-      this.scheduler = scheduleNonOverlapping('0 0 1 1 *', () => this.runPoll(), () => this.metrics.pollsSkipped.inc());
-    }
-    return this.scheduler.trigger();
+  pollNow(): Promise<boolean> {
+    return this.polls.trigger();
   }
 
   private storesView(f: { state?: string; accountId?: string; region?: string; type?: string }) {
@@ -164,8 +162,8 @@ export class Daemon {
 
   /** Graceful stop: abandon the running poll after `graceMs`, deliver what the outbox can, close the server. */
   async stop(graceMs = 10_000): Promise<void> {
-    this.scheduler?.stop();
-    const idle = this.scheduler?.idle() ?? Promise.resolve();
+    this.stopSchedule?.();
+    const idle = this.polls.idle();
     const timer = setTimeout(() => this.abort.abort(), graceMs);
     await idle;
     clearTimeout(timer);
