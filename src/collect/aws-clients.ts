@@ -1,6 +1,6 @@
-// AWS plumbing at the edge: one keep-alive HTTP handler shared by every client, credentials per
-// account (AssumeRole, cached and refreshed by the SDK), and SDK clients per account x region kept in
-// a bounded LRU so a 16,000-target fleet does not keep 16,000 clients alive.
+// AWS plumbing at the edge: one keep-alive HTTP handler shared by every client, credentials per role
+// (AssumeRole, memoised until shortly before expiry), KMS clients pooled per region and lent to one
+// target at a time, and CloudHSM clients per account x region in a bounded LRU.
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { KMSClient } from '@aws-sdk/client-kms';

@@ -8,6 +8,7 @@ import type { Config } from '../config/schema.js';
 import type { Snapshot, Target, TargetError } from '../model.js';
 import { storeKey, targetKey } from '../model.js';
 import { redact } from '../util/redact.js';
+import { groupBy } from '../util/group-by.js';
 import { AwsClients, errorCode } from './aws-clients.js';
 import { walkKeyStores } from './key-stores.js';
 import { describeClusters } from './clusters.js';
@@ -27,8 +28,8 @@ export interface PollerOptions {
 /** Codes after which cached credentials are worth dropping so the next poll assumes the role again. */
 const CREDENTIAL_ERRORS = new Set(['ExpiredTokenException', 'ExpiredToken', 'UnrecognizedClientException', 'InvalidClientTokenId', 'AccessDenied', 'AccessDeniedException']);
 
-export function toTargetError(err: unknown, fallback = 'UnknownError'): TargetError {
-  const code = errorCode(err) || fallback;
+export function toTargetError(err: unknown): TargetError {
+  const code = errorCode(err);
   const raw = err instanceof Error ? err.message : String(err);
   return { code, message: redact(raw).replace(/\s+/g, ' ').slice(0, 300) };
 }
@@ -39,13 +40,7 @@ export function toTargetError(err: unknown, fallback = 'UnknownError'): TargetEr
  * one account's regions would all wait on that account's single AssumeRole instead of doing work.
  */
 export function interleaveAccounts(targets: readonly Target[]): Target[] {
-  const byAccount = new Map<string, Target[]>();
-  for (const t of targets) {
-    const list = byAccount.get(t.accountId);
-    if (list) list.push(t);
-    else byAccount.set(t.accountId, [t]);
-  }
-  const lists = [...byAccount.values()];
+  const lists = [...groupBy(targets, (t) => t.accountId).values()];
   const out: Target[] = [];
   for (let i = 0; out.length < targets.length; i++) {
     for (const list of lists) if (i < list.length) out.push(list[i]!);
@@ -104,7 +99,13 @@ export class Poller {
         }),
       ),
     );
-    return buildSnapshot(prev, results, { pollId, startedAt, finishedAt: this.now() });
+    const snapshot = buildSnapshot(prev, results, { pollId, startedAt, finishedAt: this.now() });
+    // Forget probe times of stores that are gone, so churn cannot grow the map without end.
+    if (this.lastProbeAt.size > 0) {
+      const present = new Set(snapshot.stores.map(storeKey));
+      for (const k of this.lastProbeAt.keys()) if (!present.has(k)) this.lastProbeAt.delete(k);
+    }
+    return snapshot;
   }
 
   private async pollTarget(target: Target, outer?: AbortSignal): Promise<TargetPollResult> {

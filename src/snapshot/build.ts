@@ -5,6 +5,7 @@ import type { ClusterRecord, ProbeResult, Snapshot, StoreRecord, Target, TargetE
 import { storeKey, targetKey } from '../model.js';
 import type { ObservedStore } from '../collect/key-stores.js';
 import type { ObservedCluster } from '../collect/clusters.js';
+import { groupBy } from '../util/group-by.js';
 
 export interface TargetPollResult {
   target: Target;
@@ -15,17 +16,6 @@ export interface TargetPollResult {
   /** CloudHSM enrichment: not attempted when the target has no CloudHSM store. */
   cloudHsm: { attempted: false } | { attempted: true; clusters: ObservedCluster[] | null; error: TargetError | null };
   probes: { storeId: string; ok: boolean; durationMs: number; error: TargetError | null }[];
-}
-
-function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {
-  const out = new Map<string, T[]>();
-  for (const item of items) {
-    const k = key(item);
-    const list = out.get(k);
-    if (list) list.push(item);
-    else out.set(k, [item]);
-  }
-  return out;
 }
 
 const byLocation = <T extends { accountId: string; region: string; id: string }>(a: T, b: T) =>
