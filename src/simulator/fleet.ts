@@ -348,29 +348,23 @@ export class Fleet {
 
   /** The stores of one account and region, in creation order, with their position for markers. */
   storesIn(account: string, region: string, stale: boolean): { seq: number; store: Store }[] {
-    const idx = this.regions.get(`${account}/${region}`);
-    if (!idx) return [];
-    const now = this.clock.now();
-    const out: { seq: number; store: Store }[] = [];
-    let dead = false;
-    for (const rec of idx.stores) {
-      const v = this.view(rec, stale, now);
-      if (v) out.push({ seq: rec.seq, store: v });
-      else if (rec.cur === null) dead = true;
-    }
-    if (dead) this.purge(idx, now);
-    return out;
+    return this.visible(account, region, (idx) => idx.stores, stale, (seq, store) => ({ seq, store }));
   }
 
   clustersIn(account: string, region: string, stale: boolean): { seq: number; cluster: Cluster }[] {
+    return this.visible(account, region, (idx) => idx.clusters, stale, (seq, cluster) => ({ seq, cluster }));
+  }
+
+  /** What a read sees of one record list of an account and region; purges deleted records on the way. */
+  private visible<T, R>(account: string, region: string, list: (idx: RegionIndex) => Rec<T>[], stale: boolean, wrap: (seq: number, value: T) => R): R[] {
     const idx = this.regions.get(`${account}/${region}`);
     if (!idx) return [];
     const now = this.clock.now();
-    const out: { seq: number; cluster: Cluster }[] = [];
+    const out: R[] = [];
     let dead = false;
-    for (const rec of idx.clusters) {
+    for (const rec of list(idx)) {
       const v = this.view(rec, stale, now);
-      if (v) out.push({ seq: rec.seq, cluster: v });
+      if (v) out.push(wrap(rec.seq, v));
       else if (rec.cur === null) dead = true;
     }
     if (dead) this.purge(idx, now);
