@@ -1,7 +1,7 @@
 // The data that flows through keystore-watch: discover -> collect -> snapshot -> diff -> alert -> notify.
 // AWS enums come from the SDK so a new value AWS adds shows up as a type change, not a silent string.
 import type { ConnectionErrorCodeType, ConnectionStateType, CustomKeyStoreType, XksProxyConnectivityType } from '@aws-sdk/client-kms';
-import type { ClusterState, HsmState } from '@aws-sdk/client-cloudhsm-v2';
+import { ClusterState, HsmState } from '@aws-sdk/client-cloudhsm-v2';
 
 /** AWS may add enum values before we know them: keep the SDK's names but accept any string at run time. */
 export type Open<T extends string> = T | (string & {});
@@ -10,8 +10,13 @@ export type ConnectionState = Open<ConnectionStateType>;
 export type ConnectionErrorCode = Open<ConnectionErrorCodeType>;
 export type StoreType = Open<CustomKeyStoreType>;
 export type XksConnectivity = Open<XksProxyConnectivityType>;
-export type CloudHsmClusterState = Open<ClusterState>;
+export type CloudHsmClusterState = Open<(typeof CLUSTER_STATE)[keyof typeof CLUSTER_STATE]>;
 export type CloudHsmHsmState = Open<HsmState>;
+
+/** The pinned CloudHSM client (3.332.0, the registry's newest) predates two cluster states of the current model. */
+export const CLUSTER_STATE = { ...ClusterState, MODIFY_IN_PROGRESS: 'MODIFY_IN_PROGRESS', ROLLBACK_IN_PROGRESS: 'ROLLBACK_IN_PROGRESS' } as const;
+export const CLUSTER_STATES: readonly string[] = Object.values(CLUSTER_STATE);
+export const HSM_STATES: readonly string[] = Object.values(HsmState);
 
 export const CONNECTION_STATES = ['CONNECTED', 'CONNECTING', 'FAILED', 'DISCONNECTED', 'DISCONNECTING'] as const satisfies readonly ConnectionStateType[];
 

@@ -1,13 +1,7 @@
 // Renders the snapshot's metrics in the Prometheus text format. Pure and linear in the fleet, called once
 // per poll; scrapes serve the cached text (a scrape never triggers AWS calls or re-rendering).
 // Series exist only for what the latest snapshot holds, so a deleted store leaves no stale series.
-import { CONNECTION_STATES, type ClusterRecord, type Snapshot } from '../model.js';
-
-export const CLUSTER_STATES = [
-  'CREATE_IN_PROGRESS', 'UNINITIALIZED', 'INITIALIZE_IN_PROGRESS', 'INITIALIZED', 'ACTIVE', 'UPDATE_IN_PROGRESS',
-  'MODIFY_IN_PROGRESS', 'ROLLBACK_IN_PROGRESS', 'DELETE_IN_PROGRESS', 'DELETED', 'DEGRADED',
-] as const;
-export const HSM_STATES = ['CREATE_IN_PROGRESS', 'ACTIVE', 'DEGRADED', 'DELETE_IN_PROGRESS', 'DELETED'] as const;
+import { CLUSTER_STATES, CONNECTION_STATES, HSM_STATES, type ClusterRecord, type Snapshot } from '../model.js';
 
 /** Label values from AWS may hold anything: escape per the exposition format and cap the length. */
 export function escapeLabel(value: string | null | undefined): string {
@@ -90,7 +84,7 @@ export function renderSnapshotMetrics(snapshot: Snapshot): string {
   for (const c of snapshot.clusters) {
     const id = { account_id: c.accountId, region: c.region, cloudhsm_cluster_id: c.id };
     for (const state of CLUSTER_STATES) f.clusterState.add({ ...id, state }, c.state === state ? 1 : 0);
-    if (!(CLUSTER_STATES as readonly string[]).includes(c.state)) f.clusterState.add({ ...id, state: c.state }, 1);
+    if (!CLUSTER_STATES.includes(c.state)) f.clusterState.add({ ...id, state: c.state }, 1);
     const counts = new Map<string, number>(HSM_STATES.map((st) => [st, 0]));
     for (const h of c.hsms) counts.set(h.state, (counts.get(h.state) ?? 0) + 1);
     for (const [state, n] of counts) f.hsms.add({ ...id, state }, n);

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLUSTER_STATES, HSM_STATES } from '../../src/metrics/render.js';
+import { CLUSTER_STATES, HSM_STATES } from '../../src/model.js';
 import { familyLines, labels, metricValue, startHarness, type Harness } from '../helpers/cloudhsm.js';
 
 const ACCOUNT = '111111111111';
