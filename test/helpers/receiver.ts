@@ -9,9 +9,10 @@
 //
 // respond(req, n) gets the recorded request and its 1-based number and returns the answer, or
 // 'hang' to never answer (the client's timeout fires), or 'reset' to destroy the connection.
-// Default answer: 200 "ok". For "connection refused", use refusedUrl().
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { Socket } from 'node:net';
+// Default answer: 200 "ok". For "connection refused", use refusedUrl(), or stop() the receiver and
+// restart() it later on the same port (an outage). `now` stamps arrivals on a test's virtual clock.
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 
 export interface RecordedRequest {
   method: string;
@@ -21,8 +22,10 @@ export interface RecordedRequest {
   body: string;
   /** The body parsed as JSON, or undefined when it is not JSON. */
   json: unknown;
-  /** Epoch ms when the request was complete. */
+  /** Epoch ms when the request was complete (on the `now` clock given to startReceiver). */
   at: number;
+  /** The status answered, or null while unanswered and for 'hang'/'reset'. */
+  status: number | null;
 }
 
 export interface ScriptedResponse {
@@ -33,7 +36,8 @@ export interface ScriptedResponse {
   delayMs?: number;
 }
 
-export type Respond = (req: RecordedRequest, n: number) => ScriptedResponse | 'hang' | 'reset' | Promise<ScriptedResponse | 'hang' | 'reset'>;
+export type Reply = ScriptedResponse | 'hang' | 'reset';
+export type Respond = (req: RecordedRequest, n: number) => Reply | Promise<Reply>;
 
 export interface Receiver {
   /** Base URL, e.g. "http://127.0.0.1:40123" (no trailing slash). */
@@ -44,17 +48,26 @@ export interface Receiver {
   setRespond(respond: Respond | undefined): void;
   /** Resolves when at least count requests were recorded; rejects after timeoutMs. */
   waitFor(count: number, timeoutMs?: number): Promise<RecordedRequest[]>;
-  /** Stops listening and destroys open (including hanging) connections. */
+  /** Polls (real time) until pred holds; rejects after timeoutMs naming `what`. */
+  until(pred: () => boolean, timeoutMs?: number, what?: string): Promise<void>;
+  /** Requests answered with a 2xx, optionally only those for one path. */
+  delivered(path?: string): RecordedRequest[];
+  forPath(path: string): RecordedRequest[];
+  /** Stops listening and destroys open (including hanging) connections: new connections are refused. */
   close(): Promise<void>;
+  /** Same as close(); restart() listens again on the same port. */
+  stop(): Promise<void>;
+  restart(): Promise<void>;
 }
 
-export async function startReceiver(opts: { respond?: Respond } = {}): Promise<Receiver> {
+export async function startReceiver(opts: { respond?: Respond; now?: () => number } = {}): Promise<Receiver> {
   let respond: Respond | undefined = opts.respond;
+  const now = opts.now ?? Date.now;
   const requests: RecordedRequest[] = [];
   const sockets = new Set<Socket>();
   const waiters: { count: number; resolve: () => void }[] = [];
 
-  const server: Server = createServer((req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -65,7 +78,7 @@ export async function startReceiver(opts: { respond?: Respond } = {}): Promise<R
       } catch {
         json = undefined;
       }
-      const rec: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, json, at: Date.now() };
+      const rec: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, json, at: now(), status: null };
       requests.push(rec);
       const n = requests.length;
       for (const w of waiters.filter((x) => requests.length >= x.count)) {
@@ -82,22 +95,43 @@ export async function startReceiver(opts: { respond?: Respond } = {}): Promise<R
           if (answer.delayMs) await new Promise((r) => setTimeout(r, answer.delayMs));
           const payload = answer.body === undefined ? '' : typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);
           const headers: Record<string, string> = { ...(typeof answer.body === 'object' ? { 'content-type': 'application/json' } : {}), ...answer.headers };
-          if (!res.destroyed) res.writeHead(answer.status, headers).end(payload);
+          if (res.destroyed) return;
+          rec.status = answer.status;
+          res.writeHead(answer.status, headers).end(payload);
         })
         .catch(() => {
           if (!res.destroyed) res.writeHead(500).end('receiver script failed');
         });
     });
-  });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as { port: number }).port;
+  };
+
+  let server: Server | null = null;
+  const listen = async (port: number): Promise<number> => {
+    const s = createServer(handle);
+    s.on('connection', (sock) => {
+      sockets.add(sock);
+      sock.on('close', () => sockets.delete(sock));
+    });
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.listen(port, '127.0.0.1', () => {
+        s.off('error', reject);
+        resolve();
+      });
+    });
+    server = s;
+    return (s.address() as AddressInfo).port;
+  };
+  const stop = (): Promise<void> => {
+    const s = server;
+    if (!s) return Promise.resolve();
+    server = null;
+    const closed = new Promise<void>((resolve) => s.close(() => resolve()));
+    for (const sock of sockets) sock.destroy();
+    return closed;
+  };
+  const port = await listen(0);
+  const answered2xx = (r: RecordedRequest) => r.status !== null && r.status >= 200 && r.status < 300;
 
   return {
     url: `http://127.0.0.1:${port}`,
@@ -117,9 +151,19 @@ export async function startReceiver(opts: { respond?: Respond } = {}): Promise<R
         waiters.push(w);
       });
     },
-    close() {
-      for (const s of sockets) s.destroy();
-      return new Promise<void>((resolve) => server.close(() => resolve()));
+    async until(pred, timeoutMs = 30_000, what = 'condition') {
+      const deadline = Date.now() + timeoutMs;
+      while (!pred()) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    },
+    delivered: (path) => requests.filter((r) => answered2xx(r) && (path === undefined || r.path === path)),
+    forPath: (path) => requests.filter((r) => r.path === path),
+    close: stop,
+    stop,
+    async restart() {
+      if (!server) await listen(port);
     },
   };
 }

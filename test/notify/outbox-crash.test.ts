@@ -10,14 +10,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { HttpReceiver } from '../helpers/http-receiver.js';
+import { startReceiver, type Receiver } from '../helpers/receiver.js';
 
 const COUNT = 300;
 const MAX_KILLS = Number(process.env.KSW_OUTBOX_KILLS ?? (process.env.KSW_LONG ? 100 : 20));
 const child = fileURLToPath(new URL('../helpers/outbox-child.ts', import.meta.url));
 
 let dir: string;
-let receiver: HttpReceiver;
+let receiver: Receiver;
 afterAll(async () => {
   await receiver?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
@@ -51,13 +51,13 @@ function run(dir: string, url: string, killAfterMs: number | null): Promise<{ do
 describe('outbox under SIGKILL', () => {
   it(`loses nothing and duplicates only inside the documented window across up to ${MAX_KILLS} kills`, async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'ksw-outbox-crash-'));
-    receiver = await HttpReceiver.start();
+    receiver = await startReceiver();
     // A flaky receiver makes the kills land in retries and backoffs too.
-    receiver.respond = (q) => (q.seq % 11 === 0 ? { status: 503 } : { status: 200 });
+    receiver.setRespond((_q, n) => (n % 11 === 0 ? { status: 503 } : { status: 200 }));
     let kills = 0;
     let resumedInFlight = 0;
     for (;;) {
-      const r = await run(dir, receiver.url('/hook'), kills < MAX_KILLS ? 150 + Math.floor(Math.random() * 250) : null);
+      const r = await run(dir, `${receiver.url}/hook`, kills < MAX_KILLS ? 150 + Math.floor(Math.random() * 250) : null);
       resumedInFlight += r.resumed;
       if (r.done) break;
       kills++;

@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { AlertNotification } from '../../src/model.js';
 import { Outbox } from '../../src/notify/outbox.js';
 import { FileStateStore } from '../../src/state/file-store.js';
-import { HttpReceiver, type Reply } from '../helpers/http-receiver.js';
+import { startReceiver, type Reply } from '../helpers/receiver.js';
 import { httpTestNotifier } from '../helpers/http-test-notifier.js';
 import { VirtualClock } from '../helpers/virtual-clock.js';
 
@@ -37,25 +37,25 @@ describe('outbox through a ten-minute receiver outage', () => {
     dir = await mkdtemp(path.join(tmpdir(), 'ksw-outage-'));
     const clock = new VirtualClock();
     const t0 = clock.now();
-    const receiver = await HttpReceiver.start({ now: clock.now });
+    const receiver = await startReceiver({ now: clock.now });
     let mode: 'fail500' | 'throttle' | 'hang' | 'ok' = 'fail500';
     const answered: Record<string, number> = { 500: 0, 429: 0, hang: 0 };
-    receiver.respond = (): Reply => {
+    receiver.setRespond((): Reply => {
       switch (mode) {
         case 'fail500': answered[500]!++; return { status: 500 };
         case 'throttle': answered[429]!++; return { status: 429, headers: { 'retry-after': '20' } };
         case 'hang': answered.hang!++; return 'hang';
         default: return { status: 200 };
       }
-    };
+    });
     const failures: [string, string][] = [];
     const logs: Record<string, unknown>[] = [];
     const outbox = await Outbox.open({
       store: await FileStateStore.open({ dir }),
       notifiers: [
-        httpTestNotifier({ id: 'slack', type: 'slack', url: receiver.url('/slack'), minIntervalMs: 1000 }),
-        httpTestNotifier({ id: 'pagerduty', type: 'pagerduty', url: receiver.url('/pd'), accepts: (n) => n.severity === 'critical' }),
-        httpTestNotifier({ id: 'webhook', url: receiver.url('/webhook') }),
+        httpTestNotifier({ id: 'slack', type: 'slack', url: `${receiver.url}/slack`, minIntervalMs: 1000 }),
+        httpTestNotifier({ id: 'pagerduty', type: 'pagerduty', url: `${receiver.url}/pd`, accepts: (n) => n.severity === 'critical' }),
+        httpTestNotifier({ id: 'webhook', url: `${receiver.url}/webhook` }),
       ],
       limit: 10_000, clock, sendTimeoutMs: 150, stopTimeoutMs: 300,
       observer: { onFailure: (ch, code) => failures.push([ch, code]) },
@@ -78,7 +78,7 @@ describe('outbox through a ten-minute receiver outage', () => {
     })();
 
     // The outage script, driven by virtual time and by what the receiver has actually seen.
-    const until = (pred: () => boolean, what: string) => receiver.waitFor(pred, 60_000, what);
+    const until = (pred: () => boolean, what: string) => receiver.until(pred, 60_000, what);
     const networkFailures = () => failures.filter(([, c]) => c === 'network').length;
     await until(() => answered[500]! >= 6 && clock.now() >= t0 + 2.5 * MIN, '500 phase');
     mode = 'throttle';

@@ -10,7 +10,7 @@ import { Outbox, type DropReason, type OutboxOptions } from '../../src/notify/ou
 import { FileStateStore } from '../../src/state/file-store.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
 import type { CorruptReport, StateDocName, StateStore } from '../../src/state/store.js';
-import { HttpReceiver } from '../helpers/http-receiver.js';
+import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { httpTestNotifier } from '../helpers/http-test-notifier.js';
 import { VirtualClock } from '../helpers/virtual-clock.js';
 
@@ -41,14 +41,14 @@ class Counters {
 const ids = (reqs: { json: unknown }[]) => reqs.map((r) => (r.json as { id: string }).id);
 const gaps = (reqs: { at: number }[]) => reqs.slice(1).map((r, i) => r.at - reqs[i]!.at);
 
-let receiver: HttpReceiver;
+let receiver: Receiver;
 let clock: VirtualClock;
 let dir: string;
 const open: Outbox[] = [];
 
 beforeEach(async () => {
   clock = new VirtualClock();
-  receiver = await HttpReceiver.start({ now: clock.now });
+  receiver = await startReceiver({ now: clock.now });
   dir = await mkdtemp(path.join(tmpdir(), 'ksw-outbox-'));
 });
 afterEach(async () => {
@@ -59,7 +59,7 @@ afterEach(async () => {
 
 async function makeOutbox(over: Partial<OutboxOptions> & { store: StateStore }): Promise<Outbox> {
   const o = await Outbox.open({
-    notifiers: [httpTestNotifier({ id: 'webhook', url: receiver.url('/webhook') })],
+    notifiers: [httpTestNotifier({ id: 'webhook', url: `${receiver.url}/webhook` })],
     limit: 1000, clock, sendTimeoutMs: 300, stopTimeoutMs: 300, ...over,
   });
   open.push(o);
@@ -72,8 +72,8 @@ describe('Outbox: delivery', () => {
     const outbox = await makeOutbox({
       store: await FileStateStore.open({ dir }),
       notifiers: [
-        httpTestNotifier({ id: 'slack', type: 'slack', url: receiver.url('/slack'), minIntervalMs: 1000 }),
-        httpTestNotifier({ id: 'pagerduty', type: 'pagerduty', url: receiver.url('/pd'), accepts: (n) => n.severity === 'critical' }),
+        httpTestNotifier({ id: 'slack', type: 'slack', url: `${receiver.url}/slack`, minIntervalMs: 1000 }),
+        httpTestNotifier({ id: 'pagerduty', type: 'pagerduty', url: `${receiver.url}/pd`, accepts: (n) => n.severity === 'critical' }),
       ],
       observer: c.observer,
       log: pino({ level: 'silent' }),
@@ -130,12 +130,12 @@ describe('Outbox: delivery', () => {
   });
 
   it('counts notifications no channel accepts', async () => {
-    const outbox = await makeOutbox({ store: new MemoryStateStore(), notifiers: [httpTestNotifier({ id: 'pd', url: receiver.url(), accepts: (n) => n.severity === 'critical' })] });
+    const outbox = await makeOutbox({ store: new MemoryStateStore(), notifiers: [httpTestNotifier({ id: 'pd', url: receiver.url, accepts: (n) => n.severity === 'critical' })] });
     expect(await outbox.enqueue([alert(1), alert(3)])).toEqual({ queued: 1, duplicates: 0, unrouted: 1, dropped: 0 });
   });
 
   it('rejects two channels with the same id', async () => {
-    await expect(Outbox.open({ store: new MemoryStateStore(), limit: 10, notifiers: [httpTestNotifier({ id: 'x', url: receiver.url() }), httpTestNotifier({ id: 'x', url: receiver.url() })] }))
+    await expect(Outbox.open({ store: new MemoryStateStore(), limit: 10, notifiers: [httpTestNotifier({ id: 'x', url: receiver.url }), httpTestNotifier({ id: 'x', url: receiver.url })] }))
       .rejects.toThrow(/two channels share the id "x"/);
   });
 });
@@ -145,7 +145,7 @@ describe('Outbox: failures', () => {
     const c = new Counters();
     const outbox = await makeOutbox({ store: new MemoryStateStore(), observer: c.observer });
     let failUntil = clock.now() + 20 * 60_000;
-    receiver.respond = () => (clock.now() < failUntil ? { status: 503 } : { status: 200 });
+    receiver.setRespond(() => (clock.now() < failUntil ? { status: 503 } : { status: 200 }));
     await outbox.enqueue([alert(1), alert(2)]);
     outbox.start();
     await outbox.whenIdle();
@@ -168,7 +168,7 @@ describe('Outbox: failures', () => {
     const c = new Counters();
     const outbox = await makeOutbox({ store: new MemoryStateStore(), observer: c.observer });
     let n = 0;
-    receiver.respond = () => (++n <= 3 ? { status: 429, headers: { 'retry-after': '45' } } : { status: 200 });
+    receiver.setRespond(() => (++n <= 3 ? { status: 429, headers: { 'retry-after': '45' } } : { status: 200 }));
     await outbox.enqueue([alert(1)]);
     outbox.start();
     await outbox.whenIdle();
@@ -181,7 +181,7 @@ describe('Outbox: failures', () => {
     const c = new Counters();
     const outbox = await makeOutbox({ store: new MemoryStateStore(), observer: c.observer, sendTimeoutMs: 150 });
     let n = 0;
-    receiver.respond = () => (++n <= 2 ? 'hang' : { status: 200 });
+    receiver.setRespond(() => (++n <= 2 ? 'hang' : { status: 200 }));
     await outbox.enqueue([alert(1), alert(2)]);
     outbox.start();
     await outbox.whenIdle();
@@ -196,7 +196,7 @@ describe('Outbox: failures', () => {
     await receiver.stop();
     await outbox.enqueue([alert(1), alert(2), alert(3)]);
     outbox.start();
-    await receiver.waitFor(() => c.failures.length >= 5, 10_000, 'five refused attempts');
+    await receiver.until(() => c.failures.length >= 5, 10_000, 'five refused attempts');
     await receiver.restart();
     await outbox.whenIdle();
     expect(new Set(c.codes())).toEqual(new Set(['network']));
@@ -208,7 +208,7 @@ describe('Outbox: failures', () => {
     const lines: Record<string, unknown>[] = [];
     const log = pino({ level: 'info' }, { write: (s: string) => { lines.push(JSON.parse(s)); } });
     const outbox = await makeOutbox({ store: new MemoryStateStore(), observer: c.observer, log });
-    receiver.respond = (q) => ((q.json as { id: string }).id === 'n-2' ? { status: 400 } : { status: 200 });
+    receiver.setRespond((q) => ((q.json as { id: string }).id === 'n-2' ? { status: 400 } : { status: 200 }));
     await outbox.enqueue([alert(1), alert(2), alert(3)]);
     outbox.start();
     await outbox.whenIdle();
@@ -223,7 +223,7 @@ describe('Outbox: failures', () => {
   it('a notifier that throws or ignores its abort signal cannot wedge the channel', async () => {
     let calls = 0;
     const wedged = {
-      ...httpTestNotifier({ id: 'odd', url: receiver.url() }),
+      ...httpTestNotifier({ id: 'odd', url: receiver.url }),
       send: async () => {
         calls++;
         if (calls === 1) throw new Error('boom');
@@ -286,11 +286,11 @@ describe('Outbox: caps', () => {
 
 describe('Outbox: restarts and crashes', () => {
   it('resumes delivery from the persisted outbox after stop(), in order, nothing twice', async () => {
-    const notifier = () => [httpTestNotifier({ id: 'slack', type: 'slack', url: receiver.url('/slack'), minIntervalMs: 1000 })];
+    const notifier = () => [httpTestNotifier({ id: 'slack', type: 'slack', url: `${receiver.url}/slack`, minIntervalMs: 1000 })];
     const first = await makeOutbox({ store: await FileStateStore.open({ dir }), notifiers: notifier() });
     await first.enqueue(Array.from({ length: 20 }, (_, i) => alert(i)));
     first.start();
-    await receiver.waitFor(() => receiver.delivered().length >= 7, 10_000, 'seven deliveries');
+    await receiver.until(() => receiver.delivered().length >= 7, 10_000, 'seven deliveries');
     await first.stop();
     const sentBefore = receiver.delivered().length;
     expect(first.pending()).toBe(20 - sentBefore);
@@ -314,14 +314,14 @@ describe('Outbox: restarts and crashes', () => {
       write: (n: StateDocName, v) => (dead ? new Promise<void>(() => {}) : inner.write(n, v)),
       close: () => inner.close(),
     };
-    receiver.respond = (q) => {
+    receiver.setRespond((q) => {
       if ((q.json as { id: string }).id === 'n-2') dead = true;
       return { status: 200 };
-    };
-    const first = await Outbox.open({ store: dying, notifiers: [httpTestNotifier({ id: 'webhook', url: receiver.url('/webhook') })], limit: 100, clock, sendTimeoutMs: 300 });
+    });
+    const first = await Outbox.open({ store: dying, notifiers: [httpTestNotifier({ id: 'webhook', url: `${receiver.url}/webhook` })], limit: 100, clock, sendTimeoutMs: 300 });
     await first.enqueue([alert(1), alert(2), alert(3)]);
     first.start();
-    await receiver.waitFor(() => dead, 10_000, 'the crash point');
+    await receiver.until(() => dead, 10_000, 'the crash point');
 
     const second = await makeOutbox({ store: await FileStateStore.open({ dir }) });
     expect(second.resumedInFlight()).toBe(1);
@@ -335,17 +335,17 @@ describe('Outbox: restarts and crashes', () => {
   });
 
   it('stop() lets the send under way finish within stopTimeoutMs, then aborts it and keeps the entry', async () => {
-    receiver.respond = () => 'hang';
+    receiver.setRespond(() => 'hang');
     const store = await FileStateStore.open({ dir });
     const outbox = await makeOutbox({ store, sendTimeoutMs: 60_000, stopTimeoutMs: 200 });
     await outbox.enqueue([alert(1)]);
     outbox.start();
-    await receiver.waitFor(() => receiver.requests.length === 1, 10_000, 'the hanging request');
+    await receiver.until(() => receiver.requests.length === 1, 10_000, 'the hanging request');
     const t0 = Date.now();
     await outbox.stop();
     expect(Date.now() - t0).toBeLessThan(2000);
     expect(outbox.pending()).toBe(1);
-    receiver.respond = () => ({ status: 200 });
+    receiver.setRespond(() => ({ status: 200 }));
     const again = await makeOutbox({ store: await FileStateStore.open({ dir }) });
     expect(again.resumedInFlight()).toBe(0); // stop() recorded the interrupted send
     again.start();
@@ -355,7 +355,7 @@ describe('Outbox: restarts and crashes', () => {
 
   it('drops entries of a channel that is no longer configured, counted', async () => {
     const store = new MemoryStateStore();
-    const before = await makeOutbox({ store, notifiers: [httpTestNotifier({ id: 'old', url: receiver.url() }), httpTestNotifier({ id: 'webhook', url: receiver.url() })] });
+    const before = await makeOutbox({ store, notifiers: [httpTestNotifier({ id: 'old', url: receiver.url }), httpTestNotifier({ id: 'webhook', url: receiver.url })] });
     await before.enqueue([alert(1), alert(2)]);
     const c = new Counters();
     const after = await makeOutbox({ store, observer: c.observer });
@@ -388,7 +388,7 @@ describe('Outbox: drain', () => {
     await outbox.enqueue([alert(1), alert(2)]);
     expect(await outbox.drain(60_000)).toBe(true);
     expect(receiver.delivered()).toHaveLength(2);
-    receiver.respond = () => ({ status: 500 });
+    receiver.setRespond(() => ({ status: 500 }));
     await outbox.enqueue([alert(3)]);
     const t0 = Date.now();
     expect(await outbox.drain(300)).toBe(false);
