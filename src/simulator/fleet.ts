@@ -244,7 +244,7 @@ export class Fleet {
     return store;
   }
 
-  private buildHsm(clusterId: string, region: string, h: z.infer<typeof hsmSchema>, index: number, subnets: Record<string, string>): Hsm {
+  private buildHsm(clusterId: string, h: z.infer<typeof hsmSchema>, index: number, subnets: Record<string, string>): Hsm {
     const id = h.id ?? `hsm-${hashChars(`${clusterId}/${index}/${h.az}`, BASE32ISH, 11)}`;
     const n = createHash('sha256').update(id).digest();
     return {
@@ -286,7 +286,7 @@ export class Fleet {
       certificates,
       createdAt,
     };
-    cluster.hsms = c.hsms.map((h, i) => this.buildHsm(c.id, region, h, i, subnets));
+    cluster.hsms = c.hsms.map((h, i) => this.buildHsm(c.id, h, i, subnets));
     if (c.overrides) cluster.overrides = c.overrides;
     return cluster;
   }
@@ -295,7 +295,7 @@ export class Fleet {
     const prev = this.stores.get(store.id);
     if (prev?.cur) throw new SimError(`store ${store.id} already exists`, 409);
     const idx = this.regionIndex(store.account, store.region);
-    if (idx.stores.some((r) => r.cur?.name === store.name)) throw new SimError(`a store named ${JSON.stringify(store.name)} already exists in ${store.account}/${store.region}`, 409);
+    this.requireFreeName(idx, store);
     if (prev) this.unlink(prev, 'stores');
     const rec: Rec<Store> = { seq: ++this.seq, cur: null };
     this.update(rec, store);
@@ -311,6 +311,11 @@ export class Fleet {
     this.update(rec, cluster);
     this.regionIndex(cluster.account, cluster.region).clusters.push(rec);
     this.clusters.set(cluster.id, rec);
+  }
+
+  /** KMS store names are unique per account and region. */
+  private requireFreeName(idx: RegionIndex, store: Pick<Store, 'name' | 'account' | 'region'>): void {
+    if (idx.stores.some((r) => r.cur?.name === store.name)) throw new SimError(`a store named ${JSON.stringify(store.name)} already exists in ${store.account}/${store.region}`, 409);
   }
 
   /** Removes a deleted record from its region list and id map. */
@@ -523,9 +528,7 @@ export class Fleet {
     const errorCode = p.errorCode !== undefined ? p.errorCode : state === 'FAILED' ? cur.errorCode : null;
     const problems = errorCodeProblems(state, errorCode);
     if (problems.length) throw new SimError(`errorCode: ${problems[0]}`, 400, [{ path: 'errorCode', message: problems[0]! }]);
-    if (p.name !== undefined && p.name !== cur.name && this.storesIn(cur.account, cur.region, false).some((s) => s.store.name === p.name)) {
-      throw new SimError(`a store named ${JSON.stringify(p.name)} already exists in ${cur.account}/${cur.region}`, 409);
-    }
+    if (p.name !== undefined && p.name !== cur.name) this.requireFreeName(this.regionIndex(cur.account, cur.region), { ...cur, name: p.name });
     const next: Partial<Store> = { state, errorCode };
     if (p.name !== undefined) next.name = p.name;
     if (p.connectError !== undefined) next.connectError = p.connectError;
@@ -579,7 +582,7 @@ export class Fleet {
     if (p.overrides !== undefined) next.overrides = p.overrides;
     if (p.hsms !== undefined) {
       const subnets = { ...cur.subnets };
-      next.hsms = p.hsms.map((h, i) => this.buildHsm(id, cur.region, h, i, subnets));
+      next.hsms = p.hsms.map((h, i) => this.buildHsm(id, h, i, subnets));
       for (const h of next.hsms) subnets[h.az] ??= h.subnetId;
       next.subnets = subnets;
     }
@@ -603,7 +606,7 @@ export class Fleet {
     const cur = this.requireCluster(clusterId);
     const spec = validate(hsmSchema, input);
     if (!spec.az.startsWith(cur.region)) throw new SimError(`az: ${spec.az} is not in region ${cur.region}`, 400);
-    const hsm = this.buildHsm(clusterId, cur.region, spec, cur.hsms.length + this.seq++, cur.subnets);
+    const hsm = this.buildHsm(clusterId, spec, cur.hsms.length + this.seq++, cur.subnets);
     if (cur.hsms.some((h) => h.id === hsm.id)) throw new SimError(`HSM ${hsm.id} already exists in ${clusterId}`, 409);
     this.update(this.clusters.get(clusterId)!, { ...cur, hsms: [...cur.hsms, hsm], subnets: { ...cur.subnets, [hsm.az]: cur.subnets[hsm.az] ?? hsm.subnetId } });
     return hsm;
