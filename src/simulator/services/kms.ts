@@ -89,20 +89,15 @@ function generateRandom(input: Input, ctx: ServiceContext) {
   return { Plaintext: randomBytes(n).toString('base64') };
 }
 
-function connectCustomKeyStore(input: Input, ctx: ServiceContext) {
-  const id = optionalString(input, 'CustomKeyStoreId', 1, 64);
-  if (id === undefined) throw new AwsError('ValidationException', "1 validation error detected: Value null at 'customKeyStoreId' failed to satisfy constraint: Member must not be null");
-  ownStore(ctx, id);
-  ctx.fleet.connect(id);
-  return {};
-}
-
-function disconnectCustomKeyStore(input: Input, ctx: ServiceContext) {
-  const id = optionalString(input, 'CustomKeyStoreId', 1, 64);
-  if (id === undefined) throw new AwsError('ValidationException', "1 validation error detected: Value null at 'customKeyStoreId' failed to satisfy constraint: Member must not be null");
-  ownStore(ctx, id);
-  ctx.fleet.disconnect(id);
-  return {};
+/** ConnectCustomKeyStore and DisconnectCustomKeyStore: a required store id of the caller's, then the state machine. */
+function stateChange(change: (fleet: Fleet, id: string) => void) {
+  return (input: Input, ctx: ServiceContext) => {
+    const id = optionalString(input, 'CustomKeyStoreId', 1, 64);
+    if (id === undefined) throw new AwsError('ValidationException', "1 validation error detected: Value null at 'customKeyStoreId' failed to satisfy constraint: Member must not be null");
+    ownStore(ctx, id);
+    change(ctx.fleet, id);
+    return {};
+  };
 }
 
 export const kms: Service = {
@@ -111,7 +106,7 @@ export const kms: Service = {
   operations: {
     DescribeCustomKeyStores: describeCustomKeyStores,
     GenerateRandom: generateRandom,
-    ConnectCustomKeyStore: connectCustomKeyStore,
-    DisconnectCustomKeyStore: disconnectCustomKeyStore,
+    ConnectCustomKeyStore: stateChange((fleet, id) => fleet.connect(id)),
+    DisconnectCustomKeyStore: stateChange((fleet, id) => fleet.disconnect(id)),
   },
 };
