@@ -1,8 +1,10 @@
 // A minimal real notifier for outbox tests: POSTs the notification as JSON to a URL with the
-// notification id in an Idempotency-Key header, and maps the HTTP answer to a DeliveryResult the
-// way the real channels do (2xx ok; 429 and 5xx retryable, 429 with Retry-After; other 4xx final;
-// network errors and aborts retryable). Not a mock of the outbox: the outbox under test is real.
+// notification id in an Idempotency-Key header, and maps the HTTP answer to a DeliveryResult with the
+// real channels' rules from src/notify/common.ts (2xx ok; 408, 425, 429 and 5xx retryable, 429 with
+// Retry-After; other 4xx final; network errors and aborts retryable). Not a mock of the outbox: the
+// outbox under test is real.
 import type { Notification } from '../../src/model.js';
+import { parseRetryAfter, retryableStatus } from '../../src/notify/common.js';
 import type { DeliveryResult, Notifier } from '../../src/notify/notifier.js';
 
 export interface TestNotifierOptions {
@@ -11,14 +13,6 @@ export interface TestNotifierOptions {
   minIntervalMs?: number;
   type?: Notifier['type'];
   accepts?: (n: Notification) => boolean;
-}
-
-/** Retry-After is either delay-seconds or an HTTP date. */
-export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
-  if (!value) return undefined;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 export function httpTestNotifier(opts: TestNotifierOptions): Notifier & { sent: number } {
@@ -40,9 +34,8 @@ export function httpTestNotifier(opts: TestNotifierOptions): Notifier & { sent: 
         });
         await res.arrayBuffer().catch(() => undefined);
         if (res.ok) return { ok: true, status: res.status };
-        const retryable = res.status === 429 || res.status >= 500;
         return {
-          ok: false, retryable, status: res.status,
+          ok: false, retryable: retryableStatus(res.status), status: res.status,
           retryAfterMs: res.status === 429 ? parseRetryAfter(res.headers.get('retry-after')) : undefined,
           error: `HTTP ${res.status}`,
         };
