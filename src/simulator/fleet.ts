@@ -115,6 +115,8 @@ export class Fleet {
   readonly requestCounters = new Counters(() => this.clock.now());
 
   private accounts = new Map<string, Account>();
+  /** The accounts in order, built on first read after a change: ListAccounts pages slice it. */
+  private accountList: Account[] | null = null;
   private regions = new Map<string, RegionIndex>();
   private stores = new Map<string, Rec<Store>>();
   private clusters = new Map<string, Rec<Cluster>>();
@@ -181,6 +183,7 @@ export class Fleet {
   // ---------- loading ----------
 
   private loadAccount(a: AccountSpec): void {
+    this.accountList = null;
     this.accounts.set(a.id, {
       id: a.id,
       name: a.name ?? `account-${a.id}`,
@@ -388,8 +391,14 @@ export class Fleet {
     return this.accounts.get(id);
   }
 
-  listAccounts(): Account[] {
-    return [...this.accounts.values()];
+  /** The accounts in order (or those from position `start` to `end`), without copying the whole list per page. */
+  listAccounts(start = 0, end?: number): Account[] {
+    this.accountList ??= [...this.accounts.values()];
+    return this.accountList.slice(start, end);
+  }
+
+  accountCount(): number {
+    return this.accounts.size;
   }
 
   /** The PEM of a certificate value, generating (and caching) one for a validity. */
@@ -646,6 +655,7 @@ export class Fleet {
     const cur = this.requireAccount(id);
     const next: Account = { ...cur, ...Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined)) } as Account;
     this.accounts.set(id, next);
+    this.accountList = null;
     return next;
   }
 

@@ -1,7 +1,7 @@
 // Organizations (AWSOrganizationsV20161128, AWS JSON 1.1): ListAccounts and DescribeOrganization.
 import { createHash } from 'node:crypto';
 import { AwsError } from '../errors.js';
-import type { Account, Fleet } from '../fleet.js';
+import type { Account } from '../fleet.js';
 import { epochSeconds, optionalInt, optionalString, type Input, type Service, type ServiceContext } from './service.js';
 
 /** Organizations' default (and maximum) page size for ListAccounts. */
@@ -12,11 +12,10 @@ export const organizationId = (mgmt: string) => `o-${createHash('sha256').update
 // `Status` is the older field (no CLOSED, no PENDING_ACTIVATION); `State` is its successor.
 const LEGACY_STATUS: Record<string, string> = { CLOSED: 'SUSPENDED', PENDING_ACTIVATION: 'ACTIVE' };
 
-function accountEntry(fleet: Fleet, a: Account) {
-  const mgmt = fleet.managementAccountId;
+function accountEntry(mgmt: string, orgId: string, a: Account) {
   return {
     Id: a.id,
-    Arn: `arn:aws:organizations::${mgmt}:account/${organizationId(mgmt)}/${a.id}`,
+    Arn: `arn:aws:organizations::${mgmt}:account/${orgId}/${a.id}`,
     Email: a.email,
     Name: a.name,
     Status: LEGACY_STATUS[a.status] ?? a.status,
@@ -45,7 +44,7 @@ function listAccounts(input: Input, ctx: ServiceContext) {
   if (typeof max === 'number' && max < 1) throw invalidInput('You provided a value that is below the minimum allowed value. MaxResults must be at least 1.', 'MIN_VALUE_EXCEEDED');
   const size = optionalInt(input, 'MaxResults', 1, PAGE, 'InvalidInputException') ?? PAGE;
   const token = optionalString(input, 'NextToken', 1, 100_000, 'InvalidInputException');
-  const all = ctx.fleet.listAccounts();
+  const total = ctx.fleet.accountCount();
   const scope = `organizations/${ctx.account}`;
   // Position encoded as 2*index + (empty page already served at this index ? 1 : 0).
   let pos = 0;
@@ -55,14 +54,16 @@ function listAccounts(input: Input, ctx: ServiceContext) {
     pos = p;
   }
   const index = Math.floor(pos / 2);
-  if (ctx.fleet.scenario.organizations.emptyPages && pos % 2 === 0 && index < all.length) {
+  if (ctx.fleet.scenario.organizations.emptyPages && pos % 2 === 0 && index < total) {
     return { Accounts: [], NextToken: ctx.fleet.marker(scope, pos + 1) };
   }
-  const page = all.slice(index, index + size);
+  const page = ctx.fleet.listAccounts(index, index + size);
   const next = index + page.length;
+  const mgmt = ctx.fleet.managementAccountId;
+  const orgId = organizationId(mgmt);
   return {
-    Accounts: page.map((a) => accountEntry(ctx.fleet, a)),
-    ...(next < all.length && { NextToken: ctx.fleet.marker(scope, next * 2) }),
+    Accounts: page.map((a) => accountEntry(mgmt, orgId, a)),
+    ...(next < total && { NextToken: ctx.fleet.marker(scope, next * 2) }),
   };
 }
 
