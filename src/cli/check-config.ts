@@ -2,7 +2,9 @@
 // and prints the targets it would poll.
 import { AwsClients } from '../collect/aws-clients.js';
 import { Poller } from '../collect/poller.js';
-import { parseOptions, printable, reportFailure, loadConfigOrExit } from './common.js';
+import { loadConfig } from '../config/load.js';
+import { buildTargets } from '../discover/targets.js';
+import { parseOptions, printable, reportFailure } from './common.js';
 
 const USAGE = `usage: keystore-watch check-config [--config FILE] [--offline]
 
@@ -13,7 +15,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const opts = parseOptions(argv, { config: { type: 'string', short: 'c' }, offline: { type: 'boolean' } }, USAGE);
     if (!opts) return 0;
-    const config = loadConfigOrExit(opts.config);
+    const config = loadConfig(opts.config);
     let orgFailed = false;
     const effective = opts.offline ? { ...config, organizations: { ...config.organizations, enabled: false } } : config;
     const clients = new AwsClients({ aws: config.aws });
@@ -27,7 +29,8 @@ export async function main(argv: string[]): Promise<number> {
         },
       });
       const accounts = await poller.accounts();
-      const targets = await poller.targets();
+      // From the accounts just resolved: asking the poller again would list the organization a second time.
+      const targets = buildTargets(accounts, config.regions);
       process.stdout.write(`configuration OK: ${accounts.length} account(s) x ${config.regions.length} region(s) = ${targets.length} target(s); schedule "${config.schedule}"; ${config.alerting.channels.length} alert channel(s)\n`);
       for (const a of accounts) {
         process.stdout.write(`  ${a.id}  ${printable(a.name).padEnd(24)} ${a.source.padEnd(13)} ${a.roleArn ?? '(own credentials)'}${a.externalId ? ' (external id set)' : ''}\n`);

@@ -1,7 +1,6 @@
 // Shared plumbing of the sub-commands: option parsing, config loading with exit code 2 on errors.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ConfigError, loadConfig } from '../config/load.js';
-import type { Config } from '../config/schema.js';
+import { ConfigError } from '../config/load.js';
 import { redact } from '../util/redact.js';
 
 export class UsageError extends Error {
@@ -19,10 +18,6 @@ export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(
   } catch (err) {
     throw new UsageError(`${(err as Error).message}\n\n${usage}`);
   }
-}
-
-export function loadConfigOrExit(path: string | undefined): Config {
-  return loadConfig(path);
 }
 
 /** Prints a failure the way every command does and returns its exit code. */

@@ -12,7 +12,8 @@ import type { Notifier } from '../notify/notifier.js';
 import { guidanceFor } from '../alert/remediation/guidance.js';
 import { redactValue } from '../util/redact.js';
 import type { Config } from '../config/schema.js';
-import { loadConfigOrExit, parseOptions, reportFailure, UsageError } from './common.js';
+import { loadConfig } from '../config/load.js';
+import { parseOptions, reportFailure, UsageError } from './common.js';
 
 const USAGE = `usage: keystore-watch drill --config FILE --store ID --code CODE [--dry-run] [--account ID --region REGION [--type AWS_CLOUDHSM|EXTERNAL_KEY_STORE]]
 
@@ -74,7 +75,7 @@ export async function main(argv: string[]): Promise<number> {
     if (!opts.store || !opts.code) throw new UsageError(`--store and --code are required\n\n${USAGE}`);
     if (!/^[A-Z0-9_]{2,64}$/.test(opts.code)) throw new UsageError(`--code must be a ConnectionErrorCode such as INVALID_CREDENTIALS, not ${JSON.stringify(opts.code)}`);
     if (Boolean(opts.account) !== Boolean(opts.region)) throw new UsageError('--account and --region go together');
-    const config = loadConfigOrExit(opts.config);
+    const config = loadConfig(opts.config);
     if (config.alerting.channels.length === 0) throw new UsageError('alerting.channels is empty: there is nowhere to send a drill');
 
     const found = opts.account ? null : await findStore(config, opts.store);

@@ -3,7 +3,8 @@ import type { Snapshot } from '../model.js';
 import { publicStore } from '../snapshot/public.js';
 import { AwsClients } from '../collect/aws-clients.js';
 import { Poller } from '../collect/poller.js';
-import { parseOptions, printable, reportFailure, loadConfigOrExit, UsageError } from './common.js';
+import { loadConfig } from '../config/load.js';
+import { parseOptions, printable, reportFailure, UsageError } from './common.js';
 
 const USAGE = `usage: keystore-watch once [--config FILE] [--format table|json]
 
@@ -50,7 +51,7 @@ export async function main(argv: string[]): Promise<number> {
     if (!opts) return 0;
     const format = opts.format ?? (process.stdout.isTTY ? 'table' : 'json');
     if (format !== 'table' && format !== 'json') throw new UsageError(`--format must be table or json, not ${JSON.stringify(format)}`);
-    const config = loadConfigOrExit(opts.config);
+    const config = loadConfig(opts.config);
     const clients = new AwsClients({ aws: config.aws });
     const progress = process.stderr.isTTY;
     const poller = new Poller({

@@ -1,7 +1,8 @@
 // keystore-watch run: the daemon. Stops gracefully on SIGTERM/SIGINT.
 import { Daemon } from '../daemon.js';
 import { createLogger } from '../log.js';
-import { parseOptions, reportFailure, loadConfigOrExit } from './common.js';
+import { loadConfig } from '../config/load.js';
+import { parseOptions, reportFailure } from './common.js';
 
 const USAGE = `usage: keystore-watch run [--config FILE]
 
@@ -13,7 +14,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const opts = parseOptions(argv, { config: { type: 'string', short: 'c' } }, USAGE);
     if (!opts) return 0;
-    const config = loadConfigOrExit(opts.config);
+    const config = loadConfig(opts.config);
     const logger = createLogger({ level: config.logLevel });
     daemon = new Daemon({ config, logger });
     await daemon.start();
