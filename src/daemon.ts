@@ -150,8 +150,8 @@ export class Daemon {
       const down = next.targets.filter((t) => !t.ok);
       logger.info({ pollId: next.pollId, seconds: Number(seconds.toFixed(3)), targets: next.targets.length, down: down.length, stores: next.stores.length }, 'poll finished');
       for (const t of down) logger.warn({ accountId: t.accountId, region: t.region, code: t.error?.code, error: t.error?.message, consecutiveFailures: t.consecutiveFailures }, 'target down; keeping its last known stores (stale)');
-      // Outbox and alert state first, snapshot last: a crash in between replays this poll's evaluation
-      // against the same previous snapshot, and deterministic notification ids make the replay a no-op.
+      // Alert state (with the notifications it decided) first, snapshot last: a crash in between replays
+      // the diff against the same previous snapshot, and the alert state skips a poll it already saw.
       await this.pipeline.process(prev, next);
       await this.store.write('snapshot', next);
       this.ready = true;
