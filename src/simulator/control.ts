@@ -3,17 +3,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AwsError, SimError } from './errors.js';
 import type { Fleet } from './fleet.js';
-import { CERTIFICATE_NAMES, type CertificateName } from './scenario.js';
+import type { CertificateName } from './scenario.js';
 import { parseDuration } from '../util/duration.js';
 
 type Params = Record<string, string>;
-type Route = { method: string; pattern: RegExp; keys: string[]; run: (fleet: Fleet, p: Params, body: any, query: URLSearchParams) => unknown };
+type Route = { method: string; pattern: RegExp; keys: string[]; status: number; run: (fleet: Fleet, p: Params, body: any, query: URLSearchParams) => unknown };
 
 const routes: Route[] = [];
-function route(method: string | string[], path: string, run: Route['run']) {
+/** `status` is the success status: 201 for the routes that create something. */
+function route(method: string | string[], path: string, run: Route['run'], status = 200) {
   const keys: string[] = [];
   const pattern = new RegExp('^' + path.replace(/:(\w+)/g, (_, k: string) => { keys.push(k); return '([^/]+)'; }) + '/?$');
-  for (const m of [method].flat()) routes.push({ method: m, pattern, keys, run });
+  for (const m of [method].flat()) routes.push({ method: m, pattern, keys, status, run });
 }
 
 const required = (body: any, field: string): string => {
@@ -22,39 +23,34 @@ const required = (body: any, field: string): string => {
   return v;
 };
 const without = (body: any, ...fields: string[]) => Object.fromEntries(Object.entries(body ?? {}).filter(([k]) => !fields.includes(k)));
+const found = <T>(value: T | undefined, what: string): T => {
+  if (value === undefined) throw new SimError(`no ${what}`, 404);
+  return value;
+};
 
 route('GET', '/_sim/health', () => ({ ok: true }));
 route('GET', '/_sim/fleet', (f, _p, _b, q) => f.snapshot({ account: q.get('account') ?? undefined, region: q.get('region') ?? undefined }));
 route('GET', '/_sim/stats', (f) => f.stats());
 
-route('GET', '/_sim/stores/:id', (f, p) => {
-  f.tick();
-  const s = f.getStore(p.id!);
-  if (!s) throw new SimError(`no store ${p.id}`, 404);
-  return s;
-});
-route('POST', '/_sim/stores', (f, _p, b) => f.addStore(required(b, 'account'), required(b, 'region'), without(b, 'account', 'region')));
-route(['PATCH', 'POST'], '/_sim/stores/:id', (f, p, b) => { f.tick(); return f.setStore(p.id!, b); });
+route('GET', '/_sim/stores/:id', (f, p) => found(f.getStore(p.id!), `store ${p.id}`));
+route('POST', '/_sim/stores', (f, _p, b) => f.addStore(required(b, 'account'), required(b, 'region'), without(b, 'account', 'region')), 201);
+route(['PATCH', 'POST'], '/_sim/stores/:id', (f, p, b) => f.setStore(p.id!, b));
 route('DELETE', '/_sim/stores/:id', (f, p) => { f.removeStore(p.id!); return { deleted: p.id }; });
-route('POST', '/_sim/stores/:id/connect', (f, p) => { f.tick(); f.connect(p.id!); return f.getStore(p.id!); });
-route('POST', '/_sim/stores/:id/disconnect', (f, p) => { f.tick(); f.disconnect(p.id!); return f.getStore(p.id!); });
+route('POST', '/_sim/stores/:id/connect', (f, p) => { f.connect(p.id!); return f.getStore(p.id!); });
+route('POST', '/_sim/stores/:id/disconnect', (f, p) => { f.disconnect(p.id!); return f.getStore(p.id!); });
 
-route('GET', '/_sim/clusters/:id', (f, p) => {
-  f.tick();
-  const c = f.getCluster(p.id!);
-  if (!c) throw new SimError(`no cluster ${p.id}`, 404);
-  return c;
-});
-route('POST', '/_sim/clusters', (f, _p, b) => f.addCluster(required(b, 'account'), required(b, 'region'), without(b, 'account', 'region')));
+route('GET', '/_sim/clusters/:id', (f, p) => found(f.getCluster(p.id!), `cluster ${p.id}`));
+route('POST', '/_sim/clusters', (f, _p, b) => f.addCluster(required(b, 'account'), required(b, 'region'), without(b, 'account', 'region')), 201);
 route(['PATCH', 'POST'], '/_sim/clusters/:id', (f, p, b) => f.setCluster(p.id!, b));
 route('DELETE', '/_sim/clusters/:id', (f, p) => { f.removeCluster(p.id!); return { deleted: p.id }; });
-route('POST', '/_sim/clusters/:id/hsms', (f, p, b) => f.addHsm(p.id!, b));
+route('POST', '/_sim/clusters/:id/hsms', (f, p, b) => f.addHsm(p.id!, b), 201);
 route(['PATCH', 'POST'], '/_sim/clusters/:id/hsms/:hsm', (f, p, b) => f.setHsm(p.id!, p.hsm!, b));
 route('DELETE', '/_sim/clusters/:id/hsms/:hsm', (f, p) => { f.removeHsm(p.id!, p.hsm!); return { deleted: p.hsm }; });
-route('PUT', '/_sim/clusters/:id/certificates/:name', (f, p, b) => f.setClusterCertificate(p.id!, certName(p.name!), b));
-route('DELETE', '/_sim/clusters/:id/certificates/:name', (f, p) => f.setClusterCertificate(p.id!, certName(p.name!), null));
+// Fleet.setClusterCertificate rejects an unknown name (404).
+route('PUT', '/_sim/clusters/:id/certificates/:name', (f, p, b) => f.setClusterCertificate(p.id!, p.name as CertificateName, b));
+route('DELETE', '/_sim/clusters/:id/certificates/:name', (f, p) => f.setClusterCertificate(p.id!, p.name as CertificateName, null));
 
-route('POST', '/_sim/accounts', (f, _p, b) => f.addAccount(b));
+route('POST', '/_sim/accounts', (f, _p, b) => f.addAccount(b), 201);
 route(['PATCH', 'POST'], '/_sim/accounts/:id', (f, p, b) => f.setAccount(p.id!, b));
 
 route('GET', '/_sim/faults', (f) => f.getFaults());
@@ -78,11 +74,6 @@ route('POST', '/_sim/clock', (f, _p, b) => {
 route('POST', '/_sim/credentials/expire', (f, _p, b) => ({ expired: f.expireCredentials(b?.account) }));
 route('POST', '/_sim/markers/invalidate', (f) => { f.invalidateMarkers(); return { ok: true }; });
 
-function certName(name: string): CertificateName {
-  if (!(CERTIFICATE_NAMES as readonly string[]).includes(name)) throw new SimError(`unknown certificate ${name}; one of ${CERTIFICATE_NAMES.join(', ')}`, 404);
-  return name as CertificateName;
-}
-
 function send(res: ServerResponse, status: number, body: unknown): void {
   const data = Buffer.from(JSON.stringify(body ?? null, null, 1));
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(data.length) });
@@ -104,8 +95,9 @@ export function handleControl(fleet: Fleet, req: IncomingMessage, res: ServerRes
       if (rawBody.length > 0) {
         try { body = JSON.parse(rawBody.toString('utf8')); } catch { throw new SimError('the request body is not valid JSON', 400); }
       }
-      const out = r.run(fleet, params, body, url.searchParams);
-      send(res, method === 'POST' && /^\/_sim\/(stores|clusters|accounts)\/?$|\/hsms\/?$/.test(url.pathname) ? 201 : 200, out);
+      // Every route sees the fleet as of now: scheduled changes (timeline, connect completions) that are due apply first.
+      fleet.tick();
+      send(res, r.status, r.run(fleet, params, body, url.searchParams));
     } catch (err) {
       if (err instanceof SimError) send(res, err.status, { error: err.message, ...(err.issues && { issues: err.issues }) });
       else if (err instanceof AwsError) send(res, 409, { error: err.message, code: err.code });

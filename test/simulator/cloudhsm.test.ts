@@ -66,6 +66,8 @@ describe('DescribeClusters', () => {
     c = await one();
     expect(c.Hsms!.map((h) => [h.AvailabilityZone, h.State])).toEqual([['us-east-1a', 'DEGRADED'], ['us-east-1c', 'CREATE_IN_PROGRESS']]);
 
+    const unknown = await control(sim, 'PUT', `/_sim/clusters/${id}/certificates/bogus`, { expiresIn: '10d' });
+    expect([unknown.status, unknown.body.error]).toEqual([404, expect.stringMatching(/unknown certificate bogus/)]);
     const put = await control(sim, 'PUT', `/_sim/clusters/${id}/certificates/clusterCertificate`, { expiresIn: '10d' });
     expect(put.status).toBe(200);
     c = await one();
