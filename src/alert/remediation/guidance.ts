@@ -180,7 +180,8 @@ function placeholderValues(condition: Condition, subject: AlertSubject): Partial
   };
 }
 
-function build(title: string, t: GuidanceTemplate, values: Partial<Record<Placeholder, string | null>>, alertName: string): Guidance {
+/** A table entry as Guidance: `values` fill the command placeholders (unknown ones become shell variables). */
+export function guidanceFromTemplate(title: string, t: GuidanceTemplate, values: Partial<Record<Placeholder, string | null>>, alertName: string): Guidance {
   return {
     title,
     summary: t.summary,
@@ -195,10 +196,10 @@ function build(title: string, t: GuidanceTemplate, values: Partial<Record<Placeh
 /** Guidance for one alert, with the subject's ids filled into the commands. */
 export function guidanceFor(condition: Condition, subject: AlertSubject): Guidance {
   const { template, title } = templateFor(condition, subject.storeType, subject.errorCode);
-  return build(title, template, placeholderValues(condition, subject), ALERT_NAMES[condition]);
+  return guidanceFromTemplate(title, template, placeholderValues(condition, subject), ALERT_NAMES[condition]);
 }
 
 /** Guidance for the alerts only Prometheus raises (used by the runbooks). */
 export function selfMonitoringGuidance(name: SelfMonitoringAlert): Guidance {
-  return build(SELF_MONITORING_TITLES[name], SELF_MONITORING_GUIDANCE[name], {}, name);
+  return guidanceFromTemplate(SELF_MONITORING_TITLES[name], SELF_MONITORING_GUIDANCE[name], {}, name);
 }

@@ -13,7 +13,7 @@ import {
   PLACEHOLDER_VARIABLES,
   SELF_MONITORING_SEVERITY,
   defaultSeverity,
-  fillCommand,
+  guidanceFromTemplate,
   headingAnchor,
   runbookAnchor,
   selfMonitoringGuidance,
@@ -49,15 +49,8 @@ export function errorCodeSections(): { code: string; type: KnownStoreType; headi
   return out;
 }
 
-const asGuidance = (title: string, t: GuidanceTemplate, alertName: string): Guidance => ({
-  title,
-  summary: t.summary,
-  cause: t.cause,
-  steps: t.steps,
-  commands: t.commands.map((c) => fillCommand(c, {})),
-  docs: t.docs,
-  runbookAnchor: runbookAnchor(alertName),
-});
+/** The runbooks show every placeholder as its shell variable. */
+const asGuidance = (title: string, t: GuidanceTemplate, alertName: string): Guidance => guidanceFromTemplate(title, t, {}, alertName);
 
 function body(g: Guidance): string[] {
   const lines = [`**What it means.** ${g.summary}`, '', `**Likely cause.** ${g.cause}`, '', '**Steps**', ''];
