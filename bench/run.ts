@@ -135,6 +135,13 @@ async function scrape(url: string, n: number, gzip = false) {
   return { scrapes: n, medianMs: r2(q(0.5)), p99Ms: r2(q(0.99)), maxMs: r2(sorted.at(-1)!), bodyBytes: bytes };
 }
 
+/** Uncompressed and gzip scrapes of one daemon, logged. */
+async function scrapeBoth(url: string, stores: number) {
+  const metrics = { ...(await scrape(url, P.scrapes)), gzip: await scrape(url, P.scrapes, true) };
+  log(`/metrics at ${stores} stores: median ${metrics.medianMs} ms, p99 ${metrics.p99Ms} ms, ${metrics.bodyBytes} bytes; gzip median ${metrics.gzip.medianMs} ms, p99 ${metrics.gzip.p99Ms} ms, ${metrics.gzip.bodyBytes} bytes`);
+  return metrics;
+}
+
 function writeTimes(m: Measured) {
   const by = (name: string) => m.stateWrites.filter((w) => w.name === name);
   const sum = (ws: { ms: number }[]) => ws.reduce((a, w) => a + w.ms, 0);
@@ -175,8 +182,7 @@ try {
     const init = await d.init('daemon', daemonConfig(simA, P.defaultAccounts), simA.credentials);
     const cold = await measuredPoll(simA, d, 'daemon poll 1 (cold)');
     const warm = await measuredPoll(simA, d, 'daemon poll 2 (warm)');
-    const metrics = { ...(await scrape(init.url!, P.scrapes)), gzip: await scrape(init.url!, P.scrapes, true) };
-    log(`/metrics at ${warm.stores} stores: median ${metrics.medianMs} ms, p99 ${metrics.p99Ms} ms, ${metrics.bodyBytes} bytes; gzip median ${metrics.gzip.medianMs} ms, p99 ${metrics.gzip.p99Ms} ms, ${metrics.gzip.bodyBytes} bytes`);
+    const metrics = await scrapeBoth(init.url!, warm.stores);
     const end = await d.close();
     results.sweep = { once: onceSweep, daemonCold: cold, daemonWarm: warm, daemonPeakRssMB: r1(end.maxRssMB) };
     results.metricsSmall = { stores: warm.stores, targets: warm.targets, ...metrics };
@@ -206,8 +212,7 @@ try {
     const init = await d.init('daemon', daemonConfig(simB, shape.accounts), simB.credentials);
     const p1 = await measuredPoll(simB, d, 'large-store poll 1');
     const p2 = await measuredPoll(simB, d, 'large-store poll 2');
-    const metrics = { ...(await scrape(init.url!, P.scrapes)), gzip: await scrape(init.url!, P.scrapes, true) };
-    log(`/metrics at ${p2.stores} stores: median ${metrics.medianMs} ms, p99 ${metrics.p99Ms} ms, ${metrics.bodyBytes} bytes; gzip median ${metrics.gzip.medianMs} ms, p99 ${metrics.gzip.p99Ms} ms, ${metrics.gzip.bodyBytes} bytes`);
+    const metrics = await scrapeBoth(init.url!, p2.stores);
     const end = await d.close();
     results.metricsLarge = { stores: p2.stores, targets: p2.targets, ...metrics, peakRssMB: r1(end.maxRssMB), pollWallS: [p1.wallS, p2.wallS], pollCpuS: [p1.cpuS, p2.cpuS] };
     results.stateLarge = { stores: p2.stores, cold: writeTimes(p1), warm: writeTimes(p2) };
