@@ -70,7 +70,8 @@ export class Counters {
 
   /** Recent requests matching every given field, oldest first. */
   requests(filter: Partial<RequestKey> = {}): RequestLogEntry[] {
-    return this.log.filter((e) => (Object.keys(filter) as (keyof RequestKey)[]).every((k) => filter[k] === undefined || e[k] === filter[k])).map((e) => ({ ...e }));
+    const keys = (Object.keys(filter) as (keyof RequestKey)[]).filter((k) => filter[k] !== undefined);
+    return this.log.filter((e) => keys.every((k) => e[k] === filter[k])).map((e) => ({ ...e }));
   }
 
   reset(): void {
@@ -99,10 +100,6 @@ export class FaultEngine {
   set config(next: Faults) {
     if (next.seed !== this.cfg.seed) this.rng = seededRng(next.seed);
     this.cfg = next;
-  }
-
-  random(): number {
-    return this.rng();
   }
 
   limitFor(operation: string): number {

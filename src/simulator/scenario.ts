@@ -185,7 +185,6 @@ export const accountSchema = z.strictObject({
 }).partial({ name: true, email: true, externalId: true });
 export type AccountSpec = z.infer<typeof accountSchema>;
 
-export const INJECTED_BEHAVIOURS = ['hang', 'reset', 'malformed', 'truncated'] as const;
 export const SERVICES = ['kms', 'cloudhsm', 'sts', 'organizations'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
