@@ -6,7 +6,7 @@
 // The dashboard is classic Grafana JSON (importable into Grafana 10+). Edit the panels here, not in
 // the JSON: test/kit/dashboard.test.ts fails when the two disagree, checks units, $__rate_interval
 // and metric names, and test/kit/prometheus-system.test.ts runs every query against a real Prometheus.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeOrCheck } from './generated-file.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -435,17 +435,4 @@ export function buildDashboard(): Json {
 export const renderDashboard = (): string => JSON.stringify(buildDashboard(), null, 2) + '\n';
 
 const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
-if (invokedDirectly) {
-  const text = renderDashboard();
-  if (process.argv.includes('--check')) {
-    let current = '';
-    try { current = readFileSync(DASHBOARD_PATH, 'utf8'); } catch { /* missing */ }
-    if (current !== text) {
-      process.stderr.write(`${DASHBOARD_PATH} is out of date: run npx tsx scripts/gen-dashboard.ts\n`);
-      process.exit(1);
-    }
-  } else {
-    writeFileSync(DASHBOARD_PATH, text);
-    process.stdout.write(`wrote ${DASHBOARD_PATH}\n`);
-  }
-}
+if (invokedDirectly) writeOrCheck(DASHBOARD_PATH, renderDashboard(), process.argv, 'npx tsx scripts/gen-dashboard.ts');

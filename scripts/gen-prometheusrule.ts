@@ -5,7 +5,8 @@
 //   npx tsx scripts/gen-prometheusrule.ts --check  # exit 1 when the file is out of date
 //
 // test/kit/kubernetes.test.ts fails when the committed file differs from what this produces.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeOrCheck } from './generated-file.js';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parse, stringify } from 'yaml';
@@ -36,17 +37,4 @@ export function renderPrometheusRule(alertsYaml = readFileSync(ALERTS_PATH, 'utf
 }
 
 const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
-if (invokedDirectly) {
-  const text = renderPrometheusRule();
-  if (process.argv.includes('--check')) {
-    let current = '';
-    try { current = readFileSync(PROMETHEUSRULE_PATH, 'utf8'); } catch { /* missing */ }
-    if (current !== text) {
-      process.stderr.write(`${PROMETHEUSRULE_PATH} is out of date: run npx tsx scripts/gen-prometheusrule.ts\n`);
-      process.exit(1);
-    }
-  } else {
-    writeFileSync(PROMETHEUSRULE_PATH, text);
-    process.stdout.write(`wrote ${PROMETHEUSRULE_PATH}\n`);
-  }
-}
+if (invokedDirectly) writeOrCheck(PROMETHEUSRULE_PATH, renderPrometheusRule(), process.argv, 'npx tsx scripts/gen-prometheusrule.ts');
