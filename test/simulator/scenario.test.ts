@@ -215,7 +215,9 @@ describe('control API', () => {
       expect((await control(sim, 'DELETE', `/_sim/stores/${id}`)).status).toBe(404);
       expect((await control(sim, 'GET', '/_sim/nothing')).status).toBe(404);
       expect((await control(sim, 'POST', '/_sim/clock', { advance: 'later' })).status).toBe(400);
-      await control(sim, 'POST', '/_sim/stores/x', 'not json');
+      const notJson = await fetch(`${sim.url}/_sim/stores/${id}`, { method: 'PATCH', body: '{not json', headers: { 'content-type': 'application/json' } });
+      expect(notJson.status).toBe(400);
+      expect(await notJson.json()).toEqual({ error: 'the request body is not valid JSON' });
     } finally {
       await sim.close();
     }
