@@ -8,8 +8,12 @@ import { assumed, creds, kmsClient, MGMT, orgClient, rejection, withSim } from '
 
 const ACCOUNTS = ['111111111111', '222222222222', '333333333333'];
 
-async function stsRaw(sim: RunningSimulator, body: string, auth: string | null = `AWS4-HMAC-SHA256 Credential=${creds().accessKeyId}/20250101/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=0`) {
-  const res = await fetch(sim.url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...(auth && { authorization: auth }) }, body });
+/** A raw STS query request signed (in scope only) with `as`: base credentials by default, issued ones with their token, or none (null). */
+async function stsRaw(sim: RunningSimulator, body: string, as: { accessKeyId: string; sessionToken?: string } | null = creds()) {
+  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
+  if (as) headers.authorization = `AWS4-HMAC-SHA256 Credential=${as.accessKeyId}/20250101/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=0`;
+  if (as?.sessionToken) headers['x-amz-security-token'] = as.sessionToken;
+  const res = await fetch(sim.url, { method: 'POST', headers, body });
   return { status: res.status, text: await res.text() };
 }
 
@@ -68,20 +72,12 @@ describe('STS AssumeRole', () => {
     expect(err.name).toBe('ExpiredTokenException');
     expect(err.$metadata?.httpStatusCode).toBe(400);
     const other = await assumed(sim, '222222222222')();
-    const res = await fetch(sim.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-amz-security-token': other.sessionToken!, authorization: `AWS4-HMAC-SHA256 Credential=${other.accessKeyId}/20250101/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=0` },
-      body: 'Action=GetCallerIdentity&Version=2011-06-15',
-    });
-    expect(await res.text()).toContain('<Account>222222222222</Account>');
+    const res = await stsRaw(sim, 'Action=GetCallerIdentity&Version=2011-06-15', other);
+    expect(res.text).toContain('<Account>222222222222</Account>');
     sim.fleet.expireCredentials();
-    const expired = await fetch(sim.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-amz-security-token': other.sessionToken!, authorization: `AWS4-HMAC-SHA256 Credential=${other.accessKeyId}/20250101/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=0` },
-      body: 'Action=GetCallerIdentity&Version=2011-06-15',
-    });
+    const expired = await stsRaw(sim, 'Action=GetCallerIdentity&Version=2011-06-15', other);
     expect(expired.status).toBe(403);
-    expect(await expired.text()).toContain('<Code>ExpiredToken</Code>');
+    expect(expired.text).toContain('<Code>ExpiredToken</Code>');
   });
 
   it('validates DurationSeconds and RoleSessionName, and rejects chaining beyond one hour', async () => {
@@ -90,13 +86,9 @@ describe('STS AssumeRole', () => {
     expect(bad.text).toContain('<Code>ValidationError</Code>');
     const chained = assumed(sim, '222222222222');
     const c = await chained();
-    const res = await fetch(sim.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-amz-security-token': c.sessionToken!, authorization: `AWS4-HMAC-SHA256 Credential=${c.accessKeyId}/20250101/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=0` },
-      body: 'Action=AssumeRole&Version=2011-06-15&RoleArn=arn:aws:iam::333333333333:role/x&RoleSessionName=chain&DurationSeconds=7200',
-    });
+    const res = await stsRaw(sim, 'Action=AssumeRole&Version=2011-06-15&RoleArn=arn:aws:iam::333333333333:role/x&RoleSessionName=chain&DurationSeconds=7200', c);
     expect(res.status).toBe(400);
-    expect(await res.text()).toContain('role chaining');
+    expect(res.text).toContain('role chaining');
   });
 
   it('rejects an unsigned STS request with MissingAuthenticationToken (403, XML)', async () => {
