@@ -35,22 +35,7 @@ import {
   type AlertNotification, type AlertSubject, type ClusterRecord, type Condition, type Guidance, type ProbeResult,
   type Severity, type Snapshot, type StoreRecord, type TargetOutcome,
 } from '../model.js';
-import { SUBJECT_DETAIL } from './remediation/guidance.js';
-
-export const DEFAULT_SEVERITY: Record<Condition, Severity> = {
-  FAILED: 'critical',
-  CONNECTING_TOO_LONG: 'warning',
-  DISCONNECTED: 'warning',
-  PROBE_FAILING: 'critical',
-  TRUST_ANCHOR_EXPIRING: 'warning',
-  CLUSTER_NOT_ACTIVE: 'warning',
-  NO_ACTIVE_HSMS: 'critical',
-  SINGLE_AZ: 'warning',
-  HSM_DEGRADED: 'warning',
-  CLUSTER_MISSING: 'critical',
-  CLUSTER_CERT_EXPIRING: 'warning',
-  TARGET_DOWN: 'warning',
-};
+import { SUBJECT_DETAIL, defaultSeverity } from './remediation/guidance.js';
 
 export interface AlertEntry {
   alertKey: string;
@@ -280,7 +265,7 @@ export function evaluateAlerts(input: EvaluateInput): EvaluateResult {
   if (input.state.lastPollId !== null && snapshot.pollId === input.state.lastPollId) {
     return { state: input.state, notifications: [] };
   }
-  const severityFor = input.severityFor ?? ((c: Condition) => DEFAULT_SEVERITY[c]);
+  const severityFor = input.severityFor ?? defaultSeverity;
   const at = snapshot.finishedAt;
   const ctx: Ctx = {
     alerting, probe: input.probe, now, at, state: input.state,
