@@ -3,8 +3,10 @@ import { randomUUID } from 'node:crypto';
 
 export const STS_NAMESPACE = 'https://sts.amazonaws.com/doc/2011-06-15/';
 
+const XML_ENTITIES: Record<string, string> = { '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' };
+
 export function escapeXml(s: string): string {
-  return s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
+  return s.replace(/[<>&'"]/g, (c) => XML_ENTITIES[c]!);
 }
 
 /** Renders nested plain objects as XML elements (strings escaped; undefined members left out). */

@@ -10,11 +10,12 @@ const CERT_MEMBERS = {
   manufacturerHardwareCertificate: 'ManufacturerHardwareCertificate',
   clusterCertificate: 'ClusterCertificate',
 } as const;
+const CERT_MEMBER_ENTRIES = Object.entries(CERT_MEMBERS) as [keyof typeof CERT_MEMBERS, string][];
 
 export function clusterEntry(fleet: Fleet, c: Cluster): Record<string, unknown> {
   const certificates: Record<string, string> = {};
-  for (const [name, member] of Object.entries(CERT_MEMBERS)) {
-    const pem = fleet.pem(c.certificates[name as keyof typeof CERT_MEMBERS], `keystore-watch simulator ${name} ${c.id}`);
+  for (const [name, member] of CERT_MEMBER_ENTRIES) {
+    const pem = fleet.pem(c.certificates[name], `keystore-watch simulator ${name} ${c.id}`);
     if (pem) certificates[member] = pem;
   }
   const e: Record<string, unknown> = {
@@ -47,6 +48,7 @@ export function clusterEntry(fleet: Fleet, c: Cluster): Record<string, unknown> 
   return applyOverrides(e, c.overrides);
 }
 
+const FILTER_KEYS = new Set(['clusterIds', 'vpcIds', 'states']);
 const invalid = (message: string) => new AwsError('CloudHsmInvalidRequestException', message);
 
 function stringList(filters: Record<string, unknown>, key: string): string[] | undefined {
@@ -62,7 +64,7 @@ function describeClusters(input: Input, ctx: ServiceContext) {
   const filters = input.Filters ?? {};
   if (typeof filters !== 'object' || Array.isArray(filters)) throw new AwsError('SerializationException', 'Unexpected value type for Filters');
   for (const key of Object.keys(filters)) {
-    if (!['clusterIds', 'vpcIds', 'states'].includes(key)) throw invalid(`Invalid filter key: ${key}. Valid filter keys are clusterIds, vpcIds and states.`);
+    if (!FILTER_KEYS.has(key)) throw invalid(`Invalid filter key: ${key}. Valid filter keys are clusterIds, vpcIds and states.`);
   }
   const f = filters as Record<string, unknown>;
   const ids = stringList(f, 'clusterIds');
