@@ -5,6 +5,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
+import { mustRun, which } from '../helpers/tools.js';
+
+export { which };
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const path = (...p: string[]): string => join(ROOT, ...p);
@@ -14,13 +17,8 @@ export const read = (...p: string[]): string => readFileSync(path(...p), 'utf8')
 // External tools (promtool, amtool, prometheus). Outside CI a missing binary skips the test; in CI
 // (process.env.CI set) the test runs and fails, so CI cannot silently lose the check.
 
-export function which(bin: string): string | null {
-  const r = spawnSync('sh', ['-c', `command -v ${bin}`], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : null;
-}
-
 /** True when a test needing `bin` should be skipped: the binary is missing and we are not in CI. */
-export const skipWithout = (...bins: string[]): boolean => !process.env.CI && bins.some((b) => which(b) === null);
+export const skipWithout = (...bins: string[]): boolean => !mustRun(...bins);
 
 export interface RunResult { status: number | null; stdout: string; stderr: string }
 export function run(bin: string, args: string[], opts: { cwd?: string; input?: string } = {}): RunResult {

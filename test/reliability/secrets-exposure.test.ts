@@ -16,7 +16,7 @@ import { ConfigError, parseConfigText } from '../../src/config/load.js';
 import { baseAccessKeyId, type RunningSimulator } from '../../src/simulator/server.js';
 import { simulator, tempDir } from '../helpers/sim.js';
 import { refusedUrl, startReceiver, type Receiver } from '../helpers/receiver.js';
-import { hasTool } from '../helpers/tools.js';
+import { mustRun } from '../helpers/tools.js';
 import { captureLogger, reportFigure, waitUntil } from './support.js';
 
 const CANARY = {
@@ -176,7 +176,7 @@ describe('exposure', () => {
     }
   });
 
-  it.skipIf(!hasTool('openssl', ['version']))('serves TLS with the configured certificate and key', async () => {
+  it.runIf(mustRun('openssl'))('serves TLS with the configured certificate and key', async () => {
     sim ??= await simulator('reliability-fleet.yaml');
     const dir = tempDir('kw-tls-');
     const certFile = path.join(dir, 'cert.pem');
