@@ -69,6 +69,15 @@ export const iso = (ms: number): string => {
   return Number.isFinite(d.getTime()) ? d.toISOString().replace(/\.\d{3}Z$/, 'Z') : 'unknown time';
 };
 
+/** Full ISO 8601 (milliseconds included) of the first valid epoch ms, else the epoch itself: for machine-read timestamps. */
+export const isoTimestamp = (...candidates: number[]): string => {
+  for (const ms of candidates) {
+    const d = new Date(ms);
+    if (Number.isFinite(d.getTime())) return d.toISOString();
+  }
+  return new Date(0).toISOString();
+};
+
 export const KIND_LABEL: Record<Notification['kind'], string> = {
   firing: 'FIRING',
   reminder: 'STILL FIRING',

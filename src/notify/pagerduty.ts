@@ -22,6 +22,7 @@ import {
   digestItemsFor,
   httpFailure,
   iso,
+  isoTimestamp,
   oneLine,
   readBody,
   requestSignal,
@@ -65,14 +66,6 @@ export interface PagerDutyResolve {
 export type PagerDutyEvent = PagerDutyTrigger | PagerDutyResolve;
 
 const SEVERITY: Record<Severity, PagerDutyTrigger['payload']['severity']> = { critical: 'critical', warning: 'warning', info: 'info' };
-
-const isoTimestamp = (...candidates: number[]): string => {
-  for (const ms of candidates) {
-    const d = new Date(ms);
-    if (Number.isFinite(d.getTime())) return d.toISOString();
-  }
-  return new Date(0).toISOString();
-};
 
 /** PagerDuty keeps dedup keys up to 255 characters. */
 const dedupKey = (k: string): string => truncate(oneLine(k, 1000), 255);

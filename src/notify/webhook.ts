@@ -27,6 +27,7 @@ import {
   DEFAULT_RUNBOOK_BASE_URL,
   digestItemsFor,
   httpFailure,
+  isoTimestamp,
   readBody,
   requestSignal,
   transportFailure,
@@ -54,11 +55,6 @@ export interface WebhookBody {
   notification: Notification;
 }
 
-const isoOrNull = (ms: number): string => {
-  const d = new Date(ms);
-  return Number.isFinite(d.getTime()) ? d.toISOString() : new Date(0).toISOString();
-};
-
 /** The JSON body (pure). Digest items are filtered by the channel's minSeverity. */
 export function renderWebhook(n: Notification, opts: { runbookBaseUrl?: string; minSeverity?: WebhookChannel['minSeverity'] } = {}): WebhookBody {
   const notification: Notification = n.kind === 'digest' ? { ...n, items: digestItemsFor(opts.minSeverity ?? 'info', n) } : n;
@@ -67,7 +63,7 @@ export function renderWebhook(n: Notification, opts: { runbookBaseUrl?: string; 
     id: n.id,
     kind: n.kind,
     severity: n.severity,
-    createdAt: isoOrNull(n.createdAt),
+    createdAt: isoTimestamp(n.createdAt),
     runbookBaseUrl: (opts.runbookBaseUrl ?? DEFAULT_RUNBOOK_BASE_URL).replace(/#.*$/, ''),
     notification,
   };
