@@ -78,6 +78,9 @@ export const isoTimestamp = (...candidates: number[]): string => {
   return new Date(0).toISOString();
 };
 
+/** The severity mark of a firing alert in the human-read channels (console, Slack). */
+export const SEVERITY_EMOJI: Record<Severity, string> = { critical: '🔴', warning: '🟠', info: '🔵' };
+
 export const KIND_LABEL: Record<Notification['kind'], string> = {
   firing: 'FIRING',
   reminder: 'STILL FIRING',

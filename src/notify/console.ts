@@ -6,6 +6,7 @@ import type { AlertNotification, Notification, Severity } from '../model.js';
 import { ALERT_NAMES } from '../alert/remediation/guidance.js';
 import {
   KIND_LABEL,
+  SEVERITY_EMOJI,
   digestItemsFor,
   iso,
   oneLine,
@@ -20,8 +21,6 @@ type ConsoleChannel = Extract<ChannelConfig, { type: 'console' }>;
 
 export type ConsoleWriter = (text: string) => void;
 
-const EMOJI: Record<Severity, string> = { critical: '🔴', warning: '🟠', info: '🔵' };
-
 const mark = (n: Notification): string => {
   switch (n.kind) {
     case 'resolved':
@@ -33,7 +32,7 @@ const mark = (n: Notification): string => {
     case 'digest':
       return '🚨';
     default:
-      return EMOJI[n.severity] ?? '⚪';
+      return SEVERITY_EMOJI[n.severity] ?? '⚪';
   }
 };
 

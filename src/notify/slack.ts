@@ -12,6 +12,7 @@ import type { AlertNotification, DigestNotification, Notification, Severity } fr
 import { ALERT_NAMES } from '../alert/remediation/guidance.js';
 import {
   KIND_LABEL,
+  SEVERITY_EMOJI,
   digestItemsFor,
   httpFailure,
   iso,
@@ -123,15 +124,13 @@ const fieldsBlock = (fields: [string, string][]): SlackBlock => ({
   fields: fields.slice(0, SLACK_LIMITS.fields).map(([label, value]) => ({ type: 'mrkdwn', text: clampMrkdwn(`*${label}*\n${value}`, SLACK_LIMITS.fieldText) })),
 });
 
-const EMOJI: Record<Severity, string> = { critical: '🔴', warning: '🟠', info: '🔵' };
-
 function headerText(n: Notification): string {
   const sev = n.severity;
   if (n.kind === 'digest') return `🚨 DIGEST ${sev}: ${n.items.length} key store alerts in one poll`;
   const title = n.guidance.title;
   switch (n.kind) {
     case 'firing':
-      return `${EMOJI[sev] ?? '⚪'} FIRING ${sev}: ${title}`;
+      return `${SEVERITY_EMOJI[sev] ?? '⚪'} FIRING ${sev}: ${title}`;
     case 'reminder':
       return `🔁 STILL FIRING ${sev}: ${title}`;
     case 'resolved':
