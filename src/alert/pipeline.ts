@@ -67,16 +67,11 @@ export class AlertPipeline {
       notifiers,
       limit: config.alerting.outboxLimit,
       log: logger,
+      // The outbox logs each failure and drop itself; the pipeline only counts them.
       observer: {
         onDelivered: (channel) => metrics.notifications.inc({ channel }),
-        onFailure: (channel, code) => {
-          metrics.notificationFailures.inc({ channel });
-          logger.warn({ channel, code }, 'notification delivery failed; will retry');
-        },
-        onDropped: (reason, channel) => {
-          metrics.outboxDropped.inc({ reason });
-          logger.error({ channel, reason }, 'notification dropped from the outbox');
-        },
+        onFailure: (channel) => metrics.notificationFailures.inc({ channel }),
+        onDropped: (reason) => metrics.outboxDropped.inc({ reason }),
         onPending: (n) => metrics.outboxPending.set(n),
       },
     });
@@ -120,12 +115,11 @@ export class AlertPipeline {
     await store.write('alerts', doc);
     this.doc = doc;
     if (grouped.length) {
-      const r = await this.outbox.enqueue(grouped);
+      await this.outbox.enqueue(grouped);
       for (const n of notifications) {
         logger.info({ kind: n.kind, severity: n.severity, condition: n.condition, accountId: n.subject.accountId, region: n.subject.region, storeId: n.subject.storeId, clusterId: n.subject.clusterId }, `alert ${n.kind}`);
       }
       if (grouped.length < notifications.length) logger.info({ stores: notifications.length }, 'storm: grouped into one digest per channel');
-      if (r.dropped) logger.warn({ dropped: r.dropped }, 'outbox cap reached; oldest notifications dropped');
     }
     this.updateGauges();
   }
