@@ -15,6 +15,7 @@ import { promisify } from 'node:util';
 import { DaemonProcess } from './lib/daemon-process.js';
 import { REGIONS_16, ROOT, SimProcess, type FleetShape, type SimCounters, type SimFaults } from './lib/sim-process.js';
 import { awsCliVersion, cliSweep } from './lib/aws-cli.js';
+import { buildOnce } from './lib/build.js';
 import type { PollReport } from './lib/daemon-child.js';
 
 const { values: args } = parseArgs({
@@ -102,9 +103,9 @@ async function measuredPoll(sim: SimProcess, d: DaemonProcess, label: string) {
   const out = {
     wallS: r3(r.wallS), ...b, ratio: r3(r.wallS / b.boundS), targets: r.targets, targetsDown: r.targetsDown, downCodes: r.downCodes, stores: r.stores, clusters: r.clusters,
     targetsPerS: Math.round(r.targets / r.wallS), cpuS: r3(r.cpuS), cpuSPer1kTargets: r3((r.cpuS / r.targets) * 1000), simCpuS: s0 !== null && s1 !== null ? r2(s1 - s0) : null,
-    rssMB: r1(r.rssMB), peakRssMB: r1(r.maxRssMB), targetMs: r.targetMs, stateWrites: r.stateWrites,
+    rssMB: r1(r.rssMB), peakRssMB: r1(r.maxRssMB), peakMemMB: r.peakMemMB, targetMs: r.targetMs, stateWrites: r.stateWrites,
   };
-  log(`${label}: ${out.targets} targets, ${out.stores} stores, ${out.wallS}s (bound ${out.boundS}s, x${out.ratio}), ${out.calls} calls ${JSON.stringify(out.byOperation)}, cpu ${out.cpuS}s, sim cpu ${out.simCpuS}s, target ms ${JSON.stringify(out.targetMs)}, peak RSS ${out.peakRssMB} MB${out.targetsDown ? `, DOWN ${JSON.stringify(out.downCodes)}` : ''}`);
+  log(`${label}: ${out.targets} targets, ${out.stores} stores, ${out.wallS}s (bound ${out.boundS}s, x${out.ratio}), ${out.calls} calls ${JSON.stringify(out.byOperation)}, cpu ${out.cpuS}s, sim cpu ${out.simCpuS}s, target ms ${JSON.stringify(out.targetMs)}, peak RSS ${out.peakRssMB} MB (sampled peaks ${JSON.stringify(out.peakMemMB)})${out.targetsDown ? `, DOWN ${JSON.stringify(out.downCodes)}` : ''}`);
   return out;
 }
 type Measured = Awaited<ReturnType<typeof measuredPoll>>;
@@ -253,7 +254,7 @@ try {
     const kw = await measuredPoll(simA, d, `once on the ${targets} CLI targets`);
     await d.close();
     const e2e = await onceProcess(simA, accounts, regions);
-    log(`keystore-watch once (process, tsx): ${e2e.wallS}s, exit ${e2e.exitCode}`);
+    log(`keystore-watch once (process, compiled): ${e2e.wallS}s, exit ${e2e.exitCode}`);
     if (cli) {
       log(`AWS CLI (${cli.version}) over the same ${targets} targets, sequentially...`);
       const c0 = await simA.counters();
@@ -278,7 +279,7 @@ async function onceProcess(sim: SimProcess, accounts: string[], regions: string[
   const t0 = performance.now();
   let exitCode = 0;
   try {
-    await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'once', '--config', file, '--format', 'json'], {
+    await promisify(execFile)(process.execPath, [join(buildOnce(), 'src', 'cli', 'main.js'), 'once', '--config', file, '--format', 'json'], {
       cwd: ROOT, maxBuffer: 64 << 20, env: { ...process.env, AWS_ACCESS_KEY_ID: sim.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: sim.credentials.secretAccessKey, AWS_SESSION_TOKEN: '', AWS_REGION: 'us-east-1' },
     });
   } catch (err) {

@@ -37,6 +37,24 @@ export interface PollReport extends Usage {
   stateWrites: { name: string; bytes: number; ms: number }[];
   /** Per-target walk durations (TargetOutcome.durationMs): where the sweep's time goes. */
   targetMs: { mean: number; p50: number; p99: number };
+  /** Largest values seen by a 50 ms sampler during the poll: what the peak RSS is made of. */
+  peakMemMB: { rss: number; heapTotal: number; heapUsed: number; external: number; arrayBuffers: number };
+}
+
+/** Samples process.memoryUsage() every 50 ms and keeps the largest value of each field. */
+function memorySampler() {
+  const peak = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
+  const sample = () => {
+    const m = process.memoryUsage();
+    for (const k of Object.keys(peak) as (keyof typeof peak)[]) peak[k] = Math.max(peak[k], m[k] / 2 ** 20);
+  };
+  const timer = setInterval(sample, 50);
+  return () => {
+    clearInterval(timer);
+    sample();
+    for (const k of Object.keys(peak) as (keyof typeof peak)[]) peak[k] = Math.round(peak[k] * 10) / 10;
+    return peak;
+  };
 }
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -90,6 +108,7 @@ async function init(msg: Extract<ChildCommand, { cmd: 'init' }>) {
 
 async function onePoll(): Promise<PollReport> {
   writes = [];
+  const stopSampler = memorySampler();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   let snap: Snapshot | null;
@@ -106,6 +125,7 @@ async function onePoll(): Promise<PollReport> {
   }
   const wallS = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  const peakMemMB = stopSampler();
   const downCodes: Record<string, number> = {};
   for (const t of snap?.targets ?? []) if (!t.ok) downCodes[t.error?.code ?? '?'] = (downCodes[t.error?.code ?? '?'] ?? 0) + 1;
   return {
@@ -118,6 +138,7 @@ async function onePoll(): Promise<PollReport> {
     clusters: snap?.clusters.length ?? 0,
     stateWrites: writes,
     targetMs: distribution((snap?.targets ?? []).map((t) => t.durationMs)),
+    peakMemMB,
     ...usage(),
   };
 }

@@ -1,10 +1,9 @@
 // Parent side of bench/lib/daemon-child.ts: fork, send commands, await answers.
 import { fork, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import type { ChildCommand, PollReport, Usage } from './daemon-child.js';
+import { join } from 'node:path';
+import { buildOnce } from './build.js';
 import { ROOT } from './sim-process.js';
-
-const CHILD = fileURLToPath(new URL('./daemon-child.ts', import.meta.url));
 
 export class DaemonProcess {
   private seq = 0;
@@ -24,10 +23,11 @@ export class DaemonProcess {
 
   /** `cpuProf`: a directory for a V8 CPU profile of the child (node --cpu-prof). */
   static start(opts: { cpuProf?: string; heapSnapshotOnSignal?: boolean; nodeOptions?: string[] } = {}): DaemonProcess {
-    const execArgv = ['--import', 'tsx', '--expose-gc', ...(opts.nodeOptions ?? [])];
+    const child = join(buildOnce(), 'bench', 'lib', 'daemon-child.js');
+    const execArgv = ['--expose-gc', ...(opts.nodeOptions ?? [])];
     if (opts.cpuProf) execArgv.push('--cpu-prof', `--cpu-prof-dir=${opts.cpuProf}`);
     if (opts.heapSnapshotOnSignal) execArgv.push('--heapsnapshot-signal=SIGUSR2');
-    return new DaemonProcess(fork(CHILD, [], { cwd: ROOT, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+    return new DaemonProcess(fork(child, [], { cwd: ROOT, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
   }
 
   get pid(): number {

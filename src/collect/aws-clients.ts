@@ -1,12 +1,13 @@
 // AWS plumbing at the edge: one keep-alive HTTP handler shared by every client, credentials per role
-// (AssumeRole, memoised until shortly before expiry), KMS clients pooled per region and lent to one
-// target at a time, and CloudHSM clients per account x region in a bounded LRU.
+// (AssumeRole through one shared STS client, memoised until shortly before expiry), KMS clients pooled
+// per region and lent to one target at a time, and CloudHSM clients per account x region in a bounded LRU.
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { CloudHSMV2Client } from '@aws-sdk/client-cloudhsm-v2';
 import { OrganizationsClient } from '@aws-sdk/client-organizations';
-import { fromNodeProviderChain, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import type { Config } from '../config/schema.js';
@@ -90,6 +91,7 @@ export class AwsClients {
   private settingsPromise: Promise<ResolvedClientSettings> | null = null;
   private readonly base: AwsCredentialIdentityProvider;
   private readonly credentials = new Map<string, AwsCredentialIdentityProvider>();
+  private stsClient: STSClient | null = null;
   private readonly kmsPool = new Map<string, KmsLease[]>();
   private readonly cloudHsm: LruCache<string, CloudHSMV2Client>;
   private readonly agents: { http: HttpAgent; https: HttpsAgent };
@@ -178,19 +180,28 @@ export class AwsClients {
     const key = `${target.roleArn}|${target.externalId ?? ''}`;
     let provider = this.credentials.get(key);
     if (!provider) {
-      provider = this.memoize(fromTemporaryCredentials({
-        params: {
-          RoleArn: target.roleArn,
-          RoleSessionName: this.opts.aws.roleSessionName,
-          ExternalId: target.externalId ?? undefined,
-          DurationSeconds: Math.round(this.opts.aws.sessionDuration / 1000),
-        },
-        masterCredentials: this.base,
-        clientConfig: { ...this.common(this.opts.aws.homeRegion), requestHandler: this.handler },
-      }));
+      const { roleArn, externalId } = target;
+      provider = this.memoize(() => this.assumeRole(roleArn, externalId ?? undefined));
       this.credentials.set(key, provider);
     }
     return provider;
+  }
+
+  /**
+   * AssumeRole with the base credentials through one STS client for all roles. fromTemporaryCredentials
+   * would build an STS client per role and keep it for the process's life: with 1,000 accounts, 1,000
+   * clients (about 20 MB of heap) and 1,000 client set-ups (about 1 ms of CPU each) on the first poll.
+   */
+  private async assumeRole(roleArn: string, externalId: string | undefined): Promise<AwsCredentialIdentity> {
+    this.stsClient ??= new STSClient({ ...this.common(this.opts.aws.homeRegion), credentials: this.base });
+    const { Credentials: c } = await this.stsClient.send(new AssumeRoleCommand({
+      RoleArn: roleArn,
+      RoleSessionName: this.opts.aws.roleSessionName,
+      ExternalId: externalId,
+      DurationSeconds: Math.round(this.opts.aws.sessionDuration / 1000),
+    }));
+    if (!c?.AccessKeyId || !c.SecretAccessKey) throw Object.assign(new Error(`AssumeRole ${roleArn} answered without credentials`), { name: 'MalformedResponse' });
+    return { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiration: c.Expiration };
   }
 
   /**
@@ -280,6 +291,7 @@ export class AwsClients {
     this.kmsPool.clear();
     this.cloudHsm.clear();
     this.credentials.clear();
+    this.stsClient = null;
     this.handler.destroy();
     this.agents.http.destroy();
     this.agents.https.destroy();

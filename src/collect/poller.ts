@@ -35,15 +35,19 @@ export function toTargetError(err: unknown): TargetError {
 }
 
 /**
- * Round-robin over accounts (each account's first region, then each account's second, ...), so the
- * targets in flight at once belong to different accounts. In account order, the concurrency slots of
- * one account's regions would all wait on that account's single AssumeRole instead of doing work.
+ * Round-robin over accounts, each round visiting every account once, so the targets in flight at once
+ * belong to different accounts (in account order, one account's regions would all wait on its single
+ * AssumeRole). Within a round, account j takes its region (round + j) mod n: neighbours in the queue are
+ * in different regions too, so the requests in flight spread over the regions and each region's KMS
+ * client pool stays near concurrency / regions instead of growing to the full concurrency in every region.
  */
 export function interleaveAccounts(targets: readonly Target[]): Target[] {
   const lists = [...groupBy(targets, (t) => t.accountId).values()];
   const out: Target[] = [];
-  for (let i = 0; out.length < targets.length; i++) {
-    for (const list of lists) if (i < list.length) out.push(list[i]!);
+  for (let round = 0; out.length < targets.length; round++) {
+    lists.forEach((list, j) => {
+      if (round < list.length) out.push(list[(round + j) % list.length]!);
+    });
   }
   return out;
 }

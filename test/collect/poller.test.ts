@@ -67,6 +67,30 @@ describe('poller against the simulator', () => {
     }
   });
 
+  it('assumes a role that requires an ExternalId with the configured one, and is denied with a wrong one', async () => {
+    sim.fleet.setAccount('333333333333', { externalId: 'ksw-ext-7f3a' });
+    const accounts = (externalId: string) => [
+      { id: '222222222222', name: 'payments', roleArn: 'arn:aws:iam::222222222222:role/KeystoreWatch' },
+      { id: '333333333333', name: 'sandbox', roleArn: 'arn:aws:iam::333333333333:role/KeystoreWatch', externalId },
+    ];
+    try {
+      for (const [externalId, ok] of [['ksw-ext-7f3a', true], ['wrong-id', false]] as const) {
+        const { poller: p, clients, requests } = poller({ accounts: accounts(externalId) });
+        const snap = await p.poll(null);
+        clients.close();
+        const sandbox = snap.targets.filter((t) => t.accountId === '333333333333');
+        expect(sandbox.map((t) => t.ok)).toEqual([ok, ok]);
+        if (!ok) expect(sandbox[0]!.error!.code).toMatch(/AccessDenied/);
+        // The other account is unaffected, and each role is assumed once for its two regions.
+        expect(snap.targets.filter((t) => t.accountId === '222222222222').every((t) => t.ok)).toBe(true);
+        if (ok) expect(requests.filter((r) => r === 'sts:AssumeRole')).toHaveLength(2);
+        if (ok) expect(snap.stores.find((s) => s.id === 'cks-dddddddddddddddd1')).toMatchObject({ accountId: '333333333333', stale: false });
+      }
+    } finally {
+      sim.fleet.setAccount('333333333333', { externalId: null });
+    }
+  });
+
   it('survives a throttling storm on one target and a hanging response on another', async () => {
     const { poller: p, clients } = poller({ aws: { maxAttempts: 2, requestTimeout: '1s', targetTimeout: '3s' } });
     sim.fleet.setFaults({ errors: [
