@@ -79,10 +79,29 @@ export interface ResolvedClientSettings {
 
 type ProviderBag = Record<string, (() => Promise<unknown>) | undefined>;
 
-/** A KMS client lent to one target at a time; its credential provider reads whose turn it is. */
+/** A KMS client lent to one target at a time; its credential provider and request handler read whose turn it is. */
 interface KmsLease {
   client: KMSClient;
   current: AwsCredentialIdentityProvider | null;
+  /** The borrower's abort signal (target deadline, shutdown), applied to every HTTP attempt. */
+  signal: AbortSignal | undefined;
+}
+
+type HandlerOptions = Parameters<NodeHttpHandler['handle']>[1];
+
+const abortError = () => Object.assign(new Error('Request aborted'), { name: 'AbortError' });
+
+/** p, or an AbortError as soon as the signal fires (p itself goes on and settles on its own). */
+function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortError());
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => { signal.removeEventListener('abort', onAbort); resolve(v); },
+      (e: unknown) => { signal.removeEventListener('abort', onAbort); reject(e); },
+    );
+  });
 }
 
 export class AwsClients {
@@ -236,35 +255,55 @@ export class AwsClients {
 
   /**
    * Lends fn a KMS client of the target's region that signs every request with the target's
-   * credentials, for as long as fn runs. Clients are pooled per region and lent to one target at a
-   * time, so a walk never shares a client with another account and a client is not built (about
-   * 1 ms of CPU, then garbage) for every account x region of every poll.
+   * credentials and aborts it on opts.signal, for as long as fn runs. Clients are pooled per region and
+   * lent to one target at a time, so a walk never shares a client with another account and a client is
+   * not built (about 1 ms of CPU, then garbage) for every account x region of every poll.
+   *
+   * Because a client has one borrower at a time, it can cache its resolved middleware (the SDK's
+   * cacheMiddleware: about 130 us of CPU less per call, a third of the SDK's cost, measured against the
+   * simulator). The cached handler ignores per-call options, so the signal travels through the lease
+   * instead: the request handler applies it to every attempt, and withKms answers an AbortError as soon
+   * as it fires, even while the SDK sleeps between retries; the lease returns to the pool only once fn
+   * has settled.
    */
-  async withKms<T>(target: Pick<Target, 'region' | 'roleArn' | 'externalId'>, fn: (client: KMSClient) => Promise<T>, opts: { probe?: boolean } = {}): Promise<T> {
+  async withKms<T>(target: Pick<Target, 'region' | 'roleArn' | 'externalId'>, fn: (client: KMSClient) => Promise<T>, opts: { probe?: boolean; signal?: AbortSignal } = {}): Promise<T> {
     const key = `${opts.probe ? 'probe' : 'walk'}|${target.region}`;
     let free = this.kmsPool.get(key);
     if (!free) this.kmsPool.set(key, (free = []));
     const lease = free.pop() ?? this.newLease(target.region, opts.probe === true);
     lease.current = this.credentialsFor(target);
-    try {
-      return await fn(lease.client);
-    } finally {
+    lease.signal = opts.signal;
+    const release = () => {
       lease.current = null;
+      lease.signal = undefined;
       // Keep at most as many idle clients per region as targets can run at once.
       if (free.length < this.opts.aws.concurrency) free.push(lease);
-    }
+    };
+    const run = fn(lease.client);
+    run.then(release, release);
+    return opts.signal ? abortable(run, opts.signal) : run;
   }
 
   private newLease(region: string, probe: boolean): KmsLease {
-    const lease: KmsLease = { client: undefined as unknown as KMSClient, current: null };
+    const lease: KmsLease = { client: undefined as unknown as KMSClient, current: null, signal: undefined };
     // Marked memoized so the SDK neither caches nor coalesces identities: every request asks whose turn it is.
     const credentials = Object.assign(async () => {
       if (!lease.current) throw new Error('KMS client used outside AwsClients.withKms()');
       return lease.current();
     }, { memoized: true });
+    // The shared handler with the borrower's signal on every attempt; destroying one client must not close the shared sockets.
+    const shared = this.handler;
+    const requestHandler = {
+      metadata: shared.metadata,
+      handle: (request: Parameters<NodeHttpHandler['handle']>[0], options?: HandlerOptions) =>
+        shared.handle(request, lease.signal ? { ...options, abortSignal: lease.signal } : options),
+      updateHttpClientConfig: shared.updateHttpClientConfig.bind(shared),
+      httpHandlerConfigs: shared.httpHandlerConfigs.bind(shared),
+      destroy: () => {},
+    };
     // The probe makes a single attempt: SDK retries would send a burst of GenerateRandom calls for every
     // failing store, past the probe's rate budget (probe.failuresBeforeAlert absorbs one-off errors).
-    lease.client = new KMSClient({ ...this.common(region), ...this.resolved('kms'), ...(probe ? { maxAttempts: 1 } : {}), credentials });
+    lease.client = new KMSClient({ ...this.common(region), ...this.resolved('kms'), ...(probe ? { maxAttempts: 1 } : {}), credentials, requestHandler, cacheMiddleware: true });
     instrument(lease.client as unknown as MiddlewareClient, 'kms', this.opts.observer);
     return lease;
   }

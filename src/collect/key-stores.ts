@@ -43,12 +43,14 @@ export function toObservedStore(accountId: string, region: string, e: CustomKeyS
 /**
  * Every store of the target, each once. KMS answers InvalidMarkerException when a marker expires or the
  * fleet changes under it: the walk restarts once from the beginning instead of failing the target.
+ * The calls carry no per-call options, so a client with cacheMiddleware uses its cached handler; the
+ * client (AwsClients.withKms) applies the abort signal itself.
  */
 export async function walkKeyStores(client: KMSClient, accountId: string, region: string, pageSize: number, signal: AbortSignal): Promise<ObservedStore[]> {
   for (let attempt = 0; ; attempt++) {
     try {
       const byId = new Map<string, ObservedStore>();
-      for await (const page of paginateDescribeCustomKeyStores({ client, pageSize }, {}, { abortSignal: signal })) {
+      for await (const page of paginateDescribeCustomKeyStores({ client, pageSize }, {})) {
         for (const entry of page.CustomKeyStores ?? []) {
           const store = toObservedStore(accountId, region, entry);
           if (store) byId.set(store.id, store);

@@ -119,7 +119,7 @@ export class Poller {
     const signal = outer ? AbortSignal.any([outer, deadline]) : deadline;
     const result: TargetPollResult = { target, durationMs: 0, stores: null, error: null, cloudHsm: { attempted: false }, probes: [] };
     try {
-      result.stores = await clients.withKms(target, (kms) => walkKeyStores(kms, target.accountId, target.region, config.aws.pageSize, signal));
+      result.stores = await clients.withKms(target, (kms) => walkKeyStores(kms, target.accountId, target.region, config.aws.pageSize, signal), { signal });
     } catch (err) {
       result.error = deadline.aborted ? { code: 'Timeout', message: `no answer within ${config.aws.targetTimeout} ms` } : toTargetError(err);
       if (CREDENTIAL_ERRORS.has(result.error.code)) clients.resetCredentials(target);
@@ -163,7 +163,7 @@ export class Poller {
       this.lastProbeAt.set(storeKey(s), now);
       const t0 = performance.now();
       try {
-        await clients.withKms(target, (kms) => kms.send(new GenerateRandomCommand({ NumberOfBytes: 1, CustomKeyStoreId: s.id }), { abortSignal: signal }), { probe: true });
+        await clients.withKms(target, (kms) => kms.send(new GenerateRandomCommand({ NumberOfBytes: 1, CustomKeyStoreId: s.id })), { probe: true, signal });
         out.push({ storeId: s.id, ok: true, durationMs: performance.now() - t0, error: null });
       } catch (err) {
         out.push({ storeId: s.id, ok: false, durationMs: performance.now() - t0, error: toTargetError(err) });

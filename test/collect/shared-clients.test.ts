@@ -64,4 +64,34 @@ describe('shared per-region KMS clients', () => {
       clients.close();
     }
   });
+
+  it('answers at the deadline even while the SDK sleeps between retries, and lends the client again only once its call has ended', async () => {
+    const config = parseConfig({ aws: { endpoint: sim.url, maxAttempts: 10 }, accounts: [{ id: '100000000000' }], regions: ['us-east-1'] }, 'test', {});
+    const clients = new AwsClients({ aws: config.aws, credentials: { accessKeyId: baseAccessKeyId('100000000000'), secretAccessKey: 'x' } });
+    const { DescribeCustomKeyStoresCommand } = await import('@aws-sdk/client-kms');
+    const target = { region: 'us-east-1', roleArn: null, externalId: null };
+    // Throttled on every attempt: with 10 attempts the SDK's backoff (500 ms base, doubling) would run for many seconds.
+    sim.fleet.setFaults({ errors: [{ service: 'kms', account: '100000000000', region: 'us-east-1', error: 'ThrottlingException', status: 400 }] });
+    const sent = () => sim.fleet.counters().byTarget['100000000000/us-east-1/DescribeCustomKeyStores']?.throttled ?? 0;
+    try {
+      const signal = AbortSignal.timeout(300);
+      let lent: unknown;
+      const walk = clients.withKms(target, (kms) => { lent = kms; return kms.send(new DescribeCustomKeyStoresCommand({})); }, { signal });
+      await expect(walk).rejects.toMatchObject({ name: 'AbortError' });
+      expect(signal.aborted).toBe(true);
+      // The first client is still inside its (aborted) call: a second borrower gets another client.
+      sim.fleet.setFaults({ errors: [] });
+      const second = await clients.withKms(target, async (kms) => { await kms.send(new DescribeCustomKeyStoresCommand({})); return kms; });
+      expect(second).not.toBe(lent);
+      // After the deadline the first call sends nothing more: its next attempt is refused before it leaves.
+      const atDeadline = sent();
+      expect(atDeadline).toBeGreaterThan(0);
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(sent()).toBe(atDeadline);
+    } finally {
+      sim.fleet.resetFaults();
+      sim.fleet.setFaults({ rateLimitPerSecond: 0, latencyMs: 5, jitterMs: 10 });
+      clients.close();
+    }
+  });
 });
