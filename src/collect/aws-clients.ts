@@ -1,6 +1,6 @@
 // AWS plumbing at the edge: one keep-alive HTTP handler shared by every client, credentials per role
 // (AssumeRole through one shared STS client, memoised until shortly before expiry), KMS clients pooled
-// per region and lent to one target at a time, and CloudHSM clients per account x region in a bounded LRU.
+// and CloudHSM clients pooled per region and lent to one target at a time (lending-pool.ts).
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { KMSClient } from '@aws-sdk/client-kms';
@@ -12,7 +12,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import type { Config } from '../config/schema.js';
 import type { Target } from '../model.js';
-import { LruCache } from '../util/lru.js';
+import { LendingPool, leaseCredentials, leaseRequestHandler, type Lease } from './lending-pool.js';
 
 export type AwsService = 'kms' | 'cloudhsmv2' | 'sts' | 'organizations';
 
@@ -79,30 +79,8 @@ export interface ResolvedClientSettings {
 
 type ProviderBag = Record<string, (() => Promise<unknown>) | undefined>;
 
-/** A KMS client lent to one target at a time; its credential provider and request handler read whose turn it is. */
-interface KmsLease {
-  client: KMSClient;
-  current: AwsCredentialIdentityProvider | null;
-  /** The borrower's abort signal (target deadline, shutdown), applied to every HTTP attempt. */
-  signal: AbortSignal | undefined;
-}
-
-type HandlerOptions = Parameters<NodeHttpHandler['handle']>[1];
-
-const abortError = () => Object.assign(new Error('Request aborted'), { name: 'AbortError' });
-
-/** p, or an AbortError as soon as the signal fires (p itself goes on and settles on its own). */
-function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortError());
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => { signal.removeEventListener('abort', onAbort); resolve(v); },
-      (e: unknown) => { signal.removeEventListener('abort', onAbort); reject(e); },
-    );
-  });
-}
+/** An expiration in the past: see newCloudHsmClient. */
+const ASK_AGAIN = new Date(0);
 
 export class AwsClients {
   private readonly handler: NodeHttpHandler;
@@ -111,8 +89,8 @@ export class AwsClients {
   private readonly base: AwsCredentialIdentityProvider;
   private readonly credentials = new Map<string, AwsCredentialIdentityProvider>();
   private stsClient: STSClient | null = null;
-  private readonly kmsPool = new Map<string, KmsLease[]>();
-  private readonly cloudHsm: LruCache<string, CloudHSMV2Client>;
+  private readonly kms: LendingPool<KMSClient>;
+  private readonly cloudHsm: LendingPool<CloudHSMV2Client>;
   private readonly agents: { http: HttpAgent; https: HttpsAgent };
 
   constructor(private readonly opts: AwsClientsOptions) {
@@ -129,9 +107,8 @@ export class AwsClients {
     });
     const base = opts.credentials ?? fromNodeProviderChain();
     this.base = typeof base === 'function' ? base : async () => base;
-    // Clients are cheap once the handler and credentials are shared; bound them anyway.
-    const cap = Math.max(64, aws.concurrency * 4);
-    this.cloudHsm = new LruCache(cap);
+    this.kms = new LendingPool((key, lease) => this.newKmsClient(key, lease), aws.concurrency);
+    this.cloudHsm = new LendingPool((region, lease) => this.newCloudHsmClient(region, lease), aws.concurrency);
   }
 
   private common(region: string) {
@@ -250,72 +227,54 @@ export class AwsClients {
   resetCredentials(target: Pick<Target, 'roleArn' | 'externalId'>): void {
     if (!target.roleArn) return;
     this.credentials.delete(`${target.roleArn}|${target.externalId ?? ''}`);
-    this.cloudHsm.deleteWhere((k) => k.startsWith(`${target.roleArn}|`));
   }
 
   /**
    * Lends fn a KMS client of the target's region that signs every request with the target's
-   * credentials and aborts it on opts.signal, for as long as fn runs. Clients are pooled per region and
-   * lent to one target at a time, so a walk never shares a client with another account and a client is
-   * not built (about 1 ms of CPU, then garbage) for every account x region of every poll.
+   * credentials and aborts it on opts.signal, for as long as fn runs (see LendingPool).
    *
    * Because a client has one borrower at a time, it can cache its resolved middleware (the SDK's
    * cacheMiddleware: about 130 us of CPU less per call, a third of the SDK's cost, measured against the
-   * simulator). The cached handler ignores per-call options, so the signal travels through the lease
-   * instead: the request handler applies it to every attempt, and withKms answers an AbortError as soon
-   * as it fires, even while the SDK sleeps between retries; the lease returns to the pool only once fn
-   * has settled.
+   * simulator). The cached handler ignores per-call options, which is why the signal travels through
+   * the lease's request handler instead.
    */
-  async withKms<T>(target: Pick<Target, 'region' | 'roleArn' | 'externalId'>, fn: (client: KMSClient) => Promise<T>, opts: { probe?: boolean; signal?: AbortSignal } = {}): Promise<T> {
-    const key = `${opts.probe ? 'probe' : 'walk'}|${target.region}`;
-    let free = this.kmsPool.get(key);
-    if (!free) this.kmsPool.set(key, (free = []));
-    const lease = free.pop() ?? this.newLease(target.region, opts.probe === true);
-    lease.current = this.credentialsFor(target);
-    lease.signal = opts.signal;
-    const release = () => {
-      lease.current = null;
-      lease.signal = undefined;
-      // Keep at most as many idle clients per region as targets can run at once.
-      if (free.length < this.opts.aws.concurrency) free.push(lease);
-    };
-    const run = fn(lease.client);
-    run.then(release, release);
-    return opts.signal ? abortable(run, opts.signal) : run;
+  withKms<T>(target: Pick<Target, 'region' | 'roleArn' | 'externalId'>, fn: (client: KMSClient) => Promise<T>, opts: { probe?: boolean; signal?: AbortSignal } = {}): Promise<T> {
+    return this.kms.lend(`${opts.probe ? 'probe' : 'walk'}|${target.region}`, this.credentialsFor(target), fn, opts.signal);
   }
 
-  private newLease(region: string, probe: boolean): KmsLease {
-    const lease: KmsLease = { client: undefined as unknown as KMSClient, current: null, signal: undefined };
+  private newKmsClient(key: string, lease: Lease<KMSClient>): KMSClient {
+    const [use, region] = key.split('|') as ['walk' | 'probe', string];
     // Marked memoized so the SDK neither caches nor coalesces identities: every request asks whose turn it is.
-    const credentials = Object.assign(async () => {
-      if (!lease.current) throw new Error('KMS client used outside AwsClients.withKms()');
-      return lease.current();
-    }, { memoized: true });
-    // The shared handler with the borrower's signal on every attempt; destroying one client must not close the shared sockets.
-    const shared = this.handler;
-    const requestHandler = {
-      metadata: shared.metadata,
-      handle: (request: Parameters<NodeHttpHandler['handle']>[0], options?: HandlerOptions) =>
-        shared.handle(request, lease.signal ? { ...options, abortSignal: lease.signal } : options),
-      updateHttpClientConfig: shared.updateHttpClientConfig.bind(shared),
-      httpHandlerConfigs: shared.httpHandlerConfigs.bind(shared),
-      destroy: () => {},
-    };
+    const credentials = Object.assign(leaseCredentials(lease, 'KMS'), { memoized: true });
     // The probe makes a single attempt: SDK retries would send a burst of GenerateRandom calls for every
     // failing store, past the probe's rate budget (probe.failuresBeforeAlert absorbs one-off errors).
-    lease.client = new KMSClient({ ...this.common(region), ...this.resolved('kms'), ...(probe ? { maxAttempts: 1 } : {}), credentials, requestHandler, cacheMiddleware: true });
-    instrument(lease.client as unknown as MiddlewareClient, 'kms', this.opts.observer);
-    return lease;
+    const client = new KMSClient({
+      ...this.common(region), ...this.resolved('kms'), ...(use === 'probe' ? { maxAttempts: 1 } : {}),
+      credentials, requestHandler: leaseRequestHandler(lease, this.handler), cacheMiddleware: true,
+    });
+    instrument(client as unknown as MiddlewareClient, 'kms', this.opts.observer);
+    return client;
   }
 
-  cloudHsmFor(target: Target): CloudHSMV2Client {
-    const key = `${target.roleArn ?? target.accountId}|${target.externalId ?? ''}|${target.region}`;
-    return this.cloudHsm.getOrCreate(key, () => {
-      // The registry's newest CloudHSM client (3.332.0) has its own older core; the shared handler speaks the same interface.
-      const client = new CloudHSMV2Client({ ...this.common(target.region), ...this.resolved('cloudhsmv2'), credentials: this.credentialsFor(target) } as ConstructorParameters<typeof CloudHSMV2Client>[0]);
-      instrument(client as unknown as MiddlewareClient, 'cloudhsmv2', this.opts.observer);
-      return client;
-    });
+  /** Lends fn a CloudHSM client of the target's region, as withKms does. */
+  withCloudHsm<T>(target: Pick<Target, 'region' | 'roleArn' | 'externalId'>, fn: (client: CloudHSMV2Client) => Promise<T>, opts: { signal?: AbortSignal } = {}): Promise<T> {
+    return this.cloudHsm.lend(target.region, this.credentialsFor(target), fn, opts.signal);
+  }
+
+  private newCloudHsmClient(region: string, lease: Lease<CloudHSMV2Client>): CloudHSMV2Client {
+    // The registry's newest CloudHSM client (3.332.0) has its own older core. That core memoises a credential
+    // provider until the identity it returned is near expiry, so the lease's identity is handed over marked
+    // as already expired: the core then asks the lease again on every request, as the KMS client does.
+    const current = leaseCredentials(lease, 'CloudHSM');
+    const credentials = async () => ({ ...(await current()), expiration: ASK_AGAIN });
+    const client = new CloudHSMV2Client({ ...this.common(region), ...this.resolved('cloudhsmv2'), credentials, requestHandler: leaseRequestHandler(lease, this.handler) } as ConstructorParameters<typeof CloudHSMV2Client>[0]);
+    instrument(client as unknown as MiddlewareClient, 'cloudhsmv2', this.opts.observer);
+    return client;
+  }
+
+  /** Clients built so far, per service (the benchmark reports them; tests bound them). */
+  get clientsCreated(): { kms: number; cloudhsmv2: number } {
+    return { kms: this.kms.created, cloudhsmv2: this.cloudHsm.created };
   }
 
   /** Organizations is a global service reached through the home region, with the base credentials. */
@@ -327,7 +286,7 @@ export class AwsClients {
 
   /** Closes pooled sockets. Clients share the handler, so they are dropped, never destroyed one by one. */
   close(): void {
-    this.kmsPool.clear();
+    this.kms.clear();
     this.cloudHsm.clear();
     this.credentials.clear();
     this.stsClient = null;

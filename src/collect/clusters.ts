@@ -30,11 +30,12 @@ export function toObservedCluster(accountId: string, region: string, c: Cluster)
   };
 }
 
-export async function describeClusters(client: CloudHSMV2Client, accountId: string, region: string, clusterIds: string[], signal: AbortSignal): Promise<ObservedCluster[]> {
+/** The lent client (AwsClients.withCloudHsm) applies the target's abort signal to every request. */
+export async function describeClusters(client: CloudHSMV2Client, accountId: string, region: string, clusterIds: string[]): Promise<ObservedCluster[]> {
   const out: ObservedCluster[] = [];
   for (let i = 0; i < clusterIds.length; i += BATCH) {
     const batch = clusterIds.slice(i, i + BATCH);
-    for await (const page of paginateDescribeClusters({ client, pageSize: BATCH }, { Filters: { clusterIds: batch } }, { abortSignal: signal } as never)) {
+    for await (const page of paginateDescribeClusters({ client, pageSize: BATCH }, { Filters: { clusterIds: batch } })) {
       for (const c of page.Clusters ?? []) {
         const cluster = toObservedCluster(accountId, region, c);
         if (cluster) out.push(cluster);

@@ -2,13 +2,13 @@
 // target, enrich CloudHSM stores with their clusters, optionally probe, and build the next snapshot.
 // Failures stay inside their target: a target that fails keeps its last known stores, marked stale.
 import { setTimeout as sleep } from 'node:timers/promises';
-import pLimit from 'p-limit';
 import { GenerateRandomCommand } from '@aws-sdk/client-kms';
 import type { Config } from '../config/schema.js';
 import type { Snapshot, Target, TargetError } from '../model.js';
 import { storeKey, targetKey } from '../model.js';
 import { redact } from '../util/redact.js';
 import { groupBy } from '../util/group-by.js';
+import { mapBounded } from '../util/map-bounded.js';
 import { AwsClients, errorCode } from './aws-clients.js';
 import { walkKeyStores } from './key-stores.js';
 import { describeClusters } from './clusters.js';
@@ -92,17 +92,12 @@ export class Poller {
     this.pollId = pollId;
     const targets = interleaveAccounts(await this.targets(signal));
     await this.opts.clients.prepare().catch(() => undefined);
-    const limit = pLimit(this.opts.config.aws.concurrency);
     let done = 0;
-    const results = await Promise.all(
-      targets.map((t) =>
-        limit(async () => {
-          const r = await this.pollTarget(t, signal);
-          this.opts.onProgress?.(++done, targets.length);
-          return r;
-        }),
-      ),
-    );
+    const results = await mapBounded(targets, this.opts.config.aws.concurrency, async (t) => {
+      const r = await this.pollTarget(t, signal);
+      this.opts.onProgress?.(++done, targets.length);
+      return r;
+    });
     const snapshot = buildSnapshot(prev, results, { pollId, startedAt, finishedAt: this.now() });
     // Forget probe times of stores that are gone, so churn cannot grow the map without end.
     if (this.lastProbeAt.size > 0) {
@@ -113,15 +108,32 @@ export class Poller {
   }
 
   private async pollTarget(target: Target, outer?: AbortSignal): Promise<TargetPollResult> {
-    const { config, clients } = this.opts;
+    const { config } = this.opts;
     const started = performance.now();
-    const deadline = AbortSignal.timeout(config.aws.targetTimeout);
-    const signal = outer ? AbortSignal.any([outer, deadline]) : deadline;
+    // One controller per target, released when the target ends: AbortSignal.timeout() would keep its timer
+    // (and the signal) alive for the whole targetTimeout after the target is done, and AbortSignal.any()
+    // registers every target's signal on the daemon's shutdown signal.
+    const ctl = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => { timedOut = true; ctl.abort(); }, config.aws.targetTimeout);
+    const onOuterAbort = () => ctl.abort();
+    if (outer?.aborted) ctl.abort();
+    else outer?.addEventListener('abort', onOuterAbort, { once: true });
+    try {
+      return await this.walkTarget(target, ctl.signal, () => timedOut, started);
+    } finally {
+      clearTimeout(timer);
+      outer?.removeEventListener('abort', onOuterAbort);
+    }
+  }
+
+  private async walkTarget(target: Target, signal: AbortSignal, timedOut: () => boolean, started: number): Promise<TargetPollResult> {
+    const { config, clients } = this.opts;
     const result: TargetPollResult = { target, durationMs: 0, stores: null, error: null, cloudHsm: { attempted: false }, probes: [] };
     try {
       result.stores = await clients.withKms(target, (kms) => walkKeyStores(kms, target.accountId, target.region, config.aws.pageSize, signal), { signal });
     } catch (err) {
-      result.error = deadline.aborted ? { code: 'Timeout', message: `no answer within ${config.aws.targetTimeout} ms` } : toTargetError(err);
+      result.error = timedOut() ? { code: 'Timeout', message: `no answer within ${config.aws.targetTimeout} ms` } : toTargetError(err);
       if (CREDENTIAL_ERRORS.has(result.error.code)) clients.resetCredentials(target);
       result.durationMs = performance.now() - started;
       return result;
@@ -130,11 +142,11 @@ export class Poller {
     const clusterIds = [...new Set(result.stores.filter((s) => s.type === 'AWS_CLOUDHSM' && s.clusterId).map((s) => s.clusterId!))].sort();
     if (clusterIds.length > 0) {
       try {
-        const clusters = await describeClusters(clients.cloudHsmFor(target), target.accountId, target.region, clusterIds, signal);
+        const clusters = await clients.withCloudHsm(target, (hsm) => describeClusters(hsm, target.accountId, target.region, clusterIds), { signal });
         result.cloudHsm = { attempted: true, clusters, error: null };
       } catch (err) {
         // Enrichment failing never touches the stores: only the cluster data goes stale.
-        result.cloudHsm = { attempted: true, clusters: null, error: deadline.aborted ? { code: 'Timeout', message: 'CloudHSM enrichment past the target deadline' } : toTargetError(err) };
+        result.cloudHsm = { attempted: true, clusters: null, error: timedOut() ? { code: 'Timeout', message: 'CloudHSM enrichment past the target deadline' } : toTargetError(err) };
       }
     }
 

@@ -44,6 +44,18 @@ describe('shared per-region KMS clients', () => {
       }
       const expected = accounts.reduce((n, a) => n + sim.fleet.storesIn(a.id, 'us-east-1', false).length + sim.fleet.storesIn(a.id, 'eu-west-1', false).length, 0);
       expect(snap.stores.length).toBe(expected);
+      // CloudHSM clients are lent the same way (with an older SDK core that memoises credentials):
+      // every cluster behind a CloudHSM store is found, under the account that owns it.
+      const wanted = new Set(snap.stores.filter((s) => s.type === 'AWS_CLOUDHSM' && s.clusterId).map((s) => s.clusterId!));
+      expect(wanted.size).toBeGreaterThan(5);
+      expect(new Set(snap.clusters.map((c) => c.id))).toEqual(wanted);
+      for (const c of snap.clusters) {
+        const truth = sim.fleet.getCluster(c.id)!;
+        expect(`${truth.account}/${truth.region}`, c.id).toBe(`${c.accountId}/${c.region}`);
+      }
+      // One client per region and use, reused across accounts: far fewer than the 80 targets.
+      expect(clients.clientsCreated.kms).toBeLessThanOrEqual(2 * 32);
+      expect(clients.clientsCreated.cloudhsmv2).toBeLessThanOrEqual(2 * 32);
     } finally {
       clients.close();
     }
@@ -59,7 +71,7 @@ describe('shared per-region KMS clients', () => {
         await kms.send(new DescribeCustomKeyStoresCommand({}));
         return kms;
       });
-      await expect(kept.send(new DescribeCustomKeyStoresCommand({}))).rejects.toThrow(/outside AwsClients.withKms/);
+      await expect(kept.send(new DescribeCustomKeyStoresCommand({}))).rejects.toThrow(/outside its lease/);
     } finally {
       clients.close();
     }
