@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import { DaemonProcess } from './lib/daemon-process.js';
 import { REGIONS_16, ROOT, SimProcess, type FleetShape, type SimCounters, type SimFaults } from './lib/sim-process.js';
 import { awsCliVersion, cliSweep } from './lib/aws-cli.js';
-import { buildOnce } from './lib/build.js';
+import { buildOnce, imageNodeOptions } from './lib/build.js';
 import type { PollReport } from './lib/daemon-child.js';
 
 const { values: args } = parseArgs({
@@ -26,13 +26,14 @@ const { values: args } = parseArgs({
     reference: { type: 'boolean', default: false },
     concurrency: { type: 'string' },
     accounts: { type: 'string' },
-    /** Extra node flags for the daemon-side child, e.g. --daemon-flags=--max-old-space-size=160 */
+    /** Node flags for the daemon-side child on top of the image's NODE_OPTIONS, e.g. --daemon-flags=--max-semi-space-size=32 */
     'daemon-flags': { type: 'string' },
   },
 });
 const QUICK = args.quick!;
 const only = new Set((args.only ?? 'sweep,scale,metrics,leak,cli').split(','));
-const DAEMON_FLAGS = args['daemon-flags'] ? args['daemon-flags'].split(' ').filter(Boolean) : [];
+// The daemon side runs with the container image's node options (Dockerfile ENV NODE_OPTIONS), plus any given here.
+const DAEMON_FLAGS = [...imageNodeOptions(), ...(args['daemon-flags'] ? args['daemon-flags'].split(' ').filter(Boolean) : [])];
 const CONCURRENCY = Number(args.concurrency ?? 64);
 const FAULTS: SimFaults = { latencyMs: 30, jitterMs: 20, rateLimitPerSecond: 5 }; // 30-50 ms, mean 40 ms
 const MEAN_LATENCY_MS = FAULTS.latencyMs + FAULTS.jitterMs / 2;
@@ -280,7 +281,7 @@ async function onceProcess(sim: SimProcess, accounts: string[], regions: string[
   let exitCode = 0;
   try {
     await promisify(execFile)(process.execPath, [join(buildOnce(), 'src', 'cli', 'main.js'), 'once', '--config', file, '--format', 'json'], {
-      cwd: ROOT, maxBuffer: 64 << 20, env: { ...process.env, AWS_ACCESS_KEY_ID: sim.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: sim.credentials.secretAccessKey, AWS_SESSION_TOKEN: '', AWS_REGION: 'us-east-1' },
+      cwd: ROOT, maxBuffer: 64 << 20, env: { ...process.env, NODE_OPTIONS: DAEMON_FLAGS.join(' '), AWS_ACCESS_KEY_ID: sim.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: sim.credentials.secretAccessKey, AWS_SESSION_TOKEN: '', AWS_REGION: 'us-east-1' },
     });
   } catch (err) {
     exitCode = (err as { code?: number }).code ?? -1; // 1 = a store is not CONNECTED (expected: the fleet has FAILED stores)

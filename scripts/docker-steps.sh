@@ -47,6 +47,14 @@ dockerfile_json() {
     process.stdout.write(JSON.parse(m[1]).join("\0"));
   ' "$DOCKERFILE" "$@"
 }
+# The runtime stage's ENV NODE_OPTIONS (the V8 heap ceiling), applied to every command run as the image would.
+IMAGE_NODE_OPTIONS="$(node -e '
+  const text = require("fs").readFileSync(process.argv[1], "utf8").replace(/\\\n\s*/g, " ");
+  const m = /^ENV\s.*\bNODE_OPTIONS=(?:"([^"]*)"|(\S+))/m.exec(text);
+  process.stdout.write(m ? (m[1] ?? m[2]) : "");
+' "$DOCKERFILE")"
+[ -n "$IMAGE_NODE_OPTIONS" ] || fail "no ENV NODE_OPTIONS in the Dockerfile's runtime stage"
+echo "image NODE_OPTIONS: $IMAGE_NODE_OPTIONS"
 free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 http_status() { node -e 'fetch(process.argv[1]).then(r=>{console.log(r.status)},()=>{console.log(0)})' "$1"; }
 wait_for() { # URL STATUS SECONDS
@@ -106,7 +114,7 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1; then
   AS_USER=(setpriv --reuid=1000 --regid=1000 --clear-groups)
   echo "running as uid 1000 (USER 1000:1000)"
 fi
-run_app() { (cd "$APP" && env NODE_ENV=production "${AS_USER[@]}" "$@"); }
+run_app() { (cd "$APP" && env NODE_ENV=production NODE_OPTIONS="$IMAGE_NODE_OPTIONS" "${AS_USER[@]}" "$@"); }
 
 step "start: ${ENTRYPOINT[*]:2} --help / --version"
 run_app "${LAUNCH[@]}" --help >"$LOGS/help.log" 2>&1 || fail "--help exited non-zero"
@@ -147,7 +155,7 @@ DAEMON_CMD=()
 for w in "${CMD[@]}"; do [ "$w" = /etc/keystore-watch/config.yaml ] && DAEMON_CMD+=("$CONFIG") || DAEMON_CMD+=("$w"); done
 touch "$WORK/marker"
 sleep 1
-(cd "$APP" && exec env NODE_ENV=production AWS_ACCESS_KEY_ID="$BASE_KEY" AWS_SECRET_ACCESS_KEY=simulator AWS_REGION=us-east-1 \
+(cd "$APP" && exec env NODE_ENV=production NODE_OPTIONS="$IMAGE_NODE_OPTIONS" AWS_ACCESS_KEY_ID="$BASE_KEY" AWS_SECRET_ACCESS_KEY=simulator AWS_REGION=us-east-1 \
   "${AS_USER[@]}" "${LAUNCH[@]}" "${DAEMON_CMD[@]}" >"$LOGS/daemon.log" 2>&1) &
 DAEMON=$!
 PIDS+=("$DAEMON")

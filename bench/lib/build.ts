@@ -3,7 +3,7 @@
 // Node 20) and would be charged to the daemon. `tsc -p tsconfig.bench.json` compiles src/ and bench/lib/
 // into .tmp/bench-build/ (about 5 s); node_modules resolve from the project root as usual.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { ROOT } from './sim-process.js';
@@ -20,4 +20,14 @@ export function buildOnce(): string {
     built = true;
   }
   return BUILD_DIR;
+}
+
+/**
+ * The node options the container image runs the daemon with (the Dockerfile's ENV NODE_OPTIONS), so the
+ * benchmark measures the daemon as shipped. --daemon-flags adds to them.
+ */
+export function imageNodeOptions(): string[] {
+  const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8').replace(/\\\r?\n\s*/g, ' ');
+  const m = /^ENV\s.*\bNODE_OPTIONS=(?:"([^"]*)"|(\S+))/m.exec(dockerfile);
+  return (m?.[1] ?? m?.[2] ?? '').split(/\s+/).filter(Boolean);
 }

@@ -91,6 +91,18 @@ describe('Dockerfile', () => {
     expect(json('CMD')).toEqual(['run', '--config', '/etc/keystore-watch/config.yaml']);
   });
 
+  it('sets a V8 heap ceiling under 2 GiB through NODE_OPTIONS (overridable), and npm start uses the same', () => {
+    const env = inStage(last, 'ENV').map((i) => i.args).join(' ');
+    const m = /NODE_OPTIONS=(\S+)/.exec(env);
+    expect(m, 'ENV NODE_OPTIONS in the runtime stage').not.toBeNull();
+    const size = /^--max-old-space-size=(\d+)$/.exec(m![1]!);
+    expect(size).not.toBeNull();
+    // At 2048 MB and above V8 grows the heap up to 4x between full GCs again (the reason for the ceiling).
+    expect(Number(size![1])).toBeGreaterThanOrEqual(512);
+    expect(Number(size![1])).toBeLessThan(2048);
+    expect(JSON.parse(read('package.json')).scripts.start).toContain(m![1]);
+  });
+
   it('exposes the metrics port 9464', () => {
     expect(inStage(last, 'EXPOSE').map((e) => e.args)).toEqual(['9464']);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { renderSnapshotMetrics } from '../../src/metrics/render.js';
+import { renderSnapshotMetrics, renderSnapshotMetricsChunks } from '../../src/metrics/render.js';
 import { cluster, snapshot, store, target } from '../helpers/snapshots.js';
 import { mustRun, promtoolCheckMetrics } from '../helpers/tools.js';
 
@@ -86,6 +86,32 @@ describe('renderSnapshotMetrics', () => {
       const r = promtoolCheckMetrics(t);
       expect(r.output).toBe('');
       expect(r.status).toBe(0);
+    }
+  });
+});
+
+describe('renderSnapshotMetricsChunks', () => {
+  it('splits a large exposition into chunks of whole lines, with HELP and TYPE once per family', () => {
+    // 3,000 stores with multi-byte names: several 64 KB chunks per family.
+    const big = snapshot({ stores: Array.from({ length: 3000 }, (_, i) => store({ id: `cks-${String(i).padStart(17, '0')}`, name: `☃ store ${i}` })) });
+    const chunks = renderSnapshotMetricsChunks(big);
+    expect(chunks.length).toBeGreaterThan(20);
+    for (const c of chunks) expect(c[c.length - 1]).toBe(0x0a); // every chunk ends a line
+    const text = Buffer.concat(chunks).toString('utf8');
+    expect(text).toBe(renderSnapshotMetrics(big));
+    const lines = text.split('\n').filter(Boolean);
+    const types = lines.filter((l) => l.startsWith('# TYPE kms_custom_key_store_connection_state '));
+    expect(types).toHaveLength(1);
+    expect(lines.filter((l) => l.startsWith('kms_custom_key_store_info{'))).toHaveLength(3000);
+    expect(text).toContain('custom_key_store_name="☃ store 2999"');
+    // Families stay contiguous: once a family's series end, no later line belongs to it.
+    const order = lines.filter((l) => !l.startsWith('#')).map((l) => l.slice(0, l.indexOf('{')));
+    const seen = new Set<string>();
+    for (let i = 0; i < order.length; i++) {
+      if (i > 0 && order[i] !== order[i - 1]) {
+        expect(seen.has(order[i]!), order[i]).toBe(false);
+        seen.add(order[i - 1]!);
+      }
     }
   });
 });
