@@ -93,11 +93,21 @@ export class Poller {
     const targets = interleaveAccounts(await this.targets(signal));
     await this.opts.clients.prepare().catch(() => undefined);
     let done = 0;
-    const results = await mapBounded(targets, this.opts.config.aws.concurrency, async (t) => {
-      const r = await this.pollTarget(t, signal);
-      this.opts.onProgress?.(++done, targets.length);
-      return r;
-    });
+    // One listener on the caller's signal for the whole poll (not one per target in flight), which
+    // aborts the targets running when it fires.
+    const running = new Set<AbortController>();
+    const abortRunning = () => { for (const c of running) c.abort(); };
+    signal?.addEventListener('abort', abortRunning, { once: true });
+    let results: TargetPollResult[];
+    try {
+      results = await mapBounded(targets, this.opts.config.aws.concurrency, async (t) => {
+        const r = await this.pollTarget(t, running, signal?.aborted === true);
+        this.opts.onProgress?.(++done, targets.length);
+        return r;
+      });
+    } finally {
+      signal?.removeEventListener('abort', abortRunning);
+    }
     const snapshot = buildSnapshot(prev, results, { pollId, startedAt, finishedAt: this.now() });
     // Forget probe times of stores that are gone, so churn cannot grow the map without end.
     if (this.lastProbeAt.size > 0) {
@@ -107,23 +117,21 @@ export class Poller {
     return snapshot;
   }
 
-  private async pollTarget(target: Target, outer?: AbortSignal): Promise<TargetPollResult> {
+  private async pollTarget(target: Target, running: Set<AbortController>, aborted: boolean): Promise<TargetPollResult> {
     const { config } = this.opts;
     const started = performance.now();
     // One controller per target, released when the target ends: AbortSignal.timeout() would keep its timer
-    // (and the signal) alive for the whole targetTimeout after the target is done, and AbortSignal.any()
-    // registers every target's signal on the daemon's shutdown signal.
+    // (and the signal) alive for the whole targetTimeout after the target is done.
     const ctl = new AbortController();
     let timedOut = false;
     const timer = setTimeout(() => { timedOut = true; ctl.abort(); }, config.aws.targetTimeout);
-    const onOuterAbort = () => ctl.abort();
-    if (outer?.aborted) ctl.abort();
-    else outer?.addEventListener('abort', onOuterAbort, { once: true });
+    if (aborted) ctl.abort();
+    running.add(ctl);
     try {
       return await this.walkTarget(target, ctl.signal, () => timedOut, started);
     } finally {
       clearTimeout(timer);
-      outer?.removeEventListener('abort', onOuterAbort);
+      running.delete(ctl);
     }
   }
 

@@ -106,4 +106,38 @@ describe('shared per-region KMS clients', () => {
       clients.close();
     }
   });
+
+  it('stops the targets in flight when the caller aborts, without a listener per target on its signal', async () => {
+    const accounts = sim.fleet.listAccounts().filter((a) => a.id !== '100000000000');
+    const config = parseConfig({
+      stateDir: tempDir(),
+      aws: { endpoint: sim.url, concurrency: 32, maxAttempts: 1 },
+      accounts: accounts.map((a) => ({ id: a.id, roleArn: `arn:aws:iam::${a.id}:role/KeystoreWatch` })),
+      regions: ['us-east-1', 'eu-west-1'],
+    }, 'test', {});
+    const clients = new AwsClients({ aws: config.aws, credentials: { accessKeyId: baseAccessKeyId('100000000000'), secretAccessKey: 'x' } });
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    // Every KMS answer hangs: all 32 slots are busy when the caller gives up.
+    sim.fleet.setFaults({ errors: [{ service: 'kms', error: 'hang' }] });
+    try {
+      const ctl = new AbortController();
+      const poll = new Poller({ config, clients }).poll(null, ctl.signal);
+      await new Promise((r) => setTimeout(r, 300));
+      ctl.abort();
+      const snap = await poll;
+      expect(snap.targets).toHaveLength(80);
+      expect(snap.targets.filter((t) => t.ok)).toEqual([]);
+      // Aborted by the caller, not timed out: the targets' own deadline (60 s) is far away.
+      expect(snap.targets.filter((t) => /no answer within/.test(t.error?.message ?? ''))).toEqual([]);
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+      sim.fleet.resetFaults();
+      sim.fleet.setFaults({ rateLimitPerSecond: 0, latencyMs: 5, jitterMs: 10 });
+      clients.close();
+    }
+  });
 });
