@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { join } from 'node:path';
 import { AwsClients } from '../../src/collect/aws-clients.js';
 import { Poller } from '../../src/collect/poller.js';
@@ -24,7 +25,11 @@ export type ChildCommand =
   | { cmd: 'mem' }
   | { cmd: 'close' };
 
-export interface Usage { cpuUserS: number; cpuSystemS: number; rssMB: number; heapUsedMB: number; maxRssMB: number }
+export interface Usage {
+  cpuUserS: number; cpuSystemS: number; rssMB: number; heapUsedMB: number; maxRssMB: number;
+  /** What the RSS is made of: V8 heap reserved, memory outside the heap (buffers), compiled code. */
+  heapTotalMB: number; externalMB: number; codeMB: number;
+}
 
 export interface PollReport extends Usage {
   wallS: number;
@@ -67,6 +72,9 @@ function usage(): Usage {
     cpuSystemS: cpu.system / 1e6,
     rssMB: mem.rss / 2 ** 20,
     heapUsedMB: mem.heapUsed / 2 ** 20,
+    heapTotalMB: mem.heapTotal / 2 ** 20,
+    externalMB: mem.external / 2 ** 20,
+    codeMB: getHeapSpaceStatistics().filter((s) => s.space_name.startsWith('code')).reduce((n, s) => n + s.space_used_size, 0) / 2 ** 20,
     maxRssMB: peakRssMB(),
   };
 }
