@@ -23,17 +23,23 @@ beforeAll(async () => {
 });
 afterAll(async () => { await sim?.close(); });
 
+/** Config and clients for the management account alone (fleet: false) or every account through AssumeRole. */
+function setup(aws: Record<string, unknown>, fleet: boolean) {
+  const accounts = sim.fleet.listAccounts().filter((a) => a.id !== '100000000000');
+  const config = parseConfig({
+    stateDir: tempDir(),
+    aws: { endpoint: sim.url, ...aws },
+    accounts: fleet ? [{ id: '100000000000' }, ...accounts.map((a) => ({ id: a.id, roleArn: `arn:aws:iam::${a.id}:role/KeystoreWatch` }))] : [{ id: '100000000000' }],
+    regions: fleet ? ['us-east-1', 'eu-west-1'] : ['us-east-1'],
+  }, 'test', {});
+  const clients = new AwsClients({ aws: config.aws, credentials: { accessKeyId: baseAccessKeyId('100000000000'), secretAccessKey: 'x' } });
+  return { accounts, config, clients };
+}
+
 describe('shared per-region KMS clients', () => {
   it('sign every request as its own account under concurrency', async () => {
-    const accounts = sim.fleet.listAccounts().filter((a) => a.id !== '100000000000');
+    const { accounts, config, clients } = setup({ concurrency: 32, maxAttempts: 1 }, true);
     expect(accounts.length).toBe(ACCOUNTS);
-    const config = parseConfig({
-      stateDir: tempDir(),
-      aws: { endpoint: sim.url, concurrency: 32, maxAttempts: 1 },
-      accounts: [{ id: '100000000000' }, ...accounts.map((a) => ({ id: a.id, roleArn: `arn:aws:iam::${a.id}:role/KeystoreWatch` }))],
-      regions: ['us-east-1', 'eu-west-1'],
-    }, 'test', {});
-    const clients = new AwsClients({ aws: config.aws, credentials: { accessKeyId: baseAccessKeyId('100000000000'), secretAccessKey: 'x' } });
     try {
       const snap = await new Poller({ config, clients }).poll(null);
       expect(snap.targets.filter((t) => !t.ok)).toEqual([]);
@@ -62,8 +68,7 @@ describe('shared per-region KMS clients', () => {
   });
 
   it('refuses a call on a client kept past its lease instead of signing it as someone', async () => {
-    const config = parseConfig({ aws: { endpoint: sim.url, maxAttempts: 1 }, accounts: [{ id: '100000000000' }], regions: ['us-east-1'] }, 'test', {});
-    const clients = new AwsClients({ aws: config.aws, credentials: { accessKeyId: baseAccessKeyId('100000000000'), secretAccessKey: 'x' } });
+    const { clients } = setup({ maxAttempts: 1 }, false);
     const { DescribeCustomKeyStoresCommand } = await import('@aws-sdk/client-kms');
     try {
       const target = { region: 'us-east-1', roleArn: null, externalId: null };
@@ -78,8 +83,7 @@ describe('shared per-region KMS clients', () => {
   });
 
   it('answers at the deadline even while the SDK sleeps between retries, and lends the client again only once its call has ended', async () => {
-    const config = parseConfig({ aws: { endpoint: sim.url, maxAttempts: 10 }, accounts: [{ id: '100000000000' }], regions: ['us-east-1'] }, 'test', {});
-    const clients = new AwsClients({ aws: config.aws, credentials: { accessKeyId: baseAccessKeyId('100000000000'), secretAccessKey: 'x' } });
+    const { clients } = setup({ maxAttempts: 10 }, false);
     const { DescribeCustomKeyStoresCommand } = await import('@aws-sdk/client-kms');
     const target = { region: 'us-east-1', roleArn: null, externalId: null };
     // Throttled on every attempt: with 10 attempts the SDK's backoff (500 ms base, doubling) would run for many seconds.
@@ -108,14 +112,7 @@ describe('shared per-region KMS clients', () => {
   });
 
   it('stops the targets in flight when the caller aborts, without a listener per target on its signal', async () => {
-    const accounts = sim.fleet.listAccounts().filter((a) => a.id !== '100000000000');
-    const config = parseConfig({
-      stateDir: tempDir(),
-      aws: { endpoint: sim.url, concurrency: 32, maxAttempts: 1 },
-      accounts: accounts.map((a) => ({ id: a.id, roleArn: `arn:aws:iam::${a.id}:role/KeystoreWatch` })),
-      regions: ['us-east-1', 'eu-west-1'],
-    }, 'test', {});
-    const clients = new AwsClients({ aws: config.aws, credentials: { accessKeyId: baseAccessKeyId('100000000000'), secretAccessKey: 'x' } });
+    const { config, clients } = setup({ concurrency: 32, maxAttempts: 1 }, true);
     const warnings: Error[] = [];
     const onWarning = (w: Error) => warnings.push(w);
     process.on('warning', onWarning);
@@ -127,7 +124,7 @@ describe('shared per-region KMS clients', () => {
       await new Promise((r) => setTimeout(r, 300));
       ctl.abort();
       const snap = await poll;
-      expect(snap.targets).toHaveLength(80);
+      expect(snap.targets).toHaveLength(82);
       expect(snap.targets.filter((t) => t.ok)).toEqual([]);
       // Aborted by the caller, not timed out: the targets' own deadline (60 s) is far away.
       expect(snap.targets.filter((t) => /no answer within/.test(t.error?.message ?? ''))).toEqual([]);
