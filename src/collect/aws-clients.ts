@@ -1,6 +1,6 @@
 // AWS plumbing at the edge: one keep-alive HTTP handler shared by every client, credentials per role
-// (AssumeRole through one shared STS client, memoised until shortly before expiry), KMS clients pooled
-// and CloudHSM clients pooled per region and lent to one target at a time (lending-pool.ts).
+// (AssumeRole through one shared STS client, memoised until shortly before expiry), and KMS and CloudHSM
+// clients pooled per region, each lent to one target at a time (lending-pool.ts).
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { KMSClient } from '@aws-sdk/client-kms';
