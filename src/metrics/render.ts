@@ -17,13 +17,11 @@ const CHUNK_CHARS = 64 * 1024;
 class Family {
   private readonly chunks: Buffer[] = [];
   private pending = '';
-  private empty = true;
   constructor(readonly name: string, readonly type: 'gauge', readonly help: string) {}
   add(labels: Record<string, string | null | undefined>, value: number): void {
     let l = '';
     for (const k in labels) l += `${l ? ',' : ''}${k}="${escapeLabel(labels[k])}"`;
     this.pending += `${this.name}{${l}} ${formatValue(value)}\n`;
-    this.empty = false;
     if (this.pending.length >= CHUNK_CHARS) this.flush();
   }
   private flush(): void {
@@ -33,7 +31,7 @@ class Family {
   /** HELP and TYPE, then the series; nothing for a family without series. */
   render(): Buffer[] {
     this.flush();
-    return this.empty ? [] : [Buffer.from(`# HELP ${this.name} ${this.help}\n# TYPE ${this.name} ${this.type}\n`, 'utf8'), ...this.chunks];
+    return this.chunks.length === 0 ? [] : [Buffer.from(`# HELP ${this.name} ${this.help}\n# TYPE ${this.name} ${this.type}\n`, 'utf8'), ...this.chunks];
   }
 }
 

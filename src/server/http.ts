@@ -57,20 +57,21 @@ function send(res: ServerResponse, status: number, body: string, type = 'text/pl
  */
 function sendMetrics(req: IncomingMessage, res: ServerResponse, m: Awaited<ReturnType<HttpSources['metrics']>>): void {
   const gz = /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
-  const tail = Buffer.from(m.self, 'utf8');
-  const parts = gz ? [m.snapshot.gzip, gzipSync(tail, { level: 1 })] : [...m.snapshot.plain, tail];
+  const plainTail = Buffer.from(m.self, 'utf8');
+  const tail = gz ? gzipSync(plainTail, { level: 1 }) : plainTail;
+  const head = gz ? [m.snapshot.gzip] : m.snapshot.plain;
   res.writeHead(200, {
     'content-type': 'text/plain; version=0.0.4; charset=utf-8',
     'cache-control': 'no-store',
     'x-content-type-options': 'nosniff',
-    'content-length': String(parts.reduce((n, p) => n + p.length, 0)),
+    'content-length': String((gz ? m.snapshot.gzip.length : m.snapshot.plainBytes) + tail.length),
     ...(gz ? { 'content-encoding': 'gzip', vary: 'accept-encoding' } : {}),
   });
   if (req.method === 'HEAD') return void res.end();
   // Corked: the chunks leave in as few writes as the socket takes, not one syscall per 64 KB chunk.
   res.cork();
-  for (const p of parts) res.write(p);
-  res.end();
+  for (const chunk of head) res.write(chunk);
+  res.end(tail);
 }
 
 const json = (res: ServerResponse, value: unknown, status = 200) => send(res, status, JSON.stringify(redactValue(value)), 'application/json');
