@@ -16,7 +16,16 @@ const der = (tag: number, body: Buffer): Buffer => {
 };
 const seq = (...parts: Buffer[]) => der(0x30, Buffer.concat(parts));
 const set = (...parts: Buffer[]) => der(0x31, Buffer.concat(parts));
-const int = (bytes: Buffer) => der(0x02, bytes[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), bytes]) : bytes);
+/**
+ * A non-negative DER INTEGER: minimal octets (DER forbids a leading 0x00 before a byte below 0x80,
+ * and OpenSSL rejects it as "illegal padding"), with one 0x00 added when the top bit is set.
+ */
+export const derInteger = (bytes: Buffer): Buffer => {
+  let start = 0;
+  while (start < bytes.length - 1 && bytes[start] === 0) start++;
+  const minimal = bytes.subarray(start);
+  return der(0x02, minimal[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), minimal]) : minimal);
+};
 const utf8 = (s: string) => der(0x0c, Buffer.from(s, 'utf8'));
 const oid = (dotted: string): Buffer => {
   const [a, b, ...rest] = dotted.split('.').map(Number) as [number, number, ...number[]];
@@ -54,8 +63,8 @@ export function selfSignedPem(spec: CertSpec): string {
   const { privateKey, spki } = key();
   const serial = createHash('sha256').update(`${spec.commonName}|${spec.notBefore}|${spec.notAfter}`).digest().subarray(0, 16);
   const tbs = seq(
-    der(0xa0, int(Buffer.from([2]))),
-    int(serial),
+    der(0xa0, derInteger(Buffer.from([2]))),
+    derInteger(serial),
     ECDSA_SHA256,
     name(spec.commonName),
     seq(time(spec.notBefore), time(spec.notAfter)),

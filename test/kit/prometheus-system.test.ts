@@ -264,7 +264,7 @@ describe.skipIf(skipWithout('prometheus'))('system: simulator + daemon + real Pr
       }
       return failing.length === 0 ? true : undefined;
     }).catch(() => undefined);
-    expect(failing).toEqual([]);
+    expect(failing, logs()).toEqual([]);
     // And the healthy self-monitoring rules stay quiet.
     for (const name of ['KeystoreWatchAbsent', 'KeystoreWatchNotPolling', 'KeystoreWatchNotificationsFailing']) {
       const r = await query(rules.find((x) => x.alert === name)!.expr);
