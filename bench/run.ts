@@ -16,7 +16,7 @@ import { DaemonProcess } from './lib/daemon-process.js';
 import { REGIONS_16, ROOT, SimProcess, type FleetShape, type SimCounters, type SimFaults } from './lib/sim-process.js';
 import { awsCliVersion, cliSweep } from './lib/aws-cli.js';
 import { buildOnce, imageNodeOptions } from './lib/build.js';
-import type { PollReport } from './lib/daemon-child.js';
+import { median, quantile } from './lib/stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -135,9 +135,7 @@ async function scrape(url: string, n: number, gzip = false) {
     times.push(performance.now() - t0);
   }
   agent.destroy();
-  const sorted = [...times].sort((a, b) => a - b);
-  const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!;
-  return { scrapes: n, medianMs: r2(q(0.5)), p99Ms: r2(q(0.99)), maxMs: r2(sorted.at(-1)!), bodyBytes: bytes };
+  return { scrapes: n, medianMs: r2(median(times)), p99Ms: r2(quantile(times, 0.99)), maxMs: r2(Math.max(...times)), bodyBytes: bytes };
 }
 
 /** Uncompressed and gzip scrapes of one daemon, logged. */
@@ -265,7 +263,7 @@ try {
     await d.init('once', daemonConfig(simA, accounts.length, regions), simA.credentials);
     const kw = await measuredPoll(simA, d, `once on the ${targets} CLI targets`);
     await d.close();
-    const e2e = await onceProcess(simA, accounts, regions);
+    const e2e = await onceProcess(simA, accounts.length, regions);
     log(`keystore-watch once (process, compiled): ${e2e.wallS}s, exit ${e2e.exitCode}`);
     if (cli) {
       log(`AWS CLI (${cli.version}) over the same ${targets} targets, sequentially...`);
@@ -284,10 +282,10 @@ try {
 }
 results.totalWallS = r1((performance.now() - t00) / 1000);
 
-async function onceProcess(sim: SimProcess, accounts: string[], regions: string[]) {
+async function onceProcess(sim: SimProcess, accounts: number, regions: string[]) {
   const dir = mkdtempSync(join(tmpdir(), 'ksw-bench-once-'));
   const file = join(dir, 'config.yaml');
-  writeFileSync(file, JSON.stringify({ ...daemonConfig(sim, 0, regions), accounts: accounts.map((id) => ({ id, roleArn: `arn:aws:iam::${id}:role/KeystoreWatch` })), stateDir: dir }));
+  writeFileSync(file, JSON.stringify({ ...daemonConfig(sim, accounts, regions), stateDir: dir }));
   const t0 = performance.now();
   let exitCode = 0;
   try {
@@ -307,7 +305,6 @@ const row = (m: string, v: string, target = '', ok: boolean | null = null) => ta
 type SweepRun = { once: Measured; daemonCold: Measured; daemonWarm: Measured; daemonPeakRssMB: number };
 const S = results.sweep as (SweepRun & { runs: SweepRun[] }) | undefined;
 if (S) {
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
   const spread = (xs: number[], unit = '') => (xs.length > 1 ? ` (${xs.length} runs: ${Math.min(...xs)}-${Math.max(...xs)}${unit})` : '');
   for (const [name, key] of [['once (cold)', 'once'], ['daemon poll 1 (cold)', 'daemonCold'], ['daemon poll 2 (warm)', 'daemonWarm']] as const) {
     const all = S.runs.map((r) => r[key]);

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { FileStateStore } from '../src/state/file-store.js';
 import { encodeDocument } from '../src/state/store.js';
 import type { ClusterRecord, Snapshot, StoreRecord, TargetOutcome } from '../src/model.js';
+import { median } from './lib/stats.js';
 
 const runs = Number(process.argv[2] ?? 7);
 const REGIONS = ['us-east-1', 'us-west-2', 'eu-west-1', 'eu-central-1', 'ap-southeast-2', 'ap-northeast-1'];
@@ -69,7 +70,6 @@ function outboxDoc(entries: number) {
   };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function measure(label: string, name: 'snapshot' | 'outbox', value: unknown, dir: string) {
   const store = await FileStateStore.open({ dir });

@@ -4,8 +4,7 @@
 //                  Poller per sweep (a fresh process per `once` run in real life);
 //   mode "daemon": Daemon({ schedule: false }) with the file state store, pollNow() per sweep, /metrics served.
 // Commands arrive as IPC messages; every answer carries the process's own CPU and memory figures.
-import { readFileSync } from 'node:fs';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { join } from 'node:path';
@@ -17,12 +16,12 @@ import { Daemon } from '../../src/daemon.js';
 import { silentLogger } from '../../src/log.js';
 import { FileStateStore } from '../../src/state/file-store.js';
 import type { Snapshot } from '../../src/model.js';
+import { quantile } from './stats.js';
 
 export type ChildCommand =
   | { cmd: 'init'; mode: 'once' | 'daemon'; config: Record<string, unknown>; credentials: { accessKeyId: string; secretAccessKey: string } }
   | { cmd: 'poll' }
   | { cmd: 'polls'; count: number; checkpoints: number[] }
-  | { cmd: 'mem' }
   | { cmd: 'close' };
 
 export interface Usage {
@@ -89,9 +88,7 @@ function peakRssMB(): number {
 }
 
 function distribution(xs: number[]) {
-  const s = [...xs].sort((a, b) => a - b);
-  const q = (p: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))] ?? 0;
-  return { mean: Math.round(s.reduce((a, b) => a + b, 0) / Math.max(1, s.length)), p50: Math.round(q(0.5)), p99: Math.round(q(0.99)) };
+  return { mean: Math.round(xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length)), p50: Math.round(quantile(xs, 0.5)), p99: Math.round(quantile(xs, 0.99)) };
 }
 
 let mode: 'once' | 'daemon' = 'once';
@@ -167,7 +164,6 @@ async function handle(msg: ChildCommand): Promise<unknown> {
       }
       return at;
     }
-    case 'mem': gc?.(); return usage();
     case 'close': {
       await daemon?.stop(1000);
       if (stateDir) rmSync(stateDir, { recursive: true, force: true });

@@ -22,16 +22,11 @@ export class DaemonProcess {
   }
 
   /** `cpuProf`: a directory for a V8 CPU profile of the child (node --cpu-prof). */
-  static start(opts: { cpuProf?: string; heapSnapshotOnSignal?: boolean; nodeOptions?: string[] } = {}): DaemonProcess {
+  static start(opts: { cpuProf?: string; nodeOptions?: string[] } = {}): DaemonProcess {
     const child = join(buildOnce(), 'bench', 'lib', 'daemon-child.js');
     const execArgv = ['--expose-gc', ...(opts.nodeOptions ?? [])];
     if (opts.cpuProf) execArgv.push('--cpu-prof', `--cpu-prof-dir=${opts.cpuProf}`);
-    if (opts.heapSnapshotOnSignal) execArgv.push('--heapsnapshot-signal=SIGUSR2');
     return new DaemonProcess(fork(child, [], { cwd: ROOT, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
-  }
-
-  get pid(): number {
-    return this.child.pid!;
   }
 
   private send<T>(msg: ChildCommand): Promise<T> {
@@ -47,7 +42,6 @@ export class DaemonProcess {
   }
   poll() { return this.send<PollReport>({ cmd: 'poll' }); }
   polls(count: number, checkpoints: number[]) { return this.send<Record<number, Usage & { wallS: number }>>({ cmd: 'polls', count, checkpoints }); }
-  mem() { return this.send<Usage>({ cmd: 'mem' }); }
   async close(): Promise<Usage> {
     const exited = new Promise((r) => this.child.once('exit', r));
     const u = await this.send<Usage>({ cmd: 'close' });

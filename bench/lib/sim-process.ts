@@ -1,7 +1,7 @@
 // The simulator in its own process, started through the public CLI (`keystore-watch simulate`) with a
 // generated scenario, so its CPU never shares an event loop with the code under measurement.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -100,7 +100,6 @@ export class SimProcess {
   /** CPU seconds the simulator process has used so far (from /proc; Linux only, else null). */
   async cpuSeconds(): Promise<number | null> {
     try {
-      const { readFileSync } = await import('node:fs');
       const stat = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime in clock ticks (USER_HZ = 100)
