@@ -1,5 +1,6 @@
 // `once` on a real terminal (a pseudo-terminal from util-linux `script`): the table is the default and
 // a progress line is drawn on stderr while the sweep runs.
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,7 +19,6 @@ describe('keystore-watch once on a terminal', () => {
     const file = join(tempDir(), 'tty.yaml');
     writeFileSync(file, stringify({ aws: { endpoint: sim.url, maxAttempts: 1 }, accounts: [{ id: '111111111111', name: 'management' }, { id: '222222222222', name: 'payments', roleArn: 'arn:aws:iam::222222222222:role/KeystoreWatch' }], regions: ['us-east-1', 'eu-west-1'] }));
     // spawnSync would block the in-process simulator; run `script` asynchronously instead.
-    const { spawn } = await import('node:child_process');
     const child = spawn('script', ['-qec', `${process.execPath} ${BIN} once --config ${file}`, '/dev/null'], {
       cwd: ROOT, env: { ...process.env, NODE_NO_WARNINGS: '1', AWS_ACCESS_KEY_ID: BASE_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: BASE_CREDENTIALS.secretAccessKey },
     });

@@ -1,7 +1,6 @@
 // The poller's target order: accounts round-robin, regions staggered, every target exactly once.
 import { describe, expect, it } from 'vitest';
 import { interleaveAccounts } from '../../src/collect/poller.js';
-import { certificateFacts } from '../../src/collect/certificate.js';
 import type { Target } from '../../src/model.js';
 
 const t = (accountId: string, region: string): Target => ({ accountId, accountName: accountId, region, roleArn: null, externalId: null });
@@ -38,15 +37,5 @@ describe('interleaveAccounts', () => {
 
   it('handles no targets', () => {
     expect(interleaveAccounts([])).toEqual([]);
-  });
-});
-
-describe('certificateFacts cache', () => {
-  it('answers the same facts for the same text, and null expiry for text that is not a certificate', () => {
-    const a = certificateFacts('not a certificate');
-    const b = certificateFacts('not a certificate');
-    expect(a).toEqual(b);
-    expect(a!.notAfter).toBeNull();
-    expect(a!.sha256).toMatch(/^[0-9a-f]{64}$/);
   });
 });

@@ -2,6 +2,7 @@
 // account. Many accounts polled concurrently, with latency so requests overlap: every store the poller
 // reports must belong, in the simulator, to the account and region it was reported under.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DescribeCustomKeyStoresCommand } from '@aws-sdk/client-kms';
 import { AwsClients } from '../../src/collect/aws-clients.js';
 import { Poller } from '../../src/collect/poller.js';
 import { parseConfig } from '../../src/config/load.js';
@@ -69,7 +70,6 @@ describe('shared per-region KMS clients', () => {
 
   it('refuses a call on a client kept past its lease instead of signing it as someone', async () => {
     const { clients } = setup({ maxAttempts: 1 }, false);
-    const { DescribeCustomKeyStoresCommand } = await import('@aws-sdk/client-kms');
     try {
       const target = { region: 'us-east-1', roleArn: null, externalId: null };
       const kept = await clients.withKms(target, async (kms) => {
@@ -84,7 +84,6 @@ describe('shared per-region KMS clients', () => {
 
   it('answers at the deadline even while the SDK sleeps between retries, and lends the client again only once its call has ended', async () => {
     const { clients } = setup({ maxAttempts: 10 }, false);
-    const { DescribeCustomKeyStoresCommand } = await import('@aws-sdk/client-kms');
     const target = { region: 'us-east-1', roleArn: null, externalId: null };
     // Throttled on every attempt: with 10 attempts the SDK's backoff (500 ms base, doubling) would run for many seconds.
     sim.fleet.setFaults({ errors: [{ service: 'kms', account: '100000000000', region: 'us-east-1', error: 'ThrottlingException', status: 400 }] });
@@ -124,7 +123,8 @@ describe('shared per-region KMS clients', () => {
       await new Promise((r) => setTimeout(r, 300));
       ctl.abort();
       const snap = await poll;
-      expect(snap.targets).toHaveLength(82);
+      expect(snap.targets).toHaveLength(config.accounts.length * config.regions.length);
+      expect(snap.targets.length).toBeGreaterThan(32);
       expect(snap.targets.filter((t) => t.ok)).toEqual([]);
       // Aborted by the caller, not timed out: the targets' own deadline (60 s) is far away.
       expect(snap.targets.filter((t) => /no answer within/.test(t.error?.message ?? ''))).toEqual([]);
