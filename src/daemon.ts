@@ -62,9 +62,25 @@ export class Daemon {
       now: this.now,
       onOrganizationsError: (e) => {
         this.metrics.orgErrors.inc({ code: e.code });
-        opts.logger.warn({ code: e.code, error: e.message }, 'organizations ListAccounts failed; keeping the last known account list');
+        opts.logger.warn({ code: e.code, error: e.message, ageSeconds: this.orgAgeSeconds() }, 'organizations read failed; keeping the last known account list');
+      },
+      onOrganizationsPartial: (problems) => {
+        for (const p of problems) {
+          this.metrics.orgPartial.inc({ operation: p.operation, code: p.error.code }, p.accounts);
+          opts.logger.warn({ operation: p.operation, accounts: p.accounts, code: p.error.code, error: p.error.message },
+            `organizations ${p.operation} failed for ${p.accounts} account(s); they keep their last known OU path and tags (grant organizations:${p.operation} if denied)`);
+        }
       },
     });
+    if (this.poller.organizations) {
+      const org = this.poller.organizations;
+      this.metrics.watchOrganizations(() => org.ageMs(), this.now);
+    }
+  }
+
+  private orgAgeSeconds(): number | null {
+    const ms = this.poller.organizations?.ageMs() ?? null;
+    return ms === null ? null : Math.round(ms / 1000);
   }
 
   get url(): string | null {
@@ -171,6 +187,7 @@ export class Daemon {
     await this.pipeline?.stop(Math.min(graceMs, 5000));
     await this.server?.close();
     await this.store?.close();
+    this.poller.close();
     this.clients.close();
   }
 }

@@ -20,8 +20,20 @@ export const HSM_STATES: readonly string[] = Object.values(HsmState);
 
 export const CONNECTION_STATES = ['CONNECTED', 'CONNECTING', 'FAILED', 'DISCONNECTED', 'DISCONNECTING'] as const satisfies readonly ConnectionStateType[];
 
+/**
+ * Who an account belongs to, as Organizations (OU path, tags) or the config says: carried on every record
+ * of the account so metrics, the API and alerts can be routed by it. Optional: records written before it
+ * existed lack it.
+ */
+export interface AccountFacts {
+  /** OU path such as "/Prod/Payments" ("/" directly under the root); null when unknown. */
+  ouPath?: string | null;
+  /** Values of the configured tag keys (organizations.tags, accounts[].tags) the account has. */
+  tags?: Record<string, string>;
+}
+
 /** One account x region pair the poller walks. */
-export interface Target {
+export interface Target extends AccountFacts {
   accountId: string;
   accountName: string;
   region: string;
@@ -39,7 +51,7 @@ export interface XksProxy {
 }
 
 /** One custom key store as seen by one poll. Never holds the trust anchor's PEM text: only its fingerprint and expiry. */
-export interface StoreRecord {
+export interface StoreRecord extends AccountFacts {
   accountId: string;
   accountName: string;
   region: string;
@@ -96,7 +108,7 @@ export interface TargetError {
   message: string;
 }
 
-export interface TargetOutcome {
+export interface TargetOutcome extends AccountFacts {
   accountId: string;
   accountName: string;
   region: string;
@@ -166,7 +178,7 @@ export type Condition =
   | 'TARGET_DOWN';
 
 /** What an alert is about; ids are filled into guidance commands. */
-export interface AlertSubject {
+export interface AlertSubject extends AccountFacts {
   accountId: string;
   accountName: string;
   region: string;

@@ -27,13 +27,22 @@ export async function main(argv: string[]): Promise<number> {
           orgFailed = true;
           process.stderr.write(`error: Organizations ListAccounts failed: ${e.code}: ${e.message}\n`);
         },
+        onOrganizationsPartial: (problems) => {
+          for (const p of problems) process.stderr.write(`warning: Organizations ${p.operation} failed for ${p.accounts} account(s): ${p.error.code}: ${p.error.message} (their OU path and tags are unknown; grant organizations:${p.operation})\n`);
+        },
       });
-      const accounts = await poller.accounts();
+      let accounts;
+      try {
+        accounts = await poller.accounts();
+      } finally {
+        poller.close();
+      }
       // From the accounts just resolved: asking the poller again would list the organization a second time.
       const targets = buildTargets(accounts, config.regions);
       process.stdout.write(`configuration OK: ${accounts.length} account(s) x ${config.regions.length} region(s) = ${targets.length} target(s); schedule "${config.schedule}"; ${config.alerting.channels.length} alert channel(s)\n`);
       for (const a of accounts) {
-        process.stdout.write(`  ${a.id}  ${printable(a.name).padEnd(24)} ${a.source.padEnd(13)} ${a.roleArn ?? '(own credentials)'}${a.externalId ? ' (external id set)' : ''}\n`);
+        const owner = [a.ouPath ? `ou ${printable(a.ouPath)}` : '', ...Object.entries(a.tags).map(([k, v]) => `${printable(k)}=${printable(v)}`)].filter(Boolean).join(' ');
+        process.stdout.write(`  ${a.id}  ${printable(a.name).padEnd(24)} ${a.source.padEnd(13)} ${a.roleArn ?? '(own credentials)'}${a.externalId ? ' (external id set)' : ''}${owner ? `  ${owner}` : ''}\n`);
       }
       process.stdout.write(`  regions: ${config.regions.join(', ')}\n`);
       return orgFailed ? 3 : 0;

@@ -20,8 +20,8 @@ export function exitCodeFor(snapshot: Snapshot): number {
 export function toJson(snapshot: Snapshot) {
   return {
     stores: snapshot.stores.filter((s) => !s.stale).map((s) => {
-      const { accountId, accountName, region, customKeyStoreId, customKeyStoreName, customKeyStoreType, connectionState, connectionErrorCode, cloudHsmClusterId } = publicStore(s);
-      return { accountId, accountName, region, customKeyStoreId, customKeyStoreName, customKeyStoreType, connectionState, connectionErrorCode, cloudHsmClusterId };
+      const { accountId, accountName, ouPath, tags, region, customKeyStoreId, customKeyStoreName, customKeyStoreType, connectionState, connectionErrorCode, cloudHsmClusterId } = publicStore(s);
+      return { accountId, accountName, ouPath, tags, region, customKeyStoreId, customKeyStoreName, customKeyStoreType, connectionState, connectionErrorCode, cloudHsmClusterId };
     }),
     targets: snapshot.targets.map((t) => ({ accountId: t.accountId, region: t.region, ok: t.ok, error: t.error ? `${t.error.code}: ${t.error.message}` : null })),
   };
@@ -59,6 +59,9 @@ export async function main(argv: string[]): Promise<number> {
       clients,
       onProgress: progress ? (done, total) => process.stderr.write(`\r\x1b[Kpolled ${done}/${total} targets`) : undefined,
       onOrganizationsError: (e) => process.stderr.write(`warning: Organizations ListAccounts failed (${e.code}); using the explicit accounts only\n`),
+      onOrganizationsPartial: (problems) => {
+        for (const p of problems) process.stderr.write(`warning: Organizations ${p.operation} failed for ${p.accounts} account(s) (${p.error.code}); their OU path and tags are unknown\n`);
+      },
     });
     try {
       const snapshot = await poller.poll(null);
@@ -66,6 +69,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(format === 'json' ? JSON.stringify(toJson(snapshot), null, 2) + '\n' : toTable(snapshot) + '\n');
       return exitCodeFor(snapshot);
     } finally {
+      poller.close();
       clients.close();
     }
   } catch (err) {

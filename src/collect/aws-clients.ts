@@ -89,6 +89,7 @@ export class AwsClients {
   private readonly base: AwsCredentialIdentityProvider;
   private readonly credentials = new Map<string, AwsCredentialIdentityProvider>();
   private stsClient: STSClient | null = null;
+  private orgClient: { key: string; client: OrganizationsClient } | null = null;
   private readonly kms: LendingPool<KMSClient>;
   private readonly cloudHsm: LendingPool<CloudHSMV2Client>;
   private readonly agents: { http: HttpAgent; https: HttpsAgent };
@@ -277,10 +278,20 @@ export class AwsClients {
     return { kms: this.kms.created, cloudhsmv2: this.cloudHsm.created };
   }
 
-  /** Organizations is a global service reached through the home region, with the base credentials. */
-  organizations(): OrganizationsClient {
-    const client = new OrganizationsClient({ ...this.common(this.opts.aws.homeRegion), credentials: this.base });
+  /**
+   * The one Organizations client: a global service reached through the home region, with the base
+   * credentials or, with organizations.roleArn, that role's (assumed through the shared STS client and
+   * renewed before expiry like the member roles). Adaptive retry: after a TooManyRequestsException the
+   * SDK also slows its own sending rate instead of only backing off per request.
+   */
+  organizations(role: { roleArn: string | null; externalId: string | null } = { roleArn: null, externalId: null }): OrganizationsClient {
+    const key = `${role.roleArn ?? ''}|${role.externalId ?? ''}`;
+    if (this.orgClient?.key === key) return this.orgClient.client;
+    // Looked up per request, so resetCredentials() is honoured; marked memoized so the SDK keeps no copy.
+    const credentials = Object.assign(() => this.credentialsFor(role)(), { memoized: true });
+    const client = new OrganizationsClient({ ...this.common(this.opts.aws.homeRegion), retryMode: 'adaptive', credentials });
     instrument(client as unknown as MiddlewareClient, 'organizations', this.opts.observer);
+    this.orgClient = { key, client };
     return client;
   }
 
@@ -290,6 +301,7 @@ export class AwsClients {
     this.cloudHsm.clear();
     this.credentials.clear();
     this.stsClient = null;
+    this.orgClient = null;
     this.handler.destroy();
     this.agents.http.destroy();
     this.agents.https.destroy();

@@ -13,7 +13,8 @@ import { AwsClients, errorCode } from './aws-clients.js';
 import { walkKeyStores } from './key-stores.js';
 import { describeClusters } from './clusters.js';
 import { buildSnapshot, type TargetPollResult } from '../snapshot/build.js';
-import { listOrganizationAccounts, type OrgAccount } from '../discover/organizations.js';
+import type { EnrichProblem } from '../discover/organizations.js';
+import { OrganizationSource } from '../discover/organization-source.js';
 import { buildTargets, resolveAccounts, type AccountRef } from '../discover/targets.js';
 
 export interface PollerOptions {
@@ -22,7 +23,10 @@ export interface PollerOptions {
   now?: () => number;
   /** Called as targets finish (for the CLI progress line). */
   onProgress?: (done: number, total: number) => void;
+  /** An Organizations read failed; the last good account list is kept. */
   onOrganizationsError?: (error: TargetError) => void;
+  /** An Organizations read listed the accounts but could not read the OU path or tags of some. */
+  onOrganizationsPartial?: (problems: { operation: EnrichProblem['operation']; accounts: number; error: TargetError }[]) => void;
 }
 
 /** Codes after which cached credentials are worth dropping so the next poll assumes the role again. */
@@ -54,7 +58,8 @@ export function interleaveAccounts(targets: readonly Target[]): Target[] {
 
 export class Poller {
   private pollId = 0;
-  private lastOrgAccounts: OrgAccount[] | null = null;
+  /** Accounts, OUs and tags, read at most once per organizations.refreshInterval. */
+  readonly organizations: OrganizationSource | null;
   private lastProbeAt = new Map<string, number>();
   /** performance.now() when the last probe call of each account-region ended: the spacing also holds across polls. */
   private lastProbeCallEnd = new Map<string, number>();
@@ -62,19 +67,29 @@ export class Poller {
 
   constructor(private readonly opts: PollerOptions) {
     this.now = opts.now ?? Date.now;
+    const { config } = opts;
+    const role = { roleArn: config.organizations.roleArn, externalId: config.organizations.roleExternalId };
+    this.organizations = config.organizations.enabled
+      ? new OrganizationSource({
+        config,
+        client: () => opts.clients.organizations(role),
+        errorCode,
+        now: this.now,
+        onError: (err) => opts.onOrganizationsError?.(toTargetError(err)),
+        onPartial: (problems) => opts.onOrganizationsPartial?.(problems.map((p) => ({ ...p, error: p.error === undefined ? { code: 'Skipped', message: '' } : toTargetError(p.error) }))),
+      })
+      : null;
   }
 
-  /** The accounts to poll; Organizations failures keep the last known list. */
+  /** The accounts to poll; Organizations is read at most once per refreshInterval, failures keep the last known list. */
   async accounts(signal?: AbortSignal): Promise<AccountRef[]> {
-    const { config } = this.opts;
-    if (config.organizations.enabled) {
-      try {
-        this.lastOrgAccounts = await listOrganizationAccounts(this.opts.clients.organizations(), signal);
-      } catch (err) {
-        this.opts.onOrganizationsError?.(toTargetError(err));
-      }
-    }
-    return resolveAccounts(config, this.lastOrgAccounts);
+    const org = this.organizations ? await this.organizations.current(signal) : null;
+    return resolveAccounts(this.opts.config, org);
+  }
+
+  /** Stops background Organizations reads. */
+  close(): void {
+    this.organizations?.close();
   }
 
   async targets(signal?: AbortSignal): Promise<Target[]> {

@@ -3,11 +3,25 @@
 import { z } from 'zod';
 import cron from 'node-cron';
 import { parseDuration } from '../util/duration.js';
+import { tagLabelName } from '../util/prom-label.js';
+import { parseOuSelector } from '../discover/ou-path.js';
 
 const ACCOUNT_ID = /^\d{12}$/;
 const ROLE_ARN = /^arn:aws[a-zA-Z-]*:iam::\d{12}:role\/[\w+=,.@\-/]{1,512}$/;
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
 const EXTERNAL_ID = /^[\w+=,.@:/-]{2,1224}$/;
+/** Organizations TagKey / TagValue (organizations-2016-11-28 model): letters, separators, digits and _.:/=+-@. */
+const TAG_KEY = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u;
+const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u;
+const tagKey = z.string().regex(TAG_KEY, 'expected a tag key: 1-128 letters, digits, spaces or _.:/=+-@');
+const ouSelector = z.string().superRefine((v, ctx) => {
+  const s = parseOuSelector(v);
+  if (typeof s === 'string') ctx.addIssue({ code: 'custom', message: s });
+});
+const ouPath = z.string().superRefine((v, ctx) => {
+  const s = parseOuSelector(v);
+  if (typeof s === 'string' || s.kind !== 'path') ctx.addIssue({ code: 'custom', message: 'expected an OU path such as /Prod/Payments ("/" for the root)' });
+});
 
 /** A duration such as "10s", "4h", "30d"; parsed to milliseconds. */
 const duration = (what = 'a duration such as "30s", "5m", "4h"') =>
@@ -33,6 +47,10 @@ const accountSchema = z.strictObject({
   name: z.string().min(1).max(128).optional(),
   roleArn: z.string().regex(ROLE_ARN, 'expected an IAM role ARN such as arn:aws:iam::111111111111:role/KeystoreWatch').nullable().optional(),
   externalId: z.string().regex(EXTERNAL_ID, 'expected 2-1224 characters of [\\w+=,.@:/-]').nullable().optional(),
+  /** Owner facts for an account Organizations does not describe (or to override what it says). */
+  ouPath: ouPath.optional(),
+  tags: z.record(tagKey, z.string().regex(TAG_VALUE, 'expected a tag value: up to 256 letters, digits, spaces or _.:/=+-@')).optional()
+    .refine((t) => !t || Object.keys(t).length <= 50, 'at most 50 tags (the AWS limit per resource)'),
 }).superRefine((a, ctx) => {
   if (a.roleArn && a.roleArn.split(':')[4] !== a.id) {
     ctx.addIssue({ code: 'custom', path: ['roleArn'], message: `role ARN belongs to account ${a.roleArn.split(':')[4]}, not ${a.id}` });
@@ -95,6 +113,17 @@ export const configSchema = z.strictObject({
     externalId: z.string().regex(EXTERNAL_ID, 'expected 2-1224 characters of [\\w+=,.@:/-]').nullable().default(null),
     includeAccounts: z.array(z.string().min(1)).default([]),
     excludeAccounts: z.array(z.string().min(1)).default([]),
+    /** OU ids (ou-…, r-…) or paths (/Prod/Payments, matching the subtree). */
+    includeOUs: z.array(ouSelector).default([]),
+    excludeOUs: z.array(ouSelector).default([]),
+    /** Accounts, OUs and tags are read from Organizations at most this often; the last good answer is kept meanwhile. */
+    refreshInterval: duration().default(15 * 60_000).refine((ms) => ms >= 1000, 'must be at least 1s'),
+    /** A role assumed for the Organizations calls (in the management or a delegated administrator account). */
+    roleArn: z.string().regex(ROLE_ARN, 'expected an IAM role ARN such as arn:aws:iam::111111111111:role/KeystoreWatchOrganizations').nullable().default(null),
+    /** External id for organizations.roleArn (organizations.externalId is the member roles' one). */
+    roleExternalId: z.string().regex(EXTERNAL_ID, 'expected 2-1224 characters of [\\w+=,.@:/-]').nullable().default(null),
+    /** Account tag keys read with ListTagsForResource and exported as tag_<key> labels. */
+    tags: z.array(tagKey).max(20, 'at most 20 tag keys (each becomes a label of keystore_watch_account_info)').default([]),
   }).prefault({}),
   regions: z.array(z.string().regex(REGION, 'expected an AWS region such as us-east-1')).min(1, 'list at least one region'),
   alerting: z.strictObject({
@@ -126,6 +155,25 @@ export const configSchema = z.strictObject({
   c.accounts.forEach((a, i) => {
     if (seen.has(a.id)) ctx.addIssue({ code: 'custom', path: ['accounts', i, 'id'], message: `account ${a.id} is listed twice (also at accounts[${seen.get(a.id)}])` });
     seen.set(a.id, i);
+  });
+  if (c.organizations.roleExternalId && !c.organizations.roleArn) {
+    ctx.addIssue({ code: 'custom', path: ['organizations', 'roleExternalId'], message: 'is the external id of organizations.roleArn, which is not set' });
+  }
+  // Every configured tag key becomes a label: two keys may not end up as the same label name.
+  const labels = new Map<string, string>();
+  const claim = (key: string, path: (string | number)[]) => {
+    const label = tagLabelName(key);
+    const first = labels.get(label);
+    if (first === undefined) labels.set(label, key);
+    else if (first !== key) ctx.addIssue({ code: 'custom', path, message: `tag keys ${JSON.stringify(first)} and ${JSON.stringify(key)} would both be exported as the label ${label}` });
+    else if (path[0] === 'organizations') ctx.addIssue({ code: 'custom', path, message: `tag key ${JSON.stringify(key)} is listed twice` });
+  };
+  c.organizations.tags.forEach((k, i) => claim(k, ['organizations', 'tags', i]));
+  c.accounts.forEach((a, i) => {
+    for (const k of Object.keys(a.tags ?? {})) {
+      const label = tagLabelName(k);
+      if (labels.get(label) !== k) claim(k, ['accounts', i, 'tags', k]);
+    }
   });
   const regions = new Set<string>();
   c.regions.forEach((r, i) => {

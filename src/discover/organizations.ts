@@ -1,12 +1,40 @@
-// Lists the member accounts of the AWS Organization (management account or delegated administrator only).
-import { paginateListAccounts, type OrganizationsClient } from '@aws-sdk/client-organizations';
+// Reads the AWS Organization: its member accounts (ListAccounts), where each sits (ListParents up to the
+// root, DescribeOrganizationalUnit for the names) and the tags the configuration names
+// (ListTagsForResource). Every call can only be made from the management account or a delegated
+// administrator (organizations.roleArn assumes a role there).
+//
+// Organizations throttles easily (TooManyRequestsException, which the SDK retries with backoff):
+// calls go out at most ORGANIZATIONS_CONCURRENCY at a time, and OUs are cached across reads. An OU's
+// parent never changes (the API has MoveAccount but no operation that moves an OU), so it is read once;
+// OU names can change (UpdateOrganizationalUnit) and are read again after OU_NAME_TTL_MS.
+import {
+  DescribeOrganizationalUnitCommand,
+  ParentType,
+  paginateListAccounts,
+  paginateListParents,
+  paginateListTagsForResource,
+  type OrganizationsClient,
+} from '@aws-sdk/client-organizations';
+import { mapBounded } from '../util/map-bounded.js';
+import { formatOuPath, type OuPlacement } from './ou-path.js';
 
 export interface OrgAccount {
   id: string;
   name: string;
   /** ACTIVE, SUSPENDED, PENDING_CLOSURE, CLOSED (State or the older Status field). */
   status: string;
+  /** Where the account sits; null when not read (not a candidate) or unknown (the read failed). */
+  placement?: OuPlacement | null;
+  /** The configured tag keys the account has, with their values. */
+  tags?: Record<string, string>;
 }
+
+/** Organizations calls in flight at once during a read. */
+export const ORGANIZATIONS_CONCURRENCY = 2;
+/** OU names are read again after this long (a renamed OU shows its new name within the hour). */
+export const OU_NAME_TTL_MS = 3_600_000;
+/** AWS allows OUs five levels deep; a longer chain means a broken answer, not a deeper tree. */
+const MAX_OU_DEPTH = 10;
 
 export async function listOrganizationAccounts(client: OrganizationsClient, signal?: AbortSignal): Promise<OrgAccount[]> {
   const out: OrgAccount[] = [];
@@ -19,4 +47,137 @@ export async function listOrganizationAccounts(client: OrganizationsClient, sign
     }
   }
   return out;
+}
+
+/** The one parent of an account or OU ("in the current release, a child can have only a single parent"). */
+async function parentOf(client: OrganizationsClient, childId: string, signal?: AbortSignal): Promise<{ id: string; type: string }> {
+  for await (const page of paginateListParents({ client }, { ChildId: childId }, { abortSignal: signal })) {
+    const p = page.Parents?.find((x) => x.Id);
+    if (p?.Id) return { id: p.Id, type: p.Type ?? (p.Id.startsWith('r-') ? ParentType.ROOT : ParentType.ORGANIZATIONAL_UNIT) };
+  }
+  throw Object.assign(new Error(`ListParents answered no parent for ${childId}`), { name: 'MalformedResponse' });
+}
+
+interface OuNode {
+  parentId: string;
+  parentIsRoot: boolean;
+  name: string;
+  namedAt: number;
+}
+
+/** OU parents and names, kept across reads (see the header for what is read again and when). */
+export class OuCache {
+  private readonly nodes = new Map<string, OuNode>();
+  private readonly pending = new Map<string, Promise<OuNode>>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  get size(): number {
+    return this.nodes.size;
+  }
+
+  /** Where an account sits: one ListParents for the account, then the cached OU chain up to the root. */
+  async placementOf(client: OrganizationsClient, accountId: string, signal?: AbortSignal): Promise<OuPlacement> {
+    let parent = await parentOf(client, accountId, signal);
+    const names: string[] = [];
+    const ids: string[] = [];
+    while (parent.type !== ParentType.ROOT) {
+      if (ids.length >= MAX_OU_DEPTH || ids.includes(parent.id)) {
+        throw Object.assign(new Error(`the OU chain above ${accountId} does not reach a root within ${MAX_OU_DEPTH} levels`), { name: 'MalformedResponse' });
+      }
+      const node = await this.node(client, parent.id, signal);
+      names.unshift(node.name);
+      ids.unshift(parent.id);
+      parent = { id: node.parentId, type: node.parentIsRoot ? ParentType.ROOT : ParentType.ORGANIZATIONAL_UNIT };
+    }
+    return { ouPath: formatOuPath(names), ouIds: [parent.id, ...ids] };
+  }
+
+  private node(client: OrganizationsClient, ouId: string, signal?: AbortSignal): Promise<OuNode> {
+    const known = this.nodes.get(ouId);
+    if (known && this.now() - known.namedAt < OU_NAME_TTL_MS) return Promise.resolve(known);
+    // Concurrent placements share one read of the same OU.
+    let p = this.pending.get(ouId);
+    if (!p) {
+      p = (async () => {
+        const parent = known ? { id: known.parentId, type: known.parentIsRoot ? ParentType.ROOT : ParentType.ORGANIZATIONAL_UNIT } : await parentOf(client, ouId, signal);
+        const { OrganizationalUnit: ou } = await client.send(new DescribeOrganizationalUnitCommand({ OrganizationalUnitId: ouId }), { abortSignal: signal });
+        // A nameless answer is not a name: the id stands in rather than an empty path segment.
+        const node: OuNode = { parentId: parent.id, parentIsRoot: parent.type === ParentType.ROOT, name: ou?.Name || ouId, namedAt: this.now() };
+        this.nodes.set(ouId, node);
+        return node;
+      })().finally(() => this.pending.delete(ouId));
+      this.pending.set(ouId, p);
+    }
+    return p;
+  }
+}
+
+/** The account's tags among `keys` (tag keys are case-sensitive in AWS, so matched exactly). */
+export async function accountTags(client: OrganizationsClient, accountId: string, keys: ReadonlySet<string>, signal?: AbortSignal): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for await (const page of paginateListTagsForResource({ client }, { ResourceId: accountId }, { abortSignal: signal })) {
+    for (const t of page.Tags ?? []) if (t.Key !== undefined && keys.has(t.Key) && !(t.Key in out)) out[t.Key] = t.Value ?? '';
+  }
+  return out;
+}
+
+export interface EnrichProblem {
+  operation: 'ListParents' | 'ListTagsForResource';
+  /** Accounts the operation failed (or was skipped) for. */
+  accounts: number;
+  /** The first error seen. */
+  error: unknown;
+}
+
+/** Error codes that say a permission is missing: the same answer would come for every account. */
+const PERMISSION_ERRORS = new Set(['AccessDeniedException', 'AccessDenied', 'AWSOrganizationsNotInUseException']);
+
+/**
+ * Reads placement and tags of the `candidates`, ORGANIZATIONS_CONCURRENCY at a time. An account whose
+ * read fails keeps what `previous` knew of it (null / no tags when nothing). After a permission error
+ * the operation is not tried again in this read (a missing organizations:ListParents would otherwise
+ * cost one denied call per account).
+ */
+export async function enrichAccounts(
+  client: OrganizationsClient,
+  accounts: readonly OrgAccount[],
+  opts: { candidates: (a: OrgAccount) => boolean; tagKeys: ReadonlySet<string>; ous: OuCache; previous?: ReadonlyMap<string, OrgAccount>; signal?: AbortSignal; errorCode: (err: unknown) => string },
+): Promise<{ accounts: OrgAccount[]; problems: EnrichProblem[] }> {
+  const problems = new Map<EnrichProblem['operation'], EnrichProblem>();
+  const denied = new Set<EnrichProblem['operation']>();
+  const fail = (operation: EnrichProblem['operation'], err: unknown) => {
+    const p = problems.get(operation);
+    if (p) p.accounts += 1;
+    else problems.set(operation, { operation, accounts: 1, error: err });
+    if (err !== undefined && PERMISSION_ERRORS.has(opts.errorCode(err))) denied.add(operation);
+  };
+  const out = await mapBounded(accounts, ORGANIZATIONS_CONCURRENCY, async (a): Promise<OrgAccount> => {
+    if (!opts.candidates(a)) return { ...a, placement: null, tags: {} };
+    const before = opts.previous?.get(a.id);
+    let placement: OuPlacement | null = before?.placement ?? null;
+    if (denied.has('ListParents')) fail('ListParents', undefined);
+    else {
+      try {
+        placement = await opts.ous.placementOf(client, a.id, opts.signal);
+      } catch (err) {
+        if (opts.signal?.aborted) throw err;
+        fail('ListParents', err);
+      }
+    }
+    let tags: Record<string, string> = before?.tags ?? {};
+    if (opts.tagKeys.size > 0) {
+      if (denied.has('ListTagsForResource')) fail('ListTagsForResource', undefined);
+      else {
+        try {
+          tags = await accountTags(client, a.id, opts.tagKeys, opts.signal);
+        } catch (err) {
+          if (opts.signal?.aborted) throw err;
+          fail('ListTagsForResource', err);
+        }
+      }
+    }
+    return { ...a, placement, tags };
+  });
+  return { accounts: out, problems: [...problems.values()] };
 }

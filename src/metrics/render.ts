@@ -3,7 +3,8 @@
 // The output is built as UTF-8 chunks of about 64 KB: the exposition of a 20,000-store fleet is ~60 MB,
 // and holding it as ~420,000 line strings, then one joined string, then its bytes would triple that.
 // Series exist only for what the latest snapshot holds, so a deleted store leaves no stale series.
-import { CLUSTER_STATES, CONNECTION_STATES, HSM_STATES, type ClusterRecord, type Snapshot } from '../model.js';
+import { CLUSTER_STATES, CONNECTION_STATES, HSM_STATES, type ClusterRecord, type Snapshot, type TargetOutcome } from '../model.js';
+import { tagLabelName } from '../util/prom-label.js';
 
 /** Label values from AWS may hold anything: escape per the exposition format and cap the length. */
 export function escapeLabel(value: string | null | undefined): string {
@@ -48,6 +49,20 @@ function activeAzs(c: ClusterRecord): number {
   return new Set(c.hsms.filter((h) => h.state === 'ACTIVE' && h.availabilityZone).map((h) => h.availabilityZone)).size;
 }
 
+/**
+ * The labels of keystore_watch_account_info: account_id, account_name, ou_path, then one tag_<key> per
+ * tag the account has, in key order. A tag whose label another key of the same account already took is
+ * left out (the config refuses such keys; a duplicate label name would invalidate the whole exposition).
+ */
+export function accountInfoLabels(t: Pick<TargetOutcome, 'accountId' | 'accountName' | 'ouPath' | 'tags'>): Record<string, string> {
+  const labels: Record<string, string> = { account_id: t.accountId, account_name: t.accountName, ou_path: t.ouPath ?? '' };
+  for (const key of Object.keys(t.tags ?? {}).sort()) {
+    const name = tagLabelName(key);
+    if (!(name in labels)) labels[name] = t.tags![key] ?? '';
+  }
+  return labels;
+}
+
 /** The exposition as a string (tests, tools); the daemon keeps the chunks. */
 export function renderSnapshotMetrics(snapshot: Snapshot): string {
   return Buffer.concat(renderSnapshotMetricsChunks(snapshot)).toString('utf8');
@@ -75,6 +90,7 @@ export function renderSnapshotMetricsChunks(snapshot: Snapshot): Buffer[] {
     tDur: new Family('keystore_watch_target_poll_duration_seconds', 'gauge', 'Duration of the target walk in the last poll.'),
     tFail: new Family('keystore_watch_target_consecutive_failures', 'gauge', 'Failed polls in a row for the target.'),
     hsmUp: new Family('keystore_watch_cloudhsm_enrichment_up', 'gauge', '1 when the CloudHSM DescribeClusters walk of the target succeeded.'),
+    account: new Family('keystore_watch_account_info', 'gauge', 'Account owner facts (OU path, configured tags as tag_<key>); always 1.'),
   };
 
   for (const s of snapshot.stores) {
@@ -123,6 +139,13 @@ export function renderSnapshotMetricsChunks(snapshot: Snapshot): Buffer[] {
     f.tDur.add(id, t.durationMs / 1000);
     f.tFail.add(id, t.consecutiveFailures);
     if (t.cloudHsm) f.hsmUp.add(id, t.cloudHsm.ok ? 1 : 0);
+  }
+
+  const accounts = new Set<string>();
+  for (const t of snapshot.targets) {
+    if (accounts.has(t.accountId)) continue;
+    accounts.add(t.accountId);
+    f.account.add(accountInfoLabels(t), 1);
   }
 
   return Object.values(f).flatMap((fam) => fam.render());

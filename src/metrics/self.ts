@@ -13,7 +13,8 @@ export class SelfMetrics {
   readonly pollsSkipped = new Counter({ name: 'keystore_watch_polls_skipped_total', help: 'Scheduled ticks skipped because the previous poll was still running.', registers: [this.registry] });
   readonly buildInfo = new Gauge({ name: 'keystore_watch_build_info', help: 'Build information; always 1.', labelNames: ['version', 'nodejs_version'] as const, registers: [this.registry] });
   readonly accounts = new Gauge({ name: 'keystore_watch_accounts', help: 'Accounts polled (explicit and discovered).', registers: [this.registry] });
-  readonly orgErrors = new Counter({ name: 'keystore_watch_organizations_errors_total', help: 'Failed Organizations ListAccounts walks (the last known account list is kept).', labelNames: ['code'] as const, registers: [this.registry] });
+  readonly orgErrors = new Counter({ name: 'keystore_watch_organizations_errors_total', help: 'Failed Organizations reads (the last known account list is kept).', labelNames: ['code'] as const, registers: [this.registry] });
+  readonly orgPartial = new Counter({ name: 'keystore_watch_organizations_enrichment_failures_total', help: 'Accounts whose OU path or tags an Organizations read could not get (they keep the last known ones).', labelNames: ['operation', 'code'] as const, registers: [this.registry] });
   readonly notifications = new Counter({ name: 'keystore_watch_notifications_total', help: 'Notifications delivered, per channel.', labelNames: ['channel'] as const, registers: [this.registry] });
   readonly notificationFailures = new Counter({ name: 'keystore_watch_notification_failures_total', help: 'Failed notification delivery attempts, per channel.', labelNames: ['channel'] as const, registers: [this.registry] });
   readonly outboxPending = new Gauge({ name: 'keystore_watch_outbox_pending', help: 'Notifications waiting in the outbox.', registers: [this.registry] });
@@ -30,6 +31,24 @@ export class SelfMetrics {
     this.pollsSkipped.inc(0);
     this.historyDropped.inc(0);
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /**
+   * keystore_watch_organizations_age_seconds, registered only with Organizations discovery: the age of the
+   * account list in use, or, before any read has succeeded, the time since start-up (the list is missing
+   * for that long), so an alert on the age also catches a discovery that never worked.
+   */
+  watchOrganizations(ageMs: () => number | null, now: () => number = Date.now): void {
+    const startedAt = now();
+    new Gauge({
+      name: 'keystore_watch_organizations_age_seconds',
+      help: 'Age of the Organizations account list in use (since start-up while none was read yet).',
+      registers: [this.registry],
+      collect() {
+        const age = ageMs();
+        this.set((age ?? Math.max(0, now() - startedAt)) / 1000);
+      },
+    });
   }
 
   get awsObserver(): AwsRequestObserver {

@@ -97,6 +97,18 @@ export function storeLabel(s: AlertSubject, max = 120): string {
   return name || id || '';
 }
 
+/**
+ * The account's owner facts as [label, value] pairs, OU path first, then the tags in key order: what
+ * people (and, later, routing) read to know whose account it is. Untrusted (tags are set by anyone who
+ * may tag the account): flattened and capped here, escaped further by each channel.
+ */
+export function ownerFacts(s: Pick<AlertSubject, 'ouPath' | 'tags'>, max = 20): [string, string][] {
+  const out: [string, string][] = [];
+  if (s.ouPath) out.push(['OU', oneLine(s.ouPath, 300)]);
+  for (const k of Object.keys(s.tags ?? {}).sort().slice(0, max)) out.push([oneLine(k, 128), oneLine(s.tags![k], 256)]);
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 // HTTP outcomes
 

@@ -10,6 +10,7 @@ import {
   digestItemsFor,
   iso,
   oneLine,
+  ownerFacts,
   runbookUrl,
   storeLabel,
   type NotifierOptions,
@@ -44,6 +45,8 @@ function alertLines(n: AlertNotification, base: string | undefined, full: boolea
   const lines: string[] = [];
   if (n.kind === 'drill') lines.push('  *** TEST: fire drill from `keystore-watch drill`; no key store is affected, no action needed ***');
   lines.push(row('account', `${oneLine(s.accountId, 20)}${s.accountName && s.accountName !== s.accountId ? ` (${oneLine(s.accountName, 60)})` : ''}`));
+  const owner = ownerFacts(s);
+  if (owner.length) lines.push(row('owner', owner.map(([k, v]) => (k === 'OU' ? `ou ${v}` : `${k}=${v}`)).join(', ')));
   lines.push(row('region', oneLine(s.region, 30)));
   if (s.storeId || s.storeName) {
     const facts = [s.storeType, s.state, s.errorCode].filter((x): x is string => !!x).map((x) => oneLine(x, 64));

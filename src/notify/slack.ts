@@ -17,6 +17,7 @@ import {
   httpFailure,
   iso,
   oneLine,
+  ownerFacts,
   readBody,
   requestSignal,
   runbookUrl,
@@ -194,6 +195,9 @@ function alertBlocks(n: AlertNotification, base: string | undefined): SlackBlock
     blocks.push(section(`Resolved: the condition cleared at ${iso(n.since)}. No action needed.`));
   }
   blocks.push(fieldsBlock(subjectFields(n)));
+  // Owner facts in their own line, not as fields: the ten fields are taken by the store and its details.
+  const owner = ownerFacts(n.subject);
+  if (owner.length) blocks.push(context(owner.map(([k, v]) => (k === 'OU' ? `*OU* ${mrkdwnId(v)}` : `*${escapeMrkdwn(k, 128)}* ${escapeMrkdwn(v, 256)}`)).join(' · ')));
   blocks.push(section(`*Summary*\n${escapeAuthored(g.summary)}`));
   if (n.kind !== 'resolved') {
     blocks.push(section(`*Likely cause*\n${escapeAuthored(g.cause)}`));

@@ -1,7 +1,7 @@
 // Builds the next immutable snapshot from one poll's raw results and the previous snapshot. Pure.
 // The previous snapshot supplies history: when each state was first seen, and the last known stores of
 // targets that failed this time (kept, marked stale, never reported as removed).
-import type { ClusterRecord, ProbeResult, Snapshot, StoreRecord, Target, TargetError, TargetOutcome } from '../model.js';
+import type { AccountFacts, ClusterRecord, ProbeResult, Snapshot, StoreRecord, Target, TargetError, TargetOutcome } from '../model.js';
 import { storeKey, targetKey } from '../model.js';
 import type { ObservedStore } from '../collect/key-stores.js';
 import type { ObservedCluster } from '../collect/clusters.js';
@@ -16,6 +16,18 @@ export interface TargetPollResult {
   /** CloudHSM enrichment: not attempted when the target has no CloudHSM store. */
   cloudHsm: { attempted: false } | { attempted: true; clusters: ObservedCluster[] | null; error: TargetError | null };
   probes: { storeId: string; ok: boolean; durationMs: number; error: TargetError | null }[];
+}
+
+/**
+ * The account's OU path and tags as discovery knows them now: they come from Organizations or the config,
+ * not from the target's answer, so they apply to stale records too (an account moved to another OU while
+ * its target fails is still routed to its new owner). Only the facts the target carries.
+ */
+function accountFacts(t: Target): AccountFacts {
+  const out: AccountFacts = {};
+  if (t.ouPath !== undefined) out.ouPath = t.ouPath;
+  if (t.tags !== undefined) out.tags = t.tags;
+  return out;
 }
 
 const byLocation = <T extends { accountId: string; region: string; id: string }>(a: T, b: T) =>
@@ -40,13 +52,14 @@ export function buildSnapshot(prev: Snapshot | null, results: readonly TargetPol
     const tk = targetKey(r.target);
     const before = prevTargets.get(tk);
     const ok = r.stores !== null;
+    const facts = accountFacts(r.target);
     if (r.stores) {
       for (const s of r.stores) {
         const old = prevStores.get(storeKey(s));
-        stores.push({ ...s, accountName: r.target.accountName, stateSince: old && old.state === s.state ? old.stateSince : seenAt, stale: false });
+        stores.push({ ...s, accountName: r.target.accountName, ...facts, stateSince: old && old.state === s.state ? old.stateSince : seenAt, stale: false });
       }
     } else {
-      for (const s of prevStoresByTarget.get(tk) ?? []) stores.push({ ...s, stale: true });
+      for (const s of prevStoresByTarget.get(tk) ?? []) stores.push({ ...s, ...facts, stale: true });
       // Their last probe results stay with them (like the stores, not observed this poll) rather than vanishing.
       for (const p of prevProbesByTarget.get(tk) ?? []) probes.push(p);
     }
@@ -98,6 +111,7 @@ export function buildSnapshot(prev: Snapshot | null, results: readonly TargetPol
     targets.push({
       accountId: r.target.accountId,
       accountName: r.target.accountName,
+      ...facts,
       region: r.target.region,
       ok,
       error: ok ? null : r.error,

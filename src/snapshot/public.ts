@@ -5,6 +5,8 @@ export function publicStore(s: StoreRecord) {
   return {
     accountId: s.accountId,
     accountName: s.accountName,
+    ouPath: s.ouPath ?? null,
+    tags: s.tags ?? {},
     region: s.region,
     customKeyStoreId: s.id,
     customKeyStoreName: s.name,
