@@ -32,8 +32,9 @@ export type OuSelector = { kind: 'id'; id: string } | { kind: 'path'; path: stri
 export function parseOuSelector(text: string): OuSelector | string {
   if (OU_ID.test(text) || ROOT_ID.test(text)) return { kind: 'id', id: text };
   if (!text.startsWith('/')) return 'expected an OU id (ou-xxxx-xxxxxxxx), a root id (r-xxxx) or a path such as /Prod/Payments';
-  const path = text.length > 1 ? text.replace(/\/$/, '') : text;
-  if (path !== '/' && path.slice(1).split('/').some((seg) => seg === '')) return 'a path has no empty segments (//)';
+  if (text === '/') return { kind: 'path', path: text };
+  const path = text.endsWith('/') ? text.slice(0, -1) : text;
+  if (path.slice(1).split('/').some((seg) => seg === '')) return 'a path has no empty segments (//)';
   return { kind: 'path', path };
 }
 

@@ -56,3 +56,23 @@ describe('configuration validation', () => {
     expect(c.regions.length).toBeGreaterThan(0);
   });
 });
+
+describe('organizations keys', () => {
+  it('defaults: refresh every 15 minutes, no Organizations role, no tags, no OU filters', () => {
+    const c = parseConfigText(stringify({ ...fixture.base, organizations: { enabled: true } }), 'ok.yaml', env);
+    expect(c.organizations).toMatchObject({ refreshInterval: 15 * 60_000, roleArn: null, roleExternalId: null, tags: [], includeOUs: [], excludeOUs: [] });
+  });
+
+  it('takes the Organizations role apart from the member roles\' external id', () => {
+    const c = parseConfigText(stringify({ ...fixture.base, organizations: {
+      enabled: true, externalId: 'member-ext', roleArn: 'arn:aws-cn:iam::999999999999:role/KeystoreWatchOrganizations', roleExternalId: 'org-ext',
+      refreshInterval: '2s', tags: ['owner', 'cost-center', 'Équipe'], includeOUs: ['/Prod/Payments', 'ou-ab12-11111111'], excludeOUs: ['r-ab12'],
+    } }), 'ok.yaml', env);
+    expect(c.organizations).toMatchObject({ externalId: 'member-ext', roleExternalId: 'org-ext', refreshInterval: 2000, tags: ['owner', 'cost-center', 'Équipe'] });
+  });
+
+  it('accepts tags and an ouPath on explicit accounts', () => {
+    const c = parseConfigText(stringify({ regions: ['us-east-1'], accounts: [{ id: '111111111111', ouPath: '/Prod', tags: { owner: 'payments', 'cost-center': '' } }] }), 'ok.yaml', env);
+    expect(c.accounts[0]).toMatchObject({ ouPath: '/Prod', tags: { owner: 'payments', 'cost-center': '' } });
+  });
+});

@@ -41,3 +41,54 @@ describe('resolveAccounts', () => {
     expect(targets.map((t) => `${t.accountId}/${t.region}`)).toEqual(['111111111111/us-east-1', '111111111111/eu-west-1']);
   });
 });
+
+describe('resolveAccounts with OUs and tags', () => {
+  const placed = (ouPath: string, ...ouIds: string[]) => ({ ouPath, ouIds: ['r-ab12', ...ouIds] });
+  const orgWithOus: OrgAccount[] = [
+    { id: '111111111111', name: 'management', status: 'ACTIVE', placement: placed('/'), tags: { owner: 'platform' } },
+    { id: '222222222222', name: 'payments', status: 'ACTIVE', placement: placed('/Prod/Payments', 'ou-ab12-11111111', 'ou-ab12-22222222'), tags: { owner: 'payments', team: 'core' } },
+    { id: '333333333333', name: 'sandbox', status: 'ACTIVE', placement: placed('/Sandbox', 'ou-ab12-33333333'), tags: {} },
+    { id: '444444444444', name: 'payments-eu', status: 'ACTIVE', placement: placed('/Prod/Payments/EU', 'ou-ab12-11111111', 'ou-ab12-22222222', 'ou-ab12-44444444'), tags: { owner: 'payments-eu' } },
+    { id: '555555555555', name: 'unknown', status: 'ACTIVE', placement: null, tags: {} },
+  ];
+  const ids = (c: object) => resolveAccounts(config({ accounts: [], organizations: { enabled: true, ...c } }), orgWithOus).map((a) => a.id);
+
+  it('includeOUs by path takes the subtree; excludeOUs by id cuts a branch out of it', () => {
+    expect(ids({ includeOUs: ['/Prod/Payments'] })).toEqual(['222222222222', '444444444444']);
+    expect(ids({ includeOUs: ['/Prod'], excludeOUs: ['ou-ab12-44444444'] })).toEqual(['222222222222']);
+    expect(ids({ includeOUs: ['ou-ab12-33333333', '/'] })).toEqual(['111111111111', '222222222222', '333333333333', '444444444444']);
+  });
+
+  it('an account whose OU is unknown is skipped by includeOUs and kept by excludeOUs', () => {
+    expect(ids({ includeOUs: ['/'] })).not.toContain('555555555555');
+    expect(ids({ excludeOUs: ['/Sandbox'] })).toEqual(['111111111111', '222222222222', '444444444444', '555555555555']);
+  });
+
+  it('OU filters work beside the account filters', () => {
+    expect(ids({ includeOUs: ['/Prod'], excludeAccounts: ['payments-eu'] })).toEqual(['222222222222']);
+  });
+
+  it('discovered accounts carry their OU path and tags into the targets', () => {
+    const accounts = resolveAccounts(config({ accounts: [], organizations: { enabled: true } }), orgWithOus);
+    expect(accounts.find((a) => a.id === '222222222222')).toMatchObject({ ouPath: '/Prod/Payments', tags: { owner: 'payments', team: 'core' } });
+    expect(accounts.find((a) => a.id === '555555555555')).toMatchObject({ ouPath: null, tags: {} });
+    const targets = buildTargets(accounts, ['us-east-1']);
+    expect(targets.find((t) => t.accountId === '222222222222')).toMatchObject({ ouPath: '/Prod/Payments', tags: { owner: 'payments', team: 'core' } });
+  });
+
+  it('explicit accounts are never filtered by OU, take what Organizations knows, and their own tags and ouPath win', () => {
+    const c = config({
+      accounts: [{ id: '333333333333', name: 'sb', tags: { owner: 'sandbox-team', cost: 'cc-1' } }, { id: '999999999999', ouPath: '/Outside', tags: { owner: 'x' } }],
+      organizations: { enabled: true, includeOUs: ['/Prod'] },
+    });
+    const accounts = resolveAccounts(c, orgWithOus);
+    expect(accounts.map((a) => a.id)).toEqual(['333333333333', '999999999999', '222222222222', '444444444444']);
+    expect(accounts[0]).toMatchObject({ ouPath: '/Sandbox', tags: { owner: 'sandbox-team', cost: 'cc-1' }, source: 'config' });
+    expect(accounts[1]).toMatchObject({ ouPath: '/Outside', tags: { owner: 'x' } });
+  });
+
+  it('without Organizations, explicit accounts carry the config tags and ouPath alone', () => {
+    const accounts = resolveAccounts(config({ accounts: [{ id: '111111111111', tags: { owner: 'me' } }] }), orgWithOus);
+    expect(accounts).toEqual([expect.objectContaining({ id: '111111111111', ouPath: null, tags: { owner: 'me' } })]);
+  });
+});
