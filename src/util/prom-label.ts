@@ -6,14 +6,16 @@
 export const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 /**
- * The label of a tag key: `tag_` followed by the key with every character outside [A-Za-z0-9_] (one per
- * code point: ":", "-", "/", spaces, letters outside ASCII) replaced by "_". Case is kept, so Owner and
- * owner are two labels, as they are two tags in AWS. The prefix keeps the result a valid name that is
- * never reserved (__name__) and never clashes with account_id, account_name or ou_path.
+ * The label of a tag key, in the snake_case Prometheus asks of label names (promtool's lint): `tag_`
+ * followed by the key with a "_" between a lower-case letter or digit and an upper-case letter,
+ * lower-cased, and every character outside [a-z0-9_] (one per code point: ":", "-", "/", spaces,
+ * letters outside ASCII) replaced by "_". So CostCenter, cost-center and cost:center all export as
+ * tag_cost_center (the config refuses two keys that meet like that). The prefix keeps the result a valid
+ * name that is never reserved (__name__) and never clashes with account_id, account_name or ou_path.
  */
 export function tagLabelName(key: string): string {
   let out = 'tag_';
-  for (const ch of key) out += /[A-Za-z0-9_]/.test(ch) ? ch : '_';
+  for (const ch of key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase()) out += /[a-z0-9_]/.test(ch) ? ch : '_';
   return out;
 }
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { renderSnapshotMetrics, renderSnapshotMetricsChunks } from '../../src/metrics/render.js';
 import { cluster, snapshot, store, target } from '../helpers/snapshots.js';
 import { mustRun, promtoolCheckMetrics } from '../helpers/tools.js';
+import hostileStrings from '../fixtures/hostile-strings.json' with { type: 'json' };
 
 /** Parses exposition text into a map "name{labels}" -> value. */
 function samples(text: string): Map<string, number> {
@@ -112,6 +113,56 @@ describe('renderSnapshotMetricsChunks', () => {
         expect(seen.has(order[i]!), order[i]).toBe(false);
         seen.add(order[i - 1]!);
       }
+    }
+  });
+});
+
+describe('keystore_watch_account_info', () => {
+  const owned = snapshot({
+    targets: [
+      target({ accountId: '222222222222', accountName: 'payments', ouPath: '/Prod/Payments', tags: { owner: 'payments', 'cost-center': 'cc-42' } }),
+      target({ accountId: '222222222222', accountName: 'payments', region: 'eu-west-1', ouPath: '/Prod/Payments', tags: { owner: 'payments', 'cost-center': 'cc-42' } }),
+      target({ accountId: '333333333333', accountName: 'sandbox' }),
+    ],
+  });
+
+  it('one series per account with its OU path and tags as tag_<key> labels', () => {
+    const m = samples(renderSnapshotMetrics(owned));
+    const info = [...m.keys()].filter((k) => k.startsWith('keystore_watch_account_info{'));
+    expect(info).toEqual([
+      'keystore_watch_account_info{account_id="222222222222",account_name="payments",ou_path="/Prod/Payments",tag_cost_center="cc-42",tag_owner="payments"}',
+      'keystore_watch_account_info{account_id="333333333333",account_name="sandbox",ou_path=""}',
+    ]);
+    expect(info.every((k) => m.get(k) === 1)).toBe(true);
+  });
+
+  it('a tag key whose label another key of the account took is left out rather than written twice', () => {
+    const text = renderSnapshotMetrics(snapshot({ targets: [target({ tags: { 'team-name': 'a', team_name: 'b' } })] }));
+    const line = text.split('\n').find((l) => l.startsWith('keystore_watch_account_info{'))!;
+    expect(line.match(/tag_team_name=/g)).toHaveLength(1);
+  });
+
+  const hostile = snapshot({
+    targets: [target({
+      accountName: hostileStrings.quotes,
+      ouPath: `/${hostileStrings.newlines}/${hostileStrings.backslashes}`,
+      tags: Object.fromEntries(Object.entries(hostileStrings).map(([k, v]) => [`${k} ${v}`.slice(0, 128), v])),
+    })],
+  });
+
+  it('escapes hostile OU names and tag values; hostile tag keys become valid label names', () => {
+    const text = renderSnapshotMetrics(hostile);
+    const line = text.split('\n').find((l) => l.startsWith('keystore_watch_account_info{'))!;
+    expect(line).toContain('ou_path="/line1\\nline2\r\\nline3');
+    const names = [...line.slice(line.indexOf('{') + 1, line.lastIndexOf('}')).matchAll(/(?:^|,)([^=,"]+)="/g)].map((x) => x[1]!);
+    for (const n of names) expect(n).toMatch(/^[a-zA-Z_][a-zA-Z0-9_]*$/);
+  });
+
+  it.runIf(mustRun('promtool'))('passes promtool check metrics with hostile owner facts', () => {
+    for (const t of [renderSnapshotMetrics(owned), renderSnapshotMetrics(hostile)]) {
+      const r = promtoolCheckMetrics(t);
+      expect(r.output).toBe('');
+      expect(r.status).toBe(0);
     }
   });
 });
