@@ -28,7 +28,7 @@ describe('keystore-watch once', () => {
     const out = JSON.parse(r.stdout) as { stores: Record<string, unknown>[]; targets: Record<string, unknown>[] };
     expect(out.stores).toHaveLength(10);
     expect(out.stores.find((s) => s.customKeyStoreId === 'cks-bbbbbbbbbbbbbbbb1')).toEqual({
-      accountId: '222222222222', accountName: 'payments', region: 'us-east-1', customKeyStoreId: 'cks-bbbbbbbbbbbbbbbb1', customKeyStoreName: 'pay-hsm',
+      accountId: '222222222222', accountName: 'payments', ouPath: null, tags: {}, region: 'us-east-1', customKeyStoreId: 'cks-bbbbbbbbbbbbbbbb1', customKeyStoreName: 'pay-hsm',
       customKeyStoreType: 'AWS_CLOUDHSM', connectionState: 'FAILED', connectionErrorCode: 'INVALID_CREDENTIALS', cloudHsmClusterId: 'cluster-bcdefghijkl',
     });
     expect(out.targets).toHaveLength(4);

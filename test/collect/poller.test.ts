@@ -127,10 +127,15 @@ describe('poller against the simulator', () => {
     const errors: string[] = [];
     const { config } = poller({ accounts: [], organizations: { enabled: true } });
     const clients = new AwsClients({ aws: config.aws, credentials: BASE_CREDENTIALS });
-    const p = new Poller({ config, clients, onOrganizationsError: (e) => errors.push(e.code) });
+    let now = Date.now();
+    const p = new Poller({ config, clients, now: () => now, onOrganizationsError: (e) => errors.push(e.code) });
     const before = await p.accounts();
     sim.fleet.setFaults({ errors: [{ service: 'organizations', error: 'ServiceException', status: 500 }] });
+    now += config.organizations.refreshInterval;
+    await p.accounts(); // due: answers the held list and reads in the background
+    await p.organizations!.settled();
     const after = await p.accounts();
+    p.close();
     clients.close();
     expect(errors.length).toBe(1);
     expect(after.map((a) => a.id)).toEqual(before.map((a) => a.id));

@@ -73,4 +73,16 @@ describe('buildSnapshot', () => {
     const s2 = buildSnapshot(s1, [r2], times(2, 2000));
     expect(s2.targets[0]!.cloudHsm).toMatchObject({ ok: false, missingClusterIds: ['cluster-missingxxxxx'] });
   });
+
+  it('carries the account\'s OU path and tags to its stores and targets, stale ones included (they come from discovery)', () => {
+    const owned: Target = { ...T1, ouPath: '/Prod/Payments', tags: { owner: 'payments' } };
+    const s1 = buildSnapshot(null, [ok(owned, [observed({ id: 'cks-a' })])], times(1, 1000));
+    expect(s1.stores[0]).toMatchObject({ ouPath: '/Prod/Payments', tags: { owner: 'payments' }, stale: false });
+    expect(s1.targets[0]).toMatchObject({ ouPath: '/Prod/Payments', tags: { owner: 'payments' } });
+    // The account moved to another OU while its target fails: the stale store follows the new owner.
+    const moved: Target = { ...T1, ouPath: '/Prod/Cards', tags: { owner: 'cards' } };
+    const s2 = buildSnapshot(s1, [failed(moved)], times(2, 2000));
+    expect(s2.stores[0]).toMatchObject({ id: 'cks-a', ouPath: '/Prod/Cards', tags: { owner: 'cards' }, stale: true });
+    expect(s2.targets[0]).toMatchObject({ ouPath: '/Prod/Cards', ok: false });
+  });
 });
