@@ -64,6 +64,7 @@ const iam = JSON.parse(read('config', 'iam-policy.json'));
 const permissionPolicies: [string, PolicyDoc][] = [
   ['monitoringRole.policy', iam.monitoringRole.policy],
   ['caller.policy', iam.caller.policy],
+  ['organizationsRole.policy', iam.organizationsRole.policy],
 ];
 const actions = (s: Statement): string[] => (Array.isArray(s.Action) ? s.Action : [s.Action]);
 const granted = new Set(permissionPolicies.flatMap(([, p]) => p.Statement.flatMap(actions)));
@@ -96,8 +97,9 @@ describe('IAM policy', () => {
     for (const a of granted) expect(used, `config/iam-policy.json grants ${a}, which no code under src/ calls`).toContain(a);
   });
 
-  it('policies are well-formed: Allow only, no wildcard actions, AssumeRole limited to the monitoring role', () => {
-    for (const [name, p] of [...permissionPolicies, ['monitoringRole.trustPolicy', iam.monitoringRole.trustPolicy] as [string, PolicyDoc]]) {
+  it('policies are well-formed: Allow only, no wildcard actions, AssumeRole limited to the monitoring and Organizations roles', () => {
+    const trustPolicies: [string, PolicyDoc][] = [['monitoringRole.trustPolicy', iam.monitoringRole.trustPolicy], ['organizationsRole.trustPolicy', iam.organizationsRole.trustPolicy]];
+    for (const [name, p] of [...permissionPolicies, ...trustPolicies]) {
       expect(p.Version, name).toBe('2012-10-17');
       const sids = p.Statement.map((s) => s.Sid);
       expect(new Set(sids).size, `${name}: duplicate Sid`).toBe(sids.length);
@@ -108,12 +110,24 @@ describe('IAM policy', () => {
         for (const a of actions(s)) expect(a, `${name}: ${s.Sid}`).toMatch(/^[a-z0-9-]+:[A-Za-z]+$/);
       }
     }
-    const assume = iam.caller.policy.Statement.find((s: Statement) => actions(s).includes('sts:AssumeRole'));
-    expect(assume.Resource).toBe(`arn:aws:iam::*:role/${iam.monitoringRole.roleName}`);
-    const trust = iam.monitoringRole.trustPolicy.Statement[0];
-    expect(trust.Action).toBe('sts:AssumeRole');
-    expect(trust.Principal.AWS).toMatch(new RegExp(`:role/${iam.caller.roleName}$`));
-    expect(trust.Condition.StringEquals['sts:ExternalId']).toBeTruthy();
+    const assume = iam.caller.policy.Statement.filter((s: Statement) => actions(s).includes('sts:AssumeRole'));
+    expect(assume.map((s: Statement) => s.Resource)).toEqual([`arn:aws:iam::*:role/${iam.monitoringRole.roleName}`, `arn:aws:iam::*:role/${iam.organizationsRole.roleName}`]);
+    for (const trust of [iam.monitoringRole.trustPolicy.Statement[0], iam.organizationsRole.trustPolicy.Statement[0]]) {
+      expect(trust.Action).toBe('sts:AssumeRole');
+      expect(trust.Principal.AWS).toMatch(new RegExp(`:role/${iam.caller.roleName}$`));
+      expect(trust.Condition.StringEquals['sts:ExternalId']).toBeTruthy();
+    }
+  });
+
+  it('every Organizations read the code makes is granted both to the caller (run in the management account) and to the Organizations role (organizations.roleArn)', () => {
+    const orgActions = [...new Set(uses.map((u) => u.action).filter((a) => a.startsWith('organizations:')))].sort();
+    // OU paths and tags (issue 13): the scan must see them, or it is the scan that is broken.
+    expect(orgActions).toEqual(expect.arrayContaining(['organizations:DescribeOrganizationalUnit', 'organizations:ListAccounts', 'organizations:ListParents', 'organizations:ListTagsForResource']));
+    const grantedBy = (p: PolicyDoc) => new Set(p.Statement.filter((s) => !actions(s).includes('sts:AssumeRole')).flatMap(actions).filter((a) => a.startsWith('organizations:')));
+    expect([...grantedBy(iam.caller.policy)].sort()).toEqual(orgActions);
+    expect([...grantedBy(iam.organizationsRole.policy)].sort()).toEqual(orgActions);
+    // The member roles never need Organizations.
+    expect([...grantedBy(iam.monitoringRole.policy)]).toEqual([]);
   });
 
   it('the probe permission is a separate statement of the monitoring role', () => {

@@ -33,7 +33,14 @@ export const toolVersion = (bin: string): string =>
 // ---------------------------------------------------------------------------------------------
 // The metric contract (test/kit/metric-contract.json).
 
-export interface ContractMetric { name: string; type: 'gauge' | 'counter' | 'histogram' | 'summary'; labels: string[]; conditional?: string }
+export interface ContractMetric {
+  name: string;
+  type: 'gauge' | 'counter' | 'histogram' | 'summary';
+  labels: string[];
+  conditional?: string;
+  /** A regular expression for labels a series may carry beside `labels` (keystore_watch_account_info's tag_<key>). */
+  extraLabels?: string;
+}
 export interface Contract { metrics: ContractMetric[]; prometheus: { names: string[]; targetLabels: string[] } }
 
 export const loadContract = (): Contract => JSON.parse(read('test', 'kit', 'metric-contract.json')) as Contract;
