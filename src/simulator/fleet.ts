@@ -2,7 +2,7 @@
 // connect/disconnect state machine, the timeline, issued credentials and eventual consistency.
 // Stores and clusters are indexed by account+region so a request never scans the whole fleet.
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { ConnectionErrorCodeType, ConnectionStateType, CustomKeyStoreType, XksProxyConnectivityType } from '@aws-sdk/client-kms';
+import { ConnectionStateType, type ConnectionErrorCodeType, type CustomKeyStoreType, type XksProxyConnectivityType } from '@aws-sdk/client-kms';
 import type { HsmState } from '@aws-sdk/client-cloudhsm-v2';
 import type { AccountState } from '@aws-sdk/client-organizations';
 import { selfSignedPem } from './certs.js';
@@ -12,13 +12,14 @@ import { Counters, FaultEngine, type CountersSnapshot, type RequestKey, type Req
 import { generateFleet } from './generate.js';
 import {
   accountPatchSchema, accountSchema, CERTIFICATE_NAMES, certFieldSchema, clusterPatchSchema, clusterSchema, errorCodeProblems, faultsPatchSchema,
-  faultsSchema, formatIssues, hsmPatchSchema, hsmSchema, parseScenario, storePatchSchema, storeSchema,
+  effectiveState, faultsSchema, formatIssues, hsmPatchSchema, hsmSchema, parseScenario, storePatchSchema, storeSchema,
   type AccountSpec, type CertificateName, type ClusterSpec, type ClusterStateValue, type Faults, type Scenario, type ScenarioInput, type StoreSpec, type TimelineEntry,
 } from './scenario.js';
 import { BASE32ISH } from './random.js';
 import type { z } from 'zod';
 
 const DAY = 86_400_000;
+const KNOWN_CONNECTION_STATES: ReadonlySet<string> = new Set(Object.values(ConnectionStateType));
 const TEN_YEARS = 3650 * DAY;
 
 // ---------- records ----------
@@ -217,14 +218,15 @@ export class Fleet {
   private buildStore(account: string, region: string, s: StoreSpec, index: number): Store {
     const id = s.id ?? `cks-${hashChars(`${account}/${region}/${s.name ?? index}`, '0123456789abcdef', 17)}`;
     const createdAt = s.createdAt ?? Date.UTC(2024, 0, 1);
+    const state = effectiveState(s, 'CONNECTED');
     const store: Store = {
       id,
       name: s.name ?? id,
       type: s.type,
       account,
       region,
-      state: s.state,
-      errorCode: s.state === 'FAILED' ? (s.errorCode ?? 'INTERNAL_ERROR') : null,
+      state,
+      errorCode: state === 'FAILED' ? (s.errorCode ?? 'INTERNAL_ERROR') : null,
       createdAt,
       connectError: s.connectError ?? null,
       probeFailure: s.probeFailure ?? null,
@@ -253,7 +255,7 @@ export class Fleet {
     return {
       id,
       az: h.az,
-      state: h.state,
+      state: effectiveState(h, 'ACTIVE'),
       stateMessage: h.stateMessage ?? null,
       subnetId: h.subnetId ?? subnets[h.az] ?? `subnet-${hashChars(`${clusterId}/${h.az}`, '0123456789abcdef', 17)}`,
       eniId: h.eniId ?? `eni-${hashChars(`eni/${id}`, '0123456789abcdef', 17)}`,
@@ -268,7 +270,8 @@ export class Fleet {
       subnets[az] ??= `subnet-${hashChars(`${c.id}/${az}`, '0123456789abcdef', 17)}`;
     }
     const longLived: Validity = { notBefore: createdAt - DAY, notAfter: createdAt + TEN_YEARS };
-    const initialized = !['CREATE_IN_PROGRESS', 'UNINITIALIZED'].includes(c.state);
+    const state = effectiveState(c, 'ACTIVE');
+    const initialized = !['CREATE_IN_PROGRESS', 'UNINITIALIZED'].includes(state);
     const certificates: Cluster['certificates'] = {};
     for (const name of CERTIFICATE_NAMES) {
       const fallback = name === 'clusterCsr' ? null : name === 'clusterCertificate' && !initialized ? null : longLived;
@@ -279,7 +282,7 @@ export class Fleet {
       id: c.id,
       account,
       region,
-      state: c.state,
+      state,
       stateMessage: c.stateMessage ?? null,
       vpcId: c.vpcId ?? `vpc-${hashChars(`${account}/${region}/vpc`, '0123456789abcdef', 17)}`,
       securityGroup: `sg-${hashChars(`${c.id}/sg`, '0123456789abcdef', 17)}`,
@@ -484,6 +487,8 @@ export class Fleet {
     if (store.state === 'FAILED' || store.state === 'DISCONNECTING') {
       throw new AwsError('CustomKeyStoreInvalidStateException', `Custom key store ${storeId} has a ConnectionState of ${store.state}. ${store.state === 'FAILED' ? 'Disconnect it (DisconnectCustomKeyStore) before connecting it again.' : 'Wait for the disconnect to complete.'}`);
     }
+    // A state this simulator (and the SDK) does not know: refuse rather than guess, the stricter answer.
+    if (!KNOWN_CONNECTION_STATES.has(store.state)) throw new AwsError('CustomKeyStoreInvalidStateException', `Custom key store ${storeId} has a ConnectionState of ${store.state}.`);
     if (store.state !== 'DISCONNECTED') return; // CONNECTED or CONNECTING: nothing to do, 200 OK
     let outcome: string | null = store.connectError;
     if (store.type === 'AWS_CLOUDHSM') {
@@ -500,7 +505,7 @@ export class Fleet {
   disconnect(storeId: string): void {
     const store = this.getStore(storeId);
     if (!store) throw new AwsError('CustomKeyStoreNotFoundException', `Custom key store ${storeId} does not exist in this account and region.`);
-    if (store.state === 'DISCONNECTED' || store.state === 'DISCONNECTING') {
+    if (store.state === 'DISCONNECTED' || store.state === 'DISCONNECTING' || !KNOWN_CONNECTION_STATES.has(store.state)) {
       throw new AwsError('CustomKeyStoreInvalidStateException', `Custom key store ${storeId} has a ConnectionState of ${store.state}; it is not connected.`);
     }
     this.transition(storeId, { state: 'DISCONNECTING', errorCode: null }, this.scenario.connection.disconnectDelay, { state: 'DISCONNECTED', errorCode: null });
@@ -533,7 +538,7 @@ export class Fleet {
     const p = validate(storePatchSchema, patch);
     const cur = this.stores.get(id)?.cur;
     if (!cur) throw new SimError(`no store ${id}`, 404);
-    const state = p.state ?? cur.state;
+    const state = effectiveState(p, cur.state);
     const errorCode = p.errorCode !== undefined ? p.errorCode : state === 'FAILED' ? cur.errorCode : null;
     const problems = errorCodeProblems(state, errorCode);
     if (problems.length) throw new SimError(`errorCode: ${problems[0]}`, 400, [{ path: 'errorCode', message: problems[0]! }]);
@@ -586,7 +591,7 @@ export class Fleet {
     const p = validate(clusterPatchSchema, patch);
     const cur = this.requireCluster(id);
     const next: Cluster = { ...cur };
-    if (p.state !== undefined) next.state = p.state;
+    next.state = effectiveState(p, cur.state);
     if (p.stateMessage !== undefined) next.stateMessage = p.stateMessage;
     if (p.overrides !== undefined) next.overrides = p.overrides;
     if (p.hsms !== undefined) {
@@ -626,7 +631,7 @@ export class Fleet {
     const cur = this.requireCluster(clusterId);
     const old = cur.hsms.find((h) => h.id === hsmId);
     if (!old) throw new SimError(`no HSM ${hsmId} in cluster ${clusterId}`, 404);
-    const hsm: Hsm = { ...old, ...(p.state !== undefined && { state: p.state }), ...(p.stateMessage !== undefined && { stateMessage: p.stateMessage }) };
+    const hsm: Hsm = { ...old, state: effectiveState(p, old.state), ...(p.stateMessage !== undefined && { stateMessage: p.stateMessage }) };
     this.update(this.clusters.get(clusterId)!, { ...cur, hsms: cur.hsms.map((h) => (h.id === hsmId ? hsm : h)) });
     return hsm;
   }

@@ -61,6 +61,21 @@ export const certValiditySchema = z.strictObject({
 /** A certificate field: a PEM to serve verbatim, a validity to generate, or null for none. */
 export const certFieldSchema = z.union([pemSchema, certValiditySchema, z.null()]);
 
+/**
+ * A state AWS may add to an enum after the SDK was built (AWS adds enum values; clients must cope).
+ * Given as `unknownState:` beside the strict `state:` so that a typo in `state` is still refused.
+ */
+export const UNKNOWN_STATE = /^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$/;
+function unknownStateSchema(known: Record<string, string>) {
+  const values = new Set(Object.values(known));
+  return z.string()
+    .regex(UNKNOWN_STATE, 'must be an UPPER_SNAKE_CASE state name that the SDK does not know, e.g. QUARANTINED')
+    .refine((v) => !values.has(v), { message: 'is a known state; write it as state: instead' });
+}
+
+const oneState = (v: { state?: unknown; unknownState?: unknown }) => v.state === undefined || v.unknownState === undefined;
+const ONE_STATE = { path: ['unknownState'], message: 'give state or unknownState, not both' };
+
 const errorCodeName = z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/, 'must be an AWS error code such as KMSInternalException');
 const overridesSchema = z.record(z.string(), z.unknown());
 
@@ -76,6 +91,8 @@ const xksSchema = z.strictObject({
 const storeMutable = {
   name: z.string().min(1).max(256),
   state: z.enum(ConnectionStateType),
+  /** A ConnectionState the SDK does not know (e.g. QUARANTINED), served as-is; replaces `state`. */
+  unknownState: unknownStateSchema(ConnectionStateType),
   errorCode: z.enum(ConnectionErrorCodeType).nullable(),
   trustAnchorCertificate: pemSchema.nullable(),
   trustAnchor: certValiditySchema,
@@ -89,16 +106,16 @@ const storeMutable = {
   overrides: overridesSchema,
   clusterId: z.string().regex(CLUSTER_ID, 'must look like cluster-1a23b4cdefg (cluster- and 11-16 letters or digits)'),
 };
-export const storePatchSchema = z.strictObject(storeMutable).partial();
+export const storePatchSchema = z.strictObject(storeMutable).partial().refine(oneState, ONE_STATE);
 export type StorePatch = z.infer<typeof storePatchSchema>;
 
 export const storeSchema = z.strictObject({
   ...storeMutable,
   id: z.string().regex(STORE_ID, 'must look like cks-1234567890abcdef0').optional(),
   type: z.enum(CustomKeyStoreType).default('AWS_CLOUDHSM'),
-  state: storeMutable.state.default('CONNECTED'),
+  state: storeMutable.state.optional(),
   createdAt: timestampSchema.optional(),
-}).partial({ name: true, errorCode: true, trustAnchorCertificate: true, trustAnchor: true, xks: true, connectError: true, connectDelay: true, probeFailure: true, overrides: true, clusterId: true })
+}).partial({ unknownState: true, name: true, errorCode: true, trustAnchorCertificate: true, trustAnchor: true, xks: true, connectError: true, connectDelay: true, probeFailure: true, overrides: true, clusterId: true })
   .superRefine((s, ctx) => {
     if (s.type === 'AWS_CLOUDHSM') {
       if (!s.clusterId) ctx.addIssue({ code: 'custom', path: ['clusterId'], message: 'required for an AWS_CLOUDHSM store' });
@@ -108,10 +125,16 @@ export const storeSchema = z.strictObject({
         if (s[k] != null) ctx.addIssue({ code: 'custom', path: [k], message: 'only applies to an AWS_CLOUDHSM store' });
       }
     }
-    for (const message of errorCodeProblems(s.state, s.errorCode)) ctx.addIssue({ code: 'custom', path: ['errorCode'], message });
+    if (s.state !== undefined && s.unknownState !== undefined) ctx.addIssue({ code: 'custom', path: ['unknownState'], message: 'give state or unknownState, not both' });
+    for (const message of errorCodeProblems(effectiveState(s, 'CONNECTED'), s.errorCode)) ctx.addIssue({ code: 'custom', path: ['errorCode'], message });
   });
 export type StoreInput = z.input<typeof storeSchema>;
 export type StoreSpec = z.infer<typeof storeSchema>;
+
+/** The state a spec or patch sets: `unknownState` wins over `state`; `fallback` when neither is given. */
+export function effectiveState<S extends string, F extends string | undefined>(p: { state?: S | undefined; unknownState?: string | undefined }, fallback: F): S | string | F {
+  return p.unknownState ?? p.state ?? fallback;
+}
 
 export function errorCodeProblems(state: string | undefined, errorCode: string | null | undefined): string[] {
   if (state === 'FAILED' && !errorCode) return ['required when state is FAILED (a ConnectionErrorCode such as INVALID_CREDENTIALS)'];
@@ -122,13 +145,16 @@ export function errorCodeProblems(state: string | undefined, errorCode: string |
 export const hsmSchema = z.strictObject({
   id: z.string().regex(HSM_ID, 'must look like hsm-abcdefghijk').optional(),
   az: z.string().regex(AZ, 'must be an Availability Zone such as us-east-1a'),
-  state: z.enum(HsmState).default('ACTIVE'),
+  state: z.enum(HsmState).optional(),
+  /** An HsmState the SDK does not know, served as-is; replaces `state`. */
+  unknownState: unknownStateSchema(HsmState).optional(),
   stateMessage: z.string().optional(),
   subnetId: z.string().optional(),
   eniId: z.string().optional(),
   eniIp: z.string().optional(),
-});
-export const hsmPatchSchema = z.strictObject({ state: z.enum(HsmState), stateMessage: z.string().nullable() }).partial();
+}).refine(oneState, ONE_STATE);
+export const hsmPatchSchema = z.strictObject({ state: z.enum(HsmState), unknownState: unknownStateSchema(HsmState), stateMessage: z.string().nullable() }).partial()
+  .refine(oneState, ONE_STATE);
 export type HsmInput = z.input<typeof hsmSchema>;
 export type HsmPatch = z.infer<typeof hsmPatchSchema>;
 
@@ -138,24 +164,26 @@ const certificatesSchema = z.strictObject(Object.fromEntries(CERTIFICATE_NAMES.m
 
 const clusterMutable = {
   state: z.enum(CLUSTER_STATES),
+  /** A ClusterState the SDK does not know, served as-is; replaces `state`. */
+  unknownState: unknownStateSchema(CLUSTER_STATES),
   stateMessage: z.string().nullable(),
   hsms: z.array(hsmSchema),
   certificates: certificatesSchema,
   overrides: overridesSchema,
 };
-export const clusterPatchSchema = z.strictObject(clusterMutable).partial();
+export const clusterPatchSchema = z.strictObject(clusterMutable).partial().refine(oneState, ONE_STATE);
 export type ClusterPatch = z.infer<typeof clusterPatchSchema>;
 
 export const clusterSchema = z.strictObject({
   ...clusterMutable,
   id: z.string().regex(CLUSTER_ID, 'must look like cluster-1a23b4cdefg (cluster- and 11-16 letters or digits)'),
-  state: clusterMutable.state.default('ACTIVE'),
+  state: clusterMutable.state.optional(),
   hsms: clusterMutable.hsms.default([]),
   vpcId: z.string().optional(),
   hsmType: z.string().default('hsm1.medium'),
   subnets: z.record(z.string().regex(AZ, 'must be an Availability Zone such as us-east-1a'), z.string()).optional(),
   createdAt: timestampSchema.optional(),
-}).partial({ stateMessage: true, certificates: true, overrides: true });
+}).partial({ unknownState: true, stateMessage: true, certificates: true, overrides: true }).refine(oneState, ONE_STATE);
 export type ClusterInput = z.input<typeof clusterSchema>;
 export type ClusterSpec = z.infer<typeof clusterSchema>;
 
@@ -317,7 +345,7 @@ export const scenarioSchema = z.strictObject({
     if (e.store !== undefined) {
       if (!storeIds.has(e.store)) ctx.addIssue({ code: 'custom', path: [...path, 'store'], message: `no store with id ${e.store} in accounts[].regions.*.stores (timeline stores need an explicit id)` });
       const set = e.set && parseInto(storePatchSchema, e.set, ctx, [...path, 'set']);
-      for (const message of set ? errorCodeProblems(set.state, set.errorCode) : []) ctx.addIssue({ code: 'custom', path: [...path, 'set', 'errorCode'], message });
+      for (const message of set ? errorCodeProblems(effectiveState(set, undefined), set.errorCode) : []) ctx.addIssue({ code: 'custom', path: [...path, 'set', 'errorCode'], message });
       return { at: e.at, kind: 'store' as const, id: e.store, set, delete: e.delete === true };
     }
     if (e.cluster !== undefined) {
