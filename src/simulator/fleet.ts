@@ -12,10 +12,11 @@ import { Counters, FaultEngine, type CountersSnapshot, type RequestKey, type Req
 import { generateFleet } from './generate.js';
 import {
   accountPatchSchema, accountSchema, CERTIFICATE_NAMES, certFieldSchema, clusterPatchSchema, clusterSchema, errorCodeProblems, faultsPatchSchema,
-  effectiveState, faultsSchema, formatIssues, hsmPatchSchema, hsmSchema, parseScenario, storePatchSchema, storeSchema,
+  effectiveState, faultsSchema, formatIssues, hsmPatchSchema, hsmSchema, optInProblem, parseScenario, regionProblem, storePatchSchema, storeSchema,
   type AccountSpec, type CertificateName, type ClusterSpec, type ClusterStateValue, type Faults, type Scenario, type ScenarioInput, type StoreSpec, type TimelineEntry,
 } from './scenario.js';
 import { BASE32ISH } from './random.js';
+import { regionInfo } from './regions.js';
 import type { z } from 'zod';
 
 const DAY = 86_400_000;
@@ -80,14 +81,26 @@ export interface Account {
   denyAssumeRole: boolean | string[];
   externalId: string | null;
   joinedAt: number;
+  /** aws, aws-cn, aws-us-gov, ... */
+  partition: string;
+  /** The opt-in regions this account has enabled. */
+  optInRegions: string[];
 }
+
+/** Whether an account's credentials work in a region (see regionAccess). */
+export type RegionAccess = 'ok' | 'not-enabled' | 'other-partition' | 'no-such-region';
 
 /** A versioned record: `old` is what a stale read sees until `old.until` (eventual consistency). */
 interface Rec<T> { seq: number; cur: T | null; old?: { val: T | null; until: number } }
 
 interface RegionIndex { stores: Rec<Store>[]; clusters: Rec<Cluster>[] }
 
-interface Issued { account: string; roleName: string; sessionToken: string; expiresAt: number }
+interface Issued { account: string; roleName: string; sessionName: string; sessionToken: string; expiresAt: number }
+
+/** Who a request is from: an account's IAM user (base keys) or a role session. */
+export interface Identity { account: string; partition: string; roleName?: string; sessionName?: string }
+
+const BASE_KEY = /^AKIASIM0(\d{12})$/;
 
 interface ScheduledEvent { at: number; order: number; run: () => void }
 
@@ -122,6 +135,8 @@ export class Fleet {
   private stores = new Map<string, Rec<Store>>();
   private clusters = new Map<string, Rec<Cluster>>();
   private issued = new Map<string, Issued>();
+  /** Account id -> its enabled opt-in regions (a Set, for the per-request check). */
+  private enabledRegions = new Map<string, Set<string>>();
   private events: ScheduledEvent[] = [];
   private seq = 0;
   private eventOrder = 0;
@@ -193,7 +208,10 @@ export class Fleet {
       denyAssumeRole: a.denyAssumeRole,
       externalId: a.externalId ?? null,
       joinedAt: a.joinedAt ?? Date.UTC(2023, 0, 1),
+      partition: a.partition ?? this.scenario.partition,
+      optInRegions: [...new Set(a.optInRegions)],
     });
+    this.enabledRegions.set(a.id, new Set(a.optInRegions));
     for (const [region, r] of Object.entries(a.regions)) {
       for (const c of r.clusters) this.insertCluster(this.buildCluster(a.id, region, c));
       r.stores.forEach((s, i) => this.insertStore(this.buildStore(a.id, region, s, i)));
@@ -394,6 +412,20 @@ export class Fleet {
     return this.accounts.get(id);
   }
 
+  /**
+   * Whether an account's credentials work in a region: an opt-in region the account has not enabled,
+   * or a region of another partition, does not know the account's credentials at all.
+   */
+  regionAccess(account: string, region: string): RegionAccess {
+    const info = regionInfo(region);
+    if (!info) return 'no-such-region';
+    const a = this.accounts.get(account);
+    if (!a) return 'ok';
+    if (info.partition !== a.partition) return 'other-partition';
+    if (info.optIn && !this.enabledRegions.get(account)?.has(region)) return 'not-enabled';
+    return 'ok';
+  }
+
   /** The accounts in order (or those from position `start` to `end`), without copying the whole list per page. */
   listAccounts(start = 0, end?: number): Account[] {
     this.accountList ??= [...this.accounts.values()];
@@ -442,16 +474,19 @@ export class Fleet {
   // ---------- credentials ----------
 
   /** The account an access key id belongs to, or why it is refused. */
-  identify(accessKeyId: string, sessionToken: string | undefined): { account: string; roleName?: string } | { error: 'unknown' | 'expired' } {
-    const base = /^AKIASIM0(\d{12})$/.exec(accessKeyId);
-    if (base) return this.accounts.has(base[1]!) ? { account: base[1]! } : { error: 'unknown' };
+  identify(accessKeyId: string, sessionToken: string | undefined): Identity | { error: 'unknown' | 'expired' } {
+    const base = BASE_KEY.exec(accessKeyId);
+    if (base) {
+      const a = this.accounts.get(base[1]!);
+      return a ? { account: a.id, partition: a.partition } : { error: 'unknown' };
+    }
     const cred = this.issued.get(accessKeyId);
     if (!cred || (sessionToken !== undefined && sessionToken !== cred.sessionToken)) return { error: 'unknown' };
     if (Date.now() >= cred.expiresAt) return { error: 'expired' };
-    return { account: cred.account, roleName: cred.roleName };
+    return { account: cred.account, partition: this.accounts.get(cred.account)?.partition ?? this.scenario.partition, roleName: cred.roleName, sessionName: cred.sessionName };
   }
 
-  issueCredentials(account: string, roleName: string, durationSeconds: number): { accessKeyId: string; secretAccessKey: string; sessionToken: string; expiresAt: number } {
+  issueCredentials(account: string, roleName: string, durationSeconds: number, sessionName = 'keystore-watch'): { accessKeyId: string; secretAccessKey: string; sessionToken: string; expiresAt: number } {
     const max = this.scenario.credentials.maxLifetime;
     const lifetime = Math.min(durationSeconds * 1000, max ?? Infinity);
     const accessKeyId = `ASIA${[...randomBytes(16)].map((b) => 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'[b % 32]).join('')}`;
@@ -459,7 +494,7 @@ export class Fleet {
     // Wall-clock time, not the simulated clock: the SDK caches credentials by the Expiration it is
     // told, so advancing the simulated clock must not silently invalidate them (expireCredentials does).
     const expiresAt = Date.now() + lifetime;
-    this.issued.set(accessKeyId, { account, roleName, sessionToken, expiresAt });
+    this.issued.set(accessKeyId, { account, roleName, sessionName, sessionToken, expiresAt });
     if (this.issued.size > 100_000) this.purgeExpiredCredentials();
     return { accessKeyId, secretAccessKey: randomBytes(30).toString('base64'), sessionToken, expiresAt };
   }
@@ -563,7 +598,7 @@ export class Fleet {
 
   /** Adds a store to an account and region (the account must exist). */
   addStore(account: string, region: string, input: unknown): Store {
-    this.requireAccount(account);
+    this.requireRegion(this.requireAccount(account), region);
     const spec = validate(storeSchema, input);
     const store = this.buildStore(account, region, spec, this.regionIndex(account, region).stores.length);
     this.insertStore(store);
@@ -580,7 +615,7 @@ export class Fleet {
   }
 
   addCluster(account: string, region: string, input: unknown): Cluster {
-    this.requireAccount(account);
+    this.requireRegion(this.requireAccount(account), region);
     const cluster = this.buildCluster(account, region, validate(clusterSchema, input));
     for (const h of cluster.hsms) if (!h.az.startsWith(region)) throw new SimError(`hsms: ${h.az} is not in region ${region}`, 400);
     this.insertCluster(cluster);
@@ -651,6 +686,13 @@ export class Fleet {
   addAccount(input: unknown): Account {
     const spec = validate(accountSchema, input);
     if (this.accounts.has(spec.id)) throw new SimError(`account ${spec.id} already exists`, 409);
+    const partition = spec.partition ?? this.scenario.partition;
+    const enabled = new Set(spec.optInRegions);
+    const issues = [
+      ...spec.optInRegions.map((r, i) => ({ path: `optInRegions[${i}]`, message: optInProblem(r, partition) })),
+      ...Object.keys(spec.regions).map((r) => ({ path: `regions.${r}`, message: regionProblem(r, partition, enabled) })),
+    ].filter((i): i is { path: string; message: string } => i.message !== undefined);
+    if (issues.length) throw new SimError(issues.map((i) => `${i.path}: ${i.message}`).join('; '), 400, issues);
     this.loadAccount(spec);
     return this.accounts.get(spec.id)!;
   }
@@ -658,6 +700,12 @@ export class Fleet {
   setAccount(id: string, patch: unknown): Account {
     const p = validate(accountPatchSchema, patch);
     const cur = this.requireAccount(id);
+    if (p.optInRegions) {
+      const issues = p.optInRegions.flatMap((r, i) => { const message = optInProblem(r, cur.partition); return message ? [{ path: `optInRegions[${i}]`, message }] : []; });
+      if (issues.length) throw new SimError(issues.map((i) => `${i.path}: ${i.message}`).join('; '), 400, issues);
+      p.optInRegions = [...new Set(p.optInRegions)];
+      this.enabledRegions.set(id, new Set(p.optInRegions));
+    }
     const next: Account = { ...cur, ...Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined)) } as Account;
     this.accounts.set(id, next);
     this.accountList = null;
@@ -741,6 +789,12 @@ export class Fleet {
     const a = this.accounts.get(id);
     if (!a) throw new SimError(`no account ${id}`, 404);
     return a;
+  }
+
+  /** A region that exists in the account's partition (a disabled opt-in region may hold resources: they stay when a region is disabled). */
+  private requireRegion(account: Account, region: string): void {
+    const message = regionProblem(region, account.partition, null);
+    if (message) throw new SimError(`region: ${message}`, 400, [{ path: 'region', message }]);
   }
 
   private requireCluster(id: string): Cluster {

@@ -8,6 +8,7 @@ import { AccountState } from '@aws-sdk/client-organizations';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from '../util/duration.js';
+import { PARTITION_IDS, regionInfo } from './regions.js';
 
 export const DEMO_SCENARIO_PATH: string = fileURLToPath(new URL('../../config/scenarios/demo.yaml', import.meta.url));
 
@@ -200,6 +201,8 @@ const accountMutable = {
   denyAssumeRole: z.union([z.boolean(), z.array(z.string())]),
   /** When set, AssumeRole into this account must pass this ExternalId. */
   externalId: z.string().min(2).nullable(),
+  /** The opt-in regions this account has enabled (me-central-1, af-south-1, ...); every other opt-in region is refused. */
+  optInRegions: z.array(z.string().regex(REGION, 'must be a region name such as me-central-1')),
 };
 export const accountPatchSchema = z.strictObject(accountMutable).partial();
 export type AccountPatch = z.infer<typeof accountPatchSchema>;
@@ -208,12 +211,15 @@ export const accountSchema = z.strictObject({
   id: z.string({ error: 'must be a 12-digit account id in quotes, e.g. "111111111111" (YAML reads bare digits as a number)' }).regex(ACCOUNT_ID, 'must be a 12-digit account id (quote it in YAML)'),
   status: accountMutable.status.default('ACTIVE'),
   denyAssumeRole: accountMutable.denyAssumeRole.default(false),
+  optInRegions: accountMutable.optInRegions.default([]),
+  /** aws | aws-cn | aws-us-gov | ...; default: the scenario's `partition`. */
+  partition: z.enum(PARTITION_IDS as [string, ...string[]]).optional(),
   joinedAt: timestampSchema.optional(),
   regions: z.record(z.string().regex(REGION, 'must be a region name such as us-east-1'), regionSchema).default({}),
 }).partial({ name: true, email: true, externalId: true });
 export type AccountSpec = z.infer<typeof accountSchema>;
 
-export const SERVICES = ['kms', 'cloudhsm', 'sts', 'organizations'] as const;
+export const SERVICES = ['kms', 'cloudhsm', 'sts', 'organizations', 'account'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
 export const injectedErrorSchema = z.strictObject({
@@ -282,6 +288,8 @@ const timelineEntrySchema = z.strictObject({
 });
 
 export const scenarioSchema = z.strictObject({
+  /** The partition of every account that does not name its own (aws, aws-cn, aws-us-gov). */
+  partition: z.enum(PARTITION_IDS as [string, ...string[]]).default('aws'),
   managementAccount: z.string({ error: 'must be a 12-digit account id in quotes, e.g. "111111111111"' }).regex(ACCOUNT_ID, 'must be a 12-digit account id (quote it in YAML)').optional(),
   accounts: z.array(accountSchema).default([]),
   timeline: z.array(timelineEntrySchema).default([]),
@@ -305,7 +313,15 @@ export const scenarioSchema = z.strictObject({
   s.accounts.forEach((a, ai) => {
     if (accountIds.has(a.id)) ctx.addIssue({ code: 'custom', path: ['accounts', ai, 'id'], message: `duplicate account id ${a.id}` });
     accountIds.add(a.id);
+    const partition = a.partition ?? s.partition;
+    const enabled = new Set(a.optInRegions);
+    a.optInRegions.forEach((region, ri) => {
+      const message = optInProblem(region, partition);
+      if (message) ctx.addIssue({ code: 'custom', path: ['accounts', ai, 'optInRegions', ri], message });
+    });
     for (const [region, r] of Object.entries(a.regions)) {
+      const message = regionProblem(region, partition, enabled);
+      if (message) ctx.addIssue({ code: 'custom', path: ['accounts', ai, 'regions', region], message });
       const names = new Set<string>();
       r.stores.forEach((st, si) => {
         const path = ['accounts', ai, 'regions', region, 'stores', si];
@@ -323,6 +339,10 @@ export const scenarioSchema = z.strictObject({
         });
       });
     }
+  });
+  s.generate?.regions.forEach((region, ri) => {
+    const message = regionProblem(region, s.partition, null);
+    if (message) ctx.addIssue({ code: 'custom', path: ['generate', 'regions', ri], message });
   });
   if (s.managementAccount && s.accounts.length > 0 && !accountIds.has(s.managementAccount)) {
     ctx.addIssue({ code: 'custom', path: ['managementAccount'], message: `${s.managementAccount} is not one of accounts[].id` });
@@ -358,6 +378,24 @@ export const scenarioSchema = z.strictObject({
   });
   return { ...s, timeline };
 });
+
+/** Why an account of `partition` cannot hold resources in `region` (enabled: its opt-in regions; null: all). */
+export function regionProblem(region: string, partition: string, enabled: ReadonlySet<string> | null): string | undefined {
+  const info = regionInfo(region);
+  if (!info) return `${region} is not a region of any AWS partition (the SDK's partition metadata does not know it)`;
+  if (info.partition !== partition) return `${region} is in partition ${info.partition}, this account in ${partition} (set partition: ${info.partition})`;
+  if (info.optIn && enabled && !enabled.has(region)) return `${region} is an opt-in region this account has not enabled (add it to optInRegions)`;
+  return undefined;
+}
+
+/** Why `region` cannot be listed in optInRegions of an account of `partition`. */
+export function optInProblem(region: string, partition: string): string | undefined {
+  const info = regionInfo(region);
+  if (!info) return `${region} is not a region of any AWS partition`;
+  if (info.partition !== partition) return `${region} is in partition ${info.partition}, this account in ${partition}`;
+  if (!info.optIn) return `${region} is enabled by default (list only opt-in regions)`;
+  return undefined;
+}
 
 function parseInto<T extends z.ZodType>(schema: T, value: unknown, ctx: z.RefinementCtx, path: (string | number)[]): z.infer<T> | undefined {
   const r = schema.safeParse(value);
