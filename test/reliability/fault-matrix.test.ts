@@ -67,7 +67,8 @@ describe('fault matrix: daemon + simulator + webhook receiver', () => {
       const rx = await startReceiver();
       const logs = captureLogger('info');
       let clock = Date.UTC(2026, 2, 1, 9);
-      const accounts = spec.config?.organizations ? { accounts: [], organizations: { enabled: true, roleName: 'KeystoreWatch' } } : {};
+      // Organizations is read at most once per refreshInterval: one minute, so every fault poll (a minute apart) reads again.
+      const accounts = spec.config?.organizations ? { accounts: [], organizations: { enabled: true, roleName: 'KeystoreWatch', refreshInterval: '1m' } } : {};
       const config = simConfig(sim, {
         ...accounts,
         aws: { endpoint: `http://kw-aws.invalid:${proxy.port}`, maxAttempts: 2, requestTimeout: '500ms', targetTimeout: '1500ms', pageSize: 2, concurrency: 8 },
@@ -157,9 +158,12 @@ describe('fault matrix: daemon + simulator + webhook receiver', () => {
           expect(daemon.latest!.stores.filter((s) => s.accountId === a && s.region === r).every((s) => !s.stale)).toBe(true);
         }
         if (exp.orgErrors) {
-          const total = lastMetrics.split('\n').filter((l) => l.startsWith('keystore_watch_organizations_errors_total{')).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
-          expect(total).toBeGreaterThanOrEqual(faultPolls);
+          // Reads run beside the polls: wait for the one each fault poll started.
+          const orgErrors = (text: string) => text.split('\n').filter((l) => l.startsWith('keystore_watch_organizations_errors_total{')).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+          await waitUntil(async () => orgErrors(await (await get('/metrics')).text()) >= faultPolls, 'a failed Organizations read per fault poll');
           expect(daemon.latest!.targets).toHaveLength(TARGETS.length);
+          // The list in use is the last good one, and its age says so (a minute per fault poll at least, minus the one in flight).
+          expect(metricValue(await (await get('/metrics')).text(), 'keystore_watch_organizations_age_seconds')).toBeGreaterThanOrEqual(60 * (faultPolls - 1));
         }
         if (!exp.removedStores) expect(daemon.latest!.stores.map((s) => s.id).sort()).toEqual(storesBefore);
 
