@@ -76,7 +76,7 @@ export class Poller {
         errorCode,
         now: this.now,
         onError: (err) => opts.onOrganizationsError?.(toTargetError(err)),
-        onPartial: (problems) => opts.onOrganizationsPartial?.(problems.map((p) => ({ ...p, error: p.error === undefined ? { code: 'Skipped', message: '' } : toTargetError(p.error) }))),
+        onPartial: (problems) => opts.onOrganizationsPartial?.(problems.map((p) => ({ ...p, error: toTargetError(p.error) }))),
       })
       : null;
   }

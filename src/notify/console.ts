@@ -79,7 +79,7 @@ export function renderConsole(n: Notification, opts: { runbookBaseUrl?: string; 
     lines.push(`${mark(n)} DIGEST ${n.severity}  ${items.length} key store alerts in one poll`);
     for (const i of items) {
       const s = i.subject;
-      lines.push(`  - ${KIND_LABEL[i.kind]} ${i.severity}  ${i.guidance.title}  ${oneLine(s.accountId, 20)} ${oneLine(s.region, 30)} ${storeLabel(s, 80) || oneLine(s.clusterId, 64)}`);
+      lines.push(`  - ${KIND_LABEL[i.kind]} ${i.severity}  ${i.guidance.title}  ${oneLine(s.accountId, 20)} ${oneLine(s.region, 30)} ${storeLabel(s, 80) || oneLine(s.clusterId, 64)}${s.ouPath ? `  ou ${oneLine(s.ouPath, 120)}` : ''}`);
     }
     const anchors = [...new Set(items.map((i) => i.guidance.runbookAnchor))];
     for (const a of anchors) lines.push(row('runbook', runbookUrl(opts.runbookBaseUrl, a)));

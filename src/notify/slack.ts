@@ -231,7 +231,7 @@ function digestBlocks(n: DigestNotification, items: AlertNotification[], base: s
     let listed = 0;
     for (const i of group) {
       const s = i.subject;
-      const line = `• ${i.kind === 'firing' ? '' : `${KIND_LABEL[i.kind]} `}${mrkdwnId(s.accountId)} ${mrkdwnId(s.region)} ${s.storeName ? `${escapeMrkdwn(s.storeName, 80)} ` : ''}${mrkdwnId(s.storeId ?? s.clusterId)}`;
+      const line = `• ${i.kind === 'firing' ? '' : `${KIND_LABEL[i.kind]} `}${mrkdwnId(s.accountId)} ${mrkdwnId(s.region)} ${s.storeName ? `${escapeMrkdwn(s.storeName, 80)} ` : ''}${mrkdwnId(s.storeId ?? s.clusterId)}${s.ouPath ? ` · OU ${mrkdwnId(s.ouPath)}` : ''}`;
       if (head.length + body.length + line.length + 1 + tail(group.length).length > SLACK_LIMITS.sectionText - 10) break;
       body += `${line}\n`;
       listed++;

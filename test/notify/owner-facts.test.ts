@@ -40,6 +40,16 @@ describe('owner facts in the rendered alerts', () => {
     expect(JSON.stringify(h)).toContain('&lt;!channel&gt; wake up');
   });
 
+  it('digests name each item\'s OU (console and Slack)', () => {
+    const d = digest([alert({}, owned), alert({}, { storeId: 'cks-2', ouPath: '/Sandbox' }), alert({}, { storeId: 'cks-3' })]);
+    const text = renderConsole(d);
+    expect(text).toContain('ou /Prod/Payments');
+    expect(text).toContain('ou /Sandbox');
+    const slack = renderSlack(d);
+    assertSlackPayload(slack);
+    expect(JSON.stringify(slack)).toContain('· OU `/Prod/Payments`');
+  });
+
   it('webhook: the subject carries ouPath and tags as they are', () => {
     const body = renderWebhook(alert({}, owned));
     expect(body.notification).toMatchObject({ subject: { ouPath: '/Prod/Payments', tags: { owner: 'payments', 'cost-center': 'cc-42' } } });
