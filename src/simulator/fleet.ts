@@ -16,6 +16,7 @@ import {
   type AccountSpec, type CertificateName, type ClusterSpec, type ClusterStateValue, type Faults, type Scenario, type ScenarioInput, type StoreSpec, type TimelineEntry,
 } from './scenario.js';
 import { BASE32ISH } from './random.js';
+import { buildOrgTree, organizationId, type OrgTree } from './org-tree.js';
 import { regionInfo } from './regions.js';
 import type { z } from 'zod';
 
@@ -87,6 +88,9 @@ export interface Account {
   optInRegions: string[];
   /** Roles with settings of their own: MaxSessionDuration in ms. */
   roles: Record<string, { maxSessionDuration?: number }>;
+  /** OU path from the root, e.g. /Prod/Payments. */
+  ou: string;
+  tags: Record<string, string>;
 }
 
 /** IAM's default MaxSessionDuration for a role. */
@@ -143,6 +147,8 @@ export class Fleet {
   private stores = new Map<string, Rec<Store>>();
   private clusters = new Map<string, Rec<Cluster>>();
   private issued = new Map<string, Issued>();
+  /** Root and OUs from the accounts' ou paths, rebuilt on first read after an account changes. */
+  private orgTreeCache: OrgTree | null = null;
   /** Account id -> its enabled opt-in regions (a Set, for the per-request check). */
   private enabledRegions = new Map<string, Set<string>>();
   private events: ScheduledEvent[] = [];
@@ -219,7 +225,10 @@ export class Fleet {
       partition: this.scenario.partition,
       optInRegions: [...new Set(a.optInRegions)],
       roles: a.roles,
+      ou: a.ou,
+      tags: a.tags,
     });
+    this.orgTreeCache = null;
     this.enabledRegions.set(a.id, new Set(a.optInRegions));
     for (const [region, r] of Object.entries(a.regions)) {
       for (const c of r.clusters) this.insertCluster(this.buildCluster(a.id, region, c));
@@ -419,6 +428,11 @@ export class Fleet {
 
   getAccount(id: string): Account | undefined {
     return this.accounts.get(id);
+  }
+
+  /** The organization's root and OUs (cached until an account changes). */
+  orgTree(): OrgTree {
+    return (this.orgTreeCache ??= buildOrgTree(organizationId(this.managementAccountId), this.accounts.values()));
   }
 
   /** The MaxSessionDuration of a role (ms): the scenario's, or IAM's default of 1 hour. */
@@ -729,6 +743,7 @@ export class Fleet {
     const next: Account = { ...cur, ...Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined)) } as Account;
     this.accounts.set(id, next);
     this.accountList = null;
+    this.orgTreeCache = null;
     return next;
   }
 

@@ -203,6 +203,10 @@ const accountMutable = {
   externalId: z.string().min(2).nullable(),
   /** The opt-in regions this account has enabled (me-central-1, af-south-1, ...); every other opt-in region is refused. */
   optInRegions: z.array(z.string().regex(REGION, 'must be a region name such as me-central-1')),
+  /** The OU the account sits in, as a path from the root: /Prod/Payments ("/" = directly under the root). */
+  ou: z.string().regex(/^\/([^/]{1,128}(\/[^/]{1,128})*)?$/, 'must be an OU path such as /Prod/Payments ("/" = the root)'),
+  /** Organizations tags of the account (ListTagsForResource). */
+  tags: z.record(z.string().min(1).max(128), z.string().max(256)).refine((t) => Object.keys(t).length <= 50, 'at most 50 tags'),
   /** IAM roles with settings of their own (any role name may be assumed; unlisted roles have the IAM defaults). */
   roles: z.record(z.string().regex(/^[\w+=,.@-]{1,64}$/, 'must be an IAM role name'), z.strictObject({
     /** The role's MaxSessionDuration: 1h (the IAM default) to 12h. */
@@ -218,6 +222,8 @@ export const accountSchema = z.strictObject({
   denyAssumeRole: accountMutable.denyAssumeRole.default(false),
   optInRegions: accountMutable.optInRegions.default([]),
   roles: accountMutable.roles.default({}),
+  ou: accountMutable.ou.default('/'),
+  tags: accountMutable.tags.default({}),
   joinedAt: timestampSchema.optional(),
   regions: z.record(z.string().regex(REGION, 'must be a region name such as us-east-1'), regionSchema).default({}),
 }).partial({ name: true, email: true, externalId: true });
