@@ -1,13 +1,20 @@
 // Organizations discovery end to end: the real daemon (real SDK clients over HTTP) against the simulator.
 // Refresh at most once per organizations.refreshInterval (counted by the simulator), the last good
-// answer kept with its age exported when a read fails, and the Organizations role of a tooling account.
+// answer kept with its age exported when a read fails, the Organizations role of a tooling account, OU
+// paths and tags in the metrics, the API, `once --format json` and a Slack alert, and OU include/exclude.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ListParentsCommand, OrganizationsClient } from '@aws-sdk/client-organizations';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { Daemon } from '../../src/daemon.js';
 import { silentLogger } from '../../src/log.js';
 import { baseAccessKeyId, type RunningSimulator } from '../../src/simulator/server.js';
-import { BASE_CREDENTIALS, simConfig, simulator } from '../helpers/sim.js';
+import { BASE_CREDENTIALS, simConfig, simulator, tempDir } from '../helpers/sim.js';
+import { runCli } from '../helpers/cli.js';
+import { startReceiver, type Receiver } from '../helpers/receiver.js';
+import { assertSlackPayload } from '../helpers/slack-limits.js';
 
-const ORG_OPERATIONS = ['ListAccounts', 'ListParents', 'DescribeOrganizationalUnit', 'ListTagsForResource', 'DescribeOrganization'];
 const MIN = 60_000;
 const T0 = Date.parse('2026-03-02T09:00:00Z');
 
@@ -18,18 +25,16 @@ beforeAll(async () => { sim = await simulator('org-fleet.yaml'); });
 afterEach(async () => {
   for (const d of running.splice(0)) await d.stop(1000);
   await fetch(`${sim.url}/_sim/faults`, { method: 'DELETE' });
+  await fetch(`${sim.url}/_sim/faults`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rateLimitPerSecond: 0 }) });
   await fetch(`${sim.url}/_sim/accounts/333333333333`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ status: 'ACTIVE' }) });
 });
 afterAll(async () => { await sim?.close(); });
 
 /** Organizations requests the simulator answered so far, per operation (from its control API). */
 async function orgCalls(): Promise<Record<string, number>> {
-  const c = (await (await fetch(`${sim.url}/_sim/counters`)).json()) as { byOperation: Record<string, { ok: number; throttled: number; failed: number }> };
+  const c = (await (await fetch(`${sim.url}/_sim/counters/organizations`)).json()) as { byOperation: Record<string, { ok: number; throttled: number; failed: number }> };
   const out: Record<string, number> = {};
-  for (const op of ORG_OPERATIONS) {
-    const t = c.byOperation[op];
-    if (t) out[op] = t.ok + t.throttled + t.failed;
-  }
+  for (const [op, t] of Object.entries(c.byOperation)) out[op] = t.ok + t.throttled + t.failed;
   return out;
 }
 const total = (calls: Record<string, number>) => Object.values(calls).reduce((a, b) => a + b, 0);
@@ -157,5 +162,117 @@ describe('Organizations role (daemon in a tooling account)', () => {
     await d.pollNow();
     expect(polledAccounts(d)).toEqual(['444444444444']);
     expect(sample(await metrics(d), 'keystore_watch_organizations_errors_total{code="AccessDenied"}')).toBe(1);
+  });
+});
+
+describe('OU paths and tags end to end', () => {
+  let rx: Receiver | undefined;
+  afterEach(async () => { await rx?.close(); rx = undefined; });
+
+  it('reach keystore_watch_account_info, /api/v1/stores and a Slack alert; a second read re-describes no OU', async () => {
+    rx = await startReceiver();
+    const clock = { t: T0 };
+    const d = await orgDaemon({
+      organizations: { tags: ['owner', 'CostCenter'] },
+      alerting: { confirmations: 2, channels: [{ type: 'slack', webhookUrl: `${rx.url}/services/T0/B0/orgs-e2e`, minSeverity: 'warning' }] },
+    }, { clock });
+    const c0 = await orgCalls();
+    await d.pollNow();
+    const c1 = await orgCalls();
+    clock.t += MIN;
+    await d.pollNow(); // FAILED confirmed: the alert goes out
+
+    const text = await metrics(d);
+    const info = text.split('\n').filter((l) => l.startsWith('keystore_watch_account_info{')).sort();
+    expect(info).toEqual([
+      'keystore_watch_account_info{account_id="111111111111",account_name="management",ou_path="/"} 1',
+      'keystore_watch_account_info{account_id="222222222222",account_name="payments",ou_path="/Prod/Payments",tag_cost_center="cc-42",tag_owner="payments"} 1',
+      'keystore_watch_account_info{account_id="333333333333",account_name="sandbox",ou_path="/Sandbox",tag_owner="sandbox-team"} 1',
+      'keystore_watch_account_info{account_id="444444444444",account_name="tooling",ou_path="/Infra"} 1',
+      'keystore_watch_account_info{account_id="555555555555",account_name="payments-eu",ou_path="/Prod/Payments/EU",tag_owner="payments-eu"} 1',
+    ]);
+
+    const api = (await (await fetch(`${d.url}/api/v1/stores`)).json()) as { stores: { customKeyStoreId: string; ouPath: string | null; tags: Record<string, string> }[] };
+    expect(api.stores.find((x) => x.customKeyStoreId === 'cks-o222222222222222a')).toMatchObject({ ouPath: '/Prod/Payments', tags: { owner: 'payments', CostCenter: 'cc-42' } });
+    expect(api.stores.find((x) => x.customKeyStoreId === 'cks-o222222222222222a')!.tags).not.toHaveProperty('unrelated');
+    expect(api.stores.find((x) => x.customKeyStoreId === 'cks-o111111111111111a')).toMatchObject({ ouPath: '/', tags: {} });
+
+    await rx.waitFor(1, 20_000);
+    const slack = rx.requests[0]!;
+    assertSlackPayload(slack.json);
+    const body = JSON.stringify(slack.json);
+    expect(body).toContain('pay-hsm');
+    expect(body).toContain('*OU* `/Prod/Payments`');
+    expect(body).toContain('*owner* payments');
+    expect(body).toContain('*CostCenter* cc-42');
+
+    // The first read: one ListParents per polled account and per OU, one Describe per OU, tags per account.
+    const first = (op: string) => (c1[op] ?? 0) - (c0[op] ?? 0);
+    expect([first('ListAccounts'), first('ListParents'), first('DescribeOrganizationalUnit'), first('ListTagsForResource')]).toEqual([1, 5 + 5, 5, 5]);
+    // The next read (after refreshInterval) asks for each account's parent and tags again, never an OU.
+    clock.t = T0 + 10 * MIN;
+    await d.pollNow();
+    await until('the second read', async () => ((await orgCalls()).ListTagsForResource ?? 0) - (c1.ListTagsForResource ?? 0) === 5);
+    const c2 = await orgCalls();
+    const second = (op: string) => (c2[op] ?? 0) - (c1[op] ?? 0);
+    expect([second('ListAccounts'), second('ListParents'), second('DescribeOrganizationalUnit'), second('ListTagsForResource')]).toEqual([1, 5, 0, 5]);
+  });
+
+  it('reach once --format json', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'org.yaml');
+    writeFileSync(file, stringify({
+      aws: { endpoint: sim.url, maxAttempts: 2, requestTimeout: '3s' },
+      accounts: [{ id: '111111111111', name: 'management', tags: { owner: 'platform' } }],
+      organizations: { enabled: true, tags: ['owner'], excludeAccounts: ['444444444444'] },
+      regions: ['us-east-1'],
+    }));
+    const r = await runCli(['once', '--config', file, '--format', 'json'], { env: { AWS_ACCESS_KEY_ID: BASE_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: BASE_CREDENTIALS.secretAccessKey, AWS_REGION: 'us-east-1' } });
+    expect(r.stderr).toBe('');
+    const out = JSON.parse(r.stdout) as { stores: { customKeyStoreId: string; ouPath: string | null; tags: Record<string, string> }[] };
+    const byId = new Map(out.stores.map((x) => [x.customKeyStoreId, x]));
+    expect(byId.get('cks-o222222222222222a')).toMatchObject({ ouPath: '/Prod/Payments', tags: { owner: 'payments' } });
+    expect(byId.get('cks-o555555555555555a')).toMatchObject({ ouPath: '/Prod/Payments/EU', tags: { owner: 'payments-eu' } });
+    // The config's own tags win for an explicit account; its OU still comes from Organizations.
+    expect(byId.get('cks-o111111111111111a')).toMatchObject({ ouPath: '/', tags: { owner: 'platform' } });
+  });
+});
+
+describe('include and exclude by OU', () => {
+  /** The OU id the simulator gave /Prod/Payments/EU, read with a real client as an operator would. */
+  async function ouIdOf(accountId: string): Promise<string> {
+    const client = new OrganizationsClient({ endpoint: sim.url, region: 'us-east-1', credentials: BASE_CREDENTIALS });
+    const { Parents } = await client.send(new ListParentsCommand({ ChildId: accountId }));
+    client.destroy();
+    return Parents![0]!.Id!;
+  }
+
+  it('a path takes its subtree, an OU id cuts a branch out, explicit accounts stay', async () => {
+    const euOu = await ouIdOf('555555555555');
+    expect(euOu).toMatch(/^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$/);
+    const cases: [Record<string, unknown>, string[]][] = [
+      [{ includeOUs: ['/Prod'] }, ['111111111111', '222222222222', '555555555555']],
+      [{ includeOUs: ['/Prod/Payments'], excludeOUs: [euOu] }, ['111111111111', '222222222222']],
+      [{ excludeOUs: ['/Prod', '/Infra'] }, ['111111111111', '333333333333']],
+      [{ includeOUs: ['/Prod/Pay'] }, ['111111111111']], // a prefix of a name is not an OU
+    ];
+    for (const [filters, expected] of cases) {
+      const d = await orgDaemon({ organizations: filters }, { clock: { t: T0 } });
+      await d.pollNow();
+      expect(polledAccounts(d), JSON.stringify(filters)).toEqual(expected);
+    }
+  });
+
+  it('TooManyRequestsException from Organizations is retried: every placement still arrives', async () => {
+    await fetch(`${sim.url}/_sim/faults`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rateLimits: { ListParents: 2, DescribeOrganizationalUnit: 2, ListTagsForResource: 2 } }) });
+    const before = (await (await fetch(`${sim.url}/_sim/counters/organizations`)).json()) as { byOperation: Record<string, { throttled: number }> };
+    const d = await orgDaemon({ aws: { maxAttempts: 10 }, organizations: { tags: ['owner'] } }, { clock: { t: T0 } });
+    await d.pollNow();
+    const after = (await (await fetch(`${sim.url}/_sim/counters/organizations`)).json()) as { byOperation: Record<string, { throttled: number }> };
+    const throttled = Object.entries(after.byOperation).reduce((n, [op, t]) => n + t.throttled - (before.byOperation[op]?.throttled ?? 0), 0);
+    expect(throttled).toBeGreaterThan(0);
+    const text = await metrics(d);
+    expect(text).toContain('account_id="555555555555",account_name="payments-eu",ou_path="/Prod/Payments/EU",tag_owner="payments-eu"');
+    expect(text).not.toMatch(/keystore_watch_organizations_enrichment_failures_total\{[^}]*\} [1-9]/);
   });
 });
