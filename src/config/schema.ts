@@ -117,7 +117,7 @@ export const configSchema = z.strictObject({
     includeOUs: z.array(ouSelector).default([]),
     excludeOUs: z.array(ouSelector).default([]),
     /** Accounts, OUs and tags are read from Organizations at most this often; the last good answer is kept meanwhile. */
-    refreshInterval: duration().default(15 * 60_000).refine((ms) => ms >= 1000, 'must be at least 1s'),
+    refreshInterval: duration().default(15 * 60_000).refine((ms) => ms >= 60_000, 'must be at least 1m'),
     /** A role assumed for the Organizations calls (in the management or a delegated administrator account). */
     roleArn: z.string().regex(ROLE_ARN, 'expected an IAM role ARN such as arn:aws:iam::111111111111:role/KeystoreWatchOrganizations').nullable().default(null),
     /** External id for organizations.roleArn (organizations.externalId is the member roles' one). */

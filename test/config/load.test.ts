@@ -65,10 +65,10 @@ describe('organizations keys', () => {
 
   it('takes the Organizations role apart from the member roles\' external id', () => {
     const c = parseConfigText(stringify({ ...fixture.base, organizations: {
-      enabled: true, externalId: 'member-ext', roleArn: 'arn:aws-cn:iam::999999999999:role/KeystoreWatchOrganizations', roleExternalId: 'org-ext',
-      refreshInterval: '2s', tags: ['owner', 'cost-center', 'Équipe'], includeOUs: ['/Prod/Payments', 'ou-ab12-11111111'], excludeOUs: ['r-ab12'],
+      enabled: true, externalId: 'member-ext', roleArn: 'arn:aws:iam::999999999999:role/KeystoreWatchOrganizations', roleExternalId: 'org-ext',
+      refreshInterval: '2m', tags: ['owner', 'cost-center', 'Équipe'], includeOUs: ['/Prod/Payments', 'ou-ab12-11111111'], excludeOUs: ['r-ab12'],
     } }), 'ok.yaml', env);
-    expect(c.organizations).toMatchObject({ externalId: 'member-ext', roleExternalId: 'org-ext', refreshInterval: 2000, tags: ['owner', 'cost-center', 'Équipe'] });
+    expect(c.organizations).toMatchObject({ externalId: 'member-ext', roleExternalId: 'org-ext', refreshInterval: 120_000, tags: ['owner', 'cost-center', 'Équipe'] });
   });
 
   it('accepts tags and an ouPath on explicit accounts', () => {
