@@ -184,10 +184,11 @@ export class Daemon {
     await idle;
     clearTimeout(timer);
     this.abort.abort();
+    // No Organizations read in the background any more (one in flight is aborted).
+    this.poller.close();
     await this.pipeline?.stop(Math.min(graceMs, 5000));
     await this.server?.close();
     await this.store?.close();
-    this.poller.close();
     this.clients.close();
   }
 }
