@@ -58,6 +58,9 @@ route('PUT', '/_sim/faults', (f, _p, b) => f.replaceFaults(b));
 route('PATCH', '/_sim/faults', (f, _p, b) => f.setFaults(b));
 route('DELETE', '/_sim/faults', (f) => f.resetFaults());
 
+route('GET', '/_sim/scp-deny', (f) => f.getScpDeny());
+route('PUT', '/_sim/scp-deny', (f, _p, b) => f.setScpDeny(b));
+
 route('GET', '/_sim/counters', (f) => f.counters());
 route('GET', '/_sim/requests', (f, _p, _b, q) => f.requestLog(Object.fromEntries(['service', 'operation', 'account', 'region'].filter((k) => q.get(k)).map((k) => [k, q.get(k)!]))));
 route('POST', '/_sim/counters/reset', (f) => { f.resetCounters(); return f.counters(); });

@@ -77,6 +77,7 @@ export function generateFleet(spec: GenerateSpec, taken: ReadonlySet<string> = n
       denyAssumeRole: false,
       optInRegions,
       roles: {},
+      missingPermissions: [],
       // No extra random draws: the same seed still yields the same accounts and stores as before.
       ou: `/${title(env)}/${title(team)}`,
       tags: { owner: team, environment: env },
