@@ -27,6 +27,7 @@ afterEach(async () => {
   await fetch(`${sim.url}/_sim/faults`, { method: 'DELETE' });
   await fetch(`${sim.url}/_sim/faults`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rateLimitPerSecond: 0 }) });
   await fetch(`${sim.url}/_sim/accounts/333333333333`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ status: 'ACTIVE' }) });
+  await fetch(`${sim.url}/_sim/accounts/111111111111`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ missingPermissions: [] }) });
 });
 afterAll(async () => { await sim?.close(); });
 
@@ -274,5 +275,35 @@ describe('include and exclude by OU', () => {
     const text = await metrics(d);
     expect(text).toContain('account_id="555555555555",account_name="payments-eu",ou_path="/Prod/Payments/EU",tag_owner="payments-eu"');
     expect(text).not.toMatch(/keystore_watch_organizations_enrichment_failures_total\{[^}]*\} [1-9]/);
+  });
+});
+
+describe('an IAM policy from before OU paths and tags (organizations:ListAccounts only)', () => {
+  const deny = (actions: string[]) => fetch(`${sim.url}/_sim/accounts/111111111111`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ missingPermissions: actions }) });
+
+  it('still discovers every account; OU paths and tags stay unknown, each denied operation is tried at most twice and reported', async () => {
+    await deny(['organizations:ListParents', 'organizations:ListTagsForResource']);
+    const c0 = await orgCalls();
+    const d = await orgDaemon({ organizations: { tags: ['owner'] } }, { clock: { t: T0 } });
+    await d.pollNow();
+    expect(polledAccounts(d)).toEqual(['111111111111', '222222222222', '333333333333', '444444444444', '555555555555']);
+    const c1 = await orgCalls();
+    expect((c1.ListParents ?? 0) - (c0.ListParents ?? 0)).toBeLessThanOrEqual(2);
+    expect((c1.ListTagsForResource ?? 0) - (c0.ListTagsForResource ?? 0)).toBeLessThanOrEqual(2);
+    const text = await metrics(d);
+    expect(text).toContain('keystore_watch_account_info{account_id="222222222222",account_name="payments",ou_path=""} 1');
+    expect(sample(text, 'keystore_watch_organizations_enrichment_failures_total{operation="ListParents",code="AccessDeniedException"}')).toBe(5);
+    expect(sample(text, 'keystore_watch_organizations_enrichment_failures_total{operation="ListTagsForResource",code="AccessDeniedException"}')).toBe(5);
+    expect(sample(text, 'keystore_watch_organizations_age_seconds')).toBe(0); // the account list itself is fresh
+  });
+
+  it('with OU filters, an account whose OU cannot be read is left out by includeOUs and kept by excludeOUs', async () => {
+    await deny(['organizations:ListParents']);
+    const inc = await orgDaemon({ organizations: { includeOUs: ['/Prod'] } }, { clock: { t: T0 } });
+    await inc.pollNow();
+    expect(polledAccounts(inc)).toEqual(['111111111111']);
+    const exc = await orgDaemon({ organizations: { excludeOUs: ['/Prod'] } }, { clock: { t: T0 } });
+    await exc.pollNow();
+    expect(polledAccounts(exc)).toEqual(['111111111111', '222222222222', '333333333333', '444444444444', '555555555555']);
   });
 });
