@@ -32,7 +32,7 @@
 import type { Config } from '../config/schema.js';
 import {
   SEVERITY_RANK, storeKey, targetKey,
-  type AccountFacts, type AlertNotification, type AlertSubject, type ClusterRecord, type Condition, type Guidance, type ProbeResult,
+  type AlertNotification, type AlertSubject, type ClusterRecord, type Condition, type Guidance, type ProbeResult,
   type Severity, type Snapshot, type StoreRecord, type TargetOutcome,
 } from '../model.js';
 import { SUBJECT_DETAIL, defaultSeverity } from './remediation/guidance.js';
@@ -126,12 +126,13 @@ const DAY = 86_400_000;
 const iso = (ms: number): string => new Date(ms).toISOString();
 const daysLeft = (notAfter: number, now: number): string => String(Math.floor((notAfter - now) / DAY));
 
-/** The account's OU path and tags, for routing and for the people reading the alert. */
-const ownerFacts = (r: AccountFacts): AccountFacts => ({ ouPath: r.ouPath ?? null, tags: r.tags ?? {} });
+/** Shared by every subject of an account without tags (subjects are built several times per store and poll). */
+const NO_TAGS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 function storeSubject(s: StoreRecord, details: Record<string, string> = {}): AlertSubject {
+  // The account's OU path and tags ride along, for routing and for the people reading the alert.
   return {
-    accountId: s.accountId, accountName: s.accountName, ...ownerFacts(s), region: s.region, storeId: s.id, storeName: s.name,
+    accountId: s.accountId, accountName: s.accountName, ouPath: s.ouPath ?? null, tags: s.tags ?? NO_TAGS, region: s.region, storeId: s.id, storeName: s.name,
     storeType: s.type, state: s.state, errorCode: s.errorCode, clusterId: s.clusterId, details,
   };
 }
@@ -139,7 +140,7 @@ function storeSubject(s: StoreRecord, details: Record<string, string> = {}): Ale
 function targetSubject(t: TargetOutcome): AlertSubject {
   const details: Record<string, string> = { 'Failed polls': String(t.consecutiveFailures), 'Last success': t.lastSuccessAt === null ? 'never' : iso(t.lastSuccessAt) };
   if (t.error) { details.Error = t.error.code; details.Message = t.error.message; }
-  return { accountId: t.accountId, accountName: t.accountName, ...ownerFacts(t), region: t.region, storeId: null, storeName: null, storeType: null, state: null, errorCode: null, clusterId: null, details };
+  return { accountId: t.accountId, accountName: t.accountName, ouPath: t.ouPath ?? null, tags: t.tags ?? NO_TAGS, region: t.region, storeId: null, storeName: null, storeType: null, state: null, errorCode: null, clusterId: null, details };
 }
 
 interface Ctx {
