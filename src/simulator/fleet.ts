@@ -85,7 +85,12 @@ export interface Account {
   partition: string;
   /** The opt-in regions this account has enabled. */
   optInRegions: string[];
+  /** Roles with settings of their own: MaxSessionDuration in ms. */
+  roles: Record<string, { maxSessionDuration?: number }>;
 }
+
+/** IAM's default MaxSessionDuration for a role. */
+const DEFAULT_MAX_SESSION = 3_600_000;
 
 /** Whether an account's credentials work in a region (see regionAccess). */
 export type RegionAccess = 'ok' | 'not-enabled' | 'other-partition' | 'no-such-region';
@@ -100,15 +105,18 @@ interface Issued { account: string; roleName: string; sessionName: string; sessi
 /** Who a request is from: an account's IAM user (base keys) or a role session. */
 export interface Identity { account: string; partition: string; roleName?: string; sessionName?: string }
 
-const BASE_KEY = /^AKIASIM0(\d{12})$/;
+/** Static keys: AKIASIM0<account> an IAM user of that account, ASIASIM0<account> a session of the base role there. */
+const BASE_KEY = /^(AKIA|ASIA)SIM0(\d{12})$/;
+/** The RoleSessionName of the static ASIA base keys' session. */
+export const BASE_SESSION_NAME = 'keystore-watch-base';
 
 interface ScheduledEvent { at: number; order: number; run: () => void }
 
 export interface FleetOptions { clock?: SimClock }
 
-/** The access key id of an account's long-term (base) credentials: AKIASIM0 + the 12-digit account id. */
-export function baseAccessKeyId(accountId: string): string {
-  return `AKIASIM0${accountId}`;
+/** The access key id of an account's long-term (base) credentials: AKIASIM0 + the 12-digit account id (ASIASIM0 for a session of the base role). */
+export function baseAccessKeyId(accountId: string, identity: 'user' | 'role' = 'user'): string {
+  return `${identity === 'role' ? 'ASIA' : 'AKIA'}SIM0${accountId}`;
 }
 
 const hashChars = (seed: string, alphabet: string, length: number): string => {
@@ -208,8 +216,9 @@ export class Fleet {
       denyAssumeRole: a.denyAssumeRole,
       externalId: a.externalId ?? null,
       joinedAt: a.joinedAt ?? Date.UTC(2023, 0, 1),
-      partition: a.partition ?? this.scenario.partition,
+      partition: this.scenario.partition,
       optInRegions: [...new Set(a.optInRegions)],
+      roles: a.roles,
     });
     this.enabledRegions.set(a.id, new Set(a.optInRegions));
     for (const [region, r] of Object.entries(a.regions)) {
@@ -412,6 +421,16 @@ export class Fleet {
     return this.accounts.get(id);
   }
 
+  /** The MaxSessionDuration of a role (ms): the scenario's, or IAM's default of 1 hour. */
+  maxSessionDuration(account: string, roleName: string): number {
+    return this.accounts.get(account)?.roles[roleName]?.maxSessionDuration ?? DEFAULT_MAX_SESSION;
+  }
+
+  /** The account whose keys the simulator hands out as its base credentials. */
+  get baseAccountId(): string {
+    return this.scenario.credentials.baseAccount ?? this.managementAccountId;
+  }
+
   /**
    * Whether an account's credentials work in a region: an opt-in region the account has not enabled,
    * or a region of another partition, does not know the account's credentials at all.
@@ -477,8 +496,9 @@ export class Fleet {
   identify(accessKeyId: string, sessionToken: string | undefined): Identity | { error: 'unknown' | 'expired' } {
     const base = BASE_KEY.exec(accessKeyId);
     if (base) {
-      const a = this.accounts.get(base[1]!);
-      return a ? { account: a.id, partition: a.partition } : { error: 'unknown' };
+      const a = this.accounts.get(base[2]!);
+      if (!a) return { error: 'unknown' };
+      return base[1] === 'AKIA' ? { account: a.id, partition: a.partition } : { account: a.id, partition: a.partition, roleName: this.scenario.credentials.baseRoleName, sessionName: BASE_SESSION_NAME };
     }
     const cred = this.issued.get(accessKeyId);
     if (!cred || (sessionToken !== undefined && sessionToken !== cred.sessionToken)) return { error: 'unknown' };
@@ -686,7 +706,7 @@ export class Fleet {
   addAccount(input: unknown): Account {
     const spec = validate(accountSchema, input);
     if (this.accounts.has(spec.id)) throw new SimError(`account ${spec.id} already exists`, 409);
-    const partition = spec.partition ?? this.scenario.partition;
+    const partition = this.scenario.partition;
     const enabled = new Set(spec.optInRegions);
     const issues = [
       ...spec.optInRegions.map((r, i) => ({ path: `optInRegions[${i}]`, message: optInProblem(r, partition) })),

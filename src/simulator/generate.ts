@@ -74,6 +74,7 @@ export function generateFleet(spec: GenerateSpec, taken: ReadonlySet<string> = n
       status: rng() < spec.suspendedFraction ? 'SUSPENDED' : 'ACTIVE',
       denyAssumeRole: false,
       optInRegions,
+      roles: {},
       joinedAt: EPOCH_2023 + Math.floor(rng() * YEAR_MS / 1000) * 1000,
       regions,
     });

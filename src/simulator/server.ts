@@ -38,8 +38,11 @@ export interface RunningSimulator {
   url: string;
   port: number;
   fleet: Fleet;
-  /** The management account's base credentials (any secret is accepted). */
-  credentials: { accessKeyId: string; secretAccessKey: string };
+  /**
+   * The base credentials (any secret is accepted): of `credentials.baseAccount` (default the management
+   * account), an IAM user's AKIA keys or, with `credentials.baseIdentity: role`, a role session's ASIA keys.
+   */
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   close(): Promise<void>;
 }
 
@@ -90,7 +93,7 @@ export async function startSimulator(opts: StartSimulatorOptions = {}): Promise<
     url: `http://${host}:${port}`,
     port,
     fleet,
-    credentials: { accessKeyId: baseAccessKeyId(fleet.managementAccountId), secretAccessKey: 'simulator' },
+    credentials: baseCredentials(fleet),
     close: () => new Promise<void>((resolve) => {
       for (const t of timers) clearTimeout(t);
       timers.clear();
@@ -105,6 +108,11 @@ const pathOf = (url: string | undefined) => {
   const q = u.indexOf('?');
   return q < 0 ? u : u.slice(0, q);
 };
+
+function baseCredentials(fleet: Fleet): RunningSimulator['credentials'] {
+  const role = fleet.scenario.credentials.baseIdentity === 'role';
+  return { accessKeyId: baseAccessKeyId(fleet.baseAccountId, role ? 'role' : 'user'), secretAccessKey: 'simulator', ...(role && { sessionToken: 'simulator-base-session' }) };
+}
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {

@@ -12,10 +12,10 @@ export const organizationId = (mgmt: string) => `o-${createHash('sha256').update
 // `Status` is the older field (no CLOSED, no PENDING_ACTIVATION); `State` is its successor.
 const LEGACY_STATUS: Record<string, string> = { CLOSED: 'SUSPENDED', PENDING_ACTIVATION: 'ACTIVE' };
 
-function accountEntry(mgmt: string, orgId: string, a: Account) {
+function accountEntry(partition: string, mgmt: string, orgId: string, a: Account) {
   return {
     Id: a.id,
-    Arn: `arn:aws:organizations::${mgmt}:account/${orgId}/${a.id}`,
+    Arn: `arn:${partition}:organizations::${mgmt}:account/${orgId}/${a.id}`,
     Email: a.email,
     Name: a.name,
     Status: LEGACY_STATUS[a.status] ?? a.status,
@@ -62,7 +62,7 @@ function listAccounts(input: Input, ctx: ServiceContext) {
   const mgmt = ctx.fleet.managementAccountId;
   const orgId = organizationId(mgmt);
   return {
-    Accounts: page.map((a) => accountEntry(mgmt, orgId, a)),
+    Accounts: page.map((a) => accountEntry(ctx.partition, mgmt, orgId, a)),
     ...(next < total && { NextToken: ctx.fleet.marker(scope, next * 2) }),
   };
 }
@@ -74,9 +74,9 @@ function describeOrganization(_input: Input, ctx: ServiceContext) {
   return {
     Organization: {
       Id: id,
-      Arn: `arn:aws:organizations::${mgmt}:organization/${id}`,
+      Arn: `arn:${ctx.partition}:organizations::${mgmt}:organization/${id}`,
       FeatureSet: 'ALL',
-      MasterAccountArn: `arn:aws:organizations::${mgmt}:account/${id}/${mgmt}`,
+      MasterAccountArn: `arn:${ctx.partition}:organizations::${mgmt}:account/${id}/${mgmt}`,
       MasterAccountId: mgmt,
       MasterAccountEmail: ctx.fleet.getAccount(mgmt)?.email,
       AvailablePolicyTypes: [],
