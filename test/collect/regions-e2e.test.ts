@@ -159,6 +159,19 @@ describe('opt-in regions with an explicit region list', () => {
   });
 });
 
+describe('region names', () => {
+  it('a typo exits 2 through the CLI, naming regions[i]', async () => {
+    const cfg = join(tempDir(), 'typo.yaml');
+    writeFileSync(cfg, stringify({ aws: { endpoint: sim.url }, accounts: ACCOUNTS, regions: ['us-east-1', 'us-east-7', 'eu-west1'] }));
+    const r = await runCli(['once', '--config', cfg, '--format', 'json'], { env: { AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y' } });
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain(cfg);
+    expect(r.stderr).toMatch(/regions\[1\]: unknown AWS region "us-east-7"/);
+    expect(r.stderr).toMatch(/regions\[2\]: unknown AWS region "eu-west1"/);
+  });
+});
+
 describe('regions: enabled', () => {
   it('polls exactly the regions each account has enabled, minus excludeRegions', async () => {
     const listRegions = () => sim.fleet.counters().byOperation.ListRegions?.ok ?? 0;
