@@ -193,10 +193,12 @@ export class Poller {
     const suspects = results.filter((r) => r.stores === null && r.error && mayBeRegionNotEnabled(r.error.code));
     if (suspects.length === 0) return;
     const { clients, config } = this.opts;
-    for (const [accountId, list] of groupBy(suspects, (r) => r.target.accountId)) {
+    const answered = new Set(results.filter((r) => r.stores !== null).map((r) => r.target.accountId));
+    // Accounts in parallel (bounded): on a first poll every account may have a suspect region.
+    await mapBounded([...groupBy(suspects, (r) => r.target.accountId)], config.aws.concurrency, async ([accountId, list]) => {
       // Cached, or read now (a failed read leaves null: the fallback below decides).
       const enabled = (await this.enabledRegions.get(accountId, signal)).regions;
-      const answeredElsewhere = results.some((r) => r.target.accountId === accountId && r.stores !== null);
+      const answeredElsewhere = answered.has(accountId);
       for (const r of list) {
         const status = classifyUnanswered(r.target.region, enabled, answeredElsewhere);
         if (status === 'not_enabled') {
@@ -208,7 +210,7 @@ export class Poller {
           clients.resetCredentials(r.target);
         }
       }
-    }
+    });
   }
 
   private async pollTarget(target: Target, running: Set<AbortController>, aborted: boolean): Promise<TargetPollResult> {
