@@ -12,12 +12,14 @@ import { Counters, FaultEngine, type CountersSnapshot, type RequestKey, type Req
 import { generateFleet } from './generate.js';
 import {
   accountPatchSchema, accountSchema, CERTIFICATE_NAMES, certFieldSchema, clusterPatchSchema, clusterSchema, errorCodeProblems, faultsPatchSchema,
-  effectiveState, faultsSchema, formatIssues, hsmPatchSchema, hsmSchema, optInProblem, parseScenario, regionProblem, storePatchSchema, storeSchema,
+  effectiveState, faultsSchema, formatIssues, hsmPatchSchema, hsmSchema, optInProblem, parseScenario, regionProblem, scpDenySchema, storePatchSchema, storeSchema,
   type AccountSpec, type CertificateName, type ClusterSpec, type ClusterStateValue, type Faults, type Scenario, type ScenarioInput, type StoreSpec, type TimelineEntry,
 } from './scenario.js';
 import { BASE32ISH } from './random.js';
+import { Policies, type ScpDeny } from './policies.js';
+import { buildOrgTree, organizationId, type OrgTree } from './org-tree.js';
 import { regionInfo } from './regions.js';
-import type { z } from 'zod';
+import { z } from 'zod';
 
 const DAY = 86_400_000;
 const KNOWN_CONNECTION_STATES: ReadonlySet<string> = new Set(Object.values(ConnectionStateType));
@@ -87,6 +89,11 @@ export interface Account {
   optInRegions: string[];
   /** Roles with settings of their own: MaxSessionDuration in ms. */
   roles: Record<string, { maxSessionDuration?: number }>;
+  /** IAM actions the account's identities lack (implicit deny). */
+  missingPermissions: string[];
+  /** OU path from the root, e.g. /Prod/Payments. */
+  ou: string;
+  tags: Record<string, string>;
 }
 
 /** IAM's default MaxSessionDuration for a role. */
@@ -135,6 +142,9 @@ export class Fleet {
   readonly managementAccountId: string;
   readonly faults: FaultEngine;
   readonly requestCounters = new Counters(() => this.clock.now());
+  /** SCP denies and missing permissions, checked before every handler. */
+  readonly policies = new Policies();
+  private scpDenyList: ScpDeny[] = [];
 
   private accounts = new Map<string, Account>();
   /** The accounts in order, built on first read after a change: ListAccounts pages slice it. */
@@ -143,6 +153,8 @@ export class Fleet {
   private stores = new Map<string, Rec<Store>>();
   private clusters = new Map<string, Rec<Cluster>>();
   private issued = new Map<string, Issued>();
+  /** Root and OUs from the accounts' ou paths, rebuilt on first read after an account changes. */
+  private orgTreeCache: OrgTree | null = null;
   /** Account id -> its enabled opt-in regions (a Set, for the per-request check). */
   private enabledRegions = new Map<string, Set<string>>();
   private events: ScheduledEvent[] = [];
@@ -164,6 +176,7 @@ export class Fleet {
     const generated = this.scenario.generate ? generateFleet(this.scenario.generate, new Set(listed.map((a) => a.id))) : [];
     for (const a of [...listed, ...generated]) this.loadAccount(a);
     this.managementAccountId = this.scenario.managementAccount ?? listed[0]?.id ?? generated[0]!.id;
+    this.setScpDeny(this.scenario.scpDeny);
     this.loading = false;
     for (const e of this.scenario.timeline) this.schedule(this.startedAt + e.at, () => this.applyTimeline(e));
   }
@@ -219,8 +232,13 @@ export class Fleet {
       partition: this.scenario.partition,
       optInRegions: [...new Set(a.optInRegions)],
       roles: a.roles,
+      missingPermissions: a.missingPermissions,
+      ou: a.ou,
+      tags: a.tags,
     });
+    this.orgTreeCache = null;
     this.enabledRegions.set(a.id, new Set(a.optInRegions));
+    this.policies.setMissingPermissions(a.id, a.missingPermissions);
     for (const [region, r] of Object.entries(a.regions)) {
       for (const c of r.clusters) this.insertCluster(this.buildCluster(a.id, region, c));
       r.stores.forEach((s, i) => this.insertStore(this.buildStore(a.id, region, s, i)));
@@ -419,6 +437,11 @@ export class Fleet {
 
   getAccount(id: string): Account | undefined {
     return this.accounts.get(id);
+  }
+
+  /** The organization's root and OUs (cached until an account changes). */
+  orgTree(): OrgTree {
+    return (this.orgTreeCache ??= buildOrgTree(organizationId(this.managementAccountId), this.accounts.values()));
   }
 
   /** The MaxSessionDuration of a role (ms): the scenario's, or IAM's default of 1 hour. */
@@ -729,7 +752,29 @@ export class Fleet {
     const next: Account = { ...cur, ...Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined)) } as Account;
     this.accounts.set(id, next);
     this.accountList = null;
+    this.orgTreeCache = null;
+    if (p.missingPermissions) this.policies.setMissingPermissions(id, p.missingPermissions);
     return next;
+  }
+
+  // ---------- policies ----------
+
+  getScpDeny(): ScpDeny[] {
+    return structuredClone(this.scpDenyList);
+  }
+
+  /** Replaces the service control policy denies ([] = none). */
+  setScpDeny(input: unknown): ScpDeny[] {
+    const list = validate(z.array(scpDenySchema), input ?? []);
+    for (const d of list) {
+      const a = this.accounts.get(d.account);
+      if (!a) throw new SimError(`account: no account ${d.account}`, 404);
+      const message = d.region === undefined ? undefined : regionProblem(d.region, a.partition, null);
+      if (message) throw new SimError(`region: ${message}`, 400, [{ path: 'region', message }]);
+    }
+    this.scpDenyList = list;
+    this.policies.setScpDeny(list);
+    return this.getScpDeny();
   }
 
   // ---------- faults and counters ----------

@@ -193,6 +193,16 @@ const regionSchema = z.strictObject({
   clusters: z.array(clusterSchema).default([]),
 });
 
+/** An IAM action such as kms:DescribeCustomKeyStores, with `*` wildcards (kms:*, kms:Describe*, *). */
+const iamActionSchema = z.string().regex(/^(\*|[a-z0-9-]+:[A-Za-z0-9*]+)$/, 'must be an IAM action such as kms:DescribeCustomKeyStores or kms:* (service prefix, colon, action)');
+
+export const scpDenySchema = z.strictObject({
+  account: z.string({ error: 'must be a 12-digit account id in quotes' }).regex(ACCOUNT_ID, 'must be a 12-digit account id (quote it in YAML)'),
+  /** Omitted: every region. */
+  region: z.string().regex(REGION, 'must be a region name such as us-east-1').optional(),
+  action: iamActionSchema,
+});
+
 const accountMutable = {
   name: z.string().min(1),
   email: z.string().min(1),
@@ -203,6 +213,12 @@ const accountMutable = {
   externalId: z.string().min(2).nullable(),
   /** The opt-in regions this account has enabled (me-central-1, af-south-1, ...); every other opt-in region is refused. */
   optInRegions: z.array(z.string().regex(REGION, 'must be a region name such as me-central-1')),
+  /** The OU the account sits in, as a path from the root: /Prod/Payments ("/" = directly under the root). */
+  ou: z.string().regex(/^\/([^/]{1,128}(\/[^/]{1,128})*)?$/, 'must be an OU path such as /Prod/Payments ("/" = the root)'),
+  /** Organizations tags of the account (ListTagsForResource). */
+  tags: z.record(z.string().min(1).max(128), z.string().max(256)).refine((t) => Object.keys(t).length <= 50, 'at most 50 tags'),
+  /** IAM actions no identity of this account is allowed (implicit deny), e.g. [kms:GenerateRandom]; `*` wildcards. */
+  missingPermissions: z.array(iamActionSchema),
   /** IAM roles with settings of their own (any role name may be assumed; unlisted roles have the IAM defaults). */
   roles: z.record(z.string().regex(/^[\w+=,.@-]{1,64}$/, 'must be an IAM role name'), z.strictObject({
     /** The role's MaxSessionDuration: 1h (the IAM default) to 12h. */
@@ -218,6 +234,9 @@ export const accountSchema = z.strictObject({
   denyAssumeRole: accountMutable.denyAssumeRole.default(false),
   optInRegions: accountMutable.optInRegions.default([]),
   roles: accountMutable.roles.default({}),
+  missingPermissions: accountMutable.missingPermissions.default([]),
+  ou: accountMutable.ou.default('/'),
+  tags: accountMutable.tags.default({}),
   joinedAt: timestampSchema.optional(),
   regions: z.record(z.string().regex(REGION, 'must be a region name such as us-east-1'), regionSchema).default({}),
 }).partial({ name: true, email: true, externalId: true });
@@ -296,6 +315,8 @@ export const scenarioSchema = z.strictObject({
   partition: z.enum(PARTITION_IDS as [string, ...string[]]).default('aws'),
   managementAccount: z.string({ error: 'must be a 12-digit account id in quotes, e.g. "111111111111"' }).regex(ACCOUNT_ID, 'must be a 12-digit account id (quote it in YAML)').optional(),
   accounts: z.array(accountSchema).default([]),
+  /** Service control policy denies: { account, region?, action } (never applied to the management account, as at AWS). */
+  scpDeny: z.array(scpDenySchema).default([]),
   timeline: z.array(timelineEntrySchema).default([]),
   faults: faultsSchema.default(faultsSchema.parse({})),
   generate: generateSchema.optional(),
@@ -353,6 +374,11 @@ export const scenarioSchema = z.strictObject({
   s.generate?.regions.forEach((region, ri) => {
     const message = regionProblem(region, s.partition, null);
     if (message) ctx.addIssue({ code: 'custom', path: ['generate', 'regions', ri], message });
+  });
+  s.scpDeny.forEach((d, i) => {
+    if (s.accounts.length > 0 && !accountIds.has(d.account)) ctx.addIssue({ code: 'custom', path: ['scpDeny', i, 'account'], message: `${d.account} is not one of accounts[].id` });
+    const message = d.region === undefined ? undefined : regionProblem(d.region, s.partition, null);
+    if (message) ctx.addIssue({ code: 'custom', path: ['scpDeny', i, 'region'], message });
   });
   if (s.credentials.baseAccount && s.accounts.length > 0 && !accountIds.has(s.credentials.baseAccount)) {
     ctx.addIssue({ code: 'custom', path: ['credentials', 'baseAccount'], message: `${s.credentials.baseAccount} is not one of accounts[].id` });
