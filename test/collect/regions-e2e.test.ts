@@ -29,8 +29,6 @@ const DEFAULT_REGIONS = [
   'ap-northeast-1', 'ap-northeast-2', 'ap-northeast-3', 'ap-south-1', 'ap-southeast-1', 'ap-southeast-2', 'ca-central-1', 'eu-central-1',
   'eu-north-1', 'eu-west-1', 'eu-west-2', 'eu-west-3', 'sa-east-1', 'us-east-1', 'us-east-2', 'us-west-1', 'us-west-2',
 ];
-const SCP_MESSAGE = (account: string) =>
-  `User: arn:aws:sts::${account}:assumed-role/KeystoreWatch/keystore-watch is not authorized to perform: kms:DescribeCustomKeyStores with an explicit deny in a service control policy`;
 
 let sim: RunningSimulator;
 let hook: Receiver;
@@ -45,6 +43,8 @@ afterEach(async () => {
   await daemon?.stop(2000);
   daemon = null;
   sim.fleet.resetFaults();
+  sim.fleet.setScpDeny([]);
+  sim.fleet.setAccount('333333333333', { missingPermissions: [] });
   hook.requests.length = 0;
 });
 afterAll(async () => { await Promise.all([sim?.close(), hook?.close()]); });
@@ -206,10 +206,8 @@ describe('regions: enabled', () => {
 
 describe('service control policies', () => {
   it('a region an SCP denies is denied, with one warning for the account and no blind-spot page', async () => {
-    sim.fleet.setFaults({ errors: [
-      { service: 'kms', operation: 'DescribeCustomKeyStores', account: '444444444444', region: 'eu-west-1', error: 'AccessDeniedException', status: 400, message: SCP_MESSAGE('444444444444') },
-      { service: 'kms', operation: 'DescribeCustomKeyStores', account: '444444444444', region: 'us-east-1', error: 'AccessDeniedException', status: 400, message: SCP_MESSAGE('444444444444') },
-    ] });
+    // The simulator answers AWS's explicit-deny message for the account's callers in those regions.
+    sim.fleet.setScpDeny([{ account: '444444444444', region: 'eu-west-1', action: 'kms:*' }, { account: '444444444444', region: 'us-east-1', action: 'kms:DescribeCustomKeyStores' }]);
     const d = await startDaemon({ regions: ['us-east-1', 'eu-west-1'] });
     let snap!: Snapshot;
     for (let i = 0; i < 5; i++) snap = await poll(d);
@@ -231,8 +229,7 @@ describe('service control policies', () => {
   });
 
   it('an access denial without an SCP stays a failure naming the missing IAM action', async () => {
-    sim.fleet.setFaults({ errors: [{ service: 'kms', operation: 'DescribeCustomKeyStores', account: '333333333333', region: 'us-east-1', error: 'AccessDeniedException', status: 400,
-      message: 'User: arn:aws:sts::333333333333:assumed-role/KeystoreWatch/keystore-watch is not authorized to perform: kms:DescribeCustomKeyStores because no identity-based policy allows the kms:DescribeCustomKeyStores action' }] });
+    sim.fleet.setAccount('333333333333', { missingPermissions: ['kms:DescribeCustomKeyStores'] });
     const d = await startDaemon({ regions: ['us-east-1'] });
     let snap!: Snapshot;
     for (let i = 0; i < 3; i++) snap = await poll(d);
