@@ -67,6 +67,9 @@ export class Daemon {
         this.metrics.orgErrors.inc({ code: e.code });
         opts.logger.warn({ code: e.code, error: e.message }, 'organizations ListAccounts failed; keeping the last known account list');
       },
+      onRegionsError: (accountId, e, kept) => {
+        opts.logger.warn({ accountId, code: e.code, error: e.message }, kept ? 'account ListRegions failed; keeping the last known enabled regions' : 'account ListRegions failed; the regions to poll in this account are unknown');
+      },
     });
   }
 

@@ -25,6 +25,8 @@ export interface PollerOptions {
   /** Called as targets finish (for the CLI progress line). */
   onProgress?: (done: number, total: number) => void;
   onOrganizationsError?: (error: TargetError) => void;
+  /** Account ListRegions failed for an account (regions: enabled); its last known regions are kept when there are any. */
+  onRegionsError?: (accountId: string, error: TargetError, keptLastKnown: boolean) => void;
 }
 
 export function toTargetError(err: unknown): TargetError {
@@ -64,6 +66,8 @@ export class Poller {
   private readonly enabledRegions: EnabledRegions;
   /** Targets found not enabled, by targetKey: epoch ms until which they are not polled again. */
   private readonly notEnabledUntil = new Map<string, number>();
+  /** The accounts of the current plan, for the enabled-regions reads (each through its account's role). */
+  private readonly accountsById = new Map<string, AccountRef>();
   private lastProbeAt = new Map<string, number>();
   /** performance.now() when the last probe call of each account-region ended: the spacing also holds across polls. */
   private lastProbeCallEnd = new Map<string, number>();
@@ -71,21 +75,17 @@ export class Poller {
 
   constructor(private readonly opts: PollerOptions) {
     this.now = opts.now ?? Date.now;
-    const byId = new Map<string, AccountRef>();
-    this.accountsById = byId;
     this.enabledRegions = new EnabledRegions({
       refreshInterval: opts.config.organizations.refreshInterval,
       now: this.now,
       toError: toTargetError,
       fetch: (accountId, signal) => {
-        const account = byId.get(accountId);
+        const account = this.accountsById.get(accountId);
         if (!account) return Promise.reject(new Error(`account ${accountId} is not monitored`));
         return listEnabledRegions(this.opts.clients.account(account), signal);
       },
     });
   }
-
-  private readonly accountsById: Map<string, AccountRef>;
 
   /** The accounts to poll; Organizations failures keep the last known list. */
   async accounts(signal?: AbortSignal): Promise<AccountRef[]> {
@@ -124,6 +124,7 @@ export class Poller {
       : null;
     accounts.forEach((a, i) => {
       const answer = answers?.[i];
+      if (answer?.error) this.opts.onRegionsError?.(a.id, answer.error, answer.regions !== null);
       const regions = regionsToPoll(config.regions, answer?.regions ?? null, config.excludeRegions);
       if (!regions) {
         const target = buildTargets([a], [config.aws.homeRegion])[0]!;
