@@ -144,6 +144,22 @@ describe('opt-in regions with an explicit region list', () => {
     }
   });
 
+  it('without account:ListRegions, an account answering in no region stays failed (the safe side) and its credentials are re-assumed', async () => {
+    sim.fleet.setAccount('333333333333', { missingPermissions: ['account:ListRegions'] });
+    const d = await startDaemon({ regions: ['me-central-1', 'us-east-1'], accounts: ACCOUNTS.slice(1, 3) });
+    const first = await poll(d);
+    // sandbox answers in us-east-1, so its me-central-1 is not enabled even without ListRegions.
+    expect(first.targets.find((t) => t.accountId === '333333333333' && t.region === 'me-central-1')!.status).toBe('not_enabled');
+    // Now every region of sandbox answers UnrecognizedClientException (its us-east-1 too): nothing vouches for the credentials.
+    sim.fleet.setFaults({ errors: [{ service: 'kms', account: '333333333333', region: 'us-east-1', error: 'UnrecognizedClientException', message: 'The security token included in the request is invalid.' }] });
+    const assumed = () => metric(d, 'keystore_watch_aws_requests_total{service="sts",operation="AssumeRole"}');
+    const before = await assumed();
+    const second = await poll(d);
+    expect(second.targets.find((t) => t.accountId === '333333333333' && t.region === 'us-east-1')).toMatchObject({ status: 'failed', error: { code: 'UnrecognizedClientException' } });
+    await poll(d);
+    expect(await assumed()).toBe(before + 1); // dropped after the failed poll, assumed again on the next
+  });
+
   it('once exits 0 when every store is CONNECTED, listing the disabled regions as not_enabled', async () => {
     const dir = tempDir();
     const cfg = join(dir, 'opt-in.yaml');
