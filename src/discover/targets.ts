@@ -4,6 +4,7 @@ import type { Config } from '../config/schema.js';
 import type { Target } from '../model.js';
 import type { OrgAccount } from './organizations.js';
 import { parseOuSelector, selectByOu, type OuSelector } from './ou-path.js';
+import { partitionOfRegion, roleArnFor } from '../config/partitions.js';
 
 export interface AccountRef {
   id: string;
@@ -16,8 +17,6 @@ export interface AccountRef {
   /** Values of the configured tag keys the account has. */
   tags: Record<string, string>;
 }
-
-const roleArnFor = (accountId: string, roleName: string) => `arn:aws:iam::${accountId}:role/${roleName}`;
 
 const selectors = (list: readonly string[]): OuSelector[] => list.map(parseOuSelector).filter((s): s is OuSelector => typeof s !== 'string');
 
@@ -46,6 +45,8 @@ export const organizationTagKeys = (config: Config): Set<string> => new Set(conf
 export function resolveAccounts(config: Config, orgAccounts: readonly OrgAccount[] | null): AccountRef[] {
   const out = new Map<string, AccountRef>();
   const org = config.organizations;
+  // Role ARNs follow the partition (arn:aws-cn:iam::... in China), which the home region belongs to.
+  const partition = partitionOfRegion(config.aws.homeRegion)?.name ?? 'aws';
   const known = new Map((org.enabled ? orgAccounts ?? [] : []).map((a) => [a.id, a]));
   for (const a of config.accounts) {
     const o = known.get(a.id);
@@ -63,7 +64,7 @@ export function resolveAccounts(config: Config, orgAccounts: readonly OrgAccount
       if (out.has(a.id) || !candidate(a)) continue;
       if (selectByOu(a.placement ?? null, include, exclude) === 'skip') continue;
       out.set(a.id, {
-        id: a.id, name: a.name, roleArn: roleArnFor(a.id, org.roleName), externalId: org.externalId, source: 'organizations',
+        id: a.id, name: a.name, roleArn: roleArnFor(partition, a.id, org.roleName), externalId: org.externalId, source: 'organizations',
         ouPath: a.placement?.ouPath ?? null, tags: { ...(a.tags ?? {}) },
       });
     }

@@ -1,13 +1,15 @@
 // Organizations discovery end to end: the real daemon (real SDK clients over HTTP) against the simulator.
 // Refresh at most once per organizations.refreshInterval (counted by the simulator), the last good
 // answer kept with its age exported when a read fails, the Organizations role of a tooling account, OU
-// paths and tags in the metrics, the API, `once --format json` and a Slack alert, and OU include/exclude.
+// paths and tags in the metrics, the API, `once --format json` and a Slack alert, OU include/exclude, and
+// the same from a tooling account in the aws-cn partition.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ListParentsCommand, OrganizationsClient } from '@aws-sdk/client-organizations';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { Daemon } from '../../src/daemon.js';
+import { parseConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/log.js';
 import { baseAccessKeyId, type RunningSimulator } from '../../src/simulator/server.js';
 import { BASE_CREDENTIALS, simConfig, simulator, tempDir } from '../helpers/sim.js';
@@ -305,5 +307,48 @@ describe('an IAM policy from before OU paths and tags (organizations:ListAccount
     const exc = await orgDaemon({ organizations: { excludeOUs: ['/Prod'] } }, { clock: { t: T0 } });
     await exc.pollNow();
     expect(polledAccounts(exc)).toEqual(['111111111111', '222222222222', '333333333333', '444444444444', '555555555555']);
+  });
+});
+
+describe('aws-cn: Organizations discovery from a tooling account', () => {
+  it('assumes the arn:aws-cn Organizations role, polls cn-north-1 and cn-northwest-1, and carries OU paths and tags', async () => {
+    const cn = await simulator('org-fleet-cn.yaml');
+    try {
+      const config = parseConfig({
+        schedule: '0 0 1 1 *', listen: '127.0.0.1:0', stateDir: tempDir(),
+        aws: { endpoint: cn.url, maxAttempts: 2, requestTimeout: '3s', targetTimeout: '8s' },
+        accounts: [{ id: '444444444444', name: 'tooling' }],
+        regions: ['cn-north-1', 'cn-northwest-1'],
+        organizations: {
+          enabled: true, tags: ['owner'], excludeAccounts: ['111111111111'],
+          roleArn: 'arn:aws-cn:iam::111111111111:role/KeystoreWatchOrganizations', roleExternalId: 'org-ext-cn-1234',
+        },
+      }, 'aws-cn-config', {});
+      expect(config.aws.homeRegion).toBe('cn-northwest-1');
+      const d = new Daemon({ config, logger: silentLogger(), credentials: { accessKeyId: baseAccessKeyId('444444444444'), secretAccessKey: 'x' }, schedule: false });
+      running.push(d);
+      await d.start();
+      await d.pollNow();
+      // The simulator refuses role ARNs of another partition: these answers prove arn:aws-cn roles throughout.
+      expect(d.latest!.targets.map((t) => `${t.accountId}/${t.region}/${t.ok}`).sort()).toEqual([
+        '222222222222/cn-north-1/true', '222222222222/cn-northwest-1/true', '333333333333/cn-north-1/true', '333333333333/cn-northwest-1/true',
+        '444444444444/cn-north-1/true', '444444444444/cn-northwest-1/true',
+      ]);
+      const listed = (await (await fetch(`${cn.url}/_sim/requests?service=organizations&operation=ListAccounts`)).json()) as { account: string; region: string }[];
+      expect(listed.map((l) => l.account)).toEqual(['111111111111']);
+      const text = await metrics(d);
+      expect(text).toContain('keystore_watch_account_info{account_id="222222222222",account_name="beijing",ou_path="/Prod/Payments",tag_owner="payments"} 1');
+      expect(text).toContain('keystore_watch_account_info{account_id="333333333333",account_name="ningxia",ou_path="/Prod/Data",tag_owner="data"} 1');
+      const api = (await (await fetch(`${d.url}/api/v1/stores`)).json()) as { stores: { customKeyStoreId: string; ouPath: string }[] };
+      expect(api.stores.map((x) => `${x.customKeyStoreId} ${x.ouPath}`).sort()).toEqual(['cks-cn22222222222222a /Prod/Payments', 'cks-cn33333333333333a /Prod/Data']);
+    } finally {
+      for (const d of running.splice(0)) await d.stop(1000);
+      await cn.close();
+    }
+  });
+
+  it('refuses an Organizations role of another partition than the regions (exit 2 naming the key)', () => {
+    expect(() => parseConfig({ accounts: [{ id: '444444444444' }], regions: ['cn-north-1'], organizations: { enabled: true, roleArn: 'arn:aws:iam::111111111111:role/KeystoreWatchOrganizations' } }, 'mixed.yaml', {}))
+      .toThrow(/organizations\.roleArn: role ARN arn:aws:iam::111111111111:role\/KeystoreWatchOrganizations is in partition aws/);
   });
 });
