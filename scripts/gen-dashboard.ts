@@ -300,12 +300,22 @@ const rows: Row[] = [
         ], 'none', 8, { decimals: 0 }),
       timeseries('Alerts firing', 'Alerts keystore-watch itself currently holds firing, by severity.',
         [{ expr: 'sum by(severity) (keystore_watch_alerts_firing)', legendFormat: '{{severity}}' }], 'none', 8, { decimals: 0 }),
-      timeseries('Internal errors', 'State store problems (failed writes, corrupt files moved aside: notifications may not survive a restart) and failed Organizations account listings (the last known account list is kept). Should stay 0.',
+      timeseries('Internal errors', 'State store problems (failed writes, corrupt files moved aside: notifications may not survive a restart), failed Organizations reads (the last known account list is kept) and accounts whose OU path or tags a read could not get (a permission missing?). Should stay 0.',
         [
           { expr: 'sum by(kind) (increase(keystore_watch_state_errors_total[$__rate_interval]))', legendFormat: 'state {{kind}}' },
           { expr: 'sum by(code) (increase(keystore_watch_organizations_errors_total[$__rate_interval]))', legendFormat: 'organizations {{code}}' },
           { expr: 'sum(increase(keystore_watch_state_errors_total[$__rate_interval])) or vector(0)', legendFormat: 'state errors (total)' },
+          { expr: 'sum by(operation, code) (increase(keystore_watch_organizations_enrichment_failures_total[$__rate_interval]))', legendFormat: 'organizations {{operation}} {{code}}' },
         ], 'none', 8, { decimals: 0 }),
+      stat('Organizations data age', 'Age of the account list, OU paths and tags in use (read every organizations.refreshInterval; the last good answer is kept while reads fail). Empty without Organizations discovery.',
+        'max(keystore_watch_organizations_age_seconds)', 's', steps([null, 'green'], [3600, 'orange'], [7200, 'red']), 4, { h: 5 }),
+      {
+        type: 'table', title: 'Accounts: OU and owner tags', unit: 'none', w: 24, h: 8, thresholds: GREEN,
+        description: 'Each polled account with its OU path (Organizations) and the configured tags (organizations.tags, accounts[].tags) as tag_<key> columns.',
+        targets: [{ expr: 'keystore_watch_account_info{account_id=~"$account_id"}', instant: true, format: 'table' }],
+        transformations: [{ id: 'organize', options: { excludeByName: { Time: true, Value: true, __name__: true, job: true, instance: true }, renameByName: { account_id: 'Account', account_name: 'Name', ou_path: 'OU' } } }],
+        options: { showHeader: true, cellHeight: 'sm', footer: { show: false, reducer: ['sum'], fields: '' } },
+      },
       {
         type: 'table', title: 'keystore-watch instances', unit: 'none', w: 20, h: 5, thresholds: GREEN,
         description: 'Running keystore-watch processes and their versions.',

@@ -23,7 +23,8 @@ const MAY_BE_EMPTY: Record<string, string> = {
   'AWS throttling/A': 'throttling only happens under load; the demo polls far below the simulated 5 requests/s',
   'Notifications/B': 'the console channel used here never fails; the series appears on the first failed delivery',
   'Internal errors/A': 'the state store works in this test; the series appears on the first state error (C shows the total, 0)',
-  'Internal errors/B': 'Organizations discovery is not enabled here; the series appears on the first failed ListAccounts walk',
+  'Internal errors/B': 'Organizations discovery works here; the series appears on the first failed Organizations read',
+  'Internal errors/D': 'every OU path and tag is readable here; the series appears on the first account whose ListParents or ListTagsForResource fails',
 };
 
 /**
