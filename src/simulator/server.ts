@@ -262,7 +262,7 @@ function handleAws(fleet: Fleet, req: IncomingMessage, res: ServerResponse, raw:
   const refusal = action && fleet.policies.refusal(who.account, scope.region, action, who.account === fleet.managementAccountId);
   if (refusal) {
     const caller = callerArn({ account: who.account, partition: who.partition, ...(who.roleName !== undefined && { roleName: who.roleName, sessionName: who.sessionName }) });
-    const message = refusalMessage(caller, action, refusal);
+    const message = refusalMessage(caller, action, refusal, action === 'sts:AssumeRole' && typeof input.RoleArn === 'string' ? input.RoleArn : undefined);
     return fail(protocol === 'query' ? new AwsError('AccessDenied', message, 403) : new AwsError('AccessDeniedException', message, service.name === 'kms' || service.name === 'cloudhsm' ? 400 : 403));
   }
 
