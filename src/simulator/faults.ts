@@ -12,6 +12,7 @@ const STATUS: Record<ServiceName, Record<string, number>> = {
   cloudhsm: { CloudHsmInternalFailureException: 500, ServiceUnavailableException: 503 },
   organizations: { AccessDeniedException: 403, AWSOrganizationsNotInUseException: 404, ServiceException: 500, TooManyRequestsException: 429 },
   sts: { AccessDenied: 403, RegionDisabledException: 403, InternalFailure: 500, ServiceUnavailable: 503 },
+  account: { AccessDeniedException: 403, InternalServerException: 500, TooManyRequestsException: 429, ResourceNotFoundException: 404 },
 };
 const GENERIC_STATUS: Record<string, number> = { InternalFailure: 500, InternalServerError: 500, ServiceUnavailable: 503 };
 

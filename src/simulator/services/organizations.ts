@@ -87,5 +87,6 @@ function describeOrganization(_input: Input, ctx: ServiceContext) {
 export const organizations: Service = {
   name: 'organizations',
   messageKey: 'Message',
+  global: true,
   operations: { ListAccounts: listAccounts, DescribeOrganization: describeOrganization },
 };

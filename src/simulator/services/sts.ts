@@ -2,16 +2,13 @@
 // GetCallerIdentity says whose credentials a request carries.
 import { createHash } from 'node:crypto';
 import { AwsError } from '../errors.js';
-import type { Input, Service, ServiceContext } from './service.js';
+import { callerArn, type Input, type Service, type ServiceContext } from './service.js';
 
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::(\d{12}):role\/(?:[\w+=,.@-]+\/)*([\w+=,.@-]{1,64})$/;
 const SESSION_NAME = /^[\w+=,.@-]{2,64}$/;
 
 const validation = (message: string) => new AwsError('ValidationError', message, 400);
 
-function callerArn(ctx: ServiceContext): string {
-  return ctx.roleName ? `arn:aws:sts::${ctx.account}:assumed-role/${ctx.roleName}/keystore-watch` : `arn:aws:iam::${ctx.account}:user/keystore-watch-simulator`;
-}
 
 function assumeRole(input: Input, ctx: ServiceContext) {
   const roleArn = input.RoleArn;
@@ -33,7 +30,7 @@ function assumeRole(input: Input, ctx: ServiceContext) {
   if (!target || target.status !== 'ACTIVE') throw denied();
   if (target.denyAssumeRole === true || (Array.isArray(target.denyAssumeRole) && target.denyAssumeRole.includes(roleName))) throw denied();
   if (target.externalId !== null && input.ExternalId !== target.externalId) throw denied();
-  const creds = ctx.fleet.issueCredentials(account, roleName, duration);
+  const creds = ctx.fleet.issueCredentials(account, roleName, duration, session);
   const roleId = `AROA${createHash('sha256').update(roleArn).digest('hex').slice(0, 17).toUpperCase()}`;
   return {
     Credentials: {
