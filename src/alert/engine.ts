@@ -175,8 +175,8 @@ interface Ctx {
   expectDisconnected: Set<string>;
   probes: Map<string, ProbeResult>;
   state: AlertState;
-  /** The previous snapshot's stores by store key (FLAPPING reads the state changes from it). */
-  prevStores: Map<string, StoreRecord>;
+  /** The previous snapshot's store by store key (FLAPPING reads the state changes from it); indexed on first use. */
+  prevStore: (key: string) => StoreRecord | undefined;
   /** The flap tracks of this poll, built from state.flaps. */
   flaps: Record<string, FlapTrack>;
 }
@@ -195,42 +195,45 @@ function connectingTimeout(alerting: Config['alerting'], type: string): number {
 /** Observations of the store-level conditions for one fresh store record. */
 function observeStore(s: StoreRecord, ctx: Ctx, sk: string): [Condition, Observation][] {
   const out: [Condition, Observation][] = [];
+  // One subject object for every observation without details (they are copied, never mutated): the
+  // engine runs over every store each poll.
+  const plain = storeSubject(s);
   // FAILED: only CONNECTED counts towards resolving (decision documented above).
   if (s.state === 'FAILED') out.push(['FAILED', { kind: 'hit', subject: storeSubject(s), since: s.stateSince, code: s.errorCode }]);
-  else if (s.state === 'CONNECTED') out.push(['FAILED', { kind: 'miss', subject: storeSubject(s) }]);
-  else out.push(['FAILED', { kind: 'neutral', subject: storeSubject(s) }]);
+  else if (s.state === 'CONNECTED') out.push(['FAILED', { kind: 'miss', subject: plain }]);
+  else out.push(['FAILED', { kind: 'neutral', subject: plain }]);
 
   const timeout = connectingTimeout(ctx.alerting, s.type);
   if (s.state === 'CONNECTING' && (ctx.now - s.stateSince > timeout || isFiring(ctx, 'CONNECTING_TOO_LONG', sk))) {
     out.push(['CONNECTING_TOO_LONG', { kind: 'hit', subject: storeSubject(s, { 'Connecting since': iso(s.stateSince), 'Minutes': String(Math.floor((ctx.now - s.stateSince) / 60_000)) }), since: s.stateSince }]);
-  } else out.push(['CONNECTING_TOO_LONG', { kind: 'miss', subject: storeSubject(s) }]);
+  } else out.push(['CONNECTING_TOO_LONG', { kind: 'miss', subject: plain }]);
 
   if (s.state === 'DISCONNECTED' && !ctx.expectDisconnected.has(s.id)) out.push(['DISCONNECTED', { kind: 'hit', subject: storeSubject(s), since: s.stateSince }]);
-  else out.push(['DISCONNECTED', { kind: 'miss', subject: storeSubject(s) }]);
+  else out.push(['DISCONNECTED', { kind: 'miss', subject: plain }]);
 
   // "Connected but failing": only a CONNECTED CloudHSM store is probed (AWS rejects GenerateRandom for XKS).
   // Only answers that show the store failing count; denied/throttled/inconclusive say nothing about it.
   const probe = ctx.probes.get(storeKey(s));
   const outcome = probe ? outcomeOf(probe) : null;
-  if (!ctx.probe.enabled || s.state !== 'CONNECTED' || s.type !== 'AWS_CLOUDHSM') out.push(['PROBE_FAILING', { kind: 'miss', subject: storeSubject(s) }]);
+  if (!ctx.probe.enabled || s.state !== 'CONNECTED' || s.type !== 'AWS_CLOUDHSM') out.push(['PROBE_FAILING', { kind: 'miss', subject: plain }]);
   else if (!probe) out.push(['PROBE_FAILING', { kind: 'frozen' }]); // not probed yet: unknown
   else if (outcome === 'failing' && (probe.consecutiveFailures >= ctx.probe.failuresBeforeAlert || isFiring(ctx, 'PROBE_FAILING', sk))) {
     const details: Record<string, string> = { 'Failed probes': String(probe.consecutiveFailures) };
     if (probe.error) { details.Error = probe.error.code; details.Message = probe.error.message; }
     out.push(['PROBE_FAILING', { kind: 'hit', subject: storeSubject(s, details), since: ctx.at }]);
   } else if (outcome !== 'ok' && outcome !== 'failing') out.push(['PROBE_FAILING', { kind: 'frozen' }]); // no verdict this time
-  else out.push(['PROBE_FAILING', { kind: 'miss', subject: storeSubject(s) }]);
+  else out.push(['PROBE_FAILING', { kind: 'miss', subject: plain }]);
 
   // A state this release does not know: the keys are unusable all the same (only CONNECTED works).
   if (!isKnownConnectionState(s.state)) {
     out.push(['UNKNOWN_STATE', { kind: 'hit', subject: storeSubject(s, { 'Connection state': s.state, 'State since': iso(s.stateSince) }), since: s.stateSince }]);
-  } else out.push(['UNKNOWN_STATE', { kind: 'miss', subject: storeSubject(s) }]);
+  } else out.push(['UNKNOWN_STATE', { kind: 'miss', subject: plain }]);
 
-  out.push(['FLAPPING', observeFlapping(s, ctx, sk)]);
+  out.push(['FLAPPING', observeFlapping(s, ctx, sk, plain)]);
 
   if (s.trustAnchorNotAfter !== null && s.trustAnchorNotAfter - ctx.now < ctx.alerting.certificateExpiryWarning) {
     out.push(['TRUST_ANCHOR_EXPIRING', { kind: 'hit', subject: storeSubject(s, { 'Expires': iso(s.trustAnchorNotAfter), 'Days left': daysLeft(s.trustAnchorNotAfter, ctx.now) }), since: ctx.at }]);
-  } else out.push(['TRUST_ANCHOR_EXPIRING', { kind: 'miss', subject: storeSubject(s) }]);
+  } else out.push(['TRUST_ANCHOR_EXPIRING', { kind: 'miss', subject: plain }]);
   return out;
 }
 
@@ -338,10 +341,12 @@ function observeProbePermission(t: TargetOutcome, probes: ProbeResult[] | undefi
  * FLAPPING for one fresh store: records a change against the previous snapshot in the store's track,
  * prunes the track to the window, and decides from it alone (pure: the track is part of the alert state).
  */
-function observeFlapping(s: StoreRecord, ctx: Ctx, sk: string): Observation {
+function observeFlapping(s: StoreRecord, ctx: Ctx, sk: string, plain: AlertSubject): Observation {
   const { changes: needed, window } = ctx.alerting.flapping;
   const windowStart = ctx.at - window;
-  const prev = ctx.prevStores.get(storeKey(s));
+  // The snapshot builder moves stateSince to the poll's time exactly when the state changed, so only
+  // those stores need the previous snapshot (keeps the common no-change poll cheap at 20,000 stores).
+  const prev = s.stateSince === ctx.at ? ctx.prevStore(storeKey(s)) : undefined;
   let track = ctx.state.flaps?.[sk];
   // Only flips between CONNECTED (keys usable) and anything else count: the operator's documented recovery
   // (FAILED -> DISCONNECTING -> DISCONNECTED -> CONNECTING -> CONNECTED) is one change, not four.
@@ -352,12 +357,12 @@ function observeFlapping(s: StoreRecord, ctx: Ctx, sk: string): Observation {
     track = { points };
   }
   const firing = isFiring(ctx, 'FLAPPING', sk);
-  if (!track) return { kind: 'miss', subject: storeSubject(s) };
+  if (!track) return { kind: 'miss', subject: plain };
   const points = [...track.points];
   while (points.length >= 2 && points[1]!.at <= windowStart) points.shift();
   const changes = points.length - 1;
   if (changes > 0 || firing) ctx.flaps[sk] = { points };
-  if (changes === 0 || (changes < needed && !firing)) return { kind: 'miss', subject: storeSubject(s) };
+  if (changes === 0 || (changes < needed && !firing)) return { kind: 'miss', subject: plain };
 
   let notConnected = 0;
   for (let i = 0; i < points.length; i++) {
@@ -377,6 +382,11 @@ function observeFlapping(s: StoreRecord, ctx: Ctx, sk: string): Observation {
       'Recent states': points.length > 8 ? `… → ${recent}` : recent,
     }),
   };
+}
+
+function lazyIndex(stores: readonly StoreRecord[]): (key: string) => StoreRecord | undefined {
+  let index: Map<string, StoreRecord> | null = null;
+  return (key) => (index ??= new Map(stores.map((s) => [storeKey(s), s]))).get(key);
 }
 
 function formatWindow(ms: number): string {
@@ -401,7 +411,7 @@ export function evaluateAlerts(input: EvaluateInput): EvaluateResult {
     alerting, probe: input.probe, now, at, state: input.state,
     expectDisconnected: new Set(alerting.expectDisconnected),
     probes: new Map(snapshot.probes.map((p) => [storeKey({ accountId: p.accountId, region: p.region, id: p.storeId }), p])),
-    prevStores: new Map((input.previous?.stores ?? []).map((s) => [storeKey(s), s])),
+    prevStore: lazyIndex(input.previous?.stores ?? []),
     flaps: {},
   };
   const targets = new Map(snapshot.targets.map((t) => [targetKey(t), t]));
