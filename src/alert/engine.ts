@@ -145,6 +145,8 @@ type Observation =
 
 const STORE_CONDITIONS = ['FAILED', 'CONNECTING_TOO_LONG', 'DISCONNECTED', 'PROBE_FAILING', 'TRUST_ANCHOR_EXPIRING', 'UNKNOWN_STATE', 'FLAPPING'] as const satisfies readonly Condition[];
 const CLUSTER_CONDITIONS = ['CLUSTER_MISSING', 'CLUSTER_NOT_ACTIVE', 'NO_ACTIVE_HSMS', 'SINGLE_AZ', 'HSM_DEGRADED', 'CLUSTER_CERT_EXPIRING', 'CLUSTER_UNKNOWN_STATE'] as const satisfies readonly Condition[];
+/** Most points a flap track keeps (alerting.flapping.changes is at most 100). */
+const MAX_FLAP_POINTS = 256;
 /** The IAM action the probe needs (PROBE_NOT_PERMITTED names it). */
 export const PROBE_ACTION = 'kms:GenerateRandom';
 /** Cluster states that are normal for a while (an update, a creation); alert only past clusterUpdateTimeout. */
@@ -354,6 +356,9 @@ function observeFlapping(s: StoreRecord, ctx: Ctx, sk: string, plain: AlertSubje
     const points = track ? [...track.points] : [{ at: Math.min(prev.stateSince, ctx.at), state: prev.state }];
     // A replayed or out-of-order poll never adds a point before the last one.
     if (ctx.at > points[points.length - 1]!.at) points.push({ at: ctx.at, state: s.state });
+    // Bounded whatever the window: the oldest changes go first (the not-CONNECTED share then covers
+    // the most recent MAX_FLAP_POINTS changes only; the count is far past any threshold anyway).
+    if (points.length > MAX_FLAP_POINTS) points.splice(0, points.length - MAX_FLAP_POINTS);
     track = { points };
   }
   const firing = isFiring(ctx, 'FLAPPING', sk);

@@ -112,7 +112,7 @@ export const configSchema = z.strictObject({
      * for a whole window. Choose a window of at least `changes` poll intervals, or it can never fire.
      */
     flapping: z.strictObject({
-      changes: z.number().int().min(2).max(1000).default(4),
+      changes: z.number().int().min(2).max(100).default(4),
       window: duration().default(10 * 60_000).refine((ms) => ms >= 1000, 'must be at least 1s'),
     }).prefault({}),
     channels: z.array(channelSchema).default([]),
