@@ -12,12 +12,14 @@ import { Counters, FaultEngine, type CountersSnapshot, type RequestKey, type Req
 import { generateFleet } from './generate.js';
 import {
   accountPatchSchema, accountSchema, CERTIFICATE_NAMES, certFieldSchema, clusterPatchSchema, clusterSchema, errorCodeProblems, faultsPatchSchema,
-  effectiveState, faultsSchema, formatIssues, hsmPatchSchema, hsmSchema, optInProblem, parseScenario, regionProblem, storePatchSchema, storeSchema,
+  effectiveState, faultsSchema, formatIssues, hsmPatchSchema, hsmSchema, optInProblem, parseScenario, regionProblem, scpDenySchema, storePatchSchema, storeSchema,
   type AccountSpec, type CertificateName, type ClusterSpec, type ClusterStateValue, type Faults, type Scenario, type ScenarioInput, type StoreSpec, type TimelineEntry,
 } from './scenario.js';
 import { BASE32ISH } from './random.js';
+import { Policies, type ScpDeny } from './policies.js';
+import { buildOrgTree, organizationId, type OrgTree } from './org-tree.js';
 import { regionInfo } from './regions.js';
-import type { z } from 'zod';
+import { z } from 'zod';
 
 const DAY = 86_400_000;
 const KNOWN_CONNECTION_STATES: ReadonlySet<string> = new Set(Object.values(ConnectionStateType));
@@ -85,7 +87,17 @@ export interface Account {
   partition: string;
   /** The opt-in regions this account has enabled. */
   optInRegions: string[];
+  /** Roles with settings of their own: MaxSessionDuration in ms. */
+  roles: Record<string, { maxSessionDuration?: number }>;
+  /** IAM actions the account's identities lack (implicit deny). */
+  missingPermissions: string[];
+  /** OU path from the root, e.g. /Prod/Payments. */
+  ou: string;
+  tags: Record<string, string>;
 }
+
+/** IAM's default MaxSessionDuration for a role. */
+const DEFAULT_MAX_SESSION = 3_600_000;
 
 /** Whether an account's credentials work in a region (see regionAccess). */
 export type RegionAccess = 'ok' | 'not-enabled' | 'other-partition' | 'no-such-region';
@@ -100,15 +112,18 @@ interface Issued { account: string; roleName: string; sessionName: string; sessi
 /** Who a request is from: an account's IAM user (base keys) or a role session. */
 export interface Identity { account: string; partition: string; roleName?: string; sessionName?: string }
 
-const BASE_KEY = /^AKIASIM0(\d{12})$/;
+/** Static keys: AKIASIM0<account> an IAM user of that account, ASIASIM0<account> a session of the base role there. */
+const BASE_KEY = /^(AKIA|ASIA)SIM0(\d{12})$/;
+/** The RoleSessionName of the static ASIA base keys' session. */
+export const BASE_SESSION_NAME = 'keystore-watch-base';
 
 interface ScheduledEvent { at: number; order: number; run: () => void }
 
 export interface FleetOptions { clock?: SimClock }
 
-/** The access key id of an account's long-term (base) credentials: AKIASIM0 + the 12-digit account id. */
-export function baseAccessKeyId(accountId: string): string {
-  return `AKIASIM0${accountId}`;
+/** The access key id of an account's long-term (base) credentials: AKIASIM0 + the 12-digit account id (ASIASIM0 for a session of the base role). */
+export function baseAccessKeyId(accountId: string, identity: 'user' | 'role' = 'user'): string {
+  return `${identity === 'role' ? 'ASIA' : 'AKIA'}SIM0${accountId}`;
 }
 
 const hashChars = (seed: string, alphabet: string, length: number): string => {
@@ -127,6 +142,9 @@ export class Fleet {
   readonly managementAccountId: string;
   readonly faults: FaultEngine;
   readonly requestCounters = new Counters(() => this.clock.now());
+  /** SCP denies and missing permissions, checked before every handler. */
+  readonly policies = new Policies();
+  private scpDenyList: ScpDeny[] = [];
 
   private accounts = new Map<string, Account>();
   /** The accounts in order, built on first read after a change: ListAccounts pages slice it. */
@@ -135,6 +153,8 @@ export class Fleet {
   private stores = new Map<string, Rec<Store>>();
   private clusters = new Map<string, Rec<Cluster>>();
   private issued = new Map<string, Issued>();
+  /** Root and OUs from the accounts' ou paths, rebuilt on first read after an account changes. */
+  private orgTreeCache: OrgTree | null = null;
   /** Account id -> its enabled opt-in regions (a Set, for the per-request check). */
   private enabledRegions = new Map<string, Set<string>>();
   private events: ScheduledEvent[] = [];
@@ -156,6 +176,7 @@ export class Fleet {
     const generated = this.scenario.generate ? generateFleet(this.scenario.generate, new Set(listed.map((a) => a.id))) : [];
     for (const a of [...listed, ...generated]) this.loadAccount(a);
     this.managementAccountId = this.scenario.managementAccount ?? listed[0]?.id ?? generated[0]!.id;
+    this.setScpDeny(this.scenario.scpDeny);
     this.loading = false;
     for (const e of this.scenario.timeline) this.schedule(this.startedAt + e.at, () => this.applyTimeline(e));
   }
@@ -208,10 +229,16 @@ export class Fleet {
       denyAssumeRole: a.denyAssumeRole,
       externalId: a.externalId ?? null,
       joinedAt: a.joinedAt ?? Date.UTC(2023, 0, 1),
-      partition: a.partition ?? this.scenario.partition,
+      partition: this.scenario.partition,
       optInRegions: [...new Set(a.optInRegions)],
+      roles: a.roles,
+      missingPermissions: a.missingPermissions,
+      ou: a.ou,
+      tags: a.tags,
     });
+    this.orgTreeCache = null;
     this.enabledRegions.set(a.id, new Set(a.optInRegions));
+    this.policies.setMissingPermissions(a.id, a.missingPermissions);
     for (const [region, r] of Object.entries(a.regions)) {
       for (const c of r.clusters) this.insertCluster(this.buildCluster(a.id, region, c));
       r.stores.forEach((s, i) => this.insertStore(this.buildStore(a.id, region, s, i)));
@@ -412,6 +439,21 @@ export class Fleet {
     return this.accounts.get(id);
   }
 
+  /** The organization's root and OUs (cached until an account changes). */
+  orgTree(): OrgTree {
+    return (this.orgTreeCache ??= buildOrgTree(organizationId(this.managementAccountId), this.accounts.values()));
+  }
+
+  /** The MaxSessionDuration of a role (ms): the scenario's, or IAM's default of 1 hour. */
+  maxSessionDuration(account: string, roleName: string): number {
+    return this.accounts.get(account)?.roles[roleName]?.maxSessionDuration ?? DEFAULT_MAX_SESSION;
+  }
+
+  /** The account whose keys the simulator hands out as its base credentials. */
+  get baseAccountId(): string {
+    return this.scenario.credentials.baseAccount ?? this.managementAccountId;
+  }
+
   /**
    * Whether an account's credentials work in a region: an opt-in region the account has not enabled,
    * or a region of another partition, does not know the account's credentials at all.
@@ -477,8 +519,9 @@ export class Fleet {
   identify(accessKeyId: string, sessionToken: string | undefined): Identity | { error: 'unknown' | 'expired' } {
     const base = BASE_KEY.exec(accessKeyId);
     if (base) {
-      const a = this.accounts.get(base[1]!);
-      return a ? { account: a.id, partition: a.partition } : { error: 'unknown' };
+      const a = this.accounts.get(base[2]!);
+      if (!a) return { error: 'unknown' };
+      return base[1] === 'AKIA' ? { account: a.id, partition: a.partition } : { account: a.id, partition: a.partition, roleName: this.scenario.credentials.baseRoleName, sessionName: BASE_SESSION_NAME };
     }
     const cred = this.issued.get(accessKeyId);
     if (!cred || (sessionToken !== undefined && sessionToken !== cred.sessionToken)) return { error: 'unknown' };
@@ -686,7 +729,7 @@ export class Fleet {
   addAccount(input: unknown): Account {
     const spec = validate(accountSchema, input);
     if (this.accounts.has(spec.id)) throw new SimError(`account ${spec.id} already exists`, 409);
-    const partition = spec.partition ?? this.scenario.partition;
+    const partition = this.scenario.partition;
     const enabled = new Set(spec.optInRegions);
     const issues = [
       ...spec.optInRegions.map((r, i) => ({ path: `optInRegions[${i}]`, message: optInProblem(r, partition) })),
@@ -709,7 +752,29 @@ export class Fleet {
     const next: Account = { ...cur, ...Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined)) } as Account;
     this.accounts.set(id, next);
     this.accountList = null;
+    this.orgTreeCache = null;
+    if (p.missingPermissions) this.policies.setMissingPermissions(id, p.missingPermissions);
     return next;
+  }
+
+  // ---------- policies ----------
+
+  getScpDeny(): ScpDeny[] {
+    return structuredClone(this.scpDenyList);
+  }
+
+  /** Replaces the service control policy denies ([] = none). */
+  setScpDeny(input: unknown): ScpDeny[] {
+    const list = validate(z.array(scpDenySchema), input ?? []);
+    for (const d of list) {
+      const a = this.accounts.get(d.account);
+      if (!a) throw new SimError(`account: no account ${d.account}`, 404);
+      const message = d.region === undefined ? undefined : regionProblem(d.region, a.partition, null);
+      if (message) throw new SimError(`region: ${message}`, 400, [{ path: 'region', message }]);
+    }
+    this.scpDenyList = list;
+    this.policies.setScpDeny(list);
+    return this.getScpDeny();
   }
 
   // ---------- faults and counters ----------

@@ -12,6 +12,8 @@ const ENVS = ['prod', 'staging', 'dev', 'dr'];
 const EPOCH_2023 = Date.UTC(2023, 0, 1);
 const YEAR_MS = 365 * 86_400_000;
 
+const title = (s: string) => s[0]!.toUpperCase() + s.slice(1);
+
 /** Generated accounts, never colliding with `taken` (the scenario's own account ids). */
 export function generateFleet(spec: GenerateSpec, taken: ReadonlySet<string> = new Set()): AccountSpec[] {
   const rng = seededRng(spec.seed);
@@ -74,6 +76,11 @@ export function generateFleet(spec: GenerateSpec, taken: ReadonlySet<string> = n
       status: rng() < spec.suspendedFraction ? 'SUSPENDED' : 'ACTIVE',
       denyAssumeRole: false,
       optInRegions,
+      roles: {},
+      missingPermissions: [],
+      // No extra random draws: the same seed still yields the same accounts and stores as before.
+      ou: `/${title(env)}/${title(team)}`,
+      tags: { owner: team, environment: env },
       joinedAt: EPOCH_2023 + Math.floor(rng() * YEAR_MS / 1000) * 1000,
       regions,
     });

@@ -193,6 +193,16 @@ const regionSchema = z.strictObject({
   clusters: z.array(clusterSchema).default([]),
 });
 
+/** An IAM action such as kms:DescribeCustomKeyStores, with `*` wildcards (kms:*, kms:Describe*, *). */
+const iamActionSchema = z.string().regex(/^(\*|[a-z0-9-]+:[A-Za-z0-9*]+)$/, 'must be an IAM action such as kms:DescribeCustomKeyStores or kms:* (service prefix, colon, action)');
+
+export const scpDenySchema = z.strictObject({
+  account: z.string({ error: 'must be a 12-digit account id in quotes' }).regex(ACCOUNT_ID, 'must be a 12-digit account id (quote it in YAML)'),
+  /** Omitted: every region. */
+  region: z.string().regex(REGION, 'must be a region name such as us-east-1').optional(),
+  action: iamActionSchema,
+});
+
 const accountMutable = {
   name: z.string().min(1),
   email: z.string().min(1),
@@ -203,6 +213,17 @@ const accountMutable = {
   externalId: z.string().min(2).nullable(),
   /** The opt-in regions this account has enabled (me-central-1, af-south-1, ...); every other opt-in region is refused. */
   optInRegions: z.array(z.string().regex(REGION, 'must be a region name such as me-central-1')),
+  /** The OU the account sits in, as a path from the root: /Prod/Payments ("/" = directly under the root). */
+  ou: z.string().regex(/^\/([^/]{1,128}(\/[^/]{1,128})*)?$/, 'must be an OU path such as /Prod/Payments ("/" = the root)'),
+  /** Organizations tags of the account (ListTagsForResource). */
+  tags: z.record(z.string().min(1).max(128), z.string().max(256)).refine((t) => Object.keys(t).length <= 50, 'at most 50 tags'),
+  /** IAM actions no identity of this account is allowed (implicit deny), e.g. [kms:GenerateRandom]; `*` wildcards. */
+  missingPermissions: z.array(iamActionSchema),
+  /** IAM roles with settings of their own (any role name may be assumed; unlisted roles have the IAM defaults). */
+  roles: z.record(z.string().regex(/^[\w+=,.@-]{1,64}$/, 'must be an IAM role name'), z.strictObject({
+    /** The role's MaxSessionDuration: 1h (the IAM default) to 12h. */
+    maxSessionDuration: durationSchema.refine((ms) => ms >= 3_600_000 && ms <= 43_200_000, 'must be between 1h and 12h (IAM MaxSessionDuration)'),
+  }).partial()),
 };
 export const accountPatchSchema = z.strictObject(accountMutable).partial();
 export type AccountPatch = z.infer<typeof accountPatchSchema>;
@@ -212,8 +233,10 @@ export const accountSchema = z.strictObject({
   status: accountMutable.status.default('ACTIVE'),
   denyAssumeRole: accountMutable.denyAssumeRole.default(false),
   optInRegions: accountMutable.optInRegions.default([]),
-  /** aws | aws-cn | aws-us-gov | ...; default: the scenario's `partition`. */
-  partition: z.enum(PARTITION_IDS as [string, ...string[]]).optional(),
+  roles: accountMutable.roles.default({}),
+  missingPermissions: accountMutable.missingPermissions.default([]),
+  ou: accountMutable.ou.default('/'),
+  tags: accountMutable.tags.default({}),
   joinedAt: timestampSchema.optional(),
   regions: z.record(z.string().regex(REGION, 'must be a region name such as us-east-1'), regionSchema).default({}),
 }).partial({ name: true, email: true, externalId: true });
@@ -288,10 +311,12 @@ const timelineEntrySchema = z.strictObject({
 });
 
 export const scenarioSchema = z.strictObject({
-  /** The partition of every account that does not name its own (aws, aws-cn, aws-us-gov). */
+  /** The partition of every account (aws, aws-cn, aws-us-gov): an organization lives in one partition. */
   partition: z.enum(PARTITION_IDS as [string, ...string[]]).default('aws'),
   managementAccount: z.string({ error: 'must be a 12-digit account id in quotes, e.g. "111111111111"' }).regex(ACCOUNT_ID, 'must be a 12-digit account id (quote it in YAML)').optional(),
   accounts: z.array(accountSchema).default([]),
+  /** Service control policy denies: { account, region?, action } (never applied to the management account, as at AWS). */
+  scpDeny: z.array(scpDenySchema).default([]),
   timeline: z.array(timelineEntrySchema).default([]),
   faults: faultsSchema.default(faultsSchema.parse({})),
   generate: generateSchema.optional(),
@@ -305,7 +330,13 @@ export const scenarioSchema = z.strictObject({
   credentials: z.strictObject({
     /** Issued credentials expire after min(DurationSeconds, this). */
     maxLifetime: durationSchema.optional(),
-  }).default({}),
+    /** Whose keys `sim.credentials` are: default the management account (e.g. a tooling account instead). */
+    baseAccount: z.string().regex(ACCOUNT_ID, 'must be a 12-digit account id (quote it in YAML)').optional(),
+    /** user: AKIASIM0<id>, an IAM user; role: ASIASIM0<id>, a session of baseRoleName (IRSA, ECS task or instance role), so AssumeRole is role chaining. */
+    baseIdentity: z.enum(['user', 'role']).default('user'),
+    /** The role whose session ASIASIM0<id> keys are. */
+    baseRoleName: z.string().regex(/^[\w+=,.@-]{1,64}$/, 'must be an IAM role name').default('keystore-watch-base'),
+  }).default({ baseIdentity: 'user', baseRoleName: 'keystore-watch-base' }),
 }).transform((s, ctx) => {
   const storeIds = new Set<string>();
   const clusterIds = new Set<string>();
@@ -313,7 +344,7 @@ export const scenarioSchema = z.strictObject({
   s.accounts.forEach((a, ai) => {
     if (accountIds.has(a.id)) ctx.addIssue({ code: 'custom', path: ['accounts', ai, 'id'], message: `duplicate account id ${a.id}` });
     accountIds.add(a.id);
-    const partition = a.partition ?? s.partition;
+    const partition = s.partition;
     const enabled = new Set(a.optInRegions);
     a.optInRegions.forEach((region, ri) => {
       const message = optInProblem(region, partition);
@@ -344,6 +375,14 @@ export const scenarioSchema = z.strictObject({
     const message = regionProblem(region, s.partition, null);
     if (message) ctx.addIssue({ code: 'custom', path: ['generate', 'regions', ri], message });
   });
+  s.scpDeny.forEach((d, i) => {
+    if (s.accounts.length > 0 && !accountIds.has(d.account)) ctx.addIssue({ code: 'custom', path: ['scpDeny', i, 'account'], message: `${d.account} is not one of accounts[].id` });
+    const message = d.region === undefined ? undefined : regionProblem(d.region, s.partition, null);
+    if (message) ctx.addIssue({ code: 'custom', path: ['scpDeny', i, 'region'], message });
+  });
+  if (s.credentials.baseAccount && s.accounts.length > 0 && !accountIds.has(s.credentials.baseAccount)) {
+    ctx.addIssue({ code: 'custom', path: ['credentials', 'baseAccount'], message: `${s.credentials.baseAccount} is not one of accounts[].id` });
+  }
   if (s.managementAccount && s.accounts.length > 0 && !accountIds.has(s.managementAccount)) {
     ctx.addIssue({ code: 'custom', path: ['managementAccount'], message: `${s.managementAccount} is not one of accounts[].id` });
   }
@@ -383,7 +422,7 @@ export const scenarioSchema = z.strictObject({
 export function regionProblem(region: string, partition: string, enabled: ReadonlySet<string> | null): string | undefined {
   const info = regionInfo(region);
   if (!info) return `${region} is not a region of any AWS partition (the SDK's partition metadata does not know it)`;
-  if (info.partition !== partition) return `${region} is in partition ${info.partition}, this account in ${partition} (set partition: ${info.partition})`;
+  if (info.partition !== partition) return `${region} is in partition ${info.partition}, the scenario in ${partition} (set partition: ${info.partition}; one simulator serves one partition)`;
   if (info.optIn && enabled && !enabled.has(region)) return `${region} is an opt-in region this account has not enabled (add it to optInRegions)`;
   return undefined;
 }
@@ -392,7 +431,7 @@ export function regionProblem(region: string, partition: string, enabled: Readon
 export function optInProblem(region: string, partition: string): string | undefined {
   const info = regionInfo(region);
   if (!info) return `${region} is not a region of any AWS partition`;
-  if (info.partition !== partition) return `${region} is in partition ${info.partition}, this account in ${partition}`;
+  if (info.partition !== partition) return `${region} is in partition ${info.partition}, the scenario in ${partition}`;
   if (!info.optIn) return `${region} is enabled by default (list only opt-in regions)`;
   return undefined;
 }

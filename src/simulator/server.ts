@@ -12,7 +12,9 @@ import type { SimClock } from './clock.js';
 import { jsonBody, jsonError, MALFORMED_JSON, writeJson, JSON_CONTENT_TYPE } from './protocol/json.js';
 import { MALFORMED_XML, queryError, queryResponse } from './protocol/query.js';
 import { parseAuthorization } from './protocol/sigv4.js';
+import { IAM_PREFIX, refusalMessage } from './policies.js';
 import { regionInfo } from './regions.js';
+import { callerArn } from './services/service.js';
 import { DEMO_SCENARIO_PATH, loadScenarioFile, parseScenario, type Scenario, type ScenarioInput, type ServiceName } from './scenario.js';
 import { cloudhsm } from './services/cloudhsm.js';
 import { kms } from './services/kms.js';
@@ -38,8 +40,11 @@ export interface RunningSimulator {
   url: string;
   port: number;
   fleet: Fleet;
-  /** The management account's base credentials (any secret is accepted). */
-  credentials: { accessKeyId: string; secretAccessKey: string };
+  /**
+   * The base credentials (any secret is accepted): of `credentials.baseAccount` (default the management
+   * account), an IAM user's AKIA keys or, with `credentials.baseIdentity: role`, a role session's ASIA keys.
+   */
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   close(): Promise<void>;
 }
 
@@ -90,7 +95,7 @@ export async function startSimulator(opts: StartSimulatorOptions = {}): Promise<
     url: `http://${host}:${port}`,
     port,
     fleet,
-    credentials: { accessKeyId: baseAccessKeyId(fleet.managementAccountId), secretAccessKey: 'simulator' },
+    credentials: baseCredentials(fleet),
     close: () => new Promise<void>((resolve) => {
       for (const t of timers) clearTimeout(t);
       timers.clear();
@@ -105,6 +110,11 @@ const pathOf = (url: string | undefined) => {
   const q = u.indexOf('?');
   return q < 0 ? u : u.slice(0, q);
 };
+
+function baseCredentials(fleet: Fleet): RunningSimulator['credentials'] {
+  const role = fleet.scenario.credentials.baseIdentity === 'role';
+  return { accessKeyId: baseAccessKeyId(fleet.baseAccountId, role ? 'role' : 'user'), secretAccessKey: 'simulator', ...(role && { sessionToken: 'simulator-base-session' }) };
+}
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -245,6 +255,15 @@ function handleAws(fleet: Fleet, req: IncomingMessage, res: ServerResponse, raw:
       : protocol === 'rest-json'
         ? new AwsError('UnknownOperationException', `No operation at ${req.method ?? 'POST'} ${pathOf(req.url)}`, 404)
         : new AwsError('UnknownOperationException', operation ? `Unknown operation ${String(target)}` : 'Missing or unknown x-amz-target.', 400));
+  }
+
+  // IAM: a service control policy's explicit deny, or a permission the caller's identities lack.
+  const action = fleet.policies.empty ? '' : `${IAM_PREFIX[service.name]}:${operation}`;
+  const refusal = action && fleet.policies.refusal(who.account, scope.region, action, who.account === fleet.managementAccountId);
+  if (refusal) {
+    const caller = callerArn({ account: who.account, partition: who.partition, ...(who.roleName !== undefined && { roleName: who.roleName, sessionName: who.sessionName }) });
+    const message = refusalMessage(caller, action, refusal);
+    return fail(protocol === 'query' ? new AwsError('AccessDenied', message, 403) : new AwsError('AccessDeniedException', message, service.name === 'kms' || service.name === 'cloudhsm' ? 400 : 403));
   }
 
   fleet.tick();

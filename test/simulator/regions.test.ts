@@ -153,8 +153,8 @@ describe('scenario checks', () => {
     expect(withRegion('us-east-7')).toThrow(/accounts\[0\]\.regions\.us-east-7: us-east-7 is not a region of any AWS partition/);
     expect(withRegion('il-central-1')).toThrow(/il-central-1 is an opt-in region this account has not enabled \(add it to optInRegions\)/);
     expect(withRegion('il-central-1', { optInRegions: ['il-central-1'] })).not.toThrow();
-    expect(withRegion('cn-north-1')).toThrow(/cn-north-1 is in partition aws-cn, this account in aws/);
-    expect(withRegion('cn-north-1', { partition: 'aws-cn' })).not.toThrow();
+    expect(withRegion("cn-north-1")).toThrow(/cn-north-1 is in partition aws-cn, the scenario in aws/);
+    expect(() => parseScenario({ partition: "aws-cn", accounts: [{ id: MGMT, regions: { "cn-north-1": {} } }] })).not.toThrow();
     expect(withRegion('us-east-1', { optInRegions: ['eu-west-1'] })).toThrow(/optInRegions\[0\]: eu-west-1 is enabled by default/);
     expect(() => parseScenario({ generate: { accounts: 2, regions: ['us-east-1', 'eu-west1'] } })).toThrow(/generate\.regions\[1\]/);
   });
