@@ -13,7 +13,6 @@ const STORE_1 = 'cks-r000000000000001';
 const STORE_2 = 'cks-r000000000000002';
 const CLUSTER_2 = 'cluster-probes000002';
 let h: Harness;
-const SIM_MODELS_NO_HSM_PROBE = process.env.KW_SIM_NO_HSM_PROBE === '1';
 
 beforeAll(async () => {
   h = await startHarness({
@@ -40,9 +39,9 @@ describe('probe answers end to end', () => {
     expect(metricValue(text, `kms_custom_key_store_probe_success${labels({ account_id: ACCOUNT, region: REGION, custom_key_store_id: STORE_1 })}`)).toBe(1);
   });
 
-  it('AccessDenied never raises PROBE_FAILING; it raises one "probe not permitted" warning naming kms:GenerateRandom', async () => {
+  it('AccessDenied (a role without kms:GenerateRandom) never raises PROBE_FAILING; it raises one "probe not permitted" warning naming the action', async () => {
     const from = h.events().length;
-    probeFaults('AccessDeniedException');
+    h.sim.fleet.setAccount(ACCOUNT, { missingPermissions: ['kms:GenerateRandom'] });
     for (let i = 0; i < 8; i++) await h.poll();
     await h.delivered();
     expect(tags(from)).toEqual([`firing:PROBE_NOT_PERMITTED:${ACCOUNT}/${REGION}`]);
@@ -50,13 +49,28 @@ describe('probe answers end to end', () => {
     expect(e.severity).toBe('warning');
     expect(e.subject.details['IAM action']).toBe('kms:GenerateRandom');
     expect(e.subject.details.Error).toBe('AccessDeniedException');
+    expect(e.subject.details.Message).toContain('no identity-based policy allows the kms:GenerateRandom action');
     expect(e.subject.details['Denied probes']).toBe(`${STORE_1}, ${STORE_2}`);
     expect(e.guidance.title).toBe('GenerateRandom probe not permitted');
     const text = await h.metrics();
     expect(metricValue(text, `keystore_watch_probe_denied${labels({ account_id: ACCOUNT, region: REGION })}`)).toBe(2);
     // No verdict about the stores: no success series for the Prometheus rule to page on.
     expect(metricValue(text, `kms_custom_key_store_probe_success${labels({ account_id: ACCOUNT, region: REGION, custom_key_store_id: STORE_1 })}`)).toBeUndefined();
-    h.sim.fleet.setFaults({ errors: [] });
+    h.sim.fleet.setAccount(ACCOUNT, { missingPermissions: [] });
+    await h.poll();
+    await h.poll();
+    await h.delivered();
+    expect(tags(from)).toEqual([`firing:PROBE_NOT_PERMITTED:${ACCOUNT}/${REGION}`, `resolved:PROBE_NOT_PERMITTED:${ACCOUNT}/${REGION}`]);
+  }, 60_000);
+
+  it('an SCP denying kms:GenerateRandom is the same single warning, with the explicit-deny message', async () => {
+    const from = h.events().length;
+    h.sim.fleet.setScpDeny([{ account: ACCOUNT, region: REGION, action: 'kms:GenerateRandom' }]);
+    for (let i = 0; i < 5; i++) await h.poll();
+    await h.delivered();
+    expect(tags(from)).toEqual([`firing:PROBE_NOT_PERMITTED:${ACCOUNT}/${REGION}`]);
+    expect(h.events()[from]!.subject.details.Message).toContain('explicit deny in a service control policy');
+    h.sim.fleet.setScpDeny([]);
     await h.poll();
     await h.poll();
     await h.delivered();
@@ -99,9 +113,9 @@ describe('probe answers end to end', () => {
     expect(tags(from)).toEqual([`firing:PROBE_FAILING:${STORE_1}`, `resolved:PROBE_FAILING:${STORE_1}`]);
   }, 60_000);
 
-  // Needs the simulator to answer GenerateRandom as KMS does when the store's cluster has no ACTIVE HSM
-  // (being added on branch h/sim); set KW_SIM_NO_HSM_PROBE=1 to run it before that lands.
-  it.skipIf(!SIM_MODELS_NO_HSM_PROBE)('a store whose cluster lost its HSMs raises PROBE_FAILING', async () => {
+  // The simulator answers GenerateRandom for a CONNECTED store whose cluster has no ACTIVE HSM as
+  // KMSInternalException (docs/simulator.md explains the choice); nothing is scripted here.
+  it('a store whose cluster lost its HSMs raises PROBE_FAILING (and the other store does not)', async () => {
     const from = h.events().length;
     for (const hsm of ['hsm-probes00002a', 'hsm-probes00002b']) h.sim.fleet.removeHsm(CLUSTER_2, hsm);
     for (let i = 0; i < 4; i++) await h.poll();
