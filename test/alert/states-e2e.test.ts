@@ -68,6 +68,28 @@ describe('unknown states end to end', () => {
     expect(tags(from)).toEqual([`firing:UNKNOWN_STATE:${XKS_STORE}`, `resolved:UNKNOWN_STATE:${XKS_STORE}`]);
   });
 
+  it('a hostile unknown state (markup, newlines, 2,000 characters) still pages; the title shows it defanged and capped', async () => {
+    const from = h.events().length;
+    const hostile = `<!channel> *QUARANTINED*\n${'X'.repeat(2000)}`;
+    const id = h.sim.fleet.addStore(ACCOUNT, REGION, { type: 'EXTERNAL_KEY_STORE', name: 'hostile-state', state: 'CONNECTED', overrides: { ConnectionState: hostile } }).id;
+    try {
+      await h.poll();
+      await h.poll();
+      await h.delivered();
+      expect(tags(from)).toEqual([`firing:UNKNOWN_STATE:${id}`]);
+      const e = h.events()[from]!;
+      expect(e.severity).toBe('critical');
+      expect(e.subject.details['Connection state']).toBe(hostile); // the raw value, as data
+      expect(e.guidance.title).not.toMatch(/[<>*\n]/);
+      expect(e.guidance.title.length).toBeLessThan(150);
+    } finally {
+      h.sim.fleet.removeStore(id);
+    }
+    for (let i = 0; i < 2; i++) await h.poll();
+    await h.delivered();
+    expect(tags(from)).toEqual([`firing:UNKNOWN_STATE:${id}`, `resolved:UNKNOWN_STATE:${id}`]);
+  });
+
   it('an unknown cluster state pages once as CLUSTER_UNKNOWN_STATE (not also CLUSTER_NOT_ACTIVE), with the raw value', async () => {
     const from = h.events().length;
     h.sim.fleet.setCluster(CLUSTER, { unknownState: 'SHIFTING' });
