@@ -494,7 +494,7 @@ export function evaluateAlerts(input: EvaluateInput): EvaluateResult {
         const observed = o.severity ?? severityFor(e.condition);
         // A firing incident never de-escalates (its resolved must reach the channels its firing reached).
         const escalated = e.firing && SEVERITY_RANK[observed] > SEVERITY_RANK[e.severity];
-        e.severity = e.firing && !escalated ? (SEVERITY_RANK[observed] > SEVERITY_RANK[e.severity] ? observed : e.severity) : observed;
+        if (!e.firing || escalated) e.severity = observed;
         const notifiedCode = e.subject.errorCode;
         e.subject = o.subject;
         if (!e.firing) {
