@@ -413,7 +413,12 @@ export const scenarioSchema = z.strictObject({
     }
     if (!accountIds.has(e.account!)) ctx.addIssue({ code: 'custom', path: [...path, 'account'], message: `no account with id ${e.account} in accounts[]` });
     if (e.delete) ctx.addIssue({ code: 'custom', path: [...path, 'delete'], message: 'accounts cannot be deleted; set status: CLOSED instead' });
-    return { at: e.at, kind: 'account' as const, id: e.account!, set: e.set && parseInto(accountPatchSchema, e.set, ctx, [...path, 'set']) };
+    const set = e.set && parseInto(accountPatchSchema, e.set, ctx, [...path, 'set']);
+    set?.optInRegions?.forEach((region, ri) => {
+      const message = optInProblem(region, s.partition);
+      if (message) ctx.addIssue({ code: 'custom', path: [...path, 'set', 'optInRegions', ri], message });
+    });
+    return { at: e.at, kind: 'account' as const, id: e.account!, set };
   });
   return { ...s, timeline };
 });
