@@ -279,3 +279,27 @@ describe('evaluateAlerts', () => {
     expect(elapsed).toBeLessThan(10_000); // ~hundreds of ms; a quadratic scan would take minutes
   });
 });
+
+describe('FLAPPING history', () => {
+  // A store flipping at every poll for a day with a 30-day window: the track stays bounded and the
+  // alert stays one incident.
+  it('keeps a bounded track and one incident however long the store flaps', () => {
+    const alertingCfg = alerting({ flapping: { changes: 4, window: 30 * DAY } });
+    let state = emptyAlertState();
+    let prev: Snapshot | null = null;
+    const fired: string[] = [];
+    for (let p = 1; p <= 2000; p++) {
+      const at = T0 + p * MIN;
+      const st = p % 2 === 0 ? 'FAILED' : 'CONNECTED';
+      const s = store({ id: 'cks-flap', state: st, errorCode: st === 'FAILED' ? 'NETWORK_ERRORS' : null, stateSince: p === 1 ? T0 - DAY : at });
+      const snap = snapshot(p, at, { stores: [s] });
+      const out = evaluateAlerts({ state, snapshot: snap, previous: prev, alerting: alertingCfg, probe: probeConfig(), now: at, guidanceFor: fakeGuidance });
+      // Reminders every repeatInterval (4h) are expected; firing/resolved make the incident.
+      fired.push(...out.notifications.filter((n) => n.condition === 'FLAPPING' && n.kind !== 'reminder').map((n) => `${n.kind}:${n.severity}@${p}`));
+      state = out.state;
+      prev = snap;
+    }
+    expect(fired).toEqual(['firing:warning@5']);
+    expect(Object.values(state.flaps ?? {})[0]!.points.length).toBeLessThanOrEqual(256);
+  });
+});
