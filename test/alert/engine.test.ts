@@ -261,7 +261,7 @@ describe('evaluateAlerts', () => {
     expect(firingCountBySeverity(emptyAlertState())).toEqual({ critical: 0, warning: 0, info: 0 });
   });
 
-  it('handles 20,000 stores in linear time', () => {
+  it('handles 20,000 stores (fires and resolves every tenth)', () => {
     const N = 20_000;
     const mk = (i: number, state: string): StoreRecord => store({
       id: `cks-${i}`, region: ['eu-west-1', 'us-east-1', 'ap-south-1', 'sa-east-1'][i % 4]!, state, errorCode: state === 'FAILED' ? 'NETWORK_ERRORS' : null,
@@ -271,12 +271,10 @@ describe('evaluateAlerts', () => {
     const clusterList = Array.from({ length: N }, (_, i) => cluster({ id: `cluster-cks-${i}`, region: regions[i % 4]! }));
     const healthy = (p: number) => snapshot(p, T0 + p * MIN, { stores: Array.from({ length: N }, (_, i) => mk(i, 'CONNECTED')), clusters: clusterList, targets });
     const broken = (p: number) => snapshot(p, T0 + p * MIN, { stores: Array.from({ length: N }, (_, i) => mk(i, i % 10 === 0 ? 'FAILED' : 'CONNECTED')), clusters: clusterList, targets });
-    const started = performance.now();
+    // Correctness at fleet size only: speed is measured by `npm run bench`, never asserted here.
     const { polls, state } = run([healthy(1), broken(2), broken(3), healthy(4), healthy(5)]);
-    const elapsed = performance.now() - started;
     expect(polls.map((p) => p.length)).toEqual([0, 0, N / 10, 0, N / 10]);
     expect(state.alerts).toEqual({});
-    expect(elapsed).toBeLessThan(10_000); // ~hundreds of ms; a quadratic scan would take minutes
   });
 });
 
