@@ -21,6 +21,7 @@ export class SelfMetrics {
   readonly outboxDropped = new Counter({ name: 'keystore_watch_outbox_dropped_total', help: 'Notifications dropped from the outbox (cap reached or rejected for good).', labelNames: ['reason'] as const, registers: [this.registry] });
   readonly historyDropped = new Counter({ name: 'keystore_watch_history_dropped_total', help: 'Change history entries dropped because the history cap was reached.', registers: [this.registry] });
   readonly alertsFiring = new Gauge({ name: 'keystore_watch_alerts_firing', help: 'Alerts currently firing, per severity.', labelNames: ['severity'] as const, registers: [this.registry] });
+  readonly probeThrottled = new Counter({ name: 'keystore_watch_probe_throttled_total', help: 'GenerateRandom probes answered with ThrottlingException (retried at the next probe interval, never counted as a failure).', labelNames: ['account_id', 'region'] as const, registers: [this.registry] });
   readonly stateErrors = new Counter({ name: 'keystore_watch_state_errors_total', help: 'State store problems (corrupt files moved aside, failed writes).', labelNames: ['kind'] as const, registers: [this.registry] });
 
   constructor(opts: { processMetrics?: boolean } = {}) {

@@ -25,6 +25,7 @@ const MAY_BE_EMPTY: Record<string, string> = {
   'Internal errors/A': 'the state store works in this test; the series appears on the first state error (C shows the total, 0)',
   'Internal errors/B': 'Organizations discovery works here; the series appears on the first failed Organizations read',
   'Internal errors/D': 'every OU path and tag is readable here; the series appears on the first account whose ListParents or ListTagsForResource fails',
+  'Probe denied and throttled/B': 'the demo never throttles a probe; keystore_watch_probe_throttled_total appears on the first ThrottlingException',
 };
 
 /**
