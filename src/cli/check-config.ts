@@ -3,6 +3,7 @@
 import { AwsClients } from '../collect/aws-clients.js';
 import { Poller } from '../collect/poller.js';
 import { loadConfig } from '../config/load.js';
+import { cronWarnings, describeCron, describeInterval, parseCron } from '../config/cron.js';
 import { buildTargets } from '../discover/targets.js';
 import { parseOptions, printable, reportFailure } from './common.js';
 
@@ -36,6 +37,12 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(`  ${a.id}  ${printable(a.name).padEnd(24)} ${a.source.padEnd(13)} ${a.roleArn ?? '(own credentials)'}${a.externalId ? ' (external id set)' : ''}\n`);
       }
       process.stdout.write(`  regions: ${config.regions.join(', ')}\n`);
+      // The schema has validated it; the words and the real interval catch a schedule that means something else.
+      const cron = parseCron(config.schedule);
+      if (cron.ok) {
+        process.stdout.write(`  schedule: "${config.schedule}" = ${describeCron(cron.cron)}; interval: ${describeInterval(cron.cron)}\n`);
+        for (const w of cronWarnings(cron.cron)) process.stderr.write(`warning: ${w}\n`);
+      }
       return orgFailed ? 3 : 0;
     } finally {
       clients.close();

@@ -2,6 +2,7 @@
 import { Daemon } from '../daemon.js';
 import { createLogger } from '../log.js';
 import { loadConfig } from '../config/load.js';
+import { cronWarnings, parseCron } from '../config/cron.js';
 import { parseOptions, reportFailure } from './common.js';
 
 const USAGE = `usage: keystore-watch run [--config FILE]
@@ -16,6 +17,8 @@ export async function main(argv: string[]): Promise<number> {
     if (!opts) return 0;
     const config = loadConfig(opts.config);
     const logger = createLogger({ level: config.logLevel });
+    const cron = parseCron(config.schedule);
+    if (cron.ok) for (const w of cronWarnings(cron.cron)) logger.warn({ schedule: config.schedule }, w);
     daemon = new Daemon({ config, logger });
     await daemon.start();
     await new Promise<void>((resolve) => {

@@ -1,8 +1,8 @@
 // The configuration schema: the one source of the config types (z.infer) and of the validation
 // messages operators see. Every refinement names the key it is about.
 import { z } from 'zod';
-import cron from 'node-cron';
 import { parseDuration } from '../util/duration.js';
+import { parseCron } from './cron.js';
 
 const ACCOUNT_ID = /^\d{12}$/;
 const ROLE_ARN = /^arn:aws[a-zA-Z-]*:iam::\d{12}:role\/[\w+=,.@\-/]{1,512}$/;
@@ -68,7 +68,10 @@ const connectingTimeout = z.strictObject({
 });
 
 export const configSchema = z.strictObject({
-  schedule: z.string().default('*/1 * * * *').refine((v) => cron.validate(v), 'expected a node-cron expression such as "*/1 * * * *" (5 or 6 fields)'),
+  schedule: z.string().default('*/1 * * * *').superRefine((v, ctx) => {
+    const r = parseCron(v);
+    if (!r.ok) ctx.addIssue({ code: 'custom', message: `${r.problem} (a cron expression such as "*/1 * * * *")` });
+  }),
   listen: listenAddress.default('0.0.0.0:9464'),
   stateDir: z.string().min(1).default('./data'),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
