@@ -4,6 +4,7 @@ import { AwsClients } from '../collect/aws-clients.js';
 import { Poller } from '../collect/poller.js';
 import { loadConfig } from '../config/load.js';
 import { cronWarnings, describeCron, describeInterval, parseCron } from '../config/cron.js';
+import { fdWarning } from '../server/fd-budget.js';
 import { buildTargets } from '../discover/targets.js';
 import { parseOptions, printable, reportFailure } from './common.js';
 
@@ -43,6 +44,8 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(`  schedule: "${config.schedule}" = ${describeCron(cron.cron)}; interval: ${describeInterval(cron.cron)}\n`);
         for (const w of cronWarnings(cron.cron)) process.stderr.write(`warning: ${w}\n`);
       }
+      const fd = fdWarning(config);
+      if (fd) process.stderr.write(`warning: ${fd}\n`);
       return orgFailed ? 3 : 0;
     } finally {
       clients.close();

@@ -3,6 +3,7 @@ import { Daemon } from '../daemon.js';
 import { createLogger } from '../log.js';
 import { loadConfig } from '../config/load.js';
 import { cronWarnings, parseCron } from '../config/cron.js';
+import { fdWarning } from '../server/fd-budget.js';
 import { parseOptions, reportFailure } from './common.js';
 
 const USAGE = `usage: keystore-watch run [--config FILE]
@@ -19,6 +20,8 @@ export async function main(argv: string[]): Promise<number> {
     const logger = createLogger({ level: config.logLevel });
     const cron = parseCron(config.schedule);
     if (cron.ok) for (const w of cronWarnings(cron.cron)) logger.warn({ schedule: config.schedule }, w);
+    const fd = fdWarning(config);
+    if (fd) logger.warn({ maxConnections: config.http.maxConnections }, fd);
     daemon = new Daemon({ config, logger });
     await daemon.start();
     await new Promise<void>((resolve) => {

@@ -78,6 +78,14 @@ export const configSchema = z.strictObject({
   http: z.strictObject({
     authToken: z.string().min(16, 'authToken must be at least 16 characters').nullable().default(null),
     tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).nullable().default(null),
+    /** Open connections at most; beyond it the oldest idle connection is closed (server/http.ts). */
+    maxConnections: z.number().int().min(8).max(65_536).default(256),
+    /** From connecting to the end of the request headers (a TLS handshake included). */
+    headersTimeout: duration().default(10_000).refine((ms) => ms >= 1000 && ms <= 300_000, 'must be between 1s and 5m'),
+    /** From connecting to the end of the whole request. */
+    requestTimeout: duration().default(30_000).refine((ms) => ms >= 1000 && ms <= 600_000, 'must be between 1s and 10m'),
+    /** Idle time allowed between two requests on one connection. */
+    keepAliveTimeout: duration().default(65_000).refine((ms) => ms >= 1000 && ms <= 600_000, 'must be between 1s and 10m'),
   }).prefault({}),
   aws: z.strictObject({
     endpoint: httpUrl.nullable().default(null),

@@ -1,13 +1,24 @@
 // The daemon's HTTP server: /metrics, /healthz, /readyz and the read-only JSON API. It only reads the
 // latest snapshot and state the daemon hands it; it never calls AWS. The simulator's control API is
 // never mounted here.
+//
+// Limits (HttpLimits), so slow or many clients cannot take the process's file descriptors (which the
+// daemon needs for its AWS connections and state writes) or starve /healthz and scrapes:
+//   - at most maxConnections open connections. When one more arrives, the oldest connection that has
+//     no request in progress (never sent one, or idle between keep-alive requests) is closed to make
+//     room; only when every connection is busy with a request is the new one closed. So a flood of idle
+//     connections cannot lock out a health check or a scrape: a new client always displaces an idle one.
+//   - a connection must complete its request headers within headersTimeout of connecting (Node's own
+//     headersTimeout starts only at the first byte; a silent connection would stay forever), and the
+//     whole request within requestTimeout; a TLS handshake within headersTimeout.
+//   - keep-alive: idle keepAliveTimeout between requests, at most maxRequestsPerSocket per connection.
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { timingSafeEqual } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import type { EncodedMetrics } from '../metrics/exposition.js';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { redactValue } from '../util/redact.js';
 
 export interface HttpSources {
@@ -20,16 +31,43 @@ export interface HttpSources {
   targets(): unknown;
 }
 
+export interface HttpLimits {
+  maxConnections: number;
+  headersTimeout: number;
+  requestTimeout: number;
+  keepAliveTimeout: number;
+  maxRequestsPerSocket: number;
+}
+
+export const DEFAULT_HTTP_LIMITS: HttpLimits = {
+  maxConnections: 256,
+  headersTimeout: 10_000,
+  requestTimeout: 30_000,
+  keepAliveTimeout: 65_000,
+  maxRequestsPerSocket: 1000,
+};
+
+export interface HttpConnectionObserver {
+  /** Open connections after a change. */
+  open?(count: number): void;
+  /** A connection closed to stay within maxConnections: an idle one evicted, or the new one when all were busy. */
+  dropped?(reason: 'evicted_idle' | 'all_busy'): void;
+}
+
 export interface HttpServerOptions {
   listen: string;
   authToken?: string | null;
   tls?: { certFile: string; keyFile: string } | null;
   sources: HttpSources;
+  limits?: Partial<HttpLimits>;
+  observer?: HttpConnectionObserver;
 }
 
 export interface RunningHttpServer {
   url: string;
   port: number;
+  /** Connections open now. */
+  connections(): number;
   close(): Promise<void>;
 }
 
@@ -76,6 +114,52 @@ function sendMetrics(req: IncomingMessage, res: ServerResponse, m: Awaited<Retur
 
 const json = (res: ServerResponse, value: unknown, status = 200) => send(res, status, JSON.stringify(redactValue(value)), 'application/json');
 
+const openConnections = new WeakMap<Server, number>();
+
+/** The TCP socket under a request's socket (for HTTPS, req.socket is the TLS socket wrapping it). */
+const tcpOf = (s: Socket): Socket => (s as Socket & { _parent?: Socket })._parent ?? s;
+
+/** Enforces maxConnections (evicting idle connections first) and the first-request deadline. */
+function trackConnections(server: Server, limits: HttpLimits, observer: HttpConnectionObserver): void {
+  // Insertion order is age order: the first idle entry is the oldest idle connection.
+  const conns = new Map<Socket, { busy: number }>();
+  const changed = () => { openConnections.set(server, conns.size); observer.open?.(conns.size); };
+  server.on('connection', (socket: Socket) => {
+    const state = { busy: 0 };
+    conns.set(socket, state);
+    socket.once('close', () => { conns.delete(socket); changed(); });
+    // Until its first request, a connection gets headersTimeout of inactivity: Node's own headersTimeout
+    // only starts at the first byte. After a request, Node manages the timeout (keepAliveTimeout).
+    socket.setTimeout(limits.headersTimeout);
+    if (conns.size > limits.maxConnections) {
+      let victim: Socket | null = null;
+      for (const [s, st] of conns) {
+        if (s !== socket && st.busy === 0) { victim = s; break; }
+      }
+      if (victim) {
+        conns.delete(victim);
+        victim.destroy();
+        observer.dropped?.('evicted_idle');
+      } else {
+        conns.delete(socket);
+        socket.destroy();
+        observer.dropped?.('all_busy');
+      }
+    }
+    changed();
+  });
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const st = conns.get(tcpOf(req.socket));
+    if (!st) return;
+    st.busy++;
+    // Moved to the young end: a connection that just worked is the last to be evicted.
+    const tcp = tcpOf(req.socket);
+    conns.delete(tcp);
+    conns.set(tcp, st);
+    res.once('close', () => { st.busy--; });
+  });
+}
+
 export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
   const { sources } = opts;
   const handler = async (req: IncomingMessage, res: ServerResponse) => {
@@ -110,12 +194,15 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       else res.destroy();
     }
   };
+  const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...opts.limits };
   const server: Server = opts.tls
-    ? createHttpsServer({ cert: readFileSync(opts.tls.certFile), key: readFileSync(opts.tls.keyFile) }, handler)
+    ? createHttpsServer({ cert: readFileSync(opts.tls.certFile), key: readFileSync(opts.tls.keyFile), handshakeTimeout: limits.headersTimeout }, handler)
     : createHttpServer(handler);
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
-  server.requestTimeout = 30_000;
+  server.keepAliveTimeout = limits.keepAliveTimeout;
+  server.headersTimeout = Math.min(limits.headersTimeout, limits.requestTimeout);
+  server.requestTimeout = limits.requestTimeout;
+  server.maxRequestsPerSocket = limits.maxRequestsPerSocket;
+  trackConnections(server, limits, opts.observer ?? {});
   const { host, port } = splitListen(opts.listen);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -126,6 +213,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   return {
     url: `${opts.tls ? 'https' : 'http'}://${shownHost}:${addr.port}`,
     port: addr.port,
+    connections: () => openConnections.get(server) ?? 0,
     close: () => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }),
   };
 }
