@@ -1,11 +1,8 @@
 // keystore-watch check-config: validates the configuration, resolves accounts (Organizations included)
 // and prints the targets it would poll.
-import { AwsClients } from '../collect/aws-clients.js';
-import { Poller } from '../collect/poller.js';
 import { loadConfig } from '../config/load.js';
 import { cronWarnings, describeCron, describeInterval, parseCron } from '../config/cron.js';
 import { fdWarning } from '../server/fd-budget.js';
-import { buildTargets } from '../discover/targets.js';
 import { parseOptions, printable, reportFailure } from './common.js';
 
 const USAGE = `usage: keystore-watch check-config [--config FILE] [--offline]
@@ -18,6 +15,8 @@ export async function main(argv: string[]): Promise<number> {
     const opts = parseOptions(argv, { config: { type: 'string', short: 'c' }, offline: { type: 'boolean' } }, USAGE);
     if (!opts) return 0;
     const config = loadConfig(opts.config);
+    // Loaded after the config is known good: a config error is reported without loading the AWS SDK.
+    const [{ AwsClients }, { Poller }, { buildTargets }] = await Promise.all([import('../collect/aws-clients.js'), import('../collect/poller.js'), import('../discover/targets.js')]);
     let orgFailed = false;
     const effective = opts.offline ? { ...config, organizations: { ...config.organizations, enabled: false } } : config;
     const clients = new AwsClients({ aws: config.aws });

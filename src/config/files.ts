@@ -125,7 +125,8 @@ function nearestExisting(p: string): { path: string; stats: Stats } | { path: st
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       const parent = path.dirname(cur);
-      if ((code !== 'ENOENT') || parent === cur) return { path: cur, error: err };
+      // ENOTDIR: a component is a file; walking up finds it and says so.
+      if ((code !== 'ENOENT' && code !== 'ENOTDIR') || parent === cur) return { path: cur, error: err };
       cur = parent;
     }
   }
@@ -162,13 +163,13 @@ export function checkReferencedPaths(config: Config): string[] {
         problems.push(`http.tls.certFile: ${tls.certFile} holds no PEM certificate`);
       }
     }
-    if (keyPem) {
+    if (keyPem && /-----BEGIN ENCRYPTED PRIVATE KEY-----|^Proc-Type: 4,ENCRYPTED/m.test(keyPem.toString('latin1'))) {
+      problems.push(`http.tls.keyFile: ${tls.keyFile} is encrypted; keystore-watch cannot prompt for a passphrase (give an unencrypted key readable only by its user)`);
+    } else if (keyPem) {
       try {
         key = createPrivateKey(keyPem);
-      } catch (err) {
-        problems.push(/passphrase/i.test((err as Error).message)
-          ? `http.tls.keyFile: ${tls.keyFile} is encrypted; keystore-watch cannot prompt for a passphrase (give an unencrypted key readable only by its user)`
-          : `http.tls.keyFile: ${tls.keyFile} holds no PEM private key`);
+      } catch {
+        problems.push(`http.tls.keyFile: ${tls.keyFile} holds no PEM private key`);
       }
     }
     if (cert && key && !cert.checkPrivateKey(key)) problems.push(`http.tls.keyFile: ${tls.keyFile} is not the private key of the certificate in http.tls.certFile (${tls.certFile})`);
