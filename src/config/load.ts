@@ -81,7 +81,12 @@ export function secretConfigValues(config: unknown): string[] {
   const out: string[] = [];
   const walk = (v: unknown, key: string | undefined, parent: Record<string, unknown> | null): void => {
     if (typeof v === 'string') {
-      if (key !== undefined && (isSecretKey(key) || (key === 'url' && parent?.type === 'webhook'))) out.push(v);
+      if (key !== undefined && (isSecretKey(key) || (key === 'url' && parent?.type === 'webhook'))) {
+        out.push(v);
+        // "Bearer xyz" / "Basic xyz": the credential alone may show up too (a receiver echoing it).
+        const scheme = /^(?:Bearer|Basic|Token)\s+(\S+)$/i.exec(v);
+        if (scheme) out.push(scheme[1]!);
+      }
       return;
     }
     if (Array.isArray(v)) return v.forEach((x) => walk(x, key, parent));
