@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { Config } from '../config/schema.js';
 
 export interface FdBudget {
-  /** http.maxConnections, plus the listening socket and one connection being accepted. */
+  /** Twice http.maxConnections (the cap may be exceeded for one accept batch), plus the listening socket. */
   http: number;
   /** AWS: up to aws.concurrency requests in flight, as many kept-alive sockets, and STS/Organizations. */
   aws: number;
@@ -17,7 +17,7 @@ export interface FdBudget {
 }
 
 export function fdBudget(config: Pick<Config, 'http' | 'aws' | 'alerting'>): FdBudget {
-  const http = config.http.maxConnections + 2;
+  const http = 2 * config.http.maxConnections + 2;
   const aws = 2 * config.aws.concurrency + 16;
   const notify = 2 * config.alerting.channels.length;
   const reserve = 64;
@@ -44,5 +44,5 @@ export function fdWarning(config: Pick<Config, 'http' | 'aws' | 'alerting'>, lim
   if (limit === null) return null;
   const b = fdBudget(config);
   if (limit >= b.total) return null;
-  return `the open-file limit (ulimit -n) is ${limit}, below the ${b.total} file descriptors keystore-watch may need (http.maxConnections ${config.http.maxConnections} + ${b.aws} for AWS at aws.concurrency ${config.aws.concurrency} + ${b.notify + b.reserve} for alert channels, state files and the runtime): raise the limit or lower http.maxConnections`;
+  return `the open-file limit (ulimit -n) is ${limit}, below the ${b.total} file descriptors keystore-watch may need (${b.http} for http.maxConnections ${config.http.maxConnections} + ${b.aws} for AWS at aws.concurrency ${config.aws.concurrency} + ${b.notify + b.reserve} for alert channels, state files and the runtime): raise the limit or lower http.maxConnections`;
 }

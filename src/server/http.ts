@@ -5,9 +5,12 @@
 // Limits (HttpLimits), so slow or many clients cannot take the process's file descriptors (which the
 // daemon needs for its AWS connections and state writes) or starve /healthz and scrapes:
 //   - at most maxConnections open connections. When one more arrives, the oldest connection that has
-//     no request in progress (never sent one, or idle between keep-alive requests) is closed to make
-//     room; only when every connection is busy with a request is the new one closed. So a flood of idle
-//     connections cannot lock out a health check or a scrape: a new client always displaces an idle one.
+//     no request in progress is closed to make room: first one that never sent a byte, then one idle
+//     (partial headers, or between keep-alive requests). So a flood of idle connections cannot lock
+//     out a health check or a scrape: a new client displaces an idle one. Connections accepted in the
+//     current event-loop turn are not evicted yet (trackConnections), so the count can briefly reach
+//     2 x maxConnections, never more: beyond it, or when every connection is busy with a request, the
+//     new connection is closed.
 //   - a connection must complete its request headers within headersTimeout of connecting (Node's own
 //     headersTimeout starts only at the first byte; a silent connection would stay forever), and the
 //     whole request within requestTimeout; a TLS handshake within headersTimeout.
@@ -119,41 +122,63 @@ const openConnections = new WeakMap<Server, number>();
 /** The TCP socket under a request's socket (for HTTPS, req.socket is the TLS socket wrapping it). */
 const tcpOf = (s: Socket): Socket => (s as Socket & { _parent?: Socket })._parent ?? s;
 
-/** Enforces maxConnections (evicting idle connections first) and the first-request deadline. */
+/**
+ * Enforces maxConnections (evicting idle connections first) and the first-request deadline.
+ *
+ * A connection is evictable only from its second accept batch on: libuv accepts a whole backlog in one
+ * go before it reads from any of the new sockets, so a health check accepted in the middle of a flood
+ * has not been read yet; one loop turn later its request has been read (bytesRead > 0) or is in
+ * progress. Meanwhile the count may exceed maxConnections, up to twice it; beyond that the newest
+ * connection is closed.
+ */
 function trackConnections(server: Server, limits: HttpLimits, observer: HttpConnectionObserver): void {
-  // Insertion order is age order: the first idle entry is the oldest idle connection.
-  const conns = new Map<Socket, { busy: number }>();
+  // Insertion order is age order: the first match is the oldest.
+  const conns = new Map<Socket, { busy: number; turn: number }>();
+  const hardMax = 2 * limits.maxConnections;
+  let turn = 0;
+  let turnPending = false;
   const changed = () => { openConnections.set(server, conns.size); observer.open?.(conns.size); };
+  const evictOne = (except: Socket): boolean => {
+    // Oldest silent connection first (never sent a byte: the usual flood), then the oldest idle one
+    // (partial headers, or kept alive between requests); never one with a request in progress.
+    let idle: Socket | null = null;
+    for (const [s, st] of conns) {
+      if (s === except || st.busy > 0 || turn - st.turn < 2) continue;
+      if (s.bytesRead === 0) { idle = s; break; }
+      idle ??= s;
+    }
+    if (!idle) return false;
+    conns.delete(idle);
+    idle.destroy();
+    observer.dropped?.('evicted_idle');
+    return true;
+  };
   server.on('connection', (socket: Socket) => {
-    const state = { busy: 0 };
+    // One turn per event-loop iteration that accepts connections.
+    if (!turnPending) {
+      turn++;
+      turnPending = true;
+      setImmediate(() => { turnPending = false; });
+    }
+    const state = { busy: 0, turn };
     conns.set(socket, state);
     socket.once('close', () => { conns.delete(socket); changed(); });
     // Until its first request, a connection gets headersTimeout of inactivity: Node's own headersTimeout
     // only starts at the first byte. After a request, Node manages the timeout (keepAliveTimeout).
     socket.setTimeout(limits.headersTimeout);
-    if (conns.size > limits.maxConnections) {
-      let victim: Socket | null = null;
-      for (const [s, st] of conns) {
-        if (s !== socket && st.busy === 0) { victim = s; break; }
-      }
-      if (victim) {
-        conns.delete(victim);
-        victim.destroy();
-        observer.dropped?.('evicted_idle');
-      } else {
-        conns.delete(socket);
-        socket.destroy();
-        observer.dropped?.('all_busy');
-      }
+    if (conns.size > limits.maxConnections && !evictOne(socket) && conns.size > hardMax) {
+      conns.delete(socket);
+      socket.destroy();
+      observer.dropped?.('all_busy');
     }
     changed();
   });
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    const st = conns.get(tcpOf(req.socket));
+    const tcp = tcpOf(req.socket);
+    const st = conns.get(tcp);
     if (!st) return;
     st.busy++;
     // Moved to the young end: a connection that just worked is the last to be evicted.
-    const tcp = tcpOf(req.socket);
     conns.delete(tcp);
     conns.set(tcp, st);
     res.once('close', () => { st.busy--; });
