@@ -20,6 +20,7 @@ export function registerSecret(value: string | null | undefined): void {
   // Very short values would redact ordinary words; real secrets are long.
   if (!value || value.length < 6 || secrets.has(value)) return;
   secrets.add(value);
+  labelMemo.clear();
   // Longest first so a secret containing another is replaced whole.
   pattern = new RegExp([...secrets].sort((a, b) => b.length - a.length).map(escape).join('|'), 'g');
 }
@@ -55,6 +56,22 @@ export function redact(text: string): string {
     .replace(AUTH_VALUE, (_m, name: string, sep: string, scheme: string | undefined) => `${name}${sep}${scheme ? scheme + ' ' : ''}${REDACTED}`)
     .replace(BEARER, `$1 ${REDACTED}`)
     .replace(QUERY_SECRET, `$1${REDACTED}`);
+  return out;
+}
+
+/**
+ * redact() for metric label values: called for every label of every series once per poll, so results
+ * are memoised (label values repeat: account ids, regions, states, the same store names every poll).
+ */
+const labelMemo = new Map<string, string>();
+export function redactLabel(value: string): string {
+  if (value.length < 6) return value;
+  let out = labelMemo.get(value);
+  if (out === undefined) {
+    out = redact(value);
+    if (labelMemo.size >= 200_000) labelMemo.clear();
+    labelMemo.set(value, out);
+  }
   return out;
 }
 
@@ -111,5 +128,6 @@ function redactAt(value: unknown, key: string | undefined, seen: WeakSet<object>
 /** For tests. */
 export function clearSecrets(): void {
   secrets.clear();
+  labelMemo.clear();
   pattern = null;
 }

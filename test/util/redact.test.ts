@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { clearSecrets, isSecretKey, redact, redactValue, registerSecret, serializeError } from '../../src/util/redact.js';
 import { parseConfigText, secretConfigValues } from '../../src/config/load.js';
 import { createLogger } from '../../src/log.js';
+import { escapeLabel } from '../../src/metrics/render.js';
 
 afterEach(() => clearSecrets());
 
@@ -74,6 +75,16 @@ alerting:
     const sdk = Object.assign(new Error('Rate exceeded', { cause }), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400, requestId: 'req-1' } });
     const s = serializeError(sdk);
     expect(s).toMatchObject({ name: 'ThrottlingException', message: 'Rate exceeded', code: 'ThrottlingException', statusCode: 400, requestId: 'req-1', cause: { name: 'Error', message: 'socket hang up', code: 'ECONNRESET' } });
+  });
+});
+
+describe('metric label values', () => {
+  it('pass through the same rule (a store named after a secret shows [REDACTED])', () => {
+    expect(escapeLabel('orders-hsm')).toBe('orders-hsm');
+    expect(escapeLabel('copy of label-secret-99')).toBe('copy of label-secret-99');
+    registerSecret('label-secret-99');
+    expect(escapeLabel('copy of label-secret-99')).toBe('copy of [REDACTED]');
+    expect(escapeLabel('https://u:p4ss@proxy.example')).toBe('https://[REDACTED]@proxy.example');
   });
 });
 
