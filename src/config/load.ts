@@ -1,7 +1,7 @@
 // Reads, interpolates and validates the YAML configuration. Errors name the file, the key path and the problem:
 // every way the file can be unreadable or unparsable, and every file or directory it refers to that is
 // unusable, is a ConfigError (exit 2), never a bare JavaScript error.
-import { parseDocument } from 'yaml';
+import { isMap, isScalar, LineCounter, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type Config } from './schema.js';
 import { isSecretKey, registerSecret } from '../util/redact.js';
@@ -26,7 +26,10 @@ export function formatPath(path: readonly PropertyKey[]): string {
 
 function describeIssue(issue: z.core.$ZodIssue): string {
   const key = formatPath(issue.path);
-  if (issue.code === 'unrecognized_keys') return `${key === '(top level)' ? '' : key + '.'}${issue.keys.join(', ')}: unknown key${issue.keys.length > 1 ? 's' : ''}`;
+  if (issue.code === 'unrecognized_keys') {
+    const shown = issue.keys.slice(0, 20).join(', ') + (issue.keys.length > 20 ? ` and ${issue.keys.length - 20} more` : '');
+    return `${key === '(top level)' ? '' : key + '.'}${shown}: unknown key${issue.keys.length > 1 ? 's' : ''}`;
+  }
   if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) return `${key}: is required`;
   return `${key}: ${issue.message}`;
 }
@@ -115,10 +118,29 @@ function findCycle(value: unknown, path: PropertyKey[] = [], onPath = new Set<ob
 const MAX_ALIAS_COUNT = 100;
 
 export function parseConfigText(text: string, source = '<config>', env: NodeJS.ProcessEnv = process.env): Config {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  // Duplicate keys are found below in one pass: the yaml package's uniqueKeys compares every key with
+  // every other (quadratic: minutes for a 1 MB file of keys).
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: false, lineCounter });
   if (doc.errors.length) {
     throw new ConfigError(source, doc.errors.map((e) => `YAML syntax (line ${e.linePos?.[0]?.line ?? '?'}): ${e.message.split('\n')[0]}`));
   }
+  const duplicates: string[] = [];
+  visit(doc, {
+    Map(_key, map) {
+      if (!isMap(map)) return;
+      const seen = new Set<string>();
+      for (const item of map.items) {
+        const k = isScalar(item.key) ? `s:${String(item.key.value)}` : `j:${JSON.stringify(item.key)}`;
+        if (seen.has(k)) {
+          const at = isScalar(item.key) && item.key.range ? lineCounter.linePos(item.key.range[0]).line : '?';
+          duplicates.push(`YAML syntax (line ${at}): Map keys must be unique (${isScalar(item.key) ? String(item.key.value) : 'a complex key'} appears twice)`);
+        }
+        seen.add(k);
+      }
+    },
+  });
+  if (duplicates.length) throw new ConfigError(source, duplicates.slice(0, 20));
   // An unknown tag (!vault, !!js/function) would silently become a plain string: refuse it instead.
   const tags = doc.warnings.filter((w) => w.code === 'TAG_RESOLVE_FAILED');
   if (tags.length) {

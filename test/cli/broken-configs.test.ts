@@ -35,6 +35,7 @@ function configPath(c: Case, i: number): { path: string; asNobody?: boolean } {
       // root reads anything: the case runs the CLI as nobody (setpriv), as the daemon would run.
       return { path: join(base, 'config.yaml'), asNobody: isRoot };
     }
+    case 'many-keys': writeFileSync(base + '.yaml', VALID + Array.from({ length: 20_000 }, (_, k) => `unknown${k}: ${k}\n`).join('')); return { path: base + '.yaml' };
     case 'oversize': writeFileSync(base + '.yaml', VALID + `# ${'x'.repeat(80)}\n`.repeat(13_000)); return { path: base + '.yaml' };
     default: throw new Error(`unknown setup ${c.setup}`);
   }
