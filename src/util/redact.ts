@@ -45,7 +45,8 @@ const AWS_SECRET_FIELDS = /("?(?:SecretAccessKey|secretAccessKey|SessionToken|se
 const SLACK_HOOK = /https:\/\/hooks\.slack\.com\/[^\s"']+/g;
 const AUTH_VALUE = /\b(authorization|proxy-authorization|x-api-key|x-auth-token)("?\s*[:=]\s*"?)(?:(Bearer|Basic|Token)\s+)?[^\s"',}]+/gi;
 const BEARER = /\b(Bearer)\s+[A-Za-z0-9._~+/=-]{8,}/g;
-const QUERY_SECRET = /([?&][^=&\s"'#]*(?:token|secret|passw|signature|sig|api[-_]?key|auth)[^=&\s"'#]*=)[^&\s"'#]+/gi;
+/** URL query parameters whose name is, or ends in, a credential word (?token=, &access_token=, ?sig=, ?api_key=). */
+const QUERY_SECRET = /([?&](?:[^=&\s"'#]*[-_.])?(?:token|secret|password|passwd|signature|sig|api[-_]?key|apikey|auth|key|code)=)[^&\s"'#]+/gi;
 
 export function redact(text: string): string {
   let out = pattern ? text.replace(pattern, REDACTED) : text;

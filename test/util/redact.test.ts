@@ -50,6 +50,7 @@ alerting:
     expect(redact('Authorization: Bearer abcdefghijklmnop')).toBe('Authorization: Bearer [REDACTED]');
     expect(redact('{"authorization":"Basic dXNlcjpwYXNz"}')).toBe('{"authorization":"Basic [REDACTED]"}');
     expect(redact('https://x.example/hook?token=abc123&team=payments')).toBe('https://x.example/hook?token=[REDACTED]&team=payments');
+    expect(redact('https://x.example/a?access_token=abc&api-key=def&design=blue&author=me')).toBe('https://x.example/a?access_token=[REDACTED]&api-key=[REDACTED]&design=blue&author=me');
     expect(redact('SecretAccessKey: wJalrXUtnFEMI/K7MDENG')).toBe('SecretAccessKey: [REDACTED]');
     expect(redact('region eu-west-1 account 111111111111')).toBe('region eu-west-1 account 111111111111');
   });
