@@ -21,5 +21,9 @@ export function parseSnapshotDoc(data: unknown): Snapshot {
       (st as { xks: unknown }).xks = { ...rest, accessKeyIdLast4: accessKeyIdLast4(typeof accessKeyId === 'string' ? accessKeyId : null) };
     }
   }
+  // Snapshots written before target statuses existed: ok or failed.
+  for (const t of s.targets!) {
+    if (t && typeof t === 'object' && typeof (t as { status?: unknown }).status !== 'string') (t as { status: string }).status = t.ok ? 'ok' : 'failed';
+  }
   return s as Snapshot;
 }
