@@ -63,6 +63,7 @@ export class Daemon {
       config: opts.config,
       clients: this.clients,
       now: this.now,
+      onProbeThrottled: (t) => this.metrics.probeThrottled.inc({ account_id: t.accountId, region: t.region }),
       onOrganizationsError: (e) => {
         this.metrics.orgErrors.inc({ code: e.code });
         opts.logger.warn({ code: e.code, error: e.message }, 'organizations ListAccounts failed; keeping the last known account list');

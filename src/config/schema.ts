@@ -138,6 +138,15 @@ export const configSchema = z.strictObject({
     certificateExpiryWarning: duration().default(30 * 86_400_000),
     clusterUpdateTimeout: duration().default(60 * 60_000),
     expectDisconnected: z.array(z.string().min(1)).default([]),
+    /**
+     * A store whose ConnectionState changes `changes` times within `window` raises one FLAPPING alert
+     * (critical when it spent more than half the window not CONNECTED), resolved once it has been stable
+     * for a whole window. Choose a window of at least `changes` poll intervals, or it can never fire.
+     */
+    flapping: z.strictObject({
+      changes: z.number().int().min(2).max(100).default(4),
+      window: duration().default(10 * 60_000).refine((ms) => ms >= 1000, 'must be at least 1s'),
+    }).prefault({}),
     channels: z.array(channelSchema).default([]),
     /** Caps so the state on disk cannot grow without end; the oldest entries are dropped first and counted. */
     historyLimit: z.number().int().min(10).default(5000),
@@ -146,7 +155,14 @@ export const configSchema = z.strictObject({
   probe: z.strictObject({
     enabled: z.boolean().default(false),
     interval: duration().default(60_000),
-    /** GenerateRandom calls per second per account and region, kept below KMS's 5/s so DescribeCustomKeyStores keeps its budget. */
+    /**
+     * GenerateRandom calls per second per account and region. GenerateRandom does not share
+     * DescribeCustomKeyStores' quota: it counts against the account's "Cryptographic operations (symmetric)
+     * request rate" quota, shared with the applications' Encrypt/Decrypt/GenerateDataKey calls, and with
+     * CustomKeyStoreId also against the "AWS CloudHSM key store request quota" of that store (not adjustable;
+     * https://docs.aws.amazon.com/kms/latest/developerguide/requests-per-second.html). The cap keeps the probe
+     * a negligible share of both; a ThrottlingException is counted and retried at the next interval.
+     */
     ratePerSecond: z.number().min(0.1).max(4).default(1),
     failuresBeforeAlert: z.number().int().min(1).default(3),
   }).prefault({}),
