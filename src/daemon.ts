@@ -126,6 +126,8 @@ export class Daemon {
         listen: config.listen,
         authToken: config.http.authToken,
         tls: config.http.tls,
+        limits: { maxConnections: config.http.maxConnections, headersTimeout: config.http.headersTimeout, requestTimeout: config.http.requestTimeout, keepAliveTimeout: config.http.keepAliveTimeout },
+        observer: this.metrics.httpObserver,
         sources: {
           metrics: async () => ({ snapshot: this.snapshotMetrics, self: await this.metrics.render() }),
           ready: () => this.ready,

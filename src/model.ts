@@ -57,7 +57,11 @@ export interface XksProxy {
   uriEndpoint: string | null;
   uriPath: string | null;
   vpcEndpointServiceName: string | null;
-  accessKeyId: string | null;
+  /**
+   * Last 4 characters of the proxy authentication access key id ('' when it is too short to show any),
+   * null when none is set. The full id is @sensitive in the KMS model and is never kept (collect/sensitive.ts).
+   */
+  accessKeyIdLast4: string | null;
 }
 
 /** One custom key store as seen by one poll. Never holds the trust anchor's PEM text: only its fingerprint and expiry. */

@@ -1,10 +1,10 @@
 // The configuration schema: the one source of the config types (z.infer) and of the validation
 // messages operators see. Every refinement names the key it is about.
 import { z } from 'zod';
-import cron from 'node-cron';
 import { parseDuration } from '../util/duration.js';
 import { tagLabelName } from '../util/prom-label.js';
 import { parseOuSelector } from '../discover/ou-path.js';
+import { parseCron } from './cron.js';
 import { arnPartition, partitionOfRegion } from './partitions.js';
 
 const ACCOUNT_ID = /^\d{12}$/;
@@ -91,13 +91,24 @@ const connectingTimeout = z.strictObject({
 });
 
 export const configSchema = z.strictObject({
-  schedule: z.string().default('*/1 * * * *').refine((v) => cron.validate(v), 'expected a node-cron expression such as "*/1 * * * *" (5 or 6 fields)'),
+  schedule: z.string().default('*/1 * * * *').superRefine((v, ctx) => {
+    const r = parseCron(v);
+    if (!r.ok) ctx.addIssue({ code: 'custom', message: `${r.problem} (a cron expression such as "*/1 * * * *")` });
+  }),
   listen: listenAddress.default('0.0.0.0:9464'),
   stateDir: z.string().min(1).default('./data'),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
   http: z.strictObject({
     authToken: z.string().min(16, 'authToken must be at least 16 characters').nullable().default(null),
     tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).nullable().default(null),
+    /** Open connections at most; beyond it the oldest idle connection is closed (server/http.ts). */
+    maxConnections: z.number().int().min(8).max(65_536).default(256),
+    /** From connecting to the end of the request headers (a TLS handshake included). */
+    headersTimeout: duration().default(10_000).refine((ms) => ms >= 1000 && ms <= 300_000, 'must be between 1s and 5m'),
+    /** From connecting to the end of the whole request. */
+    requestTimeout: duration().default(30_000).refine((ms) => ms >= 1000 && ms <= 600_000, 'must be between 1s and 10m'),
+    /** Idle time allowed between two requests on one connection. */
+    keepAliveTimeout: duration().default(65_000).refine((ms) => ms >= 1000 && ms <= 600_000, 'must be between 1s and 10m'),
   }).prefault({}),
   aws: z.strictObject({
     endpoint: httpUrl.nullable().default(null),

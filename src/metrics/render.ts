@@ -5,10 +5,11 @@
 // Series exist only for what the latest snapshot holds, so a deleted store leaves no stale series.
 import { CLUSTER_STATES, CONNECTION_STATES, HSM_STATES, TARGET_STATUSES, type ClusterRecord, type Snapshot, type TargetOutcome } from '../model.js';
 import { tagLabelName } from '../util/prom-label.js';
+import { redactLabel } from '../util/redact.js';
 
-/** Label values from AWS may hold anything: escape per the exposition format and cap the length. */
+/** Label values from AWS may hold anything: redact (the one rule of util/redact.ts), escape per the exposition format, cap the length. */
 export function escapeLabel(value: string | null | undefined): string {
-  const v = value ?? '';
+  const v = redactLabel(value ?? '');
   const capped = v.length > 1024 ? v.slice(0, 1024) : v;
   return capped.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }

@@ -165,7 +165,7 @@ class World {
           stores.push({
             accountId: account, accountName: t.spec.name ?? talias, region, id: s.id, name: s.name, type, state: s.state, errorCode: s.state === 'FAILED' ? s.code : null,
             clusterId: type === 'AWS_CLOUDHSM' ? (cl?.id ?? `cluster-${s.spec.cluster ?? salias}`) : null,
-            xks: type === 'EXTERNAL_KEY_STORE' ? { connectivity: 'PUBLIC_ENDPOINT', uriEndpoint: 'https://xks.example.com', uriPath: '/kms/xks/v1', vpcEndpointServiceName: null, accessKeyId: 'AKIA' } : null,
+            xks: type === 'EXTERNAL_KEY_STORE' ? { connectivity: 'PUBLIC_ENDPOINT', uriEndpoint: 'https://xks.example.com', uriPath: '/kms/xks/v1', vpcEndpointServiceName: null, accessKeyIdLast4: 'AKIA' } : null,
             trustAnchorSha256: type === 'AWS_CLOUDHSM' ? 'ab'.repeat(32) : null, trustAnchorNotAfter: s.trustAnchorNotAfter, createdAt: T0 - ms('100d'), stateSince: s.stateSince, stale: false,
           });
           if (probeEnabled && type === 'AWS_CLOUDHSM' && s.state === 'CONNECTED') {
