@@ -20,6 +20,8 @@ export interface PollerOptions {
   config: Config;
   clients: AwsClients;
   now?: () => number;
+  /** Monotonic ms for the probe interval (default performance.now()): a wall-clock step must not stall or rush probes. */
+  monotonic?: () => number;
   /** Called as targets finish (for the CLI progress line). */
   onProgress?: (done: number, total: number) => void;
   onOrganizationsError?: (error: TargetError) => void;
@@ -55,13 +57,16 @@ export function interleaveAccounts(targets: readonly Target[]): Target[] {
 export class Poller {
   private pollId = 0;
   private lastOrgAccounts: OrgAccount[] | null = null;
+  /** Monotonic time of each store's last probe (in memory only: a restart probes everything once). */
   private lastProbeAt = new Map<string, number>();
   /** performance.now() when the last probe call of each account-region ended: the spacing also holds across polls. */
   private lastProbeCallEnd = new Map<string, number>();
   private readonly now: () => number;
+  private readonly monotonic: () => number;
 
   constructor(private readonly opts: PollerOptions) {
     this.now = opts.now ?? Date.now;
+    this.monotonic = opts.monotonic ?? (() => performance.now());
   }
 
   /** The accounts to poll; Organizations failures keep the last known list. */
@@ -171,8 +176,8 @@ export class Poller {
     const { config, clients } = this.opts;
     const out: TargetPollResult['probes'] = [];
     const spacing = 1000 / config.probe.ratePerSecond;
-    const now = this.now();
-    const due = stores.filter((s) => s.type === 'AWS_CLOUDHSM' && s.state === 'CONNECTED' && now - (this.lastProbeAt.get(storeKey(s)) ?? 0) >= config.probe.interval);
+    const now = this.monotonic();
+    const due = stores.filter((s) => s.type === 'AWS_CLOUDHSM' && s.state === 'CONNECTED' && now - (this.lastProbeAt.get(storeKey(s)) ?? -Infinity) >= config.probe.interval);
     const tk = targetKey(target);
     for (const s of due) {
       // Wait until `spacing` after the previous call of this account-region ended (that call may belong to

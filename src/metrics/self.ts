@@ -20,6 +20,9 @@ export class SelfMetrics {
   readonly outboxDropped = new Counter({ name: 'keystore_watch_outbox_dropped_total', help: 'Notifications dropped from the outbox (cap reached or rejected for good).', labelNames: ['reason'] as const, registers: [this.registry] });
   readonly historyDropped = new Counter({ name: 'keystore_watch_history_dropped_total', help: 'Change history entries dropped because the history cap was reached.', registers: [this.registry] });
   readonly alertsFiring = new Gauge({ name: 'keystore_watch_alerts_firing', help: 'Alerts currently firing, per severity.', labelNames: ['severity'] as const, registers: [this.registry] });
+  readonly pollOverdue = new Gauge({ name: 'keystore_watch_poll_overdue', help: '1 while no poll has started within the grace after it was due (the watchdog, on monotonic time).', registers: [this.registry] });
+  readonly pollOverdueTotal = new Counter({ name: 'keystore_watch_poll_overdue_total', help: 'Times the watchdog found a poll overdue.', registers: [this.registry] });
+  readonly clockSteps = new Counter({ name: 'keystore_watch_clock_steps_total', help: 'Steps of the wall clock noticed by the scheduler (it re-anchors the schedule on the new time).', labelNames: ['direction'] as const, registers: [this.registry] });
   readonly stateErrors = new Counter({ name: 'keystore_watch_state_errors_total', help: 'State store problems (corrupt files moved aside, failed writes).', labelNames: ['kind'] as const, registers: [this.registry] });
 
   constructor(opts: { processMetrics?: boolean } = {}) {
@@ -29,6 +32,9 @@ export class SelfMetrics {
     this.polls.inc(0);
     this.pollsSkipped.inc(0);
     this.historyDropped.inc(0);
+    this.pollOverdue.set(0);
+    this.pollOverdueTotal.inc(0);
+    for (const direction of ['forward', 'backward']) this.clockSteps.inc({ direction }, 0);
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 
