@@ -11,7 +11,7 @@
 //
 // Node's timers (setTimeout/setInterval, timers/promises) run on libuv's loop time, which is
 // CLOCK_MONOTONIC: a delay of N ms is N ms of monotonic time whatever the wall clock does. Verified
-// under libfaketime with FAKETIME_DONT_FAKE_MONOTONIC=1 (test/scheduler-clock-jump.test.ts); without
+// under libfaketime with FAKETIME_DONT_FAKE_MONOTONIC=1 (test/reliability/clock-jump.test.ts); without
 // that variable libfaketime fakes the monotonic clock too and a backward step stalls every timer, which
 // is a property of the fake, not of a real clock step.
 import { setTimeout as sleepTimer } from 'node:timers/promises';
