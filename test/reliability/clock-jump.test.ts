@@ -1,8 +1,8 @@
 // Wall-clock steps under a whole daemon process: `node bin/keystore-watch.mjs run` polling every 2 s
 // against the in-process simulator, its clock faked by libfaketime (Debian `faketime`). The offset
 // is read from a file on every time call (FAKETIME_TIMESTAMP_FILE + FAKETIME_NO_CACHE=1), so the test
-// steps the clock of the running process by rewriting it: +0 -> -1 h (backward, NTP correcting a
-// fast clock) -> +0 (forward 1 h, back to true time) -> +1 h (forward again). FAKETIME_DONT_FAKE_MONOTONIC=1
+// steps the clock of the running process by rewriting it: +0 -> +1 h (forward: a VM resumed, an
+// operator's `date -s`) -> +0 (backward 1 h: NTP correcting the fast clock) -> -1 h (backward again). FAKETIME_DONT_FAKE_MONOTONIC=1
 // leaves CLOCK_MONOTONIC alone, as a real step does (without it libfaketime shifts the monotonic clock
 // too, and every Node timer stalls on a backward step: a property of the fake, not of a real step).
 //
@@ -49,7 +49,7 @@ afterAll(async () => {
 interface Line { at: number; json: Record<string, unknown> | null; raw: string }
 
 describe.skipIf(!LIB && !mustRun('faketime'))('daemon under wall-clock steps (libfaketime)', () => {
-  it('keeps polling at the schedule\'s pace through a 1-hour backward and two 1-hour forward steps, without a log flood', async () => {
+  it('keeps polling at the schedule\'s pace through a 1-hour forward and two 1-hour backward steps, without a log flood', async () => {
     expect(LIB, 'libfaketimeMT.so.1 not found (Debian package faketime)').not.toBeNull();
     sim = await simulator('reliability-fleet.yaml');
     const dir = tempDir('kw-clock-');
@@ -112,9 +112,9 @@ describe.skipIf(!LIB && !mustRun('faketime'))('daemon under wall-clock steps (li
       windows.push({ name, offsetS, polls: polls(from, to), skips: skips(from, to), lines: linesIn(from, to), clockSkewS });
     };
     await runWindow('baseline', 0);
-    await runWindow('back 1 h', -3600);
-    await runWindow('forward 1 h (true time again)', 0);
-    await runWindow('forward 1 h more', 3600);
+    await runWindow('forward 1 h', 3600);
+    await runWindow('back 1 h (true time again)', 0);
+    await runWindow('back 1 h more', -3600);
 
     const metrics = await fetch(`${url}/metrics`).then((r) => r.text());
     const steps = out.filter((l) => l.json?.msg === 'wall clock stepped; schedule re-anchored on the new time').map((l) => Number(l.json!.stepSeconds));
@@ -140,10 +140,10 @@ describe.skipIf(!LIB && !mustRun('faketime'))('daemon under wall-clock steps (li
     expect(badLogLines([...out, ...err].map((l) => l.raw).join('\n'))).toEqual([]);
     expect(nodeCronLines).toBe(0);
     // Each step noticed once, the right way; the watchdog stayed quiet (polls kept starting on time).
-    expect(steps.map((s) => Math.sign(s))).toEqual([-1, 1, 1]);
+    expect(steps.map((s) => Math.sign(s))).toEqual([1, -1, -1]);
     for (const s of steps) expect(Math.abs(Math.abs(s) - 3600)).toBeLessThan(5);
-    expect(metricValue(metrics, 'keystore_watch_clock_steps_total{direction="backward"}')).toBe(1);
-    expect(metricValue(metrics, 'keystore_watch_clock_steps_total{direction="forward"}')).toBe(2);
+    expect(metricValue(metrics, 'keystore_watch_clock_steps_total{direction="forward"}')).toBe(1);
+    expect(metricValue(metrics, 'keystore_watch_clock_steps_total{direction="backward"}')).toBe(2);
     expect(metricValue(metrics, 'keystore_watch_poll_overdue')).toBe(0);
     expect(metricValue(metrics, 'keystore_watch_poll_overdue_total')).toBe(0);
 
