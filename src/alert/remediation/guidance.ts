@@ -55,6 +55,7 @@ export function defaultSeverity(condition: Condition): Severity {
 export const SELF_MONITORING_SEVERITY: Record<SelfMonitoringAlert, Severity> = {
   KeystoreWatchAbsent: 'critical',
   KeystoreWatchNotPolling: 'critical',
+  KeystoreWatchPollOverdue: 'critical',
   KeystoreWatchNotificationsFailing: 'warning',
 };
 
