@@ -165,6 +165,8 @@ export interface ScheduleEvents {
 
 export interface ScheduleOptions extends ScheduleEvents, Partial<TickOptions> {
   time?: TimeSource;
+  /** The next slot could not be computed; the scheduler tries again after checkEveryMs. */
+  onError?(err: unknown): void;
 }
 
 /** Triggers the guarded job on a node-cron expression (or slot source); returns the function that stops it. */
@@ -182,14 +184,22 @@ export function onSchedule(expression: string | SlotSource, guard: NonOverlappin
   const wake = () => {
     timer = null;
     if (stopped) return;
-    const t = tick(state, time.now(), time.monotonic(), slots, tickOpts);
-    state = t.state;
-    if (t.stepMs !== 0) opts.onStep?.({ stepMs: t.stepMs, catchUp: t.run === 'catch-up', nextSlot: t.state.slot });
-    // The guard starts the job synchronously (or counts a skip) before the next slot is armed, so a
-    // watchdog sees "started" before it sees the next due time.
-    if (t.run) void guard.trigger();
-    if (t.rearmed) armed(t.dueMono, t.stepMs !== 0);
-    timer = setTimeout(wake, t.waitMs);
+    let waitMs = tickOpts.checkEveryMs;
+    try {
+      const t = tick(state, time.now(), time.monotonic(), slots, tickOpts);
+      state = t.state;
+      waitMs = t.waitMs;
+      if (t.stepMs !== 0) opts.onStep?.({ stepMs: t.stepMs, catchUp: t.run === 'catch-up', nextSlot: t.state.slot });
+      // The guard starts the job synchronously (or counts a skip) before the next slot is armed, so a
+      // watchdog sees "started" before it sees the next due time.
+      if (t.run) guard.trigger().catch((err: unknown) => opts.onError?.(err));
+      if (t.rearmed) armed(t.dueMono, t.stepMs !== 0);
+    } catch (err) {
+      // A slot that cannot be computed (cannot happen for a validated expression) must not kill the
+      // process from a timer callback: report, try again, and let the watchdog see the missing polls.
+      opts.onError?.(err);
+    }
+    if (!stopped) timer = setTimeout(wake, waitMs);
   };
 
   armed(state.mono + Math.max(0, state.slot - state.wall), false);

@@ -217,3 +217,31 @@ describe('onSchedule (real timers, injected wall clock)', () => {
     }
   });
 });
+
+describe('onSchedule: a slot that cannot be computed', () => {
+  it('reports it and tries again instead of throwing from the timer', async () => {
+    let fail = true;
+    const errors: unknown[] = [];
+    let runs = 0;
+    let calls = 0;
+    const slots: SlotSource = {
+      after: (w) => {
+        calls++;
+        if (calls > 1 && fail) throw new Error('no slot');
+        return Math.floor(w / 100) * 100 + 100;
+      },
+    };
+    const stop = onSchedule(slots, nonOverlapping(async () => { runs++; }, () => {}), { checkEveryMs: 30, onError: (e) => errors.push(e) });
+    try {
+      const d = performance.now() + 20_000;
+      while (errors.length < 2 && performance.now() < d) await new Promise((r) => setTimeout(r, 10));
+      expect(errors.length).toBeGreaterThanOrEqual(2);
+      fail = false;
+      const before = runs;
+      while (runs < before + 2 && performance.now() < d) await new Promise((r) => setTimeout(r, 10));
+      expect(runs).toBeGreaterThanOrEqual(before + 2);
+    } finally {
+      stop();
+    }
+  });
+});
