@@ -138,7 +138,7 @@ export class Daemon {
       this.stopSchedule = onSchedule(config.schedule, this.polls, {
         time: this.opts.time ?? systemClock,
         onArmed: (e) => this.watchdog.expect(e),
-        onError: (err) => logger.error({ err, schedule: config.schedule }, 'cannot compute the next poll slot; trying again in a second'),
+        onError: (err) => logger.error({ err, schedule: config.schedule }, 'scheduler error (next slot or poll); trying again'),
         onStep: (e) => {
           this.metrics.clockSteps.inc({ direction: e.stepMs > 0 ? 'forward' : 'backward' });
           logger.warn({ stepSeconds: Number((e.stepMs / 1000).toFixed(3)), catchUpPoll: e.catchUp, nextSlot: new Date(e.nextSlot).toISOString() }, 'wall clock stepped; schedule re-anchored on the new time');

@@ -245,3 +245,28 @@ describe('onSchedule: a slot that cannot be computed', () => {
     }
   });
 });
+
+describe('routeCronLogs: node-cron\'s console output goes through our logger', () => {
+  it('turns a node-cron log call into one JSON line of ours, never a console line', async () => {
+    const { captureLogger } = await import('./reliability/support.js');
+    const cron = (await import('node-cron')).default;
+    const { routeCronLogs } = await import('../src/scheduler.js');
+    const logs = captureLogger('debug');
+    const consoleLines: unknown[] = [];
+    const saved = { error: console.error, warn: console.warn, info: console.info, debug: console.debug };
+    console.error = console.warn = console.info = console.debug = (...a: unknown[]) => { consoleLines.push(a); };
+    routeCronLogs(logs.logger);
+    const task = cron.schedule('* * * * * *', () => { throw new Error('job blew up'); });
+    try {
+      const d = performance.now() + 20_000;
+      while (!logs.text().includes('job blew up') && performance.now() < d) await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      await task.destroy();
+      Object.assign(console, saved);
+      routeCronLogs(); // off, as the daemon leaves it when it has no logger
+    }
+    const line = logs.lines().map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => String(l.msg).includes('job blew up'));
+    expect(line).toMatchObject({ source: 'node-cron', severity: 'error' });
+    expect(consoleLines).toEqual([]);
+  });
+});
