@@ -18,7 +18,8 @@
 //     a forward step that passed over the slot being waited for runs the job once now (the one
 //     catch-up: a daily 03:00 poll is not silently lost when the clock steps from 02:59 to 04:00).
 // So between two runs there is never more than about one schedule interval plus the time already
-// waited when the clock stepped (under two intervals), and a step causes at most one extra run.
+// waited when the clock stepped (under two intervals), a step causes at most one extra run, and no
+// sequence of steps makes runs come faster than twice the schedule's pace.
 import cron from 'node-cron';
 import { systemClock, type TimeSource } from './util/monotonic.js';
 
@@ -95,6 +96,8 @@ export interface ScheduleState {
   /** Wall and monotonic readings at the previous wake-up: a step is a difference between their advances. */
   wall: number;
   mono: number;
+  /** Monotonic time of the last run this scheduler started (-Infinity before the first). */
+  lastRunMono: number;
 }
 
 export interface TickOptions {
@@ -121,7 +124,7 @@ export interface Tick {
 }
 
 export function startSchedule(slots: SlotSource, wall: number, mono: number): ScheduleState {
-  return { slot: slots.after(wall), wall, mono };
+  return { slot: slots.after(wall), wall, mono, lastRunMono: -Infinity };
 }
 
 /** One wake-up at (wall, mono): run or not, the step noticed, and how long to wait. Pure. */
@@ -132,8 +135,10 @@ export function tick(prev: ScheduleState, wall: number, mono: number, slots: Slo
   let run: Tick['run'] = null;
   if (stepMs !== 0) {
     // Re-anchor on the new wall clock. Forward over the awaited slot: that slot and every one up to
-    // now collapse into one run now.
-    if (stepMs > 0 && wall >= slot) run = 'catch-up';
+    // now collapse into one run now, unless a run started less than half a schedule interval ago
+    // (monotonic): a clock flapping back and forth (two time daemons fighting) would otherwise turn
+    // every forward flip into a run, so catch-ups are held to at most twice the schedule's pace.
+    if (stepMs > 0 && wall >= slot && mono - prev.lastRunMono >= (slots.after(slot) - slot) / 2) run = 'catch-up';
     slot = slots.after(wall);
   } else if (wall >= slot) {
     run = 'due';
@@ -141,7 +146,7 @@ export function tick(prev: ScheduleState, wall: number, mono: number, slots: Slo
   }
   const untilSlot = slot - wall;
   return {
-    state: { slot, wall, mono },
+    state: { slot, wall, mono, lastRunMono: run ? mono : prev.lastRunMono },
     run,
     stepMs,
     rearmed: slot !== prev.slot || stepMs !== 0,

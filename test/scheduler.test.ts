@@ -157,6 +157,19 @@ describe('tick: the pure scheduler (injected clocks)', () => {
     expect(back.runs).toEqual([]); // 03:00 is now 1 h 0.5 min away: nothing to run in these 10 minutes
   });
 
+  it('a clock flapping ±1 h every 1.5 s: never more than twice the pace (catch-ups held back), never a stall', () => {
+    const flaps = Array.from({ length: 400 }, (_, i) => ({ atMono: 1_500 * (i + 1), byMs: i % 2 === 0 ? HOUR : -HOUR }));
+    const fast = simulate(every(2 * SEC), { durationMs: 10 * MIN, steps: flaps });
+    expect(fast.steps.length).toBeGreaterThan(350);
+    expect(fast.runs.length).toBeGreaterThanOrEqual(10 * MIN / (2 * SEC) / 2); // at least half the pace: no stall
+    expect(fast.runs.length).toBeLessThanOrEqual(2 * (10 * MIN / (2 * SEC)) + 1);
+    expect(Math.max(...gaps(fast))).toBeLessThanOrEqual(4 * SEC);
+    // Hourly: the first forward flip passes over the slot an hour ahead (one catch-up); after that,
+    // catch-ups wait half an hour.
+    const hourly = simulate(every(HOUR), { durationMs: 10 * MIN, steps: flaps, startWall: T0 + 20 * MIN });
+    expect(hourly.runs.length).toBeLessThanOrEqual(1);
+  });
+
   it('a blocked event loop (both clocks move together) is not a step, and passed slots collapse into one run', () => {
     const s = simulate(every(2 * SEC), { durationMs: 30 * SEC, stalls: [{ atMono: 5_100, forMs: 9_000 }] });
     expect(s.steps).toEqual([]);
