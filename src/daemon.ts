@@ -10,9 +10,9 @@ import { Poller } from './collect/poller.js';
 import { EMPTY_METRICS, encodeSnapshotMetrics, type EncodedMetrics } from './metrics/exposition.js';
 import { SelfMetrics } from './metrics/self.js';
 import { startHttpServer, type RunningHttpServer } from './server/http.js';
-import { nonOverlapping, onSchedule, routeCronLogs } from './scheduler.js';
-import { PollWatchdog, type WatchdogEvents } from './watchdog.js';
-import { monotonicNow, systemClock, type TimeSource } from './util/monotonic.js';
+import { nonOverlapping } from './scheduler.js';
+import { PollTiming, type PollTimingOptions } from './poll-timing.js';
+import { monotonicNow, type TimeSource } from './util/monotonic.js';
 import type { StateStore } from './state/store.js';
 import { openFileStateStore } from './state/file-store.js';
 import { parseSnapshotDoc } from './snapshot/persist.js';
@@ -29,19 +29,12 @@ export interface DaemonOptions {
   /** Defaults to the notifiers built from config.alerting.channels. */
   notifiers?: Notifier[];
   now?: () => number;
-  /**
-   * Monotonic ms for in-process intervals (probe interval). Default: `now` when one is injected (a
-   * test's virtual clock then drives both), else performance.now().
-   */
+  /** Monotonic ms for in-process intervals (probe interval). Default: `now` when one is injected (a test's virtual clock drives both), else performance.now(). */
   monotonic?: () => number;
-  /** The scheduler's clocks (default the system's); tests step the wall clock through it. */
+  /** The scheduler's and watchdog's clocks (default the system's). */
   time?: TimeSource;
-  /**
-   * The poll watchdog: grace after a due slot before a poll counts as overdue (default 1.5 schedule
-   * intervals, 30 s to 5 min), how often it looks, and hooks called besides the metric and the log
-   * line (the self-alert).
-   */
-  watchdog?: { graceMs?: number; checkEveryMs?: number } & Partial<WatchdogEvents>;
+  /** The poll watchdog's grace and hooks (the self-alert): see PollTimingOptions. */
+  watchdog?: PollTimingOptions['watchdog'];
   /** Serve HTTP (default true). */
   serve?: boolean;
   /** Run on config.schedule (default true); false leaves polling to pollNow(). */
@@ -63,15 +56,14 @@ export class Daemon {
   private readonly polls = nonOverlapping(() => this.runPoll(), () => {
     this.metrics.pollsSkipped.inc();
     this.opts.logger.warn({ schedule: this.opts.config.schedule }, 'previous poll still running; skipping this tick');
-  }, () => this.watchdog.started());
-  private readonly watchdog: PollWatchdog;
-  private stopSchedule: (() => void) | null = null;
+  }, () => this.timing.started());
+  private readonly timing: PollTiming;
   private readonly abort = new AbortController();
   private readonly now: () => number;
 
   constructor(private readonly opts: DaemonOptions) {
     this.now = opts.now ?? Date.now;
-    this.watchdog = this.createWatchdog();
+    this.timing = new PollTiming({ schedule: opts.config.schedule, logger: opts.logger, metrics: this.metrics, time: opts.time, watchdog: opts.watchdog });
     this.clients = new AwsClients({ aws: opts.config.aws, credentials: opts.credentials, observer: this.metrics.awsObserver });
     this.poller = new Poller({
       config: opts.config,
@@ -133,44 +125,10 @@ export class Daemon {
       logger.info({ url: this.server.url }, 'serving /metrics, /healthz, /readyz and /api/v1');
     }
     if (this.opts.schedule !== false) {
-      // node-cron only computes slots now (its timer is not used), but it has a global console logger.
-      routeCronLogs(logger);
-      this.stopSchedule = onSchedule(config.schedule, this.polls, {
-        time: this.opts.time ?? systemClock,
-        onArmed: (e) => this.watchdog.expect(e),
-        onError: (err) => logger.error({ err, schedule: config.schedule }, 'scheduler error (next slot or poll); trying again'),
-        onStep: (e) => {
-          this.metrics.clockSteps.inc({ direction: e.stepMs > 0 ? 'forward' : 'backward' });
-          logger.warn({ stepSeconds: Number((e.stepMs / 1000).toFixed(3)), catchUpPoll: e.catchUp, nextSlot: new Date(e.nextSlot).toISOString() }, 'wall clock stepped; schedule re-anchored on the new time');
-        },
-      });
-      this.watchdog.start();
+      this.timing.start(this.polls);
       // A poll also runs at start-up rather than waiting for the first tick.
       void this.polls.trigger();
     }
-  }
-
-  private createWatchdog(): PollWatchdog {
-    const { logger } = this.opts;
-    const hooks = this.opts.watchdog ?? {};
-    const iso = (slot: number | null) => (slot === null ? null : new Date(slot).toISOString());
-    this.metrics.pollOverdue.set(0);
-    return new PollWatchdog({
-      graceMs: hooks.graceMs,
-      checkEveryMs: hooks.checkEveryMs,
-      monotonic: this.opts.time ? () => this.opts.time!.monotonic() : monotonicNow,
-      onOverdue: (e) => {
-        this.metrics.pollOverdue.set(1);
-        this.metrics.pollOverdueTotal.inc();
-        logger.error({ slot: iso(e.slot), overdueSeconds: Math.round(e.overdueMs / 1000), graceSeconds: Math.round(e.graceMs / 1000), schedule: this.opts.config.schedule }, 'poll overdue: no poll has started since it was due');
-        hooks.onOverdue?.(e);
-      },
-      onRecovered: (e) => {
-        this.metrics.pollOverdue.set(0);
-        logger.warn({ slot: iso(e.slot), lateSeconds: Math.round(e.lateMs / 1000) }, 'polling resumed after being overdue');
-        hooks.onRecovered?.(e);
-      },
-    });
   }
 
   /** Polls now unless a poll is running (then the call is counted as a skip). */
@@ -214,8 +172,7 @@ export class Daemon {
 
   /** Graceful stop: abandon the running poll after `graceMs`, deliver what the outbox can, close the server. */
   async stop(graceMs = 10_000): Promise<void> {
-    this.stopSchedule?.();
-    this.watchdog.stop();
+    this.timing.stop();
     const idle = this.polls.idle();
     const timer = setTimeout(() => this.abort.abort(), graceMs);
     await idle;
