@@ -162,8 +162,9 @@ export interface ScheduleEvents {
   /** A step of the wall clock was noticed; the schedule re-anchored (`catchUp`: one run now). */
   onStep?(e: { stepMs: number; catchUp: boolean; nextSlot: number }): void;
   /**
-   * A new slot is awaited (at start, after each run, after a re-anchor): it falls due at monotonic
-   * time `dueMono`; `intervalMs` is the gap to the slot after it (the schedule's pace there).
+   * The slot awaited (at start and at every wake-up: after a run it is the next one, after a
+   * re-anchor `reanchored` is set) falls due at monotonic time `dueMono`, as estimated now;
+   * `intervalMs` is the gap to the slot after it (the schedule's pace there).
    */
   onArmed?(e: { slot: number; dueMono: number; intervalMs: number; reanchored: boolean }): void;
 }
@@ -183,8 +184,12 @@ export function onSchedule(expression: string | SlotSource, guard: NonOverlappin
   let timer: NodeJS.Timeout | null = null;
   let stopped = false;
 
-  const armed = (dueMono: number, reanchored: boolean) =>
-    opts.onArmed?.({ slot: state.slot, dueMono, intervalMs: slots.after(state.slot) - state.slot, reanchored });
+  let interval = { slot: NaN, ms: 0 };
+  const armed = (dueMono: number, reanchored: boolean) => {
+    if (!opts.onArmed) return;
+    if (interval.slot !== state.slot) interval = { slot: state.slot, ms: slots.after(state.slot) - state.slot };
+    opts.onArmed({ slot: state.slot, dueMono, intervalMs: interval.ms, reanchored });
+  };
 
   const wake = () => {
     timer = null;
@@ -198,7 +203,9 @@ export function onSchedule(expression: string | SlotSource, guard: NonOverlappin
       // The guard starts the job synchronously (or counts a skip) before the next slot is armed, so a
       // watchdog sees "started" before it sees the next due time.
       if (t.run) guard.trigger().catch((err: unknown) => opts.onError?.(err));
-      if (t.rearmed) armed(t.dueMono, t.stepMs !== 0);
+      // Every wake-up re-states the due time: the estimate made a second ago is the one a slewing
+      // clock cannot have moved (an hour's wait at 500 ppm is 1.8 s of drift).
+      armed(t.dueMono, t.stepMs !== 0);
     } catch (err) {
       // A slot that cannot be computed (cannot happen for a validated expression) must not kill the
       // process from a timer callback: report, try again, and let the watchdog see the missing polls.

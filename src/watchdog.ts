@@ -34,9 +34,14 @@ export function defaultGraceMs(intervalMs: number): number {
   return Math.min(300_000, Math.max(30_000, Math.round(1.5 * intervalMs)));
 }
 
-/** The scheduler armed a slot due at `dueMono`. */
+/**
+ * The scheduler awaits `slot`, due at `dueMono` as estimated now. Nothing pending: it becomes the
+ * pending due time. The pending slot itself: a fresher estimate of the same due time (a slewing wall
+ * clock moves it by milliseconds). A later slot while an earlier one is pending (its tick was
+ * skipped): the earlier one stays. A re-anchor replaces it unless an episode is open.
+ */
 export function expectPoll(s: WatchdogState, e: { dueMono: number; slot: number; graceMs: number; reanchored: boolean }): WatchdogState {
-  if (s.dueMono === null || (e.reanchored && !s.overdue)) return { ...s, dueMono: e.dueMono, slot: e.slot, graceMs: e.graceMs };
+  if (s.dueMono === null || (!s.overdue && (e.reanchored || e.slot === s.slot))) return { ...s, dueMono: e.dueMono, slot: e.slot, graceMs: e.graceMs };
   return s;
 }
 

@@ -34,6 +34,15 @@ describe('watchdog: pure decisions (monotonic ms)', () => {
     expect(pollStarted(s, 990).state).toEqual(IDLE_WATCHDOG); // within the 50 ms rounding
   });
 
+  it('a fresher estimate of the pending slot\'s due time replaces the older one (slew), other slots do not', () => {
+    let s = expectPoll(IDLE_WATCHDOG, { dueMono: 3_600_000, slot: 7, graceMs: 300_000, reanchored: false });
+    // An hour later the wall clock (fast by 500 ppm) reaches the slot 1.8 s before the first estimate.
+    s = expectPoll(s, { dueMono: 3_598_200, slot: 7, graceMs: 300_000, reanchored: false });
+    expect(pollStarted(s, 3_598_200).state).toEqual(IDLE_WATCHDOG); // the scheduled poll meets it
+    const later = expectPoll(s, { dueMono: 7_200_000, slot: 8, graceMs: 300_000, reanchored: false });
+    expect(later.dueMono).toBe(3_598_200);
+  });
+
   it('a re-anchor (wall clock stepped) replaces the due time, unless an episode is open', () => {
     let s = expectPoll(IDLE_WATCHDOG, { dueMono: 1_000, slot: 1, graceMs: 500, reanchored: false });
     s = expectPoll(s, { dueMono: 1_900, slot: 2, graceMs: 500, reanchored: true });
