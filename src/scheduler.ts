@@ -115,8 +115,6 @@ export interface Tick {
   run: 'due' | 'catch-up' | null;
   /** The wall-clock step noticed at this wake-up (ms, + forward, - backward); 0 when none. */
   stepMs: number;
-  /** True when the awaited slot changed at this wake-up (run or re-anchored). */
-  rearmed: boolean;
   /** Monotonic ms to wait before the next wake-up (at least 1). */
   waitMs: number;
   /** The monotonic time at which the awaited slot falls due, as the wall clock reads now. */
@@ -149,7 +147,6 @@ export function tick(prev: ScheduleState, wall: number, mono: number, slots: Slo
     state: { slot, wall, mono, lastRunMono: run ? mono : prev.lastRunMono },
     run,
     stepMs,
-    rearmed: slot !== prev.slot || stepMs !== 0,
     waitMs: Math.max(1, Math.min(untilSlot, opts.checkEveryMs)),
     dueMono: mono + Math.max(0, untilSlot),
   };
