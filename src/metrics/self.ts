@@ -2,6 +2,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { VERSION } from '../version.js';
 import type { AwsRequestObserver } from '../collect/aws-clients.js';
+import type { HttpConnectionObserver } from '../server/http.js';
 
 export class SelfMetrics {
   readonly registry = new Registry();
@@ -23,6 +24,9 @@ export class SelfMetrics {
   readonly pollOverdue = new Gauge({ name: 'keystore_watch_poll_overdue', help: '1 while no poll has started within the grace after it was due (the watchdog, on monotonic time).', registers: [this.registry] });
   readonly pollOverdueTotal = new Counter({ name: 'keystore_watch_poll_overdue_total', help: 'Times the watchdog found a poll overdue.', registers: [this.registry] });
   readonly clockSteps = new Counter({ name: 'keystore_watch_clock_steps_total', help: 'Steps of the wall clock noticed by the scheduler (it re-anchors the schedule on the new time).', labelNames: ['direction'] as const, registers: [this.registry] });
+  readonly probeThrottled = new Counter({ name: 'keystore_watch_probe_throttled_total', help: 'GenerateRandom probes answered with ThrottlingException (retried at the next probe interval, never counted as a failure).', labelNames: ['account_id', 'region'] as const, registers: [this.registry] });
+  readonly httpConnections = new Gauge({ name: 'keystore_watch_http_connections', help: 'Open connections to the HTTP server.', registers: [this.registry] });
+  readonly httpConnectionsDropped = new Counter({ name: 'keystore_watch_http_connections_dropped_total', help: 'HTTP connections closed to stay within http.maxConnections: evicted_idle (an idle connection made room for a new one) or all_busy (the new one, every connection being in a request).', labelNames: ['reason'] as const, registers: [this.registry] });
   readonly stateErrors = new Counter({ name: 'keystore_watch_state_errors_total', help: 'State store problems (corrupt files moved aside, failed writes).', labelNames: ['kind'] as const, registers: [this.registry] });
 
   constructor(opts: { processMetrics?: boolean } = {}) {
@@ -35,7 +39,16 @@ export class SelfMetrics {
     this.pollOverdue.set(0);
     this.pollOverdueTotal.inc(0);
     for (const direction of ['forward', 'backward']) this.clockSteps.inc({ direction }, 0);
+    this.httpConnections.set(0);
+    for (const reason of ['evicted_idle', 'all_busy']) this.httpConnectionsDropped.inc({ reason }, 0);
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  get httpObserver(): HttpConnectionObserver {
+    return {
+      open: (n) => this.httpConnections.set(n),
+      dropped: (reason) => this.httpConnectionsDropped.inc({ reason }),
+    };
   }
 
   get awsObserver(): AwsRequestObserver {
