@@ -163,7 +163,9 @@ export type Condition =
   | 'HSM_DEGRADED'
   | 'CLUSTER_MISSING'
   | 'CLUSTER_CERT_EXPIRING'
-  | 'TARGET_DOWN';
+  | 'TARGET_DOWN'
+  /** keystore-watch reporting a problem with itself (src/alert/self-alerts.ts). */
+  | 'SELF';
 
 /** What an alert is about; ids are filled into guidance commands. */
 export interface AlertSubject {
@@ -206,6 +208,8 @@ export interface AlertNotification {
   /** Epoch ms when the condition began (firing) or ended (resolved). */
   since: number;
   createdAt: number;
+  /** Channel ids that must not get this notification (self-alerts about a channel go elsewhere). */
+  excludeChannels?: string[];
 }
 
 export interface DigestNotification {

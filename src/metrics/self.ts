@@ -20,7 +20,8 @@ export class SelfMetrics {
   readonly outboxDropped = new Counter({ name: 'keystore_watch_outbox_dropped_total', help: 'Notifications dropped from the outbox (cap reached or rejected for good).', labelNames: ['reason'] as const, registers: [this.registry] });
   readonly historyDropped = new Counter({ name: 'keystore_watch_history_dropped_total', help: 'Change history entries dropped because the history cap was reached.', registers: [this.registry] });
   readonly alertsFiring = new Gauge({ name: 'keystore_watch_alerts_firing', help: 'Alerts currently firing, per severity.', labelNames: ['severity'] as const, registers: [this.registry] });
-  readonly stateErrors = new Counter({ name: 'keystore_watch_state_errors_total', help: 'State store problems (corrupt files moved aside, failed writes).', labelNames: ['kind'] as const, registers: [this.registry] });
+  readonly stateErrors = new Counter({ name: 'keystore_watch_state_errors_total', help: 'State store problems: kind="corrupt" documents moved aside, kind="write" failed writes (retries included).', labelNames: ['kind'] as const, registers: [this.registry] });
+  readonly selfAlert = new Gauge({ name: 'keystore_watch_self_alert', help: 'Self-alerts keystore-watch raised about itself: 1 while firing, 0 once resolved (id: state-persist, ...).', labelNames: ['id'] as const, registers: [this.registry] });
 
   constructor(opts: { processMetrics?: boolean } = {}) {
     this.buildInfo.set({ version: VERSION, nodejs_version: process.version }, 1);
@@ -29,6 +30,7 @@ export class SelfMetrics {
     this.polls.inc(0);
     this.pollsSkipped.inc(0);
     this.historyDropped.inc(0);
+    this.stateErrors.inc({ kind: 'write' }, 0);
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 

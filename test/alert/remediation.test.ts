@@ -211,7 +211,7 @@ describe('guidanceFor: other conditions', () => {
 
   it('default severities', () => {
     const critical = CONDITIONS.filter((c) => defaultSeverity(c) === 'critical').sort();
-    expect(critical).toEqual(['CLUSTER_MISSING', 'FAILED', 'NO_ACTIVE_HSMS', 'PROBE_FAILING']);
+    expect(critical).toEqual(['CLUSTER_MISSING', 'FAILED', 'NO_ACTIVE_HSMS', 'PROBE_FAILING', 'SELF']);
     expect(defaultSeverity('DISCONNECTED')).toBe('warning');
     expect(defaultSeverity('TARGET_DOWN')).toBe('warning');
   });

@@ -157,6 +157,7 @@ export const ALERTS: Record<string, 'critical' | 'warning'> = {
   KeystoreWatchTargetDown: 'warning',
   KeystoreWatchAbsent: 'critical',
   KeystoreWatchNotPolling: 'critical',
+  KeystoreWatchDegraded: 'critical',
   KeystoreWatchNotificationsFailing: 'warning',
 };
 

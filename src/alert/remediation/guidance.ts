@@ -31,6 +31,7 @@ export const ALERT_NAMES = {
   CLUSTER_MISSING: 'CloudHsmClusterNotFound',
   CLUSTER_CERT_EXPIRING: 'CloudHsmClusterCertificateExpiring',
   TARGET_DOWN: 'KeystoreWatchTargetDown',
+  SELF: 'KeystoreWatchDegraded',
 } as const satisfies Record<Condition, string>;
 
 export type ConditionAlertName = (typeof ALERT_NAMES)[Condition];
@@ -46,7 +47,7 @@ export const runbookAnchor = (alertName: string): string => alertName.toLowerCas
 export const headingAnchor = (heading: string): string =>
   heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
 
-const CRITICAL: ReadonlySet<Condition> = new Set<Condition>(['FAILED', 'NO_ACTIVE_HSMS', 'PROBE_FAILING', 'CLUSTER_MISSING']);
+const CRITICAL: ReadonlySet<Condition> = new Set<Condition>(['FAILED', 'NO_ACTIVE_HSMS', 'PROBE_FAILING', 'CLUSTER_MISSING', 'SELF']);
 
 export function defaultSeverity(condition: Condition): Severity {
   return CRITICAL.has(condition) ? 'critical' : 'warning';
