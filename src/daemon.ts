@@ -69,6 +69,7 @@ export class Daemon {
   private processed: Snapshot | null = null;
   private lock: StateDirLock | null = null;
   private resilient: ResilientStateStore | null = null;
+  private stateLog = { at: 0, suppressed: 0 };
   private readonly clients: AwsClients;
   private readonly poller: Poller;
   private store!: StateStore;
@@ -142,8 +143,14 @@ export class Daemon {
       observer: {
         onWriteError: (f, first) => {
           this.metrics.stateErrors.inc({ kind: 'write' });
-          if (first) logger.error({ stateDir: config.stateDir, document: f.name, code: f.code, reason: f.reason }, 'cannot persist state; still evaluating and delivering alerts from memory');
-          else logger.warn({ stateDir: config.stateDir, document: f.name, code: f.code, reason: f.reason }, 'state write failed again');
+          // Every poll, delivery and retry writes: one line per minute while it lasts, not one per write.
+          const t = Date.now();
+          if (first || t - this.stateLog.at >= 60_000) {
+            const fields = { stateDir: config.stateDir, document: f.name, code: f.code, reason: f.reason, failedWritesSinceLastLine: this.stateLog.suppressed };
+            if (first) logger.error(fields, 'cannot persist state; still evaluating and delivering alerts from memory');
+            else logger.warn(fields, 'state still cannot be persisted');
+            this.stateLog = { at: t, suppressed: 0 };
+          } else this.stateLog.suppressed++;
           this.pipeline?.self.raise(this.stateAlert(f.reason));
         },
         onRecovered: (downMs) => {

@@ -257,6 +257,7 @@ function unusableReason(err: unknown): string {
   if (code === 'ENOTDIR' || code === 'EEXIST') return 'is not a directory (or a parent of it is a file)';
   if (code === 'EROFS') return `is not writable: it is on a read-only filesystem (${messageOf(err)})`;
   if (code === 'EACCES' || code === 'EPERM') return `is not writable: permission denied (${messageOf(err)})`;
+  if (code === 'ENOSPC' || code === 'EDQUOT') return `is full: not even the lock file can be created (${messageOf(err)})`;
   return `cannot be used: ${messageOf(err)}`;
 }
 
