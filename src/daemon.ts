@@ -128,6 +128,15 @@ export class Daemon {
     this.lock = await StateDirLock.acquire(config.stateDir, {
       onTakeover: (prev, why) => logger.warn({ stateDir: config.stateDir, previousPid: prev?.pid ?? null, previousHost: prev?.hostname ?? null, why }, 'took over a stale stateDir lock'),
       onHeartbeatError: (reason) => logger.warn({ stateDir: config.stateDir, reason }, 'cannot renew the stateDir lock lease'),
+      onLost: (holder) => {
+        logger.error({ stateDir: config.stateDir, holderPid: holder?.pid ?? null, holderHost: holder?.hostname ?? null }, 'lost the stateDir lock: its file was removed and another process holds it now');
+        this.pipeline?.self.raise({
+          id: 'state-lock', severity: 'critical',
+          summary: `keystore-watch lost its stateDir lock: another process holds ${config.stateDir}`,
+          detail: 'The lock file was removed while this daemon ran and another keystore-watch took the directory. Two daemons now write the same state and both send alerts. Stop one of them.',
+          details: { 'State directory': config.stateDir, 'Lock holder': holder ? `pid ${holder.pid} on ${holder.hostname}` : 'unknown' },
+        });
+      },
     });
     const inner = this.opts.store ?? (await openFileStateStore({
       dir: config.stateDir,

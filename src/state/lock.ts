@@ -164,8 +164,10 @@ export interface LockOptions {
   staleAfterMs?: number;
   /** Called when a stale lock was taken over (for the log). */
   onTakeover?(previous: LockOwner | null, why: string): void;
-  /** Called when the lease could not be renewed (the lock is still ours; logged). */
+  /** Called once when the lease could not be renewed (the lock is still ours; logged), not again until a renewal succeeded. */
   onHeartbeatError?(reason: string): void;
+  /** The lock file was removed and another process created its own: two daemons may now share the directory. */
+  onLost?(holder: LockOwner | null): void;
   hostname?: string;
   now?: () => number;
 }
@@ -232,12 +234,33 @@ export class StateDirLock {
     }
   }
 
-  /** Renews the lease (the file's mtime). */
+  /** Renews the lease (the file's mtime); re-creates the file if someone deleted it. */
   private startHeartbeat(): void {
     const every = this.opts.heartbeatMs ?? 10_000;
+    let failing = false;
+    let lost = false;
     this.timer = setInterval(() => {
       const t = new Date((this.opts.now ?? Date.now)());
-      utimes(this.file, t, t).catch((err: unknown) => this.opts.onHeartbeatError?.(messageOf(err)));
+      void (async () => {
+        try {
+          const seen = await readLock(this.file);
+          if (!seen || (seen.owner && seen.owner.token !== this.owner.token)) {
+            // Deleted by hand (or by a confused takeover): take it back if it is free, else say so.
+            if (!seen && (await createLockFile(this.file, this.owner))) return;
+            const now = await readLock(this.file);
+            if (now?.owner?.token !== this.owner.token && !lost) {
+              lost = true;
+              this.opts.onLost?.(now?.owner ?? null);
+            }
+            return;
+          }
+          await utimes(this.file, t, t);
+          failing = false;
+        } catch (err) {
+          if (!failing) this.opts.onHeartbeatError?.(messageOf(err));
+          failing = true;
+        }
+      })();
     }, every);
     this.timer.unref();
   }

@@ -1,6 +1,6 @@
 // The stateDir lock: the stale-owner decision (pure) and the file protocol in a real directory.
 // Across processes (a second daemon exits 2; a SIGKILLed one leaves a stale lock): test/reliability/state-dir.test.ts.
-import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decideLock, LOCK_FILE, readProcStart, StateDirLock, StateDirLockedError, StateDirUnusableError, type LockFacts, type LockOwner } from '../../src/state/lock.js';
@@ -67,6 +67,21 @@ describe('StateDirLock', () => {
     utimesSync(path.join(dir, LOCK_FILE), new Date(Date.now() - 120_000), new Date(Date.now() - 120_000));
     const b = await StateDirLock.acquire(dir);
     await b.release();
+  });
+
+  it('takes its lock back when the file is deleted, and reports when another process holds it', async () => {
+    const dir = tempDir('kw-lock-');
+    const file = path.join(dir, LOCK_FILE);
+    const lost: (LockOwner | null)[] = [];
+    const a = await StateDirLock.acquire(dir, { heartbeatMs: 20, onLost: (h) => lost.push(h) });
+    rmSync(file);
+    for (let i = 0; i < 100 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 10));
+    expect((JSON.parse(readFileSync(file, 'utf8')) as LockOwner).token).toBe(a.owner.token);
+    writeFileSync(file, JSON.stringify(owner({ token: 'intruder', pid: 777 })));
+    for (let i = 0; i < 100 && lost.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(lost.map((h) => h?.pid)).toEqual([777]);
+    await a.release();
+    expect(existsSync(file), 'not ours: left in place').toBe(true);
   });
 
   it('a stateDir that is a file: StateDirUnusableError naming stateDir', async () => {
