@@ -15,9 +15,12 @@ import { metricValue } from './reliability/support.js';
 
 class BreakableStore implements StateStore {
   broken = false;
+  /** Every write fails as on a full disk (an I/O error the daemon rides out from memory). */
+  full = false;
   constructor(private readonly inner: StateStore) {}
   read<T>(name: StateDocName, parse?: DocParser<T>) { return this.inner.read(name, parse); }
   write<T>(name: StateDocName, value: T) {
+    if (this.full) return Promise.reject(Object.assign(new Error(`cannot write state file ${name}.json: ENOSPC: no space left on device`), { code: 'ENOSPC' }));
     if (this.broken && name === 'alerts') return Promise.reject(new Error('alert state cannot be recorded (injected)'));
     return this.inner.write(name, value);
   }
@@ -79,5 +82,39 @@ describe('last successful poll and readiness', () => {
     expect((await fetch(`${daemon.url}/readyz`)).status).toBe(200);
     await poll(); // the second confirming poll
     await rx.until(() => rx.requests.some((q) => q.headers['x-keystore-watch-event'] === 'firing'), 20_000, 'the firing once the pipeline works again');
+  });
+});
+
+describe('a disk that is full from the very first poll', () => {
+  it('is not "waiting for the first poll" forever: /readyz names the write failure, the self-alert goes out, and both clear once writes succeed', async () => {
+    const rx2 = await startReceiver();
+    const stateDir = tempDir('kw-readiness-full-');
+    const full = new BreakableStore(await FileStateStore.open({ dir: stateDir }));
+    const config = simConfig(sim, { stateDir, alerting: { confirmations: 2, channels: [{ type: 'webhook', url: `${rx2.url}/hook`, minSeverity: 'critical' }] } });
+    const d = new Daemon({ config, logger: silentLogger(), credentials: BASE_CREDENTIALS, schedule: false, store: full, now: () => clock, stateRetryMs: 50 });
+    try {
+      await d.start();
+      full.full = true;
+      clock += 60_000;
+      await d.pollNow();
+      const r = await fetch(`${d.url}/readyz`);
+      expect(r.status).toBe(503);
+      const body = await r.text();
+      expect(body).toContain('keystore-watch cannot persist state: cannot write state file');
+      expect(body).not.toContain('waiting for the first poll');
+      const m = await (await fetch(`${d.url}/metrics`)).text();
+      expect(metricValue(m, 'keystore_watch_last_poll_timestamp_seconds')).toBe(clock / 1000);
+      expect(metricValue(m, 'keystore_watch_state_errors_total{kind="write"}')).toBeGreaterThan(0);
+      await rx2.until(() => rx2.requests.some((q) => q.headers['x-keystore-watch-event'] === 'firing'), 20_000, 'the self-alert (critical: reaches a critical-only channel)');
+      expect(((rx2.requests[0]!.json as { notification: { alertKey: string } }).notification.alertKey)).toBe('SELF:state-persist');
+
+      full.full = false;
+      await rx2.until(() => rx2.requests.some((q) => q.headers['x-keystore-watch-event'] === 'resolved'), 20_000, 'the self-alert resolved by the retry timer');
+      expect((await fetch(`${d.url}/readyz`)).status).toBe(200);
+      expect(d.stateHealth().ok).toBe(true);
+    } finally {
+      await d.stop(1000);
+      await rx2.close();
+    }
   });
 });
