@@ -7,6 +7,12 @@
 // after it is repaired at start-up by handing the recorded notifications to the outbox again, which
 // drops ids it already holds or delivered. So a notification is never sent for a decision the alert
 // state does not remember (no firing without its resolved), and never lost.
+// When the disk refuses writes, the daemon's store (src/state/resilient-store.ts) resolves them from
+// memory, so the pipeline keeps evaluating and the outbox keeps delivering; see that file for what a
+// crash in that state costs.
+//
+// Delivery does not start in open(): the daemon calls startDelivery() once it holds the stateDir lock
+// and has bound its port. `self` carries keystore-watch's alerts about itself (self-alerts.ts).
 import type { Config } from '../config/schema.js';
 import type { Notification, Snapshot } from '../model.js';
 import type { Logger } from '../log.js';
