@@ -257,7 +257,7 @@ describe.skipIf(mountRefused !== null)('stateDir refusing writes (64 KB tmpfs)',
       expect(rx.requests.length, 'nothing re-sent after the restart').toBe(before);
       expect(await stopDaemon(d2)).toBe(0);
       reportFigure(`state-dir-${fault}`, { writeErrors, firingPollsAfterFailure: firingPoll - pollAtFailure, firingLatencyMs, reconcileMs, notificationsPerChannel: all.length / channels.length, duplicates: 0 });
-    }, 240_000);
+    }, 300_000);
   }
 
   it('a read-only stateDir at start exits 2 naming stateDir', async () => {
@@ -267,7 +267,7 @@ describe.skipIf(mountRefused !== null)('stateDir refusing writes (64 KB tmpfs)',
     const r = await d.exited;
     expect(r.code).toBe(2);
     expect(d.logs()).toMatch(/stateDir: .* is not writable: it is on a read-only filesystem/);
-  }, 60_000);
+  }, 120_000);
 });
 
 describe('one daemon per stateDir', () => {
@@ -294,7 +294,7 @@ describe('one daemon per stateDir', () => {
     expect(a.proc.exitCode).toBeNull(); // the first one is untouched
     expect(await stopDaemon(a)).toBe(0);
     expect(existsSync(path.join(stateDir, 'keystore-watch.lock')), 'released on a clean stop').toBe(false);
-  }, 120_000);
+  }, 300_000);
 
   it('a daemon that cannot bind its port sends nothing; the next one delivers the pending entries', async () => {
     const rx = await setup();
@@ -327,7 +327,7 @@ describe('one daemon per stateDir', () => {
     const c = spawnDaemon(writeConfig(stateDir, channel(`${rx2.url}/c`)));
     await waitUntil(() => rx2.requests.some((q) => seen(q).alertKey === STORE_KEY && seen(q).event === 'firing'), 'the pending firing from the next daemon', 60_000, 50);
     expect(await stopDaemon(c)).toBe(0);
-  }, 120_000);
+  }, 300_000);
 
   it('a stale lock left by a SIGKILLed daemon does not block the restart', async () => {
     await setup();
@@ -346,7 +346,7 @@ describe('one daemon per stateDir', () => {
     expect(b.logs()).toContain(`process ${a.proc.pid} no longer exists`);
     reportFigure('state-dir-stale-lock', { restartToReadyMs: Date.now() - t0 });
     expect(await stopDaemon(b)).toBe(0);
-  }, 120_000);
+  }, 300_000);
 });
 
 describe('stateDir unusable at start', () => {
@@ -357,7 +357,7 @@ describe('stateDir unusable at start', () => {
     const d = spawnDaemon(writeConfig(file, [{ type: 'console' }]));
     expect((await d.exited).code).toBe(2);
     expect(d.logs()).toContain(`stateDir: ${file} is not a directory`);
-  }, 60_000);
+  }, 120_000);
 
   it.skipIf(process.getuid?.() !== 0)('no permission (run as an unprivileged user): exit 2 naming stateDir', async () => {
     await setup();
@@ -377,5 +377,5 @@ describe('stateDir unusable at start', () => {
     expect(r.code).toBe(2);
     expect(d.logs()).toMatch(/stateDir: .* is not writable: permission denied/);
     expect(readdirSync(stateDir)).toEqual([]);
-  }, 60_000);
+  }, 120_000);
 });
