@@ -1,8 +1,15 @@
 // Self-alerts: one firing and one resolved per episode, stable idempotency keys, channel exclusion
 // with a fallback, and delivery that cannot throw into the caller.
 import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { AlertPipeline } from '../../src/alert/pipeline.js';
 import { SelfAlerts, selfAlertNotification } from '../../src/alert/self-alerts.js';
+import { parseConfigText } from '../../src/config/load.js';
+import { silentLogger } from '../../src/log.js';
+import { SelfMetrics } from '../../src/metrics/self.js';
 import type { AlertNotification, Notification } from '../../src/model.js';
+import { MemoryStateStore } from '../../src/state/memory-store.js';
+import { startReceiver } from '../helpers/receiver.js';
 
 function harness(opts: { fail?: boolean; channels?: string[] } = {}) {
   const sent: AlertNotification[] = [];
@@ -64,5 +71,35 @@ describe('SelfAlerts', () => {
     expect(n.guidance.runbookAnchor).toBe('keystorewatchdegraded');
     expect(n.subject).toMatchObject({ accountId: 'keystore-watch', accountName: 'host h', details: { Condition: 'x' } });
     expect(n.guidance.steps.length).toBeGreaterThan(0);
+  });
+});
+
+describe('self-alerts through the pipeline and the real outbox', () => {
+  it('reach every channel, or every channel but the excluded one, over HTTP; the gauge follows', async () => {
+    const rx = await startReceiver();
+    try {
+      const config = parseConfigText(stringify({
+        regions: ['us-east-1'], accounts: [{ id: '111111111111' }],
+        alerting: { channels: [{ type: 'webhook', url: `${rx.url}/one`, minSeverity: 'info' }, { type: 'webhook', url: `${rx.url}/two`, minSeverity: 'critical' }] },
+      }), 'test', {});
+      const metrics = new SelfMetrics({ processMetrics: false });
+      const p = await AlertPipeline.open({ config, store: new MemoryStateStore(), logger: silentLogger(), metrics, now: Date.now });
+      p.startDelivery();
+      p.raiseSelfAlert({ id: 'state-persist', severity: 'critical', summary: 'keystore-watch cannot persist state: EROFS', detail: 'd' });
+      p.raiseSelfAlert({ id: 'outbox-dead-letters', severity: 'critical', summary: 'dead letters on webhook', detail: 'd', excludeChannels: ['webhook'] });
+      await rx.until(() => rx.requests.length >= 3, 20_000, 'three deliveries');
+      expect(await metrics.render()).toContain('keystore_watch_self_alert{id="state-persist"} 1');
+      p.resolveSelfAlert('state-persist');
+      await rx.until(() => rx.requests.length >= 5, 20_000, 'the resolved on both channels');
+      await p.stop(2000);
+      const got = rx.requests.map((q) => `${q.path} ${(q.json as { notification: { alertKey: string } }).notification.alertKey} ${q.headers['x-keystore-watch-event']}`).sort();
+      expect(got).toEqual([
+        '/one SELF:state-persist firing', '/one SELF:state-persist resolved',
+        '/two SELF:outbox-dead-letters firing', '/two SELF:state-persist firing', '/two SELF:state-persist resolved',
+      ]);
+      expect(await metrics.render()).toContain('keystore_watch_self_alert{id="state-persist"} 0');
+    } finally {
+      await rx.close();
+    }
   });
 });
