@@ -162,7 +162,7 @@ export class Daemon {
           // Every poll, delivery and retry writes: one line per minute while it lasts, not one per write.
           const t = Date.now();
           if (first || t - this.stateLog.at >= 60_000) {
-            const fields = { stateDir: config.stateDir, document: f.name, code: f.code, reason: f.reason, failedWritesSinceLastLine: this.stateLog.suppressed };
+            const fields = { err: f.error, stateDir: config.stateDir, document: f.name, code: f.code, reason: f.reason, failedWritesSinceLastLine: this.stateLog.suppressed };
             if (first) logger.error(fields, 'cannot persist state; still evaluating and delivering alerts from memory');
             else logger.warn(fields, 'state still cannot be persisted');
             this.stateLog = { at: t, suppressed: 0 };
@@ -302,7 +302,7 @@ export class Daemon {
     } catch (err) {
       const reason = `${stage === 'poll' ? '' : `${stage}: `}${err instanceof Error ? err.message : String(err)}`.replace(/\s+/g, ' ').slice(0, 500);
       this.lastPollError = reason;
-      logger.error({ stage, reason, stack: err instanceof Error ? err.stack : undefined }, 'poll failed');
+      logger.error({ err, stage, reason }, 'poll failed');
     }
   }
 

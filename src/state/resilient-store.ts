@@ -31,6 +31,8 @@ export interface StateWriteFailure {
   code: string;
   /** One line, for logs, /readyz and the self-alert. */
   reason: string;
+  /** The error itself (the log line keeps its name, message, code and stack). */
+  error: unknown;
 }
 
 export interface StateHealth {
@@ -144,7 +146,7 @@ export class ResilientStateStore implements StateStore {
     const first = this.episode === null;
     if (first) this.episode = { since: this.now(), reason, code };
     else this.episode = { ...this.episode!, reason, code };
-    this.opts.observer?.onWriteError?.({ name, code, reason }, first);
+    this.opts.observer?.onWriteError?.({ name, code, reason, error: err }, first);
     this.scheduleFlush(this.opts.retryMs ?? 10_000);
   }
 
