@@ -22,6 +22,21 @@ export interface PollTimingOptions {
   watchdog?: { graceMs?: number; checkEveryMs?: number } & Partial<WatchdogEvents>;
 }
 
+/** The self-alert id of an overdue poll. */
+export const POLL_OVERDUE_ALERT = 'poll-overdue';
+
+/** The self-alert raised when the watchdog finds a poll overdue (see src/alert/self-alerts.ts). */
+export function pollOverdueSelfAlert(e: { slot: number | null; overdueMs: number; graceMs: number }, schedule: string) {
+  const due = e.slot === null ? 'a poll' : `the poll due at ${new Date(e.slot).toISOString()}`;
+  return {
+    id: POLL_OVERDUE_ALERT,
+    severity: 'critical' as const,
+    summary: `keystore-watch is not polling: ${due} has not started (${Math.round(e.overdueMs / 1000)} s overdue)`,
+    detail: 'No poll has started within the grace after one was due (measured on the monotonic clock). A poll is hanging or the scheduler is stuck: key store states are going stale and no new alert can be raised until polls run again. This resolves when a poll starts.',
+    details: { Schedule: schedule, 'Grace (s)': String(Math.round(e.graceMs / 1000)) },
+  };
+}
+
 export class PollTiming {
   private readonly watchdog: PollWatchdog;
   private stopSchedule: (() => void) | null = null;

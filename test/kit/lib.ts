@@ -163,6 +163,7 @@ export const ALERTS: Record<string, 'critical' | 'warning'> = {
   KeystoreWatchAbsent: 'critical',
   KeystoreWatchNotPolling: 'critical',
   KeystoreWatchPollOverdue: 'critical',
+  KeystoreWatchDegraded: 'critical',
   KeystoreWatchNotificationsFailing: 'warning',
 };
 
