@@ -281,6 +281,12 @@ const rows: Row[] = [
           { expr: 'sum(rate(keystore_watch_polls_total[$__rate_interval])) * 60', legendFormat: 'polls' },
           { expr: 'sum(rate(keystore_watch_polls_skipped_total[$__rate_interval])) * 60', legendFormat: 'skipped' },
         ], 'opm', 8),
+      timeseries('Poll watchdog and clock steps', 'Instances whose poll is overdue (no poll started within the grace after it was due, measured on monotonic time; KeystoreWatchPollOverdue), overdue episodes, and wall-clock steps the scheduler noticed and re-anchored on (NTP stepping the clock, a VM restored). Should stay 0.',
+        [
+          { expr: 'sum(keystore_watch_poll_overdue)', legendFormat: 'overdue now' },
+          { expr: 'sum(increase(keystore_watch_poll_overdue_total[$__rate_interval])) or vector(0)', legendFormat: 'overdue episodes' },
+          { expr: 'sum by(direction) (increase(keystore_watch_clock_steps_total[$__rate_interval]))', legendFormat: 'clock steps {{direction}}' },
+        ], 'none', 8, { decimals: 0 }),
       timeseries('AWS requests', 'AWS API requests per second by service and operation (KMS DescribeCustomKeyStores is limited to 5/s per account and region).',
         [{ expr: 'sum by(service, operation) (rate(keystore_watch_aws_requests_total[$__rate_interval]))', legendFormat: '{{service}} {{operation}}' }], 'reqps', 8),
       timeseries('AWS request failures by code', 'Failed AWS API requests per second by service, operation and error code (AccessDenied, ThrottlingException, timeouts, ...).',
@@ -303,8 +309,11 @@ const rows: Row[] = [
           { expr: 'sum(increase(keystore_watch_outbox_dropped_total[$__rate_interval])) or vector(0)', legendFormat: 'outbox dropped' },
           { expr: 'sum(increase(keystore_watch_history_dropped_total[$__rate_interval])) or vector(0)', legendFormat: 'history dropped' },
         ], 'none', 8, { decimals: 0 }),
-      timeseries('Alerts firing', 'Alerts keystore-watch itself currently holds firing, by severity.',
-        [{ expr: 'sum by(severity) (keystore_watch_alerts_firing)', legendFormat: '{{severity}}' }], 'none', 8, { decimals: 0 }),
+      timeseries('Alerts firing', 'Alerts keystore-watch itself currently holds firing, by severity, and its self-alerts (problems with keystore-watch itself, e.g. state-persist: the state directory refuses writes; KeystoreWatchDegraded fires on them).',
+        [
+          { expr: 'sum by(severity) (keystore_watch_alerts_firing)', legendFormat: '{{severity}}' },
+          { expr: 'sum by(id) (keystore_watch_self_alert) > 0', legendFormat: 'self-alert {{id}}' },
+        ], 'none', 8, { decimals: 0 }),
       timeseries('Internal errors', 'State store problems (failed writes, corrupt files moved aside: notifications may not survive a restart), failed Organizations reads (the last known account list is kept) and accounts whose OU path or tags a read could not get (a permission missing?). Should stay 0.',
         [
           { expr: 'sum by(kind) (increase(keystore_watch_state_errors_total[$__rate_interval]))', legendFormat: 'state {{kind}}' },

@@ -7,6 +7,12 @@
 // after it is repaired at start-up by handing the recorded notifications to the outbox again, which
 // drops ids it already holds or delivered. So a notification is never sent for a decision the alert
 // state does not remember (no firing without its resolved), and never lost.
+// When the disk refuses writes, the daemon's store (src/state/resilient-store.ts) resolves them from
+// memory, so the pipeline keeps evaluating and the outbox keeps delivering; see that file for what a
+// crash in that state costs.
+//
+// Delivery does not start in open(): the daemon calls startDelivery() once it holds the stateDir lock
+// and has bound its port. `self` carries keystore-watch's alerts about itself (self-alerts.ts).
 import type { Config } from '../config/schema.js';
 import type { Notification, Snapshot } from '../model.js';
 import type { Logger } from '../log.js';
@@ -20,6 +26,7 @@ import { diffSnapshots, emptyDiffCarry, type Change, type DiffCarry } from '../d
 import { emptyAlertState, evaluateAlerts, firingAlerts, firingCountBySeverity, type AlertState } from './engine.js';
 import { groupForDelivery } from './group.js';
 import { defaultSeverity, guidanceFor } from './remediation/guidance.js';
+import { SelfAlerts, type SelfAlertInput } from './self-alerts.js';
 
 export interface AlertPipelineOptions {
   config: Config;
@@ -49,12 +56,33 @@ function parseAlertsDoc(data: unknown): AlertsDoc {
 }
 
 export class AlertPipeline {
+  /** keystore-watch's alerts about itself (see self-alerts.ts); delivered through the same outbox. */
+  readonly self: SelfAlerts;
+
   private constructor(
     private readonly opts: AlertPipelineOptions,
     private doc: AlertsDoc,
     private readonly history: BoundedHistory<Change>,
     readonly outbox: Outbox,
-  ) {}
+    notifiers: readonly Notifier[],
+  ) {
+    this.self = new SelfAlerts({
+      deliver: (ns) => this.outbox.enqueue(ns),
+      channelsFor: (n) => notifiers.filter((x) => x.accepts(n)).map((x) => x.id),
+      now: opts.now,
+      log: opts.logger,
+      onChange: (id, firing) => opts.metrics.selfAlert.set({ id }, firing ? 1 : 0),
+    });
+  }
+
+  /** Shorthands for other modules (scheduler watchdog, outbox dead letters): see self-alerts.ts. */
+  raiseSelfAlert(input: SelfAlertInput): boolean {
+    return this.self.raise(input);
+  }
+
+  resolveSelfAlert(id: string, detail?: string): boolean {
+    return this.self.resolve(id, detail);
+  }
 
   static async open(opts: AlertPipelineOptions): Promise<AlertPipeline> {
     const { config, store, logger, metrics } = opts;
@@ -81,10 +109,17 @@ export class AlertPipeline {
       if (r.queued) logger.warn({ queued: r.queued }, 'recovered notifications recorded before a crash');
     }
     metrics.outboxPending.set(outbox.pending());
-    const pipeline = new AlertPipeline(opts, doc, history, outbox);
+    const pipeline = new AlertPipeline(opts, doc, history, outbox, notifiers);
     pipeline.updateGauges();
-    outbox.start();
     return pipeline;
+  }
+
+  /**
+   * Starts delivery. Separate from open() so the daemon sends nothing before it holds the stateDir
+   * lock and has bound its HTTP port (a copy that cannot start must not send the outbox's entries).
+   */
+  startDelivery(): void {
+    this.outbox.start();
   }
 
   /** The last poll the alert state has seen (the poll counter resumes above it after a restart). */
@@ -129,6 +164,11 @@ export class AlertPipeline {
   private updateGauges(): void {
     const counts = firingCountBySeverity(this.doc.alerts);
     for (const [severity, n] of Object.entries(counts)) this.opts.metrics.alertsFiring.set({ severity }, n);
+  }
+
+  /** Firing self-alerts for /api/v1/alerts (`self`). */
+  firingSelf() {
+    return this.self.firing().map((a) => ({ ...a, since: new Date(a.since).toISOString() }));
   }
 
   firing() {

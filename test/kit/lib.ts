@@ -169,6 +169,8 @@ export const ALERTS: Record<string, 'critical' | 'warning'> = {
   KeystoreWatchRegionDeniedByScp: 'warning',
   KeystoreWatchAbsent: 'critical',
   KeystoreWatchNotPolling: 'critical',
+  KeystoreWatchPollOverdue: 'critical',
+  KeystoreWatchDegraded: 'critical',
   KeystoreWatchNotificationsFailing: 'warning',
 };
 

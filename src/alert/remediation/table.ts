@@ -681,10 +681,27 @@ export const CONDITION_GUIDANCE: Record<Exclude<Condition, 'FAILED'>, ConditionG
       docs: [DOCS.scp, DOCS.scpRegions],
     },
   },
+  SELF: {
+    default: {
+      summary: 'keystore-watch reports a problem with itself that can make it miss or delay alerts: the message title names it (state that cannot be persisted, a poll that is overdue, notifications dead-lettered).',
+      cause: 'Cannot persist state: the volume under stateDir is full, was remounted read-only after a disk error, or its permissions changed; alerts are still evaluated and sent from memory, but a restart now would forget what was sent. Other self-alerts name their cause in the message.',
+      steps: [
+        'Read the message title and /readyz: each problem is listed there with its reason.',
+        'Cannot persist state: free space on the stateDir volume or remount it read-write (check dmesg for disk errors); keystore-watch writes its in-memory state back by itself within seconds and resolves this alert. Do not restart it before that.',
+        'Read the keystore-watch logs around the time the alert fired.',
+      ],
+      commands: [
+        'curl -sS "http://$KEYSTORE_WATCH_HOST:9464/readyz"',
+        `curl -fsS "http://$KEYSTORE_WATCH_HOST:9464/metrics" | grep -E '^keystore_watch_(self_alert|state_errors)'`,
+        'kubectl exec deploy/keystore-watch -n keystore-watch -- df -h /var/lib/keystore-watch',
+      ],
+      docs: [],
+    },
+  },
 };
 
 /** Alerts only Prometheus raises (keystore-watch cannot report its own absence). */
-export const SELF_MONITORING_ALERTS = ['KeystoreWatchAbsent', 'KeystoreWatchNotPolling', 'KeystoreWatchNotificationsFailing'] as const;
+export const SELF_MONITORING_ALERTS = ['KeystoreWatchAbsent', 'KeystoreWatchNotPolling', 'KeystoreWatchPollOverdue', 'KeystoreWatchNotificationsFailing'] as const;
 export type SelfMonitoringAlert = (typeof SELF_MONITORING_ALERTS)[number];
 
 export const SELF_MONITORING_GUIDANCE: Record<SelfMonitoringAlert, GuidanceTemplate> = {
@@ -715,6 +732,20 @@ export const SELF_MONITORING_GUIDANCE: Record<SelfMonitoringAlert, GuidanceTempl
       'curl -fsS "http://$KEYSTORE_WATCH_HOST:9464/readyz"',
       `curl -fsS "http://$KEYSTORE_WATCH_HOST:9464/metrics" | grep -E '^keystore_watch_(last_poll|poll_)'`,
       'aws sts get-caller-identity',
+    ],
+    docs: [],
+  },
+  KeystoreWatchPollOverdue: {
+    summary: 'keystore-watch\'s watchdog reports that a poll due more than its grace ago has not started: the key store view is going stale.',
+    cause: 'A poll hangs (every later tick is skipped behind it), the event loop is starved, or the scheduler stopped. The watchdog measures on the monotonic clock, so a wrong or stepped wall clock neither causes nor hides this.',
+    steps: [
+      'Check the watchdog and poll metrics: keystore_watch_poll_overdue, keystore_watch_polls_skipped_total, keystore_watch_poll_duration_seconds.',
+      'Read the logs around the "poll overdue" line: the last "poll finished", target timeouts, "wall clock stepped".',
+      'If a poll hangs, check the AWS endpoint and aws.targetTimeout; restarting the process starts polling again.',
+    ],
+    commands: [
+      `curl -fsS "http://$KEYSTORE_WATCH_HOST:9464/metrics" | grep -E '^keystore_watch_(poll_|polls_|clock_steps)'`,
+      'kubectl logs -l app.kubernetes.io/name=keystore-watch --all-namespaces --tail=200',
     ],
     docs: [],
   },
@@ -753,10 +784,12 @@ export const CONDITION_TITLES: Record<Condition, string> = {
   CLUSTER_UNKNOWN_STATE: 'CloudHSM cluster or HSM in a state keystore-watch does not know',
   PROBE_NOT_PERMITTED: 'GenerateRandom probe not permitted',
   SCP_DENIED: 'Regions denied to keystore-watch by a service control policy',
+  SELF: 'keystore-watch degraded: it reports a problem with itself',
 };
 
 export const SELF_MONITORING_TITLES: Record<SelfMonitoringAlert, string> = {
   KeystoreWatchAbsent: 'keystore-watch is not being scraped',
   KeystoreWatchNotPolling: 'keystore-watch is not polling',
+  KeystoreWatchPollOverdue: 'keystore-watch poll overdue',
   KeystoreWatchNotificationsFailing: 'keystore-watch notifications failing',
 };
