@@ -6,7 +6,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AlertNotification } from '../../src/model.js';
-import { Outbox, type DropReason, type OutboxOptions } from '../../src/notify/outbox.js';
+import { Outbox, type DeadLetter, type DropReason, type OutboxOptions } from '../../src/notify/outbox.js';
 import { FileStateStore } from '../../src/state/file-store.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
 import type { CorruptReport, StateDocName, StateStore } from '../../src/state/store.js';
@@ -40,6 +40,8 @@ class Counters {
 
 const ids = (reqs: { json: unknown }[]) => reqs.map((r) => (r.json as { id: string }).id);
 const gaps = (reqs: { at: number }[]) => reqs.slice(1).map((r, i) => r.at - reqs[i]!.at);
+/** Gaps between send starts on the test clock (x-sent-at): pacing is decided when a send starts. */
+const startGaps = (reqs: { headers: Record<string, unknown> }[]) => gaps(reqs.map((r) => ({ at: Number(r.headers['x-sent-at']) })));
 
 let receiver: Receiver;
 let clock: VirtualClock;
@@ -67,12 +69,12 @@ async function makeOutbox(over: Partial<OutboxOptions> & { store: StateStore }):
 }
 
 describe('Outbox: delivery', () => {
-  it('delivers every notification once, FIFO per channel, paced to each channel, with the id as idempotency key', async () => {
+  it('delivers every notification once, FIFO per channel while nothing fails, paced to each channel, with the id as idempotency key', async () => {
     const c = new Counters();
     const outbox = await makeOutbox({
       store: await FileStateStore.open({ dir }),
       notifiers: [
-        httpTestNotifier({ id: 'slack', type: 'slack', url: `${receiver.url}/slack`, minIntervalMs: 1000 }),
+        httpTestNotifier({ id: 'slack', type: 'slack', url: `${receiver.url}/slack`, minIntervalMs: 1000, now: clock.now }),
         httpTestNotifier({ id: 'pagerduty', type: 'pagerduty', url: `${receiver.url}/pd`, accepts: (n) => n.severity === 'critical' }),
       ],
       observer: c.observer,
@@ -86,7 +88,7 @@ describe('Outbox: delivery', () => {
     expect(ids(receiver.delivered('/slack'))).toEqual(Array.from({ length: 12 }, (_, i) => `n-${i}`));
     expect(ids(receiver.delivered('/pd'))).toEqual(['n-0', 'n-3', 'n-6', 'n-9']);
     expect(receiver.requests.map((q) => q.headers['idempotency-key'])).toEqual(ids(receiver.requests));
-    expect(Math.min(...gaps(receiver.forPath('/slack')))).toBeGreaterThanOrEqual(1000);
+    expect(Math.min(...startGaps(receiver.forPath('/slack')))).toBeGreaterThanOrEqual(1000);
     expect(c.delivered).toEqual(new Map([['slack', 12], ['pagerduty', 4]]));
     expect(c.failures).toEqual([]);
     expect(c.pendingSeen.at(-1)).toBe(0);
@@ -141,7 +143,7 @@ describe('Outbox: delivery', () => {
 });
 
 describe('Outbox: failures', () => {
-  it('retries 5xx with growing, jittered backoff capped at maxMs, then delivers', async () => {
+  it('retries 5xx with growing, jittered backoff capped at maxMs, then delivers: a channel failing on every message is backed off as a whole', async () => {
     const c = new Counters();
     const outbox = await makeOutbox({ store: new MemoryStateStore(), observer: c.observer });
     let failUntil = clock.now() + 20 * 60_000;
@@ -149,18 +151,25 @@ describe('Outbox: failures', () => {
     await outbox.enqueue([alert(1), alert(2)]);
     outbox.start();
     await outbox.whenIdle();
-    const n1 = receiver.requests.filter((q) => (q.json as { id: string }).id === 'n-1');
-    const g = gaps(n1);
-    // Exponential: each step within [half, full] of 1s, 2s, 4s, ... and never above the 5-minute cap.
-    g.forEach((gap, i) => {
+    const failed = receiver.requests.filter((q) => q.status === 503);
+    const g = gaps(failed);
+    // The first failure may be one bad message: the next goes at once. From the second failure in a
+    // row on, the channel waits between half and all of 1s, 2s, 4s, ... capped at 5 minutes.
+    expect(g[0]).toBeLessThan(1000);
+    g.slice(1).forEach((gap, i) => {
       const step = Math.min(300_000, 1000 * 2 ** i);
       expect(gap).toBeGreaterThanOrEqual(step / 2);
-      expect(gap).toBeLessThanOrEqual(step + 50);
+      expect(gap).toBeLessThanOrEqual(300_050);
     });
     expect(Math.max(...g)).toBeGreaterThan(150_000);
-    expect(ids(receiver.delivered())).toEqual(['n-1', 'n-2']);
+    // One request per backoff step for the whole channel, not one per queued message: 20 minutes of 503s cost about 15 requests.
+    expect(failed.length).toBeLessThan(25);
+    // Both messages were tried (the channel probes with whichever is due), and both arrive.
+    expect(new Set(ids(failed))).toEqual(new Set(['n-1', 'n-2']));
+    expect(ids(receiver.delivered()).sort()).toEqual(['n-1', 'n-2']);
     expect(c.codes().every((code) => code === 'http_503')).toBe(true);
-    expect(c.failures.length).toBe(n1.length - 1);
+    expect(c.failures.length).toBe(failed.length);
+    expect(outbox.deadLetterList()).toEqual([]);
     failUntil = 0;
   });
 
@@ -177,7 +186,7 @@ describe('Outbox: failures', () => {
     expect(c.codes()).toEqual(['http_429', 'http_429', 'http_429']);
   });
 
-  it('times out a hanging receiver and retries until it answers', async () => {
+  it('times out a hanging receiver and retries until it answers; the second message does not wait behind the first', async () => {
     const c = new Counters();
     const outbox = await makeOutbox({ store: new MemoryStateStore(), observer: c.observer, sendTimeoutMs: 150 });
     let n = 0;
@@ -186,8 +195,9 @@ describe('Outbox: failures', () => {
     outbox.start();
     await outbox.whenIdle();
     expect(c.codes()).toEqual(['timeout', 'timeout']);
-    expect(ids(receiver.requests)).toEqual(['n-1', 'n-1', 'n-1', 'n-2']);
-    expect(ids(receiver.delivered())).toEqual(['n-1', 'n-2']);
+    // n-1 hangs, then n-2 is tried at once (not held behind n-1's backoff) and hangs too; both then arrive.
+    expect(ids(receiver.requests).slice(0, 2)).toEqual(['n-1', 'n-2']);
+    expect(ids(receiver.delivered()).sort()).toEqual(['n-1', 'n-2']);
   });
 
   it('keeps retrying refused connections (closed port) and delivers once the receiver is back', async () => {
@@ -203,21 +213,24 @@ describe('Outbox: failures', () => {
     expect(ids(receiver.delivered())).toEqual(['n-1', 'n-2', 'n-3']);
   });
 
-  it('drops a non-retryable 4xx after recording it (counted, scrubbed, logged) and moves on', async () => {
+  it('dead-letters a non-retryable 4xx after recording it (kept, counted, scrubbed, logged, reported) and moves on', async () => {
     const c = new Counters();
+    const dead: DeadLetter[] = [];
     const lines: Record<string, unknown>[] = [];
     const log = pino({ level: 'info' }, { write: (s: string) => { lines.push(JSON.parse(s)); } });
-    const outbox = await makeOutbox({ store: new MemoryStateStore(), observer: c.observer, log });
+    const outbox = await makeOutbox({ store: new MemoryStateStore(), observer: { ...c.observer, onDeadLetter: (d) => dead.push(d) }, log });
     receiver.setRespond((q) => ((q.json as { id: string }).id === 'n-2' ? { status: 400 } : { status: 200 }));
     await outbox.enqueue([alert(1), alert(2), alert(3)]);
     outbox.start();
     await outbox.whenIdle();
     expect(ids(receiver.requests)).toEqual(['n-1', 'n-2', 'n-3']);
-    expect(c.dropped).toEqual([['rejected', 'webhook']]);
+    expect(c.dropped).toEqual([]);
     expect(c.codes()).toEqual(['http_400']);
-    expect(outbox.droppedTotals()).toEqual({ rejected: 1, overflow: 0, channel_removed: 0 });
-    expect(outbox.deliveryLog('webhook').find((d) => d.id === 'n-2')).toMatchObject({ outcome: 'rejected', status: 400, error: 'HTTP 400', attempts: 1 });
-    expect(lines.find((l) => l.msg === 'notification rejected by the channel; dropped')).toMatchObject({ level: 50, channel: 'webhook', notification: 'n-2', code: 'http_400' });
+    expect(dead).toEqual([expect.objectContaining({ channel: 'webhook', id: 'n-2', reason: 'rejected', attempts: 1, lastStatus: 400, lastError: 'HTTP 400', alertKey: alert(2).alertKey, storeId: alert(2).subject.storeId })]);
+    expect(outbox.deadLetterList()).toEqual(dead);
+    expect(outbox.deadLetterTotals()).toEqual({ webhook: 1 });
+    expect(outbox.deliveryLog('webhook').find((d) => d.id === 'n-2')).toMatchObject({ outcome: 'dead_lettered', status: 400, error: 'HTTP 400', attempts: 1 });
+    expect(lines.find((l) => l.msg === 'notification rejected by the channel; dead-lettered')).toMatchObject({ level: 50, channel: 'webhook', notification: 'n-2', reason: 'rejected' });
   });
 
   it('a notifier that throws or ignores its abort signal cannot wedge the channel', async () => {
@@ -258,7 +271,7 @@ describe('Outbox: caps', () => {
     // The totals are persisted: a restart still reports them.
     await outbox.stop();
     const again = await makeOutbox({ store });
-    expect(again.droppedTotals()).toEqual({ rejected: 0, overflow: 15, channel_removed: 0 });
+    expect(again.droppedTotals()).toEqual({ overflow: 15, channel_removed: 0 });
     // A dropped id is remembered too: replaying it does not resurrect it.
     expect(await again.enqueue([alert(0)])).toMatchObject({ queued: 0, duplicates: 1 });
   });
@@ -286,7 +299,7 @@ describe('Outbox: caps', () => {
 
 describe('Outbox: restarts and crashes', () => {
   it('resumes delivery from the persisted outbox after stop(), in order, nothing twice', async () => {
-    const notifier = () => [httpTestNotifier({ id: 'slack', type: 'slack', url: `${receiver.url}/slack`, minIntervalMs: 1000 })];
+    const notifier = () => [httpTestNotifier({ id: 'slack', type: 'slack', url: `${receiver.url}/slack`, minIntervalMs: 1000, now: clock.now })];
     const first = await makeOutbox({ store: await FileStateStore.open({ dir }), notifiers: notifier() });
     await first.enqueue(Array.from({ length: 20 }, (_, i) => alert(i)));
     first.start();
@@ -301,7 +314,7 @@ describe('Outbox: restarts and crashes', () => {
     second.start();
     await second.whenIdle();
     expect(ids(receiver.delivered())).toEqual(Array.from({ length: 20 }, (_, i) => `n-${i}`));
-    expect(Math.min(...gaps(receiver.requests))).toBeGreaterThanOrEqual(1000); // pacing survives the restart too
+    expect(Math.min(...startGaps(receiver.requests))).toBeGreaterThanOrEqual(1000); // pacing survives the restart too
   });
 
   it('crash between send and record: re-sent after restart with the SAME idempotency key', async () => {
