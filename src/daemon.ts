@@ -110,6 +110,7 @@ export class Daemon {
           targets: () => ({ pollId: this.snapshot?.pollId ?? null, targets: this.snapshot?.targets ?? [] }),
           alerts: () => ({ alerts: this.pipeline.firing() }),
           events: (limit) => ({ events: this.pipeline.recentEvents(limit) }),
+          outbox: (limit) => this.pipeline.outbox.view(limit),
         },
       });
       logger.info({ url: this.server.url }, 'serving /metrics, /healthz, /readyz and /api/v1');

@@ -14,7 +14,7 @@ import type { SelfMetrics } from '../metrics/self.js';
 import type { StateStore } from '../state/store.js';
 import type { Notifier } from '../notify/notifier.js';
 import { createNotifiers } from '../notify/index.js';
-import { Outbox, type OutboxOptions } from '../notify/outbox.js';
+import { Outbox, type DeadLetter, type OutboxOptions } from '../notify/outbox.js';
 import { BoundedHistory } from '../state/history.js';
 import { diffSnapshots, emptyDiffCarry, type Change, type DiffCarry } from '../diff/diff.js';
 import { emptyAlertState, evaluateAlerts, firingAlerts, firingCountBySeverity, type AlertState } from './engine.js';
@@ -29,7 +29,9 @@ export interface AlertPipelineOptions {
   notifiers?: Notifier[];
   now: () => number;
   /** Delivery tuning (tests: a virtual clock, short send timeouts); defaults are the production values. */
-  outbox?: Pick<OutboxOptions, 'clock' | 'sendTimeoutMs' | 'backoff' | 'stopTimeoutMs' | 'random'>;
+  outbox?: Pick<OutboxOptions, 'clock' | 'sendTimeoutMs' | 'backoff' | 'stopTimeoutMs' | 'random' | 'stallMs'>;
+  /** Told of every dead-lettered notification after it is counted (the hook for a self-alert on the other channels). */
+  onDeadLetter?: (entry: DeadLetter) => void;
 }
 
 /** The persisted 'alerts' document: the lifecycle state, the diff's carry-over and the last poll's notifications, written together. */
@@ -66,12 +68,19 @@ export class AlertPipeline {
       store,
       notifiers,
       limit: config.alerting.outboxLimit,
+      maxAttempts: config.alerting.outboxMaxAttempts,
+      maxAgeMs: config.alerting.outboxMaxAge,
+      deadLetterLimit: config.alerting.deadLetterLimit,
       log: logger,
       // The outbox logs each failure and drop itself; the pipeline only counts them.
       observer: {
         onDelivered: (channel) => metrics.notifications.inc({ channel }),
         onFailure: (channel) => metrics.notificationFailures.inc({ channel }),
         onDropped: (reason) => metrics.outboxDropped.inc({ reason }),
+        onDeadLetter: (entry) => {
+          metrics.outboxDeadLetters.inc({ channel: entry.channel });
+          opts.onDeadLetter?.(entry);
+        },
         onPending: (n) => metrics.outboxPending.set(n),
       },
     });
@@ -81,6 +90,8 @@ export class AlertPipeline {
       if (r.queued) logger.warn({ queued: r.queued }, 'recovered notifications recorded before a crash');
     }
     metrics.outboxPending.set(outbox.pending());
+    // Every configured channel shows in the dead-letter counter from the start (0 until one happens).
+    for (const n of notifiers) metrics.outboxDeadLetters.inc({ channel: n.id }, 0);
     const pipeline = new AlertPipeline(opts, doc, history, outbox);
     pipeline.updateGauges();
     outbox.start();

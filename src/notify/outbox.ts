@@ -11,9 +11,10 @@
 //              next firing. Entries with different keys overtake each other freely.
 //   channel    what a channel shares: pacing (minIntervalMs between sends: Slack's one message per
 //              second per webhook), a Retry-After (429/503) holds the whole channel, and a channel
-//              whose last two or more attempts failed (it looks down, not one bad message) is backed
-//              off as a whole and probed with one request at a time, so an outage does not turn into
-//              one retry storm per queued message. A healthy channel sends one request at a time,
+//              whose recent attempts all failed on two or more different entries (it looks down, not
+//              one bad message) is backed off as a whole and probed with one request at a time, so an
+//              outage does not turn into one retry storm per queued message. One entry failing again
+//              and again alone never slows the channel. A healthy channel sends one request at a time,
 //              but a send without an answer after stallMs (default 2 s) frees a slot for the next,
 //              up to maxInFlight (default 4) at once, so a message whose receiver hangs until
 //              sendTimeoutMs does not stall the others either.
@@ -283,8 +284,14 @@ export interface ChannelGate {
   /** Of those, the ones running longer than stallMs: each lets one more send start beside it. */
   stalled: number;
   maxInFlight: number;
-  /** Consecutive failed attempts on the channel (any entry); > 0 means one probe at a time. */
+  /** Consecutive failed attempts on the channel since its last success (any entry). */
   failStreak: number;
+  /**
+   * How many different entries those failures were on. Two or more: the channel itself looks down (not
+   * one bad message): one probe at a time, and the channel is backed off as a whole. One entry failing
+   * over and over alone is a poison message: it never slows the channel.
+   */
+  failingEntries: number;
   /** Monotonic ms before which nothing is sent (Retry-After, channel backoff). */
   holdUntil: number;
   /** Monotonic ms of the later of the last send's start and completion; null before the first. */
@@ -303,7 +310,7 @@ export type Step = { send: number } | { waitMs: number } | { idle: true };
 export function nextStep(entries: readonly Schedulable[], gate: ChannelGate, now: number): Step {
   // One send at a time while sends answer promptly (order and pacing as a receiver expects); a send
   // that stalls frees a slot for the others, up to maxInFlight; a failing channel gets one probe at a time.
-  const slots = gate.failStreak > 0 ? 1 : Math.min(Math.max(1, gate.maxInFlight), 1 + gate.stalled);
+  const slots = gate.failingEntries >= 2 ? 1 : Math.min(Math.max(1, gate.maxInFlight), 1 + gate.stalled);
   if (gate.sending >= slots) return { idle: true };
   const blocked = new Set<string>();
   let best: Schedulable | null = null;
@@ -459,6 +466,8 @@ interface Channel {
   /** Wall-clock completion of the last send (persisted for pacing across restarts). */
   lastSendAt: number | null;
   gate: ChannelGate;
+  /** Entries that failed since the channel's last success (gate.failingEntries is its size). */
+  failing: Set<string>;
   wake: (() => void) | null;
   sends: Set<AbortController>;
   tasks: Set<Promise<void>>;
@@ -526,8 +535,8 @@ export class Outbox {
       if (this.channels.has(notifier.id)) throw new Error(`two channels share the id "${notifier.id}"; give one a name`);
       this.channels.set(notifier.id, {
         id: notifier.id, notifier, queue: [], queuedIds: new Set(), log: [], seen: new Set(), lastSendAt: null,
-        gate: { sending: 0, stalled: 0, maxInFlight: this.maxInFlight, failStreak: 0, holdUntil: -Infinity, paceAnchor: null, minIntervalMs: notifier.minIntervalMs },
-        wake: null, sends: new Set(), tasks: new Set(),
+        gate: { sending: 0, stalled: 0, maxInFlight: this.maxInFlight, failStreak: 0, failingEntries: 0, holdUntil: -Infinity, paceAnchor: null, minIntervalMs: notifier.minIntervalMs },
+        failing: new Set(), wake: null, sends: new Set(), tasks: new Set(),
       });
     }
   }
@@ -797,15 +806,19 @@ export class Outbox {
     const decision = decide(result, { attempts: entry.attempts, timedOut, backoff: this.backoff, maxRetryAfterMs: this.maxRetryAfterMs, random: this.random() });
     if (decision.action === 'delivered') {
       ch.gate.failStreak = 0;
+      ch.failing.clear();
+      ch.gate.failingEntries = 0;
       this.finish(ch, entry, 'delivered', result.status ?? null, null);
       this.observer.onDelivered?.(ch.id);
     } else {
       ch.gate.failStreak++;
+      ch.failing.add(entry.id);
+      ch.gate.failingEntries = ch.failing.size;
       const retryAfterMs = !result.ok && result.retryAfterMs !== undefined && result.retryAfterMs >= 0 ? Math.min(result.retryAfterMs, this.maxRetryAfterMs) : null;
-      // The receiver said when to come back: that holds the whole channel. Two failures in a row
-      // (on any entries) look like the channel, not one message: back the channel off as a whole.
+      // The receiver said when to come back: that holds the whole channel. Failures in a row on two
+      // or more entries look like the channel, not one message: back the channel off as a whole.
       if (retryAfterMs !== null) ch.gate.holdUntil = Math.max(ch.gate.holdUntil, mono + retryAfterMs);
-      else if (ch.gate.failStreak >= 2) ch.gate.holdUntil = Math.max(ch.gate.holdUntil, mono + backoffDelay(ch.gate.failStreak - 1, this.backoff, this.random()));
+      else if (ch.gate.failingEntries >= 2) ch.gate.holdUntil = Math.max(ch.gate.holdUntil, mono + backoffDelay(ch.gate.failStreak - 1, this.backoff, this.random()));
       entry.lastError = decision.error;
       entry.lastStatus = (!result.ok && result.status) || null;
       this.observer.onFailure?.(ch.id, decision.code);
