@@ -305,7 +305,8 @@ export type Step = { send: number } | { waitMs: number } | { idle: true };
  * The channel's next move at monotonic time `now`: send the entry with this seq, wait, or wait to be
  * woken (nothing sendable: empty, all blocked behind earlier entries of their key, or no free slot).
  * `entries` sorted by seq. An entry is sendable when no earlier pending entry shares one of its keys;
- * of the sendable ones that are due, the lowest seq goes first.
+ * of the sendable ones, the one due the longest goes first (ties: the lowest seq), so fresh entries go
+ * in enqueue order and a channel probing through an outage takes its entries in turn.
  */
 export function nextStep(entries: readonly Schedulable[], gate: ChannelGate, now: number): Step {
   // One send at a time while sends answer promptly (order and pacing as a receiver expects); a send
@@ -317,9 +318,7 @@ export function nextStep(entries: readonly Schedulable[], gate: ChannelGate, now
   for (const e of entries) {
     const free = !e.inFlight && e.keys.every((k) => !blocked.has(k));
     for (const k of e.keys) blocked.add(k);
-    if (!free) continue;
-    if (e.due <= now) { best = e; break; }
-    if (!best || e.due < best.due) best = e;
+    if (free && (!best || e.due < best.due)) best = e;
   }
   if (!best) return { idle: true };
   const at = Math.max(best.due, gate.holdUntil, gate.paceAnchor === null ? -Infinity : gate.paceAnchor + gate.minIntervalMs);

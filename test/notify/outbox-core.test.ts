@@ -56,8 +56,9 @@ describe('nextStep', () => {
   const gate = (over: Partial<ChannelGate> = {}): ChannelGate => ({ sending: 0, stalled: 0, maxInFlight: 4, failStreak: 0, failingEntries: 0, holdUntil: -Infinity, paceAnchor: null, minIntervalMs: 0, ...over });
   const e = (seq: number, keys: string[], due = 0, inFlight = false): Schedulable => ({ seq, keys, due, inFlight });
 
-  it('sends the lowest-seq due entry; a failing entry waiting on its backoff does not hold back later ones', () => {
+  it('sends the entry due the longest (ties: lowest seq); a failing entry waiting on its backoff does not hold back later ones', () => {
     expect(nextStep([e(1, ['a'], 0), e(2, ['b'], 0)], gate(), 10)).toEqual({ send: 1 });
+    expect(nextStep([e(1, ['a'], 7), e(2, ['b'], 3)], gate(), 10)).toEqual({ send: 2 });
     expect(nextStep([e(1, ['a'], 5000), e(2, ['b'], 0)], gate(), 10)).toEqual({ send: 2 });
     expect(nextStep([e(1, ['a'], 5000), e(2, ['b'], 3000)], gate(), 10)).toEqual({ waitMs: 2990 });
   });
