@@ -573,20 +573,15 @@ export class Outbox {
     );
   }
 
-  /**
-   * Queues each notification for every channel that accepts it, persisted before this resolves.
-   * `exceptChannels`: channels that must not get these (e.g. a self-alert about a channel's dead
-   * letters goes to the others; when no other channel accepts it, it goes nowhere and counts as unrouted).
-   */
-  async enqueue(ns: readonly Notification[], opts: { exceptChannels?: readonly string[] } = {}): Promise<EnqueueResult> {
+  /** Queues each notification for every channel that accepts it, persisted before this resolves. */
+  async enqueue(ns: readonly Notification[]): Promise<EnqueueResult> {
     const result: EnqueueResult = { queued: 0, duplicates: 0, unrouted: 0, dropped: 0 };
     const now = this.clock.now();
     const mono = this.mono();
-    const except = new Set(opts.exceptChannels ?? []);
     for (const n of ns) {
       let routed = false;
       for (const ch of this.channels.values()) {
-        if (except.has(ch.id) || !this.accepts(ch, n)) continue;
+        if (!this.accepts(ch, n)) continue;
         routed = true;
         if (ch.queuedIds.has(n.id) || ch.seen.has(n.id)) {
           result.duplicates++;
