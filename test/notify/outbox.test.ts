@@ -512,3 +512,43 @@ describe('Outbox: time', () => {
     expect(rx.requests[1]!.at - restartedAt).toBeLessThanOrEqual(120_000);
   });
 });
+
+describe('Outbox: dead letters and upgrades', () => {
+  it('caps the kept dead letters (oldest forgotten first) while the per-channel totals keep counting; a revoked channel (404 to all) is backed off as it dead-letters', async () => {
+    const dead: string[] = [];
+    const outbox = await makeOutbox({ store: new MemoryStateStore(), deadLetterLimit: 10, observer: { onDeadLetter: (d) => dead.push(d.id) } });
+    receiver.setRespond(() => ({ status: 404, body: 'no_service' }));
+    await outbox.enqueue(Array.from({ length: 25 }, (_, i) => alert(i)));
+    outbox.start();
+    await outbox.whenIdle();
+    expect(dead).toHaveLength(25);
+    expect(outbox.deadLetterTotals()).toEqual({ webhook: 25 });
+    expect(outbox.deadLetterList().map((d) => d.id)).toEqual(dead.slice(-10));
+    expect(outbox.deadLetterList().every((d) => d.reason === 'rejected' && d.attempts === 1 && d.lastStatus === 404)).toBe(true);
+    // Each message tried once (4xx is final), but not all at once: the channel backs off as they fail.
+    expect(receiver.requests).toHaveLength(25);
+    expect(receiver.requests.at(-1)!.at - receiver.requests[0]!.at).toBeGreaterThan(60_000);
+    expect(outbox.view(3).deadLetters.map((d) => d.id)).toEqual(dead.slice(-3).reverse());
+  });
+
+  it('loads an outbox written before dead letters existed (no deadLetters, a "rejected" drop count and log outcome) without setting it aside', async () => {
+    const store = new MemoryStateStore();
+    const n = alert(7);
+    await store.write('outbox', {
+      nextSeq: 3,
+      notifications: [n],
+      entries: [{ seq: 2, channel: 'webhook', id: n.id, enqueuedAt: clock.now() - 1000, attempts: 2, nextAttemptAt: clock.now(), inFlight: false, lastError: 'HTTP 503', lastStatus: 503 }],
+      log: { webhook: [{ id: 'n-old', at: clock.now() - 5000, outcome: 'rejected', attempts: 1, status: 400, error: 'HTTP 400' }] },
+      lastSendAt: {},
+      dropped: { rejected: 1, overflow: 2, channel_removed: 0 },
+    });
+    const outbox = await makeOutbox({ store });
+    expect(store.quarantined).toEqual([]);
+    expect(outbox.pending()).toBe(1);
+    expect(outbox.droppedTotals()).toEqual({ overflow: 2, channel_removed: 0 });
+    expect((await outbox.enqueue([alert(0, { id: 'n-old' })])).duplicates).toBe(1);
+    outbox.start();
+    await outbox.whenIdle();
+    expect(ids(receiver.delivered())).toEqual(['n-7']);
+  });
+});
