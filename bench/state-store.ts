@@ -45,7 +45,7 @@ function snapshot(n: number): Snapshot {
   }));
   const targets = new Map<string, TargetOutcome>();
   for (const s of stores) targets.set(`${s.accountId}/${s.region}`, {
-    accountId: s.accountId, accountName: s.accountName, region: s.region, ok: true, error: null, durationMs: 420, lastSuccessAt: 1_700_000_000_000, consecutiveFailures: 0, cloudHsm: { ok: true, error: null },
+    accountId: s.accountId, accountName: s.accountName, region: s.region, status: 'ok', ok: true, error: null, durationMs: 420, lastSuccessAt: 1_700_000_000_000, consecutiveFailures: 0, cloudHsm: { ok: true, error: null },
   });
   return { pollId: 1234, startedAt: 1_700_000_000_000, finishedAt: 1_700_000_004_000, stores, clusters, targets: [...targets.values()], probes: [] };
 }

@@ -263,6 +263,8 @@ const rows: Row[] = [
           { expr: 'histogram_quantile(0.95, sum by(le) (rate(keystore_watch_poll_duration_seconds_bucket[$__rate_interval])))', legendFormat: 'p95' },
           { expr: 'histogram_quantile(0.99, sum by(le) (rate(keystore_watch_poll_duration_seconds_bucket[$__rate_interval])))', legendFormat: 'p99' },
         ], 's', 8),
+      timeseries('Targets by status', 'Account x region targets of the last poll: ok, failed, not_enabled (an opt-in region the account has not enabled: no alert) and denied (a service control policy denies keystore-watch there).',
+        [{ expr: 'sum by(status) (keystore_watch_targets)', legendFormat: '{{status}}' }], 'none', 8),
       timeseries('Consecutive failures per target', 'Failed polls in a row for each account x region (0 when healthy).',
         [{ expr: `keystore_watch_target_consecutive_failures{${AR}}`, legendFormat: '{{account_id}} {{region}}' }], 'none', 8, { decimals: 0 }),
       stat('Time since last poll', 'Age of the last completed poll. Above 10 minutes KeystoreWatchNotPolling fires.',

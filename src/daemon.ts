@@ -55,7 +55,10 @@ export class Daemon {
 
   constructor(private readonly opts: DaemonOptions) {
     this.now = opts.now ?? Date.now;
-    this.clients = new AwsClients({ aws: opts.config.aws, credentials: opts.credentials, observer: this.metrics.awsObserver });
+    this.clients = new AwsClients({
+      aws: opts.config.aws, credentials: opts.credentials, observer: this.metrics.awsObserver,
+      onWarning: (message, fields) => opts.logger.warn(fields, message),
+    });
     this.poller = new Poller({
       config: opts.config,
       clients: this.clients,
@@ -63,6 +66,9 @@ export class Daemon {
       onOrganizationsError: (e) => {
         this.metrics.orgErrors.inc({ code: e.code });
         opts.logger.warn({ code: e.code, error: e.message }, 'organizations ListAccounts failed; keeping the last known account list');
+      },
+      onRegionsError: (accountId, e, kept) => {
+        opts.logger.warn({ accountId, code: e.code, error: e.message }, kept ? 'account ListRegions failed; keeping the last known enabled regions' : 'account ListRegions failed; the regions to poll in this account are unknown');
       },
     });
   }
@@ -115,10 +121,26 @@ export class Daemon {
       });
       logger.info({ url: this.server.url }, 'serving /metrics, /healthz, /readyz and /api/v1');
     }
+    await this.identify();
     if (this.opts.schedule !== false) {
       this.stopSchedule = onSchedule(config.schedule, this.polls);
       // A poll also runs at start-up rather than waiting for the first tick.
       void this.polls.trigger();
+    }
+  }
+
+  /**
+   * Who the daemon runs as, once at start (STS GetCallerIdentity with the base credentials). Also decides
+   * the role-chaining cap on aws.sessionDuration (AwsClients.identify). A failure is logged, not fatal:
+   * the polls then show what is wrong, target by target.
+   */
+  private async identify(): Promise<void> {
+    const { logger, config } = this.opts;
+    try {
+      const who = await this.clients.identify(this.abort.signal);
+      logger.info({ account: who.account, arn: who.arn, homeRegion: config.aws.homeRegion, sessionSeconds: this.clients.sessionDurationSeconds }, 'AWS identity');
+    } catch (err) {
+      logger.warn({ err }, 'STS GetCallerIdentity failed; polling anyway');
     }
   }
 
@@ -148,7 +170,7 @@ export class Daemon {
       this.metrics.lastPoll.set(next.finishedAt / 1000);
       this.metrics.polls.inc();
       this.metrics.accounts.set(new Set(next.targets.map((t) => t.accountId)).size);
-      const down = next.targets.filter((t) => !t.ok);
+      const down = next.targets.filter((t) => t.status === 'failed');
       logger.info({ pollId: next.pollId, seconds: Number(seconds.toFixed(3)), targets: next.targets.length, down: down.length, stores: next.stores.length }, 'poll finished');
       for (const t of down) logger.warn({ accountId: t.accountId, region: t.region, code: t.error?.code, error: t.error?.message, consecutiveFailures: t.consecutiveFailures }, 'target down; keeping its last known stores (stale)');
       // Alert state (with the notifications it decided) first, snapshot last: a crash in between replays

@@ -96,16 +96,30 @@ export interface TargetError {
   message: string;
 }
 
+/**
+ * How one account-region target answered:
+ *  - ok: DescribeCustomKeyStores answered;
+ *  - failed: it did not (credentials, permissions, throttling, network): a blind spot that raises TARGET_DOWN;
+ *  - not_enabled: an opt-in region the account has not enabled (nothing can exist there): no alert, not
+ *    polled again until the next refresh of the account's regions;
+ *  - denied: a service control policy denies the call in that region: one warning per account.
+ */
+export type TargetStatus = 'ok' | 'failed' | 'not_enabled' | 'denied';
+export const TARGET_STATUSES = ['ok', 'failed', 'not_enabled', 'denied'] as const satisfies readonly TargetStatus[];
+
 export interface TargetOutcome {
   accountId: string;
   accountName: string;
   region: string;
+  status: TargetStatus;
+  /** status === 'ok' (kept for readers of the older shape). */
   ok: boolean;
+  /** Why the target is not ok: the AWS error, or for not_enabled / denied the explanation. */
   error: TargetError | null;
   durationMs: number;
   /** Epoch ms of the last poll this target answered, null when it never did. */
   lastSuccessAt: number | null;
-  /** Failed polls in a row (0 when ok). */
+  /** Failed polls in a row (0 unless failed). */
   consecutiveFailures: number;
   /** CloudHSM enrichment for this target: null when the target has no CloudHSM store. */
   cloudHsm: {
@@ -163,7 +177,8 @@ export type Condition =
   | 'HSM_DEGRADED'
   | 'CLUSTER_MISSING'
   | 'CLUSTER_CERT_EXPIRING'
-  | 'TARGET_DOWN';
+  | 'TARGET_DOWN'
+  | 'SCP_DENIED';
 
 /** What an alert is about; ids are filled into guidance commands. */
 export interface AlertSubject {

@@ -36,6 +36,7 @@ import {
   type Severity, type Snapshot, type StoreRecord, type TargetOutcome,
 } from '../model.js';
 import { SUBJECT_DETAIL, defaultSeverity } from './remediation/guidance.js';
+import { deniedAction } from '../collect/target-errors.js';
 
 export interface AlertEntry {
   alertKey: string;
@@ -105,6 +106,8 @@ export const alertKeyOf = (condition: Condition, subjectKey: string): string => 
 export const storeSubjectKey = (s: { accountId: string; region: string; id: string }): string => `store:${storeKey(s)}`;
 export const clusterSubjectKey = (accountId: string, region: string, clusterId: string): string => `cluster:${accountId}/${region}/${clusterId}`;
 export const targetSubjectKey = (t: { accountId: string; region: string }): string => `target:${targetKey(t)}`;
+/** Findings about a whole account (SCP_DENIED). */
+export const accountSubjectKey = (accountId: string): string => `account:${accountId}`;
 
 /** What one poll says about one alert key. */
 type Observation =
@@ -136,7 +139,39 @@ function storeSubject(s: StoreRecord, details: Record<string, string> = {}): Ale
 function targetSubject(t: TargetOutcome): AlertSubject {
   const details: Record<string, string> = { 'Failed polls': String(t.consecutiveFailures), 'Last success': t.lastSuccessAt === null ? 'never' : iso(t.lastSuccessAt) };
   if (t.error) { details.Error = t.error.code; details.Message = t.error.message; }
+  // An access denial names the IAM action the role lacks; the guidance points at it.
+  const action = t.error && /^AccessDenied/.test(t.error.code) ? deniedAction(t.error.message) : null;
+  if (action) details[SUBJECT_DETAIL.deniedAction] = action;
   return { accountId: t.accountId, accountName: t.accountName, region: t.region, storeId: null, storeName: null, storeType: null, state: null, errorCode: null, clusterId: null, details };
+}
+
+/**
+ * SCP_DENIED: one finding per account whose regions a service control policy denies (status denied), listing
+ * the regions; warning severity, not the blind-spot page TARGET_DOWN is. Its subject's region is the first
+ * denied region, so the finding is "absent" once that region is no longer monitored.
+ */
+function observeDeniedAccounts(targets: readonly TargetOutcome[], ctx: Ctx, record: (c: Condition, key: string, o: Observation) => void): void {
+  const byAccount = new Map<string, TargetOutcome[]>();
+  for (const t of targets) {
+    const list = byAccount.get(t.accountId);
+    if (list) list.push(t); else byAccount.set(t.accountId, [t]);
+  }
+  for (const [accountId, list] of byAccount) {
+    const denied = list.filter((t) => t.status === 'denied').sort((a, b) => (a.region < b.region ? -1 : 1));
+    const key = accountSubjectKey(accountId);
+    if (denied.length === 0) { record('SCP_DENIED', key, { kind: 'miss' }); continue; }
+    const first = denied[0]!;
+    const details: Record<string, string> = { [SUBJECT_DETAIL.deniedRegions]: denied.map((t) => t.region).join(', ') };
+    if (first.error) {
+      details.Error = first.error.code;
+      details.Message = first.error.message;
+      const action = deniedAction(first.error.message);
+      if (action) details[SUBJECT_DETAIL.deniedAction] = action;
+    }
+    record('SCP_DENIED', key, { kind: 'hit', since: ctx.at, subject: {
+      accountId, accountName: first.accountName, region: first.region, storeId: null, storeName: null, storeType: null, state: null, errorCode: null, clusterId: null, details,
+    } });
+  }
 }
 
 interface Ctx {
@@ -250,7 +285,8 @@ function observeCluster(stores: StoreRecord[], cluster: ClusterRecord | undefine
 }
 
 function observeTarget(t: TargetOutcome, ctx: Ctx, tk: string): Observation {
-  if (!t.ok && (t.consecutiveFailures >= ctx.alerting.targetDownAfter || isFiring(ctx, 'TARGET_DOWN', tk))) {
+  // Only a failed target is a blind spot: a region not enabled or denied by an SCP is an answer.
+  if (t.status === 'failed' && (t.consecutiveFailures >= ctx.alerting.targetDownAfter || isFiring(ctx, 'TARGET_DOWN', tk))) {
     return { kind: 'hit', subject: targetSubject(t), since: t.lastSuccessAt ?? ctx.at };
   }
   // A failure below the threshold is not a recovery of a firing alert (isFiring above) nor a hit: a miss.
@@ -302,6 +338,7 @@ export function evaluateAlerts(input: EvaluateInput): EvaluateResult {
     const tk = targetSubjectKey(t);
     record('TARGET_DOWN', tk, observeTarget(t, ctx, tk));
   }
+  observeDeniedAccounts(snapshot.targets, ctx, record);
 
   const alerts: Record<string, AlertEntry> = {};
   const notifications: AlertNotification[] = [];

@@ -4,6 +4,7 @@ import { AwsClients } from '../collect/aws-clients.js';
 import { Poller } from '../collect/poller.js';
 import { loadConfig } from '../config/load.js';
 import { buildTargets } from '../discover/targets.js';
+import { regionsToPoll } from '../discover/regions.js';
 import { parseOptions, printable, reportFailure } from './common.js';
 
 const USAGE = `usage: keystore-watch check-config [--config FILE] [--offline]
@@ -30,12 +31,14 @@ export async function main(argv: string[]): Promise<number> {
       });
       const accounts = await poller.accounts();
       // From the accounts just resolved: asking the poller again would list the organization a second time.
-      const targets = buildTargets(accounts, config.regions);
-      process.stdout.write(`configuration OK: ${accounts.length} account(s) x ${config.regions.length} region(s) = ${targets.length} target(s); schedule "${config.schedule}"; ${config.alerting.channels.length} alert channel(s)\n`);
+      const regions = regionsToPoll(config.regions, null, config.excludeRegions);
+      const targets = regions ? buildTargets(accounts, regions) : [];
+      const shape = regions ? `${regions.length} region(s) = ${targets.length} target(s)` : 'the regions each account has enabled (read with account:ListRegions when polling)';
+      process.stdout.write(`configuration OK: ${accounts.length} account(s) x ${shape}; schedule "${config.schedule}"; ${config.alerting.channels.length} alert channel(s)\n`);
       for (const a of accounts) {
         process.stdout.write(`  ${a.id}  ${printable(a.name).padEnd(24)} ${a.source.padEnd(13)} ${a.roleArn ?? '(own credentials)'}${a.externalId ? ' (external id set)' : ''}\n`);
       }
-      process.stdout.write(`  regions: ${config.regions.join(', ')}\n`);
+      process.stdout.write(`  regions: ${regions ? regions.join(', ') : 'enabled'}${config.excludeRegions.length ? ` (excluding ${config.excludeRegions.join(', ')})` : ''}; partition home region ${config.aws.homeRegion}\n`);
       return orgFailed ? 3 : 0;
     } finally {
       clients.close();

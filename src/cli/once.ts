@@ -9,10 +9,11 @@ import { parseOptions, printable, reportFailure, UsageError } from './common.js'
 const USAGE = `usage: keystore-watch once [--config FILE] [--format table|json]
 
 One sweep of every account x region. Exit codes: 0 every store CONNECTED and every target answered,
-1 a store is not CONNECTED, 3 a target failed, 2 usage or configuration error.`;
+1 a store is not CONNECTED, 3 a target failed, 2 usage or configuration error. A region the account
+has not enabled (status not_enabled) or that a service control policy denies (denied) is not a failure.`;
 
 export function exitCodeFor(snapshot: Snapshot): number {
-  if (snapshot.targets.some((t) => !t.ok)) return 3;
+  if (snapshot.targets.some((t) => t.status === 'failed')) return 3;
   if (snapshot.stores.some((s) => s.state !== 'CONNECTED')) return 1;
   return 0;
 }
@@ -23,7 +24,7 @@ export function toJson(snapshot: Snapshot) {
       const { accountId, accountName, region, customKeyStoreId, customKeyStoreName, customKeyStoreType, connectionState, connectionErrorCode, cloudHsmClusterId } = publicStore(s);
       return { accountId, accountName, region, customKeyStoreId, customKeyStoreName, customKeyStoreType, connectionState, connectionErrorCode, cloudHsmClusterId };
     }),
-    targets: snapshot.targets.map((t) => ({ accountId: t.accountId, region: t.region, ok: t.ok, error: t.error ? `${t.error.code}: ${t.error.message}` : null })),
+    targets: snapshot.targets.map((t) => ({ accountId: t.accountId, region: t.region, status: t.status, ok: t.ok, error: t.error ? `${t.error.code}: ${t.error.message}` : null })),
   };
 }
 
@@ -37,11 +38,14 @@ export function toTable(snapshot: Snapshot): string {
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   const lines = rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
-  const down = snapshot.targets.filter((t) => !t.ok);
+  const down = snapshot.targets.filter((t) => t.status === 'failed');
+  const notEnabled = snapshot.targets.filter((t) => t.status === 'not_enabled');
+  const denied = snapshot.targets.filter((t) => t.status === 'denied');
   const byState = new Map<string, number>();
   for (const s of snapshot.stores) byState.set(s.state, (byState.get(s.state) ?? 0) + 1);
-  lines.push('', `${snapshot.stores.length} stores (${[...byState].map(([k, v]) => `${v} ${k}`).join(', ') || 'none'}) in ${snapshot.targets.length} account-region targets; ${down.length} target(s) failed`);
-  for (const t of down) lines.push(`  ${t.accountId} ${t.region}: ${t.error?.code}: ${printable(t.error?.message)}`);
+  const extra = [notEnabled.length ? `${notEnabled.length} not enabled` : '', denied.length ? `${denied.length} denied by a service control policy` : ''].filter(Boolean).join(', ');
+  lines.push('', `${snapshot.stores.length} stores (${[...byState].map(([k, v]) => `${v} ${k}`).join(', ') || 'none'}) in ${snapshot.targets.length} account-region targets; ${down.length} target(s) failed${extra ? `; ${extra}` : ''}`);
+  for (const t of [...down, ...denied]) lines.push(`  ${t.accountId} ${t.region}: ${t.status === 'denied' ? 'denied: ' : ''}${t.error?.code}: ${printable(t.error?.message)}`);
   return lines.join('\n');
 }
 
@@ -52,7 +56,7 @@ export async function main(argv: string[]): Promise<number> {
     const format = opts.format ?? (process.stdout.isTTY ? 'table' : 'json');
     if (format !== 'table' && format !== 'json') throw new UsageError(`--format must be table or json, not ${JSON.stringify(format)}`);
     const config = loadConfig(opts.config);
-    const clients = new AwsClients({ aws: config.aws });
+    const clients = new AwsClients({ aws: config.aws, onWarning: (message) => process.stderr.write(`warning: ${printable(message)}\n`) });
     const progress = process.stderr.isTTY;
     const poller = new Poller({
       config,
@@ -61,6 +65,8 @@ export async function main(argv: string[]): Promise<number> {
       onOrganizationsError: (e) => process.stderr.write(`warning: Organizations ListAccounts failed (${e.code}); using the explicit accounts only\n`),
     });
     try {
+      // Quietly: only what changes behaviour (the role-chaining cap) is printed, as a warning.
+      await clients.identify().catch((err: unknown) => process.stderr.write(`warning: STS GetCallerIdentity failed (${printable(err instanceof Error ? err.name : String(err))}); polling anyway\n`));
       const snapshot = await poller.poll(null);
       if (progress) process.stderr.write('\r\x1b[K');
       process.stdout.write(format === 'json' ? JSON.stringify(toJson(snapshot), null, 2) + '\n' : toTable(snapshot) + '\n');

@@ -1,7 +1,6 @@
 // keystore-watch simulate [--scenario FILE] [--listen HOST:PORT]
 // Serves the AWS simulator until SIGINT/SIGTERM. Exit codes: 0 stopped by a signal, 2 bad usage or scenario.
 import { parseArgs } from 'node:util';
-import { baseAccessKeyId } from '../simulator/fleet.js';
 import { DEMO_SCENARIO_PATH, loadScenarioFile, ScenarioError } from '../simulator/scenario.js';
 import { startSimulator } from '../simulator/server.js';
 
@@ -52,7 +51,7 @@ export async function main(argv: string[]): Promise<number> {
   process.stdout.write(`simulator listening on ${sim.url}\n`);
   process.stdout.write(
     `scenario ${values.scenario ?? 'demo'}: ${stats.accounts} accounts, ${stats.stores} key stores, ${stats.clusters} clusters\n` +
-      `base credentials: AWS_ACCESS_KEY_ID=${baseAccessKeyId(sim.fleet.managementAccountId)} AWS_SECRET_ACCESS_KEY=<anything>\n` +
+      `base credentials: AWS_ACCESS_KEY_ID=${sim.credentials.accessKeyId} AWS_SECRET_ACCESS_KEY=<anything>${sim.credentials.sessionToken ? ` AWS_SESSION_TOKEN=${sim.credentials.sessionToken}` : ''}\n` +
       `try: aws kms describe-custom-key-stores --endpoint-url ${sim.url} --region us-east-1\n` +
       `control API: ${sim.url}/_sim/fleet\n`,
   );

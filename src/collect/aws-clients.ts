@@ -5,16 +5,29 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { CloudHSMV2Client } from '@aws-sdk/client-cloudhsm-v2';
+import { AccountClient } from '@aws-sdk/client-account';
 import { OrganizationsClient } from '@aws-sdk/client-organizations';
-import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import type { Config } from '../config/schema.js';
 import type { Target } from '../model.js';
 import { LendingPool, leaseCredentials, leaseRequestHandler, type Lease } from './lending-pool.js';
+import { endpointVariant, type FipsService } from './fips.js';
+import { isAssumedRoleArn } from '../config/partitions.js';
 
-export type AwsService = 'kms' | 'cloudhsmv2' | 'sts' | 'organizations';
+export type AwsService = 'kms' | 'cloudhsmv2' | 'sts' | 'organizations' | 'account';
+
+/** Who the base credentials are (STS GetCallerIdentity). */
+export interface CallerIdentity {
+  account: string;
+  arn: string;
+  userId: string;
+}
+
+/** AWS caps a role session reached by role chaining at one hour, whatever the role's MaxSessionDuration. */
+export const ROLE_CHAINING_MAX_SECONDS = 3600;
 
 /** Receives one call per HTTP attempt (retries included), for keystore_watch_aws_requests_total and _failures_total. */
 export interface AwsRequestObserver {
@@ -27,6 +40,8 @@ export interface AwsClientsOptions {
   /** Base credentials; default: the SDK's provider chain (env, profile, web identity / IRSA, IMDS). */
   credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
   observer?: AwsRequestObserver;
+  /** Operator-facing warnings (session duration lowered, ...); each distinct warning is given once. */
+  onWarning?: (message: string, fields: Record<string, unknown>) => void;
 }
 
 type MiddlewareClient = { middlewareStack: { add: (mw: unknown, opts: unknown) => void } };
@@ -89,6 +104,11 @@ export class AwsClients {
   private readonly base: AwsCredentialIdentityProvider;
   private readonly credentials = new Map<string, AwsCredentialIdentityProvider>();
   private stsClient: STSClient | null = null;
+  /** AssumeRole DurationSeconds: aws.sessionDuration, lowered to 1 h when the base identity is itself a role session. */
+  private sessionSeconds: number;
+  /** Roles whose MaxSessionDuration refused the configured duration: assumed at 1 h from then on. */
+  private readonly roleSessionCap = new Map<string, number>();
+  private readonly warned = new Set<string>();
   private readonly kms: LendingPool<KMSClient>;
   private readonly cloudHsm: LendingPool<CloudHSMV2Client>;
   private readonly agents: { http: HttpAgent; https: HttpsAgent };
@@ -109,6 +129,55 @@ export class AwsClients {
     this.base = typeof base === 'function' ? base : async () => base;
     this.kms = new LendingPool((key, lease) => this.newKmsClient(key, lease), aws.concurrency);
     this.cloudHsm = new LendingPool((region, lease) => this.newCloudHsmClient(region, lease), aws.concurrency);
+    this.sessionSeconds = Math.round(aws.sessionDuration / 1000);
+  }
+
+  private warnOnce(key: string, message: string, fields: Record<string, unknown>): void {
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
+    this.opts.onWarning?.(message, fields);
+  }
+
+  /**
+   * FIPS or standard endpoint for one client (see fips.ts): FIPS only where AWS runs a FIPS host for the
+   * service in that region, never with an endpoint override (the SDK refuses FIPS with a custom endpoint).
+   */
+  private endpointFor(service: FipsService, region: string): Record<string, boolean> {
+    if (this.opts.aws.endpoint) return { useFipsEndpoint: false };
+    const wanted = this.opts.aws.useFipsEndpoint ?? this.settings?.useFipsEndpoint;
+    // Not yet known (prepare() running) and not configured: leave it to the SDK's own lookup, as before.
+    if (wanted === undefined) return {};
+    return { ...endpointVariant(service, region, wanted, this.settings?.useDualstackEndpoint ?? false) };
+  }
+
+  /**
+   * STS GetCallerIdentity with the base credentials, once at start: who keystore-watch runs as. When that is
+   * an assumed role (IRSA, ECS task role, instance role), every AssumeRole into an account is role chaining,
+   * which AWS caps at one hour: a longer aws.sessionDuration is lowered to 1 h here, with one warning, instead
+   * of every AssumeRole failing with "exceeds the 1 hour session limit for roles assumed by role chaining".
+   */
+  async identify(signal?: AbortSignal): Promise<CallerIdentity> {
+    await this.prepare().catch(() => undefined); // the FIPS setting decides the STS endpoint
+    const sts = this.sts();
+    const out = await sts.send(new GetCallerIdentityCommand({}), { abortSignal: signal });
+    const identity = { account: out.Account ?? '', arn: out.Arn ?? '', userId: out.UserId ?? '' };
+    if (isAssumedRoleArn(identity.arn) && this.sessionSeconds > ROLE_CHAINING_MAX_SECONDS) {
+      this.warnOnce('role-chaining', `aws.sessionDuration lowered from ${this.sessionSeconds / 3600} h to 1 h: the base identity is an assumed role, so assuming each account's role is role chaining, which AWS limits to 1 hour`, {
+        callerArn: identity.arn, configuredSeconds: this.sessionSeconds, usedSeconds: ROLE_CHAINING_MAX_SECONDS,
+      });
+      this.sessionSeconds = ROLE_CHAINING_MAX_SECONDS;
+    }
+    return identity;
+  }
+
+  /** The AssumeRole DurationSeconds in use (after the role-chaining cap). */
+  get sessionDurationSeconds(): number {
+    return this.sessionSeconds;
+  }
+
+  private sts(): STSClient {
+    this.stsClient ??= new STSClient({ ...this.common(this.opts.aws.homeRegion), ...this.endpointFor('sts', this.opts.aws.homeRegion), credentials: this.base });
+    return this.stsClient;
   }
 
   private common(region: string) {
@@ -154,7 +223,7 @@ export class AwsClients {
   private resolved(service: 'kms' | 'cloudhsmv2'): Record<string, unknown> {
     const s = this.settings;
     if (!s) return {};
-    const out: Record<string, unknown> = { useFipsEndpoint: s.useFipsEndpoint, useDualstackEndpoint: s.useDualstackEndpoint };
+    const out: Record<string, unknown> = { useDualstackEndpoint: s.useDualstackEndpoint };
     if (service === 'kms') {
       // Providers, not values: an undefined value would make the SDK look it up again.
       out.userAgentAppId = async () => s.userAgentAppId;
@@ -189,13 +258,30 @@ export class AwsClients {
    * clients (about 20 MB of heap) and 1,000 client set-ups (about 1 ms of CPU each) on the first poll.
    */
   private async assumeRole(roleArn: string, externalId: string | undefined): Promise<AwsCredentialIdentity> {
-    this.stsClient ??= new STSClient({ ...this.common(this.opts.aws.homeRegion), credentials: this.base });
-    const { Credentials: c } = await this.stsClient.send(new AssumeRoleCommand({
+    const send = (seconds: number) => this.sts().send(new AssumeRoleCommand({
       RoleArn: roleArn,
       RoleSessionName: this.opts.aws.roleSessionName,
       ExternalId: externalId,
-      DurationSeconds: Math.round(this.opts.aws.sessionDuration / 1000),
+      DurationSeconds: seconds,
     }));
+    const seconds = Math.min(this.sessionSeconds, this.roleSessionCap.get(roleArn) ?? Infinity);
+    let answer;
+    try {
+      answer = await send(seconds);
+    } catch (err) {
+      // A duration above the role's MaxSessionDuration, or above the role-chaining hour when identify() could
+      // not tell: retry once at 1 h (what every role allows) and remember it for this role.
+      const cap = seconds > ROLE_CHAINING_MAX_SECONDS ? sessionLimitReason(err) : null;
+      if (!cap) throw err;
+      this.opts.observer?.request('sts', 'AssumeRole');
+      this.roleSessionCap.set(roleArn, ROLE_CHAINING_MAX_SECONDS);
+      this.warnOnce(`session-cap:${roleArn}`, `AssumeRole refused a ${seconds / 3600} h session (${cap}); assuming ${roleArn} for 1 h instead`, { roleArn, requestedSeconds: seconds, usedSeconds: ROLE_CHAINING_MAX_SECONDS, reason: cap });
+      answer = await send(ROLE_CHAINING_MAX_SECONDS).catch((e: unknown) => {
+        this.opts.observer?.failure('sts', 'AssumeRole', errorCode(e));
+        throw e;
+      });
+    }
+    const { Credentials: c } = answer;
     if (!c?.AccessKeyId || !c.SecretAccessKey) throw Object.assign(new Error(`AssumeRole ${roleArn} answered without credentials`), { name: 'MalformedResponse' });
     return { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiration: c.Expiration };
   }
@@ -249,7 +335,7 @@ export class AwsClients {
     // The probe makes a single attempt: SDK retries would send a burst of GenerateRandom calls for every
     // failing store, past the probe's rate budget (probe.failuresBeforeAlert absorbs one-off errors).
     const client = new KMSClient({
-      ...this.common(region), ...this.resolved('kms'), ...(use === 'probe' ? { maxAttempts: 1 } : {}),
+      ...this.common(region), ...this.resolved('kms'), ...this.endpointFor('kms', region), ...(use === 'probe' ? { maxAttempts: 1 } : {}),
       credentials, requestHandler: leaseRequestHandler(lease, this.handler), cacheMiddleware: true,
     });
     instrument(client as unknown as MiddlewareClient, 'kms', this.opts.observer);
@@ -267,7 +353,7 @@ export class AwsClients {
     // as already expired: the core then asks the lease again on every request, as the KMS client does.
     const current = leaseCredentials(lease, 'CloudHSM');
     const credentials = async () => ({ ...(await current()), expiration: ASK_AGAIN });
-    const client = new CloudHSMV2Client({ ...this.common(region), ...this.resolved('cloudhsmv2'), credentials, requestHandler: leaseRequestHandler(lease, this.handler) } as ConstructorParameters<typeof CloudHSMV2Client>[0]);
+    const client = new CloudHSMV2Client({ ...this.common(region), ...this.resolved('cloudhsmv2'), ...this.endpointFor('cloudhsmv2', region), credentials, requestHandler: leaseRequestHandler(lease, this.handler) } as ConstructorParameters<typeof CloudHSMV2Client>[0]);
     instrument(client as unknown as MiddlewareClient, 'cloudhsmv2', this.opts.observer);
     return client;
   }
@@ -279,8 +365,20 @@ export class AwsClients {
 
   /** Organizations is a global service reached through the home region, with the base credentials. */
   organizations(): OrganizationsClient {
-    const client = new OrganizationsClient({ ...this.common(this.opts.aws.homeRegion), credentials: this.base });
+    const client = new OrganizationsClient({ ...this.common(this.opts.aws.homeRegion), ...this.endpointFor('organizations', this.opts.aws.homeRegion), credentials: this.base });
     instrument(client as unknown as MiddlewareClient, 'organizations', this.opts.observer);
+    return client;
+  }
+
+  /**
+   * An Account API client signing as the target's account (its role, or the base credentials for the
+   * caller's own account): ListRegions answers for the account whose credentials sign it. The Account API
+   * is global per partition, reached through the home region.
+   */
+  account(target: Pick<Target, 'roleArn' | 'externalId'>): AccountClient {
+    const region = this.opts.aws.homeRegion;
+    const client = new AccountClient({ ...this.common(region), ...this.endpointFor('account', region), credentials: this.credentialsFor(target) });
+    instrument(client as unknown as MiddlewareClient, 'account', this.opts.observer);
     return client;
   }
 
@@ -294,4 +392,16 @@ export class AwsClients {
     this.agents.http.destroy();
     this.agents.https.destroy();
   }
+}
+
+/**
+ * Why AssumeRole refused the requested DurationSeconds, when it did: the role's MaxSessionDuration, or the
+ * 1-hour limit of role chaining (both ValidationError, 400). Messages as STS words them.
+ */
+export function sessionLimitReason(err: unknown): string | null {
+  if (errorCode(err) !== 'ValidationError') return null;
+  const message = err instanceof Error ? err.message : String(err);
+  if (/MaxSessionDuration/i.test(message)) return 'above the role\'s MaxSessionDuration';
+  if (/role chaining/i.test(message)) return 'role chaining is limited to 1 hour';
+  return null;
 }

@@ -15,6 +15,8 @@ import { describeClusters } from './clusters.js';
 import { buildSnapshot, type TargetPollResult } from '../snapshot/build.js';
 import { listOrganizationAccounts, type OrgAccount } from '../discover/organizations.js';
 import { buildTargets, resolveAccounts, type AccountRef } from '../discover/targets.js';
+import { EnabledRegions, listEnabledRegions, regionsToPoll } from '../discover/regions.js';
+import { classifyUnanswered, isExpiredCredentials, isScpDeny, mayBeRegionNotEnabled } from './target-errors.js';
 
 export interface PollerOptions {
   config: Config;
@@ -23,10 +25,9 @@ export interface PollerOptions {
   /** Called as targets finish (for the CLI progress line). */
   onProgress?: (done: number, total: number) => void;
   onOrganizationsError?: (error: TargetError) => void;
+  /** Account ListRegions failed for an account (regions: enabled); its last known regions are kept when there are any. */
+  onRegionsError?: (accountId: string, error: TargetError, keptLastKnown: boolean) => void;
 }
-
-/** Codes after which cached credentials are worth dropping so the next poll assumes the role again. */
-const CREDENTIAL_ERRORS = new Set(['ExpiredTokenException', 'ExpiredToken', 'UnrecognizedClientException', 'InvalidClientTokenId', 'AccessDenied', 'AccessDeniedException']);
 
 export function toTargetError(err: unknown): TargetError {
   const code = errorCode(err);
@@ -52,9 +53,21 @@ export function interleaveAccounts(targets: readonly Target[]): Target[] {
   return out;
 }
 
+/** The targets of one poll: those to walk, and those already settled without a call (not_enabled, unknown regions). */
+export interface TargetPlan {
+  walk: Target[];
+  settled: TargetPollResult[];
+}
+
 export class Poller {
   private pollId = 0;
   private lastOrgAccounts: OrgAccount[] | null = null;
+  /** Each account's enabled regions (Account ListRegions), refreshed every organizations.refreshInterval. */
+  private readonly enabledRegions: EnabledRegions;
+  /** Targets found not enabled, by targetKey: epoch ms until which they are not polled again. */
+  private readonly notEnabledUntil = new Map<string, number>();
+  /** The accounts of the current plan, for the enabled-regions reads (each through its account's role). */
+  private readonly accountsById = new Map<string, AccountRef>();
   private lastProbeAt = new Map<string, number>();
   /** performance.now() when the last probe call of each account-region ended: the spacing also holds across polls. */
   private lastProbeCallEnd = new Map<string, number>();
@@ -62,6 +75,16 @@ export class Poller {
 
   constructor(private readonly opts: PollerOptions) {
     this.now = opts.now ?? Date.now;
+    this.enabledRegions = new EnabledRegions({
+      refreshInterval: opts.config.organizations.refreshInterval,
+      now: this.now,
+      toError: toTargetError,
+      fetch: (accountId, signal) => {
+        const account = this.accountsById.get(accountId);
+        if (!account) return Promise.reject(new Error(`account ${accountId} is not monitored`));
+        return listEnabledRegions(this.opts.clients.account(account), signal);
+      },
+    });
   }
 
   /** The accounts to poll; Organizations failures keep the last known list. */
@@ -77,8 +100,48 @@ export class Poller {
     return resolveAccounts(config, this.lastOrgAccounts);
   }
 
+  /** The targets this poll walks (see plan()). */
   async targets(signal?: AbortSignal): Promise<Target[]> {
-    return buildTargets(await this.accounts(signal), this.opts.config.regions);
+    return (await this.plan(await this.accounts(signal), signal)).walk;
+  }
+
+  /**
+   * Account x region targets. `regions: enabled` reads each account's enabled regions (cached); an account
+   * whose regions were never read becomes one failed target in the home region carrying the ListRegions
+   * error, so the blind spot is visible. With an explicit list, targets found not enabled are settled
+   * without a call until their recheck time.
+   */
+  async plan(accounts: AccountRef[], signal?: AbortSignal): Promise<TargetPlan> {
+    const { config } = this.opts;
+    this.accountsById.clear();
+    for (const a of accounts) this.accountsById.set(a.id, a);
+    this.enabledRegions.retain(new Set(this.accountsById.keys()));
+    const walk: Target[] = [];
+    const settled: TargetPollResult[] = [];
+    const now = this.now();
+    const answers = config.regions === 'enabled'
+      ? await mapBounded(accounts, config.aws.concurrency, (a) => this.enabledRegions.get(a.id, signal))
+      : null;
+    accounts.forEach((a, i) => {
+      const answer = answers?.[i];
+      if (answer?.error) this.opts.onRegionsError?.(a.id, answer.error, answer.regions !== null);
+      const regions = regionsToPoll(config.regions, answer?.regions ?? null, config.excludeRegions);
+      if (!regions) {
+        const target = buildTargets([a], [config.aws.homeRegion])[0]!;
+        const error = answer?.error ?? { code: 'UnknownError', message: 'no answer' };
+        settled.push(unanswered(target, { code: error.code, message: `Account ListRegions failed, so the regions to poll are unknown: ${error.message}` }, 'failed'));
+        return;
+      }
+      for (const t of buildTargets([a], regions)) {
+        const until = this.notEnabledUntil.get(targetKey(t));
+        if (until !== undefined && now < until) settled.push(unanswered(t, notEnabledError(t, until), 'not_enabled'));
+        else walk.push(t);
+      }
+    });
+    // Forget rechecks of targets no longer planned.
+    const planned = new Set([...walk, ...settled.map((r) => r.target)].map(targetKey));
+    for (const k of this.notEnabledUntil.keys()) if (!planned.has(k)) this.notEnabledUntil.delete(k);
+    return { walk, settled };
   }
 
   /** Restores the counter and the discovered account list after a restart. */
@@ -90,7 +153,8 @@ export class Poller {
     const startedAt = this.now();
     const pollId = Math.max(this.pollId, prev?.pollId ?? 0) + 1;
     this.pollId = pollId;
-    const targets = interleaveAccounts(await this.targets(signal));
+    const plan = await this.plan(await this.accounts(signal), signal);
+    const targets = interleaveAccounts(plan.walk);
     await this.opts.clients.prepare().catch(() => undefined);
     let done = 0;
     // One listener on the caller's signal for the whole poll (not one per target in flight), which
@@ -108,13 +172,46 @@ export class Poller {
     } finally {
       signal?.removeEventListener('abort', abortRunning);
     }
-    const snapshot = buildSnapshot(prev, results, { pollId, startedAt, finishedAt: this.now() });
+    await this.settleUnrecognized(results, signal);
+    const snapshot = buildSnapshot(prev, [...plan.settled, ...results], { pollId, startedAt, finishedAt: this.now() });
     // Forget probe times of stores that are gone, so churn cannot grow the map without end.
     if (this.lastProbeAt.size > 0) {
       const present = new Set(snapshot.stores.map(storeKey));
       for (const k of this.lastProbeAt.keys()) if (!present.has(k)) this.lastProbeAt.delete(k);
     }
     return snapshot;
+  }
+
+  /**
+   * KMS answers UnrecognizedClientException ("The security token included in the request is invalid") both
+   * for credentials it does not accept and for an opt-in region the account has not enabled (STS says
+   * InvalidClientTokenId). Told apart per account, after the walks: the account's enabled regions from
+   * ListRegions when they can be read (authoritative), else whether the same credentials answered in another
+   * region this poll. A region not enabled is settled as not_enabled until the next refresh; otherwise the
+   * credentials really are bad, so they are dropped and the role is assumed again next poll.
+   */
+  private async settleUnrecognized(results: TargetPollResult[], signal?: AbortSignal): Promise<void> {
+    const suspects = results.filter((r) => r.stores === null && r.error && mayBeRegionNotEnabled(r.error.code));
+    if (suspects.length === 0) return;
+    const { clients, config } = this.opts;
+    const answered = new Set(results.filter((r) => r.stores !== null).map((r) => r.target.accountId));
+    // Accounts in parallel (bounded): on a first poll every account may have a suspect region.
+    await mapBounded([...groupBy(suspects, (r) => r.target.accountId)], config.aws.concurrency, async ([accountId, list]) => {
+      // Cached, or read now (a failed read leaves null: the fallback below decides).
+      const enabled = (await this.enabledRegions.get(accountId, signal)).regions;
+      const answeredElsewhere = answered.has(accountId);
+      for (const r of list) {
+        const status = classifyUnanswered(r.target.region, enabled, answeredElsewhere);
+        if (status === 'not_enabled') {
+          const until = this.now() + config.organizations.refreshInterval;
+          this.notEnabledUntil.set(targetKey(r.target), until);
+          r.status = 'not_enabled';
+          r.error = notEnabledError(r.target, until, r.error!);
+        } else {
+          clients.resetCredentials(r.target);
+        }
+      }
+    });
   }
 
   private async pollTarget(target: Target, running: Set<AbortController>, aborted: boolean): Promise<TargetPollResult> {
@@ -142,7 +239,10 @@ export class Poller {
       result.stores = await clients.withKms(target, (kms) => walkKeyStores(kms, target.accountId, target.region, config.aws.pageSize, signal), { signal });
     } catch (err) {
       result.error = timedOut() ? { code: 'Timeout', message: `no answer within ${config.aws.targetTimeout} ms` } : toTargetError(err);
-      if (CREDENTIAL_ERRORS.has(result.error.code)) clients.resetCredentials(target);
+      // Only an expired session is a reason to assume the role again; a permission or a region is not
+      // (re-assuming for every not-enabled region on every poll was the old behaviour).
+      if (isExpiredCredentials(result.error.code)) clients.resetCredentials(target);
+      else if (isScpDeny(result.error)) result.status = 'denied';
       result.durationMs = performance.now() - started;
       return result;
     }
@@ -193,4 +293,16 @@ export class Poller {
     }
     return out;
   }
+}
+
+/** A target settled without stores: not_enabled, denied, or failed before any call. */
+function unanswered(target: Target, error: TargetError, status: 'failed' | 'not_enabled' | 'denied'): TargetPollResult {
+  return { target, durationMs: 0, stores: null, error, status, cloudHsm: { attempted: false }, probes: [] };
+}
+
+function notEnabledError(t: Target, until: number, cause?: TargetError): TargetError {
+  return {
+    code: 'RegionNotEnabled',
+    message: `${t.region} is not enabled in account ${t.accountId}${cause ? ` (KMS answered ${cause.code})` : ''}; checked again after ${new Date(until).toISOString()}`,
+  };
 }

@@ -3,10 +3,15 @@
 import { z } from 'zod';
 import cron from 'node-cron';
 import { parseDuration } from '../util/duration.js';
+import { arnPartition, partitionOfRegion } from './partitions.js';
 
 const ACCOUNT_ID = /^\d{12}$/;
 const ROLE_ARN = /^arn:aws[a-zA-Z-]*:iam::\d{12}:role\/[\w+=,.@\-/]{1,512}$/;
-const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
+
+/** A region name the SDK's partition metadata lists (see partitions.ts): typos exit 2 naming the key. */
+const region = z.string().refine((r) => partitionOfRegion(r) !== null, {
+  error: (iss) => `unknown AWS region ${JSON.stringify(iss.input)}: no partition of this build's AWS SDK lists it (a typo such as "us-east-7" or "eu-west1"?)`,
+});
 const EXTERNAL_ID = /^[\w+=,.@:/-]{2,1224}$/;
 
 /** A duration such as "10s", "4h", "30d"; parsed to milliseconds. */
@@ -85,8 +90,16 @@ export const configSchema = z.strictObject({
     pageSize: z.number().int().min(1).max(1000).default(1000),
     roleSessionName: z.string().regex(/^[\w+=,.@-]{2,64}$/, 'expected 2-64 characters of [\\w+=,.@-]').default('keystore-watch'),
     sessionDuration: duration().default(3_600_000).refine((ms) => ms >= 900_000 && ms <= 43_200_000, 'must be between 15m and 12h'),
-    /** Region used for STS and Organizations calls. */
-    homeRegion: z.string().regex(REGION, 'expected an AWS region such as us-east-1').default('us-east-1'),
+    /**
+     * Region used for STS, Organizations and Account calls. Default: the home region of the partition the
+     * regions belong to (us-east-1, cn-northwest-1, us-gov-west-1), filled in by the transform below.
+     */
+    homeRegion: region.nullable().default(null),
+    /**
+     * FIPS endpoints: null follows the SDK's own setting (AWS_USE_FIPS_ENDPOINT, use_fips_endpoint in the
+     * profile). Applied per service only where AWS has a FIPS endpoint for it in that region (collect/fips.ts).
+     */
+    useFipsEndpoint: z.boolean().nullable().default(null),
   }).prefault({}),
   accounts: z.array(accountSchema).default([]),
   organizations: z.strictObject({
@@ -95,8 +108,16 @@ export const configSchema = z.strictObject({
     externalId: z.string().regex(EXTERNAL_ID, 'expected 2-1224 characters of [\\w+=,.@:/-]').nullable().default(null),
     includeAccounts: z.array(z.string().min(1)).default([]),
     excludeAccounts: z.array(z.string().min(1)).default([]),
+    /** How often discovered data (accounts, each account's enabled regions) is read again; the last good answer is kept meanwhile. */
+    refreshInterval: duration().default(15 * 60_000).refine((ms) => ms >= 60_000, 'must be at least 1m'),
   }).prefault({}),
-  regions: z.array(z.string().regex(REGION, 'expected an AWS region such as us-east-1')).min(1, 'list at least one region'),
+  /** A list of regions polled in every account, or "enabled": every region each account has enabled (Account ListRegions). */
+  regions: z.union([
+    z.literal('enabled'),
+    z.array(region).min(1, 'list at least one region'),
+  ], { error: (iss) => (iss.code === 'invalid_union' ? 'expected a list of regions such as [us-east-1, eu-west-1], or the word "enabled"' : undefined) }),
+  /** Regions never polled, with either form of `regions`. */
+  excludeRegions: z.array(region).default([]),
   alerting: z.strictObject({
     confirmations: z.number().int().min(1).max(100).default(2),
     repeatInterval: duration().default(4 * 3_600_000),
@@ -132,11 +153,47 @@ export const configSchema = z.strictObject({
     seen.set(a.id, i);
   });
   const regions = new Set<string>();
-  c.regions.forEach((r, i) => {
+  const listed = c.regions === 'enabled' ? [] : c.regions;
+  listed.forEach((r, i) => {
     if (regions.has(r)) ctx.addIssue({ code: 'custom', path: ['regions', i], message: `region ${r} is listed twice` });
     regions.add(r);
   });
+  if (listed.length > 0 && listed.every((r) => c.excludeRegions.includes(r))) {
+    ctx.addIssue({ code: 'custom', path: ['excludeRegions'], message: 'excludes every region listed in regions: nothing would be polled' });
+  }
+  // One partition: credentials, ARNs and endpoints of aws, aws-cn and aws-us-gov never mix. The first
+  // region listed (else aws.homeRegion, else aws) decides; every other key that names one must agree.
+  const named: { path: (string | number)[]; partition: string; what: string }[] = [];
+  listed.forEach((r, i) => named.push({ path: ['regions', i], partition: partitionOfRegion(r)?.name ?? '', what: `region ${r}` }));
+  if (c.aws.homeRegion) named.push({ path: ['aws', 'homeRegion'], partition: partitionOfRegion(c.aws.homeRegion)?.name ?? '', what: `region ${c.aws.homeRegion}` });
+  c.excludeRegions.forEach((r, i) => named.push({ path: ['excludeRegions', i], partition: partitionOfRegion(r)?.name ?? '', what: `region ${r}` }));
+  c.accounts.forEach((a, i) => { if (a.roleArn) named.push({ path: ['accounts', i, 'roleArn'], partition: arnPartition(a.roleArn) ?? '', what: `role ARN ${a.roleArn}` }); });
+  const known = named.filter((n) => n.partition !== '');
+  const first = known[0];
+  const partition = first?.partition ?? 'aws';
+  for (const n of known) {
+    if (n.partition !== partition) {
+      ctx.addIssue({ code: 'custom', path: n.path, message: `${n.what} is in partition ${n.partition}, but ${first!.what} (${formatKey(first!.path)}) is in ${partition}: one keystore-watch watches one partition (run one per partition)` });
+    }
+  }
+}).transform((c) => {
+  // Fill the home region from the partition once validation has passed.
+  if (c.aws.homeRegion) return c as typeof c & { aws: { homeRegion: string } };
+  const first = c.regions === 'enabled' ? undefined : c.regions[0];
+  const homeRegion = (first && partitionOfRegion(first)?.homeRegion) || roleArnHome(c.accounts) || 'us-east-1';
+  return { ...c, aws: { ...c.aws, homeRegion } };
 });
+
+/** With `regions: enabled` and no homeRegion, the role ARNs say the partition. */
+function roleArnHome(accounts: { roleArn?: string | null }[]): string | null {
+  const p = accounts.map((a) => (a.roleArn ? arnPartition(a.roleArn) : null)).find((x) => x);
+  return p ? PARTITION_HOMES[p] ?? null : null;
+}
+
+/** Home regions of the partitions whose ARNs keystore-watch may see before it knows a region. */
+const PARTITION_HOMES: Record<string, string> = { aws: 'us-east-1', 'aws-cn': 'cn-northwest-1', 'aws-us-gov': 'us-gov-west-1' };
+
+const formatKey = (path: (string | number)[]): string => path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
 
 export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;

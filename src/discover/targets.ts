@@ -3,6 +3,7 @@
 import type { Config } from '../config/schema.js';
 import type { Target } from '../model.js';
 import type { OrgAccount } from './organizations.js';
+import { partitionOfRegion, roleArnFor } from '../config/partitions.js';
 
 export interface AccountRef {
   id: string;
@@ -12,8 +13,6 @@ export interface AccountRef {
   source: 'config' | 'organizations';
 }
 
-const roleArnFor = (accountId: string, roleName: string) => `arn:aws:iam::${accountId}:role/${roleName}`;
-
 /** Explicit accounts win over discovered ones (their role and name are the operator's choice). */
 export function resolveAccounts(config: Config, orgAccounts: OrgAccount[] | null): AccountRef[] {
   const out = new Map<string, AccountRef>();
@@ -21,6 +20,8 @@ export function resolveAccounts(config: Config, orgAccounts: OrgAccount[] | null
     out.set(a.id, { id: a.id, name: a.name ?? a.id, roleArn: a.roleArn ?? null, externalId: a.externalId ?? null, source: 'config' });
   }
   const org = config.organizations;
+  // Role ARNs follow the partition (arn:aws-cn:iam::... in China), which the home region belongs to.
+  const partition = partitionOfRegion(config.aws.homeRegion)?.name ?? 'aws';
   if (org.enabled && orgAccounts) {
     const matches = (a: OrgAccount, list: string[]) => list.includes(a.id) || list.includes(a.name);
     for (const a of orgAccounts) {
@@ -28,7 +29,7 @@ export function resolveAccounts(config: Config, orgAccounts: OrgAccount[] | null
       if (org.includeAccounts.length > 0 && !matches(a, org.includeAccounts)) continue;
       if (matches(a, org.excludeAccounts)) continue;
       if (out.has(a.id)) continue;
-      out.set(a.id, { id: a.id, name: a.name, roleArn: roleArnFor(a.id, org.roleName), externalId: org.externalId, source: 'organizations' });
+      out.set(a.id, { id: a.id, name: a.name, roleArn: roleArnFor(partition, a.id, org.roleName), externalId: org.externalId, source: 'organizations' });
     }
   }
   return [...out.values()];

@@ -3,7 +3,7 @@
 // The output is built as UTF-8 chunks of about 64 KB: the exposition of a 20,000-store fleet is ~60 MB,
 // and holding it as ~420,000 line strings, then one joined string, then its bytes would triple that.
 // Series exist only for what the latest snapshot holds, so a deleted store leaves no stale series.
-import { CLUSTER_STATES, CONNECTION_STATES, HSM_STATES, type ClusterRecord, type Snapshot } from '../model.js';
+import { CLUSTER_STATES, CONNECTION_STATES, HSM_STATES, TARGET_STATUSES, type ClusterRecord, type Snapshot } from '../model.js';
 
 /** Label values from AWS may hold anything: escape per the exposition format and cap the length. */
 export function escapeLabel(value: string | null | undefined): string {
@@ -75,6 +75,7 @@ export function renderSnapshotMetricsChunks(snapshot: Snapshot): Buffer[] {
     tDur: new Family('keystore_watch_target_poll_duration_seconds', 'gauge', 'Duration of the target walk in the last poll.'),
     tFail: new Family('keystore_watch_target_consecutive_failures', 'gauge', 'Failed polls in a row for the target.'),
     hsmUp: new Family('keystore_watch_cloudhsm_enrichment_up', 'gauge', '1 when the CloudHSM DescribeClusters walk of the target succeeded.'),
+    targets: new Family('keystore_watch_targets', 'gauge', 'Account-region targets of the last poll by status: ok, failed, not_enabled (opt-in region the account has not enabled), denied (service control policy).'),
   };
 
   for (const s of snapshot.stores) {
@@ -116,7 +117,12 @@ export function renderSnapshotMetricsChunks(snapshot: Snapshot): Buffer[] {
   }
   for (const c of snapshot.clusters) f.missing.add({ account_id: c.accountId, region: c.region, cloudhsm_cluster_id: c.id }, 0);
 
+  const byStatus = new Map<string, number>(TARGET_STATUSES.map((st) => [st, 0]));
   for (const t of snapshot.targets) {
+    byStatus.set(t.status, (byStatus.get(t.status) ?? 0) + 1);
+    // Only polled targets have per-target series: a region not enabled or denied by an SCP is not a
+    // target that is down (KeystoreWatchTargetDown reads keystore_watch_target_up == 0).
+    if (t.status !== 'ok' && t.status !== 'failed') continue;
     const id = { account_id: t.accountId, region: t.region };
     f.up.add(id, t.ok ? 1 : 0);
     if (t.lastSuccessAt !== null) f.lastOk.add(id, seconds(t.lastSuccessAt));
@@ -124,6 +130,7 @@ export function renderSnapshotMetricsChunks(snapshot: Snapshot): Buffer[] {
     f.tFail.add(id, t.consecutiveFailures);
     if (t.cloudHsm) f.hsmUp.add(id, t.cloudHsm.ok ? 1 : 0);
   }
+  for (const [status, n] of byStatus) f.targets.add({ status }, n);
 
   return Object.values(f).flatMap((fam) => fam.render());
 }

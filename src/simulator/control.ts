@@ -3,7 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AwsError, SimError } from './errors.js';
 import type { Fleet } from './fleet.js';
-import type { CertificateName } from './scenario.js';
+import { SERVICES, type CertificateName, type ServiceName } from './scenario.js';
 import { parseDuration } from '../util/duration.js';
 
 type Params = Record<string, string>;
@@ -58,9 +58,20 @@ route('PUT', '/_sim/faults', (f, _p, b) => f.replaceFaults(b));
 route('PATCH', '/_sim/faults', (f, _p, b) => f.setFaults(b));
 route('DELETE', '/_sim/faults', (f) => f.resetFaults());
 
+route('GET', '/_sim/scp-deny', (f) => f.getScpDeny());
+route('PUT', '/_sim/scp-deny', (f, _p, b) => f.setScpDeny(b));
+
 route('GET', '/_sim/counters', (f) => f.counters());
 route('GET', '/_sim/requests', (f, _p, _b, q) => f.requestLog(Object.fromEntries(['service', 'operation', 'account', 'region'].filter((k) => q.get(k)).map((k) => [k, q.get(k)!]))));
 route('POST', '/_sim/counters/reset', (f) => { f.resetCounters(); return f.counters(); });
+// One service's calls per operation, e.g. GET /_sim/counters/organizations: "0 Organizations calls between refreshes".
+route('GET', '/_sim/counters/:service', (f, p) => {
+  if (!(SERVICES as readonly string[]).includes(p.service!)) throw new SimError(`no service ${p.service}; one of ${SERVICES.join(', ')}`, 404);
+  const ops = f.counters().byService[p.service as ServiceName] ?? {};
+  let total = 0;
+  for (const t of Object.values(ops)) total += t.ok + t.throttled + t.failed;
+  return { service: p.service, total, byOperation: ops };
+});
 
 route('GET', '/_sim/clock', (f) => ({ now: f.now(), startedAt: f.startedAt, iso: new Date(f.now()).toISOString() }));
 route('POST', '/_sim/clock', (f, _p, b) => {

@@ -12,6 +12,7 @@ const STATUS: Record<ServiceName, Record<string, number>> = {
   cloudhsm: { CloudHsmInternalFailureException: 500, ServiceUnavailableException: 503 },
   organizations: { AccessDeniedException: 403, AWSOrganizationsNotInUseException: 404, ServiceException: 500, TooManyRequestsException: 429 },
   sts: { AccessDenied: 403, RegionDisabledException: 403, InternalFailure: 500, ServiceUnavailable: 503 },
+  account: { AccessDeniedException: 403, InternalServerException: 500, TooManyRequestsException: 429, ResourceNotFoundException: 404 },
 };
 const GENERIC_STATUS: Record<string, number> = { InternalFailure: 500, InternalServerError: 500, ServiceUnavailable: 503 };
 
@@ -32,6 +33,8 @@ export interface CountersSnapshot {
   byAccountRegion: Record<string, Tally>;
   /** "<account>/<region>/<operation>" */
   byTarget: Record<string, Tally>;
+  /** Per service, per operation: e.g. byService.organizations.ListParents (services never called are absent). */
+  byService: Partial<Record<ServiceName, Record<string, Tally>>>;
 }
 
 /** One answered (or hung) request, for tests that check spacing: `at` is simulated time, epoch ms. */
@@ -45,6 +48,7 @@ export class Counters {
   private byOperation = new Map<string, Tally>();
   private byAccountRegion = new Map<string, Tally>();
   private byTarget = new Map<string, Tally>();
+  private byService = new Map<ServiceName, Map<string, Tally>>();
 
   constructor(private readonly now: () => number = Date.now, private readonly logLimit = 10_000) {}
 
@@ -61,11 +65,16 @@ export class Counters {
     bump(this.byOperation, key.operation);
     bump(this.byAccountRegion, `${key.account}/${key.region}`);
     bump(this.byTarget, `${key.account}/${key.region}/${key.operation}`);
+    let ops = this.byService.get(key.service);
+    if (!ops) this.byService.set(key.service, (ops = new Map()));
+    bump(ops, key.operation);
   }
 
   snapshot(): CountersSnapshot {
     const obj = (m: Map<string, Tally>) => Object.fromEntries([...m].map(([k, v]) => [k, { ...v }]));
-    return { total: this.total, byOutcome: { ...this.byOutcome }, byOperation: obj(this.byOperation), byAccountRegion: obj(this.byAccountRegion), byTarget: obj(this.byTarget) };
+    const byService: CountersSnapshot['byService'] = {};
+    for (const [service, ops] of this.byService) byService[service] = obj(ops);
+    return { total: this.total, byOutcome: { ...this.byOutcome }, byOperation: obj(this.byOperation), byAccountRegion: obj(this.byAccountRegion), byTarget: obj(this.byTarget), byService };
   }
 
   /** Recent requests matching every given field, oldest first. */
@@ -81,6 +90,7 @@ export class Counters {
     this.byOperation.clear();
     this.byAccountRegion.clear();
     this.byTarget.clear();
+    this.byService.clear();
   }
 }
 

@@ -2,7 +2,7 @@
 // connect/disconnect state machine, the timeline, issued credentials and eventual consistency.
 // Stores and clusters are indexed by account+region so a request never scans the whole fleet.
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { ConnectionErrorCodeType, ConnectionStateType, CustomKeyStoreType, XksProxyConnectivityType } from '@aws-sdk/client-kms';
+import { ConnectionStateType, type ConnectionErrorCodeType, type CustomKeyStoreType, type XksProxyConnectivityType } from '@aws-sdk/client-kms';
 import type { HsmState } from '@aws-sdk/client-cloudhsm-v2';
 import type { AccountState } from '@aws-sdk/client-organizations';
 import { selfSignedPem } from './certs.js';
@@ -12,13 +12,17 @@ import { Counters, FaultEngine, type CountersSnapshot, type RequestKey, type Req
 import { generateFleet } from './generate.js';
 import {
   accountPatchSchema, accountSchema, CERTIFICATE_NAMES, certFieldSchema, clusterPatchSchema, clusterSchema, errorCodeProblems, faultsPatchSchema,
-  faultsSchema, formatIssues, hsmPatchSchema, hsmSchema, parseScenario, storePatchSchema, storeSchema,
+  effectiveState, faultsSchema, formatIssues, hsmPatchSchema, hsmSchema, optInProblem, parseScenario, regionProblem, scpDenySchema, storePatchSchema, storeSchema,
   type AccountSpec, type CertificateName, type ClusterSpec, type ClusterStateValue, type Faults, type Scenario, type ScenarioInput, type StoreSpec, type TimelineEntry,
 } from './scenario.js';
 import { BASE32ISH } from './random.js';
-import type { z } from 'zod';
+import { Policies, type ScpDeny } from './policies.js';
+import { buildOrgTree, organizationId, type OrgTree } from './org-tree.js';
+import { regionInfo } from './regions.js';
+import { z } from 'zod';
 
 const DAY = 86_400_000;
+const KNOWN_CONNECTION_STATES: ReadonlySet<string> = new Set(Object.values(ConnectionStateType));
 const TEN_YEARS = 3650 * DAY;
 
 // ---------- records ----------
@@ -79,22 +83,47 @@ export interface Account {
   denyAssumeRole: boolean | string[];
   externalId: string | null;
   joinedAt: number;
+  /** aws, aws-cn, aws-us-gov, ... */
+  partition: string;
+  /** The opt-in regions this account has enabled. */
+  optInRegions: string[];
+  /** Roles with settings of their own: MaxSessionDuration in ms. */
+  roles: Record<string, { maxSessionDuration?: number }>;
+  /** IAM actions the account's identities lack (implicit deny). */
+  missingPermissions: string[];
+  /** OU path from the root, e.g. /Prod/Payments. */
+  ou: string;
+  tags: Record<string, string>;
 }
+
+/** IAM's default MaxSessionDuration for a role. */
+const DEFAULT_MAX_SESSION = 3_600_000;
+
+/** Whether an account's credentials work in a region (see regionAccess). */
+export type RegionAccess = 'ok' | 'not-enabled' | 'other-partition' | 'no-such-region';
 
 /** A versioned record: `old` is what a stale read sees until `old.until` (eventual consistency). */
 interface Rec<T> { seq: number; cur: T | null; old?: { val: T | null; until: number } }
 
 interface RegionIndex { stores: Rec<Store>[]; clusters: Rec<Cluster>[] }
 
-interface Issued { account: string; roleName: string; sessionToken: string; expiresAt: number }
+interface Issued { account: string; roleName: string; sessionName: string; sessionToken: string; expiresAt: number }
+
+/** Who a request is from: an account's IAM user (base keys) or a role session. */
+export interface Identity { account: string; partition: string; roleName?: string; sessionName?: string }
+
+/** Static keys: AKIASIM0<account> an IAM user of that account, ASIASIM0<account> a session of the base role there. */
+const BASE_KEY = /^(AKIA|ASIA)SIM0(\d{12})$/;
+/** The RoleSessionName of the static ASIA base keys' session. */
+export const BASE_SESSION_NAME = 'keystore-watch-base';
 
 interface ScheduledEvent { at: number; order: number; run: () => void }
 
 export interface FleetOptions { clock?: SimClock }
 
-/** The access key id of an account's long-term (base) credentials: AKIASIM0 + the 12-digit account id. */
-export function baseAccessKeyId(accountId: string): string {
-  return `AKIASIM0${accountId}`;
+/** The access key id of an account's long-term (base) credentials: AKIASIM0 + the 12-digit account id (ASIASIM0 for a session of the base role). */
+export function baseAccessKeyId(accountId: string, identity: 'user' | 'role' = 'user'): string {
+  return `${identity === 'role' ? 'ASIA' : 'AKIA'}SIM0${accountId}`;
 }
 
 const hashChars = (seed: string, alphabet: string, length: number): string => {
@@ -113,6 +142,9 @@ export class Fleet {
   readonly managementAccountId: string;
   readonly faults: FaultEngine;
   readonly requestCounters = new Counters(() => this.clock.now());
+  /** SCP denies and missing permissions, checked before every handler. */
+  readonly policies = new Policies();
+  private scpDenyList: ScpDeny[] = [];
 
   private accounts = new Map<string, Account>();
   /** The accounts in order, built on first read after a change: ListAccounts pages slice it. */
@@ -121,6 +153,10 @@ export class Fleet {
   private stores = new Map<string, Rec<Store>>();
   private clusters = new Map<string, Rec<Cluster>>();
   private issued = new Map<string, Issued>();
+  /** Root and OUs from the accounts' ou paths, rebuilt on first read after an account changes. */
+  private orgTreeCache: OrgTree | null = null;
+  /** Account id -> its enabled opt-in regions (a Set, for the per-request check). */
+  private enabledRegions = new Map<string, Set<string>>();
   private events: ScheduledEvent[] = [];
   private seq = 0;
   private eventOrder = 0;
@@ -140,6 +176,7 @@ export class Fleet {
     const generated = this.scenario.generate ? generateFleet(this.scenario.generate, new Set(listed.map((a) => a.id))) : [];
     for (const a of [...listed, ...generated]) this.loadAccount(a);
     this.managementAccountId = this.scenario.managementAccount ?? listed[0]?.id ?? generated[0]!.id;
+    this.setScpDeny(this.scenario.scpDeny);
     this.loading = false;
     for (const e of this.scenario.timeline) this.schedule(this.startedAt + e.at, () => this.applyTimeline(e));
   }
@@ -192,7 +229,16 @@ export class Fleet {
       denyAssumeRole: a.denyAssumeRole,
       externalId: a.externalId ?? null,
       joinedAt: a.joinedAt ?? Date.UTC(2023, 0, 1),
+      partition: this.scenario.partition,
+      optInRegions: [...new Set(a.optInRegions)],
+      roles: a.roles,
+      missingPermissions: a.missingPermissions,
+      ou: a.ou,
+      tags: a.tags,
     });
+    this.orgTreeCache = null;
+    this.enabledRegions.set(a.id, new Set(a.optInRegions));
+    this.policies.setMissingPermissions(a.id, a.missingPermissions);
     for (const [region, r] of Object.entries(a.regions)) {
       for (const c of r.clusters) this.insertCluster(this.buildCluster(a.id, region, c));
       r.stores.forEach((s, i) => this.insertStore(this.buildStore(a.id, region, s, i)));
@@ -217,14 +263,15 @@ export class Fleet {
   private buildStore(account: string, region: string, s: StoreSpec, index: number): Store {
     const id = s.id ?? `cks-${hashChars(`${account}/${region}/${s.name ?? index}`, '0123456789abcdef', 17)}`;
     const createdAt = s.createdAt ?? Date.UTC(2024, 0, 1);
+    const state = effectiveState(s, 'CONNECTED');
     const store: Store = {
       id,
       name: s.name ?? id,
       type: s.type,
       account,
       region,
-      state: s.state,
-      errorCode: s.state === 'FAILED' ? (s.errorCode ?? 'INTERNAL_ERROR') : null,
+      state,
+      errorCode: state === 'FAILED' ? (s.errorCode ?? 'INTERNAL_ERROR') : null,
       createdAt,
       connectError: s.connectError ?? null,
       probeFailure: s.probeFailure ?? null,
@@ -253,7 +300,7 @@ export class Fleet {
     return {
       id,
       az: h.az,
-      state: h.state,
+      state: effectiveState(h, 'ACTIVE'),
       stateMessage: h.stateMessage ?? null,
       subnetId: h.subnetId ?? subnets[h.az] ?? `subnet-${hashChars(`${clusterId}/${h.az}`, '0123456789abcdef', 17)}`,
       eniId: h.eniId ?? `eni-${hashChars(`eni/${id}`, '0123456789abcdef', 17)}`,
@@ -268,7 +315,8 @@ export class Fleet {
       subnets[az] ??= `subnet-${hashChars(`${c.id}/${az}`, '0123456789abcdef', 17)}`;
     }
     const longLived: Validity = { notBefore: createdAt - DAY, notAfter: createdAt + TEN_YEARS };
-    const initialized = !['CREATE_IN_PROGRESS', 'UNINITIALIZED'].includes(c.state);
+    const state = effectiveState(c, 'ACTIVE');
+    const initialized = !['CREATE_IN_PROGRESS', 'UNINITIALIZED'].includes(state);
     const certificates: Cluster['certificates'] = {};
     for (const name of CERTIFICATE_NAMES) {
       const fallback = name === 'clusterCsr' ? null : name === 'clusterCertificate' && !initialized ? null : longLived;
@@ -279,7 +327,7 @@ export class Fleet {
       id: c.id,
       account,
       region,
-      state: c.state,
+      state,
       stateMessage: c.stateMessage ?? null,
       vpcId: c.vpcId ?? `vpc-${hashChars(`${account}/${region}/vpc`, '0123456789abcdef', 17)}`,
       securityGroup: `sg-${hashChars(`${c.id}/sg`, '0123456789abcdef', 17)}`,
@@ -391,6 +439,35 @@ export class Fleet {
     return this.accounts.get(id);
   }
 
+  /** The organization's root and OUs (cached until an account changes). */
+  orgTree(): OrgTree {
+    return (this.orgTreeCache ??= buildOrgTree(organizationId(this.managementAccountId), this.accounts.values()));
+  }
+
+  /** The MaxSessionDuration of a role (ms): the scenario's, or IAM's default of 1 hour. */
+  maxSessionDuration(account: string, roleName: string): number {
+    return this.accounts.get(account)?.roles[roleName]?.maxSessionDuration ?? DEFAULT_MAX_SESSION;
+  }
+
+  /** The account whose keys the simulator hands out as its base credentials. */
+  get baseAccountId(): string {
+    return this.scenario.credentials.baseAccount ?? this.managementAccountId;
+  }
+
+  /**
+   * Whether an account's credentials work in a region: an opt-in region the account has not enabled,
+   * or a region of another partition, does not know the account's credentials at all.
+   */
+  regionAccess(account: string, region: string): RegionAccess {
+    const info = regionInfo(region);
+    if (!info) return 'no-such-region';
+    const a = this.accounts.get(account);
+    if (!a) return 'ok';
+    if (info.partition !== a.partition) return 'other-partition';
+    if (info.optIn && !this.enabledRegions.get(account)?.has(region)) return 'not-enabled';
+    return 'ok';
+  }
+
   /** The accounts in order (or those from position `start` to `end`), without copying the whole list per page. */
   listAccounts(start = 0, end?: number): Account[] {
     this.accountList ??= [...this.accounts.values()];
@@ -439,16 +516,20 @@ export class Fleet {
   // ---------- credentials ----------
 
   /** The account an access key id belongs to, or why it is refused. */
-  identify(accessKeyId: string, sessionToken: string | undefined): { account: string; roleName?: string } | { error: 'unknown' | 'expired' } {
-    const base = /^AKIASIM0(\d{12})$/.exec(accessKeyId);
-    if (base) return this.accounts.has(base[1]!) ? { account: base[1]! } : { error: 'unknown' };
+  identify(accessKeyId: string, sessionToken: string | undefined): Identity | { error: 'unknown' | 'expired' } {
+    const base = BASE_KEY.exec(accessKeyId);
+    if (base) {
+      const a = this.accounts.get(base[2]!);
+      if (!a) return { error: 'unknown' };
+      return base[1] === 'AKIA' ? { account: a.id, partition: a.partition } : { account: a.id, partition: a.partition, roleName: this.scenario.credentials.baseRoleName, sessionName: BASE_SESSION_NAME };
+    }
     const cred = this.issued.get(accessKeyId);
     if (!cred || (sessionToken !== undefined && sessionToken !== cred.sessionToken)) return { error: 'unknown' };
     if (Date.now() >= cred.expiresAt) return { error: 'expired' };
-    return { account: cred.account, roleName: cred.roleName };
+    return { account: cred.account, partition: this.accounts.get(cred.account)?.partition ?? this.scenario.partition, roleName: cred.roleName, sessionName: cred.sessionName };
   }
 
-  issueCredentials(account: string, roleName: string, durationSeconds: number): { accessKeyId: string; secretAccessKey: string; sessionToken: string; expiresAt: number } {
+  issueCredentials(account: string, roleName: string, durationSeconds: number, sessionName = 'keystore-watch'): { accessKeyId: string; secretAccessKey: string; sessionToken: string; expiresAt: number } {
     const max = this.scenario.credentials.maxLifetime;
     const lifetime = Math.min(durationSeconds * 1000, max ?? Infinity);
     const accessKeyId = `ASIA${[...randomBytes(16)].map((b) => 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'[b % 32]).join('')}`;
@@ -456,7 +537,7 @@ export class Fleet {
     // Wall-clock time, not the simulated clock: the SDK caches credentials by the Expiration it is
     // told, so advancing the simulated clock must not silently invalidate them (expireCredentials does).
     const expiresAt = Date.now() + lifetime;
-    this.issued.set(accessKeyId, { account, roleName, sessionToken, expiresAt });
+    this.issued.set(accessKeyId, { account, roleName, sessionName, sessionToken, expiresAt });
     if (this.issued.size > 100_000) this.purgeExpiredCredentials();
     return { accessKeyId, secretAccessKey: randomBytes(30).toString('base64'), sessionToken, expiresAt };
   }
@@ -484,6 +565,8 @@ export class Fleet {
     if (store.state === 'FAILED' || store.state === 'DISCONNECTING') {
       throw new AwsError('CustomKeyStoreInvalidStateException', `Custom key store ${storeId} has a ConnectionState of ${store.state}. ${store.state === 'FAILED' ? 'Disconnect it (DisconnectCustomKeyStore) before connecting it again.' : 'Wait for the disconnect to complete.'}`);
     }
+    // A state this simulator (and the SDK) does not know: refuse rather than guess, the stricter answer.
+    if (!KNOWN_CONNECTION_STATES.has(store.state)) throw new AwsError('CustomKeyStoreInvalidStateException', `Custom key store ${storeId} has a ConnectionState of ${store.state}.`);
     if (store.state !== 'DISCONNECTED') return; // CONNECTED or CONNECTING: nothing to do, 200 OK
     let outcome: string | null = store.connectError;
     if (store.type === 'AWS_CLOUDHSM') {
@@ -500,7 +583,7 @@ export class Fleet {
   disconnect(storeId: string): void {
     const store = this.getStore(storeId);
     if (!store) throw new AwsError('CustomKeyStoreNotFoundException', `Custom key store ${storeId} does not exist in this account and region.`);
-    if (store.state === 'DISCONNECTED' || store.state === 'DISCONNECTING') {
+    if (store.state === 'DISCONNECTED' || store.state === 'DISCONNECTING' || !KNOWN_CONNECTION_STATES.has(store.state)) {
       throw new AwsError('CustomKeyStoreInvalidStateException', `Custom key store ${storeId} has a ConnectionState of ${store.state}; it is not connected.`);
     }
     this.transition(storeId, { state: 'DISCONNECTING', errorCode: null }, this.scenario.connection.disconnectDelay, { state: 'DISCONNECTED', errorCode: null });
@@ -533,7 +616,7 @@ export class Fleet {
     const p = validate(storePatchSchema, patch);
     const cur = this.stores.get(id)?.cur;
     if (!cur) throw new SimError(`no store ${id}`, 404);
-    const state = p.state ?? cur.state;
+    const state = effectiveState(p, cur.state);
     const errorCode = p.errorCode !== undefined ? p.errorCode : state === 'FAILED' ? cur.errorCode : null;
     const problems = errorCodeProblems(state, errorCode);
     if (problems.length) throw new SimError(`errorCode: ${problems[0]}`, 400, [{ path: 'errorCode', message: problems[0]! }]);
@@ -558,7 +641,7 @@ export class Fleet {
 
   /** Adds a store to an account and region (the account must exist). */
   addStore(account: string, region: string, input: unknown): Store {
-    this.requireAccount(account);
+    this.requireRegion(this.requireAccount(account), region);
     const spec = validate(storeSchema, input);
     const store = this.buildStore(account, region, spec, this.regionIndex(account, region).stores.length);
     this.insertStore(store);
@@ -575,7 +658,7 @@ export class Fleet {
   }
 
   addCluster(account: string, region: string, input: unknown): Cluster {
-    this.requireAccount(account);
+    this.requireRegion(this.requireAccount(account), region);
     const cluster = this.buildCluster(account, region, validate(clusterSchema, input));
     for (const h of cluster.hsms) if (!h.az.startsWith(region)) throw new SimError(`hsms: ${h.az} is not in region ${region}`, 400);
     this.insertCluster(cluster);
@@ -586,7 +669,7 @@ export class Fleet {
     const p = validate(clusterPatchSchema, patch);
     const cur = this.requireCluster(id);
     const next: Cluster = { ...cur };
-    if (p.state !== undefined) next.state = p.state;
+    next.state = effectiveState(p, cur.state);
     if (p.stateMessage !== undefined) next.stateMessage = p.stateMessage;
     if (p.overrides !== undefined) next.overrides = p.overrides;
     if (p.hsms !== undefined) {
@@ -626,7 +709,7 @@ export class Fleet {
     const cur = this.requireCluster(clusterId);
     const old = cur.hsms.find((h) => h.id === hsmId);
     if (!old) throw new SimError(`no HSM ${hsmId} in cluster ${clusterId}`, 404);
-    const hsm: Hsm = { ...old, ...(p.state !== undefined && { state: p.state }), ...(p.stateMessage !== undefined && { stateMessage: p.stateMessage }) };
+    const hsm: Hsm = { ...old, state: effectiveState(p, old.state), ...(p.stateMessage !== undefined && { stateMessage: p.stateMessage }) };
     this.update(this.clusters.get(clusterId)!, { ...cur, hsms: cur.hsms.map((h) => (h.id === hsmId ? hsm : h)) });
     return hsm;
   }
@@ -646,6 +729,13 @@ export class Fleet {
   addAccount(input: unknown): Account {
     const spec = validate(accountSchema, input);
     if (this.accounts.has(spec.id)) throw new SimError(`account ${spec.id} already exists`, 409);
+    const partition = this.scenario.partition;
+    const enabled = new Set(spec.optInRegions);
+    const issues = [
+      ...spec.optInRegions.map((r, i) => ({ path: `optInRegions[${i}]`, message: optInProblem(r, partition) })),
+      ...Object.keys(spec.regions).map((r) => ({ path: `regions.${r}`, message: regionProblem(r, partition, enabled) })),
+    ].filter((i): i is { path: string; message: string } => i.message !== undefined);
+    if (issues.length) throw new SimError(issues.map((i) => `${i.path}: ${i.message}`).join('; '), 400, issues);
     this.loadAccount(spec);
     return this.accounts.get(spec.id)!;
   }
@@ -653,10 +743,38 @@ export class Fleet {
   setAccount(id: string, patch: unknown): Account {
     const p = validate(accountPatchSchema, patch);
     const cur = this.requireAccount(id);
+    if (p.optInRegions) {
+      const issues = p.optInRegions.flatMap((r, i) => { const message = optInProblem(r, cur.partition); return message ? [{ path: `optInRegions[${i}]`, message }] : []; });
+      if (issues.length) throw new SimError(issues.map((i) => `${i.path}: ${i.message}`).join('; '), 400, issues);
+      p.optInRegions = [...new Set(p.optInRegions)];
+      this.enabledRegions.set(id, new Set(p.optInRegions));
+    }
     const next: Account = { ...cur, ...Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined)) } as Account;
     this.accounts.set(id, next);
     this.accountList = null;
+    this.orgTreeCache = null;
+    if (p.missingPermissions) this.policies.setMissingPermissions(id, p.missingPermissions);
     return next;
+  }
+
+  // ---------- policies ----------
+
+  getScpDeny(): ScpDeny[] {
+    return structuredClone(this.scpDenyList);
+  }
+
+  /** Replaces the service control policy denies ([] = none). */
+  setScpDeny(input: unknown): ScpDeny[] {
+    const list = validate(z.array(scpDenySchema), input ?? []);
+    for (const d of list) {
+      const a = this.accounts.get(d.account);
+      if (!a) throw new SimError(`account: no account ${d.account}`, 404);
+      const message = d.region === undefined ? undefined : regionProblem(d.region, a.partition, null);
+      if (message) throw new SimError(`region: ${message}`, 400, [{ path: 'region', message }]);
+    }
+    this.scpDenyList = list;
+    this.policies.setScpDeny(list);
+    return this.getScpDeny();
   }
 
   // ---------- faults and counters ----------
@@ -736,6 +854,12 @@ export class Fleet {
     const a = this.accounts.get(id);
     if (!a) throw new SimError(`no account ${id}`, 404);
     return a;
+  }
+
+  /** A region that exists in the account's partition (a disabled opt-in region may hold resources: they stay when a region is disabled). */
+  private requireRegion(account: Account, region: string): void {
+    const message = regionProblem(region, account.partition, null);
+    if (message) throw new SimError(`region: ${message}`, 400, [{ path: 'region', message }]);
   }
 
   private requireCluster(id: string): Cluster {

@@ -2,6 +2,7 @@
 // accounts, stores and clusters (ids included); a different seed yields a different fleet.
 import type { ConnectionErrorCodeType } from '@aws-sdk/client-kms';
 import { BASE32ISH, HEX, pick, randomChars, seededRng } from './random.js';
+import { regionInfo } from './regions.js';
 import type { AccountSpec, ClusterSpec, GenerateSpec, StoreSpec } from './scenario.js';
 
 const CLOUDHSM_ERRORS: ConnectionErrorCodeType[] = ['CLUSTER_NOT_FOUND', 'INSUFFICIENT_CLOUDHSM_HSMS', 'INSUFFICIENT_FREE_ADDRESSES_IN_SUBNET', 'INTERNAL_ERROR', 'INVALID_CREDENTIALS', 'NETWORK_ERRORS', 'SUBNET_NOT_FOUND', 'USER_LOCKED_OUT', 'USER_LOGGED_IN', 'USER_NOT_FOUND'];
@@ -11,11 +12,15 @@ const ENVS = ['prod', 'staging', 'dev', 'dr'];
 const EPOCH_2023 = Date.UTC(2023, 0, 1);
 const YEAR_MS = 365 * 86_400_000;
 
+const title = (s: string) => s[0]!.toUpperCase() + s.slice(1);
+
 /** Generated accounts, never colliding with `taken` (the scenario's own account ids). */
 export function generateFleet(spec: GenerateSpec, taken: ReadonlySet<string> = new Set()): AccountSpec[] {
   const rng = seededRng(spec.seed);
   const ids = new Set(taken);
   const accounts: AccountSpec[] = [];
+  // Generated accounts have enabled every opt-in region the fleet spans.
+  const optInRegions = spec.regions.filter((r) => regionInfo(r)?.optIn);
   for (let i = 0; i < spec.accounts; i++) {
     let id: string;
     do id = String(100_000_000_000 + Math.floor(rng() * 899_999_999_999)); while (ids.has(id));
@@ -70,6 +75,12 @@ export function generateFleet(spec: GenerateSpec, taken: ReadonlySet<string> = n
       email: `aws+${name}@example.com`,
       status: rng() < spec.suspendedFraction ? 'SUSPENDED' : 'ACTIVE',
       denyAssumeRole: false,
+      optInRegions,
+      roles: {},
+      missingPermissions: [],
+      // No extra random draws: the same seed still yields the same accounts and stores as before.
+      ou: `/${title(env)}/${title(team)}`,
+      tags: { owner: team, environment: env },
       joinedAt: EPOCH_2023 + Math.floor(rng() * YEAR_MS / 1000) * 1000,
       regions,
     });

@@ -8,6 +8,7 @@ import { AccountState } from '@aws-sdk/client-organizations';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from '../util/duration.js';
+import { PARTITION_IDS, regionInfo } from './regions.js';
 
 export const DEMO_SCENARIO_PATH: string = fileURLToPath(new URL('../../config/scenarios/demo.yaml', import.meta.url));
 
@@ -61,6 +62,21 @@ export const certValiditySchema = z.strictObject({
 /** A certificate field: a PEM to serve verbatim, a validity to generate, or null for none. */
 export const certFieldSchema = z.union([pemSchema, certValiditySchema, z.null()]);
 
+/**
+ * A state AWS may add to an enum after the SDK was built (AWS adds enum values; clients must cope).
+ * Given as `unknownState:` beside the strict `state:` so that a typo in `state` is still refused.
+ */
+export const UNKNOWN_STATE = /^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$/;
+function unknownStateSchema(known: Record<string, string>) {
+  const values = new Set(Object.values(known));
+  return z.string()
+    .regex(UNKNOWN_STATE, 'must be an UPPER_SNAKE_CASE state name that the SDK does not know, e.g. QUARANTINED')
+    .refine((v) => !values.has(v), { message: 'is a known state; write it as state: instead' });
+}
+
+const oneState = (v: { state?: unknown; unknownState?: unknown }) => v.state === undefined || v.unknownState === undefined;
+const ONE_STATE = { path: ['unknownState'], message: 'give state or unknownState, not both' };
+
 const errorCodeName = z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/, 'must be an AWS error code such as KMSInternalException');
 const overridesSchema = z.record(z.string(), z.unknown());
 
@@ -76,6 +92,8 @@ const xksSchema = z.strictObject({
 const storeMutable = {
   name: z.string().min(1).max(256),
   state: z.enum(ConnectionStateType),
+  /** A ConnectionState the SDK does not know (e.g. QUARANTINED), served as-is; replaces `state`. */
+  unknownState: unknownStateSchema(ConnectionStateType),
   errorCode: z.enum(ConnectionErrorCodeType).nullable(),
   trustAnchorCertificate: pemSchema.nullable(),
   trustAnchor: certValiditySchema,
@@ -89,16 +107,16 @@ const storeMutable = {
   overrides: overridesSchema,
   clusterId: z.string().regex(CLUSTER_ID, 'must look like cluster-1a23b4cdefg (cluster- and 11-16 letters or digits)'),
 };
-export const storePatchSchema = z.strictObject(storeMutable).partial();
+export const storePatchSchema = z.strictObject(storeMutable).partial().refine(oneState, ONE_STATE);
 export type StorePatch = z.infer<typeof storePatchSchema>;
 
 export const storeSchema = z.strictObject({
   ...storeMutable,
   id: z.string().regex(STORE_ID, 'must look like cks-1234567890abcdef0').optional(),
   type: z.enum(CustomKeyStoreType).default('AWS_CLOUDHSM'),
-  state: storeMutable.state.default('CONNECTED'),
+  state: storeMutable.state.optional(),
   createdAt: timestampSchema.optional(),
-}).partial({ name: true, errorCode: true, trustAnchorCertificate: true, trustAnchor: true, xks: true, connectError: true, connectDelay: true, probeFailure: true, overrides: true, clusterId: true })
+}).partial({ unknownState: true, name: true, errorCode: true, trustAnchorCertificate: true, trustAnchor: true, xks: true, connectError: true, connectDelay: true, probeFailure: true, overrides: true, clusterId: true })
   .superRefine((s, ctx) => {
     if (s.type === 'AWS_CLOUDHSM') {
       if (!s.clusterId) ctx.addIssue({ code: 'custom', path: ['clusterId'], message: 'required for an AWS_CLOUDHSM store' });
@@ -108,10 +126,16 @@ export const storeSchema = z.strictObject({
         if (s[k] != null) ctx.addIssue({ code: 'custom', path: [k], message: 'only applies to an AWS_CLOUDHSM store' });
       }
     }
-    for (const message of errorCodeProblems(s.state, s.errorCode)) ctx.addIssue({ code: 'custom', path: ['errorCode'], message });
+    if (s.state !== undefined && s.unknownState !== undefined) ctx.addIssue({ code: 'custom', path: ['unknownState'], message: 'give state or unknownState, not both' });
+    for (const message of errorCodeProblems(effectiveState(s, 'CONNECTED'), s.errorCode)) ctx.addIssue({ code: 'custom', path: ['errorCode'], message });
   });
 export type StoreInput = z.input<typeof storeSchema>;
 export type StoreSpec = z.infer<typeof storeSchema>;
+
+/** The state a spec or patch sets: `unknownState` wins over `state`; `fallback` when neither is given. */
+export function effectiveState<S extends string, F extends string | undefined>(p: { state?: S | undefined; unknownState?: string | undefined }, fallback: F): S | string | F {
+  return p.unknownState ?? p.state ?? fallback;
+}
 
 export function errorCodeProblems(state: string | undefined, errorCode: string | null | undefined): string[] {
   if (state === 'FAILED' && !errorCode) return ['required when state is FAILED (a ConnectionErrorCode such as INVALID_CREDENTIALS)'];
@@ -122,13 +146,16 @@ export function errorCodeProblems(state: string | undefined, errorCode: string |
 export const hsmSchema = z.strictObject({
   id: z.string().regex(HSM_ID, 'must look like hsm-abcdefghijk').optional(),
   az: z.string().regex(AZ, 'must be an Availability Zone such as us-east-1a'),
-  state: z.enum(HsmState).default('ACTIVE'),
+  state: z.enum(HsmState).optional(),
+  /** An HsmState the SDK does not know, served as-is; replaces `state`. */
+  unknownState: unknownStateSchema(HsmState).optional(),
   stateMessage: z.string().optional(),
   subnetId: z.string().optional(),
   eniId: z.string().optional(),
   eniIp: z.string().optional(),
-});
-export const hsmPatchSchema = z.strictObject({ state: z.enum(HsmState), stateMessage: z.string().nullable() }).partial();
+}).refine(oneState, ONE_STATE);
+export const hsmPatchSchema = z.strictObject({ state: z.enum(HsmState), unknownState: unknownStateSchema(HsmState), stateMessage: z.string().nullable() }).partial()
+  .refine(oneState, ONE_STATE);
 export type HsmInput = z.input<typeof hsmSchema>;
 export type HsmPatch = z.infer<typeof hsmPatchSchema>;
 
@@ -138,30 +165,42 @@ const certificatesSchema = z.strictObject(Object.fromEntries(CERTIFICATE_NAMES.m
 
 const clusterMutable = {
   state: z.enum(CLUSTER_STATES),
+  /** A ClusterState the SDK does not know, served as-is; replaces `state`. */
+  unknownState: unknownStateSchema(CLUSTER_STATES),
   stateMessage: z.string().nullable(),
   hsms: z.array(hsmSchema),
   certificates: certificatesSchema,
   overrides: overridesSchema,
 };
-export const clusterPatchSchema = z.strictObject(clusterMutable).partial();
+export const clusterPatchSchema = z.strictObject(clusterMutable).partial().refine(oneState, ONE_STATE);
 export type ClusterPatch = z.infer<typeof clusterPatchSchema>;
 
 export const clusterSchema = z.strictObject({
   ...clusterMutable,
   id: z.string().regex(CLUSTER_ID, 'must look like cluster-1a23b4cdefg (cluster- and 11-16 letters or digits)'),
-  state: clusterMutable.state.default('ACTIVE'),
+  state: clusterMutable.state.optional(),
   hsms: clusterMutable.hsms.default([]),
   vpcId: z.string().optional(),
   hsmType: z.string().default('hsm1.medium'),
   subnets: z.record(z.string().regex(AZ, 'must be an Availability Zone such as us-east-1a'), z.string()).optional(),
   createdAt: timestampSchema.optional(),
-}).partial({ stateMessage: true, certificates: true, overrides: true });
+}).partial({ unknownState: true, stateMessage: true, certificates: true, overrides: true }).refine(oneState, ONE_STATE);
 export type ClusterInput = z.input<typeof clusterSchema>;
 export type ClusterSpec = z.infer<typeof clusterSchema>;
 
 const regionSchema = z.strictObject({
   stores: z.array(storeSchema).default([]),
   clusters: z.array(clusterSchema).default([]),
+});
+
+/** An IAM action such as kms:DescribeCustomKeyStores, with `*` wildcards (kms:*, kms:Describe*, *). */
+const iamActionSchema = z.string().regex(/^(\*|[a-z0-9-]+:[A-Za-z0-9*]+)$/, 'must be an IAM action such as kms:DescribeCustomKeyStores or kms:* (service prefix, colon, action)');
+
+export const scpDenySchema = z.strictObject({
+  account: z.string({ error: 'must be a 12-digit account id in quotes' }).regex(ACCOUNT_ID, 'must be a 12-digit account id (quote it in YAML)'),
+  /** Omitted: every region. */
+  region: z.string().regex(REGION, 'must be a region name such as us-east-1').optional(),
+  action: iamActionSchema,
 });
 
 const accountMutable = {
@@ -172,6 +211,19 @@ const accountMutable = {
   denyAssumeRole: z.union([z.boolean(), z.array(z.string())]),
   /** When set, AssumeRole into this account must pass this ExternalId. */
   externalId: z.string().min(2).nullable(),
+  /** The opt-in regions this account has enabled (me-central-1, af-south-1, ...); every other opt-in region is refused. */
+  optInRegions: z.array(z.string().regex(REGION, 'must be a region name such as me-central-1')),
+  /** The OU the account sits in, as a path from the root: /Prod/Payments ("/" = directly under the root). */
+  ou: z.string().regex(/^\/([^/]{1,128}(\/[^/]{1,128})*)?$/, 'must be an OU path such as /Prod/Payments ("/" = the root)'),
+  /** Organizations tags of the account (ListTagsForResource). */
+  tags: z.record(z.string().min(1).max(128), z.string().max(256)).refine((t) => Object.keys(t).length <= 50, 'at most 50 tags'),
+  /** IAM actions no identity of this account is allowed (implicit deny), e.g. [kms:GenerateRandom]; `*` wildcards. */
+  missingPermissions: z.array(iamActionSchema),
+  /** IAM roles with settings of their own (any role name may be assumed; unlisted roles have the IAM defaults). */
+  roles: z.record(z.string().regex(/^[\w+=,.@-]{1,64}$/, 'must be an IAM role name'), z.strictObject({
+    /** The role's MaxSessionDuration: 1h (the IAM default) to 12h. */
+    maxSessionDuration: durationSchema.refine((ms) => ms >= 3_600_000 && ms <= 43_200_000, 'must be between 1h and 12h (IAM MaxSessionDuration)'),
+  }).partial()),
 };
 export const accountPatchSchema = z.strictObject(accountMutable).partial();
 export type AccountPatch = z.infer<typeof accountPatchSchema>;
@@ -180,12 +232,17 @@ export const accountSchema = z.strictObject({
   id: z.string({ error: 'must be a 12-digit account id in quotes, e.g. "111111111111" (YAML reads bare digits as a number)' }).regex(ACCOUNT_ID, 'must be a 12-digit account id (quote it in YAML)'),
   status: accountMutable.status.default('ACTIVE'),
   denyAssumeRole: accountMutable.denyAssumeRole.default(false),
+  optInRegions: accountMutable.optInRegions.default([]),
+  roles: accountMutable.roles.default({}),
+  missingPermissions: accountMutable.missingPermissions.default([]),
+  ou: accountMutable.ou.default('/'),
+  tags: accountMutable.tags.default({}),
   joinedAt: timestampSchema.optional(),
   regions: z.record(z.string().regex(REGION, 'must be a region name such as us-east-1'), regionSchema).default({}),
 }).partial({ name: true, email: true, externalId: true });
 export type AccountSpec = z.infer<typeof accountSchema>;
 
-export const SERVICES = ['kms', 'cloudhsm', 'sts', 'organizations'] as const;
+export const SERVICES = ['kms', 'cloudhsm', 'sts', 'organizations', 'account'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
 export const injectedErrorSchema = z.strictObject({
@@ -254,8 +311,12 @@ const timelineEntrySchema = z.strictObject({
 });
 
 export const scenarioSchema = z.strictObject({
+  /** The partition of every account (aws, aws-cn, aws-us-gov): an organization lives in one partition. */
+  partition: z.enum(PARTITION_IDS as [string, ...string[]]).default('aws'),
   managementAccount: z.string({ error: 'must be a 12-digit account id in quotes, e.g. "111111111111"' }).regex(ACCOUNT_ID, 'must be a 12-digit account id (quote it in YAML)').optional(),
   accounts: z.array(accountSchema).default([]),
+  /** Service control policy denies: { account, region?, action } (never applied to the management account, as at AWS). */
+  scpDeny: z.array(scpDenySchema).default([]),
   timeline: z.array(timelineEntrySchema).default([]),
   faults: faultsSchema.default(faultsSchema.parse({})),
   generate: generateSchema.optional(),
@@ -269,7 +330,13 @@ export const scenarioSchema = z.strictObject({
   credentials: z.strictObject({
     /** Issued credentials expire after min(DurationSeconds, this). */
     maxLifetime: durationSchema.optional(),
-  }).default({}),
+    /** Whose keys `sim.credentials` are: default the management account (e.g. a tooling account instead). */
+    baseAccount: z.string().regex(ACCOUNT_ID, 'must be a 12-digit account id (quote it in YAML)').optional(),
+    /** user: AKIASIM0<id>, an IAM user; role: ASIASIM0<id>, a session of baseRoleName (IRSA, ECS task or instance role), so AssumeRole is role chaining. */
+    baseIdentity: z.enum(['user', 'role']).default('user'),
+    /** The role whose session ASIASIM0<id> keys are. */
+    baseRoleName: z.string().regex(/^[\w+=,.@-]{1,64}$/, 'must be an IAM role name').default('keystore-watch-base'),
+  }).default({ baseIdentity: 'user', baseRoleName: 'keystore-watch-base' }),
 }).transform((s, ctx) => {
   const storeIds = new Set<string>();
   const clusterIds = new Set<string>();
@@ -277,7 +344,15 @@ export const scenarioSchema = z.strictObject({
   s.accounts.forEach((a, ai) => {
     if (accountIds.has(a.id)) ctx.addIssue({ code: 'custom', path: ['accounts', ai, 'id'], message: `duplicate account id ${a.id}` });
     accountIds.add(a.id);
+    const partition = s.partition;
+    const enabled = new Set(a.optInRegions);
+    a.optInRegions.forEach((region, ri) => {
+      const message = optInProblem(region, partition);
+      if (message) ctx.addIssue({ code: 'custom', path: ['accounts', ai, 'optInRegions', ri], message });
+    });
     for (const [region, r] of Object.entries(a.regions)) {
+      const message = regionProblem(region, partition, enabled);
+      if (message) ctx.addIssue({ code: 'custom', path: ['accounts', ai, 'regions', region], message });
       const names = new Set<string>();
       r.stores.forEach((st, si) => {
         const path = ['accounts', ai, 'regions', region, 'stores', si];
@@ -296,6 +371,18 @@ export const scenarioSchema = z.strictObject({
       });
     }
   });
+  s.generate?.regions.forEach((region, ri) => {
+    const message = regionProblem(region, s.partition, null);
+    if (message) ctx.addIssue({ code: 'custom', path: ['generate', 'regions', ri], message });
+  });
+  s.scpDeny.forEach((d, i) => {
+    if (s.accounts.length > 0 && !accountIds.has(d.account)) ctx.addIssue({ code: 'custom', path: ['scpDeny', i, 'account'], message: `${d.account} is not one of accounts[].id` });
+    const message = d.region === undefined ? undefined : regionProblem(d.region, s.partition, null);
+    if (message) ctx.addIssue({ code: 'custom', path: ['scpDeny', i, 'region'], message });
+  });
+  if (s.credentials.baseAccount && s.accounts.length > 0 && !accountIds.has(s.credentials.baseAccount)) {
+    ctx.addIssue({ code: 'custom', path: ['credentials', 'baseAccount'], message: `${s.credentials.baseAccount} is not one of accounts[].id` });
+  }
   if (s.managementAccount && s.accounts.length > 0 && !accountIds.has(s.managementAccount)) {
     ctx.addIssue({ code: 'custom', path: ['managementAccount'], message: `${s.managementAccount} is not one of accounts[].id` });
   }
@@ -317,7 +404,7 @@ export const scenarioSchema = z.strictObject({
     if (e.store !== undefined) {
       if (!storeIds.has(e.store)) ctx.addIssue({ code: 'custom', path: [...path, 'store'], message: `no store with id ${e.store} in accounts[].regions.*.stores (timeline stores need an explicit id)` });
       const set = e.set && parseInto(storePatchSchema, e.set, ctx, [...path, 'set']);
-      for (const message of set ? errorCodeProblems(set.state, set.errorCode) : []) ctx.addIssue({ code: 'custom', path: [...path, 'set', 'errorCode'], message });
+      for (const message of set ? errorCodeProblems(effectiveState(set, undefined), set.errorCode) : []) ctx.addIssue({ code: 'custom', path: [...path, 'set', 'errorCode'], message });
       return { at: e.at, kind: 'store' as const, id: e.store, set, delete: e.delete === true };
     }
     if (e.cluster !== undefined) {
@@ -326,10 +413,33 @@ export const scenarioSchema = z.strictObject({
     }
     if (!accountIds.has(e.account!)) ctx.addIssue({ code: 'custom', path: [...path, 'account'], message: `no account with id ${e.account} in accounts[]` });
     if (e.delete) ctx.addIssue({ code: 'custom', path: [...path, 'delete'], message: 'accounts cannot be deleted; set status: CLOSED instead' });
-    return { at: e.at, kind: 'account' as const, id: e.account!, set: e.set && parseInto(accountPatchSchema, e.set, ctx, [...path, 'set']) };
+    const set = e.set && parseInto(accountPatchSchema, e.set, ctx, [...path, 'set']);
+    set?.optInRegions?.forEach((region, ri) => {
+      const message = optInProblem(region, s.partition);
+      if (message) ctx.addIssue({ code: 'custom', path: [...path, 'set', 'optInRegions', ri], message });
+    });
+    return { at: e.at, kind: 'account' as const, id: e.account!, set };
   });
   return { ...s, timeline };
 });
+
+/** Why an account of `partition` cannot hold resources in `region` (enabled: its opt-in regions; null: all). */
+export function regionProblem(region: string, partition: string, enabled: ReadonlySet<string> | null): string | undefined {
+  const info = regionInfo(region);
+  if (!info) return `${region} is not a region of any AWS partition (the SDK's partition metadata does not know it)`;
+  if (info.partition !== partition) return `${region} is in partition ${info.partition}, the scenario in ${partition} (set partition: ${info.partition}; one simulator serves one partition)`;
+  if (info.optIn && enabled && !enabled.has(region)) return `${region} is an opt-in region this account has not enabled (add it to optInRegions)`;
+  return undefined;
+}
+
+/** Why `region` cannot be listed in optInRegions of an account of `partition`. */
+export function optInProblem(region: string, partition: string): string | undefined {
+  const info = regionInfo(region);
+  if (!info) return `${region} is not a region of any AWS partition`;
+  if (info.partition !== partition) return `${region} is in partition ${info.partition}, the scenario in ${partition}`;
+  if (!info.optIn) return `${region} is enabled by default (list only opt-in regions)`;
+  return undefined;
+}
 
 function parseInto<T extends z.ZodType>(schema: T, value: unknown, ctx: z.RefinementCtx, path: (string | number)[]): z.infer<T> | undefined {
   const r = schema.safeParse(value);

@@ -12,10 +12,14 @@ import type { SimClock } from './clock.js';
 import { jsonBody, jsonError, MALFORMED_JSON, writeJson, JSON_CONTENT_TYPE } from './protocol/json.js';
 import { MALFORMED_XML, queryError, queryResponse } from './protocol/query.js';
 import { parseAuthorization } from './protocol/sigv4.js';
+import { IAM_PREFIX, refusalMessage } from './policies.js';
+import { regionInfo } from './regions.js';
+import { callerArn } from './services/service.js';
 import { DEMO_SCENARIO_PATH, loadScenarioFile, parseScenario, type Scenario, type ScenarioInput, type ServiceName } from './scenario.js';
 import { cloudhsm } from './services/cloudhsm.js';
 import { kms } from './services/kms.js';
 import { organizations } from './services/organizations.js';
+import { account, ACCOUNT_ROUTES } from './services/account.js';
 import type { Input, Service } from './services/service.js';
 import { sts } from './services/sts.js';
 
@@ -36,8 +40,11 @@ export interface RunningSimulator {
   url: string;
   port: number;
   fleet: Fleet;
-  /** The management account's base credentials (any secret is accepted). */
-  credentials: { accessKeyId: string; secretAccessKey: string };
+  /**
+   * The base credentials (any secret is accepted): of `credentials.baseAccount` (default the management
+   * account), an IAM user's AKIA keys or, with `credentials.baseIdentity: role`, a role session's ASIA keys.
+   */
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   close(): Promise<void>;
 }
 
@@ -88,7 +95,7 @@ export async function startSimulator(opts: StartSimulatorOptions = {}): Promise<
     url: `http://${host}:${port}`,
     port,
     fleet,
-    credentials: { accessKeyId: baseAccessKeyId(fleet.managementAccountId), secretAccessKey: 'simulator' },
+    credentials: baseCredentials(fleet),
     close: () => new Promise<void>((resolve) => {
       for (const t of timers) clearTimeout(t);
       timers.clear();
@@ -96,6 +103,17 @@ export async function startSimulator(opts: StartSimulatorOptions = {}): Promise<
       server.closeAllConnections();
     }),
   };
+}
+
+const pathOf = (url: string | undefined) => {
+  const u = url ?? '/';
+  const q = u.indexOf('?');
+  return q < 0 ? u : u.slice(0, q);
+};
+
+function baseCredentials(fleet: Fleet): RunningSimulator['credentials'] {
+  const role = fleet.scenario.credentials.baseIdentity === 'role';
+  return { accessKeyId: baseAccessKeyId(fleet.baseAccountId, role ? 'role' : 'user'), secretAccessKey: 'simulator', ...(role && { sessionToken: 'simulator-base-session' }) };
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -112,11 +130,21 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
+type Protocol = 'json' | 'query' | 'rest-json';
+const REST_JSON_CONTENT_TYPE = 'application/json';
+
 /** An AWS error in the wire format of the request's protocol. */
-function errorReply(protocol: 'json' | 'query', service: Service | undefined, err: AwsError): Reply {
+function errorReply(protocol: Protocol, service: Service | undefined, err: AwsError): Reply {
   if (protocol === 'query') return { status: err.status, body: queryError(err.code, err.message, err.status), headers: {}, contentType: 'text/xml' };
   const { body, headers } = jsonError(err.code, err.message, service?.messageKey ?? 'message', err.extra);
-  return { status: err.status, body, headers, contentType: JSON_CONTENT_TYPE };
+  return { status: err.status, body, headers, contentType: protocol === 'rest-json' ? REST_JSON_CONTENT_TYPE : JSON_CONTENT_TYPE };
+}
+
+/** What AWS answers for credentials it does not know in this region (an opt-in region not enabled, another partition). */
+function invalidTokenError(protocol: Protocol): AwsError {
+  return protocol === 'query'
+    ? new AwsError('InvalidClientTokenId', 'The security token included in the request is invalid.', 403)
+    : new AwsError('UnrecognizedClientException', 'The security token included in the request is invalid.', 400);
 }
 
 function throttlingError(service: ServiceName): AwsError {
@@ -125,13 +153,14 @@ function throttlingError(service: ServiceName): AwsError {
     case 'cloudhsm': return new AwsError('ThrottlingException', 'Rate exceeded');
     case 'organizations': return new AwsError('TooManyRequestsException', 'You have sent too many requests in too short a period of time. The quota helps protect against denial-of-service attacks. Try again later.', 429, { Type: 'TooManyRequests' });
     case 'sts': return new AwsError('Throttling', 'Rate exceeded', 400);
+    case 'account': return new AwsError('TooManyRequestsException', 'Rate exceeded', 429);
   }
 }
 
 function handleAws(fleet: Fleet, req: IncomingMessage, res: ServerResponse, raw: Buffer, later: (ms: number, fn: () => void) => void): void {
   const target = req.headers['x-amz-target'];
   const scope = parseAuthorization(req.headers.authorization);
-  let protocol: 'json' | 'query' = 'json';
+  let protocol: Protocol = 'json';
   let service: Service | undefined;
   let operation = '';
   let input: Input = {};
@@ -156,6 +185,20 @@ function handleAws(fleet: Fleet, req: IncomingMessage, res: ServerResponse, raw:
     input = Object.fromEntries(params);
     operation = String(input.Action ?? '');
     service = sts; // the only query-protocol service simulated
+  } else if (scope?.service === 'account' || ACCOUNT_ROUTES[pathOf(req.url)] !== undefined) {
+    // REST-JSON (Account): the operation is the path, the body its JSON input.
+    protocol = 'rest-json';
+    service = account;
+    operation = ACCOUNT_ROUTES[pathOf(req.url)] ?? '';
+    if (raw.length > 0) {
+      try {
+        const parsed: unknown = JSON.parse(raw.toString('utf8'));
+        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+        input = parsed as Input;
+      } catch {
+        parseError = new AwsError('SerializationException', 'The request body could not be parsed as JSON.');
+      }
+    }
   }
 
   // Counted under account "-" until the caller is identified.
@@ -184,6 +227,13 @@ function handleAws(fleet: Fleet, req: IncomingMessage, res: ServerResponse, raw:
       ? new AwsError('IncompleteSignature', 'Authorization header requires \'Credential\' parameter.', 400)
       : new AwsError('IncompleteSignatureException', 'Authorization header requires \'Credential\' parameter.', 400));
   }
+  const regional = !service?.global;
+  if (regional && regionInfo(scope.region) === undefined) {
+    // No partition has this region: the real SDK would not even resolve kms.<region>.amazonaws.com.
+    // The nearest a local server gets to a DNS failure is a connection that dies without an answer.
+    fleet.requestCounters.record(key, 'failed');
+    return void (req.socket.resetAndDestroy ? req.socket.resetAndDestroy() : req.socket.destroy());
+  }
   const who = fleet.identify(scope.accessKeyId, req.headers['x-amz-security-token'] as string | undefined);
   if ('error' in who) {
     if (who.error === 'expired') {
@@ -191,17 +241,29 @@ function handleAws(fleet: Fleet, req: IncomingMessage, res: ServerResponse, raw:
         ? new AwsError('ExpiredToken', 'The security token included in the request is expired', 403)
         : new AwsError('ExpiredTokenException', 'The security token included in the request is expired', 400));
     }
-    return fail(protocol === 'query'
-      ? new AwsError('InvalidClientTokenId', 'The security token included in the request is invalid.', 403)
-      : new AwsError('UnrecognizedClientException', 'The security token included in the request is invalid.', 400));
+    return fail(invalidTokenError(protocol));
   }
   key.account = who.account;
+  // An opt-in region the account has not enabled, or a region of another partition, does not know
+  // the account's credentials: the same answer as an unknown access key.
+  if (regional && fleet.regionAccess(who.account, scope.region) !== 'ok') return fail(invalidTokenError(protocol));
   if (parseError) return fail(parseError);
   const handler = service?.operations[operation];
   if (!service || !handler) {
     return fail(protocol === 'query'
       ? new AwsError('InvalidAction', `Could not find operation ${operation} for version 2011-06-15`, 400)
-      : new AwsError('UnknownOperationException', operation ? `Unknown operation ${String(target)}` : 'Missing or unknown x-amz-target.', 400));
+      : protocol === 'rest-json'
+        ? new AwsError('UnknownOperationException', `No operation at ${req.method ?? 'POST'} ${pathOf(req.url)}`, 404)
+        : new AwsError('UnknownOperationException', operation ? `Unknown operation ${String(target)}` : 'Missing or unknown x-amz-target.', 400));
+  }
+
+  // IAM: a service control policy's explicit deny, or a permission the caller's identities lack.
+  const action = fleet.policies.empty ? '' : `${IAM_PREFIX[service.name]}:${operation}`;
+  const refusal = action && fleet.policies.refusal(who.account, scope.region, action, who.account === fleet.managementAccountId);
+  if (refusal) {
+    const caller = callerArn({ account: who.account, partition: who.partition, ...(who.roleName !== undefined && { roleName: who.roleName, sessionName: who.sessionName }) });
+    const message = refusalMessage(caller, action, refusal);
+    return fail(protocol === 'query' ? new AwsError('AccessDenied', message, 403) : new AwsError('AccessDeniedException', message, service.name === 'kms' || service.name === 'cloudhsm' ? 400 : 403));
   }
 
   fleet.tick();
@@ -240,7 +302,8 @@ function handleAws(fleet: Fleet, req: IncomingMessage, res: ServerResponse, raw:
       account: who.account,
       region: scope.region,
       accessKeyId: scope.accessKeyId,
-      ...(who.roleName !== undefined && { roleName: who.roleName }),
+      partition: who.partition,
+      ...(who.roleName !== undefined && { roleName: who.roleName, sessionName: who.sessionName }),
       stale: fleet.faults.staleRead(),
     });
   } catch (err) {
@@ -249,5 +312,5 @@ function handleAws(fleet: Fleet, req: IncomingMessage, res: ServerResponse, raw:
     return fail(new AwsError(service.name === 'kms' ? 'KMSInternalException' : 'InternalFailure', 'The simulator failed to process the request.', 500));
   }
   if (protocol === 'query') finish({ status: 200, body: queryResponse(operation, result), headers: {}, contentType: 'text/xml' }, 'ok');
-  else finish({ status: 200, body: jsonBody(result), headers: {}, contentType: JSON_CONTENT_TYPE }, 'ok');
+  else finish({ status: 200, body: jsonBody(result), headers: {}, contentType: protocol === 'rest-json' ? REST_JSON_CONTENT_TYPE : JSON_CONTENT_TYPE }, 'ok');
 }

@@ -1,7 +1,7 @@
 // Builds the next immutable snapshot from one poll's raw results and the previous snapshot. Pure.
 // The previous snapshot supplies history: when each state was first seen, and the last known stores of
 // targets that failed this time (kept, marked stale, never reported as removed).
-import type { ClusterRecord, ProbeResult, Snapshot, StoreRecord, Target, TargetError, TargetOutcome } from '../model.js';
+import type { ClusterRecord, ProbeResult, Snapshot, StoreRecord, Target, TargetError, TargetOutcome, TargetStatus } from '../model.js';
 import { storeKey, targetKey } from '../model.js';
 import type { ObservedStore } from '../collect/key-stores.js';
 import type { ObservedCluster } from '../collect/clusters.js';
@@ -10,9 +10,11 @@ import { groupBy } from '../util/group-by.js';
 export interface TargetPollResult {
   target: Target;
   durationMs: number;
-  /** null when the target failed. */
+  /** null when the target did not answer (failed, not_enabled or denied). */
   stores: ObservedStore[] | null;
   error: TargetError | null;
+  /** Why stores is null when it is not a failure: an opt-in region not enabled, or an SCP deny. Default failed. */
+  status?: Exclude<TargetStatus, 'ok'>;
   /** CloudHSM enrichment: not attempted when the target has no CloudHSM store. */
   cloudHsm: { attempted: false } | { attempted: true; clusters: ObservedCluster[] | null; error: TargetError | null };
   probes: { storeId: string; ok: boolean; durationMs: number; error: TargetError | null }[];
@@ -95,15 +97,18 @@ export function buildSnapshot(prev: Snapshot | null, results: readonly TargetPol
       }
     }
 
+    const status: TargetStatus = ok ? 'ok' : (r.status ?? 'failed');
     targets.push({
       accountId: r.target.accountId,
       accountName: r.target.accountName,
       region: r.target.region,
+      status,
       ok,
       error: ok ? null : r.error,
       durationMs: r.durationMs,
       lastSuccessAt: ok ? seenAt : (before?.lastSuccessAt ?? null),
-      consecutiveFailures: ok ? 0 : (before?.consecutiveFailures ?? 0) + 1,
+      // not_enabled and denied are answers, not failures: they never count toward TARGET_DOWN.
+      consecutiveFailures: status === 'failed' ? (before?.consecutiveFailures ?? 0) + 1 : 0,
       cloudHsm,
     });
   }

@@ -14,5 +14,9 @@ export function parseSnapshotDoc(data: unknown): Snapshot {
       throw new Error('snapshot.stores holds an entry without id/accountId/region/state');
     }
   }
+  // Snapshots written before target statuses existed: ok or failed.
+  for (const t of s.targets!) {
+    if (t && typeof t === 'object' && typeof (t as { status?: unknown }).status !== 'string') (t as { status: string }).status = t.ok ? 'ok' : 'failed';
+  }
   return s as Snapshot;
 }

@@ -187,7 +187,7 @@ class World {
         }
       }
       targets.push({
-        accountId: account, accountName: t.spec.name ?? talias, region, ok: !t.down, error: t.down ? { code: t.down, message: 'target down' } : null, durationMs: 100,
+        accountId: account, accountName: t.spec.name ?? talias, region, status: t.down ? 'failed' : 'ok', ok: !t.down, error: t.down ? { code: t.down, message: 'target down' } : null, durationMs: 100,
         lastSuccessAt: t.lastSuccessAt, consecutiveFailures: t.failures, cloudHsm,
       });
     }

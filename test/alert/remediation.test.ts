@@ -304,7 +304,7 @@ describe('shell safety of filled commands', () => {
       const commands = [...new Set(all)];
       // Stub every program the commands call: print the arguments NUL-separated, one command per line.
       const stubs = ['aws', 'openssl', 'curl', 'kubectl', 'date'].map((p) => `${p}() { printf '%s\\0' "${p}" "$@"; printf '\\n'; }`).join('\n');
-      const script = `${stubs}\nset -u\nexport XKS_PROXY_HOST=h VPC_ENDPOINT_SERVICE_NAME=n VPC_ENDPOINT_SERVICE_ID=i KMSUSER_PASSWORD=p XKS_ACCESS_KEY_ID=a XKS_SECRET_ACCESS_KEY=s XKS_URI_PATH=u SUBNET_ID=s1 SUBNET_ID_1=s1 SUBNET_ID_2=s2 BACKUP_ID=b HSM_TYPE=t NEW_CLUSTER_ID=n AVAILABILITY_ZONE=z SECOND_AVAILABILITY_ZONE=z2 HSM_ID=hh ROLE_ARN=r KEYSTORE_WATCH_HOST=k\n${commands.join('\n')}\n`;
+      const script = `${stubs}\nset -u\nexport XKS_PROXY_HOST=h VPC_ENDPOINT_SERVICE_NAME=n VPC_ENDPOINT_SERVICE_ID=i KMSUSER_PASSWORD=p XKS_ACCESS_KEY_ID=a XKS_SECRET_ACCESS_KEY=s XKS_URI_PATH=u SUBNET_ID=s1 SUBNET_ID_1=s1 SUBNET_ID_2=s2 BACKUP_ID=b HSM_TYPE=t NEW_CLUSTER_ID=n AVAILABILITY_ZONE=z SECOND_AVAILABILITY_ZONE=z2 HSM_ID=hh ROLE_ARN=r KEYSTORE_WATCH_HOST=k IAM_ACTION=a POLICY_ID=p AWS_DNS_SUFFIX=d ACCOUNT_ID=1\n${commands.join('\n')}\n`;
       const out = execFileSync('bash', ['-c', script], { encoding: 'utf8', cwd: dir });
       expect(existsSync(canary)).toBe(false);
       const argvs = out.split('\n').filter(Boolean).map((l) => l.split('\0').filter((x, i, a) => i < a.length - 1 || x !== ''));

@@ -17,7 +17,7 @@ describe('docs/runbooks.md', () => {
 
   it('has one ## section per alert, anchored at the lower-cased alert name', () => {
     const names = [...Object.values(ALERT_NAMES), ...SELF_MONITORING_ALERTS];
-    expect(names).toHaveLength(15);
+    expect(names).toHaveLength(16);
     for (const name of names) {
       expect(headings.filter((h) => h === `## ${name}`), name).toHaveLength(1);
       expect(anchors.has(name.toLowerCase()), name).toBe(true);
@@ -51,7 +51,7 @@ describe('docs/runbooks.md', () => {
       for (const step of g.steps) expect(committed).toContain(step);
     }
     for (const c of CONDITIONS) {
-      const g = guidanceFor(c, { accountId: '1', accountName: '1', region: '', storeId: null, storeName: null, storeType: null, state: null, errorCode: null, clusterId: null, details: {} });
+      const g = guidanceFor(c, { accountId: '', accountName: '1', region: '', storeId: null, storeName: null, storeType: null, state: null, errorCode: null, clusterId: null, details: {} });
       expect(committed, c).toContain(g.summary);
       // Unknown values are written as the same shell variables the runbook uses.
       for (const cmd of g.commands) expect(committed, cmd).toContain(cmd);

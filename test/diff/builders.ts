@@ -22,7 +22,7 @@ export function store(over: Partial<StoreRecord> & { id: string }): StoreRecord 
 export function target(over: Partial<TargetOutcome> = {}): TargetOutcome {
   return {
     accountId: ACCOUNT, accountName: 'prod', region: REGION, ok: true, error: null, durationMs: 100, lastSuccessAt: T0,
-    consecutiveFailures: 0, cloudHsm: { ok: true, error: null }, ...over,
+    consecutiveFailures: 0, cloudHsm: { ok: true, error: null }, ...over, status: over.status ?? (over.ok === false ? 'failed' : 'ok'),
   };
 }
 

@@ -10,7 +10,7 @@ export function store(over: Partial<StoreRecord> = {}): StoreRecord {
 }
 
 export function target(over: Partial<TargetOutcome> = {}): TargetOutcome {
-  return { accountId: '111111111111', accountName: 'prod', region: 'us-east-1', ok: true, error: null, durationMs: 12, lastSuccessAt: 1_700_000_000_000, consecutiveFailures: 0, cloudHsm: null, ...over };
+  return { accountId: '111111111111', accountName: 'prod', region: 'us-east-1', ok: true, error: null, durationMs: 12, lastSuccessAt: 1_700_000_000_000, consecutiveFailures: 0, cloudHsm: null, ...over, status: over.status ?? (over.ok === false ? 'failed' : 'ok') };
 }
 
 export function cluster(over: Partial<ClusterRecord> = {}): ClusterRecord {

@@ -12,6 +12,7 @@ const PREFIX: Record<string, string> = {
   '@aws-sdk/client-cloudhsm-v2': 'cloudhsm',
   '@aws-sdk/client-sts': 'sts',
   '@aws-sdk/client-organizations': 'organizations',
+  '@aws-sdk/client-account': 'account',
 };
 /** Operations AWS allows without any IAM permission. */
 const NO_PERMISSION_NEEDED = new Set(['sts:GetCallerIdentity']);

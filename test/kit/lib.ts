@@ -155,6 +155,7 @@ export const ALERTS: Record<string, 'critical' | 'warning'> = {
   CloudHsmClusterNotFound: 'critical',
   CloudHsmClusterCertificateExpiring: 'warning',
   KeystoreWatchTargetDown: 'warning',
+  KeystoreWatchRegionDeniedByScp: 'warning',
   KeystoreWatchAbsent: 'critical',
   KeystoreWatchNotPolling: 'critical',
   KeystoreWatchNotificationsFailing: 'warning',

@@ -70,6 +70,35 @@ describe.runIf(required(haveAws))('AWS CLI', () => {
   });
 });
 
+// Older CLIs (e.g. Debian's) predate Account ListRegions: that one case runs when the CLI knows it.
+const haveListRegions = haveAws && has('aws', ['account', 'list-regions', 'help']);
+
+describe.runIf(required(haveAws))('AWS CLI: regions, identity, denials', () => {
+  it('an opt-in region the account has not enabled answers UnrecognizedClientException; GetCallerIdentity names the user', async () => {
+    const r = await run('aws', ['kms', 'describe-custom-key-stores', '--region', 'me-central-1', '--endpoint-url', sim.url], env());
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('UnrecognizedClientException');
+    expect(r.stderr).toContain('The security token included in the request is invalid.');
+    const sts = await run('aws', ['sts', 'get-caller-identity', '--region', 'us-east-1', '--endpoint-url', sim.url, '--output', 'json'], env());
+    expect(sts.status).toBe(0);
+    const me = JSON.parse(sts.stdout);
+    expect(me).toMatchObject({ Account: '111111111111', Arn: 'arn:aws:iam::111111111111:user/keystore-watch-simulator' });
+    expect(me.UserId).toMatch(/^AIDA[0-9A-F]{17}$/);
+    const stsOptIn = await run('aws', ['sts', 'get-caller-identity', '--region', 'af-south-1', '--endpoint-url', sim.url], env());
+    expect(stsOptIn.status).not.toBe(0);
+    expect(stsOptIn.stderr).toContain('InvalidClientTokenId');
+  }, 180_000); // three CLI processes: slow on a loaded 2-core machine
+
+  it.runIf(haveListRegions)('account list-regions follows NextToken and filters by status', async () => {
+    const r = await run('aws', ['account', 'list-regions', '--region-opt-status-contains', 'ENABLED', 'ENABLED_BY_DEFAULT', '--region', 'us-east-1', '--endpoint-url', sim.url, '--output', 'json'], env());
+    expect(r.stderr).toBe('');
+    const names = JSON.parse(r.stdout).Regions.map((x: { RegionName: string }) => x.RegionName);
+    expect(names).toHaveLength(17);
+    expect(names).toContain('ap-northeast-3');
+    expect(names).not.toContain('me-central-1');
+  }, 120_000);
+});
+
 const BOTO3 = String.raw`
 import json, sys, boto3
 url = sys.argv[1]
@@ -86,6 +115,14 @@ try:
     kms.describe_custom_key_stores(CustomKeyStoreId='cks-00000000000000000')
 except kms.exceptions.CustomKeyStoreNotFoundException as e:
     out['error'] = e.response['Error']['Code']
+ident = boto3.client('sts', **base).get_caller_identity()
+out['identity'] = [ident['Account'], ident['Arn']]
+acct = boto3.client('account', **base)
+out['regions'] = sorted(r['RegionName'] for p in acct.get_paginator('list_regions').paginate(RegionOptStatusContains=['ENABLED', 'ENABLED_BY_DEFAULT']) for r in p['Regions'])
+try:
+    boto3.client('kms', **dict(base, region_name='il-central-1')).describe_custom_key_stores()
+except Exception as e:
+    out['optIn'] = e.response['Error']['Code']
 print(json.dumps(out))
 `;
 
@@ -98,5 +135,8 @@ describe.runIf(required(haveBoto3))('boto3', () => {
     expect(out.member).toEqual([['analytics-hsm', 'CONNECTED', 2023], ['analytics-hsm-old', 'FAILED', 2022], ['analytics-xks', 'CONNECTING', 2024]]);
     expect(out.clusters).toEqual([['cluster-analyticsprd', 2]]);
     expect(out.error).toBe('CustomKeyStoreNotFoundException');
+    expect(out.identity).toEqual(['111111111111', 'arn:aws:iam::111111111111:user/keystore-watch-simulator']);
+    expect(out.regions).toHaveLength(17);
+    expect(out.optIn).toBe('UnrecognizedClientException');
   });
 });

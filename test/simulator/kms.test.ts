@@ -154,8 +154,13 @@ describe('KMS against the demo scenario', () => {
     const probe = await rejection(() => acct('333333333333').send(new GenerateRandomCommand({ NumberOfBytes: 1, CustomKeyStoreId: 'cks-5e6f7a8b9c0d10005' })));
     expect(probe.name).toBe('KMSInternalException');
     expect(probe.$metadata?.httpStatusCode).toBe(500);
-    sim.fleet.setStore('cks-5e6f7a8b9c0d10005', { probeFailure: null });
+    // Derived from the cluster, not scripted: an ACTIVE HSM makes it work, a scripted probeFailure still wins.
+    const added = sim.fleet.addHsm('cluster-analyticsprd', { az: 'us-east-1a' });
     expect((await acct('333333333333').send(new GenerateRandomCommand({ NumberOfBytes: 1, CustomKeyStoreId: 'cks-5e6f7a8b9c0d10005' }))).Plaintext!.length).toBe(1);
+    sim.fleet.setStore('cks-5e6f7a8b9c0d10005', { probeFailure: 'DependencyTimeoutException' });
+    expect((await rejection(() => acct('333333333333').send(new GenerateRandomCommand({ NumberOfBytes: 1, CustomKeyStoreId: 'cks-5e6f7a8b9c0d10005' })))).name).toBe('DependencyTimeoutException');
+    sim.fleet.setStore('cks-5e6f7a8b9c0d10005', { probeFailure: null });
+    sim.fleet.removeHsm('cluster-analyticsprd', added.id);
   });
 
   it('runs the connect/disconnect state machine on the simulated clock', async () => {

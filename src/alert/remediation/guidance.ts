@@ -2,6 +2,7 @@
 // (FAILED: error code x store type), fills the command templates with the alert's ids, shell-quoted,
 // and names the runbook section. Pure: no I/O, no clock.
 import type { AlertSubject, Condition, Guidance, Severity } from '../../model.js';
+import { partitionOfRegion } from '../../config/partitions.js';
 import {
   CONDITION_GUIDANCE,
   CONDITION_TITLES,
@@ -31,6 +32,7 @@ export const ALERT_NAMES = {
   CLUSTER_MISSING: 'CloudHsmClusterNotFound',
   CLUSTER_CERT_EXPIRING: 'CloudHsmClusterCertificateExpiring',
   TARGET_DOWN: 'KeystoreWatchTargetDown',
+  SCP_DENIED: 'KeystoreWatchRegionDeniedByScp',
 } as const satisfies Record<Condition, string>;
 
 export type ConditionAlertName = (typeof ALERT_NAMES)[Condition];
@@ -73,9 +75,13 @@ export const SUBJECT_DETAIL = {
   clusterAzs: 'Cluster AZs',
   /** The role keystore-watch assumes for the target (TARGET_DOWN). */
   roleArn: 'Role ARN',
+  /** The IAM action an access denial names, e.g. "kms:DescribeCustomKeyStores" (TARGET_DOWN, SCP_DENIED). */
+  deniedAction: 'Denied action',
+  /** Regions a service control policy denies, comma-separated (SCP_DENIED). */
+  deniedRegions: 'Denied regions',
 } as const;
 
-export type Placeholder = 'storeId' | 'region' | 'accountId' | 'clusterId' | 'az' | 'az2' | 'hsmId' | 'roleArn';
+export type Placeholder = 'storeId' | 'region' | 'accountId' | 'clusterId' | 'az' | 'az2' | 'hsmId' | 'roleArn' | 'action' | 'dnsSuffix';
 
 /** How a placeholder is written when the value is not known (runbooks, or a subject without it). */
 export const PLACEHOLDER_VARIABLES: Record<Placeholder, string> = {
@@ -87,6 +93,8 @@ export const PLACEHOLDER_VARIABLES: Record<Placeholder, string> = {
   az2: '"$SECOND_AVAILABILITY_ZONE"',
   hsmId: '"$HSM_ID"',
   roleArn: '"$ROLE_ARN"',
+  action: '"$IAM_ACTION"',
+  dnsSuffix: '"$AWS_DNS_SUFFIX"',
 };
 
 // Characters that mean nothing to a POSIX shell in an unquoted word; anything else is single-quoted.
@@ -177,6 +185,9 @@ function placeholderValues(condition: Condition, subject: AlertSubject): Partial
     az2,
     hsmId: d[SUBJECT_DETAIL.hsmId] || undefined,
     roleArn: d[SUBJECT_DETAIL.roleArn] || undefined,
+    action: d[SUBJECT_DETAIL.deniedAction] || undefined,
+    // Host names follow the partition: amazonaws.com, amazonaws.com.cn in China.
+    dnsSuffix: partitionOfRegion(subject.region)?.dnsSuffix,
   };
 }
 

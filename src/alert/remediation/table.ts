@@ -4,7 +4,8 @@
 // disagree. Text is the project's own wording of the facts in the AWS KMS and CloudHSM guides.
 //
 // Template placeholders (commands only; guidance.ts shell-quotes every value it fills in):
-//   {storeId} {region} {accountId} {clusterId} {az} {az2} {hsmId} {roleArn}
+//   {storeId} {region} {accountId} {clusterId} {az} {az2} {hsmId} {roleArn} {action} {dnsSuffix}
+// ({dnsSuffix} is the partition's: amazonaws.com, amazonaws.com.cn in China.)
 // Values only the operator knows are written as shell variables ("$NEW_CLUSTER_ID"), so a command
 // can be pasted after exporting them and passwords never land in the shell history.
 //
@@ -49,6 +50,8 @@ export const DOCS = {
   cloudHsmInitialize: { title: 'AWS CloudHSM: Initialize the cluster (trust anchor, cluster certificate)', url: 'https://docs.aws.amazon.com/cloudhsm/latest/userguide/initialize-cluster.html' },
   createHsm: { title: 'AWS CloudHSM API: CreateHsm', url: 'https://docs.aws.amazon.com/cloudhsm/latest/APIReference/API_CreateHsm.html' },
   describeClusters: { title: 'AWS CloudHSM API: DescribeClusters', url: 'https://docs.aws.amazon.com/cloudhsm/latest/APIReference/API_DescribeClusters.html' },
+  scp: { title: 'AWS Organizations: Service control policies (SCPs)', url: 'https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps.html' },
+  scpRegions: { title: 'AWS Organizations: Deny access to AWS based on the requested Region (example SCP)', url: 'https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps_examples_general.html' },
 } as const satisfies Record<string, DocLink>;
 
 // Command templates used by many entries.
@@ -359,7 +362,7 @@ export const ERROR_CODE_GUIDANCE: Record<ConnectionErrorCodeType, Partial<Record
         XKS_SETTINGS,
         VPC_SERVICE,
         VPC_PERMISSIONS,
-        'aws ec2 modify-vpc-endpoint-service-permissions --service-id "$VPC_ENDPOINT_SERVICE_ID" --add-allowed-principals cks.kms.{region}.amazonaws.com --region {region}',
+        'aws ec2 modify-vpc-endpoint-service-permissions --service-id "$VPC_ENDPOINT_SERVICE_ID" --add-allowed-principals cks.kms.{region}.{dnsSuffix} --region {region}',
         DISCONNECT,
         CONNECT,
         DESCRIBE,
@@ -589,14 +592,33 @@ export const CONDITION_GUIDANCE: Record<Exclude<Condition, 'FAILED'>, ConditionG
       cause: 'The monitoring role cannot be assumed (trust policy, external id, SCP), lacks kms:DescribeCustomKeyStores, KMS throttles or fails, or the network path to AWS is broken. The alert shows the last error.',
       steps: [
         'Read the error on the alert and in the keystore-watch logs.',
-        'AccessDenied: check the role trust policy, external id and permissions, and any SCP on the account. Throttling: look for other heavy KMS callers. Timeouts or connection errors: check egress, proxies and VPC endpoints.',
-        'Reproduce with the same role from the keystore-watch host.',
+        'AccessDenied: the alert\'s "Denied action" is the IAM action the role lacks: grant it (config/iam-policy.json has the complete policy); on an AssumeRole denial check the role trust policy and external id. Throttling: look for other heavy KMS callers. Timeouts or connection errors: check egress, proxies and VPC endpoints.',
+        'Reproduce with the same role from the keystore-watch host, and ask IAM whether the role is allowed the denied action.',
       ],
       commands: [
         'aws sts assume-role --role-arn {roleArn} --role-session-name keystore-watch-check --region {region}',
         `aws kms describe-custom-key-stores --region {region} --query 'CustomKeyStores[].[CustomKeyStoreId,ConnectionState]'`,
+        'aws iam simulate-principal-policy --policy-source-arn {roleArn} --action-names {action}',
       ],
       docs: [DOCS.listEntry],
+    },
+  },
+  SCP_DENIED: {
+    default: {
+      summary: 'A service control policy of the organization denies keystore-watch in some regions of this account: key stores there, if any, are not watched.',
+      cause: 'An SCP (often a region deny list using aws:RequestedRegion) explicitly denies the call in those regions. No IAM permission in the account can override an explicit SCP deny; only the organization\'s management account can change it.',
+      steps: [
+        'See the denied regions and the denied action on the finding.',
+        'From the management account (or a delegated administrator), list the service control policies attached to the account and to its OUs up to the root, and find the statement denying the action in those regions.',
+        'If the regions are denied on purpose and hold no key stores, leave them out of keystore-watch with `excludeRegions`. Otherwise add an exception for the monitoring role (a condition on aws:PrincipalArn) to the deny statement.',
+      ],
+      commands: [
+        'aws organizations list-policies-for-target --target-id {accountId} --filter SERVICE_CONTROL_POLICY',
+        'aws organizations list-parents --child-id {accountId}',
+        'aws organizations describe-policy --policy-id "$POLICY_ID"',
+        `aws kms describe-custom-key-stores --region {region} --query 'CustomKeyStores[].[CustomKeyStoreId,ConnectionState]'`,
+      ],
+      docs: [DOCS.scp, DOCS.scpRegions],
     },
   },
 };
@@ -668,6 +690,7 @@ export const CONDITION_TITLES: Record<Condition, string> = {
   CLUSTER_MISSING: 'CloudHSM cluster not found',
   CLUSTER_CERT_EXPIRING: 'CloudHSM cluster certificate expiring',
   TARGET_DOWN: 'Monitoring target down: account and region not polled',
+  SCP_DENIED: 'Regions denied to keystore-watch by a service control policy',
 };
 
 export const SELF_MONITORING_TITLES: Record<SelfMonitoringAlert, string> = {

@@ -85,6 +85,13 @@ function generateRandom(input: Input, ctx: ServiceContext) {
     if (s.type !== 'AWS_CLOUDHSM') throw new AwsError('UnsupportedOperationException', `GenerateRandom is not supported for external key store ${id}.`);
     if (s.state !== 'CONNECTED') throw new AwsError('CustomKeyStoreInvalidStateException', `Custom key store ${id} has a ConnectionState of ${s.state}; it must be CONNECTED.`);
     if (s.probeFailure) throw new AwsError(s.probeFailure, `GenerateRandom failed in the CloudHSM cluster of custom key store ${id}.`, injectedStatus('kms', s.probeFailure));
+    // CONNECTED says nothing about the cluster now: the bytes come from an ACTIVE HSM of the store's cluster.
+    // With none (cluster deleted, or every HSM gone or not ACTIVE) KMS cannot serve the call; AWS documents
+    // no error specific to this case, and of GenerateRandom's modeled errors the retryable
+    // KMSInternalException (500) is what an unreachable backend surfaces as.
+    const cluster = ctx.fleet.getCluster(s.clusterId!);
+    const usable = cluster && cluster.account === s.account && cluster.region === s.region && cluster.hsms.some((h) => h.state === 'ACTIVE');
+    if (!usable) throw new AwsError('KMSInternalException', `KMS could not reach an active HSM in the CloudHSM cluster associated with custom key store ${id}.`, 500);
   }
   return { Plaintext: randomBytes(n).toString('base64') };
 }

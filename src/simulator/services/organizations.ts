@@ -1,21 +1,28 @@
-// Organizations (AWSOrganizationsV20161128, AWS JSON 1.1): ListAccounts and DescribeOrganization.
-import { createHash } from 'node:crypto';
+// Organizations (AWSOrganizationsV20161128, AWS JSON 1.1): accounts, the root and OUs (from the
+// accounts' `ou` paths), and account tags. Only the management account or a delegated administrator
+// may read the organization's structure (AccessDeniedException otherwise); with organizations.enabled
+// false every call answers AWSOrganizationsNotInUseException.
 import { AwsError } from '../errors.js';
 import type { Account } from '../fleet.js';
+import { organizationId } from '../org-tree.js';
 import { epochSeconds, optionalInt, optionalString, type Input, type Service, type ServiceContext } from './service.js';
+
+export { organizationId } from '../org-tree.js';
 
 /** Organizations' default (and maximum) page size for ListAccounts. */
 const PAGE = 20;
 
-export const organizationId = (mgmt: string) => `o-${createHash('sha256').update(mgmt).digest('hex').slice(0, 10)}`;
+const ACCOUNT_ID = /^\d{12}$/;
+const OU_ID = /^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$/;
+const ROOT_ID = /^r-[0-9a-z]{4,32}$/;
 
 // `Status` is the older field (no CLOSED, no PENDING_ACTIVATION); `State` is its successor.
 const LEGACY_STATUS: Record<string, string> = { CLOSED: 'SUSPENDED', PENDING_ACTIVATION: 'ACTIVE' };
 
-function accountEntry(mgmt: string, orgId: string, a: Account) {
+function accountEntry(partition: string, mgmt: string, orgId: string, a: Account) {
   return {
     Id: a.id,
-    Arn: `arn:aws:organizations::${mgmt}:account/${orgId}/${a.id}`,
+    Arn: `arn:${partition}:organizations::${mgmt}:account/${orgId}/${a.id}`,
     Email: a.email,
     Name: a.name,
     Status: LEGACY_STATUS[a.status] ?? a.status,
@@ -35,6 +42,15 @@ function requireOrganization(ctx: ServiceContext, managementOnly: boolean) {
 
 function invalidInput(message: string, reason: string) {
   return new AwsError('InvalidInputException', message, 400, { Reason: reason });
+}
+
+/** A required id member matching one of the patterns (InvalidInputException INVALID_PATTERN otherwise, as Organizations validates). */
+function requiredId(input: Input, member: string, patterns: RegExp[]): string {
+  const v = input[member];
+  if (v === undefined || v === null) throw invalidInput(`You must specify a value for ${member}.`, 'INPUT_REQUIRED');
+  if (typeof v !== 'string') throw new AwsError('SerializationException', `Unexpected value type for ${member}`);
+  if (!patterns.some((p) => p.test(v))) throw invalidInput(`You provided a value that does not match the required pattern for ${member}.`, 'INVALID_PATTERN');
+  return v;
 }
 
 function listAccounts(input: Input, ctx: ServiceContext) {
@@ -62,7 +78,7 @@ function listAccounts(input: Input, ctx: ServiceContext) {
   const mgmt = ctx.fleet.managementAccountId;
   const orgId = organizationId(mgmt);
   return {
-    Accounts: page.map((a) => accountEntry(mgmt, orgId, a)),
+    Accounts: page.map((a) => accountEntry(ctx.partition, mgmt, orgId, a)),
     ...(next < total && { NextToken: ctx.fleet.marker(scope, next * 2) }),
   };
 }
@@ -74,9 +90,9 @@ function describeOrganization(_input: Input, ctx: ServiceContext) {
   return {
     Organization: {
       Id: id,
-      Arn: `arn:aws:organizations::${mgmt}:organization/${id}`,
+      Arn: `arn:${ctx.partition}:organizations::${mgmt}:organization/${id}`,
       FeatureSet: 'ALL',
-      MasterAccountArn: `arn:aws:organizations::${mgmt}:account/${id}/${mgmt}`,
+      MasterAccountArn: `arn:${ctx.partition}:organizations::${mgmt}:account/${id}/${mgmt}`,
       MasterAccountId: mgmt,
       MasterAccountEmail: ctx.fleet.getAccount(mgmt)?.email,
       AvailablePolicyTypes: [],
@@ -84,8 +100,55 @@ function describeOrganization(_input: Input, ctx: ServiceContext) {
   };
 }
 
+function listRoots(_input: Input, ctx: ServiceContext) {
+  requireOrganization(ctx, true);
+  const mgmt = ctx.fleet.managementAccountId;
+  const { rootId } = ctx.fleet.orgTree();
+  return { Roots: [{ Id: rootId, Arn: `arn:${ctx.partition}:organizations::${mgmt}:root/${organizationId(mgmt)}/${rootId}`, Name: 'Root', PolicyTypes: [] }] };
+}
+
+/** The one parent of an account or OU (the root or an OU): every child has exactly one, so one page. */
+function listParents(input: Input, ctx: ServiceContext) {
+  requireOrganization(ctx, true);
+  const child = requiredId(input, 'ChildId', [ACCOUNT_ID, OU_ID]);
+  optionalInt(input, 'MaxResults', 1, PAGE, 'InvalidInputException');
+  const tree = ctx.fleet.orgTree();
+  const parentId = ACCOUNT_ID.test(child) ? tree.accountParent.get(child) : tree.ous.get(child)?.parentId;
+  if (parentId === undefined) throw new AwsError('ChildNotFoundException', "We can't find an organizational unit (OU) or AWS account with the ChildId that you specified.", 404);
+  return { Parents: [{ Id: parentId, Type: parentId === tree.rootId ? 'ROOT' : 'ORGANIZATIONAL_UNIT' }] };
+}
+
+function describeOrganizationalUnit(input: Input, ctx: ServiceContext) {
+  requireOrganization(ctx, true);
+  const id = requiredId(input, 'OrganizationalUnitId', [OU_ID]);
+  const ou = ctx.fleet.orgTree().ous.get(id);
+  if (!ou) throw new AwsError('OrganizationalUnitNotFoundException', "We can't find an OU with the OrganizationalUnitId that you specified.", 404);
+  const mgmt = ctx.fleet.managementAccountId;
+  return { OrganizationalUnit: { Id: ou.id, Arn: `arn:${ctx.partition}:organizations::${mgmt}:ou/${organizationId(mgmt)}/${ou.id}`, Name: ou.name } };
+}
+
+/** Tags of an account (from the scenario); the root and OUs exist but carry none. */
+function listTagsForResource(input: Input, ctx: ServiceContext) {
+  requireOrganization(ctx, true);
+  const id = requiredId(input, 'ResourceId', [ACCOUNT_ID, OU_ID, ROOT_ID]);
+  const tree = ctx.fleet.orgTree();
+  const account = ACCOUNT_ID.test(id) ? ctx.fleet.getAccount(id) : undefined;
+  if (!account && !tree.ous.has(id) && id !== tree.rootId) {
+    throw new AwsError('TargetNotFoundException', "We can't find a root, OU, account, or policy with the TargetId that you specified.", 404);
+  }
+  return { Tags: Object.entries(account?.tags ?? {}).map(([Key, Value]) => ({ Key, Value })) };
+}
+
 export const organizations: Service = {
   name: 'organizations',
   messageKey: 'Message',
-  operations: { ListAccounts: listAccounts, DescribeOrganization: describeOrganization },
+  global: true,
+  operations: {
+    ListAccounts: listAccounts,
+    DescribeOrganization: describeOrganization,
+    ListRoots: listRoots,
+    ListParents: listParents,
+    DescribeOrganizationalUnit: describeOrganizationalUnit,
+    ListTagsForResource: listTagsForResource,
+  },
 };

@@ -12,8 +12,12 @@ export interface ServiceContext {
   /** From the SigV4 credential scope. */
   region: string;
   accessKeyId: string;
+  /** The caller's account's partition (aws, aws-cn, aws-us-gov): ARNs in answers use it. */
+  partition: string;
   /** Set when the caller uses credentials issued by AssumeRole. */
   roleName?: string;
+  /** The RoleSessionName of those credentials. */
+  sessionName?: string;
   /** This read sees the state from before recent changes (eventual consistency). */
   stale: boolean;
 }
@@ -24,6 +28,11 @@ export type Operation = (input: Input, ctx: ServiceContext) => unknown;
 export interface Service {
   name: ServiceName;
   messageKey: MessageKey;
+  /**
+   * A global service (one endpoint per partition: Organizations, Account): the SDK reaches it from a
+   * client configured for any region, so neither the region's existence nor its opt-in status applies.
+   */
+  global?: boolean;
   operations: Record<string, Operation>;
 }
 
@@ -63,3 +72,13 @@ export function applyOverrides(entry: Record<string, unknown>, overrides: Record
 }
 
 export const epochSeconds = (ms: number) => ms / 1000;
+
+/** The IAM user of an account's base (AKIA) credentials: what GetCallerIdentity and error messages name. */
+export const BASE_USER = 'keystore-watch-simulator';
+
+/** The caller's ARN as AWS writes it in GetCallerIdentity and in AccessDenied messages. */
+export function callerArn(ctx: Pick<ServiceContext, 'account' | 'partition' | 'roleName' | 'sessionName'>): string {
+  return ctx.roleName
+    ? `arn:${ctx.partition}:sts::${ctx.account}:assumed-role/${ctx.roleName}/${ctx.sessionName ?? 'keystore-watch'}`
+    : `arn:${ctx.partition}:iam::${ctx.account}:user/${BASE_USER}`;
+}
