@@ -28,7 +28,7 @@ function store(i: number): StoreRecord {
     clusterId: hsm ? `cluster-${(i * 2654435761 % 2 ** 32).toString(36).padStart(11, '0')}` : null,
     xks: hsm ? null : {
       connectivity: i % 2 ? 'VPC_ENDPOINT_SERVICE' : 'PUBLIC_ENDPOINT', uriEndpoint: `https://xks-proxy-${i}.kms.acme.example.com`, uriPath: '/kms/xks/v1',
-      vpcEndpointServiceName: i % 2 ? `com.amazonaws.vpce.${region}.vpce-svc-${i.toString(16).padStart(17, '0')}` : null, accessKeyId: `BE${String(i).padStart(18, '0')}`,
+      vpcEndpointServiceName: i % 2 ? `com.amazonaws.vpce.${region}.vpce-svc-${i.toString(16).padStart(17, '0')}` : null, accessKeyIdLast4: String(i % 10000).padStart(4, '0'),
     },
     trustAnchorSha256: hsm ? (BigInt(i) * 0x9e3779b97f4a7c15n).toString(16).padStart(64, 'a').slice(0, 64) : null,
     trustAnchorNotAfter: hsm ? 1_893_456_000_000 + i : null,

@@ -246,6 +246,11 @@ const rows: Row[] = [
         upMappings('ok', 'failing'), 12, 8),
       timeseries('Probe latency', 'Duration of the last GenerateRandom probe per store.',
         [{ expr: withNames(`kms_custom_key_store_probe_duration_seconds{${AR}}`), legendFormat: '{{account_name}} / {{region}} / {{custom_key_store_name}}' }], 's', 12),
+      timeseries('Probe denied and throttled', 'Stores whose GenerateRandom probe was denied (AccessDenied: grant kms:GenerateRandom), and throttled probes per second (retried at the next interval, never a failure).',
+        [
+          { expr: `keystore_watch_probe_denied{${AR}}`, legendFormat: 'denied {{account_id}} {{region}}' },
+          { expr: `rate(keystore_watch_probe_throttled_total{${AR}}[$__rate_interval])`, legendFormat: 'throttled/s {{account_id}} {{region}}' },
+        ], 'short', 12),
     ],
   },
   {

@@ -63,6 +63,7 @@ export class Daemon {
       config: opts.config,
       clients: this.clients,
       now: this.now,
+      onProbeThrottled: (t) => this.metrics.probeThrottled.inc({ account_id: t.accountId, region: t.region }),
       onOrganizationsError: (e) => {
         this.metrics.orgErrors.inc({ code: e.code });
         opts.logger.warn({ code: e.code, error: e.message }, 'organizations ListAccounts failed; keeping the last known account list');
@@ -109,6 +110,8 @@ export class Daemon {
         listen: config.listen,
         authToken: config.http.authToken,
         tls: config.http.tls,
+        limits: { maxConnections: config.http.maxConnections, headersTimeout: config.http.headersTimeout, requestTimeout: config.http.requestTimeout, keepAliveTimeout: config.http.keepAliveTimeout },
+        observer: this.metrics.httpObserver,
         sources: {
           metrics: async () => ({ snapshot: this.snapshotMetrics, self: await this.metrics.render() }),
           ready: () => this.ready,

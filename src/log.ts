@@ -1,8 +1,9 @@
 // Structured logs: one JSON line per event (a readable line when stdout is a terminal). Every string
-// passes through the secret redactor before it is written.
+// passes through the secret redactor before it is written; an Error (as the first argument or in any
+// field) keeps its name, message, code and stack, scrubbed of secrets (util/redact.ts).
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
-import { redact, redactValue } from './util/redact.js';
+import { redact, redactValue, serializeError } from './util/redact.js';
 
 export type { Logger };
 
@@ -16,8 +17,12 @@ function prettyStream(out: NodeJS.WritableStream): Writable {
         if (!line) continue;
         try {
           const { level, time, msg, severity: _s, pid: _p, hostname: _h, ...rest } = JSON.parse(line) as Record<string, unknown>;
+          // An error's stack goes on the lines below, as people expect to read it.
+          const err = rest.err as { stack?: unknown } | undefined;
+          const stack = err && typeof err === 'object' && typeof err.stack === 'string' ? err.stack : null;
+          if (stack) rest.err = { ...err, stack: undefined };
           const fields = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
-          out.write(`${new Date(Number(time)).toISOString().slice(11, 19)} ${(LEVELS[Number(level)] ?? 'INFO').padEnd(5)} ${String(msg ?? '')}${fields ? '  ' + fields : ''}\n`);
+          out.write(`${new Date(Number(time)).toISOString().slice(11, 19)} ${(LEVELS[Number(level)] ?? 'INFO').padEnd(5)} ${String(msg ?? '')}${fields ? '  ' + fields : ''}\n${stack ? stack.replace(/^/gm, '    ') + '\n' : ''}`);
         } catch {
           out.write(line + '\n');
         }
@@ -38,10 +43,11 @@ export function createLogger(opts: { level?: string; pretty?: boolean; destinati
       formatters: { level: (label, number) => ({ level: number, severity: label }) },
       hooks: {
         logMethod(args, method) {
-          method.apply(this, args.map((a) => (typeof a === 'string' ? redact(a) : a instanceof Error ? { err: redact(a.message) } : redactValue(a))) as Parameters<typeof method>);
+          method.apply(this, args.map((a) => (typeof a === 'string' ? redact(a) : a instanceof Error ? { err: serializeError(a) } : redactValue(a))) as Parameters<typeof method>);
         },
       },
-      serializers: { err: (e: unknown) => (e instanceof Error ? { type: e.name, message: redact(e.message) } : e) },
+      // The hook has already turned Errors into plain objects; this covers child-logger bindings.
+      serializers: { err: (e: unknown) => (e instanceof Error ? serializeError(e) : e) },
     },
     pretty ? prettyStream(dest) : (dest as pino.DestinationStream),
   );

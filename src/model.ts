@@ -20,6 +20,16 @@ export const HSM_STATES: readonly string[] = Object.values(HsmState);
 
 export const CONNECTION_STATES = ['CONNECTED', 'CONNECTING', 'FAILED', 'DISCONNECTED', 'DISCONNECTING'] as const satisfies readonly ConnectionStateType[];
 
+/**
+ * Every ConnectionState this release handles, keyed by the SDK's enum: when the SDK gains a value the
+ * type check fails here until someone decides what it means. Anything else at run time is "unknown"
+ * and alerts (UNKNOWN_STATE): anything but CONNECTED means the store's keys are unusable.
+ */
+const KNOWN_CONNECTION_STATE: Record<ConnectionStateType, true> = { CONNECTED: true, CONNECTING: true, FAILED: true, DISCONNECTED: true, DISCONNECTING: true };
+export const isKnownConnectionState = (state: string): boolean => Object.hasOwn(KNOWN_CONNECTION_STATE, state);
+export const isKnownClusterState = (state: string): boolean => CLUSTER_STATES.includes(state);
+export const isKnownHsmState = (state: string): boolean => HSM_STATES.includes(state);
+
 /** One account x region pair the poller walks. */
 export interface Target {
   accountId: string;
@@ -35,7 +45,11 @@ export interface XksProxy {
   uriEndpoint: string | null;
   uriPath: string | null;
   vpcEndpointServiceName: string | null;
-  accessKeyId: string | null;
+  /**
+   * Last 4 characters of the proxy authentication access key id ('' when it is too short to show any),
+   * null when none is set. The full id is @sensitive in the KMS model and is never kept (collect/sensitive.ts).
+   */
+  accessKeyIdLast4: string | null;
 }
 
 /** One custom key store as seen by one poll. Never holds the trust anchor's PEM text: only its fingerprint and expiry. */
@@ -130,13 +144,28 @@ export interface TargetOutcome {
   } | null;
 }
 
+/**
+ * What one GenerateRandom probe says about the store (poller's classification of the answer):
+ *  - ok: it answered;
+ *  - failing: an error that shows the store failing (CustomKeyStoreInvalidStateException, KMSInternalException,
+ *    DependencyTimeoutException, KMSInvalidStateException, a timeout): counts toward PROBE_FAILING;
+ *  - denied: AccessDenied*: the probe is not permitted (IAM or SCP); says nothing about the store;
+ *  - throttled: ThrottlingException: retried at the next interval, never a failure;
+ *  - inconclusive: any other error (network on our side, the store deleted meanwhile): says nothing.
+ */
+export type ProbeOutcome = 'ok' | 'failing' | 'denied' | 'throttled' | 'inconclusive';
+
 export interface ProbeResult {
   accountId: string;
   region: string;
   storeId: string;
+  /** The last conclusive answer (ok or failing); a throttled or inconclusive probe keeps the previous one. */
   ok: boolean;
+  /** The last attempt's classification; absent in snapshots written before it existed (then ok decides). */
+  outcome?: ProbeOutcome;
   durationMs: number;
   error: TargetError | null;
+  /** Failing outcomes in a row; ok resets it, denied/throttled/inconclusive leave it as it was. */
   consecutiveFailures: number;
   at: number;
 }
@@ -178,6 +207,10 @@ export type Condition =
   | 'CLUSTER_MISSING'
   | 'CLUSTER_CERT_EXPIRING'
   | 'TARGET_DOWN'
+  | 'UNKNOWN_STATE'
+  | 'FLAPPING'
+  | 'CLUSTER_UNKNOWN_STATE'
+  | 'PROBE_NOT_PERMITTED'
   | 'SCP_DENIED';
 
 /** What an alert is about; ids are filled into guidance commands. */

@@ -25,14 +25,26 @@
 //  - A subject that disappears (store absent from a successful poll of its target, target no longer
 //    monitored, cluster no longer referenced) counts as "not holding"; to match the diff's removal rule it
 //    needs max(confirmations, 2) such polls, then its firing alerts resolve with details "Resolution".
+//  - Confirmations are hysteresis both ways: a pending condition fires after `confirmations` holding polls
+//    and is dropped only after `confirmations` polls in a row without it (a FAILED/CONNECTED flap every
+//    poll therefore fires FAILED on its second FAILED poll instead of resetting forever).
+//  - Anything but CONNECTED is a problem: a ConnectionState, cluster state or HSM state this release does
+//    not know (AWS adds enum values) raises UNKNOWN_STATE / CLUSTER_UNKNOWN_STATE (critical) with the raw value.
+//  - FLAPPING is computed from a per-store history of state changes kept in the alert state (so it survives
+//    a restart). A change is a flip between CONNECTED and not CONNECTED (the Prometheus rule counts the same:
+//    changes() of the CONNECTED series): `flapping.changes` of them within `flapping.window` fire it (critical when the store spent
+//    more than half the window not CONNECTED, else warning; escalation while firing sends an update), any
+//    further change keeps it, and one poll after a whole window without a change resolves it.
+//  - PROBE_FAILING counts only probe answers that show the store failing; AccessDenied raises one
+//    PROBE_NOT_PERMITTED warning per account-region; throttled or inconclusive probes change nothing.
 //  - Notification ids depend only on the state and the snapshot (never on `now`; a first firing on the
 //    condition's since and the pollId, not on the poll's time), so replaying a poll after a
 //    crash yields the same ids and the outbox deduplicates. The state, the outbox entries and the snapshot must
 //    be persisted together; evaluating the same pollId twice against the state it produced is a no-op.
 import type { Config } from '../config/schema.js';
 import {
-  SEVERITY_RANK, storeKey, targetKey,
-  type AlertNotification, type AlertSubject, type ClusterRecord, type Condition, type Guidance, type ProbeResult,
+  SEVERITY_RANK, isKnownClusterState, isKnownConnectionState, isKnownHsmState, storeKey, targetKey,
+  type AlertNotification, type AlertSubject, type ClusterRecord, type Condition, type Guidance, type ProbeOutcome, type ProbeResult,
   type Severity, type Snapshot, type StoreRecord, type TargetOutcome,
 } from '../model.js';
 import { SUBJECT_DETAIL, defaultSeverity } from './remediation/guidance.js';
@@ -68,11 +80,22 @@ export interface AlertEntry {
   clearedAt: number | null;
 }
 
+/** One store's recent ConnectionState history, for FLAPPING. */
+export interface FlapTrack {
+  /**
+   * The state in force at the start of the window (its `at` may be older), then each change in the
+   * window, oldest first. Pruned every poll; dropped once the store has not changed for a whole window.
+   */
+  points: { at: number; state: string }[];
+}
+
 export interface AlertState {
   version: 1;
   /** pollId of the last snapshot evaluated; the same poll evaluated again is a no-op. */
   lastPollId: number | null;
   alerts: Record<string, AlertEntry>;
+  /** Per store subject key: recent state changes (FLAPPING). Absent in state written before it existed. */
+  flaps?: Record<string, FlapTrack>;
 }
 
 export interface FiringAlert {
@@ -88,6 +111,8 @@ export interface FiringAlert {
 export interface EvaluateInput {
   state: AlertState;
   snapshot: Snapshot;
+  /** The snapshot before `snapshot` (null on the first poll): where state changes are read from for FLAPPING. */
+  previous?: Snapshot | null;
   alerting: Config['alerting'];
   probe: Config['probe'];
   now: number;
@@ -100,7 +125,7 @@ export interface EvaluateResult {
   notifications: AlertNotification[];
 }
 
-export const emptyAlertState = (): AlertState => ({ version: 1, lastPollId: null, alerts: {} });
+export const emptyAlertState = (): AlertState => ({ version: 1, lastPollId: null, alerts: {}, flaps: {} });
 
 export const alertKeyOf = (condition: Condition, subjectKey: string): string => `${condition}:${subjectKey}`;
 export const storeSubjectKey = (s: { accountId: string; region: string; id: string }): string => `store:${storeKey(s)}`;
@@ -111,7 +136,8 @@ export const accountSubjectKey = (accountId: string): string => `account:${accou
 
 /** What one poll says about one alert key. */
 type Observation =
-  | { kind: 'hit'; subject: AlertSubject; since: number; code?: string | null }
+  /** `severity` overrides the condition's default (FLAPPING: critical when mostly not CONNECTED). */
+  | { kind: 'hit'; subject: AlertSubject; since: number; code?: string | null; severity?: Severity }
   | { kind: 'miss'; subject?: AlertSubject }
   /** Not holding, but not a reason to resolve either (FAILED store being reconnected); resets the resolve count. */
   | { kind: 'neutral'; subject?: AlertSubject }
@@ -120,8 +146,12 @@ type Observation =
   /** Data is stale: nothing changes. */
   | { kind: 'frozen' };
 
-const STORE_CONDITIONS = ['FAILED', 'CONNECTING_TOO_LONG', 'DISCONNECTED', 'PROBE_FAILING', 'TRUST_ANCHOR_EXPIRING'] as const satisfies readonly Condition[];
-const CLUSTER_CONDITIONS = ['CLUSTER_MISSING', 'CLUSTER_NOT_ACTIVE', 'NO_ACTIVE_HSMS', 'SINGLE_AZ', 'HSM_DEGRADED', 'CLUSTER_CERT_EXPIRING'] as const satisfies readonly Condition[];
+const STORE_CONDITIONS = ['FAILED', 'CONNECTING_TOO_LONG', 'DISCONNECTED', 'PROBE_FAILING', 'TRUST_ANCHOR_EXPIRING', 'UNKNOWN_STATE', 'FLAPPING'] as const satisfies readonly Condition[];
+const CLUSTER_CONDITIONS = ['CLUSTER_MISSING', 'CLUSTER_NOT_ACTIVE', 'NO_ACTIVE_HSMS', 'SINGLE_AZ', 'HSM_DEGRADED', 'CLUSTER_CERT_EXPIRING', 'CLUSTER_UNKNOWN_STATE'] as const satisfies readonly Condition[];
+/** Most points a flap track keeps (alerting.flapping.changes is at most 100). */
+const MAX_FLAP_POINTS = 256;
+/** The IAM action the probe needs (PROBE_NOT_PERMITTED names it). */
+export const PROBE_ACTION = 'kms:GenerateRandom';
 /** Cluster states that are normal for a while (an update, a creation); alert only past clusterUpdateTimeout. */
 const TRANSITIONAL_CLUSTER_STATES = new Set(['UPDATE_IN_PROGRESS', 'MODIFY_IN_PROGRESS', 'CREATE_IN_PROGRESS', 'INITIALIZE_IN_PROGRESS']);
 const DAY = 86_400_000;
@@ -182,7 +212,14 @@ interface Ctx {
   expectDisconnected: Set<string>;
   probes: Map<string, ProbeResult>;
   state: AlertState;
+  /** The previous snapshot's store by store key (FLAPPING reads the state changes from it); indexed on first use. */
+  prevStore: (key: string) => StoreRecord | undefined;
+  /** The flap tracks of this poll, built from state.flaps. */
+  flaps: Record<string, FlapTrack>;
 }
+
+/** A probe result's classification; snapshots written before outcomes existed only have `ok`. */
+const outcomeOf = (p: ProbeResult): ProbeOutcome => p.outcome ?? (p.ok ? 'ok' : 'failing');
 
 const isFiring = (ctx: Ctx, condition: Condition, subjectKey: string): boolean => ctx.state.alerts[alertKeyOf(condition, subjectKey)]?.firing === true;
 
@@ -195,32 +232,45 @@ function connectingTimeout(alerting: Config['alerting'], type: string): number {
 /** Observations of the store-level conditions for one fresh store record. */
 function observeStore(s: StoreRecord, ctx: Ctx, sk: string): [Condition, Observation][] {
   const out: [Condition, Observation][] = [];
+  // One subject object for every observation without details (they are copied, never mutated): the
+  // engine runs over every store each poll.
+  const plain = storeSubject(s);
   // FAILED: only CONNECTED counts towards resolving (decision documented above).
   if (s.state === 'FAILED') out.push(['FAILED', { kind: 'hit', subject: storeSubject(s), since: s.stateSince, code: s.errorCode }]);
-  else if (s.state === 'CONNECTED') out.push(['FAILED', { kind: 'miss', subject: storeSubject(s) }]);
-  else out.push(['FAILED', { kind: 'neutral', subject: storeSubject(s) }]);
+  else if (s.state === 'CONNECTED') out.push(['FAILED', { kind: 'miss', subject: plain }]);
+  else out.push(['FAILED', { kind: 'neutral', subject: plain }]);
 
   const timeout = connectingTimeout(ctx.alerting, s.type);
   if (s.state === 'CONNECTING' && (ctx.now - s.stateSince > timeout || isFiring(ctx, 'CONNECTING_TOO_LONG', sk))) {
     out.push(['CONNECTING_TOO_LONG', { kind: 'hit', subject: storeSubject(s, { 'Connecting since': iso(s.stateSince), 'Minutes': String(Math.floor((ctx.now - s.stateSince) / 60_000)) }), since: s.stateSince }]);
-  } else out.push(['CONNECTING_TOO_LONG', { kind: 'miss', subject: storeSubject(s) }]);
+  } else out.push(['CONNECTING_TOO_LONG', { kind: 'miss', subject: plain }]);
 
   if (s.state === 'DISCONNECTED' && !ctx.expectDisconnected.has(s.id)) out.push(['DISCONNECTED', { kind: 'hit', subject: storeSubject(s), since: s.stateSince }]);
-  else out.push(['DISCONNECTED', { kind: 'miss', subject: storeSubject(s) }]);
+  else out.push(['DISCONNECTED', { kind: 'miss', subject: plain }]);
 
   // "Connected but failing": only a CONNECTED CloudHSM store is probed (AWS rejects GenerateRandom for XKS).
+  // Only answers that show the store failing count; denied/throttled/inconclusive say nothing about it.
   const probe = ctx.probes.get(storeKey(s));
-  if (!ctx.probe.enabled || s.state !== 'CONNECTED' || s.type !== 'AWS_CLOUDHSM') out.push(['PROBE_FAILING', { kind: 'miss', subject: storeSubject(s) }]);
+  const outcome = probe ? outcomeOf(probe) : null;
+  if (!ctx.probe.enabled || s.state !== 'CONNECTED' || s.type !== 'AWS_CLOUDHSM') out.push(['PROBE_FAILING', { kind: 'miss', subject: plain }]);
   else if (!probe) out.push(['PROBE_FAILING', { kind: 'frozen' }]); // not probed yet: unknown
-  else if (!probe.ok && (probe.consecutiveFailures >= ctx.probe.failuresBeforeAlert || isFiring(ctx, 'PROBE_FAILING', sk))) {
+  else if (outcome === 'failing' && (probe.consecutiveFailures >= ctx.probe.failuresBeforeAlert || isFiring(ctx, 'PROBE_FAILING', sk))) {
     const details: Record<string, string> = { 'Failed probes': String(probe.consecutiveFailures) };
     if (probe.error) { details.Error = probe.error.code; details.Message = probe.error.message; }
     out.push(['PROBE_FAILING', { kind: 'hit', subject: storeSubject(s, details), since: ctx.at }]);
-  } else out.push(['PROBE_FAILING', { kind: 'miss', subject: storeSubject(s) }]);
+  } else if (outcome !== 'ok' && outcome !== 'failing') out.push(['PROBE_FAILING', { kind: 'frozen' }]); // no verdict this time
+  else out.push(['PROBE_FAILING', { kind: 'miss', subject: plain }]);
+
+  // A state this release does not know: the keys are unusable all the same (only CONNECTED works).
+  if (!isKnownConnectionState(s.state)) {
+    out.push(['UNKNOWN_STATE', { kind: 'hit', subject: storeSubject(s, { 'Connection state': s.state, 'State since': iso(s.stateSince) }), since: s.stateSince }]);
+  } else out.push(['UNKNOWN_STATE', { kind: 'miss', subject: plain }]);
+
+  out.push(['FLAPPING', observeFlapping(s, ctx, sk, plain)]);
 
   if (s.trustAnchorNotAfter !== null && s.trustAnchorNotAfter - ctx.now < ctx.alerting.certificateExpiryWarning) {
     out.push(['TRUST_ANCHOR_EXPIRING', { kind: 'hit', subject: storeSubject(s, { 'Expires': iso(s.trustAnchorNotAfter), 'Days left': daysLeft(s.trustAnchorNotAfter, ctx.now) }), since: ctx.at }]);
-  } else out.push(['TRUST_ANCHOR_EXPIRING', { kind: 'miss', subject: storeSubject(s) }]);
+  } else out.push(['TRUST_ANCHOR_EXPIRING', { kind: 'miss', subject: plain }]);
   return out;
 }
 
@@ -245,7 +295,18 @@ function observeCluster(stores: StoreRecord[], cluster: ClusterRecord | undefine
   const out: [Condition, Observation][] = [['CLUSTER_MISSING', { kind: 'miss', subject: base({}) }]];
   const clusterDetails = { 'Cluster state': cluster.state, ...(cluster.stateMessage ? { 'State message': cluster.stateMessage } : {}) };
 
-  const notActive = cluster.state !== 'ACTIVE' && (
+  // A state this release does not know is CLUSTER_UNKNOWN_STATE (critical), not also CLUSTER_NOT_ACTIVE.
+  const knownState = isKnownClusterState(cluster.state);
+  const unknownHsms = cluster.hsms.filter((h) => !isKnownHsmState(h.state));
+  out.push(['CLUSTER_UNKNOWN_STATE', !knownState || unknownHsms.length > 0
+    ? { kind: 'hit', subject: base({
+      ...clusterDetails,
+      ...(unknownHsms.length ? { 'HSMs in unknown states': unknownHsms.map((h) => `${h.id}: ${h.state}`).join(', ') } : {}),
+      ...(unknownHsms[0] ? { [SUBJECT_DETAIL.hsmId]: unknownHsms[0].id } : {}),
+    }), since: knownState ? ctx.at : cluster.stateSince }
+    : { kind: 'miss', subject: base(clusterDetails) }]);
+
+  const notActive = knownState && cluster.state !== 'ACTIVE' && (
     !TRANSITIONAL_CLUSTER_STATES.has(cluster.state)
     || ctx.now - cluster.stateSince > ctx.alerting.clusterUpdateTimeout
     || isFiring(ctx, 'CLUSTER_NOT_ACTIVE', ck));
@@ -293,8 +354,92 @@ function observeTarget(t: TargetOutcome, ctx: Ctx, tk: string): Observation {
   return { kind: 'miss', subject: targetSubject(t) };
 }
 
-/** Conditions whose input is already a count of consecutive failures: one poll at the count fires. */
-const requiredHits = (c: Condition, alerting: Config['alerting']): number => (c === 'TARGET_DOWN' || c === 'PROBE_FAILING' ? 1 : alerting.confirmations);
+/** The probe is not permitted in this account-region (AccessDenied*): one warning per target, not per store. */
+function observeProbePermission(t: TargetOutcome, probes: ProbeResult[] | undefined, ctx: Ctx): Observation {
+  if (!ctx.probe.enabled) return { kind: 'miss' };
+  if (!t.ok) return { kind: 'frozen' };
+  const list = probes ?? [];
+  const denied = list.filter((p) => outcomeOf(p) === 'denied');
+  if (denied.length > 0) {
+    const first = denied[0]!;
+    const details: Record<string, string> = {
+      'IAM action': PROBE_ACTION,
+      'Denied probes': denied.length > 5 ? `${denied.slice(0, 5).map((p) => p.storeId).join(', ')} and ${denied.length - 5} more` : denied.map((p) => p.storeId).join(', '),
+    };
+    if (first.error) { details.Error = first.error.code; details.Message = first.error.message; }
+    const subject: AlertSubject = { accountId: t.accountId, accountName: t.accountName, region: t.region, storeId: null, storeName: null, storeType: null, state: null, errorCode: null, clusterId: null, details };
+    return { kind: 'hit', subject, since: ctx.at };
+  }
+  // Only throttled or inconclusive answers: nothing learnt about the permission this poll.
+  if (list.length > 0 && list.every((p) => { const o = outcomeOf(p); return o === 'throttled' || o === 'inconclusive'; })) return { kind: 'frozen' };
+  return { kind: 'miss' };
+}
+
+/**
+ * FLAPPING for one fresh store: records a change against the previous snapshot in the store's track,
+ * prunes the track to the window, and decides from it alone (pure: the track is part of the alert state).
+ */
+function observeFlapping(s: StoreRecord, ctx: Ctx, sk: string, plain: AlertSubject): Observation {
+  const { changes: needed, window } = ctx.alerting.flapping;
+  const windowStart = ctx.at - window;
+  // The snapshot builder moves stateSince to the poll's time exactly when the state changed, so only
+  // those stores need the previous snapshot (keeps the common no-change poll cheap at 20,000 stores).
+  const prev = s.stateSince === ctx.at ? ctx.prevStore(storeKey(s)) : undefined;
+  let track = ctx.state.flaps?.[sk];
+  // Only flips between CONNECTED (keys usable) and anything else count: the operator's documented recovery
+  // (FAILED -> DISCONNECTING -> DISCONNECTED -> CONNECTING -> CONNECTED) is one change, not four.
+  if (prev && (prev.state === 'CONNECTED') !== (s.state === 'CONNECTED')) {
+    const points = track ? [...track.points] : [{ at: Math.min(prev.stateSince, ctx.at), state: prev.state }];
+    // A replayed or out-of-order poll never adds a point before the last one.
+    if (ctx.at > points[points.length - 1]!.at) points.push({ at: ctx.at, state: s.state });
+    // Bounded whatever the window: the oldest changes go first (the not-CONNECTED share then covers
+    // the most recent MAX_FLAP_POINTS changes only; the count is far past any threshold anyway).
+    if (points.length > MAX_FLAP_POINTS) points.splice(0, points.length - MAX_FLAP_POINTS);
+    track = { points };
+  }
+  const firing = isFiring(ctx, 'FLAPPING', sk);
+  if (!track) return { kind: 'miss', subject: plain };
+  const points = [...track.points];
+  while (points.length >= 2 && points[1]!.at <= windowStart) points.shift();
+  const changes = points.length - 1;
+  if (changes > 0 || firing) ctx.flaps[sk] = { points };
+  if (changes === 0 || (changes < needed && !firing)) return { kind: 'miss', subject: plain };
+
+  let notConnected = 0;
+  for (let i = 0; i < points.length; i++) {
+    const from = Math.max(points[i]!.at, windowStart);
+    const to = i + 1 < points.length ? points[i + 1]!.at : ctx.at;
+    if (points[i]!.state !== 'CONNECTED' && to > from) notConnected += to - from;
+  }
+  const share = notConnected / window;
+  const recent = points.slice(-8).map((p) => p.state).join(' → ');
+  return {
+    kind: 'hit',
+    severity: share > 0.5 ? 'critical' : 'warning',
+    since: points[1]!.at,
+    subject: storeSubject(s, {
+      'State changes': `${changes} in the last ${formatWindow(window)}`,
+      'Not CONNECTED': `${Math.round(share * 100)}% of the last ${formatWindow(window)}`,
+      'Recent states': points.length > 8 ? `… → ${recent}` : recent,
+    }),
+  };
+}
+
+function lazyIndex(stores: readonly StoreRecord[]): (key: string) => StoreRecord | undefined {
+  let index: Map<string, StoreRecord> | null = null;
+  return (key) => (index ??= new Map(stores.map((s) => [storeKey(s), s]))).get(key);
+}
+
+function formatWindow(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  return `${Math.round(ms / 1000)}s`;
+}
+
+/** Conditions whose input is already a count of consecutive failures (or of changes in a window): one poll at the count fires. */
+const requiredHits = (c: Condition, alerting: Config['alerting']): number => (c === 'TARGET_DOWN' || c === 'PROBE_FAILING' || c === 'FLAPPING' ? 1 : alerting.confirmations);
+/** FLAPPING's miss already means "stable for a whole window". */
+const requiredMisses = (c: Condition, alerting: Config['alerting']): number => (c === 'FLAPPING' ? 1 : alerting.confirmations);
 
 export function evaluateAlerts(input: EvaluateInput): EvaluateResult {
   const { snapshot, alerting, now, guidanceFor } = input;
@@ -307,6 +452,8 @@ export function evaluateAlerts(input: EvaluateInput): EvaluateResult {
     alerting, probe: input.probe, now, at, state: input.state,
     expectDisconnected: new Set(alerting.expectDisconnected),
     probes: new Map(snapshot.probes.map((p) => [storeKey({ accountId: p.accountId, region: p.region, id: p.storeId }), p])),
+    prevStore: lazyIndex(input.previous?.stores ?? []),
+    flaps: {},
   };
   const targets = new Map(snapshot.targets.map((t) => [targetKey(t), t]));
   const prevAlerts = input.state.alerts;
@@ -334,9 +481,23 @@ export function evaluateAlerts(input: EvaluateInput): EvaluateResult {
     const t = targets.get(targetKey(stores[0]!));
     for (const [c, o] of observeCluster(stores, clusters.get(ck), t?.cloudHsm, ctx, ck)) record(c, ck, o);
   }
+  const probesByTarget = new Map<string, ProbeResult[]>();
+  for (const s of snapshot.stores) {
+    const p = ctx.probes.get(storeKey(s));
+    // Only probes of stores that are probed now count (a store that left CONNECTED keeps no verdict here).
+    if (!p || s.stale || s.state !== 'CONNECTED' || s.type !== 'AWS_CLOUDHSM') continue;
+    const list = probesByTarget.get(targetKey(s));
+    if (list) list.push(p); else probesByTarget.set(targetKey(s), [p]);
+  }
   for (const t of snapshot.targets) {
     const tk = targetSubjectKey(t);
     record('TARGET_DOWN', tk, observeTarget(t, ctx, tk));
+    record('PROBE_NOT_PERMITTED', tk, observeProbePermission(t, probesByTarget.get(targetKey(t)), ctx));
+  }
+  // Tracks of stale stores are kept as they are (nothing observed); tracks of stores gone are dropped.
+  for (const s of snapshot.stores) {
+    const sk = storeSubjectKey(s);
+    if (s.stale && input.state.flaps?.[sk]) ctx.flaps[sk] = input.state.flaps[sk]!;
   }
   observeDeniedAccounts(snapshot.targets, ctx, record);
 
@@ -367,14 +528,23 @@ export function evaluateAlerts(input: EvaluateInput): EvaluateResult {
         e.hits += 1;
         e.misses = 0;
         e.clearedAt = null;
-        e.severity = severityFor(e.condition);
+        const observed = o.severity ?? severityFor(e.condition);
+        // A firing incident never de-escalates (its resolved must reach the channels its firing reached).
+        const escalated = e.firing && SEVERITY_RANK[observed] > SEVERITY_RANK[e.severity];
+        if (!e.firing || escalated) e.severity = observed;
         const notifiedCode = e.subject.errorCode;
         e.subject = o.subject;
         if (!e.firing) {
           if (e.hits >= requiredHits(e.condition, alerting)) fire(e);
         } else {
           let updated = false;
-          if (e.condition === 'FAILED') {
+          if (escalated) {
+            e.updates += 1;
+            e.lastNotifiedAt = now;
+            notify(e, 'firing', `${e.alertKey}:firing:${e.firedAt}:${e.updates}`, e.since);
+            updated = true;
+          }
+          if (e.condition === 'FAILED' && !updated) {
             // Keep the notified code in the subject until the new one is confirmed, then send an update.
             const code = o.code ?? null;
             if (code === notifiedCode) {
@@ -406,8 +576,12 @@ export function evaluateAlerts(input: EvaluateInput): EvaluateResult {
         break;
       }
       case 'neutral':
-        // Not holding, not recovered: a pending alert is dropped, a firing one waits (and stops reminding).
-        if (!e.firing) break;
+        // Not holding, not recovered: a pending alert counts it as a miss (below), a firing one waits (and stops reminding).
+        if (!e.firing) {
+          e.misses += 1;
+          if (e.misses < alerting.confirmations) alerts[key] = e;
+          break;
+        }
         if (o.subject) e.subject = { ...o.subject, errorCode: e.subject.errorCode };
         e.misses = 0;
         e.clearedAt = null;
@@ -416,12 +590,19 @@ export function evaluateAlerts(input: EvaluateInput): EvaluateResult {
         break;
       case 'miss':
       case 'absent': {
-        if (!e.firing) break; // never fired: goes away silently
+        if (!e.firing) {
+          // Never fired: a pending condition keeps its hits until it has been gone for `confirmations`
+          // polls in a row (hysteresis), so a condition holding every other poll still fires. A subject
+          // that is gone drops it at once.
+          e.misses += 1;
+          if (o.kind === 'miss' && e.misses < requiredMisses(e.condition, alerting)) alerts[key] = e;
+          break;
+        }
         if (o.kind === 'miss' && o.subject) e.subject = { ...o.subject, errorCode: e.condition === 'FAILED' ? e.subject.errorCode : o.subject.errorCode, details: { ...e.subject.details, ...o.subject.details } };
         e.hits = 0;
         e.misses += 1;
         e.clearedAt ??= at;
-        const needed = o.kind === 'absent' ? Math.max(alerting.confirmations, 2) : alerting.confirmations;
+        const needed = o.kind === 'absent' ? Math.max(requiredMisses(e.condition, alerting), 2) : requiredMisses(e.condition, alerting);
         if (e.misses >= needed) {
           if (o.kind === 'absent') e.subject = { ...e.subject, details: { ...e.subject.details, Resolution: absenceReason(e, targets) } };
           notify(e, 'resolved', `${e.alertKey}:resolved:${e.firedAt}`, e.clearedAt);
@@ -439,7 +620,7 @@ export function evaluateAlerts(input: EvaluateInput): EvaluateResult {
     const sep = key.indexOf(':');
     const condition = key.slice(0, sep) as Condition;
     const e: AlertEntry = {
-      alertKey: key, condition, subjectKey: key.slice(sep + 1), subject: o.subject, severity: severityFor(condition),
+      alertKey: key, condition, subjectKey: key.slice(sep + 1), subject: o.subject, severity: o.severity ?? severityFor(condition),
       hits: 1, misses: 0, firing: false, firedAt: null, since: o.since, lastNotifiedAt: null, reminders: 0, updates: 0,
       pendingCode: null, pendingCodeHits: 0, clearedAt: null,
     };
@@ -447,7 +628,11 @@ export function evaluateAlerts(input: EvaluateInput): EvaluateResult {
     alerts[key] = e;
   }
 
-  return { state: { version: 1, lastPollId: snapshot.pollId, alerts }, notifications };
+  // A track outlives its changes only while its FLAPPING alert fires (it needs the track to resolve).
+  for (const sk of Object.keys(ctx.flaps)) {
+    if (ctx.flaps[sk]!.points.length < 2 && !alerts[alertKeyOf('FLAPPING', sk)]) delete ctx.flaps[sk];
+  }
+  return { state: { version: 1, lastPollId: snapshot.pollId, alerts, flaps: ctx.flaps }, notifications };
 }
 
 /** No observation for an existing alert: its subject is gone, unless its target is failing (stale: freeze). */

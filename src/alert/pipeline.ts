@@ -114,6 +114,8 @@ export class AlertPipeline {
     const { state, notifications } = evaluateAlerts({
       state: this.doc.alerts,
       snapshot: next,
+      // FLAPPING reads state changes against the previous snapshot; its history lives in the alert state.
+      previous: prev,
       alerting: config.alerting,
       probe: config.probe,
       // Time-based conditions read the poll's own time, so a replayed poll decides exactly as before.

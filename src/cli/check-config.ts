@@ -1,9 +1,8 @@
 // keystore-watch check-config: validates the configuration, resolves accounts (Organizations included)
 // and prints the targets it would poll.
-import { AwsClients } from '../collect/aws-clients.js';
-import { Poller } from '../collect/poller.js';
 import { loadConfig } from '../config/load.js';
-import { buildTargets } from '../discover/targets.js';
+import { cronWarnings, describeCron, describeInterval, parseCron } from '../config/cron.js';
+import { fdWarning } from '../server/fd-budget.js';
 import { regionsToPoll } from '../discover/regions.js';
 import { parseOptions, printable, reportFailure } from './common.js';
 
@@ -17,6 +16,8 @@ export async function main(argv: string[]): Promise<number> {
     const opts = parseOptions(argv, { config: { type: 'string', short: 'c' }, offline: { type: 'boolean' } }, USAGE);
     if (!opts) return 0;
     const config = loadConfig(opts.config);
+    // Loaded after the config is known good: a config error is reported without loading the AWS SDK.
+    const [{ AwsClients }, { Poller }, { buildTargets }] = await Promise.all([import('../collect/aws-clients.js'), import('../collect/poller.js'), import('../discover/targets.js')]);
     let orgFailed = false;
     const effective = opts.offline ? { ...config, organizations: { ...config.organizations, enabled: false } } : config;
     const clients = new AwsClients({ aws: config.aws });
@@ -39,6 +40,14 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(`  ${a.id}  ${printable(a.name).padEnd(24)} ${a.source.padEnd(13)} ${a.roleArn ?? '(own credentials)'}${a.externalId ? ' (external id set)' : ''}\n`);
       }
       process.stdout.write(`  regions: ${regions ? regions.join(', ') : 'enabled'}${config.excludeRegions.length ? ` (excluding ${config.excludeRegions.join(', ')})` : ''}; partition home region ${config.aws.homeRegion}\n`);
+      // The schema has validated it; the words and the real interval catch a schedule that means something else.
+      const cron = parseCron(config.schedule);
+      if (cron.ok) {
+        process.stdout.write(`  schedule: "${config.schedule}" = ${describeCron(cron.cron)}; interval: ${describeInterval(cron.cron)}\n`);
+        for (const w of cronWarnings(cron.cron)) process.stderr.write(`warning: ${w}\n`);
+      }
+      const fd = fdWarning(config);
+      if (fd) process.stderr.write(`warning: ${fd}\n`);
       return orgFailed ? 3 : 0;
     } finally {
       clients.close();

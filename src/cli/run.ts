@@ -1,7 +1,9 @@
 // keystore-watch run: the daemon. Stops gracefully on SIGTERM/SIGINT.
-import { Daemon } from '../daemon.js';
+import type { Daemon } from '../daemon.js';
 import { createLogger } from '../log.js';
 import { loadConfig } from '../config/load.js';
+import { cronWarnings, parseCron } from '../config/cron.js';
+import { fdWarning } from '../server/fd-budget.js';
 import { parseOptions, reportFailure } from './common.js';
 
 const USAGE = `usage: keystore-watch run [--config FILE]
@@ -16,6 +18,12 @@ export async function main(argv: string[]): Promise<number> {
     if (!opts) return 0;
     const config = loadConfig(opts.config);
     const logger = createLogger({ level: config.logLevel });
+    const cron = parseCron(config.schedule);
+    if (cron.ok) for (const w of cronWarnings(cron.cron)) logger.warn({ schedule: config.schedule }, w);
+    const fd = fdWarning(config);
+    if (fd) logger.warn({ maxConnections: config.http.maxConnections }, fd);
+    // Loaded after the config is known good: a config error is reported without loading the AWS SDK.
+    const { Daemon } = await import('../daemon.js');
     daemon = new Daemon({ config, logger });
     await daemon.start();
     await new Promise<void>((resolve) => {

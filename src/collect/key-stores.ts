@@ -3,6 +3,7 @@ import { paginateDescribeCustomKeyStores, type CustomKeyStoresListEntry, type KM
 import type { StoreRecord } from '../model.js';
 import { certificateFacts } from './certificate.js';
 import { errorCode } from './aws-clients.js';
+import { accessKeyIdLast4 } from './sensitive.js';
 
 /** A store as AWS reported it, before the snapshot adds history (stateSince, stale). */
 export type ObservedStore = Omit<StoreRecord, 'stateSince' | 'stale' | 'accountName'>;
@@ -31,7 +32,8 @@ export function toObservedStore(accountId: string, region: string, e: CustomKeyS
           uriEndpoint: str(x.UriEndpoint),
           uriPath: str(x.UriPath),
           vpcEndpointServiceName: str(x.VpcEndpointServiceName),
-          accessKeyId: str(x.AccessKeyId),
+          // @sensitive in the KMS model: only the last 4 characters are kept (collect/sensitive.ts).
+          accessKeyIdLast4: accessKeyIdLast4(x.AccessKeyId),
         }
       : null,
     trustAnchorSha256: cert?.sha256 ?? null,

@@ -4,7 +4,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GenerateRandomCommand } from '@aws-sdk/client-kms';
 import type { Config } from '../config/schema.js';
-import type { Snapshot, Target, TargetError } from '../model.js';
+import type { ProbeOutcome, Snapshot, Target, TargetError } from '../model.js';
 import { storeKey, targetKey } from '../model.js';
 import { redact } from '../util/redact.js';
 import { groupBy } from '../util/group-by.js';
@@ -27,6 +27,28 @@ export interface PollerOptions {
   onOrganizationsError?: (error: TargetError) => void;
   /** Account ListRegions failed for an account (regions: enabled); its last known regions are kept when there are any. */
   onRegionsError?: (accountId: string, error: TargetError, keptLastKnown: boolean) => void;
+  /** A GenerateRandom probe was throttled (counted in keystore_watch_probe_throttled_total; retried at the next interval). */
+  onProbeThrottled?: (target: Target) => void;
+}
+
+/**
+ * GenerateRandom errors that show the key store failing. From the KMS model's GenerateRandom error list
+ * (../shared/reference/aws-models/kms-2014-11-01.json: CustomKeyStoreInvalidStateException,
+ * DependencyTimeoutException, KMSInternalException) plus KMSInvalidStateException, which KMS answers for
+ * cryptographic operations when the cluster has no ACTIVE HSM ("Using KMS keys in an AWS CloudHSM key
+ * store"), and timeouts of the call itself. CustomKeyStoreNotFoundException (the store was deleted since
+ * the walk) and UnsupportedOperationException (not a CloudHSM store) say nothing about a store's health.
+ */
+const PROBE_FAILING_CODES = new Set(['CustomKeyStoreInvalidStateException', 'KMSInternalException', 'DependencyTimeoutException', 'KMSInvalidStateException', 'Timeout']);
+/** KMS answers ThrottlingException past the "Cryptographic operations (symmetric) request rate" or the CloudHSM key store request quota. */
+const THROTTLING_CODES = new Set(['ThrottlingException', 'Throttling', 'TooManyRequestsException', 'RequestLimitExceeded']);
+
+/** What a GenerateRandom error says about the store. Pure. */
+export function classifyProbeError(code: string): Exclude<ProbeOutcome, 'ok'> {
+  if (PROBE_FAILING_CODES.has(code)) return 'failing';
+  if (code.startsWith('AccessDenied')) return 'denied';
+  if (THROTTLING_CODES.has(code)) return 'throttled';
+  return 'inconclusive';
 }
 
 export function toTargetError(err: unknown): TargetError {
@@ -284,9 +306,14 @@ export class Poller {
       const t0 = performance.now();
       try {
         await clients.withKms(target, (kms) => kms.send(new GenerateRandomCommand({ NumberOfBytes: 1, CustomKeyStoreId: s.id })), { probe: true, signal });
-        out.push({ storeId: s.id, ok: true, durationMs: performance.now() - t0, error: null });
+        out.push({ storeId: s.id, ok: true, outcome: 'ok', durationMs: performance.now() - t0, error: null });
       } catch (err) {
-        out.push({ storeId: s.id, ok: false, durationMs: performance.now() - t0, error: toTargetError(err) });
+        // The target's deadline aborting the call is our limit, not the store's answer.
+        if (signal.aborted) break;
+        const error = toTargetError(err);
+        const outcome = classifyProbeError(error.code);
+        if (outcome === 'throttled') this.opts.onProbeThrottled?.(target);
+        out.push({ storeId: s.id, ok: false, outcome, durationMs: performance.now() - t0, error });
       } finally {
         this.lastProbeCallEnd.set(tk, performance.now());
       }

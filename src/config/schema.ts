@@ -1,8 +1,8 @@
 // The configuration schema: the one source of the config types (z.infer) and of the validation
 // messages operators see. Every refinement names the key it is about.
 import { z } from 'zod';
-import cron from 'node-cron';
 import { parseDuration } from '../util/duration.js';
+import { parseCron } from './cron.js';
 import { arnPartition, partitionOfRegion } from './partitions.js';
 
 const ACCOUNT_ID = /^\d{12}$/;
@@ -73,13 +73,24 @@ const connectingTimeout = z.strictObject({
 });
 
 export const configSchema = z.strictObject({
-  schedule: z.string().default('*/1 * * * *').refine((v) => cron.validate(v), 'expected a node-cron expression such as "*/1 * * * *" (5 or 6 fields)'),
+  schedule: z.string().default('*/1 * * * *').superRefine((v, ctx) => {
+    const r = parseCron(v);
+    if (!r.ok) ctx.addIssue({ code: 'custom', message: `${r.problem} (a cron expression such as "*/1 * * * *")` });
+  }),
   listen: listenAddress.default('0.0.0.0:9464'),
   stateDir: z.string().min(1).default('./data'),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
   http: z.strictObject({
     authToken: z.string().min(16, 'authToken must be at least 16 characters').nullable().default(null),
     tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).nullable().default(null),
+    /** Open connections at most; beyond it the oldest idle connection is closed (server/http.ts). */
+    maxConnections: z.number().int().min(8).max(65_536).default(256),
+    /** From connecting to the end of the request headers (a TLS handshake included). */
+    headersTimeout: duration().default(10_000).refine((ms) => ms >= 1000 && ms <= 300_000, 'must be between 1s and 5m'),
+    /** From connecting to the end of the whole request. */
+    requestTimeout: duration().default(30_000).refine((ms) => ms >= 1000 && ms <= 600_000, 'must be between 1s and 10m'),
+    /** Idle time allowed between two requests on one connection. */
+    keepAliveTimeout: duration().default(65_000).refine((ms) => ms >= 1000 && ms <= 600_000, 'must be between 1s and 10m'),
   }).prefault({}),
   aws: z.strictObject({
     endpoint: httpUrl.nullable().default(null),
@@ -127,6 +138,15 @@ export const configSchema = z.strictObject({
     certificateExpiryWarning: duration().default(30 * 86_400_000),
     clusterUpdateTimeout: duration().default(60 * 60_000),
     expectDisconnected: z.array(z.string().min(1)).default([]),
+    /**
+     * A store whose ConnectionState changes `changes` times within `window` raises one FLAPPING alert
+     * (critical when it spent more than half the window not CONNECTED), resolved once it has been stable
+     * for a whole window. Choose a window of at least `changes` poll intervals, or it can never fire.
+     */
+    flapping: z.strictObject({
+      changes: z.number().int().min(2).max(100).default(4),
+      window: duration().default(10 * 60_000).refine((ms) => ms >= 1000, 'must be at least 1s'),
+    }).prefault({}),
     channels: z.array(channelSchema).default([]),
     /** Caps so the state on disk cannot grow without end; the oldest entries are dropped first and counted. */
     historyLimit: z.number().int().min(10).default(5000),
@@ -139,7 +159,14 @@ export const configSchema = z.strictObject({
   probe: z.strictObject({
     enabled: z.boolean().default(false),
     interval: duration().default(60_000),
-    /** GenerateRandom calls per second per account and region, kept below KMS's 5/s so DescribeCustomKeyStores keeps its budget. */
+    /**
+     * GenerateRandom calls per second per account and region. GenerateRandom does not share
+     * DescribeCustomKeyStores' quota: it counts against the account's "Cryptographic operations (symmetric)
+     * request rate" quota, shared with the applications' Encrypt/Decrypt/GenerateDataKey calls, and with
+     * CustomKeyStoreId also against the "AWS CloudHSM key store request quota" of that store (not adjustable;
+     * https://docs.aws.amazon.com/kms/latest/developerguide/requests-per-second.html). The cap keeps the probe
+     * a negligible share of both; a ThrottlingException is counted and retried at the next interval.
+     */
     ratePerSecond: z.number().min(0.1).max(4).default(1),
     failuresBeforeAlert: z.number().int().min(1).default(3),
   }).prefault({}),

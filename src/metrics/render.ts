@@ -4,10 +4,11 @@
 // and holding it as ~420,000 line strings, then one joined string, then its bytes would triple that.
 // Series exist only for what the latest snapshot holds, so a deleted store leaves no stale series.
 import { CLUSTER_STATES, CONNECTION_STATES, HSM_STATES, TARGET_STATUSES, type ClusterRecord, type Snapshot } from '../model.js';
+import { redactLabel } from '../util/redact.js';
 
-/** Label values from AWS may hold anything: escape per the exposition format and cap the length. */
+/** Label values from AWS may hold anything: redact (the one rule of util/redact.ts), escape per the exposition format, cap the length. */
 export function escapeLabel(value: string | null | undefined): string {
-  const v = value ?? '';
+  const v = redactLabel(value ?? '');
   const capped = v.length > 1024 ? v.slice(0, 1024) : v;
   return capped.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
@@ -75,6 +76,7 @@ export function renderSnapshotMetricsChunks(snapshot: Snapshot): Buffer[] {
     tDur: new Family('keystore_watch_target_poll_duration_seconds', 'gauge', 'Duration of the target walk in the last poll.'),
     tFail: new Family('keystore_watch_target_consecutive_failures', 'gauge', 'Failed polls in a row for the target.'),
     hsmUp: new Family('keystore_watch_cloudhsm_enrichment_up', 'gauge', '1 when the CloudHSM DescribeClusters walk of the target succeeded.'),
+    probeDenied: new Family('keystore_watch_probe_denied', 'gauge', 'Key stores of the target whose last GenerateRandom probe was denied (AccessDenied: IAM or SCP).'),
     targets: new Family('keystore_watch_targets', 'gauge', 'Account-region targets of the last poll by status: ok, failed, not_enabled (opt-in region the account has not enabled), denied (service control policy).'),
   };
 
@@ -96,9 +98,20 @@ export function renderSnapshotMetricsChunks(snapshot: Snapshot): Buffer[] {
 
   for (const p of snapshot.probes) {
     const id = { account_id: p.accountId, region: p.region, custom_key_store_id: p.storeId };
-    f.probeOk.add(id, p.ok ? 1 : 0);
+    // A denied probe has no verdict about the store: no success series, so the Prometheus rule stays quiet.
+    if (p.outcome !== 'denied') f.probeOk.add(id, p.ok ? 1 : 0);
     f.probeDur.add(id, p.durationMs / 1000);
   }
+
+  // Per target that has probe results: how many were denied (0 once the probe is allowed again).
+  const denied = new Map<string, { account_id: string; region: string; n: number }>();
+  for (const p of snapshot.probes) {
+    const k = `${p.accountId}/${p.region}`;
+    const d = denied.get(k) ?? { account_id: p.accountId, region: p.region, n: 0 };
+    if (p.outcome === 'denied') d.n += 1;
+    denied.set(k, d);
+  }
+  for (const d of denied.values()) f.probeDenied.add({ account_id: d.account_id, region: d.region }, d.n);
 
   for (const c of snapshot.clusters) {
     const id = { account_id: c.accountId, region: c.region, cloudhsm_cluster_id: c.id };

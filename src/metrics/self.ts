@@ -2,6 +2,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { VERSION } from '../version.js';
 import type { AwsRequestObserver } from '../collect/aws-clients.js';
+import type { HttpConnectionObserver } from '../server/http.js';
 
 export class SelfMetrics {
   readonly registry = new Registry();
@@ -21,6 +22,9 @@ export class SelfMetrics {
   readonly outboxDeadLetters = new Counter({ name: 'keystore_watch_outbox_dead_letters_total', help: 'Notifications given up on (refused for good, or still failing at alerting.outboxMaxAttempts / outboxMaxAge), per channel: kept in /api/v1/outbox.', labelNames: ['channel'] as const, registers: [this.registry] });
   readonly historyDropped = new Counter({ name: 'keystore_watch_history_dropped_total', help: 'Change history entries dropped because the history cap was reached.', registers: [this.registry] });
   readonly alertsFiring = new Gauge({ name: 'keystore_watch_alerts_firing', help: 'Alerts currently firing, per severity.', labelNames: ['severity'] as const, registers: [this.registry] });
+  readonly probeThrottled = new Counter({ name: 'keystore_watch_probe_throttled_total', help: 'GenerateRandom probes answered with ThrottlingException (retried at the next probe interval, never counted as a failure).', labelNames: ['account_id', 'region'] as const, registers: [this.registry] });
+  readonly httpConnections = new Gauge({ name: 'keystore_watch_http_connections', help: 'Open connections to the HTTP server.', registers: [this.registry] });
+  readonly httpConnectionsDropped = new Counter({ name: 'keystore_watch_http_connections_dropped_total', help: 'HTTP connections closed to stay within http.maxConnections: evicted_idle (an idle connection made room for a new one) or all_busy (the new one, every connection being in a request).', labelNames: ['reason'] as const, registers: [this.registry] });
   readonly stateErrors = new Counter({ name: 'keystore_watch_state_errors_total', help: 'State store problems (corrupt files moved aside, failed writes).', labelNames: ['kind'] as const, registers: [this.registry] });
 
   constructor(opts: { processMetrics?: boolean } = {}) {
@@ -30,7 +34,16 @@ export class SelfMetrics {
     this.polls.inc(0);
     this.pollsSkipped.inc(0);
     this.historyDropped.inc(0);
+    this.httpConnections.set(0);
+    for (const reason of ['evicted_idle', 'all_busy']) this.httpConnectionsDropped.inc({ reason }, 0);
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  get httpObserver(): HttpConnectionObserver {
+    return {
+      open: (n) => this.httpConnections.set(n),
+      dropped: (reason) => this.httpConnectionsDropped.inc({ reason }),
+    };
   }
 
   get awsObserver(): AwsRequestObserver {

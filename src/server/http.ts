@@ -1,13 +1,27 @@
 // The daemon's HTTP server: /metrics, /healthz, /readyz and the read-only JSON API. It only reads the
 // latest snapshot and state the daemon hands it; it never calls AWS. The simulator's control API is
 // never mounted here.
+//
+// Limits (HttpLimits), so slow or many clients cannot take the process's file descriptors (which the
+// daemon needs for its AWS connections and state writes) or starve /healthz and scrapes:
+//   - at most maxConnections open connections. When one more arrives, the oldest connection that has
+//     no request in progress is closed to make room: first one that never sent a byte, then one idle
+//     (partial headers, or between keep-alive requests). So a flood of idle connections cannot lock
+//     out a health check or a scrape: a new client displaces an idle one. Connections accepted in the
+//     current event-loop turn are not evicted yet (trackConnections), so the count can briefly reach
+//     2 x maxConnections, never more: beyond it, or when every connection is busy with a request, the
+//     new connection is closed.
+//   - a connection must complete its request headers within headersTimeout of connecting (Node's own
+//     headersTimeout starts only at the first byte; a silent connection would stay forever), and the
+//     whole request within requestTimeout; a TLS handshake within headersTimeout.
+//   - keep-alive: idle keepAliveTimeout between requests, at most maxRequestsPerSocket per connection.
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { timingSafeEqual } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import type { EncodedMetrics } from '../metrics/exposition.js';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { redactValue } from '../util/redact.js';
 
 export interface HttpSources {
@@ -22,16 +36,43 @@ export interface HttpSources {
   outbox?(limit: number): unknown;
 }
 
+export interface HttpLimits {
+  maxConnections: number;
+  headersTimeout: number;
+  requestTimeout: number;
+  keepAliveTimeout: number;
+  maxRequestsPerSocket: number;
+}
+
+export const DEFAULT_HTTP_LIMITS: HttpLimits = {
+  maxConnections: 256,
+  headersTimeout: 10_000,
+  requestTimeout: 30_000,
+  keepAliveTimeout: 65_000,
+  maxRequestsPerSocket: 1000,
+};
+
+export interface HttpConnectionObserver {
+  /** Open connections after a change. */
+  open?(count: number): void;
+  /** A connection closed to stay within maxConnections: an idle one evicted, or the new one when all were busy. */
+  dropped?(reason: 'evicted_idle' | 'all_busy'): void;
+}
+
 export interface HttpServerOptions {
   listen: string;
   authToken?: string | null;
   tls?: { certFile: string; keyFile: string } | null;
   sources: HttpSources;
+  limits?: Partial<HttpLimits>;
+  observer?: HttpConnectionObserver;
 }
 
 export interface RunningHttpServer {
   url: string;
   port: number;
+  /** Connections open now. */
+  connections(): number;
   close(): Promise<void>;
 }
 
@@ -78,6 +119,74 @@ function sendMetrics(req: IncomingMessage, res: ServerResponse, m: Awaited<Retur
 
 const json = (res: ServerResponse, value: unknown, status = 200) => send(res, status, JSON.stringify(redactValue(value)), 'application/json');
 
+const openConnections = new WeakMap<Server, number>();
+
+/** The TCP socket under a request's socket (for HTTPS, req.socket is the TLS socket wrapping it). */
+const tcpOf = (s: Socket): Socket => (s as Socket & { _parent?: Socket })._parent ?? s;
+
+/**
+ * Enforces maxConnections (evicting idle connections first) and the first-request deadline.
+ *
+ * A connection is evictable only from its second accept batch on: libuv accepts a whole backlog in one
+ * go before it reads from any of the new sockets, so a health check accepted in the middle of a flood
+ * has not been read yet; one loop turn later its request has been read (bytesRead > 0) or is in
+ * progress. Meanwhile the count may exceed maxConnections, up to twice it; beyond that the newest
+ * connection is closed.
+ */
+function trackConnections(server: Server, limits: HttpLimits, observer: HttpConnectionObserver): void {
+  // Insertion order is age order: the first match is the oldest.
+  const conns = new Map<Socket, { busy: number; turn: number }>();
+  const hardMax = 2 * limits.maxConnections;
+  let turn = 0;
+  let turnPending = false;
+  const changed = () => { openConnections.set(server, conns.size); observer.open?.(conns.size); };
+  const evictOne = (except: Socket): boolean => {
+    // Oldest silent connection first (never sent a byte: the usual flood), then the oldest idle one
+    // (partial headers, or kept alive between requests); never one with a request in progress.
+    let idle: Socket | null = null;
+    for (const [s, st] of conns) {
+      if (s === except || st.busy > 0 || turn - st.turn < 2) continue;
+      if (s.bytesRead === 0) { idle = s; break; }
+      idle ??= s;
+    }
+    if (!idle) return false;
+    conns.delete(idle);
+    idle.destroy();
+    observer.dropped?.('evicted_idle');
+    return true;
+  };
+  server.on('connection', (socket: Socket) => {
+    // One turn per event-loop iteration that accepts connections.
+    if (!turnPending) {
+      turn++;
+      turnPending = true;
+      setImmediate(() => { turnPending = false; });
+    }
+    const state = { busy: 0, turn };
+    conns.set(socket, state);
+    socket.once('close', () => { conns.delete(socket); changed(); });
+    // Until its first request, a connection gets headersTimeout of inactivity: Node's own headersTimeout
+    // only starts at the first byte. After a request, Node manages the timeout (keepAliveTimeout).
+    socket.setTimeout(limits.headersTimeout);
+    if (conns.size > limits.maxConnections && !evictOne(socket) && conns.size > hardMax) {
+      conns.delete(socket);
+      socket.destroy();
+      observer.dropped?.('all_busy');
+    }
+    changed();
+  });
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const tcp = tcpOf(req.socket);
+    const st = conns.get(tcp);
+    if (!st) return;
+    st.busy++;
+    // Moved to the young end: a connection that just worked is the last to be evicted.
+    conns.delete(tcp);
+    conns.set(tcp, st);
+    res.once('close', () => { st.busy--; });
+  });
+}
+
 export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
   const { sources } = opts;
   const handler = async (req: IncomingMessage, res: ServerResponse) => {
@@ -116,12 +225,15 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       else res.destroy();
     }
   };
+  const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...opts.limits };
   const server: Server = opts.tls
-    ? createHttpsServer({ cert: readFileSync(opts.tls.certFile), key: readFileSync(opts.tls.keyFile) }, handler)
+    ? createHttpsServer({ cert: readFileSync(opts.tls.certFile), key: readFileSync(opts.tls.keyFile), handshakeTimeout: limits.headersTimeout }, handler)
     : createHttpServer(handler);
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
-  server.requestTimeout = 30_000;
+  server.keepAliveTimeout = limits.keepAliveTimeout;
+  server.headersTimeout = Math.min(limits.headersTimeout, limits.requestTimeout);
+  server.requestTimeout = limits.requestTimeout;
+  server.maxRequestsPerSocket = limits.maxRequestsPerSocket;
+  trackConnections(server, limits, opts.observer ?? {});
   const { host, port } = splitListen(opts.listen);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -132,6 +244,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   return {
     url: `${opts.tls ? 'https' : 'http'}://${shownHost}:${addr.port}`,
     port: addr.port,
+    connections: () => openConnections.get(server) ?? 0,
     close: () => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }),
   };
 }

@@ -212,6 +212,7 @@ export class Fleet {
       else if (e.kind === 'store') e.delete ? this.removeStore(e.id) : e.set && this.setStore(e.id, e.set);
       else if (e.kind === 'cluster') e.delete ? this.removeCluster(e.id) : e.set && this.setCluster(e.id, e.set);
       else if (e.kind === 'account' && e.set) this.setAccount(e.id, e.set);
+      else if (e.kind === 'scp' && e.scpDeny) this.setScpDeny(e.scpDeny);
     } catch {
       // A timeline entry whose target was removed at run time is skipped, not fatal.
     }

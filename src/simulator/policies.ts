@@ -46,9 +46,11 @@ export class Policies {
   }
 }
 
-/** The message AWS's authorization layer writes (no "on resource" part: these actions take no resource ARN). */
-export function refusalMessage(callerArn: string, action: string, kind: 'scp' | 'identity'): string {
-  return kind === 'scp'
-    ? `User: ${callerArn} is not authorized to perform: ${action} with an explicit deny in a service control policy`
-    : `User: ${callerArn} is not authorized to perform: ${action} because no identity-based policy allows the ${action} action`;
+/**
+ * The message AWS's authorization layer writes. "on resource: …" only for an action on a resource ARN
+ * (sts:AssumeRole on the role); the KMS, CloudHSM, Organizations and Account reads take none.
+ */
+export function refusalMessage(callerArn: string, action: string, kind: 'scp' | 'identity', resource?: string): string {
+  const what = `User: ${callerArn} is not authorized to perform: ${action}${resource ? ` on resource: ${resource}` : ''}`;
+  return kind === 'scp' ? `${what} with an explicit deny in a service control policy` : `${what} because no identity-based policy allows the ${action} action`;
 }

@@ -64,6 +64,12 @@ for (const p of raw.partitions) {
   for (const name of names) {
     byName.set(name, { name, partition: p.id, optIn: p.id === 'aws' && !ENABLED_BY_DEFAULT.has(name), description: p.regions[name]?.description });
   }
+  // Endpoint pseudo-regions (aws-global, aws-cn-global, ...): the SDK accepts them as a client region and
+  // reaches the partition's global endpoint, so a request signed with one is no DNS failure. Not listed
+  // among the partition's regions (ListRegions never shows them).
+  for (const name of Object.keys(p.regions)) {
+    if (!pattern.test(name)) byName.set(name, { name, partition: p.id, optIn: false, description: p.regions[name]?.description });
+  }
   partitions.set(p.id, { id: p.id, homeRegion: p.outputs.implicitGlobalRegion ?? names[0] ?? '', dnsSuffix: p.outputs.dnsSuffix, regions: names });
 }
 

@@ -308,6 +308,8 @@ const timelineEntrySchema = z.strictObject({
   set: z.record(z.string(), z.unknown()).optional(),
   delete: z.literal(true).optional(),
   faults: z.record(z.string(), z.unknown()).optional(),
+  /** Replaces the service control policy denies from this moment ([] = none). */
+  scpDeny: z.array(z.unknown()).optional(),
 });
 
 export const scenarioSchema = z.strictObject({
@@ -391,12 +393,19 @@ export const scenarioSchema = z.strictObject({
   }
   const timeline = s.timeline.map((e, i) => {
     const path: (string | number)[] = ['timeline', i];
-    const targets = [e.store, e.cluster, e.account, e.faults].filter((t) => t !== undefined).length;
+    const targets = [e.store, e.cluster, e.account, e.faults, e.scpDeny].filter((t) => t !== undefined).length;
     if (targets !== 1) {
-      ctx.addIssue({ code: 'custom', path, message: 'each entry names exactly one of store, cluster, account or faults' });
+      ctx.addIssue({ code: 'custom', path, message: 'each entry names exactly one of store, cluster, account, faults or scpDeny' });
       return { at: e.at, kind: 'invalid' as const };
     }
     if (e.faults) return { at: e.at, kind: 'faults' as const, faults: parseInto(faultsPatchSchema, e.faults, ctx, [...path, 'faults']) };
+    if (e.scpDeny) {
+      const list = parseInto(z.array(scpDenySchema), e.scpDeny, ctx, [...path, 'scpDeny']);
+      list?.forEach((d, di) => {
+        if (s.accounts.length > 0 && !accountIds.has(d.account)) ctx.addIssue({ code: 'custom', path: [...path, 'scpDeny', di, 'account'], message: `${d.account} is not one of accounts[].id` });
+      });
+      return { at: e.at, kind: 'scp' as const, scpDeny: list };
+    }
     if ((e.set === undefined) === (e.delete === undefined)) {
       ctx.addIssue({ code: 'custom', path, message: 'each store/cluster/account entry has exactly one of set or delete' });
       return { at: e.at, kind: 'invalid' as const };
@@ -405,11 +414,14 @@ export const scenarioSchema = z.strictObject({
       if (!storeIds.has(e.store)) ctx.addIssue({ code: 'custom', path: [...path, 'store'], message: `no store with id ${e.store} in accounts[].regions.*.stores (timeline stores need an explicit id)` });
       const set = e.set && parseInto(storePatchSchema, e.set, ctx, [...path, 'set']);
       for (const message of set ? errorCodeProblems(effectiveState(set, undefined), set.errorCode) : []) ctx.addIssue({ code: 'custom', path: [...path, 'set', 'errorCode'], message });
-      return { at: e.at, kind: 'store' as const, id: e.store, set, delete: e.delete === true };
+      // The raw patch, not the parsed one: the Fleet validates it again when it applies, and parsing twice
+      // would read durations already in milliseconds as seconds (connectDelay 5s became 5000 s).
+      return { at: e.at, kind: 'store' as const, id: e.store, set: set && e.set, delete: e.delete === true };
     }
     if (e.cluster !== undefined) {
       if (!clusterIds.has(e.cluster)) ctx.addIssue({ code: 'custom', path: [...path, 'cluster'], message: `no cluster with id ${e.cluster} in accounts[].regions.*.clusters` });
-      return { at: e.at, kind: 'cluster' as const, id: e.cluster, set: e.set && parseInto(clusterPatchSchema, e.set, ctx, [...path, 'set']), delete: e.delete === true };
+      const set = e.set && parseInto(clusterPatchSchema, e.set, ctx, [...path, 'set']);
+      return { at: e.at, kind: 'cluster' as const, id: e.cluster, set: set && e.set, delete: e.delete === true };
     }
     if (!accountIds.has(e.account!)) ctx.addIssue({ code: 'custom', path: [...path, 'account'], message: `no account with id ${e.account} in accounts[]` });
     if (e.delete) ctx.addIssue({ code: 'custom', path: [...path, 'delete'], message: 'accounts cannot be deleted; set status: CLOSED instead' });
@@ -418,7 +430,7 @@ export const scenarioSchema = z.strictObject({
       const message = optInProblem(region, s.partition);
       if (message) ctx.addIssue({ code: 'custom', path: [...path, 'set', 'optInRegions', ri], message });
     });
-    return { at: e.at, kind: 'account' as const, id: e.account!, set };
+    return { at: e.at, kind: 'account' as const, id: e.account!, set: set && e.set };
   });
   return { ...s, timeline };
 });

@@ -116,6 +116,18 @@ function baseCredentials(fleet: Fleet): RunningSimulator['credentials'] {
   return { accessKeyId: baseAccessKeyId(fleet.baseAccountId, role ? 'role' : 'user'), secretAccessKey: 'simulator', ...(role && { sessionToken: 'simulator-base-session' }) };
 }
 
+/** A JSON request body as the operation's input ({} when empty), or the error AWS answers for one that is not an object. */
+function jsonInput(raw: Buffer): Input | AwsError {
+  if (raw.length === 0) return {};
+  try {
+    const parsed: unknown = JSON.parse(raw.toString('utf8'));
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as Input;
+  } catch {
+    // answered below
+  }
+  return new AwsError('SerializationException', 'Start of structure or map found where not expected.');
+}
+
 function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -170,15 +182,9 @@ function handleAws(fleet: Fleet, req: IncomingMessage, res: ServerResponse, raw:
     const dot = target.indexOf('.');
     service = TARGET_PREFIXES[target.slice(0, dot)];
     operation = target.slice(dot + 1);
-    if (raw.length > 0) {
-      try {
-        const parsed: unknown = JSON.parse(raw.toString('utf8'));
-        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
-        input = parsed as Input;
-      } catch {
-        parseError = new AwsError('SerializationException', 'Start of structure or map found where not expected.');
-      }
-    }
+    const body = jsonInput(raw);
+    if (body instanceof AwsError) parseError = body;
+    else input = body;
   } else if (String(req.headers['content-type'] ?? '').includes('x-www-form-urlencoded') || (req.url ?? '').includes('Action=')) {
     protocol = 'query';
     const params = new URLSearchParams(raw.length > 0 ? raw.toString('utf8') : new URL(req.url ?? '/', 'http://sim').search);
@@ -190,15 +196,9 @@ function handleAws(fleet: Fleet, req: IncomingMessage, res: ServerResponse, raw:
     protocol = 'rest-json';
     service = account;
     operation = ACCOUNT_ROUTES[pathOf(req.url)] ?? '';
-    if (raw.length > 0) {
-      try {
-        const parsed: unknown = JSON.parse(raw.toString('utf8'));
-        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
-        input = parsed as Input;
-      } catch {
-        parseError = new AwsError('SerializationException', 'The request body could not be parsed as JSON.');
-      }
-    }
+    const body = jsonInput(raw);
+    if (body instanceof AwsError) parseError = body;
+    else input = body;
   }
 
   // Counted under account "-" until the caller is identified.
@@ -262,7 +262,7 @@ function handleAws(fleet: Fleet, req: IncomingMessage, res: ServerResponse, raw:
   const refusal = action && fleet.policies.refusal(who.account, scope.region, action, who.account === fleet.managementAccountId);
   if (refusal) {
     const caller = callerArn({ account: who.account, partition: who.partition, ...(who.roleName !== undefined && { roleName: who.roleName, sessionName: who.sessionName }) });
-    const message = refusalMessage(caller, action, refusal);
+    const message = refusalMessage(caller, action, refusal, action === 'sts:AssumeRole' && typeof input.RoleArn === 'string' ? input.RoleArn : undefined);
     return fail(protocol === 'query' ? new AwsError('AccessDenied', message, 403) : new AwsError('AccessDeniedException', message, service.name === 'kms' || service.name === 'cloudhsm' ? 400 : 403));
   }
 

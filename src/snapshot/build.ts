@@ -1,7 +1,7 @@
 // Builds the next immutable snapshot from one poll's raw results and the previous snapshot. Pure.
 // The previous snapshot supplies history: when each state was first seen, and the last known stores of
 // targets that failed this time (kept, marked stale, never reported as removed).
-import type { ClusterRecord, ProbeResult, Snapshot, StoreRecord, Target, TargetError, TargetOutcome, TargetStatus } from '../model.js';
+import type { ClusterRecord, ProbeOutcome, ProbeResult, Snapshot, StoreRecord, Target, TargetError, TargetOutcome, TargetStatus } from '../model.js';
 import { storeKey, targetKey } from '../model.js';
 import type { ObservedStore } from '../collect/key-stores.js';
 import type { ObservedCluster } from '../collect/clusters.js';
@@ -17,7 +17,7 @@ export interface TargetPollResult {
   status?: Exclude<TargetStatus, 'ok'>;
   /** CloudHSM enrichment: not attempted when the target has no CloudHSM store. */
   cloudHsm: { attempted: false } | { attempted: true; clusters: ObservedCluster[] | null; error: TargetError | null };
-  probes: { storeId: string; ok: boolean; durationMs: number; error: TargetError | null }[];
+  probes: { storeId: string; ok: boolean; outcome?: ProbeOutcome; durationMs: number; error: TargetError | null }[];
 }
 
 const byLocation = <T extends { accountId: string; region: string; id: string }>(a: T, b: T) =>
@@ -75,16 +75,18 @@ export function buildSnapshot(prev: Snapshot | null, results: readonly TargetPol
 
     for (const p of r.probes) {
       const old = prevProbes.get(`${r.target.accountId}/${r.target.region}/${p.storeId}`);
-      probes.push({
-        accountId: r.target.accountId,
-        region: r.target.region,
-        storeId: p.storeId,
-        ok: p.ok,
-        durationMs: p.durationMs,
-        error: p.error,
-        consecutiveFailures: p.ok ? 0 : (old?.consecutiveFailures ?? 0) + 1,
-        at: seenAt,
-      });
+      const outcome: ProbeOutcome = p.outcome ?? (p.ok ? 'ok' : 'failing');
+      const base = { accountId: r.target.accountId, region: r.target.region, storeId: p.storeId, outcome, durationMs: p.durationMs, error: p.error, at: seenAt };
+      if (outcome === 'ok' || outcome === 'failing') {
+        probes.push({ ...base, ok: outcome === 'ok', consecutiveFailures: outcome === 'ok' ? 0 : (old?.consecutiveFailures ?? 0) + 1 });
+      } else if (outcome === 'denied') {
+        // Not permitted says nothing about the store: the failure count stands, the verdict too.
+        probes.push({ ...base, ok: old?.ok ?? false, consecutiveFailures: old?.consecutiveFailures ?? 0 });
+      } else if (old) {
+        // Throttled or inconclusive: keep the last verdict (retried at the next interval, never a failure).
+        probes.push({ ...base, ok: old.ok, consecutiveFailures: old.consecutiveFailures });
+      }
+      // ... and with no verdict yet, the store stays "not probed yet".
     }
 
     // Stores not probed this poll (not yet due) keep their last probe result while they remain probe-able.

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { emptyAlertState, evaluateAlerts, type AlertState } from '../../src/alert/engine.js';
 import { groupForDelivery } from '../../src/alert/group.js';
+import { defaultSeverity } from '../../src/alert/remediation/guidance.js';
 import { parseDuration } from '../../src/util/duration.js';
 import type { AlertNotification, ClusterRecord, Notification, ProbeResult, Snapshot, StoreRecord, TargetOutcome } from '../../src/model.js';
 import { alerting as alertingDefaults, fakeGuidance, probeConfig, T0 } from '../diff/builders.js';
@@ -26,7 +27,8 @@ interface PollSpec {
   cloudhsm?: Record<string, 'up' | 'down'>;
   stores?: Record<string, string | { state?: string; name?: string }>;
   clusters?: Record<string, Partial<ClusterSpec>>;
-  probes?: Record<string, 'ok' | 'fail'>;
+  /** fail = an error showing the store failing; denied = AccessDeniedException; throttled = ThrottlingException. */
+  probes?: Record<string, 'ok' | 'fail' | 'denied' | 'throttled'>;
   expect?: (string | { digest: string[] })[];
   firing?: string[];
 }
@@ -51,6 +53,10 @@ const ms = (d: string | number): number => {
 function normaliseDurations(o: Record<string, unknown> | undefined, keys: string[]): Record<string, unknown> {
   const out: Record<string, unknown> = { ...(o ?? {}) };
   for (const k of keys) if (typeof out[k] === 'string') out[k] = ms(out[k] as string);
+  if (out.flapping && typeof out.flapping === 'object') {
+    const f = out.flapping as { changes?: number; window?: string | number };
+    out.flapping = { changes: f.changes ?? 4, window: typeof f.window === 'string' ? ms(f.window) : (f.window ?? ms('10m')) };
+  }
   if (out.connectingTimeout && typeof out.connectingTimeout === 'object') {
     out.connectingTimeout = Object.fromEntries(Object.entries(out.connectingTimeout as Record<string, string>).map(([k, v]) => [k, ms(v)]));
   }
@@ -62,10 +68,12 @@ class World {
   at = T0;
   pollId = 0;
   prev: Snapshot | null = null;
+  /** The snapshot before the last poll's (what the pipeline passes as `previous`). */
+  before: Snapshot | null = null;
   targets = new Map<string, { spec: TargetSpec; down: string | null; cloudHsmDown: boolean; failures: number; lastSuccessAt: number | null }>();
   stores = new Map<string, { spec: StoreSpec; id: string; name: string; state: string; code: string | null; gone: boolean; stateSince: number; trustAnchorNotAfter: number | null; dirty?: boolean }>();
   clusters = new Map<string, { spec: ClusterSpec; id: string; state: string; hsms: string[]; certNotAfter: number | null; gone: boolean; stateSince: number }>();
-  probes = new Map<string, { failing: boolean; failures: number }>();
+  probes = new Map<string, { mode: 'ok' | 'fail' | 'denied' | 'throttled'; failures: number; last: ProbeResult | null }>();
 
   constructor(readonly sc: Scenario) {
     for (const [alias, t] of Object.entries(sc.targets)) this.targets.set(alias, { spec: t, down: null, cloudHsmDown: false, failures: 0, lastSuccessAt: null });
@@ -117,8 +125,8 @@ class World {
       if (v.certExpiresIn !== undefined) c.certNotAfter = T0 + ms(v.certExpiresIn);
     }
     for (const [alias, v] of Object.entries(p.probes ?? {})) {
-      const pr = this.probes.get(alias) ?? { failing: false, failures: 0 };
-      pr.failing = v === 'fail';
+      const pr = this.probes.get(alias) ?? { mode: 'ok', failures: 0, last: null };
+      pr.mode = v;
       this.probes.set(alias, pr);
     }
   }
@@ -157,14 +165,25 @@ class World {
           stores.push({
             accountId: account, accountName: t.spec.name ?? talias, region, id: s.id, name: s.name, type, state: s.state, errorCode: s.state === 'FAILED' ? s.code : null,
             clusterId: type === 'AWS_CLOUDHSM' ? (cl?.id ?? `cluster-${s.spec.cluster ?? salias}`) : null,
-            xks: type === 'EXTERNAL_KEY_STORE' ? { connectivity: 'PUBLIC_ENDPOINT', uriEndpoint: 'https://xks.example.com', uriPath: '/kms/xks/v1', vpcEndpointServiceName: null, accessKeyId: 'AKIA' } : null,
+            xks: type === 'EXTERNAL_KEY_STORE' ? { connectivity: 'PUBLIC_ENDPOINT', uriEndpoint: 'https://xks.example.com', uriPath: '/kms/xks/v1', vpcEndpointServiceName: null, accessKeyIdLast4: 'AKIA' } : null,
             trustAnchorSha256: type === 'AWS_CLOUDHSM' ? 'ab'.repeat(32) : null, trustAnchorNotAfter: s.trustAnchorNotAfter, createdAt: T0 - ms('100d'), stateSince: s.stateSince, stale: false,
           });
           if (probeEnabled && type === 'AWS_CLOUDHSM' && s.state === 'CONNECTED') {
-            const pr = this.probes.get(salias) ?? { failing: false, failures: 0 };
-            pr.failures = pr.failing ? pr.failures + 1 : 0;
+            // As src/snapshot/build.ts does: only failing answers count; throttled keeps the last verdict.
+            const pr = this.probes.get(salias) ?? { mode: 'ok', failures: 0, last: null };
             this.probes.set(salias, pr);
-            probes.push({ accountId: account, region, storeId: s.id, ok: !pr.failing, durationMs: 10, error: pr.failing ? { code: 'KMSInternalException', message: 'probe failed' } : null, consecutiveFailures: pr.failures, at });
+            const base = { accountId: account, region, storeId: s.id, durationMs: 10, at };
+            let result: ProbeResult | null;
+            if (pr.mode === 'ok' || pr.mode === 'fail') {
+              pr.failures = pr.mode === 'fail' ? pr.failures + 1 : 0;
+              result = { ...base, ok: pr.mode === 'ok', outcome: pr.mode === 'ok' ? 'ok' : 'failing', error: pr.mode === 'fail' ? { code: 'KMSInternalException', message: 'probe failed' } : null, consecutiveFailures: pr.failures };
+            } else if (pr.mode === 'denied') {
+              result = { ...base, ok: pr.last?.ok ?? false, outcome: 'denied', error: { code: 'AccessDeniedException', message: 'not authorized to perform: kms:GenerateRandom' }, consecutiveFailures: pr.failures };
+            } else {
+              result = pr.last ? { ...pr.last, outcome: 'throttled', error: { code: 'ThrottlingException', message: 'Rate exceeded' }, at } : null;
+            }
+            pr.last = result;
+            if (result) probes.push(result);
           }
         }
         if (hasHsm) {
@@ -192,6 +211,7 @@ class World {
       });
     }
     const snap: Snapshot = { pollId: this.pollId, startedAt: at - 1000, finishedAt: at, stores, clusters, targets, probes };
+    this.before = this.prev;
     this.prev = snap;
     this.at += interval;
     return snap;
@@ -199,7 +219,8 @@ class World {
 }
 
 function render(n: Notification, w: World): string | { digest: string[] } {
-  const one = (a: AlertNotification): string => `${a.kind} ${a.condition} ${w.alias(a.alertKey.slice(a.alertKey.indexOf(':') + 1))}`;
+  // A severity other than the condition's default (FLAPPING escalated) is shown: "firing FLAPPING s1 (critical)".
+  const one = (a: AlertNotification): string => `${a.kind} ${a.condition} ${w.alias(a.alertKey.slice(a.alertKey.indexOf(':') + 1))}${a.severity === defaultSeverity(a.condition) ? '' : ` (${a.severity})`}`;
   return n.kind === 'digest' ? { digest: n.items.map(one).sort() } : one(n);
 }
 const normaliseExpect = (e: (string | { digest: string[] })[]): (string | { digest: string[] })[] =>
@@ -218,7 +239,7 @@ function play(sc: Scenario): Run {
     for (let r = 0; r < (p.repeat ?? 1); r++) {
       if (r === 0) { w.apply(p); if (p.after) w.at += ms(p.after) - interval; }
       const snap = w.poll(interval, probe.enabled);
-      const input = { state, snapshot: snap, alerting, probe, now: snap.finishedAt, guidanceFor: fakeGuidance };
+      const input = { state, snapshot: snap, previous: w.before, alerting, probe, now: snap.finishedAt, guidanceFor: fakeGuidance };
       const out = evaluateAlerts(input);
       // Replay invariant: the same poll evaluated again from the same state gives the same ids.
       expect(evaluateAlerts({ ...input, state: JSON.parse(JSON.stringify(state)) as AlertState }).notifications.map((n) => n.id)).toEqual(out.notifications.map((n) => n.id));

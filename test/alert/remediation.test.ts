@@ -211,7 +211,9 @@ describe('guidanceFor: other conditions', () => {
 
   it('default severities', () => {
     const critical = CONDITIONS.filter((c) => defaultSeverity(c) === 'critical').sort();
-    expect(critical).toEqual(['CLUSTER_MISSING', 'FAILED', 'NO_ACTIVE_HSMS', 'PROBE_FAILING']);
+    expect(critical).toEqual(['CLUSTER_MISSING', 'CLUSTER_UNKNOWN_STATE', 'FAILED', 'NO_ACTIVE_HSMS', 'PROBE_FAILING', 'UNKNOWN_STATE']);
+    expect(defaultSeverity('FLAPPING')).toBe('warning');
+    expect(defaultSeverity('PROBE_NOT_PERMITTED')).toBe('warning');
     expect(defaultSeverity('DISCONNECTED')).toBe('warning');
     expect(defaultSeverity('TARGET_DOWN')).toBe('warning');
   });

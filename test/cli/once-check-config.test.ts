@@ -103,5 +103,5 @@ describe('keystore-watch check-config', () => {
       expect(r.code, c.name).toBe(2);
       expect(r.stderr, c.name).toContain(c.key);
     }
-  });
+  }, 240_000); // ten CLI processes at once: a loaded 2-core machine needs more than the default minute
 });

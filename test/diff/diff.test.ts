@@ -52,7 +52,7 @@ describe('diffSnapshots', () => {
 
   it('reports added, state changes, error code changes and config changes', () => {
     const a0 = store({ id: 'a' });
-    const x0 = store({ id: 'x', type: 'EXTERNAL_KEY_STORE', xks: { connectivity: 'PUBLIC_ENDPOINT', uriEndpoint: 'https://a', uriPath: '/kms/xks/v1', vpcEndpointServiceName: null, accessKeyId: 'K' } });
+    const x0 = store({ id: 'x', type: 'EXTERNAL_KEY_STORE', xks: { connectivity: 'PUBLIC_ENDPOINT', uriEndpoint: 'https://a', uriPath: '/kms/xks/v1', vpcEndpointServiceName: null, accessKeyIdLast4: 'K' } });
     const f0 = store({ id: 'f', state: 'FAILED', errorCode: 'NETWORK_ERRORS' });
     const s1 = snapshot(1, at(1), { stores: [a0, x0, f0] });
     const s2 = snapshot(2, at(2), {

@@ -19,7 +19,7 @@ describe('renderSnapshotMetrics', () => {
     stores: [
       store({ id: 'cks-a', state: 'CONNECTED' }),
       store({ id: 'cks-b', state: 'FAILED', errorCode: 'INVALID_CREDENTIALS', stateSince: 1_700_000_500_000 }),
-      store({ id: 'cks-x', type: 'EXTERNAL_KEY_STORE', clusterId: null, state: 'DISCONNECTED', xks: { connectivity: 'PUBLIC_ENDPOINT', uriEndpoint: 'https://x', uriPath: '/kms/xks/v1', vpcEndpointServiceName: null, accessKeyId: 'AK' }, trustAnchorNotAfter: 1_800_000_000_000 }),
+      store({ id: 'cks-x', type: 'EXTERNAL_KEY_STORE', clusterId: null, state: 'DISCONNECTED', xks: { connectivity: 'PUBLIC_ENDPOINT', uriEndpoint: 'https://x', uriPath: '/kms/xks/v1', vpcEndpointServiceName: null, accessKeyIdLast4: 'AK' }, trustAnchorNotAfter: 1_800_000_000_000 }),
     ],
     clusters: [cluster({ hsms: [
       { id: 'hsm-1', availabilityZone: 'us-east-1a', subnetId: null, eniIp: null, state: 'ACTIVE' },

@@ -6,6 +6,7 @@
 import { readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { isKnownConnectionState } from '../../src/model.js';
 import { Daemon } from '../../src/daemon.js';
 import type { RunningSimulator } from '../../src/simulator/server.js';
 import { BASE_CREDENTIALS, simConfig, simulator, tempDir } from '../helpers/sim.js';
@@ -75,8 +76,12 @@ describe('hostile and malformed input from AWS', () => {
     const stores = ((await (await fetch(`${daemon.url}/api/v1/stores`)).json()) as { stores: { customKeyStoreId: string; connectionState: string }[] }).stores;
     expect(stores.find((s) => s.connectionState === 'DEGRADED_NEW')).toBeDefined();
 
-    // Slack: every FAILED store fired; nothing can ping, link or break out; within Block Kit limits.
-    const failedStores = daemon.latest!.stores.filter((s) => s.state === 'FAILED').length;
+    // Slack: every FAILED store fired, and the store in a state this release does not know (anything but
+    // CONNECTED pages); nothing can ping, link or break out; within Block Kit limits.
+    const unknownStates = daemon.latest!.stores.filter((s) => !isKnownConnectionState(s.state)).map((s) => s.state);
+    expect(unknownStates).toEqual(['DEGRADED_NEW']);
+    const failedStores = daemon.latest!.stores.filter((s) => s.state === 'FAILED').length + unknownStates.length;
+    expect(hook.requests.map((r) => (r.json as { notification: { condition: string } }).notification.condition).filter((c) => c === 'UNKNOWN_STATE')).toHaveLength(1);
     expect(slack.requests.length).toBe(failedStores);
     for (const r of slack.requests) {
       expect(slackPayloadProblems(r.json as Record<string, unknown>)).toEqual([]);

@@ -68,7 +68,8 @@ describe('soak', () => {
     const warmup = Math.min(50, Math.floor(POLLS / 5));
     for (let i = 1; i <= POLLS; i++) {
       // Churn: a store appears every 3 polls, the oldest extra one disappears every 4 (at most 12 around),
-      // two stores flap every poll (one-poll flaps: no alerts), one goes through a full incident every 8 polls.
+      // two stores flap every poll (each fires its state alert and FLAPPING once, then stays firing), one goes
+      // through a full incident every 8 polls.
       if (i % 3 === 0) {
         const region = i % 2 ? 'us-east-1' : 'eu-west-1';
         const s = sim.fleet.addStore('333333333333', region, { type: 'EXTERNAL_KEY_STORE', name: `churn-${++added}`, state: 'CONNECTED' });

@@ -70,7 +70,7 @@ describe('service control policies and missing permissions', () => {
     const sts = new STSClient({ endpoint: sim.url, region: 'us-east-1', credentials: creds(LEDGER), maxAttempts: 1 });
     const denied = await rejection(() => sts.send(new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${PAYMENTS}:role/x`, RoleSessionName: 'ksw' })));
     expect([denied.name, denied.$metadata?.httpStatusCode]).toEqual(['AccessDenied', 403]);
-    expect(denied.message).toBe(`User: arn:aws:iam::${LEDGER}:user/keystore-watch-simulator is not authorized to perform: sts:AssumeRole with an explicit deny in a service control policy`);
+    expect(denied.message).toBe(`User: arn:aws:iam::${LEDGER}:user/keystore-watch-simulator is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::${PAYMENTS}:role/x with an explicit deny in a service control policy`);
     expect((await control(sim, 'GET', '/_sim/scp-deny')).body).toHaveLength(3);
     expect((await control(sim, 'PUT', '/_sim/scp-deny', [{ account: PAYMENTS, action: 'DescribeCustomKeyStores' }])).status).toBe(400);
     expect((await control(sim, 'PUT', '/_sim/scp-deny', [{ account: '999999999999', action: 'kms:*' }])).status).toBe(404);

@@ -33,7 +33,10 @@ describe('the region list', () => {
     expect(partitionOf('us-east-1')).toBe('aws');
     expect(partitionOf('cn-north-1')).toBe('aws-cn');
     expect(partitionOf('us-gov-west-1')).toBe('aws-us-gov');
-    for (const typo of ['us-east-7', 'eu-west1', 'xx-fake-9', 'aws-global']) expect(partitionOf(typo)).toBeUndefined();
+    for (const typo of ['us-east-7', 'eu-west1', 'xx-fake-9']) expect(partitionOf(typo)).toBeUndefined();
+    // Endpoint pseudo-regions belong to their partition but are no region an account lists.
+    expect(partitionOf('aws-global')).toBe('aws');
+    expect(regionsOf('aws')).not.toContain('aws-global');
     for (const r of ['me-central-1', 'af-south-1', 'ap-east-1', 'il-central-1', 'eu-south-2', 'ap-southeast-5', 'mx-central-1', 'ca-west-1']) expect(regionInfo(r)?.optIn).toBe(true);
     for (const r of ENABLED_BY_DEFAULT) expect(regionInfo(r)).toMatchObject({ partition: 'aws', optIn: false });
     expect(regionsOf('aws-cn')).toEqual(['cn-north-1', 'cn-northwest-1']);

@@ -65,6 +65,27 @@ describe('buildSnapshot', () => {
     expect(s.probes[0]!.consecutiveFailures).toBe(0);
   });
 
+  it('probe outcomes: throttled and inconclusive keep the last verdict and count, denied keeps the count, only failing counts', () => {
+    const probe = (outcome: 'ok' | 'failing' | 'denied' | 'throttled' | 'inconclusive', code = 'KMSInternalException') =>
+      ({ storeId: 'cks-0000000000000001', ok: outcome === 'ok', outcome, durationMs: 3, error: outcome === 'ok' ? null : { code, message: 'x' } });
+    const step = (prev: ReturnType<typeof buildSnapshot> | null, p: ReturnType<typeof probe>, n: number) => buildSnapshot(prev, [{ ...ok(T1, [observed()]), probes: [p] }], times(n, n * 1000));
+    // A throttled first probe has no verdict: the store stays "not probed yet".
+    let s = step(null, probe('throttled', 'ThrottlingException'), 1);
+    expect(s.probes).toEqual([]);
+    s = step(s, probe('failing'), 2);
+    expect(s.probes[0]).toMatchObject({ ok: false, outcome: 'failing', consecutiveFailures: 1 });
+    s = step(s, probe('throttled', 'ThrottlingException'), 3);
+    expect(s.probes[0]).toMatchObject({ ok: false, outcome: 'throttled', consecutiveFailures: 1, error: { code: 'ThrottlingException' } });
+    s = step(s, probe('inconclusive', 'ConnectionReset'), 4);
+    expect(s.probes[0]).toMatchObject({ ok: false, outcome: 'inconclusive', consecutiveFailures: 1 });
+    s = step(s, probe('failing'), 5);
+    expect(s.probes[0]).toMatchObject({ outcome: 'failing', consecutiveFailures: 2 });
+    s = step(s, probe('denied', 'AccessDeniedException'), 6);
+    expect(s.probes[0]).toMatchObject({ outcome: 'denied', consecutiveFailures: 2 });
+    s = step(s, probe('ok'), 7);
+    expect(s.probes[0]).toMatchObject({ ok: true, outcome: 'ok', consecutiveFailures: 0 });
+  });
+
   it('remembers clusters DescribeClusters did not return, also while enrichment fails', () => {
     const r1 = { ...ok(T1, [observed({ clusterId: 'cluster-missingxxxxx' })]), cloudHsm: { attempted: true as const, clusters: [], error: null } };
     const s1 = buildSnapshot(null, [r1], times(1, 1000));

@@ -32,6 +32,10 @@ export const ALERT_NAMES = {
   CLUSTER_MISSING: 'CloudHsmClusterNotFound',
   CLUSTER_CERT_EXPIRING: 'CloudHsmClusterCertificateExpiring',
   TARGET_DOWN: 'KeystoreWatchTargetDown',
+  UNKNOWN_STATE: 'KmsCustomKeyStoreUnknownState',
+  FLAPPING: 'KmsCustomKeyStoreFlapping',
+  CLUSTER_UNKNOWN_STATE: 'CloudHsmClusterUnknownState',
+  PROBE_NOT_PERMITTED: 'KmsCustomKeyStoreProbeNotPermitted',
   SCP_DENIED: 'KeystoreWatchRegionDeniedByScp',
 } as const satisfies Record<Condition, string>;
 
@@ -48,7 +52,12 @@ export const runbookAnchor = (alertName: string): string => alertName.toLowerCas
 export const headingAnchor = (heading: string): string =>
   heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
 
-const CRITICAL: ReadonlySet<Condition> = new Set<Condition>(['FAILED', 'NO_ACTIVE_HSMS', 'PROBE_FAILING', 'CLUSTER_MISSING']);
+const CRITICAL: ReadonlySet<Condition> = new Set<Condition>(['FAILED', 'NO_ACTIVE_HSMS', 'PROBE_FAILING', 'CLUSTER_MISSING', 'UNKNOWN_STATE', 'CLUSTER_UNKNOWN_STATE']);
+
+/** Conditions whose severity depends on the observation (the runbook says so); their default is the lower one. */
+export const ESCALATING: Partial<Record<Condition, string>> = {
+  FLAPPING: 'critical when the store spent more than half the window not CONNECTED',
+};
 
 export function defaultSeverity(condition: Condition): Severity {
   return CRITICAL.has(condition) ? 'critical' : 'warning';
@@ -154,6 +163,16 @@ export function templateFor(condition: Condition, storeType: string | null, erro
   return { template: (type && entry[type]) || entry.default, title: CONDITION_TITLES[condition], generic: false };
 }
 
+/** Titles that carry the raw value AWS sent (defanged like error codes), so on-call sees it at once. */
+function titleFor(condition: Condition, subject: AlertSubject, title: string): string {
+  if (condition === 'UNKNOWN_STATE' && subject.state) return `${title}: ${displayCode(subject.state)}`;
+  if (condition === 'CLUSTER_UNKNOWN_STATE') {
+    const raw = subject.details?.['Cluster state'];
+    return raw ? `${title}: ${displayCode(raw)}` : title;
+  }
+  return title;
+}
+
 const splitList = (v: string | undefined): string[] => (v ? v.split(/[\s,;]+/).filter(Boolean) : []);
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
 
@@ -207,7 +226,7 @@ export function guidanceFromTemplate(title: string, t: GuidanceTemplate, values:
 /** Guidance for one alert, with the subject's ids filled into the commands. */
 export function guidanceFor(condition: Condition, subject: AlertSubject): Guidance {
   const { template, title } = templateFor(condition, subject.storeType, subject.errorCode);
-  return guidanceFromTemplate(title, template, placeholderValues(condition, subject), ALERT_NAMES[condition]);
+  return guidanceFromTemplate(titleFor(condition, subject, title), template, placeholderValues(condition, subject), ALERT_NAMES[condition]);
 }
 
 /** Guidance for the alerts only Prometheus raises (used by the runbooks). */

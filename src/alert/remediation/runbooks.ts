@@ -10,6 +10,7 @@ import type { Condition, Guidance } from '../../model.js';
 import {
   ALERT_NAMES,
   CONDITIONS,
+  ESCALATING,
   PLACEHOLDER_VARIABLES,
   SELF_MONITORING_SEVERITY,
   defaultSeverity,
@@ -97,7 +98,8 @@ export function renderRunbooks(): string {
 
 function conditionSection(c: Condition): string[] {
   const name = ALERT_NAMES[c];
-  const out = [`## ${name}`, '', `**Severity:** ${defaultSeverity(c)} · **Condition:** \`${c}\` · ${CONDITION_TITLES[c]}`, ''];
+  const escalation = ESCALATING[c] ? ` (${ESCALATING[c]})` : '';
+  const out = [`## ${name}`, '', `**Severity:** ${defaultSeverity(c)}${escalation} · **Condition:** \`${c}\` · ${CONDITION_TITLES[c]}`, ''];
   if (c === 'FAILED') {
     out.push(
       'The store\'s last connection attempt failed and `ConnectionErrorCode` says why. A FAILED store cannot be connected again directly: disconnect it, fix the cause (update the key store when one of its properties must change), connect it, and watch it until it is CONNECTED. Find the error code below.',

@@ -50,6 +50,10 @@ export const DOCS = {
   cloudHsmInitialize: { title: 'AWS CloudHSM: Initialize the cluster (trust anchor, cluster certificate)', url: 'https://docs.aws.amazon.com/cloudhsm/latest/userguide/initialize-cluster.html' },
   createHsm: { title: 'AWS CloudHSM API: CreateHsm', url: 'https://docs.aws.amazon.com/cloudhsm/latest/APIReference/API_CreateHsm.html' },
   describeClusters: { title: 'AWS CloudHSM API: DescribeClusters', url: 'https://docs.aws.amazon.com/cloudhsm/latest/APIReference/API_DescribeClusters.html' },
+  clusterState: { title: 'AWS CloudHSM API: Cluster (State values)', url: 'https://docs.aws.amazon.com/cloudhsm/latest/APIReference/API_Cluster.html' },
+  hsmState: { title: 'AWS CloudHSM API: Hsm (State values)', url: 'https://docs.aws.amazon.com/cloudhsm/latest/APIReference/API_Hsm.html' },
+  generateRandom: { title: 'AWS KMS API: GenerateRandom (required permissions)', url: 'https://docs.aws.amazon.com/kms/latest/APIReference/API_GenerateRandom.html' },
+  kmsIam: { title: 'AWS KMS: Permissions reference', url: 'https://docs.aws.amazon.com/kms/latest/developerguide/kms-api-permissions-reference.html' },
   scp: { title: 'AWS Organizations: Service control policies (SCPs)', url: 'https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps.html' },
   scpRegions: { title: 'AWS Organizations: Deny access to AWS based on the requested Region (example SCP)', url: 'https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps_examples_general.html' },
 } as const satisfies Record<string, DocLink>;
@@ -586,6 +590,62 @@ export const CONDITION_GUIDANCE: Record<Exclude<Condition, 'FAILED'>, ConditionG
       docs: [DOCS.cloudHsmInitialize, DOCS.describeClusters],
     },
   },
+  UNKNOWN_STATE: {
+    default: {
+      summary: 'The custom key store reports a ConnectionState this release of keystore-watch does not know. Only CONNECTED means its KMS keys work, so treat them as unusable until it is CONNECTED.',
+      cause: 'AWS added a connection state after this release. The alert shows the raw value; the AWS API reference lists the current states.',
+      steps: [
+        'Read the store\'s state and error code as AWS reports them, and look the state up in the AWS KMS API reference (CustomKeyStoresListEntry).',
+        'Check whether applications using the store\'s keys are failing (KMSInvalidStateException, CustomKeyStoreInvalidStateException in their logs or in CloudTrail).',
+        'If the state means the store is down, disconnect it, fix the cause, connect it again and watch it until it is CONNECTED. Then upgrade keystore-watch so it knows the state.',
+      ],
+      commands: [DESCRIBE, DISCONNECT_EVENTS, DISCONNECT, CONNECT, DESCRIBE],
+      docs: [DOCS.listEntry, DOCS.fixKeystore],
+    },
+  },
+  FLAPPING: {
+    default: {
+      summary: 'The custom key store keeps changing its connection state: its KMS keys work only part of the time, and each alert for a single state would come and go.',
+      cause: 'An intermittent fault: for CloudHSM, HSMs failing or being replaced, a cluster near its limits, network or security-group changes; for external stores, an XKS proxy or external key manager that times out or restarts; or automation connecting and disconnecting the store.',
+      steps: [
+        'Read the recent states and the error codes of the FAILED periods (the alert shows the last states; /api/v1/events has the history).',
+        'Look for someone or something connecting and disconnecting the store: CloudTrail ConnectCustomKeyStore and DisconnectCustomKeyStore events.',
+        'CloudHSM: check the cluster and HSM health (HsmUnhealthy in CloudWatch, namespace AWS/CloudHSM) and replace unhealthy HSMs. External: check the proxy\'s logs, latency and certificate.',
+        'Fix the cause of the FAILED periods as the error code says; the alert resolves once the store has not changed state for a whole window.',
+      ],
+      commands: [DESCRIBE, 'aws cloudtrail lookup-events --lookup-attributes AttributeKey=ResourceName,AttributeValue={storeId} --max-results 20 --region {region}', DESCRIBE_CLUSTER],
+      docs: [DOCS.fixKeystore, DOCS.xksTroubleshooting, DOCS.listEntry],
+    },
+  },
+  CLUSTER_UNKNOWN_STATE: {
+    default: {
+      summary: 'The CloudHSM cluster behind the key store, or one of its HSMs, reports a state this release of keystore-watch does not know; the key store may stop working.',
+      cause: 'AWS added a cluster or HSM state after this release. The alert shows the raw value; the AWS CloudHSM API reference lists the current states.',
+      steps: [
+        'Read the cluster state, state message and HSM states, and look the value up in the AWS CloudHSM API reference.',
+        'Check the key store is still CONNECTED and its keys work (a GenerateRandom call against the store is a cheap test).',
+        'If the cluster or the HSM is unhealthy, act as for a DEGRADED cluster or HSM: replace the HSM, or restore the cluster from its latest backup. Then upgrade keystore-watch so it knows the state.',
+      ],
+      commands: [DESCRIBE_CLUSTER, 'aws kms generate-random --number-of-bytes 1 --custom-key-store-id {storeId} --region {region}', DESCRIBE],
+      docs: [DOCS.clusterState, DOCS.hsmState, DOCS.cloudHsmClusters],
+    },
+  },
+  PROBE_NOT_PERMITTED: {
+    default: {
+      summary: 'The GenerateRandom probe is denied in this account and region, so keystore-watch cannot tell whether CONNECTED CloudHSM key stores there really work. The stores themselves are not affected.',
+      cause: 'The monitoring role lacks `kms:GenerateRandom`, or a service control policy, permissions boundary or session policy denies it (the error message says which).',
+      steps: [
+        'Read the error message on the alert: an "explicit deny in a service control policy" needs the SCP changed by the organization\'s administrators; otherwise grant the action to the role.',
+        'Add `kms:GenerateRandom` (Resource "*") to the monitoring role\'s policy (config/iam-policy.json has it), or set probe.enabled to false if the probe is not wanted.',
+        'Check with the same role; the alert resolves once a probe is allowed again.',
+      ],
+      commands: [
+        'aws iam simulate-principal-policy --policy-source-arn "$ROLE_ARN" --action-names kms:GenerateRandom',
+        'aws kms generate-random --number-of-bytes 1 --region {region}',
+      ],
+      docs: [DOCS.generateRandom, DOCS.kmsIam, DOCS.scp],
+    },
+  },
   TARGET_DOWN: {
     default: {
       summary: 'keystore-watch cannot read the custom key stores of this account and region: a blind spot, any failure there goes unnoticed.',
@@ -690,6 +750,10 @@ export const CONDITION_TITLES: Record<Condition, string> = {
   CLUSTER_MISSING: 'CloudHSM cluster not found',
   CLUSTER_CERT_EXPIRING: 'CloudHSM cluster certificate expiring',
   TARGET_DOWN: 'Monitoring target down: account and region not polled',
+  UNKNOWN_STATE: 'KMS custom key store in a connection state keystore-watch does not know',
+  FLAPPING: 'KMS custom key store flapping',
+  CLUSTER_UNKNOWN_STATE: 'CloudHSM cluster or HSM in a state keystore-watch does not know',
+  PROBE_NOT_PERMITTED: 'GenerateRandom probe not permitted',
   SCP_DENIED: 'Regions denied to keystore-watch by a service control policy',
 };
 
