@@ -304,8 +304,11 @@ const rows: Row[] = [
           { expr: 'sum(increase(keystore_watch_outbox_dropped_total[$__rate_interval])) or vector(0)', legendFormat: 'outbox dropped' },
           { expr: 'sum(increase(keystore_watch_history_dropped_total[$__rate_interval])) or vector(0)', legendFormat: 'history dropped' },
         ], 'none', 8, { decimals: 0 }),
-      timeseries('Alerts firing', 'Alerts keystore-watch itself currently holds firing, by severity.',
-        [{ expr: 'sum by(severity) (keystore_watch_alerts_firing)', legendFormat: '{{severity}}' }], 'none', 8, { decimals: 0 }),
+      timeseries('Alerts firing', 'Alerts keystore-watch itself currently holds firing, by severity, and its self-alerts (problems with keystore-watch itself, e.g. state-persist: the state directory refuses writes; KeystoreWatchDegraded fires on them).',
+        [
+          { expr: 'sum by(severity) (keystore_watch_alerts_firing)', legendFormat: '{{severity}}' },
+          { expr: 'sum by(id) (keystore_watch_self_alert) > 0', legendFormat: 'self-alert {{id}}' },
+        ], 'none', 8, { decimals: 0 }),
       timeseries('Internal errors', 'State store problems (failed writes, corrupt files moved aside: notifications may not survive a restart) and failed Organizations account listings (the last known account list is kept). Should stay 0.',
         [
           { expr: 'sum by(kind) (increase(keystore_watch_state_errors_total[$__rate_interval]))', legendFormat: 'state {{kind}}' },

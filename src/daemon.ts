@@ -1,5 +1,15 @@
 // The imperative shell that ties the pieces together: schedule -> poll -> snapshot -> (diff, alerts,
 // outbox) -> persisted state, metrics text and the HTTP API.
+//
+// Start-up order (nothing is read before the lock, nothing is sent before the port is bound):
+//   1. the stateDir lock (src/state/lock.ts): a second daemon on the same directory exits 2 here, and so
+//      does a stateDir that is not a directory or not writable;
+//   2. the state documents are read, the alert pipeline and outbox loaded (no delivery yet);
+//   3. the HTTP port is bound (a failure releases the lock and sends nothing);
+//   4. outbox delivery starts, then the schedule and the first poll.
+// When the disk under stateDir refuses writes, ResilientStateStore keeps the state in memory and the
+// daemon keeps evaluating and delivering; the failure is counted, logged, shown in /readyz and sent
+// as the self-alert 'state-persist', which resolves when every document is written again.
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import type { Config } from './config/schema.js';
 import type { Snapshot } from './model.js';
@@ -13,6 +23,8 @@ import { startHttpServer, type RunningHttpServer } from './server/http.js';
 import { nonOverlapping, onSchedule } from './scheduler.js';
 import type { StateStore } from './state/store.js';
 import { openFileStateStore } from './state/file-store.js';
+import { ResilientStateStore } from './state/resilient-store.js';
+import { StateDirLock } from './state/lock.js';
 import { parseSnapshotDoc } from './snapshot/persist.js';
 import { AlertPipeline } from './alert/pipeline.js';
 import type { Notifier } from './notify/notifier.js';
@@ -33,13 +45,31 @@ export interface DaemonOptions {
   schedule?: boolean;
   /** Outbox delivery tuning (a virtual clock, short send timeouts in tests). */
   outbox?: AlertPipelineOptions['outbox'];
+  /** While state writes fail, how often the unwritten documents are retried (default 10 s). */
+  stateRetryMs?: number;
 }
+
+/** /readyz: ready, or not with the reasons (one line each). */
+export interface Readiness {
+  ready: boolean;
+  reasons: string[];
+}
+
+const STATE_ALERT = 'state-persist';
 
 export class Daemon {
   readonly metrics = new SelfMetrics();
   private snapshot: Snapshot | null = null;
   private snapshotMetrics: EncodedMetrics = EMPTY_METRICS;
-  private ready = false;
+  /** A poll's results were evaluated and its alerts handed to delivery at least once. */
+  private evaluated = false;
+  /** Why the last poll did not get its alerts handled (null when it did). */
+  private lastPollError: string | null = null;
+  /** The last snapshot the alert pipeline processed: the base of the next diff. */
+  private processed: Snapshot | null = null;
+  private lock: StateDirLock | null = null;
+  private resilient: ResilientStateStore | null = null;
+  private stateLog = { at: 0, suppressed: 0 };
   private readonly clients: AwsClients;
   private readonly poller: Poller;
   private store!: StateStore;
@@ -87,8 +117,35 @@ export class Daemon {
   }
 
   async start(): Promise<void> {
+    try {
+      await this.open();
+    } catch (err) {
+      // Nothing was sent (delivery starts last); let the next daemon have the directory.
+      await this.server?.close().catch(() => {});
+      this.server = null;
+      await this.store?.close().catch(() => {});
+      await this.lock?.release().catch(() => {});
+      this.clients.close();
+      throw err;
+    }
+  }
+
+  private async open(): Promise<void> {
     const { config, logger } = this.opts;
-    this.store = this.opts.store ?? (await openFileStateStore({
+    this.lock = await StateDirLock.acquire(config.stateDir, {
+      onTakeover: (prev, why) => logger.warn({ stateDir: config.stateDir, previousPid: prev?.pid ?? null, previousHost: prev?.hostname ?? null, why }, 'took over a stale stateDir lock'),
+      onHeartbeatError: (reason) => logger.warn({ stateDir: config.stateDir, reason }, 'cannot renew the stateDir lock lease'),
+      onLost: (holder) => {
+        logger.error({ stateDir: config.stateDir, holderPid: holder?.pid ?? null, holderHost: holder?.hostname ?? null }, 'lost the stateDir lock: its file was removed and another process holds it now');
+        this.pipeline?.self.raise({
+          id: 'state-lock', severity: 'critical',
+          summary: `keystore-watch lost its stateDir lock: another process holds ${config.stateDir}`,
+          detail: 'The lock file was removed while this daemon ran and another keystore-watch took the directory. Two daemons now write the same state and both send alerts. Stop one of them.',
+          details: { 'State directory': config.stateDir, 'Lock holder': holder ? `pid ${holder.pid} on ${holder.hostname}` : 'unknown' },
+        });
+      },
+    });
+    const inner = this.opts.store ?? (await openFileStateStore({
       dir: config.stateDir,
       observer: {
         onCorrupt: (r) => {
@@ -97,13 +154,39 @@ export class Daemon {
         },
       },
     }));
+    this.resilient = new ResilientStateStore(inner, {
+      retryMs: this.opts.stateRetryMs,
+      observer: {
+        onWriteError: (f, first) => {
+          this.metrics.stateErrors.inc({ kind: 'write' });
+          // Every poll, delivery and retry writes: one line per minute while it lasts, not one per write.
+          const t = Date.now();
+          if (first || t - this.stateLog.at >= 60_000) {
+            const fields = { err: f.error, stateDir: config.stateDir, document: f.name, code: f.code, reason: f.reason, failedWritesSinceLastLine: this.stateLog.suppressed };
+            if (first) logger.error(fields, 'cannot persist state; still evaluating and delivering alerts from memory');
+            else logger.warn(fields, 'state still cannot be persisted');
+            this.stateLog = { at: t, suppressed: 0 };
+          } else this.stateLog.suppressed++;
+          this.pipeline?.self.raise(this.stateAlert(f.reason));
+        },
+        onRecovered: (downMs) => {
+          logger.info({ stateDir: config.stateDir, downSeconds: Math.round(downMs / 1000) }, 'state persisted again; the in-memory state is on disk');
+          this.pipeline?.self.resolve(STATE_ALERT, `keystore-watch writes its state to ${config.stateDir} again; what it held in memory is on disk.`);
+        },
+      },
+    });
+    this.store = this.resilient;
     this.snapshot = await this.store.read('snapshot', parseSnapshotDoc);
+    this.processed = this.snapshot;
     if (this.snapshot) {
       this.poller.resume(this.snapshot);
       this.snapshotMetrics = await encodeSnapshotMetrics(this.snapshot);
       logger.info({ pollId: this.snapshot.pollId, stores: this.snapshot.stores.length }, 'restored the last snapshot');
     }
     this.pipeline = await AlertPipeline.open({ config, store: this.store, logger, metrics: this.metrics, notifiers: this.opts.notifiers, now: this.now, outbox: this.opts.outbox });
+    // A write that failed while the pipeline was opening had no pipeline to raise the self-alert on.
+    const health = this.resilient.health();
+    if (health.failing) this.pipeline.self.raise(this.stateAlert(health.failing.reason));
     this.poller.resume({ pollId: this.pipeline.lastPollId });
     if (this.opts.serve !== false) {
       this.server = await startHttpServer({
@@ -114,22 +197,48 @@ export class Daemon {
         observer: this.metrics.httpObserver,
         sources: {
           metrics: async () => ({ snapshot: this.snapshotMetrics, self: await this.metrics.render() }),
-          ready: () => this.ready,
+          ready: () => this.readiness(),
           stores: (f) => this.storesView(f),
           targets: () => ({ pollId: this.snapshot?.pollId ?? null, targets: this.snapshot?.targets ?? [] }),
-          alerts: () => ({ alerts: this.pipeline.firing() }),
+          alerts: () => ({ alerts: this.pipeline.firing(), self: this.pipeline.firingSelf() }),
           events: (limit) => ({ events: this.pipeline.recentEvents(limit) }),
           outbox: (limit) => this.pipeline.outbox.view(limit),
         },
       });
       logger.info({ url: this.server.url }, 'serving /metrics, /healthz, /readyz and /api/v1');
     }
+    this.pipeline.startDelivery();
     await this.identify();
     if (this.opts.schedule !== false) {
       this.stopSchedule = onSchedule(config.schedule, this.polls);
       // A poll also runs at start-up rather than waiting for the first tick.
       void this.polls.trigger();
     }
+  }
+
+  /** Ready once a poll's alerts were handled, and while nothing critical is wrong with keystore-watch itself. */
+  readiness(): Readiness {
+    const reasons: string[] = [];
+    if (!this.evaluated) reasons.push(this.lastPollError ? `no poll evaluated yet; the last one failed: ${this.lastPollError}` : 'waiting for the first poll');
+    else if (this.lastPollError) reasons.push(`the last poll failed: ${this.lastPollError}`);
+    for (const a of this.pipeline?.self.firing() ?? []) if (a.severity === 'critical') reasons.push(a.summary);
+    return { ready: reasons.length === 0, reasons };
+  }
+
+  /** The state store's health (for tests and diagnostics). */
+  stateHealth() {
+    return this.resilient?.health() ?? { ok: true, failing: null };
+  }
+
+  private stateAlert(reason: string) {
+    const dir = this.opts.config.stateDir;
+    return {
+      id: STATE_ALERT,
+      severity: 'critical' as const,
+      summary: `keystore-watch cannot persist state: ${reason}`,
+      detail: `Writes to the state directory ${dir} fail. Alerts are still evaluated and sent from memory; when writes succeed again the in-memory state is written back and this alert resolves. A restart before that forgets what was sent meanwhile (duplicates possible).`,
+      details: { 'State directory': dir },
+    };
   }
 
   /**
@@ -162,15 +271,15 @@ export class Daemon {
   private async runPoll(): Promise<void> {
     const { logger } = this.opts;
     const t0 = performance.now();
+    let stage = 'poll';
     try {
-      const prev = this.snapshot;
-      const next = await this.poller.poll(prev, this.abort.signal);
+      const next = await this.poller.poll(this.snapshot, this.abort.signal);
       if (this.abort.signal.aborted) return;
       this.snapshot = next;
+      stage = 'metrics';
       this.snapshotMetrics = await encodeSnapshotMetrics(next);
       const seconds = (performance.now() - t0) / 1000;
       this.metrics.pollDuration.observe(seconds);
-      this.metrics.lastPoll.set(next.finishedAt / 1000);
       this.metrics.polls.inc();
       this.metrics.accounts.set(new Set(next.targets.map((t) => t.accountId)).size);
       const down = next.targets.filter((t) => t.status === 'failed');
@@ -178,11 +287,23 @@ export class Daemon {
       for (const t of down) logger.warn({ accountId: t.accountId, region: t.region, code: t.error?.code, error: t.error?.message, consecutiveFailures: t.consecutiveFailures }, 'target down; keeping its last known stores (stale)');
       // Alert state (with the notifications it decided) first, snapshot last: a crash in between replays
       // the diff against the same previous snapshot, and the alert state skips a poll it already saw.
-      await this.pipeline.process(prev, next);
+      // A state write the disk refuses does not throw here (ResilientStateStore): the alerts are still
+      // handled from memory. The diff base is the last snapshot the pipeline processed, so a poll whose
+      // alerts could not be handled is diffed again next time rather than skipped.
+      stage = 'alerts';
+      await this.pipeline.process(this.processed, next);
+      this.processed = next;
+      stage = 'state';
       await this.store.write('snapshot', next);
-      this.ready = true;
+      // Only now: the poll's results were evaluated and its alerts handed to delivery, so
+      // KeystoreWatchNotPolling (on this metric) also catches a pipeline that cannot handle alerts.
+      this.metrics.lastPoll.set(next.finishedAt / 1000);
+      this.evaluated = true;
+      this.lastPollError = null;
     } catch (err) {
-      logger.error({ err }, 'poll failed');
+      const reason = `${stage === 'poll' ? '' : `${stage}: `}${err instanceof Error ? err.message : String(err)}`.replace(/\s+/g, ' ').slice(0, 500);
+      this.lastPollError = reason;
+      logger.error({ err, stage, reason }, 'poll failed');
     }
   }
 
@@ -197,6 +318,7 @@ export class Daemon {
     await this.pipeline?.stop(Math.min(graceMs, 5000));
     await this.server?.close();
     await this.store?.close();
+    await this.lock?.release();
     this.clients.close();
   }
 }

@@ -211,7 +211,9 @@ export type Condition =
   | 'FLAPPING'
   | 'CLUSTER_UNKNOWN_STATE'
   | 'PROBE_NOT_PERMITTED'
-  | 'SCP_DENIED';
+  | 'SCP_DENIED'
+  /** keystore-watch reporting a problem with itself (src/alert/self-alerts.ts). */
+  | 'SELF';
 
 /** What an alert is about; ids are filled into guidance commands. */
 export interface AlertSubject {
@@ -254,6 +256,8 @@ export interface AlertNotification {
   /** Epoch ms when the condition began (firing) or ended (resolved). */
   since: number;
   createdAt: number;
+  /** Channel ids that must not get this notification (self-alerts about a channel go elsewhere). */
+  excludeChannels?: string[];
 }
 
 export interface DigestNotification {

@@ -7,6 +7,12 @@
 // after it is repaired at start-up by handing the recorded notifications to the outbox again, which
 // drops ids it already holds or delivered. So a notification is never sent for a decision the alert
 // state does not remember (no firing without its resolved), and never lost.
+// When the disk refuses writes, the daemon's store (src/state/resilient-store.ts) resolves them from
+// memory, so the pipeline keeps evaluating and the outbox keeps delivering; see that file for what a
+// crash in that state costs.
+//
+// Delivery does not start in open(): the daemon calls startDelivery() once it holds the stateDir lock
+// and has bound its port. `self` carries keystore-watch's alerts about itself (self-alerts.ts).
 import type { Config } from '../config/schema.js';
 import type { Notification, Snapshot } from '../model.js';
 import type { Logger } from '../log.js';
@@ -14,12 +20,13 @@ import type { SelfMetrics } from '../metrics/self.js';
 import type { StateStore } from '../state/store.js';
 import type { Notifier } from '../notify/notifier.js';
 import { createNotifiers } from '../notify/index.js';
-import { Outbox, type DeadLetter, type OutboxOptions } from '../notify/outbox.js';
+import { Outbox, systemClock, type DeadLetter, type OutboxOptions } from '../notify/outbox.js';
 import { BoundedHistory } from '../state/history.js';
 import { diffSnapshots, emptyDiffCarry, type Change, type DiffCarry } from '../diff/diff.js';
 import { emptyAlertState, evaluateAlerts, firingAlerts, firingCountBySeverity, type AlertState } from './engine.js';
 import { groupForDelivery } from './group.js';
 import { defaultSeverity, guidanceFor } from './remediation/guidance.js';
+import { SelfAlerts, type SelfAlertInput } from './self-alerts.js';
 
 export interface AlertPipelineOptions {
   config: Config;
@@ -50,19 +57,86 @@ function parseAlertsDoc(data: unknown): AlertsDoc {
   return d as AlertsDoc;
 }
 
+/** How long a channel must go without a dead letter (and then deliver) before its dead-letter self-alert resolves. */
+export const DEAD_LETTER_QUIET_MS = 3_600_000;
+
 export class AlertPipeline {
+  /** keystore-watch's alerts about itself (see self-alerts.ts); delivered through the same outbox. */
+  readonly self: SelfAlerts;
+
   private constructor(
     private readonly opts: AlertPipelineOptions,
     private doc: AlertsDoc,
     private readonly history: BoundedHistory<Change>,
     readonly outbox: Outbox,
-  ) {}
+    notifiers: readonly Notifier[],
+  ) {
+    this.self = new SelfAlerts({
+      deliver: (ns) => this.outbox.enqueue(ns),
+      channelsFor: (n) => notifiers.filter((x) => x.accepts(n)).map((x) => x.id),
+      now: opts.now,
+      log: opts.logger,
+      onChange: (id, firing) => opts.metrics.selfAlert.set({ id }, firing ? 1 : 0),
+    });
+  }
+
+  /** Monotonic ms (the outbox's clock) of the last dead letter per channel whose self-alert is firing. */
+  private readonly lastDeadLetter = new Map<string, number>();
+
+  private mono(): number {
+    const clock = this.opts.outbox?.clock ?? systemClock;
+    return clock.monotonic ? clock.monotonic() : clock.now();
+  }
+
+  /**
+   * A channel gave up on a notification: on-call hears it on the other channels (self.raise leaves the
+   * channel out unless it is the only one). One self-alert per channel; a further dead letter on it
+   * only updates the text. It resolves once the channel has delivered again an hour after its last dead letter.
+   */
+  deadLettered(d: DeadLetter): void {
+    const total = this.outbox.deadLetterTotals()[d.channel] ?? 1;
+    this.lastDeadLetter.set(d.channel, this.mono());
+    const about = d.storeId ? `key store ${d.storeName ? `${d.storeName} (${d.storeId})` : d.storeId}` : d.clusterId ? `cluster ${d.clusterId}` : d.items !== null ? `a digest of ${d.items} alerts` : d.id;
+    const why = d.reason === 'rejected' ? `refused for good (HTTP ${d.lastStatus ?? '?'})` : d.reason === 'max_attempts' ? `still failing after ${d.attempts} attempts` : `still failing after alerting.outboxMaxAge`;
+    this.self.raise({
+      id: `outbox-dead-letters-${d.channel}`,
+      severity: 'critical',
+      summary: `keystore-watch gave up delivering notifications to channel ${d.channel}`,
+      detail: `The ${d.severity} ${d.kind} notification about ${about}${d.accountId ? ` in ${d.accountId} ${d.region ?? ''}` : ''} was dead-lettered on channel ${d.channel}: ${why}; last error: ${d.lastError ?? 'none'}. On-call did not get it there. ${total} dead letter(s) on ${d.channel} so far, listed in /api/v1/outbox.`,
+      steps: [
+        'Read the dead letters of the channel, with their last errors, in /api/v1/outbox.',
+        'Fix the channel (webhook URL or routing key, the receiver, a payload it refuses) and tell on-call about any dead-lettered firing that still matters.',
+      ],
+      commands: ['curl -fsS "http://$KEYSTORE_WATCH_HOST:9464/api/v1/outbox"'],
+      details: { Channel: d.channel, 'Dead letters': String(total), 'Last dead letter': d.id },
+      excludeChannels: [d.channel],
+    });
+  }
+
+  /** A delivery on `channel`: its dead-letter self-alert resolves when an hour has passed since its last dead letter. */
+  channelDelivered(channel: string): void {
+    const at = this.lastDeadLetter.get(channel);
+    if (at === undefined || this.mono() - at < DEAD_LETTER_QUIET_MS) return;
+    this.lastDeadLetter.delete(channel);
+    this.self.resolve(`outbox-dead-letters-${channel}`, `Channel ${channel} delivers again, an hour after its last dead letter. Earlier dead letters stay listed in /api/v1/outbox.`);
+  }
+
+  /** Shorthands for other modules (scheduler watchdog, outbox dead letters): see self-alerts.ts. */
+  raiseSelfAlert(input: SelfAlertInput): boolean {
+    return this.self.raise(input);
+  }
+
+  resolveSelfAlert(id: string, detail?: string): boolean {
+    return this.self.resolve(id, detail);
+  }
 
   static async open(opts: AlertPipelineOptions): Promise<AlertPipeline> {
     const { config, store, logger, metrics } = opts;
     const doc = (await store.read('alerts', parseAlertsDoc)) ?? { alerts: emptyAlertState(), diff: emptyDiffCarry() };
     const history = await BoundedHistory.open<Change>(store, { limit: config.alerting.historyLimit, onDropped: (n) => metrics.historyDropped.inc(n), log: logger });
     const notifiers = opts.notifiers ?? createNotifiers(config.alerting.channels);
+    // The outbox reports to the pipeline it feeds (dead-letter self-alerts), which exists once open() returns.
+    let self: AlertPipeline | undefined;
     const outbox = await Outbox.open({
       ...opts.outbox,
       store,
@@ -74,11 +148,15 @@ export class AlertPipeline {
       log: logger,
       // The outbox logs each failure and drop itself; the pipeline only counts them.
       observer: {
-        onDelivered: (channel) => metrics.notifications.inc({ channel }),
+        onDelivered: (channel) => {
+          metrics.notifications.inc({ channel });
+          self?.channelDelivered(channel);
+        },
         onFailure: (channel) => metrics.notificationFailures.inc({ channel }),
         onDropped: (reason) => metrics.outboxDropped.inc({ reason }),
         onDeadLetter: (entry) => {
           metrics.outboxDeadLetters.inc({ channel: entry.channel });
+          self?.deadLettered(entry);
           opts.onDeadLetter?.(entry);
         },
         onPending: (n) => metrics.outboxPending.set(n),
@@ -92,10 +170,18 @@ export class AlertPipeline {
     metrics.outboxPending.set(outbox.pending());
     // Every configured channel shows in the dead-letter counter from the start (0 until one happens).
     for (const n of notifiers) metrics.outboxDeadLetters.inc({ channel: n.id }, 0);
-    const pipeline = new AlertPipeline(opts, doc, history, outbox);
+    const pipeline = new AlertPipeline(opts, doc, history, outbox, notifiers);
+    self = pipeline;
     pipeline.updateGauges();
-    outbox.start();
     return pipeline;
+  }
+
+  /**
+   * Starts delivery. Separate from open() so the daemon sends nothing before it holds the stateDir
+   * lock and has bound its HTTP port (a copy that cannot start must not send the outbox's entries).
+   */
+  startDelivery(): void {
+    this.outbox.start();
   }
 
   /** The last poll the alert state has seen (the poll counter resumes above it after a restart). */
@@ -140,6 +226,11 @@ export class AlertPipeline {
   private updateGauges(): void {
     const counts = firingCountBySeverity(this.doc.alerts);
     for (const [severity, n] of Object.entries(counts)) this.opts.metrics.alertsFiring.set({ severity }, n);
+  }
+
+  /** Firing self-alerts for /api/v1/alerts (`self`). */
+  firingSelf() {
+    return this.self.firing().map((a) => ({ ...a, since: new Date(a.since).toISOString() }));
   }
 
   firing() {

@@ -22,8 +22,9 @@ export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(
 
 /** Prints a failure the way every command does and returns its exit code. */
 export function reportFailure(err: unknown): number {
-  if (err instanceof ConfigError || err instanceof UsageError) {
-    process.stderr.write(`keystore-watch: ${redact(err.message)}\n`);
+  // Also errors that carry exitCode 2 themselves (a stateDir that is unusable or locked by another daemon).
+  if (err instanceof ConfigError || err instanceof UsageError || (err as { exitCode?: unknown } | null)?.exitCode === 2) {
+    process.stderr.write(`keystore-watch: ${redact((err as Error).message)}\n`);
     return 2;
   }
   process.stderr.write(`keystore-watch: ${redact(err instanceof Error ? err.message : String(err))}\n`);

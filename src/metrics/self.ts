@@ -25,7 +25,8 @@ export class SelfMetrics {
   readonly probeThrottled = new Counter({ name: 'keystore_watch_probe_throttled_total', help: 'GenerateRandom probes answered with ThrottlingException (retried at the next probe interval, never counted as a failure).', labelNames: ['account_id', 'region'] as const, registers: [this.registry] });
   readonly httpConnections = new Gauge({ name: 'keystore_watch_http_connections', help: 'Open connections to the HTTP server.', registers: [this.registry] });
   readonly httpConnectionsDropped = new Counter({ name: 'keystore_watch_http_connections_dropped_total', help: 'HTTP connections closed to stay within http.maxConnections: evicted_idle (an idle connection made room for a new one) or all_busy (the new one, every connection being in a request).', labelNames: ['reason'] as const, registers: [this.registry] });
-  readonly stateErrors = new Counter({ name: 'keystore_watch_state_errors_total', help: 'State store problems (corrupt files moved aside, failed writes).', labelNames: ['kind'] as const, registers: [this.registry] });
+  readonly stateErrors = new Counter({ name: 'keystore_watch_state_errors_total', help: 'State store problems: kind="corrupt" documents moved aside, kind="write" failed writes (retries included).', labelNames: ['kind'] as const, registers: [this.registry] });
+  readonly selfAlert = new Gauge({ name: 'keystore_watch_self_alert', help: 'Self-alerts keystore-watch raised about itself: 1 while firing, 0 once resolved (id: state-persist, ...).', labelNames: ['id'] as const, registers: [this.registry] });
 
   constructor(opts: { processMetrics?: boolean } = {}) {
     this.buildInfo.set({ version: VERSION, nodejs_version: process.version }, 1);
@@ -34,6 +35,7 @@ export class SelfMetrics {
     this.polls.inc(0);
     this.pollsSkipped.inc(0);
     this.historyDropped.inc(0);
+    this.stateErrors.inc({ kind: 'write' }, 0);
     this.httpConnections.set(0);
     for (const reason of ['evicted_idle', 'all_busy']) this.httpConnectionsDropped.inc({ reason }, 0);
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });

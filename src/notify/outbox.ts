@@ -623,6 +623,7 @@ export class Outbox {
   // ---- queue bookkeeping ----------------------------------------------------------------------
 
   private accepts(ch: Channel, n: Notification): boolean {
+    if (n.kind !== 'digest' && n.excludeChannels?.includes(ch.id)) return false;
     try {
       return ch.notifier.accepts(n);
     } catch (err) {

@@ -22,12 +22,13 @@ import { timingSafeEqual } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import type { EncodedMetrics } from '../metrics/exposition.js';
 import type { AddressInfo, Socket } from 'node:net';
-import { redactValue } from '../util/redact.js';
+import { redact, redactValue } from '../util/redact.js';
 
 export interface HttpSources {
   /** Prometheus exposition: the snapshot's part encoded once per poll, then the (small) process metrics. */
   metrics(): Promise<{ snapshot: EncodedMetrics; self: string }>;
-  ready(): boolean;
+  /** /readyz: 200 "ready", or 503 with one reason per line (waiting for the first poll, state not persisted, ...). */
+  ready(): { ready: boolean; reasons: string[] };
   stores(filter: { state?: string; accountId?: string; region?: string; type?: string }): unknown;
   alerts(): unknown;
   events(limit: number): unknown;
@@ -195,7 +196,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       const path = url.pathname;
       if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'method not allowed\n', undefined, { allow: 'GET, HEAD' });
       if (path === '/healthz') return send(res, 200, 'ok\n');
-      if (path === '/readyz') return sources.ready() ? send(res, 200, 'ready\n') : send(res, 503, 'waiting for the first poll\n');
+      if (path === '/readyz') {
+        const r = sources.ready();
+        return r.ready ? send(res, 200, 'ready\n') : send(res, 503, `not ready:\n${r.reasons.map((x) => `- ${redact(x)}\n`).join('')}`);
+      }
       const protectedPath = path === '/metrics' || path.startsWith('/api/');
       if (protectedPath && opts.authToken && !authorized(req, opts.authToken)) {
         return send(res, 401, 'unauthorized\n', undefined, { 'www-authenticate': 'Bearer realm="keystore-watch"' });

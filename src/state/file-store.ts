@@ -121,7 +121,8 @@ export class FileStateStore implements StateStore {
     } catch (err) {
       await fh?.close().catch(() => {});
       await unlink(tmp).catch(() => {});
-      throw new Error(`cannot write state file ${target}: ${(err as Error).message}`);
+      // Keep the errno code (ENOSPC, EROFS, EIO, ...): ResilientStateStore tells a disk problem it can wait out from a bug by it.
+      throw Object.assign(new Error(`cannot write state file ${target}: ${(err as Error).message}`, { cause: err }), { code: (err as NodeJS.ErrnoException).code });
     }
     if (this.fsync) await this.syncDir();
     this.observer.onWrite?.(name, Buffer.byteLength(text), performance.now() - started);

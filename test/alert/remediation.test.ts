@@ -211,7 +211,7 @@ describe('guidanceFor: other conditions', () => {
 
   it('default severities', () => {
     const critical = CONDITIONS.filter((c) => defaultSeverity(c) === 'critical').sort();
-    expect(critical).toEqual(['CLUSTER_MISSING', 'CLUSTER_UNKNOWN_STATE', 'FAILED', 'NO_ACTIVE_HSMS', 'PROBE_FAILING', 'UNKNOWN_STATE']);
+    expect(critical).toEqual(['CLUSTER_MISSING', 'CLUSTER_UNKNOWN_STATE', 'FAILED', 'NO_ACTIVE_HSMS', 'PROBE_FAILING', 'SELF', 'UNKNOWN_STATE']);
     expect(defaultSeverity('FLAPPING')).toBe('warning');
     expect(defaultSeverity('PROBE_NOT_PERMITTED')).toBe('warning');
     expect(defaultSeverity('DISCONNECTED')).toBe('warning');

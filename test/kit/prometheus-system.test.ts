@@ -24,6 +24,7 @@ const MAY_BE_EMPTY: Record<string, string> = {
   'Notifications/B': 'the console channel used here never fails; the series appears on the first failed delivery',
   'Internal errors/A': 'the state store works in this test; the series appears on the first state error (C shows the total, 0)',
   'Internal errors/B': 'Organizations discovery is not enabled here; the series appears on the first failed ListAccounts walk',
+  'Alerts firing/B': 'keystore-watch raises no self-alert in the demo; the query shows only firing ones (keystore_watch_self_alert > 0)',
   'Probe denied and throttled/B': 'the demo never throttles a probe; keystore_watch_probe_throttled_total appears on the first ThrottlingException',
 };
 

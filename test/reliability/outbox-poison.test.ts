@@ -3,7 +3,8 @@
 // send timeout). Later critical alerts on the same channel must still arrive, the order per store must
 // hold (another store's firing before its resolved; the poisoned store's resolved not before its
 // firing was given up on), and the poison must be dead-lettered at its attempt limit: counted in
-// /metrics, listed in /api/v1/outbox without the channel's URL, and kept across a restart.
+// /metrics, listed in /api/v1/outbox without the channel's URL, kept across a restart, and told to
+// on-call by a self-alert on the other channel (resolved once the channel delivers an hour later).
 // Outbox time is a manual clock the test advances, so backoff takes no real time.
 import { afterEach, describe, expect, it } from 'vitest';
 import { Daemon } from '../../src/daemon.js';
@@ -32,10 +33,13 @@ afterEach(async () => {
   await Promise.all([rx?.close(), sim?.close()]);
 });
 
-interface Seen { channel: 'oncall' | 'ops'; storeId: string; kind: string; id: string; answered: string }
+interface Seen { channel: 'oncall' | 'ops'; storeId: string; kind: string; id: string; answered: string; text: string }
 const seen = (r: RecordedRequest): Seen => {
-  const body = r.json as { id: string; kind: string; notification: { subject: { storeId: string } } };
-  return { channel: r.path.startsWith('/oncall') ? 'oncall' : 'ops', storeId: body.notification.subject.storeId, kind: body.kind, id: body.id, answered: String(r.status) };
+  const body = r.json as { id: string; kind: string; notification: { subject: { storeId: string }; guidance: { title: string; summary: string } } };
+  return {
+    channel: r.path.startsWith('/oncall') ? 'oncall' : 'ops', storeId: body.notification.subject.storeId, kind: body.kind, id: body.id, answered: String(r.status),
+    text: `${body.notification.guidance.title} ${body.notification.guidance.summary}`,
+  };
 };
 
 describe.each([
@@ -146,6 +150,12 @@ describe.each([
     expect(on('ops', POISON).map((a) => a.kind)).toEqual(['firing', 'resolved']);
     expect(on('ops', OTHER).map((a) => a.kind)).toEqual(['firing', 'resolved']);
 
+    // The self-alert: on the other channel, never on the dead-lettering one; it names the store and points at /api/v1/outbox.
+    const selfAlert = (channel: Seen['channel'], kind: string) => arrivals().filter((a) => a.channel === channel && a.id.startsWith('self:outbox-dead-letters-oncall:') && a.kind === kind);
+    await waitUntil(() => selfAlert('ops', 'firing').some((a) => a.answered.startsWith('2')), 'the dead-letter self-alert on ops');
+    expect(selfAlert('ops', 'firing')[0]!.text).toMatch(new RegExp(`gave up delivering notifications to channel oncall.*${POISON}.*/api/v1/outbox`));
+    expect(selfAlert('oncall', 'firing')).toEqual([]);
+
     // Visible: the metric per channel, and /api/v1/outbox (no URL, no token).
     const metrics = await (await fetch(`${daemon.url}/metrics`)).text();
     expect(metricValue(metrics, 'keystore_watch_outbox_dead_letters_total{channel="oncall"}')).toBe(1);
@@ -160,6 +170,13 @@ describe.each([
     })]);
     expect(apiText).not.toContain(ONCALL_TOKEN);
     expect(apiText).not.toContain(rx.url);
+
+    // An hour later the channel delivers again (another alert): the self-alert resolves, again only on ops.
+    clock.advance(3_600_000);
+    sim.fleet.setStore(OTHER, { state: 'FAILED', errorCode: 'XKS_PROXY_TIMED_OUT' });
+    await poll(2);
+    await waitUntil(() => selfAlert('ops', 'resolved').some((a) => a.answered.startsWith('2')), 'the dead-letter self-alert resolved on ops');
+    expect(selfAlert('oncall', 'resolved')).toEqual([]);
 
     // Kept across a restart: the dead letter and its count are in the persisted outbox.
     await daemon.stop(500);

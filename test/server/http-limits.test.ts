@@ -19,7 +19,7 @@ function sources(metricsDelayMs = 0): HttpSources {
       await new Promise((r) => setTimeout(r, metricsDelayMs));
       return { snapshot: { plain: [], gzip: Buffer.alloc(0), plainBytes: 0 } as never, self: 'up 1\n' };
     },
-    ready: () => true, stores: () => ({}), alerts: () => ({}), events: () => ({}), targets: () => ({}),
+    ready: () => ({ ready: true, reasons: [] }), stores: () => ({}), alerts: () => ({}), events: () => ({}), targets: () => ({}),
   };
 }
 

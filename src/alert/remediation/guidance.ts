@@ -37,6 +37,7 @@ export const ALERT_NAMES = {
   CLUSTER_UNKNOWN_STATE: 'CloudHsmClusterUnknownState',
   PROBE_NOT_PERMITTED: 'KmsCustomKeyStoreProbeNotPermitted',
   SCP_DENIED: 'KeystoreWatchRegionDeniedByScp',
+  SELF: 'KeystoreWatchDegraded',
 } as const satisfies Record<Condition, string>;
 
 export type ConditionAlertName = (typeof ALERT_NAMES)[Condition];
@@ -52,7 +53,7 @@ export const runbookAnchor = (alertName: string): string => alertName.toLowerCas
 export const headingAnchor = (heading: string): string =>
   heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
 
-const CRITICAL: ReadonlySet<Condition> = new Set<Condition>(['FAILED', 'NO_ACTIVE_HSMS', 'PROBE_FAILING', 'CLUSTER_MISSING', 'UNKNOWN_STATE', 'CLUSTER_UNKNOWN_STATE']);
+const CRITICAL: ReadonlySet<Condition> = new Set<Condition>(['FAILED', 'NO_ACTIVE_HSMS', 'PROBE_FAILING', 'CLUSTER_MISSING', 'UNKNOWN_STATE', 'CLUSTER_UNKNOWN_STATE', 'SELF']);
 
 /** Conditions whose severity depends on the observation (the runbook says so); their default is the lower one. */
 export const ESCALATING: Partial<Record<Condition, string>> = {

@@ -681,6 +681,23 @@ export const CONDITION_GUIDANCE: Record<Exclude<Condition, 'FAILED'>, ConditionG
       docs: [DOCS.scp, DOCS.scpRegions],
     },
   },
+  SELF: {
+    default: {
+      summary: 'keystore-watch reports a problem with itself that can make it miss or delay alerts: the message title names it (state that cannot be persisted, a poll that is overdue, notifications dead-lettered).',
+      cause: 'Cannot persist state: the volume under stateDir is full, was remounted read-only after a disk error, or its permissions changed; alerts are still evaluated and sent from memory, but a restart now would forget what was sent. Other self-alerts name their cause in the message.',
+      steps: [
+        'Read the message title and /readyz: each problem is listed there with its reason.',
+        'Cannot persist state: free space on the stateDir volume or remount it read-write (check dmesg for disk errors); keystore-watch writes its in-memory state back by itself within seconds and resolves this alert. Do not restart it before that.',
+        'Read the keystore-watch logs around the time the alert fired.',
+      ],
+      commands: [
+        'curl -sS "http://$KEYSTORE_WATCH_HOST:9464/readyz"',
+        `curl -fsS "http://$KEYSTORE_WATCH_HOST:9464/metrics" | grep -E '^keystore_watch_(self_alert|state_errors)'`,
+        'kubectl exec deploy/keystore-watch -n keystore-watch -- df -h /var/lib/keystore-watch',
+      ],
+      docs: [],
+    },
+  },
 };
 
 /** Alerts only Prometheus raises (keystore-watch cannot report its own absence). */
@@ -755,6 +772,7 @@ export const CONDITION_TITLES: Record<Condition, string> = {
   CLUSTER_UNKNOWN_STATE: 'CloudHSM cluster or HSM in a state keystore-watch does not know',
   PROBE_NOT_PERMITTED: 'GenerateRandom probe not permitted',
   SCP_DENIED: 'Regions denied to keystore-watch by a service control policy',
+  SELF: 'keystore-watch degraded: it reports a problem with itself',
 };
 
 export const SELF_MONITORING_TITLES: Record<SelfMonitoringAlert, string> = {
