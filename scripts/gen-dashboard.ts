@@ -281,6 +281,12 @@ const rows: Row[] = [
           { expr: 'sum(rate(keystore_watch_polls_total[$__rate_interval])) * 60', legendFormat: 'polls' },
           { expr: 'sum(rate(keystore_watch_polls_skipped_total[$__rate_interval])) * 60', legendFormat: 'skipped' },
         ], 'opm', 8),
+      timeseries('Poll watchdog and clock steps', 'Instances whose poll is overdue (no poll started within the grace after it was due, measured on monotonic time; KeystoreWatchPollOverdue), overdue episodes, and wall-clock steps the scheduler noticed and re-anchored on (NTP stepping the clock, a VM restored). Should stay 0.',
+        [
+          { expr: 'sum(keystore_watch_poll_overdue)', legendFormat: 'overdue now' },
+          { expr: 'sum(increase(keystore_watch_poll_overdue_total[$__rate_interval])) or vector(0)', legendFormat: 'overdue episodes' },
+          { expr: 'sum by(direction) (increase(keystore_watch_clock_steps_total[$__rate_interval]))', legendFormat: 'clock steps {{direction}}' },
+        ], 'none', 8, { decimals: 0 }),
       timeseries('AWS requests', 'AWS API requests per second by service and operation (KMS DescribeCustomKeyStores is limited to 5/s per account and region).',
         [{ expr: 'sum by(service, operation) (rate(keystore_watch_aws_requests_total[$__rate_interval]))', legendFormat: '{{service}} {{operation}}' }], 'reqps', 8),
       timeseries('AWS request failures by code', 'Failed AWS API requests per second by service, operation and error code (AccessDenied, ThrottlingException, timeouts, ...).',

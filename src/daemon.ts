@@ -20,7 +20,9 @@ import { Poller } from './collect/poller.js';
 import { EMPTY_METRICS, encodeSnapshotMetrics, type EncodedMetrics } from './metrics/exposition.js';
 import { SelfMetrics } from './metrics/self.js';
 import { startHttpServer, type RunningHttpServer } from './server/http.js';
-import { nonOverlapping, onSchedule } from './scheduler.js';
+import { nonOverlapping } from './scheduler.js';
+import { POLL_OVERDUE_ALERT, PollTiming, pollOverdueSelfAlert, type PollTimingOptions } from './poll-timing.js';
+import { monotonicNow, type TimeSource } from './util/monotonic.js';
 import type { StateStore } from './state/store.js';
 import { openFileStateStore } from './state/file-store.js';
 import { ResilientStateStore } from './state/resilient-store.js';
@@ -39,6 +41,12 @@ export interface DaemonOptions {
   /** Defaults to the notifiers built from config.alerting.channels. */
   notifiers?: Notifier[];
   now?: () => number;
+  /** Monotonic ms for in-process intervals (probe interval). Default: `now` when one is injected (a test's virtual clock drives both), else performance.now(). */
+  monotonic?: () => number;
+  /** The scheduler's and watchdog's clocks (default the system's). */
+  time?: TimeSource;
+  /** The poll watchdog's grace and hooks (the self-alert): see PollTimingOptions. */
+  watchdog?: PollTimingOptions['watchdog'];
   /** Serve HTTP (default true). */
   serve?: boolean;
   /** Run on config.schedule (default true); false leaves polling to pollNow(). */
@@ -78,13 +86,28 @@ export class Daemon {
   private readonly polls = nonOverlapping(() => this.runPoll(), () => {
     this.metrics.pollsSkipped.inc();
     this.opts.logger.warn({ schedule: this.opts.config.schedule }, 'previous poll still running; skipping this tick');
-  });
-  private stopSchedule: (() => void) | null = null;
+  }, () => this.timing.started());
+  private readonly timing: PollTiming;
   private readonly abort = new AbortController();
   private readonly now: () => number;
 
   constructor(private readonly opts: DaemonOptions) {
     this.now = opts.now ?? Date.now;
+    // The watchdog's hooks: the self-alert through every channel, then any the caller gave.
+    this.timing = new PollTiming({
+      schedule: opts.config.schedule, logger: opts.logger, metrics: this.metrics, time: opts.time,
+      watchdog: {
+        ...opts.watchdog,
+        onOverdue: (e) => {
+          this.pipeline?.self.raise(pollOverdueSelfAlert(e, opts.config.schedule));
+          opts.watchdog?.onOverdue?.(e);
+        },
+        onRecovered: (e) => {
+          this.pipeline?.self.resolve(POLL_OVERDUE_ALERT, `Polls start again (${Math.round(e.lateMs / 1000)} s after the one that was due).`);
+          opts.watchdog?.onRecovered?.(e);
+        },
+      },
+    });
     this.clients = new AwsClients({
       aws: opts.config.aws, credentials: opts.credentials, observer: this.metrics.awsObserver,
       onWarning: (message, fields) => opts.logger.warn(fields, message),
@@ -93,6 +116,7 @@ export class Daemon {
       config: opts.config,
       clients: this.clients,
       now: this.now,
+      monotonic: opts.monotonic ?? opts.now ?? monotonicNow,
       onProbeThrottled: (t) => this.metrics.probeThrottled.inc({ account_id: t.accountId, region: t.region }),
       onOrganizationsError: (e) => {
         this.metrics.orgErrors.inc({ code: e.code });
@@ -210,7 +234,7 @@ export class Daemon {
     this.pipeline.startDelivery();
     await this.identify();
     if (this.opts.schedule !== false) {
-      this.stopSchedule = onSchedule(config.schedule, this.polls);
+      this.timing.start(this.polls);
       // A poll also runs at start-up rather than waiting for the first tick.
       void this.polls.trigger();
     }
@@ -309,7 +333,7 @@ export class Daemon {
 
   /** Graceful stop: abandon the running poll after `graceMs`, deliver what the outbox can, close the server. */
   async stop(graceMs = 10_000): Promise<void> {
-    this.stopSchedule?.();
+    this.timing.stop();
     const idle = this.polls.idle();
     const timer = setTimeout(() => this.abort.abort(), graceMs);
     await idle;

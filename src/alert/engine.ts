@@ -13,7 +13,8 @@
 //  - Confirmations count polls, never time, so a clock jump cannot fire anything by itself. Time-based
 //    predicates (CONNECTING longer than the timeout, certificate expiry, cluster update timeout) and the
 //    reminder interval read `now`, so a jump forward may legitimately make one true, still subject to
-//    confirmations (tested in engine.test.ts "clock jump").
+//    confirmations (tested in engine.test.ts "clock jump"). A step back past the last notification restarts
+//    the reminder interval at the new time (a stall bounded by repeatInterval, not by the step).
 //  - TARGET_DOWN and PROBE_FAILING are already counts of consecutive failures (targetDownAfter,
 //    probe.failuresBeforeAlert): they fire on the first poll that reaches the count, and once firing any
 //    further failure keeps them held (hysteresis) so one good answer between failures cannot resolve them.
@@ -566,6 +567,12 @@ export function evaluateAlerts(input: EvaluateInput): EvaluateResult {
               }
             }
           }
+          // A wall clock stepped back past the last notification (NTP correcting a fast clock, a VM
+          // restored from a snapshot) would otherwise hold reminders back by the size of the step:
+          // restart the interval at the new time instead, so the gap is at most repeatInterval plus
+          // the time already waited. A step forward can bring one reminder early, never more than one
+          // (lastNotifiedAt moves to now).
+          if (e.lastNotifiedAt !== null && e.lastNotifiedAt > now) e.lastNotifiedAt = now;
           if (!updated && e.lastNotifiedAt !== null && now - e.lastNotifiedAt >= alerting.repeatInterval) {
             e.reminders += 1;
             e.lastNotifiedAt = now;

@@ -22,6 +22,8 @@ export interface PollerOptions {
   config: Config;
   clients: AwsClients;
   now?: () => number;
+  /** Monotonic ms for the probe interval, region rechecks and the enabled-regions cache (default `now` when injected, else performance.now()): a wall-clock step must not stall or rush them. */
+  monotonic?: () => number;
   /** Called as targets finish (for the CLI progress line). */
   onProgress?: (done: number, total: number) => void;
   onOrganizationsError?: (error: TargetError) => void;
@@ -86,20 +88,28 @@ export class Poller {
   private lastOrgAccounts: OrgAccount[] | null = null;
   /** Each account's enabled regions (Account ListRegions), refreshed every organizations.refreshInterval. */
   private readonly enabledRegions: EnabledRegions;
-  /** Targets found not enabled, by targetKey: epoch ms until which they are not polled again. */
-  private readonly notEnabledUntil = new Map<string, number>();
+  /**
+   * Targets found not enabled, by targetKey: until when they are not polled again, on the monotonic
+   * clock (the decision: a wall-clock step must not hold the recheck back) and as epoch ms (the message).
+   */
+  private readonly notEnabledUntil = new Map<string, { mono: number; wall: number }>();
   /** The accounts of the current plan, for the enabled-regions reads (each through its account's role). */
   private readonly accountsById = new Map<string, AccountRef>();
+  /** Monotonic time of each store's last probe (in memory only: a restart probes everything once). */
   private lastProbeAt = new Map<string, number>();
   /** performance.now() when the last probe call of each account-region ended: the spacing also holds across polls. */
   private lastProbeCallEnd = new Map<string, number>();
   private readonly now: () => number;
+  private readonly monotonic: () => number;
 
   constructor(private readonly opts: PollerOptions) {
     this.now = opts.now ?? Date.now;
+    // An injected wall clock without a monotonic one drives both (tests); the daemon passes both.
+    this.monotonic = opts.monotonic ?? opts.now ?? (() => performance.now());
     this.enabledRegions = new EnabledRegions({
       refreshInterval: opts.config.organizations.refreshInterval,
       now: this.now,
+      monotonic: this.monotonic,
       toError: toTargetError,
       fetch: (accountId, signal) => {
         const account = this.accountsById.get(accountId);
@@ -140,7 +150,7 @@ export class Poller {
     this.enabledRegions.retain(new Set(this.accountsById.keys()));
     const walk: Target[] = [];
     const settled: TargetPollResult[] = [];
-    const now = this.now();
+    const mono = this.monotonic();
     const answers = config.regions === 'enabled'
       ? await mapBounded(accounts, config.aws.concurrency, (a) => this.enabledRegions.get(a.id, signal))
       : null;
@@ -156,7 +166,7 @@ export class Poller {
       }
       for (const t of buildTargets([a], regions)) {
         const until = this.notEnabledUntil.get(targetKey(t));
-        if (until !== undefined && now < until) settled.push(unanswered(t, notEnabledError(t, until), 'not_enabled'));
+        if (until !== undefined && mono < until.mono) settled.push(unanswered(t, notEnabledError(t, until.wall), 'not_enabled'));
         else walk.push(t);
       }
     });
@@ -226,7 +236,7 @@ export class Poller {
         const status = classifyUnanswered(r.target.region, enabled, answeredElsewhere);
         if (status === 'not_enabled') {
           const until = this.now() + config.organizations.refreshInterval;
-          this.notEnabledUntil.set(targetKey(r.target), until);
+          this.notEnabledUntil.set(targetKey(r.target), { mono: this.monotonic() + config.organizations.refreshInterval, wall: until });
           r.status = 'not_enabled';
           r.error = notEnabledError(r.target, until, r.error!);
         } else {
@@ -293,8 +303,8 @@ export class Poller {
     const { config, clients } = this.opts;
     const out: TargetPollResult['probes'] = [];
     const spacing = 1000 / config.probe.ratePerSecond;
-    const now = this.now();
-    const due = stores.filter((s) => s.type === 'AWS_CLOUDHSM' && s.state === 'CONNECTED' && now - (this.lastProbeAt.get(storeKey(s)) ?? 0) >= config.probe.interval);
+    const now = this.monotonic();
+    const due = stores.filter((s) => s.type === 'AWS_CLOUDHSM' && s.state === 'CONNECTED' && now - (this.lastProbeAt.get(storeKey(s)) ?? -Infinity) >= config.probe.interval);
     const tk = targetKey(target);
     for (const s of due) {
       // Wait until `spacing` after the previous call of this account-region ended (that call may belong to

@@ -32,6 +32,8 @@ export interface EnabledRegionsAnswer {
 interface Entry {
   regions: string[] | null;
   fetchedAt: number | null;
+  /** Monotonic time of that fetch: freshness is measured on it, so a wall-clock step neither holds a refresh back nor forces one. */
+  fetchedMono: number | null;
   error: TargetError | null;
   inflight: Promise<void> | null;
 }
@@ -47,6 +49,8 @@ export class EnabledRegions {
   constructor(private readonly opts: {
     refreshInterval: number;
     now: () => number;
+    /** Monotonic ms for the refresh interval (default `now`, for tests that drive one clock). */
+    monotonic?: () => number;
     fetch: (accountId: string, signal?: AbortSignal) => Promise<string[]>;
     toError: (err: unknown) => TargetError;
   }) {}
@@ -55,15 +59,16 @@ export class EnabledRegions {
   async get(accountId: string, signal?: AbortSignal): Promise<EnabledRegionsAnswer> {
     let e = this.entries.get(accountId);
     if (!e) {
-      e = { regions: null, fetchedAt: null, error: null, inflight: null };
+      e = { regions: null, fetchedAt: null, fetchedMono: null, error: null, inflight: null };
       this.entries.set(accountId, e);
     }
-    const fresh = e.fetchedAt !== null && this.opts.now() - e.fetchedAt < this.opts.refreshInterval;
+    const mono = this.opts.monotonic ?? this.opts.now;
+    const fresh = e.fetchedMono !== null && mono() - e.fetchedMono < this.opts.refreshInterval;
     if (!fresh) {
       const entry = e;
       // One request per account at a time, however many targets ask at once.
       entry.inflight ??= this.opts.fetch(accountId, signal).then(
-        (regions) => { entry.regions = regions; entry.fetchedAt = this.opts.now(); entry.error = null; },
+        (regions) => { entry.regions = regions; entry.fetchedAt = this.opts.now(); entry.fetchedMono = mono(); entry.error = null; },
         (err: unknown) => { entry.error = this.opts.toError(err); },
       ).finally(() => { entry.inflight = null; });
       await entry.inflight;

@@ -22,6 +22,9 @@ export class SelfMetrics {
   readonly outboxDeadLetters = new Counter({ name: 'keystore_watch_outbox_dead_letters_total', help: 'Notifications given up on (refused for good, or still failing at alerting.outboxMaxAttempts / outboxMaxAge), per channel: kept in /api/v1/outbox.', labelNames: ['channel'] as const, registers: [this.registry] });
   readonly historyDropped = new Counter({ name: 'keystore_watch_history_dropped_total', help: 'Change history entries dropped because the history cap was reached.', registers: [this.registry] });
   readonly alertsFiring = new Gauge({ name: 'keystore_watch_alerts_firing', help: 'Alerts currently firing, per severity.', labelNames: ['severity'] as const, registers: [this.registry] });
+  readonly pollOverdue = new Gauge({ name: 'keystore_watch_poll_overdue', help: '1 while no poll has started within the grace after it was due (the watchdog, on monotonic time).', registers: [this.registry] });
+  readonly pollOverdueTotal = new Counter({ name: 'keystore_watch_poll_overdue_total', help: 'Times the watchdog found a poll overdue.', registers: [this.registry] });
+  readonly clockSteps = new Counter({ name: 'keystore_watch_clock_steps_total', help: 'Steps of the wall clock noticed by the scheduler (it re-anchors the schedule on the new time).', labelNames: ['direction'] as const, registers: [this.registry] });
   readonly probeThrottled = new Counter({ name: 'keystore_watch_probe_throttled_total', help: 'GenerateRandom probes answered with ThrottlingException (retried at the next probe interval, never counted as a failure).', labelNames: ['account_id', 'region'] as const, registers: [this.registry] });
   readonly httpConnections = new Gauge({ name: 'keystore_watch_http_connections', help: 'Open connections to the HTTP server.', registers: [this.registry] });
   readonly httpConnectionsDropped = new Counter({ name: 'keystore_watch_http_connections_dropped_total', help: 'HTTP connections closed to stay within http.maxConnections: evicted_idle (an idle connection made room for a new one) or all_busy (the new one, every connection being in a request).', labelNames: ['reason'] as const, registers: [this.registry] });
@@ -35,6 +38,9 @@ export class SelfMetrics {
     this.polls.inc(0);
     this.pollsSkipped.inc(0);
     this.historyDropped.inc(0);
+    this.pollOverdue.set(0);
+    this.pollOverdueTotal.inc(0);
+    for (const direction of ['forward', 'backward']) this.clockSteps.inc({ direction }, 0);
     this.stateErrors.inc({ kind: 'write' }, 0);
     this.httpConnections.set(0);
     for (const reason of ['evicted_idle', 'all_busy']) this.httpConnectionsDropped.inc({ reason }, 0);

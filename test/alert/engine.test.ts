@@ -100,14 +100,37 @@ describe('evaluateAlerts', () => {
       expect(run(snaps).polls.map((p) => p.map((n) => n.kind))).toEqual([[], ['firing'], [], ['reminder']]);
     });
 
-    it('backwards sends no reminder until the interval has passed by the new clock', () => {
+    it('backwards sends no reminder until the interval has passed by the new clock, counted from the step', () => {
       const snaps = [
         snapshot(1, T0, { stores: [failed('f1')], clusters: clusters('f1') }),
         snapshot(2, T0 + MIN, { stores: [failed('f1')], clusters: clusters('f1') }),
-        snapshot(3, T0 - HOUR, { stores: [failed('f1')], clusters: clusters('f1') }),
-        snapshot(4, T0 + 3 * HOUR, { stores: [failed('f1')], clusters: clusters('f1') }),
+        snapshot(3, T0 - HOUR, { stores: [failed('f1')], clusters: clusters('f1') }), // step back
+        snapshot(4, T0 + 3 * HOUR - MIN, { stores: [failed('f1')], clusters: clusters('f1') }),
+        snapshot(5, T0 + 3 * HOUR, { stores: [failed('f1')], clusters: clusters('f1') }), // 4 h after the step
       ];
-      expect(run(snaps).polls.map((p) => p.map((n) => n.kind))).toEqual([[], ['firing'], [], []]);
+      expect(run(snaps).polls.map((p) => p.map((n) => n.kind))).toEqual([[], ['firing'], [], [], ['reminder']]);
+    });
+
+    it('a step back of 30 days holds reminders back by at most one repeatInterval, not by the step', () => {
+      const snaps = [
+        snapshot(1, T0, { stores: [failed('f1')], clusters: clusters('f1') }),
+        snapshot(2, T0 + MIN, { stores: [failed('f1')], clusters: clusters('f1') }), // fires
+        snapshot(3, T0 + 2 * HOUR - 30 * DAY, { stores: [failed('f1')], clusters: clusters('f1') }), // step back 30 days
+        snapshot(4, T0 + 6 * HOUR - 30 * DAY, { stores: [failed('f1')], clusters: clusters('f1') }), // 4 h later
+        snapshot(5, T0 + 10 * HOUR - 30 * DAY, { stores: [failed('f1')], clusters: clusters('f1') }), // 4 h later
+      ];
+      expect(run(snaps).polls.map((p) => p.map((n) => n.kind))).toEqual([[], ['firing'], [], ['reminder'], ['reminder']]);
+    });
+
+    it('forward by a day brings one reminder early, not a burst', () => {
+      const snaps = [
+        snapshot(1, T0, { stores: [failed('f1')], clusters: clusters('f1') }),
+        snapshot(2, T0 + MIN, { stores: [failed('f1')], clusters: clusters('f1') }), // fires
+        snapshot(3, T0 + 2 * MIN + DAY, { stores: [failed('f1')], clusters: clusters('f1') }), // step forward a day
+        snapshot(4, T0 + 3 * MIN + DAY, { stores: [failed('f1')], clusters: clusters('f1') }),
+        snapshot(5, T0 + 4 * MIN + DAY, { stores: [failed('f1')], clusters: clusters('f1') }),
+      ];
+      expect(run(snaps).polls.map((p) => p.map((n) => n.kind))).toEqual([[], ['firing'], ['reminder'], [], []]);
     });
   });
 

@@ -107,6 +107,28 @@ describe('EnabledRegions cache', () => {
   });
 });
 
+describe('EnabledRegions cache under wall-clock steps', () => {
+  it('refreshes after refreshInterval of monotonic time, whatever the wall clock did', async () => {
+    let wall = Date.UTC(2026, 0, 1);
+    let mono = 0;
+    let calls = 0;
+    const c = new EnabledRegions({
+      refreshInterval: 60_000, now: () => wall, monotonic: () => mono, toError: (e) => ({ code: 'X', message: String(e) }),
+      fetch: async () => { calls++; return ['us-east-1']; },
+    });
+    await c.get('1');
+    wall -= 3_600_000; // back an hour: with the wall clock the cache would stay "fresh" for 61 minutes
+    mono += 60_000;
+    wall += 60_000;
+    await c.get('1');
+    expect(calls).toBe(2);
+    wall += 7_200_000; // forward two hours: no refresh before the interval
+    mono += 1_000;
+    await c.get('1');
+    expect(calls).toBe(2);
+  });
+});
+
 describe('unanswered targets', () => {
   it('tells a region not enabled from bad credentials', () => {
     // ListRegions known: authoritative.

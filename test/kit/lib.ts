@@ -162,6 +162,7 @@ export const ALERTS: Record<string, 'critical' | 'warning'> = {
   KeystoreWatchRegionDeniedByScp: 'warning',
   KeystoreWatchAbsent: 'critical',
   KeystoreWatchNotPolling: 'critical',
+  KeystoreWatchPollOverdue: 'critical',
   KeystoreWatchDegraded: 'critical',
   KeystoreWatchNotificationsFailing: 'warning',
 };

@@ -67,6 +67,7 @@ export function defaultSeverity(condition: Condition): Severity {
 export const SELF_MONITORING_SEVERITY: Record<SelfMonitoringAlert, Severity> = {
   KeystoreWatchAbsent: 'critical',
   KeystoreWatchNotPolling: 'critical',
+  KeystoreWatchPollOverdue: 'critical',
   KeystoreWatchNotificationsFailing: 'warning',
 };
 

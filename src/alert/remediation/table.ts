@@ -701,7 +701,7 @@ export const CONDITION_GUIDANCE: Record<Exclude<Condition, 'FAILED'>, ConditionG
 };
 
 /** Alerts only Prometheus raises (keystore-watch cannot report its own absence). */
-export const SELF_MONITORING_ALERTS = ['KeystoreWatchAbsent', 'KeystoreWatchNotPolling', 'KeystoreWatchNotificationsFailing'] as const;
+export const SELF_MONITORING_ALERTS = ['KeystoreWatchAbsent', 'KeystoreWatchNotPolling', 'KeystoreWatchPollOverdue', 'KeystoreWatchNotificationsFailing'] as const;
 export type SelfMonitoringAlert = (typeof SELF_MONITORING_ALERTS)[number];
 
 export const SELF_MONITORING_GUIDANCE: Record<SelfMonitoringAlert, GuidanceTemplate> = {
@@ -732,6 +732,20 @@ export const SELF_MONITORING_GUIDANCE: Record<SelfMonitoringAlert, GuidanceTempl
       'curl -fsS "http://$KEYSTORE_WATCH_HOST:9464/readyz"',
       `curl -fsS "http://$KEYSTORE_WATCH_HOST:9464/metrics" | grep -E '^keystore_watch_(last_poll|poll_)'`,
       'aws sts get-caller-identity',
+    ],
+    docs: [],
+  },
+  KeystoreWatchPollOverdue: {
+    summary: 'keystore-watch\'s watchdog reports that a poll due more than its grace ago has not started: the key store view is going stale.',
+    cause: 'A poll hangs (every later tick is skipped behind it), the event loop is starved, or the scheduler stopped. The watchdog measures on the monotonic clock, so a wrong or stepped wall clock neither causes nor hides this.',
+    steps: [
+      'Check the watchdog and poll metrics: keystore_watch_poll_overdue, keystore_watch_polls_skipped_total, keystore_watch_poll_duration_seconds.',
+      'Read the logs around the "poll overdue" line: the last "poll finished", target timeouts, "wall clock stepped".',
+      'If a poll hangs, check the AWS endpoint and aws.targetTimeout; restarting the process starts polling again.',
+    ],
+    commands: [
+      `curl -fsS "http://$KEYSTORE_WATCH_HOST:9464/metrics" | grep -E '^keystore_watch_(poll_|polls_|clock_steps)'`,
+      'kubectl logs -l app.kubernetes.io/name=keystore-watch --all-namespaces --tail=200',
     ],
     docs: [],
   },
@@ -778,5 +792,6 @@ export const CONDITION_TITLES: Record<Condition, string> = {
 export const SELF_MONITORING_TITLES: Record<SelfMonitoringAlert, string> = {
   KeystoreWatchAbsent: 'keystore-watch is not being scraped',
   KeystoreWatchNotPolling: 'keystore-watch is not polling',
+  KeystoreWatchPollOverdue: 'keystore-watch poll overdue',
   KeystoreWatchNotificationsFailing: 'keystore-watch notifications failing',
 };
