@@ -61,6 +61,7 @@
 // bounded delivery log (deliveryLogLimit per channel) is treated as new.
 import type { Notification } from '../model.js';
 import { silentLog, type Log, type StateStore } from '../state/store.js';
+import { monotonicNow } from '../util/monotonic.js';
 import type { DeliveryResult, Notifier } from './notifier.js';
 import {
   DEFAULT_BACKOFF, DEFAULT_DEAD_LETTER_LIMIT, DEFAULT_MAX_AGE_MS, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_IN_FLIGHT,
@@ -89,8 +90,8 @@ export interface Clock {
 
 export const systemClock: Clock = {
   now: () => Date.now(),
-  // performance.now() is monotonic (CLOCK_MONOTONIC), and setTimeout, used by sleep, is too.
-  monotonic: () => performance.now(),
+  // Monotonic (src/util/monotonic.ts); setTimeout, used by sleep, runs on monotonic time too.
+  monotonic: monotonicNow,
   sleep: (ms, signal) =>
     new Promise<void>((resolve) => {
       if (signal?.aborted) return resolve();

@@ -87,7 +87,9 @@ describe('notification durability through a ten-minute outage of every channel',
       write: async (name: StateDocName, value: unknown) => { writing++; try { await files.write(name, value); } finally { writing--; } },
       close: () => files.close(),
     };
-    daemon = new Daemon({ config, logger: silentLogger(), credentials: BASE_CREDENTIALS, schedule: false, serve: true, notifiers, store, now: clock.now, outbox: { clock, sendTimeoutMs: 150, stopTimeoutMs: 300 } });
+    // stallMs above sendTimeoutMs: sends stay one at a time per channel (this test is about an outage, not
+    // a stalled send), so the arrival times the receiver stamps on the manual clock show the pacing.
+    daemon = new Daemon({ config, logger: silentLogger(), credentials: BASE_CREDENTIALS, schedule: false, serve: true, notifiers, store, now: clock.now, outbox: { clock, sendTimeoutMs: 150, stopTimeoutMs: 300, stallMs: 1_000 } });
     await daemon.start();
     const outbox = daemon.alerts.outbox;
 
