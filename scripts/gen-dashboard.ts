@@ -303,9 +303,10 @@ const rows: Row[] = [
           { expr: 'sum by(channel) (rate(keystore_watch_notifications_total[$__rate_interval])) * 60', legendFormat: 'sent {{channel}}' },
           { expr: 'sum by(channel) (rate(keystore_watch_notification_failures_total[$__rate_interval])) * 60', legendFormat: 'failed {{channel}}' },
         ], 'opm', 8),
-      timeseries('Outbox', 'Notifications waiting for delivery, and notifications or history entries dropped because a size limit was reached (should stay 0).',
+      timeseries('Outbox', 'Notifications waiting for delivery; notifications dead-lettered (given up on: see /api/v1/outbox) per channel; and notifications or history entries dropped because a size limit was reached (should stay 0).',
         [
           { expr: 'sum(keystore_watch_outbox_pending)', legendFormat: 'pending' },
+          { expr: 'sum by(channel) (increase(keystore_watch_outbox_dead_letters_total[$__rate_interval]))', legendFormat: 'dead-lettered {{channel}}' },
           { expr: 'sum(increase(keystore_watch_outbox_dropped_total[$__rate_interval])) or vector(0)', legendFormat: 'outbox dropped' },
           { expr: 'sum(increase(keystore_watch_history_dropped_total[$__rate_interval])) or vector(0)', legendFormat: 'history dropped' },
         ], 'none', 8, { decimals: 0 }),

@@ -242,6 +242,7 @@ export class Daemon {
           targets: () => ({ pollId: this.snapshot?.pollId ?? null, targets: this.snapshot?.targets ?? [] }),
           alerts: () => ({ alerts: this.pipeline.firing(), self: this.pipeline.firingSelf() }),
           events: (limit) => ({ events: this.pipeline.recentEvents(limit) }),
+          outbox: (limit) => this.pipeline.outbox.view(limit),
         },
       });
       logger.info({ url: this.server.url }, 'serving /metrics, /healthz, /readyz and /api/v1');

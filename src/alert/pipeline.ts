@@ -20,7 +20,7 @@ import type { SelfMetrics } from '../metrics/self.js';
 import type { StateStore } from '../state/store.js';
 import type { Notifier } from '../notify/notifier.js';
 import { createNotifiers } from '../notify/index.js';
-import { Outbox, type OutboxOptions } from '../notify/outbox.js';
+import { Outbox, systemClock, type DeadLetter, type OutboxOptions } from '../notify/outbox.js';
 import { BoundedHistory } from '../state/history.js';
 import { diffSnapshots, emptyDiffCarry, type Change, type DiffCarry } from '../diff/diff.js';
 import { emptyAlertState, evaluateAlerts, firingAlerts, firingCountBySeverity, type AlertState } from './engine.js';
@@ -36,7 +36,9 @@ export interface AlertPipelineOptions {
   notifiers?: Notifier[];
   now: () => number;
   /** Delivery tuning (tests: a virtual clock, short send timeouts); defaults are the production values. */
-  outbox?: Pick<OutboxOptions, 'clock' | 'sendTimeoutMs' | 'backoff' | 'stopTimeoutMs' | 'random'>;
+  outbox?: Pick<OutboxOptions, 'clock' | 'sendTimeoutMs' | 'backoff' | 'stopTimeoutMs' | 'random' | 'stallMs'>;
+  /** Told of every dead-lettered notification after it is counted (the hook for a self-alert on the other channels). */
+  onDeadLetter?: (entry: DeadLetter) => void;
 }
 
 /** The persisted 'alerts' document: the lifecycle state, the diff's carry-over and the last poll's notifications, written together. */
@@ -54,6 +56,9 @@ function parseAlertsDoc(data: unknown): AlertsDoc {
   }
   return d as AlertsDoc;
 }
+
+/** How long a channel must go without a dead letter (and then deliver) before its dead-letter self-alert resolves. */
+export const DEAD_LETTER_QUIET_MS = 3_600_000;
 
 export class AlertPipeline {
   /** keystore-watch's alerts about itself (see self-alerts.ts); delivered through the same outbox. */
@@ -75,6 +80,47 @@ export class AlertPipeline {
     });
   }
 
+  /** Monotonic ms (the outbox's clock) of the last dead letter per channel whose self-alert is firing. */
+  private readonly lastDeadLetter = new Map<string, number>();
+
+  private mono(): number {
+    const clock = this.opts.outbox?.clock ?? systemClock;
+    return clock.monotonic ? clock.monotonic() : clock.now();
+  }
+
+  /**
+   * A channel gave up on a notification: on-call hears it on the other channels (self.raise leaves the
+   * channel out unless it is the only one). One self-alert per channel; a further dead letter on it
+   * only updates the text. It resolves once the channel has delivered again an hour after its last dead letter.
+   */
+  deadLettered(d: DeadLetter): void {
+    const total = this.outbox.deadLetterTotals()[d.channel] ?? 1;
+    this.lastDeadLetter.set(d.channel, this.mono());
+    const about = d.storeId ? `key store ${d.storeName ? `${d.storeName} (${d.storeId})` : d.storeId}` : d.clusterId ? `cluster ${d.clusterId}` : d.items !== null ? `a digest of ${d.items} alerts` : d.id;
+    const why = d.reason === 'rejected' ? `refused for good (HTTP ${d.lastStatus ?? '?'})` : d.reason === 'max_attempts' ? `still failing after ${d.attempts} attempts` : `still failing after alerting.outboxMaxAge`;
+    this.self.raise({
+      id: `outbox-dead-letters-${d.channel}`,
+      severity: 'critical',
+      summary: `keystore-watch gave up delivering notifications to channel ${d.channel}`,
+      detail: `The ${d.severity} ${d.kind} notification about ${about}${d.accountId ? ` in ${d.accountId} ${d.region ?? ''}` : ''} was dead-lettered on channel ${d.channel}: ${why}; last error: ${d.lastError ?? 'none'}. On-call did not get it there. ${total} dead letter(s) on ${d.channel} so far, listed in /api/v1/outbox.`,
+      steps: [
+        'Read the dead letters of the channel, with their last errors, in /api/v1/outbox.',
+        'Fix the channel (webhook URL or routing key, the receiver, a payload it refuses) and tell on-call about any dead-lettered firing that still matters.',
+      ],
+      commands: ['curl -fsS "http://$KEYSTORE_WATCH_HOST:9464/api/v1/outbox"'],
+      details: { Channel: d.channel, 'Dead letters': String(total), 'Last dead letter': d.id },
+      excludeChannels: [d.channel],
+    });
+  }
+
+  /** A delivery on `channel`: its dead-letter self-alert resolves when an hour has passed since its last dead letter. */
+  channelDelivered(channel: string): void {
+    const at = this.lastDeadLetter.get(channel);
+    if (at === undefined || this.mono() - at < DEAD_LETTER_QUIET_MS) return;
+    this.lastDeadLetter.delete(channel);
+    this.self.resolve(`outbox-dead-letters-${channel}`, `Channel ${channel} delivers again, an hour after its last dead letter. Earlier dead letters stay listed in /api/v1/outbox.`);
+  }
+
   /** Shorthands for other modules (scheduler watchdog, outbox dead letters): see self-alerts.ts. */
   raiseSelfAlert(input: SelfAlertInput): boolean {
     return this.self.raise(input);
@@ -89,17 +135,30 @@ export class AlertPipeline {
     const doc = (await store.read('alerts', parseAlertsDoc)) ?? { alerts: emptyAlertState(), diff: emptyDiffCarry() };
     const history = await BoundedHistory.open<Change>(store, { limit: config.alerting.historyLimit, onDropped: (n) => metrics.historyDropped.inc(n), log: logger });
     const notifiers = opts.notifiers ?? createNotifiers(config.alerting.channels);
+    // The outbox reports to the pipeline it feeds (dead-letter self-alerts), which exists once open() returns.
+    let self: AlertPipeline | undefined;
     const outbox = await Outbox.open({
       ...opts.outbox,
       store,
       notifiers,
       limit: config.alerting.outboxLimit,
+      maxAttempts: config.alerting.outboxMaxAttempts,
+      maxAgeMs: config.alerting.outboxMaxAge,
+      deadLetterLimit: config.alerting.deadLetterLimit,
       log: logger,
       // The outbox logs each failure and drop itself; the pipeline only counts them.
       observer: {
-        onDelivered: (channel) => metrics.notifications.inc({ channel }),
+        onDelivered: (channel) => {
+          metrics.notifications.inc({ channel });
+          self?.channelDelivered(channel);
+        },
         onFailure: (channel) => metrics.notificationFailures.inc({ channel }),
         onDropped: (reason) => metrics.outboxDropped.inc({ reason }),
+        onDeadLetter: (entry) => {
+          metrics.outboxDeadLetters.inc({ channel: entry.channel });
+          self?.deadLettered(entry);
+          opts.onDeadLetter?.(entry);
+        },
         onPending: (n) => metrics.outboxPending.set(n),
       },
     });
@@ -109,7 +168,10 @@ export class AlertPipeline {
       if (r.queued) logger.warn({ queued: r.queued }, 'recovered notifications recorded before a crash');
     }
     metrics.outboxPending.set(outbox.pending());
+    // Every configured channel shows in the dead-letter counter from the start (0 until one happens).
+    for (const n of notifiers) metrics.outboxDeadLetters.inc({ channel: n.id }, 0);
     const pipeline = new AlertPipeline(opts, doc, history, outbox, notifiers);
+    self = pipeline;
     pipeline.updateGauges();
     return pipeline;
   }

@@ -178,6 +178,10 @@ export const configSchema = z.strictObject({
     /** Caps so the state on disk cannot grow without end; the oldest entries are dropped first and counted. */
     historyLimit: z.number().int().min(10).default(5000),
     outboxLimit: z.number().int().min(10).default(10000),
+    /** A notification still failing after this many attempts, or this long after it was queued, is dead-lettered (kept, counted, shown in /api/v1/outbox). */
+    outboxMaxAttempts: z.number().int().min(1).max(100_000).default(50),
+    outboxMaxAge: duration().default(6 * 3_600_000).refine((ms) => ms >= 1_000, 'must be at least 1s'),
+    deadLetterLimit: z.number().int().min(10).max(100_000).default(500),
   }).prefault({}),
   probe: z.strictObject({
     enabled: z.boolean().default(false),

@@ -20,6 +20,7 @@ export class SelfMetrics {
   readonly notificationFailures = new Counter({ name: 'keystore_watch_notification_failures_total', help: 'Failed notification delivery attempts, per channel.', labelNames: ['channel'] as const, registers: [this.registry] });
   readonly outboxPending = new Gauge({ name: 'keystore_watch_outbox_pending', help: 'Notifications waiting in the outbox.', registers: [this.registry] });
   readonly outboxDropped = new Counter({ name: 'keystore_watch_outbox_dropped_total', help: 'Notifications dropped from the outbox (cap reached or rejected for good).', labelNames: ['reason'] as const, registers: [this.registry] });
+  readonly outboxDeadLetters = new Counter({ name: 'keystore_watch_outbox_dead_letters_total', help: 'Notifications given up on (refused for good, or still failing at alerting.outboxMaxAttempts / outboxMaxAge), per channel: kept in /api/v1/outbox.', labelNames: ['channel'] as const, registers: [this.registry] });
   readonly historyDropped = new Counter({ name: 'keystore_watch_history_dropped_total', help: 'Change history entries dropped because the history cap was reached.', registers: [this.registry] });
   readonly alertsFiring = new Gauge({ name: 'keystore_watch_alerts_firing', help: 'Alerts currently firing, per severity.', labelNames: ['severity'] as const, registers: [this.registry] });
   readonly pollOverdue = new Gauge({ name: 'keystore_watch_poll_overdue', help: '1 while no poll has started within the grace after it was due (the watchdog, on monotonic time).', registers: [this.registry] });

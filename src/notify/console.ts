@@ -17,6 +17,7 @@ import {
   ChannelNotifier,
 } from './common.js';
 import type { DeliveryResult, Notifier } from './notifier.js';
+import { cleanNotification, wellFormed } from './text.js';
 
 type ConsoleChannel = Extract<ChannelConfig, { type: 'console' }>;
 
@@ -72,7 +73,8 @@ function alertLines(n: AlertNotification, base: string | undefined, full: boolea
 }
 
 /** The text block for a notification (pure), ending with a newline. */
-export function renderConsole(n: Notification, opts: { runbookBaseUrl?: string; minSeverity?: Severity } = {}): string {
+export function renderConsole(raw: Notification, opts: { runbookBaseUrl?: string; minSeverity?: Severity } = {}): string {
+  const n = cleanNotification(raw);
   const lines: string[] = [];
   if (n.kind === 'digest') {
     const items = digestItemsFor(opts.minSeverity ?? 'info', n);
@@ -87,7 +89,7 @@ export function renderConsole(n: Notification, opts: { runbookBaseUrl?: string; 
     lines.push(`${mark(n)} ${KIND_LABEL[n.kind]} ${n.severity}  ${n.guidance.title}`);
     lines.push(...alertLines(n, opts.runbookBaseUrl, n.kind !== 'resolved'));
   }
-  return `${lines.join('\n')}\n\n`;
+  return wellFormed(`${lines.join('\n')}\n\n`);
 }
 
 export class ConsoleNotifier extends ChannelNotifier<ConsoleChannel, NotifierOptions & { writer?: ConsoleWriter }> implements Notifier {

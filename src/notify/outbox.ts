@@ -1,13 +1,42 @@
-// The durable outbox: every notification for every channel goes through it.
+// The durable outbox: every notification for every channel goes through it. This file is the shell
+// (sending, sleeping, persisting); the decisions are pure functions in outbox-core.ts.
 //
 //   enqueue()  routes each notification to the channels that accept it and persists the queue
 //              before returning, so a crash after enqueue() returns loses nothing.
-//   workers    one delivery loop per channel, strictly FIFO (which keeps per-store order), paced to
-//              the channel's minIntervalMs, retrying network errors, timeouts and 5xx with
-//              exponential backoff and jitter (capped), honouring Retry-After on 429. An entry is
-//              removed only after a 2xx; a non-retryable answer (4xx) drops it, recorded and counted.
+//   schedule   every entry has its own retry schedule: network errors, timeouts and 5xx are retried
+//              with exponential backoff and jitter (capped), so a message a receiver keeps refusing
+//              never holds back the others on its channel. Order is kept only where it matters: per
+//              channel, entries that share an order key (the alert key: a store's condition; a
+//              digest has the keys of all its items) go strictly in enqueue order, so a store's
+//              firing is delivered before its reminders and its resolved, and a resolved before the
+//              next firing. Entries with different keys overtake each other freely.
+//   channel    what a channel shares: pacing (minIntervalMs between sends: Slack's one message per
+//              second per webhook), a Retry-After (429/503) holds the whole channel, and a channel
+//              whose recent attempts all failed on two or more different entries (it looks down, not
+//              one bad message) is backed off as a whole and probed with one request at a time, so an
+//              outage does not turn into one retry storm per queued message. One entry failing again
+//              and again alone never slows the channel. A healthy channel sends one request at a time,
+//              but a send without an answer after stallMs (default 2 s) frees a slot for the next,
+//              up to maxInFlight (default 4) at once, so a message whose receiver hangs until
+//              sendTimeoutMs does not stall the others either.
+//   dead letters  an entry still failing after maxAttempts attempts or maxAgeMs since it was queued
+//              (checked after each failed attempt), or refused with a non-retryable answer (4xx), is
+//              dead-lettered: removed from the queue, kept (a summary, no payload: capped at
+//              deadLetterLimit, persisted in the outbox document), counted and reported through
+//              observer.onDeadLetter (metric keystore_watch_outbox_dead_letters_total{channel}, the
+//              self-alert on the other channels) and shown by the /api/v1/outbox endpoint. A
+//              dead-lettered entry no longer blocks its order key: a resolved queued behind a
+//              dead-lettered firing is sent (on-call learns from the dead-letter self-alert that the
+//              firing was lost, and from the resolved that it is over); if it fails the same way it
+//              is dead-lettered in its turn.
 //   caps       the queue holds at most `limit` entries (alerting.outboxLimit): the oldest waiting
 //              entry is dropped first and counted. The per-channel delivery log is bounded too.
+//   time       schedules run on the clock's monotonic time while the process runs, so a wall-clock
+//              jump neither makes every entry due at once nor parks the queue. What is persisted
+//              (enqueuedAt, nextAttemptAt, lastSendAt) is wall-clock epoch ms, converted back at
+//              load: a wall-clock jump while the process is down shifts those schedules (a due time
+//              is never honoured further ahead than the longest delay the outbox can choose, and an
+//              entry's age never counts negative).
 //
 // Delivery guarantee: at-least-once, with an idempotency key (the notification id) on every send.
 // Each entry is persisted as in-flight before its send and removed (its id moved to the channel's
@@ -30,24 +59,39 @@
 // Outside crashes, a send that times out (sendTimeoutMs) but was processed by the receiver is
 // retried with the same key: same effect as window 4. And a replayed id that has aged out of the
 // bounded delivery log (deliveryLogLimit per channel) is treated as new.
-import { z } from 'zod';
 import type { Notification } from '../model.js';
 import { silentLog, type Log, type StateStore } from '../state/store.js';
-import { redact } from '../util/redact.js';
+import { monotonicNow } from '../util/monotonic.js';
 import type { DeliveryResult, Notifier } from './notifier.js';
+import {
+  DEFAULT_BACKOFF, DEFAULT_DEAD_LETTER_LIMIT, DEFAULT_MAX_AGE_MS, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_IN_FLIGHT,
+  backoffDelay, deadLetterOf, deadLetterReason, decide, nextStep, orderKeys, overflowVictims, parseOutboxDoc, scrub,
+  type BackoffPolicy, type ChannelGate, type DeadLetter, type DeadLetterReason, type DeliveryOutcome, type DeliveryRecord,
+  type DropReason, type OutboxDoc, type OutboxEntry,
+} from './outbox-core.js';
+
+// The core's names stay importable from here.
+export * from './outbox-core.js';
 
 // ---------------------------------------------------------------------------------------------
 // Time, injectable so tests can run ten minutes of outage in milliseconds.
 
 export interface Clock {
-  /** Epoch ms. */
+  /** Epoch ms (wall clock): what is persisted and shown. */
   now(): number;
   /** Resolves after `ms`, or as soon as `signal` aborts (never rejects). */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * Monotonic ms (any origin) for schedules while the process runs: never jumps with the wall clock.
+   * Optional: a clock without it (the tests' virtual clocks, which never jump) schedules on now().
+   */
+  monotonic?(): number;
 }
 
 export const systemClock: Clock = {
   now: () => Date.now(),
+  // Monotonic (src/util/monotonic.ts); setTimeout, used by sleep, runs on monotonic time too.
+  monotonic: monotonicNow,
   sleep: (ms, signal) =>
     new Promise<void>((resolve) => {
       if (signal?.aborted) return resolve();
@@ -62,136 +106,6 @@ export const systemClock: Clock = {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Persisted shape.
-
-export interface OutboxEntry {
-  /** Global enqueue order; FIFO per channel follows it. */
-  seq: number;
-  channel: string;
-  /** Notification id: the idempotency key. */
-  id: string;
-  enqueuedAt: number;
-  attempts: number;
-  /** Epoch ms before which the entry must not be sent (backoff, Retry-After). */
-  nextAttemptAt: number;
-  /** Persisted before the send starts; still true after a crash means "may have been delivered". */
-  inFlight: boolean;
-  lastError: string | null;
-  lastStatus: number | null;
-}
-
-export type DeliveryOutcome = 'delivered' | 'rejected' | 'overflow' | 'channel_removed';
-export type DropReason = Exclude<DeliveryOutcome, 'delivered'>;
-
-export interface DeliveryRecord {
-  id: string;
-  at: number;
-  outcome: DeliveryOutcome;
-  attempts: number;
-  status: number | null;
-  /** Scrubbed of secrets. */
-  error: string | null;
-}
-
-export interface OutboxDoc {
-  nextSeq: number;
-  /** Each payload stored once, however many channels it is queued for. */
-  notifications: Notification[];
-  entries: OutboxEntry[];
-  /** Bounded per channel, newest last: the ids seen for good, so a re-enqueued id is not sent twice. */
-  log: Record<string, DeliveryRecord[]>;
-  /** Completion time of the last send per channel: pacing survives a restart. */
-  lastSendAt: Record<string, number>;
-  /** Totals since the outbox began. */
-  dropped: Record<DropReason, number>;
-}
-
-const entrySchema = z.object({
-  seq: z.number().int(), channel: z.string(), id: z.string(), enqueuedAt: z.number(), attempts: z.number().int().min(0),
-  nextAttemptAt: z.number(), inFlight: z.boolean(), lastError: z.string().nullable(), lastStatus: z.number().int().nullable(),
-});
-const recordSchema = z.object({
-  id: z.string(), at: z.number(), outcome: z.enum(['delivered', 'rejected', 'overflow', 'channel_removed']),
-  attempts: z.number().int(), status: z.number().int().nullable(), error: z.string().nullable(),
-});
-const docSchema = z.object({
-  nextSeq: z.number().int().min(1),
-  notifications: z.array(z.looseObject({ id: z.string(), kind: z.string() })),
-  entries: z.array(entrySchema),
-  log: z.record(z.string(), z.array(recordSchema)),
-  lastSendAt: z.record(z.string(), z.number()),
-  dropped: z.object({ rejected: z.number(), overflow: z.number(), channel_removed: z.number() }),
-});
-
-/** Shape check for the persisted outbox; a throw makes the store set the document aside. */
-export function parseOutboxDoc(data: unknown): OutboxDoc {
-  const doc = docSchema.parse(data) as unknown as OutboxDoc;
-  const ids = new Set(doc.notifications.map((n) => n.id));
-  for (const e of doc.entries) if (!ids.has(e.id)) throw new Error(`entry ${e.seq} refers to a missing notification ${e.id}`);
-  return doc;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Functional core: backoff, result classification, pacing, caps.
-
-export interface BackoffPolicy {
-  baseMs: number;
-  maxMs: number;
-  factor: number;
-}
-export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 1_000, maxMs: 300_000, factor: 2 };
-
-/** Exponential backoff with "equal jitter": between half and all of min(max, base * factor^(attempt-1)), so retries spread out but never collapse to zero. */
-export function backoffDelay(attempt: number, policy: BackoffPolicy, random: number): number {
-  const exp = Math.min(policy.maxMs, policy.baseMs * policy.factor ** Math.max(0, attempt - 1));
-  return Math.round(exp / 2 + (Math.min(1, Math.max(0, random)) * exp) / 2);
-}
-
-export type Decision =
-  | { action: 'delivered' }
-  | { action: 'retry'; delayMs: number; code: string; error: string }
-  | { action: 'drop'; code: string; error: string };
-
-/** The failure class used in logs and onFailure: http_<status>, timeout or network. */
-export function failureCode(result: DeliveryResult, timedOut: boolean): string {
-  if (timedOut) return 'timeout';
-  if (!result.ok && result.status !== undefined) return `http_${result.status}`;
-  return 'network';
-}
-
-export function decide(
-  result: DeliveryResult,
-  ctx: { attempts: number; timedOut: boolean; backoff: BackoffPolicy; maxRetryAfterMs: number; random: number },
-): Decision {
-  if (result.ok) return { action: 'delivered' };
-  const code = failureCode(result, ctx.timedOut);
-  const error = scrub(result.error);
-  if (!result.retryable && !ctx.timedOut) return { action: 'drop', code, error };
-  // A 429's Retry-After wins over our own schedule (bounded, so a hostile header cannot park the queue for days).
-  const delayMs = result.retryAfterMs !== undefined && result.retryAfterMs >= 0
-    ? Math.min(result.retryAfterMs, ctx.maxRetryAfterMs)
-    : backoffDelay(ctx.attempts, ctx.backoff, ctx.random);
-  return { action: 'retry', delayMs, code, error };
-}
-
-/** Earliest time the head entry of a channel may be sent: its own schedule and the channel's pacing. */
-export function nextSendAt(entry: Pick<OutboxEntry, 'nextAttemptAt'>, lastSendAt: number | null, minIntervalMs: number): number {
-  return Math.max(entry.nextAttemptAt, lastSendAt === null ? -Infinity : lastSendAt + minIntervalMs);
-}
-
-/**
- * Which entries a cap of `limit` drops: the oldest (lowest seq) first, skipping in-flight ones
- * (their send is already under way). `entries` in any order; returns the seqs to drop.
- */
-export function overflowVictims(entries: readonly Pick<OutboxEntry, 'seq' | 'inFlight'>[], limit: number): number[] {
-  const over = entries.length - Math.max(0, limit);
-  if (over <= 0) return [];
-  return entries.filter((e) => !e.inFlight).map((e) => e.seq).sort((a, b) => a - b).slice(0, over);
-}
-
-const scrub = (s: string | null | undefined): string => redact(String(s ?? '')).slice(0, 500);
-
-// ---------------------------------------------------------------------------------------------
 // The shell.
 
 export interface OutboxObserver {
@@ -199,8 +113,13 @@ export interface OutboxObserver {
   onDelivered?(channelId: string): void;
   /** Every failed attempt, retryable or not: keystore_watch_notification_failures_total{channel}; code is http_<status>, timeout or network. */
   onFailure?(channelId: string, code: string): void;
-  /** An entry removed undelivered: keystore_watch_outbox_dropped_total{reason}. */
+  /** An entry removed undelivered and not kept: keystore_watch_outbox_dropped_total{reason}. */
   onDropped?(reason: DropReason, channelId: string): void;
+  /**
+   * An entry given up on and kept as a dead letter: keystore_watch_outbox_dead_letters_total{channel},
+   * and the self-alert on the other channels. Called once per dead letter, after it is recorded.
+   */
+  onDeadLetter?(entry: DeadLetter): void;
   /** The queue length changed: keystore_watch_outbox_pending (or read pending() in a collect callback). */
   onPending?(pending: number): void;
 }
@@ -219,9 +138,19 @@ export interface OutboxOptions {
   backoff?: BackoffPolicy;
   /** Upper bound on a honoured Retry-After. Default 1 h. */
   maxRetryAfterMs?: number;
+  /** alerting.outboxMaxAttempts: attempts after which a failing entry is dead-lettered. Default 50. */
+  maxAttempts?: number;
+  /** alerting.outboxMaxAge: time since enqueue after which a failing entry is dead-lettered (at its next failure). Default 6 h. */
+  maxAgeMs?: number;
+  /** alerting.deadLetterLimit: dead letters kept (oldest forgotten first). Default 500. */
+  deadLetterLimit?: number;
+  /** Sends under way at once per healthy channel, counting the stalled ones. Default 4. */
+  maxInFlight?: number;
+  /** A send without an answer after this long (real time) stalls: another may start beside it. Default min(2 s, sendTimeoutMs / 4). */
+  stallMs?: number;
   /** Ids remembered per channel after delivery or drop. Default 2000. */
   deliveryLogLimit?: number;
-  /** How long stop() lets a send under way finish before aborting it. Real time. Default 5 s. */
+  /** How long stop() lets the sends under way finish before aborting them. Real time. Default 5 s. */
   stopTimeoutMs?: number;
   /** For the jitter; default Math.random. */
   random?: () => number;
@@ -238,17 +167,70 @@ export interface EnqueueResult {
   dropped: number;
 }
 
+/** An entry as /api/v1/outbox shows it: epoch ms as ISO 8601, never a payload or a channel secret. */
+export interface OutboxEntryView {
+  channel: string;
+  id: string;
+  kind: string;
+  severity: string;
+  alertKey: string | null;
+  storeId: string | null;
+  storeName: string | null;
+  accountId: string | null;
+  region: string | null;
+  enqueuedAt: string;
+  attempts: number;
+  inFlight: boolean;
+  nextAttemptAt: string;
+  /** The earlier entry of the same alert key this one waits for (order kept per store), if any. */
+  waitingFor: string | null;
+  lastError: string | null;
+  lastStatus: number | null;
+}
+export interface DeadLetterView extends Omit<DeadLetter, 'enqueuedAt' | 'deadLetteredAt'> {
+  enqueuedAt: string;
+  deadLetteredAt: string;
+}
+export interface OutboxView {
+  pending: number;
+  pendingByChannel: Record<string, number>;
+  deadLettersTotal: Record<string, number>;
+  dropped: Record<DropReason, number>;
+  entries: OutboxEntryView[];
+  deadLetters: DeadLetterView[];
+}
+
+/** An entry with its in-process schedule (monotonic), which is never persisted as such. */
+interface LiveEntry extends OutboxEntry {
+  keys: readonly string[];
+  /** Monotonic ms when it may be sent. */
+  due: number;
+  /** Monotonic ms when it was queued (may be before this process started). */
+  born: number;
+}
+
 interface Channel {
   readonly id: string;
   readonly notifier: Notifier;
-  queue: OutboxEntry[];
+  /** Sorted by seq. */
+  queue: LiveEntry[];
   queuedIds: Set<string>;
   log: DeliveryRecord[];
   seen: Set<string>;
+  /** Wall-clock completion of the last send (persisted for pacing across restarts). */
   lastSendAt: number | null;
+  gate: ChannelGate;
+  /** Entries that failed since the channel's last success (gate.failingEntries is its size). */
+  failing: Set<string>;
   wake: (() => void) | null;
-  sendAbort: AbortController | null;
+  sends: Set<AbortController>;
+  tasks: Set<Promise<void>>;
 }
+
+const isoOf = (ms: number): string => {
+  const d = new Date(ms);
+  return Number.isFinite(d.getTime()) ? d.toISOString() : new Date(0).toISOString();
+};
 
 export class Outbox {
   private readonly store: StateStore;
@@ -259,6 +241,11 @@ export class Outbox {
   private readonly sendTimeoutMs: number;
   private readonly backoff: BackoffPolicy;
   private readonly maxRetryAfterMs: number;
+  private readonly maxAttempts: number;
+  private readonly maxAgeMs: number;
+  private readonly deadLetterLimit: number;
+  private readonly maxInFlight: number;
+  private readonly stallMs: number;
   private readonly deliveryLogLimit: number;
   private readonly stopTimeoutMs: number;
   private readonly random: () => number;
@@ -266,7 +253,9 @@ export class Outbox {
   private readonly channels = new Map<string, Channel>();
   private readonly notifications = new Map<string, Notification>();
   private nextSeq = 1;
-  private dropped: Record<DropReason, number> = { rejected: 0, overflow: 0, channel_removed: 0 };
+  private dropped: Record<DropReason, number> = { overflow: 0, channel_removed: 0 };
+  private deadLetters: DeadLetter[] = [];
+  private deadLettered: Record<string, number> = {};
   private resumed = 0;
 
   // Persistence: a version counter so concurrent mutators share one write and each waits for a write that includes its change.
@@ -276,7 +265,6 @@ export class Outbox {
 
   private started = false;
   private stopping = false;
-  private readonly stopCtl = new AbortController();
   private workers: Promise<void>[] = [];
   private idleWaiters: (() => void)[] = [];
 
@@ -289,15 +277,32 @@ export class Outbox {
     this.sendTimeoutMs = opts.sendTimeoutMs ?? 15_000;
     this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
     this.maxRetryAfterMs = opts.maxRetryAfterMs ?? 3_600_000;
+    this.maxAttempts = Math.max(1, opts.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
+    this.maxAgeMs = Math.max(0, opts.maxAgeMs ?? DEFAULT_MAX_AGE_MS);
+    this.deadLetterLimit = Math.max(1, opts.deadLetterLimit ?? DEFAULT_DEAD_LETTER_LIMIT);
+    this.maxInFlight = Math.max(1, opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
+    this.stallMs = Math.max(1, opts.stallMs ?? Math.min(2_000, Math.floor(this.sendTimeoutMs / 4)));
     this.deliveryLogLimit = Math.max(1, opts.deliveryLogLimit ?? 2_000);
     this.stopTimeoutMs = opts.stopTimeoutMs ?? 5_000;
     this.random = opts.random ?? Math.random;
     for (const notifier of opts.notifiers) {
       if (this.channels.has(notifier.id)) throw new Error(`two channels share the id "${notifier.id}"; give one a name`);
       this.channels.set(notifier.id, {
-        id: notifier.id, notifier, queue: [], queuedIds: new Set(), log: [], seen: new Set(), lastSendAt: null, wake: null, sendAbort: null,
+        id: notifier.id, notifier, queue: [], queuedIds: new Set(), log: [], seen: new Set(), lastSendAt: null,
+        gate: { sending: 0, stalled: 0, maxInFlight: this.maxInFlight, failStreak: 0, failingEntries: 0, holdUntil: -Infinity, paceAnchor: null, minIntervalMs: notifier.minIntervalMs },
+        failing: new Set(), wake: null, sends: new Set(), tasks: new Set(),
       });
     }
+  }
+
+  /** Monotonic ms for schedules (see Clock.monotonic). */
+  private mono(): number {
+    return this.clock.monotonic ? this.clock.monotonic() : this.clock.now();
+  }
+
+  /** The longest delay the outbox can choose for one channel: a persisted due time further ahead is a clock artefact. */
+  private maxWait(ch: Channel): number {
+    return Math.max(this.backoff.maxMs, this.maxRetryAfterMs, ch.notifier.minIntervalMs);
   }
 
   /**
@@ -327,6 +332,7 @@ export class Outbox {
   async enqueue(ns: readonly Notification[]): Promise<EnqueueResult> {
     const result: EnqueueResult = { queued: 0, duplicates: 0, unrouted: 0, dropped: 0 };
     const now = this.clock.now();
+    const mono = this.mono();
     for (const n of ns) {
       let routed = false;
       for (const ch of this.channels.values()) {
@@ -337,7 +343,10 @@ export class Outbox {
           continue;
         }
         if (!this.notifications.has(n.id)) this.notifications.set(n.id, n);
-        ch.queue.push({ seq: this.nextSeq++, channel: ch.id, id: n.id, enqueuedAt: now, attempts: 0, nextAttemptAt: now, inFlight: false, lastError: null, lastStatus: null });
+        ch.queue.push({
+          seq: this.nextSeq++, channel: ch.id, id: n.id, enqueuedAt: now, attempts: 0, nextAttemptAt: now, inFlight: false, lastError: null, lastStatus: null,
+          keys: orderKeys(n), due: mono, born: mono,
+        });
         ch.queuedIds.add(n.id);
         result.queued++;
       }
@@ -368,6 +377,16 @@ export class Outbox {
     return { ...this.dropped };
   }
 
+  /** Dead letters per channel since the outbox began (persisted; the kept list is capped). */
+  deadLetterTotals(): Readonly<Record<string, number>> {
+    return { ...this.deadLettered };
+  }
+
+  /** The kept dead letters, oldest first. */
+  deadLetterList(): readonly DeadLetter[] {
+    return this.deadLetters.slice();
+  }
+
   /** Recent outcomes of one channel, newest last (for the API and debugging). */
   deliveryLog(channelId: string): readonly DeliveryRecord[] {
     return this.channels.get(channelId)?.log.slice() ?? [];
@@ -376,6 +395,40 @@ export class Outbox {
   /** Entries found in flight when this instance loaded the outbox: possibly delivered before a crash, re-sent with the same key. */
   resumedInFlight(): number {
     return this.resumed;
+  }
+
+  /** What /api/v1/outbox shows: pending entries (in enqueue order) and dead letters (newest first), each list at most `limit` long. */
+  view(limit = 500): OutboxView {
+    const entries: OutboxEntryView[] = [];
+    const wallNow = this.clock.now();
+    const monoNow = this.mono();
+    for (const ch of this.channels.values()) {
+      const lastOfKey = new Map<string, string>();
+      for (const e of ch.queue) {
+        const n = this.notifications.get(e.id);
+        const alert = n && n.kind !== 'digest' ? n : null;
+        const waitingFor = e.keys.map((k) => lastOfKey.get(k)).find((x) => x !== undefined) ?? null;
+        for (const k of e.keys) lastOfKey.set(k, e.id);
+        entries.push({
+          channel: ch.id, id: e.id, kind: n?.kind ?? 'unknown', severity: n?.severity ?? 'unknown', alertKey: alert?.alertKey ?? null,
+          storeId: alert?.subject.storeId ?? null, storeName: alert?.subject.storeName ?? null, accountId: alert?.subject.accountId ?? null, region: alert?.subject.region ?? null,
+          enqueuedAt: isoOf(e.enqueuedAt), attempts: e.attempts, inFlight: e.inFlight,
+          nextAttemptAt: isoOf(wallNow + Math.max(0, e.due - monoNow)),
+          waitingFor, lastError: e.lastError, lastStatus: e.lastStatus,
+        });
+      }
+    }
+    const seqOf = new Map([...this.channels.values()].flatMap((ch) => ch.queue.map((e) => [`${ch.id}\u0000${e.id}`, e.seq] as const)));
+    entries.sort((a, b) => (seqOf.get(`${a.channel}\u0000${a.id}`) ?? 0) - (seqOf.get(`${b.channel}\u0000${b.id}`) ?? 0));
+    return {
+      pending: this.pending(),
+      pendingByChannel: this.pendingByChannel(),
+      deadLettersTotal: this.deadLetterTotals(),
+      dropped: this.droppedTotals(),
+      entries: entries.slice(0, limit),
+      deadLetters: this.deadLetters.slice().reverse().slice(0, limit)
+        .map((d) => ({ ...d, enqueuedAt: isoOf(d.enqueuedAt), deadLetteredAt: isoOf(d.deadLetteredAt) })),
+    };
   }
 
   /** Resolves when nothing is pending. */
@@ -387,7 +440,7 @@ export class Outbox {
   /**
    * For `once` and `drill`: starts delivery if needed and waits until the queue is empty or
    * `timeoutMs` of real time passes (it bounds the command's wall time, like sendTimeoutMs and
-   * stopTimeoutMs; only scheduling decisions use the clock). True when everything was delivered or dropped.
+   * stopTimeoutMs; only scheduling decisions use the clock). True when everything was delivered or dead-lettered.
    */
   async drain(timeoutMs: number): Promise<boolean> {
     this.start();
@@ -402,21 +455,21 @@ export class Outbox {
   }
 
   /**
-   * Stops the delivery loops: no new send starts; a send under way gets stopTimeoutMs to finish
-   * (its outcome is recorded), then is aborted and stays queued. Entries stay persisted for the
+   * Stops the delivery loops: no new send starts; the sends under way get stopTimeoutMs to finish
+   * (their outcome is recorded), then are aborted and stay queued. Entries stay persisted for the
    * next start. enqueue() still works afterwards (persist only).
    */
   async stop(): Promise<void> {
     if (!this.stopping) {
       this.stopping = true;
-      this.stopCtl.abort();
       for (const ch of this.channels.values()) ch.wake?.();
     }
     const timer = setTimeout(() => {
-      for (const ch of this.channels.values()) ch.sendAbort?.abort(new Error('outbox stopping'));
+      for (const ch of this.channels.values()) for (const ctl of ch.sends) ctl.abort(new Error('outbox stopping'));
     }, this.stopTimeoutMs);
     try {
       await Promise.all(this.workers);
+      await Promise.all([...this.channels.values()].flatMap((ch) => [...ch.tasks]));
     } finally {
       clearTimeout(timer);
     }
@@ -426,38 +479,51 @@ export class Outbox {
   // ---- delivery loop ------------------------------------------------------------------------
 
   private async runChannel(ch: Channel): Promise<void> {
-    const maxWait = Math.max(this.backoff.maxMs, this.maxRetryAfterMs, ch.notifier.minIntervalMs);
     while (!this.stopping) {
-      const entry = ch.queue[0];
-      if (!entry) {
-        this.checkIdle();
-        await new Promise<void>((resolve) => { ch.wake = resolve; });
-        ch.wake = null;
+      const step = nextStep(ch.queue, ch.gate, this.mono());
+      if ('send' in step) {
+        this.launch(ch, ch.queue.find((e) => e.seq === step.send)!);
         continue;
       }
-      const now = this.clock.now();
-      // The wall clock can jump back: never wait longer than the longest delay we could have chosen.
-      if (ch.lastSendAt !== null && ch.lastSendAt > now) ch.lastSendAt = now;
-      if (entry.nextAttemptAt > now + maxWait) entry.nextAttemptAt = now + maxWait;
-      const wait = nextSendAt(entry, ch.lastSendAt, ch.notifier.minIntervalMs) - now;
-      if (wait > 0) {
-        await this.clock.sleep(wait, this.stopCtl.signal);
-        continue; // re-evaluate: the head may have been dropped by the cap meanwhile
-      }
-      await this.attempt(ch, entry);
+      if ('idle' in step) this.checkIdle();
+      // Woken early by enqueue(), a finished send or stop(): the plan is made again.
+      const ctl = new AbortController();
+      ch.wake = () => ctl.abort();
+      if ('waitMs' in step) await this.clock.sleep(step.waitMs, ctl.signal);
+      else await new Promise<void>((resolve) => ctl.signal.addEventListener('abort', () => resolve(), { once: true }));
+      ch.wake = null;
     }
+    await Promise.all([...ch.tasks]);
   }
 
-  private async attempt(ch: Channel, entry: OutboxEntry): Promise<void> {
+  private launch(ch: Channel, entry: LiveEntry): void {
+    entry.inFlight = true;
+    ch.gate.sending++;
+    ch.gate.paceAnchor = this.mono();
+    const task: Promise<void> = this.attempt(ch, entry)
+      .catch((err: unknown) => {
+        entry.inFlight = false;
+        this.log.error({ channel: ch.id, err: scrub((err as Error)?.stack ?? String(err)) }, 'outbox send crashed');
+      })
+      .finally(() => {
+        ch.gate.sending--;
+        ch.tasks.delete(task);
+        ch.wake?.();
+      });
+    ch.tasks.add(task);
+  }
+
+  private async attempt(ch: Channel, entry: LiveEntry): Promise<void> {
     const n = this.notifications.get(entry.id);
     if (!n) {
       // Cannot happen with a well-formed document; never loop on it.
-      this.finish(ch, entry, 'rejected', null, 'payload missing from the outbox');
+      entry.inFlight = false;
+      entry.lastError = 'payload missing from the outbox';
+      this.deadLetter(ch, entry, 'rejected');
       this.changed();
       await this.persistQuietly();
       return;
     }
-    entry.inFlight = true;
     entry.attempts++;
     this.changed();
     // Durable "may be delivered" marker before the request leaves (crash windows 2-4 above). If the
@@ -473,7 +539,9 @@ export class Outbox {
     }
 
     const { result, timedOut, aborted } = await this.send(ch, n);
+    const mono = this.mono();
     const now = this.clock.now();
+    ch.gate.paceAnchor = Math.max(ch.gate.paceAnchor ?? mono, mono);
     ch.lastSendAt = now;
     entry.inFlight = false;
 
@@ -485,29 +553,35 @@ export class Outbox {
       return;
     }
     const decision = decide(result, { attempts: entry.attempts, timedOut, backoff: this.backoff, maxRetryAfterMs: this.maxRetryAfterMs, random: this.random() });
-    switch (decision.action) {
-      case 'delivered':
-        this.finish(ch, entry, 'delivered', result.status ?? null, null);
-        this.observer.onDelivered?.(ch.id);
-        break;
-      case 'retry':
+    if (decision.action === 'delivered') {
+      ch.gate.failStreak = 0;
+      ch.failing.clear();
+      ch.gate.failingEntries = 0;
+      this.finish(ch, entry, 'delivered', result.status ?? null, null);
+      this.observer.onDelivered?.(ch.id);
+    } else {
+      ch.gate.failStreak++;
+      ch.failing.add(entry.id);
+      ch.gate.failingEntries = ch.failing.size;
+      const retryAfterMs = !result.ok && result.retryAfterMs !== undefined && result.retryAfterMs >= 0 ? Math.min(result.retryAfterMs, this.maxRetryAfterMs) : null;
+      // The receiver said when to come back: that holds the whole channel. Failures in a row on two
+      // or more entries look like the channel, not one message: back the channel off as a whole.
+      if (retryAfterMs !== null) ch.gate.holdUntil = Math.max(ch.gate.holdUntil, mono + retryAfterMs);
+      else if (ch.gate.failingEntries >= 2) ch.gate.holdUntil = Math.max(ch.gate.holdUntil, mono + backoffDelay(ch.gate.failStreak - 1, this.backoff, this.random()));
+      entry.lastError = decision.error;
+      entry.lastStatus = (!result.ok && result.status) || null;
+      this.observer.onFailure?.(ch.id, decision.code);
+      const reason = decision.action === 'drop' ? 'rejected' : deadLetterReason(entry.attempts, mono - entry.born, { maxAttempts: this.maxAttempts, maxAgeMs: this.maxAgeMs });
+      if (reason) {
+        this.deadLetter(ch, entry, reason);
+      } else if (decision.action === 'retry') {
+        entry.due = mono + decision.delayMs;
         entry.nextAttemptAt = now + decision.delayMs;
-        entry.lastError = decision.error;
-        entry.lastStatus = (!result.ok && result.status) || null;
-        this.observer.onFailure?.(ch.id, decision.code);
         this.log.warn(
           { channel: ch.id, notification: entry.id, attempt: entry.attempts, code: decision.code, retryInMs: decision.delayMs, error: decision.error },
           'notification delivery failed; will retry',
         );
-        break;
-      case 'drop':
-        this.observer.onFailure?.(ch.id, decision.code);
-        this.finish(ch, entry, 'rejected', (!result.ok && result.status) || null, decision.error);
-        this.log.error(
-          { channel: ch.id, notification: entry.id, attempt: entry.attempts, code: decision.code, error: decision.error },
-          'notification rejected by the channel; dropped',
-        );
-        break;
+      }
     }
     this.changed();
     await this.persistQuietly();
@@ -520,7 +594,13 @@ export class Outbox {
       timedOut = true;
       ctl.abort(new Error('send timed out'));
     }, this.sendTimeoutMs);
-    ch.sendAbort = ctl;
+    ch.sends.add(ctl);
+    let stalled = false;
+    const stallTimer = setTimeout(() => {
+      stalled = true;
+      ch.gate.stalled++;
+      ch.wake?.();
+    }, this.stallMs);
     // Race the notifier against our own abort so a notifier that ignores its signal cannot wedge the channel.
     const onAbort = new Promise<DeliveryResult>((resolve) => {
       ctl.signal.addEventListener('abort', () => resolve({
@@ -535,7 +615,9 @@ export class Outbox {
       return { result, timedOut: timedOut && !result.ok, aborted: ctl.signal.aborted && !timedOut };
     } finally {
       clearTimeout(timer);
-      ch.sendAbort = null;
+      clearTimeout(stallTimer);
+      if (stalled) ch.gate.stalled--;
+      ch.sends.delete(ctl);
     }
   }
 
@@ -551,13 +633,31 @@ export class Outbox {
     }
   }
 
+  /** Gives up on an entry: kept as a dead letter (capped), counted, logged and reported. */
+  private deadLetter(ch: Channel, entry: LiveEntry, reason: DeadLetterReason): void {
+    const dl = deadLetterOf(this.notifications.get(entry.id), entry, reason, this.clock.now());
+    this.finish(ch, entry, 'dead_lettered', entry.lastStatus, entry.lastError);
+    this.deadLetters.push(dl);
+    if (this.deadLetters.length > this.deadLetterLimit) this.deadLetters.splice(0, this.deadLetters.length - this.deadLetterLimit);
+    this.deadLettered[ch.id] = (this.deadLettered[ch.id] ?? 0) + 1;
+    this.log.error(
+      { channel: ch.id, notification: entry.id, kind: dl.kind, severity: dl.severity, alertKey: dl.alertKey, reason, attempts: entry.attempts, status: entry.lastStatus, error: entry.lastError },
+      reason === 'rejected' ? 'notification rejected by the channel; dead-lettered' : 'notification still failing at its retry limit; dead-lettered',
+    );
+    try {
+      this.observer.onDeadLetter?.(dl);
+    } catch (err) {
+      this.log.error({ channel: ch.id, err: scrub((err as Error)?.message) }, 'dead-letter observer threw');
+    }
+  }
+
   /** Removes an entry for good and remembers its id in the channel's bounded log. */
-  private finish(ch: Channel, entry: OutboxEntry, outcome: DeliveryOutcome, status: number | null, error: string | null): void {
+  private finish(ch: Channel, entry: LiveEntry, outcome: DeliveryOutcome, status: number | null, error: string | null): void {
     const i = ch.queue.indexOf(entry);
     if (i >= 0) ch.queue.splice(i, 1);
     ch.queuedIds.delete(entry.id);
     this.remember(ch, { id: entry.id, at: this.clock.now(), outcome, attempts: entry.attempts, status, error });
-    if (outcome !== 'delivered') {
+    if (outcome === 'overflow' || outcome === 'channel_removed') {
       this.dropped[outcome]++;
       this.observer.onDropped?.(outcome, ch.id);
     }
@@ -628,21 +728,34 @@ export class Outbox {
     const referenced = new Set(entries.map((e) => e.id));
     // Payloads no entry needs any more are forgotten here.
     for (const id of this.notifications.keys()) if (!referenced.has(id)) this.notifications.delete(id);
+    const wallNow = this.clock.now();
+    const monoNow = this.mono();
     return {
       nextSeq: this.nextSeq,
       notifications: [...this.notifications.values()],
-      entries: entries.map((e) => ({ ...e })),
+      entries: entries.map((e) => ({
+        seq: e.seq, channel: e.channel, id: e.id, enqueuedAt: e.enqueuedAt, attempts: e.attempts,
+        // The monotonic schedule as wall-clock time as of this write.
+        nextAttemptAt: wallNow + Math.max(0, e.due - monoNow),
+        inFlight: e.inFlight, lastError: e.lastError, lastStatus: e.lastStatus,
+      })),
       log: Object.fromEntries([...this.channels.values()].map((ch) => [ch.id, ch.log.slice()])),
       lastSendAt: Object.fromEntries([...this.channels.values()].filter((ch) => ch.lastSendAt !== null).map((ch) => [ch.id, ch.lastSendAt!])),
       dropped: { ...this.dropped },
+      deadLetters: this.deadLetters.slice(),
+      deadLettered: { ...this.deadLettered },
     };
   }
 
   /** Rebuilds memory from a persisted document; true when reconciliation changed something worth writing back. */
   private load(doc: OutboxDoc): boolean {
     let dirty = false;
+    const wallNow = this.clock.now();
+    const monoNow = this.mono();
     this.nextSeq = doc.nextSeq;
     this.dropped = { ...doc.dropped };
+    this.deadLetters = doc.deadLetters.slice(-this.deadLetterLimit);
+    this.deadLettered = { ...doc.deadLettered };
     for (const n of doc.notifications) this.notifications.set(n.id, n);
     for (const [id, records] of Object.entries(doc.log)) {
       const ch = this.channels.get(id);
@@ -651,7 +764,10 @@ export class Outbox {
     }
     for (const [id, at] of Object.entries(doc.lastSendAt)) {
       const ch = this.channels.get(id);
-      if (ch) ch.lastSendAt = at;
+      if (!ch) continue;
+      ch.lastSendAt = at;
+      // Pacing across the restart: the wall-clock gap since the last send, never negative, never beyond the interval.
+      ch.gate.paceAnchor = monoNow - Math.min(Math.max(0, wallNow - at), ch.notifier.minIntervalMs);
     }
     let resumed = 0;
     const orphans = new Map<string, number>();
@@ -669,10 +785,15 @@ export class Outbox {
       if (e.inFlight) {
         // Crash windows 3-4: maybe delivered. Re-send with the same id; the receiver's dedup decides.
         resumed++;
-        e.inFlight = false;
         dirty = true;
       }
-      ch.queue.push({ ...e });
+      const n = this.notifications.get(e.id)!;
+      ch.queue.push({
+        ...e, inFlight: false, keys: orderKeys(n),
+        // Wall-clock times back to monotonic: a due time further ahead than any delay the outbox chooses is a clock artefact.
+        due: monoNow + Math.min(Math.max(0, e.nextAttemptAt - wallNow), this.maxWait(ch)),
+        born: monoNow - Math.max(0, wallNow - e.enqueuedAt),
+      });
       ch.queuedIds.add(e.id);
     }
     this.resumed = resumed;

@@ -35,6 +35,7 @@ import {
   ChannelNotifier,
 } from './common.js';
 import type { DeliveryResult, Notifier } from './notifier.js';
+import { cleanNotification, wellFormedDeep } from './text.js';
 import { VERSION } from '../version.js';
 
 type PagerDutyChannel = Extract<ChannelConfig, { type: 'pagerduty' }>;
@@ -126,10 +127,11 @@ function event(n: AlertNotification, routingKey: string, base: string | undefine
 }
 
 /** The events for a notification (pure): one, or one per digest item the channel takes. */
-export function renderPagerDuty(n: Notification, opts: { routingKey?: string; runbookBaseUrl?: string; minSeverity?: Severity } = {}): PagerDutyEvent[] {
+export function renderPagerDuty(raw: Notification, opts: { routingKey?: string; runbookBaseUrl?: string; minSeverity?: Severity } = {}): PagerDutyEvent[] {
+  const n = cleanNotification(raw);
   const key = opts.routingKey ?? ROUTING_KEY_PLACEHOLDER;
   const items = n.kind === 'digest' ? digestItemsFor(opts.minSeverity ?? 'info', n) : [n];
-  return items.map((i) => event(i, key, opts.runbookBaseUrl));
+  return wellFormedDeep(items.map((i) => event(i, key, opts.runbookBaseUrl)));
 }
 
 export class PagerDutyNotifier extends ChannelNotifier<PagerDutyChannel> implements Notifier {

@@ -27,6 +27,7 @@ import {
   ChannelNotifier,
 } from './common.js';
 import type { DeliveryResult, Notifier } from './notifier.js';
+import { cleanNotification, wellFormedDeep } from './text.js';
 
 type SlackChannel = Extract<ChannelConfig, { type: 'slack' }>;
 
@@ -262,10 +263,11 @@ function fit(blocks: SlackBlock[]): SlackBlock[] {
 }
 
 /** The Slack message for a notification (pure). Digest items are filtered by the channel's minSeverity. */
-export function renderSlack(n: Notification, opts: { runbookBaseUrl?: string; minSeverity?: Severity } = {}): SlackPayload {
+export function renderSlack(raw: Notification, opts: { runbookBaseUrl?: string; minSeverity?: Severity } = {}): SlackPayload {
+  const n = cleanNotification(raw);
   const items = n.kind === 'digest' ? digestItemsFor(opts.minSeverity ?? 'info', n) : [];
   const blocks = n.kind === 'digest' ? digestBlocks(n, items, opts.runbookBaseUrl) : alertBlocks(n, opts.runbookBaseUrl);
-  return { text: fallbackText(n, items), blocks: fit(blocks), unfurl_links: false, unfurl_media: false };
+  return wellFormedDeep({ text: fallbackText(n, items), blocks: fit(blocks), unfurl_links: false, unfurl_media: false });
 }
 
 export class SlackNotifier extends ChannelNotifier<SlackChannel> implements Notifier {

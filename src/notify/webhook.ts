@@ -35,6 +35,7 @@ import {
   ChannelNotifier,
 } from './common.js';
 import type { DeliveryResult, Notifier } from './notifier.js';
+import { cleanNotification, wellFormedDeep } from './text.js';
 
 type WebhookChannel = Extract<ChannelConfig, { type: 'webhook' }>;
 
@@ -56,9 +57,10 @@ export interface WebhookBody {
 }
 
 /** The JSON body (pure). Digest items are filtered by the channel's minSeverity. */
-export function renderWebhook(n: Notification, opts: { runbookBaseUrl?: string; minSeverity?: WebhookChannel['minSeverity'] } = {}): WebhookBody {
+export function renderWebhook(raw: Notification, opts: { runbookBaseUrl?: string; minSeverity?: WebhookChannel['minSeverity'] } = {}): WebhookBody {
+  const n = cleanNotification(raw);
   const notification: Notification = n.kind === 'digest' ? { ...n, items: digestItemsFor(opts.minSeverity ?? 'info', n) } : n;
-  return {
+  return wellFormedDeep({
     version: 1,
     id: n.id,
     kind: n.kind,
@@ -66,7 +68,7 @@ export function renderWebhook(n: Notification, opts: { runbookBaseUrl?: string; 
     createdAt: isoTimestamp(n.createdAt),
     runbookBaseUrl: (opts.runbookBaseUrl ?? DEFAULT_RUNBOOK_BASE_URL).replace(/#.*$/, ''),
     notification,
-  };
+  } satisfies WebhookBody);
 }
 
 /** sha256=<hex> over `${timestamp}.${body}`. */

@@ -33,6 +33,8 @@ export interface HttpSources {
   alerts(): unknown;
   events(limit: number): unknown;
   targets(): unknown;
+  /** Pending notifications and dead letters (never a payload or a channel secret). Optional: 404 without it. */
+  outbox?(limit: number): unknown;
 }
 
 export interface HttpLimits {
@@ -213,8 +215,12 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         const limit = Math.min(Math.max(Number(url.searchParams.get('limit') ?? 100) || 100, 1), 10_000);
         return json(res, sources.events(limit));
       }
+      if (path === '/api/v1/outbox' && sources.outbox) {
+        const limit = Math.min(Math.max(Number(url.searchParams.get('limit') ?? 500) || 500, 1), 10_000);
+        return json(res, sources.outbox(limit));
+      }
       if (path === '/') {
-        return send(res, 200, '<!doctype html><title>keystore-watch</title><h1>keystore-watch</h1><ul><li><a href="/metrics">/metrics</a><li><a href="/api/v1/stores">/api/v1/stores</a><li><a href="/api/v1/alerts">/api/v1/alerts</a><li><a href="/api/v1/events">/api/v1/events</a><li><a href="/api/v1/targets">/api/v1/targets</a><li><a href="/healthz">/healthz</a><li><a href="/readyz">/readyz</a></ul>\n', 'text/html; charset=utf-8');
+        return send(res, 200, '<!doctype html><title>keystore-watch</title><h1>keystore-watch</h1><ul><li><a href="/metrics">/metrics</a><li><a href="/api/v1/stores">/api/v1/stores</a><li><a href="/api/v1/alerts">/api/v1/alerts</a><li><a href="/api/v1/events">/api/v1/events</a><li><a href="/api/v1/targets">/api/v1/targets</a><li><a href="/api/v1/outbox">/api/v1/outbox</a><li><a href="/healthz">/healthz</a><li><a href="/readyz">/readyz</a></ul>\n', 'text/html; charset=utf-8');
       }
       return send(res, 404, 'not found\n');
     } catch {

@@ -13,6 +13,8 @@ export interface TestNotifierOptions {
   minIntervalMs?: number;
   type?: Notifier['type'];
   accepts?: (n: Notification) => boolean;
+  /** When given, each request carries `x-sent-at: <now()>`: when the outbox started the send, on the test's clock (pacing is decided at the start). */
+  now?: () => number;
 }
 
 export function httpTestNotifier(opts: TestNotifierOptions): Notifier & { sent: number } {
@@ -28,7 +30,7 @@ export function httpTestNotifier(opts: TestNotifierOptions): Notifier & { sent: 
       try {
         const res = await fetch(opts.url, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', 'idempotency-key': n.id },
+          headers: { 'content-type': 'application/json', 'idempotency-key': n.id, ...(opts.now ? { 'x-sent-at': String(opts.now()) } : {}) },
           body: JSON.stringify(notifier.render(n)),
           signal,
         });

@@ -20,6 +20,8 @@ export interface RecordedRequest {
   path: string;
   headers: IncomingHttpHeaders;
   body: string;
+  /** The body's bytes as received (body is their UTF-8 decoding, which hides invalid sequences). */
+  raw: Buffer;
   /** The body parsed as JSON, or undefined when it is not JSON. */
   json: unknown;
   /** Epoch ms when the request was complete (on the `now` clock given to startReceiver). */
@@ -71,14 +73,15 @@ export async function startReceiver(opts: { respond?: Respond; now?: () => numbe
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
+      const raw = Buffer.concat(chunks);
+      const body = raw.toString('utf8');
       let json: unknown;
       try {
         json = body ? JSON.parse(body) : undefined;
       } catch {
         json = undefined;
       }
-      const rec: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, json, at: now(), status: null };
+      const rec: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, raw, json, at: now(), status: null };
       requests.push(rec);
       const n = requests.length;
       for (const w of waiters.filter((x) => requests.length >= x.count)) {

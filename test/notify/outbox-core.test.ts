@@ -1,6 +1,7 @@
-// The outbox's functional core: backoff, classification, pacing and cap decisions.
+// The outbox's functional core (src/notify/outbox-core.ts): backoff, classification, scheduling, dead-letter and cap decisions.
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, decide, DEFAULT_BACKOFF, failureCode, nextSendAt, overflowVictims } from '../../src/notify/outbox.js';
+import { backoffDelay, deadLetterReason, decide, DEFAULT_BACKOFF, failureCode, nextStep, orderKeys, overflowVictims, type ChannelGate, type Schedulable } from '../../src/notify/outbox-core.js';
+import { alert, digest } from './fixtures.js';
 import { clearSecrets, registerSecret } from '../../src/util/redact.js';
 
 const ctx = (over: Partial<Parameters<typeof decide>[1]> = {}) => ({ attempts: 1, timedOut: false, backoff: DEFAULT_BACKOFF, maxRetryAfterMs: 3_600_000, random: 0.5, ...over });
@@ -51,11 +52,51 @@ describe('decide', () => {
   });
 });
 
-describe('nextSendAt', () => {
-  it('is the later of the entry schedule and the channel pacing', () => {
-    expect(nextSendAt({ nextAttemptAt: 100 }, null, 1000)).toBe(100);
-    expect(nextSendAt({ nextAttemptAt: 100 }, 50, 1000)).toBe(1050);
-    expect(nextSendAt({ nextAttemptAt: 5000 }, 50, 1000)).toBe(5000);
+describe('nextStep', () => {
+  const gate = (over: Partial<ChannelGate> = {}): ChannelGate => ({ sending: 0, stalled: 0, maxInFlight: 4, failStreak: 0, failingEntries: 0, holdUntil: -Infinity, paceAnchor: null, minIntervalMs: 0, ...over });
+  const e = (seq: number, keys: string[], due = 0, inFlight = false): Schedulable => ({ seq, keys, due, inFlight });
+
+  it('sends the entry due the longest (ties: lowest seq); a failing entry waiting on its backoff does not hold back later ones', () => {
+    expect(nextStep([e(1, ['a'], 0), e(2, ['b'], 0)], gate(), 10)).toEqual({ send: 1 });
+    expect(nextStep([e(1, ['a'], 7), e(2, ['b'], 3)], gate(), 10)).toEqual({ send: 2 });
+    expect(nextStep([e(1, ['a'], 5000), e(2, ['b'], 0)], gate(), 10)).toEqual({ send: 2 });
+    expect(nextStep([e(1, ['a'], 5000), e(2, ['b'], 3000)], gate(), 10)).toEqual({ waitMs: 2990 });
+  });
+  it('keeps order per key: a later entry of the same key waits for the earlier one, whatever their schedules', () => {
+    expect(nextStep([e(1, ['a'], 5000), e(2, ['a'], 0)], gate(), 10)).toEqual({ waitMs: 4990 });
+    expect(nextStep([e(1, ['a'], 0, true), e(2, ['a'], 0), e(3, ['c'], 0)], gate({ sending: 1, stalled: 1 }), 10)).toEqual({ send: 3 });
+    expect(nextStep([e(1, ['a'], 0, true), e(2, ['a'], 0)], gate({ sending: 1, stalled: 1 }), 10)).toEqual({ idle: true });
+    // A digest carries several keys: it waits for each, and each waits for it.
+    expect(nextStep([e(1, ['a'], 9000), e(2, ['b', 'a'], 0), e(3, ['b'], 0)], gate(), 10)).toEqual({ waitMs: 8990 });
+  });
+  it('applies pacing, a channel hold and the in-flight limit (one at a time unless a send stalls; one probe at a time once the channel fails)', () => {
+    expect(nextStep([e(1, ['a'])], gate({ paceAnchor: 100, minIntervalMs: 1000 }), 600)).toEqual({ waitMs: 500 });
+    expect(nextStep([e(1, ['a'])], gate({ holdUntil: 20_000 }), 600)).toEqual({ waitMs: 19_400 });
+    expect(nextStep([e(1, ['a']), e(2, ['b'])], gate({ sending: 1 }), 600)).toEqual({ idle: true });
+    expect(nextStep([e(1, ['a']), e(2, ['b'])], gate({ sending: 1, stalled: 1 }), 600)).toEqual({ send: 1 });
+    expect(nextStep([e(1, ['a']), e(2, ['b'])], gate({ sending: 4, stalled: 4 }), 600)).toEqual({ idle: true });
+    expect(nextStep([e(1, ['a']), e(2, ['b'])], gate({ sending: 1, stalled: 1, failStreak: 3, failingEntries: 2 }), 600)).toEqual({ idle: true });
+    // One entry failing over and over alone (a poison message) does not narrow the channel.
+    expect(nextStep([e(1, ['a']), e(2, ['b'])], gate({ sending: 1, stalled: 1, failStreak: 9, failingEntries: 1 }), 600)).toEqual({ send: 1 });
+    expect(nextStep([], gate(), 600)).toEqual({ idle: true });
+  });
+});
+
+describe('deadLetterReason', () => {
+  it('gives up at the attempt limit, or at the first failure past the age limit', () => {
+    const limits = { maxAttempts: 5, maxAgeMs: 3_600_000 };
+    expect(deadLetterReason(4, 10, limits)).toBeNull();
+    expect(deadLetterReason(5, 10, limits)).toBe('max_attempts');
+    expect(deadLetterReason(2, 3_600_000, limits)).toBe('max_age');
+  });
+});
+
+describe('orderKeys', () => {
+  it('is the alert key, or every item key of a digest', () => {
+    const a = alert({}, { storeId: 'cks-a' });
+    const b = alert({}, { storeId: 'cks-b' });
+    expect(orderKeys(a)).toEqual([a.alertKey]);
+    expect(orderKeys(digest([a, b, a]))).toEqual([a.alertKey, b.alertKey]);
   });
 });
 

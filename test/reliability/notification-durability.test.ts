@@ -11,34 +11,14 @@ import { Daemon } from '../../src/daemon.js';
 import { silentLogger } from '../../src/log.js';
 import { createNotifiers } from '../../src/notify/index.js';
 import type { Notifier } from '../../src/notify/notifier.js';
-import type { Clock } from '../../src/notify/outbox.js';
 import { FileStateStore } from '../../src/state/file-store.js';
 import type { StateDocName, StateStore } from '../../src/state/store.js';
 import type { RunningSimulator } from '../../src/simulator/server.js';
 import { BASE_CREDENTIALS, simConfig, simulator, tempDir } from '../helpers/sim.js';
 import { startReceiver, type Receiver, type RecordedRequest } from '../helpers/receiver.js';
 import { slackPayloadProblems } from '../helpers/slack-limits.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 import { metricValue, reportFigure, startProxy, type Proxy } from './support.js';
-
-/** Time moves only when the test says so; sleepers wake once their time has come. */
-class ManualClock implements Clock {
-  t: number;
-  private sleepers: { at: number; resolve: () => void }[] = [];
-  constructor(start: number) { this.t = start; }
-  now = () => this.t;
-  sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve) => {
-    if (ms <= 0 || signal?.aborted) return resolve();
-    const s = { at: this.t + ms, resolve };
-    this.sleepers.push(s);
-    signal?.addEventListener('abort', () => { this.sleepers = this.sleepers.filter((x) => x !== s); resolve(); }, { once: true });
-  });
-  advance(ms: number): void {
-    this.t += ms;
-    const due = this.sleepers.filter((s) => s.at <= this.t);
-    this.sleepers = this.sleepers.filter((s) => s.at > this.t);
-    for (const s of due) s.resolve();
-  }
-}
 
 const MIN = 60_000;
 const STORES = [
@@ -107,7 +87,9 @@ describe('notification durability through a ten-minute outage of every channel',
       write: async (name: StateDocName, value: unknown) => { writing++; try { await files.write(name, value); } finally { writing--; } },
       close: () => files.close(),
     };
-    daemon = new Daemon({ config, logger: silentLogger(), credentials: BASE_CREDENTIALS, schedule: false, serve: true, notifiers, store, now: clock.now, outbox: { clock, sendTimeoutMs: 150, stopTimeoutMs: 300 } });
+    // stallMs above sendTimeoutMs: sends stay one at a time per channel (this test is about an outage, not
+    // a stalled send), so the arrival times the receiver stamps on the manual clock show the pacing.
+    daemon = new Daemon({ config, logger: silentLogger(), credentials: BASE_CREDENTIALS, schedule: false, serve: true, notifiers, store, now: clock.now, outbox: { clock, sendTimeoutMs: 150, stopTimeoutMs: 300, stallMs: 1_000 } });
     await daemon.start();
     const outbox = daemon.alerts.outbox;
 

@@ -107,7 +107,7 @@ alerting:
       const get = async (p: string) => (await fetch(`${daemon.url}${p}`)).text();
       scanned.push(logs.text());
       scanned.push(await get('/metrics'));
-      for (const p of ['/api/v1/stores', '/api/v1/targets', '/api/v1/alerts', '/api/v1/events?limit=1000']) scanned.push(await get(p));
+      for (const p of ['/api/v1/stores', '/api/v1/targets', '/api/v1/alerts', '/api/v1/events?limit=1000', '/api/v1/outbox?limit=10000']) scanned.push(await get(p));
       scanned.push(...slack.requests.map((r) => r.body + JSON.stringify(r.headers)));
       scanned.push(...hook.requests.map((r) => r.body + JSON.stringify({ ...r.headers, 'x-keystore-watch-signature': undefined })));
       // The routing key must travel to PagerDuty in routing_key, and only there.
@@ -162,7 +162,7 @@ describe('exposure', () => {
     await daemon.start();
     await daemon.pollNow();
     const status = async (p: string, auth?: string, method = 'GET') => (await fetch(`${daemon.url}${p}`, { method, headers: auth ? { authorization: auth } : {} })).status;
-    for (const p of ['/metrics', '/api/v1/stores', '/api/v1/targets', '/api/v1/alerts', '/api/v1/events']) {
+    for (const p of ['/metrics', '/api/v1/stores', '/api/v1/targets', '/api/v1/alerts', '/api/v1/events', '/api/v1/outbox']) {
       expect(await status(p), p).toBe(401);
       expect(await status(p, `Bearer ${token}x`), p).toBe(401);
       expect(await status(p, token), p).toBe(401);

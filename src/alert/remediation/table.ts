@@ -755,10 +755,12 @@ export const SELF_MONITORING_GUIDANCE: Record<SelfMonitoringAlert, GuidanceTempl
     steps: [
       'See which channel fails and how many notifications are pending in the metrics.',
       'Read the logs for the delivery errors (secrets are redacted).',
-      'Fix the channel (rotate the webhook URL or routing key in the secret and restart), then check the outbox drains. Nothing is lost meanwhile.',
+      'Fix the channel (rotate the webhook URL or routing key in the secret and restart), then check the outbox drains. Nothing is lost meanwhile, except notifications dead-lettered at alerting.outboxMaxAttempts / outboxMaxAge or refused for good (4xx).',
+      'List pending and dead-lettered notifications (attempts, last error, next attempt) in /api/v1/outbox, and tell on-call about any dead-lettered firing that still matters.',
     ],
     commands: [
       `curl -fsS "http://$KEYSTORE_WATCH_HOST:9464/metrics" | grep -E '^keystore_watch_(notification|outbox)'`,
+      'curl -fsS "http://$KEYSTORE_WATCH_HOST:9464/api/v1/outbox"',
       'kubectl logs -l app.kubernetes.io/name=keystore-watch --all-namespaces --tail=200',
     ],
     docs: [],
