@@ -75,8 +75,13 @@ describe('StateDirLock', () => {
     const lost: (LockOwner | null)[] = [];
     const a = await StateDirLock.acquire(dir, { heartbeatMs: 20, onLost: (h) => lost.push(h) });
     rmSync(file);
-    for (let i = 0; i < 100 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 10));
-    expect((JSON.parse(readFileSync(file, 'utf8')) as LockOwner).token).toBe(a.owner.token);
+    // The heartbeat re-creates the file (O_EXCL) and then writes its owner: wait for both, since a read
+    // between the two sees an empty file (the state a second process judges by mtime, see lock.ts).
+    const readOwner = (): LockOwner | null => {
+      try { return JSON.parse(readFileSync(file, 'utf8')) as LockOwner; } catch { return null; }
+    };
+    for (let i = 0; i < 200 && !readOwner(); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(readOwner()?.token).toBe(a.owner.token);
     writeFileSync(file, JSON.stringify(owner({ token: 'intruder', pid: 777 })));
     for (let i = 0; i < 100 && lost.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
     expect(lost.map((h) => h?.pid)).toEqual([777]);
