@@ -199,8 +199,9 @@ export class Daemon {
       observer: {
         onWriteError: (f, first) => {
           this.metrics.stateErrors.inc({ kind: 'write' });
-          // Every poll, delivery and retry writes: one line per minute while it lasts, not one per write.
-          const t = Date.now();
+          // Every poll, delivery and retry writes: one line per minute while it lasts, not one per write
+          // (monotonic, so a backward clock step cannot silence the reminder lines).
+          const t = monotonicNow();
           if (first || t - this.stateLog.at >= 60_000) {
             const fields = { err: f.error, stateDir: config.stateDir, document: f.name, code: f.code, reason: f.reason, failedWritesSinceLastLine: this.stateLog.suppressed };
             if (first) logger.error(fields, 'cannot persist state; still evaluating and delivering alerts from memory');

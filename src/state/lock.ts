@@ -270,7 +270,9 @@ export class StateDirLock {
     if (this.released) return;
     this.released = true;
     if (this.timer) clearInterval(this.timer);
-    const seen = await readLock(this.file);
+    // A failing disk (EIO, EACCES) must not make a clean stop throw: the lock is then left for the
+    // stale-owner check of the next start.
+    const seen = await readLock(this.file).catch(() => null);
     if (seen?.owner?.token === this.owner.token) await unlink(this.file).catch(() => {});
   }
 }
