@@ -38,15 +38,34 @@ const MAX_OU_DEPTH = 10;
 
 export async function listOrganizationAccounts(client: OrganizationsClient, signal?: AbortSignal): Promise<OrgAccount[]> {
   const out: OrgAccount[] = [];
+  for await (const page of organizationAccountPages(client, signal)) out.push(...page);
+  return out;
+}
+
+/**
+ * ListAccounts page by page, so discovery can stream: the accounts of a page are usable while the next
+ * page is fetched. `beforePage` runs before each request (the caller's Organizations concurrency slot).
+ */
+export async function* organizationAccountPages(client: OrganizationsClient, signal?: AbortSignal, beforePage?: () => Promise<() => void>): AsyncGenerator<OrgAccount[]> {
   // Pages may be empty while NextToken is still set; the paginator follows the token regardless.
-  for await (const page of paginateListAccounts({ client, pageSize: 20 }, {}, { abortSignal: signal })) {
-    for (const a of page.Accounts ?? []) {
+  const pages = paginateListAccounts({ client, pageSize: 20 }, {}, { abortSignal: signal })[Symbol.asyncIterator]();
+  for (;;) {
+    const release = beforePage ? await beforePage() : undefined;
+    let step: Awaited<ReturnType<typeof pages.next>>;
+    try {
+      step = await pages.next();
+    } finally {
+      release?.();
+    }
+    if (step.done || !step.value) return;
+    const out: OrgAccount[] = [];
+    for (const a of step.value.Accounts ?? []) {
       if (!a.Id) continue;
       const state = (a as { State?: string }).State;
       out.push({ id: a.Id, name: a.Name ?? a.Id, status: state ?? a.Status ?? 'UNKNOWN' });
     }
+    yield out;
   }
-  return out;
 }
 
 /** The one parent of an account or OU ("in the current release, a child can have only a single parent"). */
@@ -133,51 +152,80 @@ export interface EnrichProblem {
 /** Error codes that say a permission is missing: the same answer would come for every account. */
 const PERMISSION_ERRORS = new Set(['AccessDeniedException', 'AccessDenied', 'AWSOrganizationsNotInUseException']);
 
+export interface EnrichOptions {
+  candidates: (a: OrgAccount) => boolean;
+  tagKeys: ReadonlySet<string>;
+  ous: OuCache;
+  previous?: ReadonlyMap<string, OrgAccount>;
+  signal?: AbortSignal;
+  errorCode: (err: unknown) => string;
+}
+
 /**
- * Reads placement and tags of the `candidates`, ORGANIZATIONS_CONCURRENCY at a time. An account whose
- * read fails keeps what `previous` knew of it (null / no tags when nothing). After a permission error
- * the operation is not tried again in this read (a missing organizations:ListParents would otherwise
- * cost one denied call per account).
+ * Reads placement and tags of one account at a time (the caller bounds the concurrency), for one read of
+ * the organization. An account whose read fails keeps what `previous` knew of it (null / no tags when
+ * nothing). After a permission error the operation is not tried again in this read (a missing
+ * organizations:ListParents would otherwise cost one denied call per account).
  */
-export async function enrichAccounts(
-  client: OrganizationsClient,
-  accounts: readonly OrgAccount[],
-  opts: { candidates: (a: OrgAccount) => boolean; tagKeys: ReadonlySet<string>; ous: OuCache; previous?: ReadonlyMap<string, OrgAccount>; signal?: AbortSignal; errorCode: (err: unknown) => string },
-): Promise<{ accounts: OrgAccount[]; problems: EnrichProblem[] }> {
-  const problems = new Map<EnrichProblem['operation'], EnrichProblem>();
-  const denied = new Set<EnrichProblem['operation']>();
-  const fail = (operation: EnrichProblem['operation'], err: unknown) => {
-    const p = problems.get(operation);
+export class AccountEnricher {
+  private readonly problemsSeen = new Map<EnrichProblem['operation'], EnrichProblem>();
+  private readonly denied = new Set<EnrichProblem['operation']>();
+
+  constructor(private readonly client: OrganizationsClient, private readonly opts: EnrichOptions) {}
+
+  /** True when the account needs calls (a candidate); others are answered at once by enrich(). */
+  needsCalls(a: OrgAccount): boolean {
+    return this.opts.candidates(a);
+  }
+
+  get problems(): EnrichProblem[] {
+    return [...this.problemsSeen.values()];
+  }
+
+  private fail(operation: EnrichProblem['operation'], err: unknown): void {
+    const p = this.problemsSeen.get(operation);
     if (p) p.accounts += 1;
-    else problems.set(operation, { operation, accounts: 1, error: err });
-    if (err !== undefined && PERMISSION_ERRORS.has(opts.errorCode(err))) denied.add(operation);
-  };
-  const out = await mapBounded(accounts, ORGANIZATIONS_CONCURRENCY, async (a): Promise<OrgAccount> => {
+    else this.problemsSeen.set(operation, { operation, accounts: 1, error: err });
+    if (err !== undefined && PERMISSION_ERRORS.has(this.opts.errorCode(err))) this.denied.add(operation);
+  }
+
+  async enrich(a: OrgAccount): Promise<OrgAccount> {
+    const { opts, client } = this;
     if (!opts.candidates(a)) return { ...a, placement: null, tags: {} };
     const before = opts.previous?.get(a.id);
     let placement: OuPlacement | null = before?.placement ?? null;
-    if (denied.has('ListParents')) fail('ListParents', undefined);
+    if (this.denied.has('ListParents')) this.fail('ListParents', undefined);
     else {
       try {
         placement = await opts.ous.placementOf(client, a.id, opts.signal);
       } catch (err) {
         if (opts.signal?.aborted) throw err;
-        fail('ListParents', err);
+        this.fail('ListParents', err);
       }
     }
     let tags: Record<string, string> = before?.tags ?? {};
     if (opts.tagKeys.size > 0) {
-      if (denied.has('ListTagsForResource')) fail('ListTagsForResource', undefined);
+      if (this.denied.has('ListTagsForResource')) this.fail('ListTagsForResource', undefined);
       else {
         try {
           tags = await accountTags(client, a.id, opts.tagKeys, opts.signal);
         } catch (err) {
           if (opts.signal?.aborted) throw err;
-          fail('ListTagsForResource', err);
+          this.fail('ListTagsForResource', err);
         }
       }
     }
     return { ...a, placement, tags };
-  });
-  return { accounts: out, problems: [...problems.values()] };
+  }
+}
+
+/** Placement and tags of every candidate, ORGANIZATIONS_CONCURRENCY at a time (see AccountEnricher). */
+export async function enrichAccounts(
+  client: OrganizationsClient,
+  accounts: readonly OrgAccount[],
+  opts: EnrichOptions,
+): Promise<{ accounts: OrgAccount[]; problems: EnrichProblem[] }> {
+  const enricher = new AccountEnricher(client, opts);
+  const out = await mapBounded(accounts, ORGANIZATIONS_CONCURRENCY, (a) => enricher.enrich(a));
+  return { accounts: out, problems: enricher.problems };
 }
