@@ -224,7 +224,7 @@ export class Poller {
     const pollId = Math.max(this.pollId, prev?.pollId ?? 0) + 1;
     this.pollId = pollId;
     const { config } = this.opts;
-    const queue = new TargetQueue();
+    const queue = new TargetQueue(config.aws.concurrency);
     const plan: TargetPlan = { walk: [], settled: [] };
     const mono = this.monotonic();
     this.accountsById.clear();

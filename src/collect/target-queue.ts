@@ -1,7 +1,9 @@
 // The work of one poll as it becomes known: targets added per account while discovery is still running,
 // handed to the poll's workers in one round-robin over every account added so far (interleaveAccounts'
-// order for a fixed set), and tasks (an account's ListRegions) served before any target, since each
-// unlocks the targets of an account. Workers wait while the queue is empty but still open.
+// order for a fixed set), and tasks (an account's ListRegions, which unlocks its targets). A task is
+// served first while fewer targets than `lowWater` (the number of workers) are waiting, so targets start
+// as soon as the first answers arrive and yet every worker has work; a worker takes whatever there is
+// rather than wait, and waits only while the queue is empty but still open.
 import type { Target } from '../model.js';
 
 export type Work = { kind: 'target'; target: Target } | { kind: 'task'; run: () => Promise<void> };
@@ -9,11 +11,14 @@ export type Work = { kind: 'target'; target: Target } | { kind: 'task'; run: () 
 interface AccountTargets { targets: Target[]; next: number }
 
 export class TargetQueue {
+  constructor(private readonly lowWater = 1) {}
+
   private readonly accounts: AccountTargets[] = [];
   private readonly tasks: (() => Promise<void>)[] = [];
   private cursor = 0;
   private accountsAdded = 0;
   private targetsAdded = 0;
+  private targetsTaken = 0;
   private open = true;
   private waiters: (() => void)[] = [];
 
@@ -47,9 +52,9 @@ export class TargetQueue {
 
   /** The next piece of work, without waiting; undefined when there is none now. */
   take(): Work | undefined {
-    const run = this.tasks.shift();
-    if (run) return { kind: 'task', run };
+    if (this.tasks.length > 0 && (this.targetsAdded - this.targetsTaken < this.lowWater || this.accounts.length === 0)) return { kind: 'task', run: this.tasks.shift()! };
     if (this.accounts.length === 0) return undefined;
+    this.targetsTaken++;
     if (this.cursor >= this.accounts.length) this.cursor = 0;
     const a = this.accounts[this.cursor]!;
     const target = a.targets[a.next++]!;
