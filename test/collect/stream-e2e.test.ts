@@ -18,7 +18,7 @@ const MGMT = ACCOUNTS[0]!.id;
 const CREDENTIALS = { accessKeyId: baseAccessKeyId(MGMT), secretAccessKey: 'stream-test' };
 const title = (s: string) => s[0]!.toUpperCase() + s.slice(1);
 /** The OU path the generator gave the account, from its name (team-env-i). */
-const expectedOuPath = (name: string) => { const [team, env] = name.split('-'); return `/${title(env!)}/${title(team!)}`; };
+const expectedOuPath = (name: string | undefined) => { const [team, env] = (name ?? '').split('-'); return `/${title(env!)}/${title(team!)}`; };
 
 let sim: RunningSimulator;
 beforeAll(async () => {
