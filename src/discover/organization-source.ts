@@ -1,21 +1,25 @@
 // The organization as the poller sees it: read through one Organizations client at most once per
 // organizations.refreshInterval (Refreshing), the last good answer kept while a read fails.
 //
-// A read is ListAccounts, then ListParents / DescribeOrganizationalUnit (cached, see organizations.ts)
-// and ListTagsForResource for the accounts that may be polled. A failed ListAccounts fails the read; a
-// failed placement or tag read of some accounts does not (those accounts keep what the last read knew,
-// and the failure is reported), so a policy without organizations:ListParents does not stop discovery.
+// A read walks the tree top-down (ListRoots, ListOrganizationalUnitsForParent, ListAccountsForParent:
+// every account comes with its OU path, about two calls per OU), then ListTagsForResource for the
+// accounts that may be polled when organizations.tags is set. Where the caller may not walk the tree (an
+// IAM policy from before: AccessDenied), the read falls back to ListAccounts with ListParents /
+// DescribeOrganizationalUnit per account (cached, see organizations.ts) and tries the walk again at the
+// next read. A failed listing fails the read; a failed placement or tag read of some accounts does not
+// (those accounts keep what the last read knew, and the failure is reported), so a policy without
+// organizations:ListParents does not stop discovery.
 //
-// A read streams (issue 14): each ListAccounts page's accounts are enriched while the next page is
-// fetched, and every account is handed to the poll that waits for the first read (stream()) as soon as
-// its placement and tags are known, so its targets start long before the last page. The next page is
-// fetched ahead of queued placements (it unlocks 20 more accounts); Organizations calls stay at most
-// ORGANIZATIONS_CONCURRENCY in flight. A first read that fails part-way keeps the accounts it did list
-// (provisional, until a read succeeds): an account already polled is not dropped by a later page failing.
+// A read streams (issue 14): each page's accounts are handed to the poll that waits for the first read
+// (stream()) as soon as their placement and tags are known, so their targets start long before the last
+// page. Listing calls go ahead of queued tag and placement reads (each unlocks up to 20 accounts);
+// Organizations calls stay at most ORGANIZATIONS_CONCURRENCY in flight. A first read that fails part-way
+// keeps the accounts it did list (provisional, until a read succeeds): an account already polled is not
+// dropped by a later page failing.
 import type { OrganizationsClient } from '@aws-sdk/client-organizations';
 import type { Config } from '../config/schema.js';
 import { Slots } from '../util/slots.js';
-import { AccountEnricher, ORGANIZATIONS_CONCURRENCY, OuCache, organizationAccountPages, type EnrichProblem, type OrgAccount } from './organizations.js';
+import { AccountEnricher, ORGANIZATIONS_CONCURRENCY, OuCache, PERMISSION_ERRORS, organizationAccountPages, walkOrganization, type EnrichProblem, type OrgAccount } from './organizations.js';
 import { Refreshing } from './refresh.js';
 import { organizationCandidates, organizationTagKeys } from './targets.js';
 
@@ -100,20 +104,31 @@ export class OrganizationSource {
         errorCode: this.opts.errorCode,
       });
       const slots = new Slots(ORGANIZATIONS_CONCURRENCY);
-      try {
-        for await (const page of organizationAccountPages(client, signal, () => slots.acquire(true))) {
-          for (const a of page) {
-            const p = (enricher.needsCalls(a) ? slots.run(() => enricher.enrich(a)) : enricher.enrich(a)).then((e) => { live.push(e); return e; });
-            p.catch(() => undefined); // awaited below; not unhandled while later pages are fetched
-            listed.push(p);
-          }
+      const seen = new Set<string>();
+      const take = (page: OrgAccount[]) => {
+        for (const a of page) {
+          if (seen.has(a.id)) continue; // listed twice (moved during the walk, or again by the fallback)
+          seen.add(a.id);
+          const p = (enricher.needsCalls(a) ? slots.run(() => enricher.enrich(a)) : enricher.enrich(a)).then((e) => { live.push(e); return e; });
+          p.catch(() => undefined); // awaited below; not unhandled while later pages are fetched
+          listed.push(p);
         }
+      };
+      try {
+        let walked = false;
+        try {
+          await walkOrganization(client, { signal, slots, onAccounts: take });
+          walked = true;
+        } catch (err) {
+          if (signal.aborted || !PERMISSION_ERRORS.has(this.opts.errorCode(err))) throw err;
+        }
+        if (!walked) for await (const page of organizationAccountPages(client, signal, () => slots.acquire(true))) take(page);
       } catch (err) {
         // The accounts already listed are still placed and handed out before the read counts as failed.
         await Promise.allSettled(listed);
         throw err;
       }
-      // In ListAccounts order, whatever order the placements finished in.
+      // In the order listed, whatever order the tag and placement reads finished in.
       const accounts = await Promise.all(listed);
       const problems = enricher.problems;
       if (problems.length > 0) this.opts.onPartial?.(problems);

@@ -11,11 +11,16 @@ import {
   DescribeOrganizationalUnitCommand,
   ParentType,
   paginateListAccounts,
+  paginateListAccountsForParent,
+  paginateListOrganizationalUnitsForParent,
+  paginateListRoots,
+  type Account,
   paginateListParents,
   paginateListTagsForResource,
   type OrganizationsClient,
 } from '@aws-sdk/client-organizations';
 import { mapBounded } from '../util/map-bounded.js';
+import type { Slots } from '../util/slots.js';
 import { formatOuPath, type OuPlacement } from './ou-path.js';
 
 export interface OrgAccount {
@@ -36,10 +41,77 @@ export const OU_NAME_TTL_MS = 3_600_000;
 /** AWS allows OUs five levels deep; a longer chain means a broken answer, not a deeper tree. */
 const MAX_OU_DEPTH = 10;
 
+const orgAccount = (a: Account): OrgAccount | null => {
+  if (!a.Id) return null;
+  const state = (a as { State?: string }).State;
+  return { id: a.Id, name: a.Name ?? a.Id, status: state ?? a.Status ?? 'UNKNOWN' };
+};
+
 export async function listOrganizationAccounts(client: OrganizationsClient, signal?: AbortSignal): Promise<OrgAccount[]> {
   const out: OrgAccount[] = [];
   for await (const page of organizationAccountPages(client, signal)) out.push(...page);
   return out;
+}
+
+/** Runs `each` on every page of a paginator, each request inside one of `slots` (`first`: ahead of the others). */
+async function eachPage<T>(pages: AsyncIterable<T>, slots: Slots | undefined, first: boolean, each: (page: T) => void): Promise<void> {
+  const it = pages[Symbol.asyncIterator]();
+  for (;;) {
+    const release = slots ? await slots.acquire(first) : undefined;
+    let step: IteratorResult<T>;
+    try {
+      step = await it.next();
+    } finally {
+      release?.();
+    }
+    if (step.done) return;
+    each(step.value);
+  }
+}
+
+/**
+ * The organization top-down (ListRoots, then per root or OU ListOrganizationalUnitsForParent and
+ * ListAccountsForParent): every account arrives with its placement, from about two calls per OU instead
+ * of a ListParents per account (measured: 1,000 accounts in 44 OUs, ~110 calls instead of ~1,090, see
+ * docs/performance.md). `onAccounts` gets each page's accounts as it arrives; the accounts of a page are
+ * listed ahead of further OUs. An account moved while the walk runs may be seen twice (the caller keeps
+ * one) or, rarely, missed until the next read. Fails with the first error once the other branches end.
+ */
+export async function walkOrganization(client: OrganizationsClient, opts: { signal?: AbortSignal; slots?: Slots; onAccounts: (accounts: OrgAccount[]) => void }): Promise<void> {
+  const { signal, slots } = opts;
+  let rootId: string | undefined;
+  await eachPage(paginateListRoots({ client }, {}, { abortSignal: signal }), slots, true, (page) => {
+    rootId ??= page.Roots?.find((r) => r.Id)?.Id;
+  });
+  if (!rootId) throw Object.assign(new Error('ListRoots answered no root'), { name: 'MalformedResponse' });
+  const root = rootId;
+  const branches: Promise<void>[] = [];
+  const visit = (id: string, names: string[], ids: string[], depth: number) => {
+    const placement: OuPlacement = { ouPath: formatOuPath(names), ouIds: [root, ...ids] };
+    branches.push(eachPage(paginateListAccountsForParent({ client, pageSize: 20 }, { ParentId: id }, { abortSignal: signal }), slots, true, (page) => {
+      const accounts: OrgAccount[] = [];
+      for (const a of page.Accounts ?? []) {
+        const o = orgAccount(a);
+        if (o) accounts.push({ ...o, placement });
+      }
+      if (accounts.length > 0) opts.onAccounts(accounts);
+    }));
+    if (depth >= MAX_OU_DEPTH) return; // AWS allows five levels: a deeper answer is broken, not a deeper tree
+    branches.push(eachPage(paginateListOrganizationalUnitsForParent({ client, pageSize: 20 }, { ParentId: id }, { abortSignal: signal }), slots, false, (page) => {
+      for (const ou of page.OrganizationalUnits ?? []) {
+        // A nameless answer is not a name: the id stands in rather than an empty path segment.
+        if (ou.Id && !ids.includes(ou.Id)) visit(ou.Id, [...names, ou.Name || ou.Id], [...ids, ou.Id], depth + 1);
+      }
+    }));
+  };
+  visit(root, [], [], 0);
+  const errors: unknown[] = [];
+  for (let done = 0; done < branches.length;) {
+    const batch = branches.slice(done);
+    done = branches.length;
+    for (const r of await Promise.allSettled(batch)) if (r.status === 'rejected') errors.push(r.reason);
+  }
+  if (errors.length > 0) throw errors[0];
 }
 
 /**
@@ -60,9 +132,8 @@ export async function* organizationAccountPages(client: OrganizationsClient, sig
     if (step.done || !step.value) return;
     const out: OrgAccount[] = [];
     for (const a of step.value.Accounts ?? []) {
-      if (!a.Id) continue;
-      const state = (a as { State?: string }).State;
-      out.push({ id: a.Id, name: a.Name ?? a.Id, status: state ?? a.Status ?? 'UNKNOWN' });
+      const o = orgAccount(a);
+      if (o) out.push(o);
     }
     yield out;
   }
@@ -150,7 +221,7 @@ export interface EnrichProblem {
 }
 
 /** Error codes that say a permission is missing: the same answer would come for every account. */
-const PERMISSION_ERRORS = new Set(['AccessDeniedException', 'AccessDenied', 'AWSOrganizationsNotInUseException']);
+export const PERMISSION_ERRORS = new Set(['AccessDeniedException', 'AccessDenied', 'AWSOrganizationsNotInUseException']);
 
 export interface EnrichOptions {
   candidates: (a: OrgAccount) => boolean;
@@ -173,9 +244,9 @@ export class AccountEnricher {
 
   constructor(private readonly client: OrganizationsClient, private readonly opts: EnrichOptions) {}
 
-  /** True when the account needs calls (a candidate); others are answered at once by enrich(). */
+  /** True when the account needs calls (a candidate without placement, or tags to read); others are answered at once by enrich(). */
   needsCalls(a: OrgAccount): boolean {
-    return this.opts.candidates(a);
+    return this.opts.candidates(a) && (a.placement === undefined || this.opts.tagKeys.size > 0);
   }
 
   get problems(): EnrichProblem[] {
@@ -193,8 +264,9 @@ export class AccountEnricher {
     const { opts, client } = this;
     if (!opts.candidates(a)) return { ...a, placement: null, tags: {} };
     const before = opts.previous?.get(a.id);
-    let placement: OuPlacement | null = before?.placement ?? null;
-    if (this.denied.has('ListParents')) this.fail('ListParents', undefined);
+    let placement: OuPlacement | null = a.placement ?? before?.placement ?? null;
+    // Placed by the top-down walk: no ListParents.
+    if (a.placement !== undefined) { /* known */ } else if (this.denied.has('ListParents')) this.fail('ListParents', undefined);
     else {
       try {
         placement = await opts.ous.placementOf(client, a.id, opts.signal);

@@ -25,6 +25,7 @@ beforeAll(async () => {
   sim = await startSimulator({ scenario: { generate: GENERATE, faults: { latencyMs: 10, jitterMs: 10 } }, port: 0 });
 });
 afterEach(async () => {
+  await fetch(`${sim.url}/_sim/accounts/${MGMT}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ missingPermissions: [] }) });
   await fetch(`${sim.url}/_sim/faults`, { method: 'DELETE' });
   await fetch(`${sim.url}/_sim/faults`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ latencyMs: 10, jitterMs: 10 }) });
   await fetch(`${sim.url}/_sim/counters/reset`, { method: 'POST' });
@@ -52,7 +53,19 @@ async function requestLog(): Promise<{ operation: string; account: string }[]> {
 const polledAccounts = (s: Snapshot) => new Set(s.targets.map((t) => t.accountId));
 
 describe('discovery streams into the sweep', () => {
-  it('starts DescribeCustomKeyStores before the last ListAccounts page, and still polls every account with its OU path', async () => {
+  /** Refuses the top-down walk's actions to the management account: discovery falls back to ListAccounts. */
+  const withoutTreeWalk = () => fetch(`${sim.url}/_sim/accounts/${MGMT}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ missingPermissions: ['organizations:ListRoots', 'organizations:ListOrganizationalUnitsForParent', 'organizations:ListAccountsForParent'] }) });
+
+  async function expectEveryAccountWithItsOuPath(snap: Snapshot) {
+    expect(snap.targets).toHaveLength(ACCOUNTS.length * GENERATE.regions.length);
+    expect(snap.targets.every((t) => t.ok)).toBe(true);
+    expect(snap.stores).toHaveLength(ACCOUNTS.length * GENERATE.regions.length);
+    const byId = new Map(ACCOUNTS.map((a) => [a.id, a]));
+    for (const s of snap.stores) expect(s.ouPath).toBe(expectedOuPath(byId.get(s.accountId)?.name));
+  }
+
+  it('starts DescribeCustomKeyStores before the last ListAccounts page (ListAccounts + ListParents), and still polls every account with its OU path', async () => {
+    await withoutTreeWalk();
     const { poller: p, close } = poller({});
     const snap = await p.poll(null);
     close();
@@ -63,11 +76,18 @@ describe('discovery streams into the sweep', () => {
     expect(firstDescribe).toBeGreaterThanOrEqual(0);
     expect(firstDescribe).toBeLessThan(lastPage);
     // Nothing lost to streaming: every account x region once, each store with the account's OU path.
-    expect(snap.targets).toHaveLength(ACCOUNTS.length * GENERATE.regions.length);
-    expect(snap.targets.every((t) => t.ok)).toBe(true);
-    expect(snap.stores).toHaveLength(ACCOUNTS.length * GENERATE.regions.length);
-    const byId = new Map(ACCOUNTS.map((a) => [a.id, a]));
-    for (const s of snap.stores) expect(s.ouPath).toBe(expectedOuPath(byId.get(s.accountId)!.name));
+    await expectEveryAccountWithItsOuPath(snap);
+  });
+
+  it('starts DescribeCustomKeyStores before the last ListAccountsForParent page of the top-down walk, with every OU path and no ListParents', async () => {
+    const { poller: p, close } = poller({});
+    const snap = await p.poll(null);
+    close();
+    const ops = (await requestLog()).map((r) => r.operation);
+    expect(ops.indexOf('DescribeCustomKeyStores')).toBeGreaterThanOrEqual(0);
+    expect(ops.indexOf('DescribeCustomKeyStores')).toBeLessThan(ops.lastIndexOf('ListAccountsForParent'));
+    expect(ops.filter((o) => o === 'ListParents' || o === 'ListAccounts' || o === 'DescribeOrganizationalUnit')).toEqual([]);
+    await expectEveryAccountWithItsOuPath(snap);
   });
 
   it('with regions: enabled, an account\'s targets start when its ListRegions answers, not after every account\'s', async () => {
@@ -87,6 +107,7 @@ describe('discovery streams into the sweep', () => {
 
   it('a first read that fails part-way keeps the accounts it listed, polls them, and the next good read adds the rest', async () => {
     // ListAccounts at most 2 per second, no retry: a later page of the ten is refused (TooManyRequestsException).
+    await withoutTreeWalk();
     await fetch(`${sim.url}/_sim/faults`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rateLimits: { ListAccounts: 2 } }) });
     let now = Date.now();
     const errors: string[] = [];
