@@ -193,7 +193,11 @@ const EXTENSIONS = 0xa3; // [3] EXPLICIT
  *   TBSCertificate ::= SEQUENCE { [0] version OPTIONAL, serialNumber INTEGER, signature SEQUENCE,
  *     issuer SEQUENCE, validity SEQUENCE { notBefore Time, notAfter Time }, subject SEQUENCE,
  *     subjectPublicKeyInfo SEQUENCE, [1] issuerUID OPTIONAL, [2] subjectUID OPTIONAL, [3] extensions OPTIONAL }
- * Every length must fit its parent and every SEQUENCE end exactly where its last element does.
+ * Every length must fit its parent and every SEQUENCE end exactly where its last element does. This is
+ * the outline, not a validation of the contents: names, keys and extensions are skipped, so a certificate
+ * whose outline is intact but whose contents OpenSSL refuses (a broken OID or UTF8String in a name) still
+ * yields the notAfter written in it. AWS only stores certificates it could parse, so such text can only
+ * come from a corrupted answer, and the date in it is still the date in it.
  */
 export function derNotAfter(der: Uint8Array): number | null {
   const cert = element(der, 0, der.length);
@@ -204,6 +208,9 @@ export function derNotAfter(der: Uint8Array): number | null {
   if (!sigAlg || sigAlg.tag !== SEQUENCE) return null;
   const sig = element(der, sigAlg.end, cert.end);
   if (!sig || sig.tag !== BIT_STRING || sig.end !== cert.end) return null;
+  // The unused-bits octet of a BIT STRING is 0-7.
+  if (sig.end === sig.start || der[sig.start]! > 7) return null;
+  if (!startsWithOid(der, sigAlg)) return null;
 
   let e = element(der, tbs.start, tbs.end);
   if (e?.tag === VERSION) {
@@ -213,9 +220,9 @@ export function derNotAfter(der: Uint8Array): number | null {
     e = element(der, e.end, tbs.end);
   }
   const serial = e;
-  if (!serial || serial.tag !== INTEGER || serial.end === serial.start) return null;
+  if (!serial || serial.tag !== INTEGER || !minimalInteger(der, serial)) return null;
   const signature = element(der, serial.end, tbs.end);
-  if (!signature || signature.tag !== SEQUENCE) return null;
+  if (!signature || signature.tag !== SEQUENCE || !startsWithOid(der, signature)) return null;
   const issuer = element(der, signature.end, tbs.end);
   if (!issuer || issuer.tag !== SEQUENCE) return null;
   const validity = element(der, issuer.end, tbs.end);
@@ -241,6 +248,21 @@ export function derNotAfter(der: Uint8Array): number | null {
   // Both must read: OpenSSL refuses a certificate whose notBefore is malformed just the same.
   if (derTime(der, notBefore) === null) return null;
   return derTime(der, notAfter);
+}
+
+/** DER INTEGER content: at least one octet, no redundant leading 0x00 or 0xff (OpenSSL: "illegal padding"). */
+function minimalInteger(b: Uint8Array, e: Element): boolean {
+  if (e.end === e.start) return false;
+  if (e.end - e.start === 1) return true;
+  const first = b[e.start]!;
+  const second = b[e.start + 1]!;
+  return !((first === 0x00 && second < 0x80) || (first === 0xff && second >= 0x80));
+}
+
+/** An AlgorithmIdentifier: SEQUENCE { OBJECT IDENTIFIER, parameters OPTIONAL }. */
+function startsWithOid(b: Uint8Array, e: Element): boolean {
+  const id = element(b, e.start, e.end);
+  return id !== null && id.tag === 0x06 && id.end > id.start;
 }
 
 /** Two ASCII digits as a number, or -1. */
