@@ -34,7 +34,7 @@ export const signedDurationSchema = z.union([z.string(), z.number()]).transform(
  * a linear ramp (`from` until `start`, then towards `to` over `over`, then `to`); or a step series (each point
  * holds until the next; before the first point there is no data).
  */
-export const metricValueSchema = z.union([
+const metricValueBranches = [
   z.number(),
   z.null(),
   z.strictObject({
@@ -50,7 +50,37 @@ export const metricValueSchema = z.union([
     }),
   }),
   z.strictObject({ series: z.array(z.strictObject({ at: signedDurationSchema, value: z.number().nullable() })).min(1) }),
-]);
+] as const;
+
+/**
+ * Picks the branch a value's shape asks for, so that an error names the field that is wrong (a plain
+ * union only says "Invalid input").
+ */
+function byShape<T extends z.ZodType>(pick: (v: unknown) => T | undefined, expected: string) {
+  return z.unknown().transform((v, ctx) => {
+    const schema = pick(v);
+    if (!schema) {
+      ctx.addIssue({ code: 'custom', message: `expected ${expected}` });
+      return z.NEVER;
+    }
+    const r = schema.safeParse(v);
+    if (r.success) return r.data as z.infer<T>;
+    for (const issue of r.error.issues) ctx.addIssue({ ...issue, code: 'custom', path: issue.path as (string | number)[], message: issue.message } as never);
+    return z.NEVER;
+  });
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export const metricValueSchema = byShape((v) => {
+  const [num, nul, ramp, series] = metricValueBranches;
+  if (typeof v === 'number') return num;
+  if (v === null) return nul;
+  if (isObj(v) && 'ramp' in v) return ramp;
+  if (isObj(v) && 'series' in v) return series;
+  return undefined;
+}, 'a number, null, { ramp: { from, to, over, start? } } or { series: [{ at, value }] }') as z.ZodType<
+  number | null | { ramp: { from: number; to: number; over: number; start: number } } | { series: { at: number; value: number | null }[] }, unknown>;
 export type MetricValue = z.infer<typeof metricValueSchema>;
 
 const dimensionsSchema = z.record(z.string().min(1).max(255), z.string().min(1).max(1024));
@@ -67,7 +97,16 @@ export const seriesEntrySchema = z.strictObject({
  * What a scenario writes per metric: a value, one series object, a list of series, or for
  * XksExternalKeyManagerStates / XksProxyErrors a map from the state / ErrorType to a value.
  */
-export const metricEntrySchema = z.union([metricValueSchema, seriesEntrySchema, z.array(seriesEntrySchema).min(1), z.record(z.string(), metricValueSchema)]);
+const seriesListSchema = z.array(seriesEntrySchema).min(1);
+const valueMapSchema = z.record(z.string(), metricValueSchema);
+export const metricEntrySchema = byShape((v) => {
+  if (typeof v === 'number' || v === null || (isObj(v) && ('ramp' in v || 'series' in v))) return metricValueSchema;
+  if (Array.isArray(v)) return seriesListSchema;
+  if (isObj(v) && 'value' in v) return seriesEntrySchema;
+  if (isObj(v)) return valueMapSchema;
+  return undefined;
+}, 'a value (number, null, ramp, series), { value, dimensions?, requests? }, a list of those, or a map such as { Active: 2, Degraded: 1 }') as z.ZodType<
+  MetricValue | z.infer<typeof seriesEntrySchema> | z.infer<typeof seriesEntrySchema>[] | Record<string, MetricValue>, unknown>;
 export type MetricEntry = z.infer<typeof metricEntrySchema>;
 
 /** How a metric's samples combine: one sample per minute (gauge), one sample per event of value 1 (count), one sample per request (latency). */
