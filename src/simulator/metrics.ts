@@ -224,6 +224,8 @@ export interface SeriesDef {
   kind: Kind;
   value: MetricValue;
   requests?: MetricValue | undefined;
+  /** namespace|name|sorted dimensions: the series' identity, compared per query. */
+  key: string;
 }
 
 /** The series a metrics map defines for an owner. */
@@ -236,15 +238,8 @@ export function expandSeries(owner: OwnerInfo, spec: MetricsSpec): SeriesDef[] {
     for (const [k, v] of def.dims) base[k] = typeof v === 'function' ? v(owner) : v === '$id' ? owner.id : v;
     const add = (value: MetricValue, extra: Record<string, string> = {}, requests?: MetricValue) => {
       const dims = { ...base, ...extra };
-      out.push({
-        namespace: def.namespace,
-        metricName: name,
-        dimensions: Object.entries(dims).map(([Name, Value]) => ({ Name, Value })).sort((a, b) => a.Name.localeCompare(b.Name)),
-        unit: def.unit,
-        kind: def.kind,
-        value,
-        requests,
-      });
+      const dimensions = Object.entries(dims).map(([Name, Value]) => ({ Name, Value })).sort((a, b) => a.Name.localeCompare(b.Name));
+      out.push({ namespace: def.namespace, metricName: name, dimensions, unit: def.unit, kind: def.kind, value, requests, key: seriesKey(def.namespace, name, dimensions) });
     };
     if (isValueMap(entry) && def.split) {
       for (const [k, v] of Object.entries(entry)) add(v, { [def.split.dim]: k, ...(def.splitDims?.[k] ?? {}) });
@@ -435,7 +430,7 @@ export class MetricBook {
   minutes(q: DatapointQuery, start: number, end: number, now: number): { at: number; set: StatSet }[] {
     const ids = this.byTarget.get(`${q.account}/${q.region}`);
     if (!ids) return [];
-    const want = dimKey(q.dimensions);
+    const want = seriesKey(q.namespace, q.metricName, q.dimensions);
     const out: { at: number; set: StatSet }[] = [];
     const readable = minuteFloor(now - this.publishDelay) - MINUTE; // the last minute whose datapoint is out
     for (const id of ids) {
@@ -467,7 +462,7 @@ export class MetricBook {
       const o = this.owners.get(id)!;
       for (const v of o.versions) {
         for (const s of v.series) {
-          const key = `${s.namespace}|${s.metricName}|${dimKey(s.dimensions)}`;
+          const key = s.key;
           if (seen.has(key)) continue;
           // Listed once it has published a datapoint (in the last two weeks; here: since the window starts).
           const since = activeSince ?? now - 14 * 86_400_000;
@@ -480,8 +475,10 @@ export class MetricBook {
   }
 }
 
-const dimKey = (dims: { Name: string; Value: string }[]) => [...dims].map((d) => `${d.Name}=${d.Value}`).sort().join(',');
+/** A series' identity: namespace, name and the dimension set in any order (JSON-encoded: names and values may hold any character). */
+export const seriesKey = (namespace: string, metricName: string, dims: { Name: string; Value: string }[]) =>
+  JSON.stringify([namespace, metricName, [...dims].map((d) => [d.Name, d.Value]).sort((a, b) => (a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : a[1]! < b[1]! ? -1 : 1))]);
 
 function matches(s: SeriesDef, q: DatapointQuery, want: string): boolean {
-  return s.namespace === q.namespace && s.metricName === q.metricName && dimKey(s.dimensions) === want && (q.unit === undefined || q.unit === s.unit);
+  return s.key === want && (q.unit === undefined || q.unit === s.unit);
 }
