@@ -49,7 +49,10 @@ const metricValueBranches = [
       start: signedDurationSchema.default(0),
     }),
   }),
-  z.strictObject({ series: z.array(z.strictObject({ at: signedDurationSchema, value: z.number().nullable() })).min(1) }),
+  z.strictObject({
+    series: z.array(z.strictObject({ at: signedDurationSchema, value: z.number().nullable() })).min(1)
+      .refine((points) => points.every((p, i) => i === 0 || points[i - 1]!.at < p.at), 'points must be in ascending order of at, each at a different time'),
+  }),
 ] as const;
 
 /**
