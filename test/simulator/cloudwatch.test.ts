@@ -307,6 +307,24 @@ describe('quotas, IAM and injected faults', () => {
     }
   });
 
+  it('AccessDenied in the query protocol is an XML ErrorResponse (403); in JSON the query code rides in x-amzn-query-error', async () => {
+    sim.fleet.setAccount('111111111111', { missingPermissions: ['cloudwatch:ListMetrics'] });
+    try {
+      const auth = `AWS4-HMAC-SHA256 Credential=${baseAccessKeyId('111111111111')}/20260101/us-east-1/monitoring/aws4_request, SignedHeaders=host, Signature=0`;
+      const query = await fetch(sim.url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8', authorization: auth }, body: 'Action=ListMetrics&Version=2010-08-01&Namespace=AWS%2FKMS' });
+      expect(query.status).toBe(403);
+      const xml = await query.text();
+      expect(xml).toContain('<ErrorResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/"><Error><Type>Sender</Type><Code>AccessDenied</Code>');
+      expect(xml).toContain('is not authorized to perform: cloudwatch:ListMetrics because no identity-based policy allows the cloudwatch:ListMetrics action');
+      const json = await fetch(sim.url, { method: 'POST', headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'GraniteServiceVersion20100801.ListMetrics', authorization: auth }, body: '{}' });
+      expect(json.status).toBe(403);
+      expect(json.headers.get('x-amzn-query-error')).toBe('AccessDenied;Sender');
+      expect((await json.json()).__type).toBe('com.amazonaws.cloudwatch#AccessDeniedException');
+    } finally {
+      sim.fleet.setAccount('111111111111', { missingPermissions: [] });
+    }
+  });
+
   it('injected errors use CloudWatch codes: InternalServiceError 500, and by JSON type name', async () => {
     sim.fleet.setFaults({ errors: [{ service: 'cloudwatch', operation: 'GetMetricData', error: 'InternalServiceError', remaining: 1 }, { service: 'cloudwatch', error: 'LimitExceededException', remaining: 1 }] });
     const a = await rejection(one);
