@@ -3,7 +3,7 @@
 // under concurrency, and the number of clients built stays at the concurrency whatever the account count.
 // Roles nobody asked for during a session duration are forgotten.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AwsClients } from '../../src/collect/aws-clients.js';
+import { AwsClients, cacheEndpoints } from '../../src/collect/aws-clients.js';
 import { listEnabledRegions } from '../../src/discover/regions.js';
 import { parseConfig } from '../../src/config/load.js';
 import { mapBounded } from '../../src/util/map-bounded.js';
@@ -94,5 +94,22 @@ describe('AwsClients role credentials', () => {
     } finally {
       clients.close();
     }
+  });
+});
+
+describe('cacheEndpoints', () => {
+  it('resolves each distinct parameter set once, answers the same endpoint for it, and stays bounded', () => {
+    const calls: string[] = [];
+    const resolve = (p: Record<string, unknown>) => { calls.push(String(p.Region)); return { url: new URL(`https://cloudhsmv2.${String(p.Region)}.amazonaws.com`) }; };
+    const cached = cacheEndpoints(resolve, 4);
+    const a = cached({ Region: 'us-east-1', UseFIPS: false, UseDualStack: false });
+    expect(cached({ Region: 'us-east-1', UseFIPS: false, UseDualStack: false })).toBe(a);
+    // FIPS is another parameter set, so another endpoint.
+    expect(cached({ Region: 'us-east-1', UseFIPS: true, UseDualStack: false })).not.toBe(a);
+    expect(calls).toEqual(['us-east-1', 'us-east-1']);
+    for (const r of ['eu-west-1', 'eu-west-2', 'eu-west-3', 'eu-north-1', 'eu-south-1']) cached({ Region: r });
+    // Past the limit the cache starts over instead of growing: us-east-1 is resolved again.
+    cached({ Region: 'us-east-1', UseFIPS: false, UseDualStack: false });
+    expect(calls.filter((r) => r === 'us-east-1')).toHaveLength(3);
   });
 });
