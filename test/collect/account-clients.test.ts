@@ -3,6 +3,7 @@
 // under concurrency, and the number of clients built stays at the concurrency whatever the account count.
 // Roles nobody asked for during a session duration are forgotten.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ListRegionsCommand } from '@aws-sdk/client-account';
 import { AwsClients, cacheEndpoints } from '../../src/collect/aws-clients.js';
 import { listEnabledRegions } from '../../src/discover/regions.js';
 import { parseConfig } from '../../src/config/load.js';
@@ -50,6 +51,22 @@ describe('AwsClients.account', () => {
       // 48 calls for 24 accounts: the pool built at most one client per slot (plus the template views stand on).
       expect(clients.clientsCreated.account).toBeLessThanOrEqual(CONCURRENCY + 1);
       expect(clients.clientsCreated.account).toBeGreaterThan(0);
+    } finally {
+      clients.close();
+    }
+  });
+
+  it('keeps the SDK callback form of send', async () => {
+    const clients = clientsFor();
+    try {
+      const a = ACCOUNTS[5]!; // bits 0 and 2 of 5: af-south-1 and eu-south-1
+      const out = await new Promise<{ Regions?: { RegionName?: string }[] }>((resolve, reject) => {
+        (clients.account(role(a.id)).send as unknown as (c: unknown, cb: (e: unknown, o?: unknown) => void) => void)(
+          new ListRegionsCommand({ RegionOptStatusContains: ['ENABLED'] }), (err, o) => (err ? reject(err) : resolve(o as never)));
+      });
+      // ENABLED (not ENABLED_BY_DEFAULT): exactly the opt-in regions this account enabled.
+      expect(out.Regions?.map((r) => r.RegionName).sort()).toEqual([...a.optInRegions].sort());
+      expect(a.optInRegions.length).toBe(2);
     } finally {
       clients.close();
     }
