@@ -455,9 +455,14 @@ export class AwsClients {
     const region = this.opts.aws.homeRegion;
     const credentials = this.credentialsFor(target);
     this.accountTemplate ??= this.newAccountClient(region, { client: undefined as unknown as AccountClient, current: null, signal: undefined });
-    const send = (command: unknown, options?: { abortSignal?: AbortSignal } | ((...a: unknown[]) => void)) => {
-      const signal = typeof options === 'object' ? options?.abortSignal as AbortSignal | undefined : undefined;
-      return this.accountPool.lend(region, credentials, (client) => (client.send as (c: unknown, o?: unknown) => Promise<unknown>)(command, typeof options === 'object' ? options : undefined), signal);
+    // send(command), send(command, options) and the SDK's callback forms send(command, cb) / send(command, options, cb).
+    const send = (command: unknown, optionsOrCb?: unknown, cb?: unknown) => {
+      const options = typeof optionsOrCb === 'object' && optionsOrCb !== null ? optionsOrCb as { abortSignal?: AbortSignal } : undefined;
+      const callback = (typeof optionsOrCb === 'function' ? optionsOrCb : cb) as ((err: unknown, out?: unknown) => void) | undefined;
+      const sent = this.accountPool.lend(region, credentials, (client) => (client.send as (c: unknown, o?: unknown) => Promise<unknown>)(command, options), options?.abortSignal);
+      if (!callback) return sent;
+      sent.then((out) => callback(null, out), (err: unknown) => callback(err));
+      return undefined;
     };
     return Object.create(this.accountTemplate, { send: { value: send }, destroy: { value: () => {} } }) as AccountClient;
   }

@@ -6,7 +6,14 @@
 // TBSCertificate.validity (RFC 5280 4.1), checking the outline of the rest; anything it does not
 // recognise as an ordinary certificate goes to X509Certificate, which decides as OpenSSL does. Neither
 // path throws: text that is no certificate yields a null expiry.
-import { hash, X509Certificate } from 'node:crypto';
+import * as crypto from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
+
+/** One-shot crypto.hash (Node >= 20.12, faster for small inputs), or createHash where it is missing (package.json allows any Node 20). */
+const hash: (algorithm: string, data: string | Uint8Array, encoding: 'hex') => string =
+  typeof (crypto as { hash?: unknown }).hash === 'function'
+    ? (crypto as unknown as { hash: (a: string, d: string | Uint8Array, e: 'hex') => string }).hash
+    : (algorithm, data, encoding) => createHash(algorithm).update(data).digest(encoding);
 
 export interface CertificateFacts {
   /**

@@ -3,7 +3,8 @@
 // under concurrency, and the number of clients built stays at the concurrency whatever the account count.
 // Roles nobody asked for during a session duration are forgotten.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AwsClients } from '../../src/collect/aws-clients.js';
+import { ListRegionsCommand } from '@aws-sdk/client-account';
+import { AwsClients, cacheEndpoints } from '../../src/collect/aws-clients.js';
 import { listEnabledRegions } from '../../src/discover/regions.js';
 import { parseConfig } from '../../src/config/load.js';
 import { mapBounded } from '../../src/util/map-bounded.js';
@@ -55,6 +56,22 @@ describe('AwsClients.account', () => {
     }
   });
 
+  it('keeps the SDK callback form of send', async () => {
+    const clients = clientsFor();
+    try {
+      const a = ACCOUNTS[5]!; // bits 0 and 2 of 5: af-south-1 and eu-south-1
+      const out = await new Promise<{ Regions?: { RegionName?: string }[] }>((resolve, reject) => {
+        (clients.account(role(a.id)).send as unknown as (c: unknown, cb: (e: unknown, o?: unknown) => void) => void)(
+          new ListRegionsCommand({ RegionOptStatusContains: ['ENABLED'] }), (err, o) => (err ? reject(err) : resolve(o as never)));
+      });
+      // ENABLED (not ENABLED_BY_DEFAULT): exactly the opt-in regions this account enabled.
+      expect(out.Regions?.map((r) => r.RegionName).sort()).toEqual([...a.optInRegions].sort());
+      expect(a.optInRegions.length).toBe(2);
+    } finally {
+      clients.close();
+    }
+  });
+
   it('gives the call its own abort signal', async () => {
     const clients = clientsFor();
     sim.fleet.setFaults({ errors: [{ service: 'account', error: 'hang' }] });
@@ -94,5 +111,22 @@ describe('AwsClients role credentials', () => {
     } finally {
       clients.close();
     }
+  });
+});
+
+describe('cacheEndpoints', () => {
+  it('resolves each distinct parameter set once, answers the same endpoint for it, and stays bounded', () => {
+    const calls: string[] = [];
+    const resolve = (p: Record<string, unknown>) => { calls.push(String(p.Region)); return { url: new URL(`https://cloudhsmv2.${String(p.Region)}.amazonaws.com`) }; };
+    const cached = cacheEndpoints(resolve, 4);
+    const a = cached({ Region: 'us-east-1', UseFIPS: false, UseDualStack: false });
+    expect(cached({ Region: 'us-east-1', UseFIPS: false, UseDualStack: false })).toBe(a);
+    // FIPS is another parameter set, so another endpoint.
+    expect(cached({ Region: 'us-east-1', UseFIPS: true, UseDualStack: false })).not.toBe(a);
+    expect(calls).toEqual(['us-east-1', 'us-east-1']);
+    for (const r of ['eu-west-1', 'eu-west-2', 'eu-west-3', 'eu-north-1', 'eu-south-1']) cached({ Region: r });
+    // Past the limit the cache starts over instead of growing: us-east-1 is resolved again.
+    cached({ Region: 'us-east-1', UseFIPS: false, UseDualStack: false });
+    expect(calls.filter((r) => r === 'us-east-1')).toHaveLength(3);
   });
 });
