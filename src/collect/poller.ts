@@ -270,7 +270,12 @@ export class Poller {
       }
     };
     try {
-      await Promise.all([discovery, ...Array.from({ length: Math.max(1, config.aws.concurrency) }, worker)]);
+      // Discovery closes the queue however it ends, so the workers always finish; its error (if any) is
+      // raised only once they have.
+      const workers = Promise.all(Array.from({ length: Math.max(1, config.aws.concurrency) }, worker));
+      await Promise.allSettled([discovery, workers]);
+      await discovery;
+      await workers;
     } finally {
       signal?.removeEventListener('abort', abortRunning);
     }
