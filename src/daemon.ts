@@ -16,7 +16,7 @@ import type { Snapshot } from './model.js';
 import { publicStore } from './snapshot/public.js';
 import type { Logger } from './log.js';
 import { AwsClients } from './collect/aws-clients.js';
-import { Poller } from './collect/poller.js';
+import { SnapshotPoller } from './pipeline/snapshot-poller.js';
 import { EMPTY_METRICS, encodeSnapshotMetrics, type EncodedMetrics } from './metrics/exposition.js';
 import { SelfMetrics } from './metrics/self.js';
 import { startHttpServer, type RunningHttpServer } from './server/http.js';
@@ -28,9 +28,9 @@ import { openFileStateStore } from './state/file-store.js';
 import { ResilientStateStore } from './state/resilient-store.js';
 import { StateDirLock } from './state/lock.js';
 import { parseSnapshotDoc } from './snapshot/persist.js';
-import { AlertPipeline } from './alert/pipeline.js';
+import { AlertPipeline } from './pipeline/alert-pipeline.js';
 import type { Notifier } from './notify/notifier.js';
-import type { AlertPipelineOptions } from './alert/pipeline.js';
+import type { AlertPipelineOptions } from './pipeline/alert-pipeline.js';
 
 export interface DaemonOptions {
   config: Config;
@@ -81,7 +81,7 @@ export class Daemon {
   private resilient: ResilientStateStore | null = null;
   private stateLog = { at: 0, suppressed: 0 };
   private readonly clients: AwsClients;
-  private readonly poller: Poller;
+  private readonly poller: SnapshotPoller;
   private store!: StateStore;
   private pipeline!: AlertPipeline;
   private server: RunningHttpServer | null = null;
@@ -114,7 +114,7 @@ export class Daemon {
       aws: opts.config.aws, credentials: opts.credentials, observer: this.metrics.awsObserver,
       onWarning: (message, fields) => opts.logger.warn(fields, message),
     });
-    this.poller = new Poller({
+    this.poller = new SnapshotPoller({
       config: opts.config,
       clients: this.clients,
       now: this.now,
