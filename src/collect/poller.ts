@@ -1,5 +1,6 @@
-// One poll: resolve accounts, walk every account x region with bounded concurrency and a deadline per
-// target, enrich CloudHSM stores with their clusters, optionally probe, and build the next snapshot.
+// Collecting one poll: resolve accounts, walk every account x region with bounded concurrency and a
+// deadline per target, enrich CloudHSM stores with their clusters, optionally probe. The snapshot is
+// built from the collection by the next stage (src/pipeline/snapshot-poller.ts).
 // Failures stay inside their target: a target that fails keeps its last known stores, marked stale.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GenerateRandomCommand } from '@aws-sdk/client-kms';
@@ -12,7 +13,7 @@ import { mapBounded } from '../util/map-bounded.js';
 import { AwsClients, errorCode } from './aws-clients.js';
 import { walkKeyStores } from './key-stores.js';
 import { describeClusters } from './clusters.js';
-import { buildSnapshot, type TargetPollResult } from '../snapshot/build.js';
+import type { CollectedPoll, TargetPollResult } from './result.js';
 import type { EnrichProblem } from '../discover/organizations.js';
 import { OrganizationSource } from '../discover/organization-source.js';
 import { AccountResolver, buildTargets, resolveAccounts, type AccountRef } from '../discover/targets.js';
@@ -104,7 +105,7 @@ export class Poller {
   /** Monotonic time of each store's last probe (in memory only: a restart probes everything once). */
   private lastProbeAt = new Map<string, number>();
   /** performance.now() when the last probe call of each account-region ended: the spacing also holds across polls. */
-  private lastProbeCallEnd = new Map<string, number>();
+  readonly lastProbeCallEnd = new Map<string, number>();
   private readonly now: () => number;
   private readonly monotonic: () => number;
 
@@ -202,10 +203,16 @@ export class Poller {
     return plan;
   }
 
-  /** Forgets region rechecks of targets no longer planned. */
+  /**
+   * Forgets what is kept per target or account of those no longer planned (accounts that left the
+   * organization or the config), so account churn cannot grow these maps for the process's life.
+   */
   private forgetUnplanned(plan: TargetPlan): void {
+    const { config } = this.opts;
     const planned = new Set([...plan.walk, ...plan.settled.map((r) => r.target)].map(targetKey));
     for (const k of this.notEnabledUntil.keys()) if (!planned.has(k)) this.notEnabledUntil.delete(k);
+    for (const k of this.lastProbeCallEnd.keys()) if (!planned.has(k)) this.lastProbeCallEnd.delete(k);
+    this.opts.clients.retainRoles([...this.accountsById.values(), { roleArn: config.organizations.roleArn ?? null, externalId: config.organizations.roleExternalId ?? null }]);
   }
 
   /** Restores the counter and the discovered account list after a restart. */
@@ -219,7 +226,7 @@ export class Poller {
    * round-robin over every account known so far, while later pages and ListRegions answers arrive. A
    * discovery failure part-way keeps the accounts already found (OrganizationSource.stream).
    */
-  async poll(prev: Snapshot | null, signal?: AbortSignal): Promise<Snapshot> {
+  async collect(prev: Pick<Snapshot, 'pollId'> | null, signal?: AbortSignal): Promise<CollectedPoll> {
     const startedAt = this.now();
     const pollId = Math.max(this.pollId, prev?.pollId ?? 0) + 1;
     this.pollId = pollId;
@@ -282,13 +289,16 @@ export class Poller {
     this.enabledRegions.retain(new Set(this.accountsById.keys()));
     this.forgetUnplanned(plan);
     await this.settleUnrecognized(results, signal);
-    const snapshot = buildSnapshot(prev, [...plan.settled, ...results], { pollId, startedAt, finishedAt: this.now() });
-    // Forget probe times of stores that are gone, so churn cannot grow the map without end.
-    if (this.lastProbeAt.size > 0) {
-      const present = new Set(snapshot.stores.map(storeKey));
-      for (const k of this.lastProbeAt.keys()) if (!present.has(k)) this.lastProbeAt.delete(k);
-    }
-    return snapshot;
+    return { pollId, startedAt, finishedAt: this.now(), results: [...plan.settled, ...results] };
+  }
+
+  /** Forgets probe times of stores that are gone (`present`: the store keys of the latest snapshot), so churn cannot grow the map without end. */
+  forgetProbesExcept(present: ReadonlySet<string>): void {
+    for (const k of this.lastProbeAt.keys()) if (!present.has(k)) this.lastProbeAt.delete(k);
+  }
+
+  get probeTimes(): number {
+    return this.lastProbeAt.size;
   }
 
   /**

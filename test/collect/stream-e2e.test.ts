@@ -2,7 +2,7 @@
 // simulator, with the order of requests read back from the simulator's request log (control API).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AwsClients } from '../../src/collect/aws-clients.js';
-import { Poller } from '../../src/collect/poller.js';
+import { SnapshotPoller as Poller } from '../../src/pipeline/snapshot-poller.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Snapshot } from '../../src/model.js';
 import { generateFleet } from '../../src/simulator/generate.js';
