@@ -1,4 +1,6 @@
 // The process shell: the stateDir lock, the state store, the HTTP API, the schedule and the watchdog.
+// With state.backend: postgres there is no stateDir lock: replicas share the database and one leads
+// under a lease (src/ha/); see "Replicas on PostgreSQL" below.
 // Each scheduled tick runs one poll through src/pipeline/poll-pipeline.ts (read that file to follow a
 // poll from discovery to a Slack message); this file only starts, serves and stops it.
 //
@@ -28,6 +30,11 @@ import { openFileStateStore } from './state/file-store.js';
 import { ResilientStateStore } from './state/resilient-store.js';
 import { StateDirLock } from './state/lock.js';
 import { parseSnapshotDoc } from './snapshot/persist.js';
+import { EMPTY_METRICS, encodeSnapshotMetrics } from './metrics/exposition.js';
+import { PgConnection } from './state/postgres-connect.js';
+import { PostgresDocumentStore } from './state/postgres-documents.js';
+import { LeaderLease } from './ha/lease.js';
+import { ReplicaRole } from './ha/replica.js';
 import { AlertPipeline } from './pipeline/alert-pipeline.js';
 import { PollPipeline } from './pipeline/poll-pipeline.js';
 import type { Notifier } from './notify/notifier.js';
@@ -84,10 +91,18 @@ export class Daemon {
   }, () => this.timing.started());
   private readonly timing: PollTiming;
   private readonly abort = new AbortController();
+  /** state.backend: postgres: replicas share the database; one leads under a lease, the others follow (src/ha/). */
+  private readonly replicated: boolean;
+  private ha: { conn: PgConnection; lease: LeaderLease; role: ReplicaRole; docs: PostgresDocumentStore | null } | null = null;
+  /** Aborted when this replica stops leading: a poll under way drops its result (the new leader polls itself). */
+  private termAbort = new AbortController();
+  /** The document versions the follower's view was built from. */
+  private viewKey = '';
   private readonly now: () => number;
 
   constructor(private readonly opts: DaemonOptions) {
     this.now = opts.now ?? Date.now;
+    this.replicated = opts.config.state.backend === 'postgres' && !opts.store;
     // The watchdog's hooks: the self-alert through every channel, then any the caller gave.
     this.timing = new PollTiming({
       schedule: opts.config.schedule, logger: opts.logger, metrics: this.metrics, time: opts.time,
@@ -161,6 +176,9 @@ export class Daemon {
       this.server = null;
       await this.store?.close().catch(() => {});
       await this.lock?.release().catch(() => {});
+      await this.ha?.lease.stop().catch(() => {});
+      await this.ha?.docs?.close().catch(() => {});
+      await this.ha?.conn.close().catch(() => {});
       this.clients.close();
       throw err;
     }
@@ -168,6 +186,9 @@ export class Daemon {
 
   private async open(): Promise<void> {
     const { config, logger } = this.opts;
+    if (this.replicated) return this.openReplicated();
+    this.metrics.leader.set(1);
+    this.metrics.leaseEpoch.set(1);
     this.lock = await StateDirLock.acquire(config.stateDir, {
       onTakeover: (prev, why) => logger.warn({ stateDir: config.stateDir, previousPid: prev?.pid ?? null, previousHost: prev?.hostname ?? null, why }, 'took over a stale stateDir lock'),
       onHeartbeatError: (reason) => logger.warn({ stateDir: config.stateDir, reason }, 'cannot renew the stateDir lock lease'),
@@ -190,7 +211,23 @@ export class Daemon {
         },
       },
     }));
-    this.resilient = new ResilientStateStore(inner, {
+    this.resilient = this.resilientOver(inner);
+    this.store = this.resilient;
+    await this.loadState();
+    await this.serve();
+    this.pipeline.startDelivery();
+    await this.identify();
+    if (this.opts.schedule !== false) {
+      this.timing.start(this.polls);
+      // A poll also runs at start-up rather than waiting for the first tick.
+      void this.polls.trigger();
+    }
+  }
+
+  /** The daemon's state store around `inner`: writes the disk or database refuses are held in memory and retried (ResilientStateStore). */
+  private resilientOver(inner: StateStore): ResilientStateStore {
+    const { config, logger } = this.opts;
+    return new ResilientStateStore(inner, {
       retryMs: this.opts.stateRetryMs,
       observer: {
         onWriteError: (f, first) => {
@@ -199,7 +236,7 @@ export class Daemon {
           // (monotonic, so a backward clock step cannot silence the reminder lines).
           const t = monotonicNow();
           if (first || t - this.stateLog.at >= 60_000) {
-            const fields = { err: f.error, stateDir: config.stateDir, document: f.name, code: f.code, reason: f.reason, failedWritesSinceLastLine: this.stateLog.suppressed };
+            const fields = { err: f.error, ...(this.ha ? { schema: config.state.schema } : { stateDir: config.stateDir }), document: f.name, code: f.code, reason: f.reason, failedWritesSinceLastLine: this.stateLog.suppressed };
             if (first) logger.error(fields, 'cannot persist state; still evaluating and delivering alerts from memory');
             else logger.warn(fields, 'state still cannot be persisted');
             this.stateLog = { at: t, suppressed: 0 };
@@ -207,20 +244,33 @@ export class Daemon {
           this.pipeline?.self.raise(this.stateAlert(f.reason));
         },
         onRecovered: (downMs) => {
+          if (this.ha) {
+            logger.info({ schema: config.state.schema, downSeconds: Math.round(downMs / 1000) }, 'state persisted again; the in-memory state is in PostgreSQL');
+            this.pipeline?.self.resolve(STATE_ALERT, `keystore-watch writes its state to PostgreSQL (schema ${config.state.schema}) again; what it held in memory is written.`);
+            return;
+          }
           logger.info({ stateDir: config.stateDir, downSeconds: Math.round(downMs / 1000) }, 'state persisted again; the in-memory state is on disk');
           this.pipeline?.self.resolve(STATE_ALERT, `keystore-watch writes its state to ${config.stateDir} again; what it held in memory is on disk.`);
         },
       },
     });
-    this.store = this.resilient;
+  }
+
+  /** Reads the persisted state (snapshot, alerts, outbox, history) and opens the alert pipeline on it; no delivery yet. */
+  private async loadState(): Promise<void> {
+    const { config, logger } = this.opts;
     const restored = await this.store.read('snapshot', parseSnapshotDoc);
     await this.poll.restore(restored);
     if (restored) logger.info({ pollId: restored.pollId, stores: restored.stores.length }, 'restored the last snapshot');
     this.pipeline = await AlertPipeline.open({ config, store: this.store, logger, metrics: this.metrics, notifiers: this.opts.notifiers, now: this.now, outbox: this.opts.outbox });
     // A write that failed while the pipeline was opening had no pipeline to raise the self-alert on.
-    const health = this.resilient.health();
+    const health = this.resilient!.health();
     if (health.failing) this.pipeline.self.raise(this.stateAlert(health.failing.reason));
     this.poller.resume({ pollId: this.pipeline.lastPollId });
+  }
+
+  private async serve(): Promise<void> {
+    const { config, logger } = this.opts;
     if (this.opts.serve !== false) {
       this.server = await startHttpServer({
         listen: config.listen,
@@ -240,18 +290,129 @@ export class Daemon {
       });
       logger.info({ url: this.server.url }, 'serving /metrics, /healthz, /readyz and /api/v1');
     }
-    this.pipeline.startDelivery();
+  }
+
+  // ---- Replicas on PostgreSQL (state.backend: postgres) ------------------------------------------
+  // Start-up: connect and migrate (the database must be reachable), read the latest committed state
+  // as a follower, bind the port, then run for the lease. Elected: lead(); deposed: follow(); while
+  // following: refreshView() every state.refreshInterval. See src/ha/lease.ts and src/ha/replica.ts.
+
+  private async openReplicated(): Promise<void> {
+    const { config, logger } = this.opts;
+    const st = config.state;
+    this.metrics.leader.set(0);
+    this.metrics.leaseEpoch.set(0);
+    const conn = new PgConnection({
+      url: st.url, queryTimeoutMs: st.queryTimeout, applicationName: 'keystore-watch',
+      onIdleError: (err) => logger.warn({ err }, 'PostgreSQL connection lost (idle); reconnecting at the next query'),
+    });
+    let leaseErrorAt = -Infinity;
+    const lease = new LeaderLease({
+      conn, schema: st.schema, ttlMs: st.leaseDuration, renewMs: st.renewInterval,
+      onElected: (epoch) => role.elected(epoch),
+      onDeposed: (epoch, why) => role.deposed(epoch, why),
+      onError: (err, during) => {
+        // One line per lease duration while the database cannot be reached, not one per attempt.
+        const t = monotonicNow();
+        if (t - leaseErrorAt >= st.leaseDuration) logger.warn({ err, during, leader: lease.isLeader() }, `leader lease ${during} failed`);
+        leaseErrorAt = t;
+      },
+    });
+    const role: ReplicaRole = new ReplicaRole({
+      lease, refreshMs: st.refreshInterval, log: logger,
+      hooks: { lead: (epoch) => this.lead(epoch), follow: (why) => this.follow(why), refresh: () => this.refreshView() },
+    });
+    this.ha = { conn, lease, role, docs: null };
+    this.ha.docs = await PostgresDocumentStore.open({
+      conn, schema: st.schema, log: logger,
+      // The base store never writes: a term's store carries the epoch (lead()).
+      fence: () => null,
+      observer: {
+        onCorrupt: (r) => {
+          this.metrics.stateErrors.inc({ kind: 'corrupt' });
+          logger.error({ document: r.name, reason: r.reason, movedTo: r.movedTo }, 'state document was corrupt; moved aside and starting that part afresh');
+        },
+      },
+    });
+    this.store = this.ha.docs.readOnly();
+    await this.refreshView();
+    await this.serve();
     await this.identify();
+    logger.info({ holder: lease.holder, schema: st.schema, leaseSeconds: st.leaseDuration / 1000 }, 'following; trying for the leader lease');
+    role.start();
+  }
+
+  /** Elected: reload everything from the database, then poll and deliver; every write carries `epoch`. */
+  private async lead(epoch: number): Promise<void> {
+    const ha = this.ha!;
+    this.termAbort = new AbortController();
+    this.metrics.leader.set(1);
+    this.metrics.leaseEpoch.set(epoch);
+    this.resilient = this.resilientOver(ha.docs!.withFence(() => (ha.lease.epoch === epoch ? epoch : null)));
+    this.store = this.resilient;
+    await this.loadState();
+    // The previous leader's committed poll counts as evaluated (no readiness blip at a failover).
+    this.poll.evaluated = this.poll.snapshot !== null;
+    this.poll.lastPollError = null;
+    this.pipeline.startDelivery();
     if (this.opts.schedule !== false) {
       this.timing.start(this.polls);
-      // A poll also runs at start-up rather than waiting for the first tick.
       void this.polls.trigger();
     }
+    this.opts.logger.info({ epoch, pollId: this.poll.snapshot?.pollId ?? null, pending: this.pipeline.outbox.pending() }, 'leading: state reloaded, polling and delivering');
+  }
+
+  /** Deposed: stop polling and sending now; a poll under way drops its result (its writes are refused anyway). */
+  private async follow(reason: string): Promise<void> {
+    this.termAbort.abort(new Error('no longer the leader'));
+    this.metrics.leader.set(0);
+    this.metrics.leaseEpoch.set(0);
+    this.timing.stop();
+    await this.pipeline?.outbox.stop();
+    // The term's store: its retries of unwritten documents end here (a later term starts from the database).
+    await this.resilient?.close().catch(() => {});
+    this.resilient = null;
+    this.store = this.ha!.docs!.readOnly();
+    this.viewKey = '';
+    this.opts.logger.info({ reason }, 'following');
+  }
+
+  /** Follower: re-reads the latest committed state when a document changed, and serves it. */
+  private async refreshView(): Promise<void> {
+    const ha = this.ha!;
+    const docs = ha.docs!;
+    const key = JSON.stringify([...(await docs.versions())].sort());
+    if (key === this.viewKey && this.pipeline) return;
+    const store = docs.readOnly();
+    const snapshot = await store.read('snapshot', parseSnapshotDoc);
+    const pipeline = await AlertPipeline.open({
+      config: this.opts.config, store, logger: this.opts.logger.child({ role: 'follower' }, { level: 'error' }), metrics: this.metrics,
+      notifiers: this.opts.notifiers, now: this.now, outbox: this.opts.outbox,
+    });
+    const encoded = snapshot ? await encodeSnapshotMetrics(snapshot) : EMPTY_METRICS;
+    // Elected meanwhile: lead() has loaded its own state.
+    if (ha.role.role !== 'follower') return;
+    this.poll.snapshot = snapshot;
+    this.poll.snapshotMetrics = encoded;
+    this.pipeline = pipeline;
+    this.viewKey = key;
+    if (snapshot) this.metrics.lastPoll.set(snapshot.finishedAt / 1000);
+  }
+
+  /** Leader or follower (state.backend: postgres); a single replica on files always leads. */
+  get role(): 'leader' | 'follower' {
+    return this.ha ? this.ha.role.role : 'leader';
   }
 
   /** Ready once a poll's alerts were handled, and while nothing critical is wrong with keystore-watch itself. */
   readiness(): Readiness {
     const reasons: string[] = [];
+    if (this.ha && this.ha.role.role === 'follower') {
+      // A follower serves the leader's committed state: ready while it can read it.
+      if (this.ha.role.refreshError) reasons.push(`follower: cannot read the latest committed state from PostgreSQL: ${this.ha.role.refreshError}`);
+      else if (!this.poll.snapshot) reasons.push('follower: no committed snapshot yet (waiting for the leader\'s first poll)');
+      return { ready: reasons.length === 0, reasons };
+    }
     const { evaluated, lastPollError } = this.poll;
     if (!evaluated) reasons.push(lastPollError ? `no poll evaluated yet; the last one failed: ${lastPollError}` : 'waiting for the first poll');
     else if (lastPollError) reasons.push(`the last poll failed: ${lastPollError}`);
@@ -264,8 +425,18 @@ export class Daemon {
     return this.resilient?.health() ?? { ok: true, failing: null };
   }
 
-  private stateAlert(reason: string) {
+  private stateAlert(reason: string): { id: string; severity: 'critical'; summary: string; detail: string; details: Record<string, string> } {
     const dir = this.opts.config.stateDir;
+    if (this.ha) {
+      const { schema, leaseDuration } = this.opts.config.state;
+      return {
+        id: STATE_ALERT,
+        severity: 'critical' as const,
+        summary: `keystore-watch cannot persist state: ${reason}`,
+        detail: `Writes to PostgreSQL (schema ${schema}) fail. The leader still evaluates and sends alerts from memory, and writes them back when the database answers; if it cannot renew its lease within ${leaseDuration / 1000} s it stops leading (another replica that reaches the database takes over from the last committed state; duplicates possible for what was sent meanwhile).`,
+        details: { 'PostgreSQL schema': schema },
+      };
+    }
     return {
       id: STATE_ALERT,
       severity: 'critical' as const,
@@ -303,7 +474,9 @@ export class Daemon {
   }
 
   private runPoll(): Promise<void> {
-    return this.poll.run(this.abort.signal);
+    // A follower never polls AWS; deposed while polling, the term's signal drops the result (the new leader polls itself).
+    if (this.ha && this.ha.role.role !== 'leader') return Promise.resolve();
+    return this.poll.run(this.ha ? AbortSignal.any([this.abort.signal, this.termAbort.signal]) : this.abort.signal);
   }
 
   /** Graceful stop: abandon the running poll after `graceMs`, deliver what the outbox can, close the server. */
@@ -316,10 +489,20 @@ export class Daemon {
     this.abort.abort();
     // No Organizations read in the background any more (one in flight is aborted).
     this.poller.close();
-    await this.pipeline?.stop(Math.min(graceMs, 5000));
-    await this.server?.close();
-    await this.store?.close();
-    await this.lock?.release();
+    if (this.ha) {
+      // Replicas: the poll under way has committed (or given up); hand the lease over now (the outbox
+      // stops, sends under way finish), so the other replica takes over at its next attempt and
+      // delivers what is still queued.
+      await this.ha.role.stop();
+      await this.server?.close();
+      await this.ha.docs?.close();
+      await this.ha.conn.close();
+    } else {
+      await this.pipeline?.stop(Math.min(graceMs, 5000));
+      await this.server?.close();
+      await this.store?.close();
+      await this.lock?.release();
+    }
     this.clients.close();
   }
 }

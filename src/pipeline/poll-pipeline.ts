@@ -54,6 +54,8 @@ export class PollPipeline {
   async restore(snapshot: Snapshot | null): Promise<void> {
     this.snapshot = snapshot;
     this.processed = snapshot;
+    // A replica taking over again (state.backend: postgres) starts from the database, not from a poll of its earlier term.
+    this.unprocessed = null;
     if (snapshot) {
       this.opts.poller.resume(snapshot);
       this.snapshotMetrics = await encodeSnapshotMetrics(snapshot);
