@@ -389,6 +389,7 @@ export class Daemon {
       config: this.opts.config, store, logger: this.opts.logger.child({ role: 'follower' }, { level: 'error' }), metrics: this.metrics,
       notifiers: this.opts.notifiers, now: this.now, outbox: this.opts.outbox,
     });
+    this.poll.snapshotMetrics.release();
     const encoded = snapshot ? await encodeSnapshotMetrics(snapshot) : EMPTY_METRICS;
     // Elected meanwhile: lead() has loaded its own state.
     if (ha.role.role !== 'follower') return;
