@@ -1,0 +1,131 @@
+// Two replicas behind one Prometheus job (docs/ha.md): both serve the same domain series from the shared
+// state, so Prometheus stores every series twice, once per instance/pod. The alert rules must fire
+// exactly as they do for one replica: one alert per store, cluster or problem, never one per replica,
+// and no join may meet two series per match group ("found duplicate series for the match group").
+//
+// The proof replays every case of config/prometheus/alerts.test.yml with each input series scraped
+// from two replicas, through the real promtool, and expects exactly the alerts of the one-replica case
+// (promtool compares the full list of alerts of a rule at each eval_time, so a second copy of an alert
+// fails the test). Counters are the exception: each process counts the work it did and only the
+// leader polls and delivers, so the follower's copy of a counter stays at 0.
+// The same replay against the rules with the `max without(instance, pod)` aggregation taken out must
+// fail: the replay is not vacuous.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse as parseYaml, stringify } from 'yaml';
+import { read, run, skipWithout, toolVersion } from './lib.js';
+
+interface InputSeries { series: string; values: string }
+interface TestGroup { interval?: string; input_series?: InputSeries[]; alert_rule_test?: unknown[]; promql_expr_test?: unknown[] }
+interface TestFile { rule_files: string[]; evaluation_interval?: string; tests: TestGroup[] }
+
+export const REPLICAS = [
+  { instance: '10.0.0.11:9464', pod: 'keystore-watch-7c9f-abcde' },
+  { instance: '10.0.0.12:9464', pod: 'keystore-watch-7c9f-fghij' },
+];
+
+/**
+ * `name{a="1"}` -> `name{a="1", instance="...", pod="..."}`. An instance the case gave (a case may model
+ * two daemons of one job) is kept as a prefix, so two daemons stay two daemons with two replicas each.
+ */
+export function onReplica(series: string, replica: { instance: string; pod: string }): string {
+  const m = /^([a-zA-Z_:][\w:]*)\s*(?:\{(.*)\})?\s*$/s.exec(series.trim());
+  if (!m) throw new Error(`cannot parse series ${series}`);
+  const all = [...(m[2] ?? '').matchAll(/(\w+)\s*=\s*"((?:[^"\\]|\\.)*)"/g)].map((l) => ({ name: l[1]!, text: `${l[1]}="${l[2]}"`, value: l[2]! }));
+  const given = all.find((l) => l.name === 'instance')?.value;
+  const labels = all.filter((l) => l.name !== 'instance' && l.name !== 'pod').map((l) => l.text);
+  labels.push(`instance="${given ? `${given}/` : ''}${replica.instance}"`, `pod="${replica.pod}"`);
+  return `${m[1]}{${labels.join(', ')}}`;
+}
+
+const isCounter = (series: string): boolean => /^[a-zA-Z_:][\w:]*_total\b/.test(series.trim());
+
+/** Every input series as two replicas would export it: gauges identical, counters only on the first (the leader). */
+export function twoReplicas(file: TestFile): TestFile {
+  return {
+    ...file,
+    tests: file.tests.map((t) => ({
+      ...t,
+      input_series: (t.input_series ?? []).flatMap((s) => REPLICAS
+        .filter((_, i) => i === 0 || !isCounter(s.series))
+        .map((r) => ({ series: onReplica(s.series, r), values: s.values }))),
+    })),
+  };
+}
+
+/** Removes every `max without(instance, pod) (...)` wrapper (balanced parentheses): the rules as they were before HA. */
+export function withoutDedup(rules: string): string {
+  const marker = 'max without(instance, pod) (';
+  let out = rules;
+  for (let i = out.indexOf(marker); i >= 0; i = out.indexOf(marker)) {
+    let depth = 1;
+    let j = i + marker.length;
+    let quoted = false;
+    for (; j < out.length && depth > 0; j++) {
+      if (quoted) {
+        if (out[j] === '\\') j++;
+        else if (out[j] === '"') quoted = false;
+      } else if (out[j] === '"') quoted = true;
+      else if (out[j] === '(') depth++;
+      else if (out[j] === ')') depth--;
+    }
+    out = out.slice(0, i) + out.slice(i + marker.length, j - 1) + out.slice(j);
+  }
+  return out;
+}
+
+function replay(rulesText: string): { status: number | null; output: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'kw-rules-ha-'));
+  writeFileSync(join(dir, 'alerts.yml'), rulesText);
+  const tests = twoReplicas(parseYaml(read('config', 'prometheus', 'alerts.test.yml')) as TestFile);
+  writeFileSync(join(dir, 'alerts.ha.test.yml'), stringify(tests, { lineWidth: 0 }));
+  const r = run('promtool', ['test', 'rules', 'alerts.ha.test.yml'], { cwd: dir });
+  return { status: r.status, output: r.stdout + r.stderr };
+}
+
+describe('two replicas: the replay helpers', () => {
+  it('puts each series on a replica, keeping an instance the case gave apart', () => {
+    expect(onReplica('up{job="keystore-watch", instance="kw:9464"}', REPLICAS[1]!)).toBe('up{job="keystore-watch", instance="kw:9464/10.0.0.12:9464", pod="keystore-watch-7c9f-fghij"}');
+    expect(onReplica('keystore_watch_poll_overdue', REPLICAS[0]!)).toBe('keystore_watch_poll_overdue{instance="10.0.0.11:9464", pod="keystore-watch-7c9f-abcde"}');
+    expect(onReplica('m{a="x, instance=y", b="2"}', REPLICAS[0]!)).toBe('m{a="x, instance=y", b="2", instance="10.0.0.11:9464", pod="keystore-watch-7c9f-abcde"}');
+  });
+
+  it('doubles gauges, keeps counters on the leader only', () => {
+    const t = twoReplicas({ rule_files: ['alerts.yml'], tests: [{ input_series: [{ series: 'g{a="1"}', values: '1x5' }, { series: 'c_total{a="1"}', values: '0+1x5' }] }] });
+    expect(t.tests[0]!.input_series!.map((s) => s.series)).toEqual([
+      'g{a="1", instance="10.0.0.11:9464", pod="keystore-watch-7c9f-abcde"}',
+      'g{a="1", instance="10.0.0.12:9464", pod="keystore-watch-7c9f-fghij"}',
+      'c_total{a="1", instance="10.0.0.11:9464", pod="keystore-watch-7c9f-abcde"}',
+    ]);
+  });
+
+  it('takes the dedup wrapper out with its parentheses balanced', () => {
+    expect(withoutDedup('max without(instance, pod) (a{x="("}) == 1 and max without(instance, pod) (rate(b[5m]))')).toBe('a{x="("} == 1 and rate(b[5m])');
+  });
+});
+
+describe.skipIf(skipWithout('promtool'))('two replicas: every alert fires once, not twice (promtool)', () => {
+  it('every case of alerts.test.yml, scraped from two replicas, yields exactly the one-replica alerts', () => {
+    const r = replay(read('config', 'prometheus', 'alerts.yml'));
+    expect(r.status, `${toolVersion('promtool')}\n${r.output}`).toBe(0);
+    expect(r.output).toContain('SUCCESS');
+  });
+
+  it('the same replay fails for rules that do not aggregate the replicas away (the test can fail)', () => {
+    const naive = withoutDedup(read('config', 'prometheus', 'alerts.yml'));
+    expect(naive).not.toContain('without(instance, pod)');
+    const r = replay(naive);
+    expect(r.status).not.toBe(0);
+    // Both failure modes show: a join meeting two series per match group, and an alert per replica.
+    expect(r.output).toMatch(/duplicate series|many-to-many/);
+    expect(r.output).toMatch(/instance="[^"]*10\.0\.0\.12:9464"/);
+  });
+
+  it('the rules reference no per-replica label in what they page with', () => {
+    for (const line of read('config', 'prometheus', 'alerts.yml').split('\n')) {
+      if (/summary:|description:|\$labels\.(instance|pod)/.test(line)) expect(line, 'an alert text naming one replica').not.toMatch(/\$labels\.(instance|pod)/);
+    }
+  });
+});
