@@ -1,0 +1,187 @@
+// The leader lease against a real PostgreSQL (test/helpers/postgres.ts): two contenders, expiry by the
+// database's clock, takeover, epochs, renewal failure -> step down, and fencing of state writes.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LeaderLease } from '../../src/ha/lease.js';
+import { PgConnection } from '../../src/state/postgres-connect.js';
+import { NotLeaderError, PostgresStateStore } from '../../src/state/postgres-store.js';
+import { startPostgres, type PgCluster } from '../helpers/postgres.js';
+
+let cluster: PgCluster;
+beforeAll(async () => { cluster = await startPostgres(); }, 180_000);
+afterAll(async () => { await cluster?.destroy(); });
+
+const SCHEMA = 'keystore_watch';
+
+async function setup() {
+  const url = await cluster.createDatabase();
+  const db = new URL(url).pathname.slice(1);
+  // Opening a store applies the migrations (the lease table included).
+  const store = await PostgresStateStore.open({ url, schema: SCHEMA });
+  await store.close();
+  const conns: PgConnection[] = [];
+  const conn = () => { const c = new PgConnection({ url, queryTimeoutMs: 5000 }); conns.push(c); return c; };
+  return { url, db, conn, close: () => Promise.all(conns.map((c) => c.close())) };
+}
+
+/** A monotonic clock the test moves by hand (the database's clock still runs in real time). */
+const manualClock = () => { let t = 1_000_000; return { now: () => t, advance: (ms: number) => { t += ms; } }; };
+
+describe('leader lease (PostgreSQL)', () => {
+  it('elects exactly one of two contenders; the other takes over only once the lease expired by the database clock', async () => {
+    const env = await setup();
+    const events: string[] = [];
+    const a = new LeaderLease({ conn: env.conn(), schema: SCHEMA, holder: 'a', ttlMs: 2000, renewMs: 500, onElected: (e) => events.push(`a elected ${e}`), onDeposed: (e, why) => events.push(`a deposed ${e}: ${why}`) });
+    const b = new LeaderLease({ conn: env.conn(), schema: SCHEMA, holder: 'b', ttlMs: 2000, renewMs: 500, onElected: (e) => events.push(`b elected ${e}`), onDeposed: (e, why) => events.push(`b deposed ${e}: ${why}`) });
+    const [ea, eb] = await Promise.all([a.acquireOnce(), b.acquireOnce()]);
+    // Exactly one wins, with epoch 1.
+    expect([ea, eb].filter((e) => e !== null)).toEqual([1]);
+    const [winner, loser] = ea !== null ? [a, b] : [b, a];
+    expect(winner.isLeader()).toBe(true);
+    expect(loser.isLeader()).toBe(false);
+    // While the winner's lease runs, the loser keeps failing to acquire.
+    expect(await loser.acquireOnce()).toBeNull();
+    const row = await winner.read();
+    expect(row).toMatchObject({ holder: winner.holder, epoch: 1 });
+    expect(row!.remainingSeconds).toBeGreaterThan(0);
+    // The winner stops renewing (a SIGSTOP, a dead process): once the database's clock passes the expiry, the loser takes over with epoch 2.
+    await cluster.query(`UPDATE ${SCHEMA}.lease SET expires_at = now() - interval '1 millisecond'`, [], env.db);
+    expect(await loser.acquireOnce()).toBe(2);
+    expect(loser.epoch).toBe(2);
+    // The old leader's renewal is refused and it steps down.
+    expect(await winner.renewOnce()).toBe(false);
+    expect(winner.isLeader()).toBe(false);
+    const w = winner === a ? 'a' : 'b';
+    const l = winner === a ? 'b' : 'a';
+    expect(events).toEqual([`${w} elected 1`, `${l} elected 2`, `${w} deposed 1: the lease expired or another replica holds it`]);
+    await env.close();
+  });
+
+  it('renews: the epoch stays, the expiry moves; a renewal after expiry is refused (the lease is lost, not silently resumed)', async () => {
+    const env = await setup();
+    const a = new LeaderLease({ conn: env.conn(), schema: SCHEMA, holder: 'a', ttlMs: 3000, renewMs: 1000 });
+    expect(await a.acquireOnce()).toBe(1);
+    const before = await a.read();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await a.renewOnce()).toBe(true);
+    const after = await a.read();
+    expect(after!.epoch).toBe(1);
+    expect(after!.expiresAt.getTime()).toBeGreaterThan(before!.expiresAt.getTime());
+    await cluster.query(`UPDATE ${SCHEMA}.lease SET expires_at = now() - interval '1 millisecond'`, [], env.db);
+    expect(await a.renewOnce()).toBe(false);
+    expect(a.isLeader()).toBe(false);
+    // Re-acquiring is a new term: a new epoch fences everything written in the old one.
+    expect(await a.acquireOnce()).toBe(2);
+    await env.close();
+  });
+
+  it('steps down at its local deadline when renewals fail (database unreachable), before the lease can expire', async () => {
+    const env = await setup();
+    const clock = manualClock();
+    const deposed: string[] = [];
+    const conn = env.conn();
+    const a = new LeaderLease({ conn, schema: SCHEMA, holder: 'a', ttlMs: 10_000, renewMs: 2000, monotonic: clock.now, onDeposed: (_e, why) => deposed.push(why) });
+    expect(await a.acquireOnce()).toBe(1);
+    const lease = await a.read();
+    // Cut the lease's connection off: every renewal fails from now on.
+    await conn.close();
+    clock.advance(2000);
+    expect(await a.renewOnce()).toBe(false);
+    expect(a.isLeader()).toBe(true); // still within its term
+    clock.advance(5900); // 7.9 s after the send of the acquisition: the default margin is ttl/5 = 2 s
+    expect(a.isLeader()).toBe(true);
+    clock.advance(200); // 8.1 s: past sentAt + ttl - margin
+    expect(a.isLeader()).toBe(false);
+    expect(a.epoch).toBeNull();
+    expect(deposed).toEqual(['the lease could not be renewed before it expires']);
+    // And it stepped down while the database still considered the lease valid (nobody could have taken over yet).
+    expect(lease!.remainingSeconds).toBeGreaterThan(8);
+    await env.close();
+  });
+
+  it('the run loop keeps the lease while renewing, and a clean stop hands it over at the next attempt of the other', async () => {
+    const env = await setup();
+    const elected: string[] = [];
+    const a = new LeaderLease({ conn: env.conn(), schema: SCHEMA, holder: 'a', ttlMs: 1500, renewMs: 300, onElected: (e) => elected.push(`a${e}`) });
+    const b = new LeaderLease({ conn: env.conn(), schema: SCHEMA, holder: 'b', ttlMs: 1500, renewMs: 300, onElected: (e) => elected.push(`b${e}`) });
+    a.start();
+    await waitFor(() => a.isLeader());
+    b.start();
+    // a keeps renewing: b does not get in for several renew intervals.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(b.isLeader()).toBe(false);
+    expect(a.isLeader()).toBe(true);
+    // A clean stop releases the lease: b takes over at its next attempt with the next epoch.
+    await a.stop();
+    await waitFor(() => b.isLeader());
+    expect(b.epoch).toBe(2);
+    expect(elected).toEqual(['a1', 'b2']);
+    await b.stop();
+    await env.close();
+  });
+
+  it('fences state writes: a deposed leader\'s write fails with NotLeaderError and changes nothing', async () => {
+    const env = await setup();
+    const ca = env.conn();
+    const cb = env.conn();
+    const a = new LeaderLease({ conn: ca, schema: SCHEMA, holder: 'a', ttlMs: 5000, renewMs: 1000 });
+    const b = new LeaderLease({ conn: cb, schema: SCHEMA, holder: 'b', ttlMs: 5000, renewMs: 1000 });
+    const sa = await PostgresStateStore.open({ conn: ca, schema: SCHEMA, fence: () => a.epoch });
+    const sb = await PostgresStateStore.open({ conn: cb, schema: SCHEMA, fence: () => b.epoch });
+    // Not leader: refused before touching the database.
+    await expect(sa.write('alerts', { by: 'a', n: 0 })).rejects.toBeInstanceOf(NotLeaderError);
+    expect(await a.acquireOnce()).toBe(1);
+    await sa.write('alerts', { by: 'a', n: 1 });
+    // a is paused past its lease (it still believes its epoch 1 is current: a's local clock did not run);
+    // b takes over, and a's next write is refused by the database check, whatever a believes.
+    await cluster.query(`UPDATE ${SCHEMA}.lease SET expires_at = now() - interval '1 millisecond'`, [], env.db);
+    expect(await b.acquireOnce()).toBe(2);
+    expect(a.epoch).toBe(1);
+    const err = await sa.write('alerts', { by: 'a', n: 2 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NotLeaderError);
+    expect(String((err as Error).message)).toMatch(/epoch 1 is no longer current.*lease is at epoch 2/);
+    await sb.write('snapshot', { by: 'b' });
+    expect(await sb.read('alerts')).toEqual({ by: 'a', n: 1 });
+    const rows = await cluster.query<{ name: string; epoch: string }>(`SELECT name, epoch FROM ${SCHEMA}.documents ORDER BY name`, [], env.db);
+    expect(rows.rows).toEqual([{ name: 'alerts', epoch: '1' }, { name: 'snapshot', epoch: '2' }]);
+    // An expired lease nobody took over yet refuses writes too.
+    await cluster.query(`UPDATE ${SCHEMA}.lease SET expires_at = now() - interval '1 millisecond'`, [], env.db);
+    await expect(sb.write('snapshot', { by: 'b', late: true })).rejects.toThrow(/the lease expired/);
+    await sa.close();
+    await sb.close();
+    await env.close();
+  });
+
+  it('a takeover waits for a fenced write in flight: the write commits before the new term begins, and the new leader sees it', async () => {
+    const env = await setup();
+    const ca = env.conn();
+    const a = new LeaderLease({ conn: ca, schema: SCHEMA, holder: 'a', ttlMs: 1000, renewMs: 300 });
+    const b = new LeaderLease({ conn: env.conn(), schema: SCHEMA, holder: 'b', ttlMs: 5000, renewMs: 1000 });
+    expect(await a.acquireOnce()).toBe(1);
+    // a's fenced commit, held open (a slow commit): the fence check's FOR SHARE lock on the lease row.
+    const raw = await ca.pool.connect();
+    await raw.query('BEGIN');
+    const fence = await raw.query(`SELECT 1 FROM ${SCHEMA}.lease WHERE name = 'leader' AND epoch = 1 AND expires_at > now() FOR SHARE`);
+    expect(fence.rowCount).toBe(1);
+    // The lease expires by the database's clock while the transaction is open; b tries to take over.
+    await new Promise((r) => setTimeout(r, 1300));
+    let settled = false;
+    const takeover = b.acquireOnce().finally(() => { settled = true; });
+    await new Promise((r) => setTimeout(r, 600));
+    expect(settled).toBe(false); // waiting for a's transaction
+    await raw.query(`INSERT INTO ${SCHEMA}.documents (name, body, version, epoch) VALUES ('alerts', 'from a', 1, 1)`);
+    await raw.query('COMMIT');
+    raw.release();
+    expect(await takeover).toBe(2);
+    const doc = await cluster.query<{ body: string; epoch: string }>(`SELECT body, epoch FROM ${SCHEMA}.documents WHERE name = 'alerts'`, [], env.db);
+    expect(doc.rows).toEqual([{ body: 'from a', epoch: '1' }]);
+    await env.close();
+  });
+});
+
+async function waitFor(cond: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
