@@ -24,24 +24,75 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
-    name: 'documents, corrupt documents, leader lease',
+    name: 'poll state (documents, history, outbox, deliveries, dead letters), leader lease',
     sql: `
+      -- The latest snapshot and alert state: the same envelope text the file backend writes
+      -- (state/store.ts encodeDocument), so both backends accept and reject exactly the same input.
       CREATE TABLE {schema}.documents (
         name text PRIMARY KEY,
-        -- The same envelope text the file backend writes (state/store.ts encodeDocument), so both backends accept and reject exactly the same input.
         body text NOT NULL,
         -- Bumped by every write: a follower re-reads only what changed.
         version bigint NOT NULL,
-        -- The lease epoch of the writer (null: written without a lease, a single replica).
+        -- The lease epoch of the writer.
         epoch bigint,
         written_at timestamptz NOT NULL DEFAULT now()
       );
+      -- Documents read() could not decode, set aside (the file backend's *.corrupt-<time> files).
       CREATE TABLE {schema}.documents_corrupt (
         id bigserial PRIMARY KEY,
         name text NOT NULL,
         body text NOT NULL,
         reason text NOT NULL,
         moved_at timestamptz NOT NULL DEFAULT now()
+      );
+      -- One row: the highest epoch accepted, the last committed poll, the history and outbox counters.
+      CREATE TABLE {schema}.state_meta (
+        id boolean PRIMARY KEY DEFAULT true CHECK (id),
+        epoch bigint NOT NULL DEFAULT 0,
+        poll_id bigint,
+        history_next_seq bigint NOT NULL DEFAULT 1,
+        history_dropped bigint NOT NULL DEFAULT 0,
+        outbox_meta text,
+        committed_at timestamptz
+      );
+      INSERT INTO {schema}.state_meta (id) VALUES (true);
+      -- Opaque JSON is kept as text (exact round trip; jsonb would reorder keys and refuse NUL characters).
+      CREATE TABLE {schema}.history (
+        seq bigint PRIMARY KEY,
+        at double precision NOT NULL,
+        item text NOT NULL
+      );
+      CREATE TABLE {schema}.outbox (
+        channel text NOT NULL,
+        id text NOT NULL,
+        seq bigint NOT NULL,
+        enqueued_at double precision NOT NULL,
+        attempts integer NOT NULL,
+        next_attempt_at double precision NOT NULL,
+        in_flight boolean NOT NULL,
+        last_error text,
+        last_status integer,
+        payload text NOT NULL,
+        PRIMARY KEY (channel, id)
+      );
+      CREATE TABLE {schema}.deliveries (
+        ord bigserial UNIQUE,
+        channel text NOT NULL,
+        id text NOT NULL,
+        at double precision NOT NULL,
+        outcome text NOT NULL,
+        attempts integer NOT NULL,
+        status integer,
+        error text,
+        PRIMARY KEY (channel, id, at)
+      );
+      CREATE TABLE {schema}.dead_letters (
+        ord bigserial UNIQUE,
+        channel text NOT NULL,
+        id text NOT NULL,
+        at double precision NOT NULL,
+        summary text NOT NULL,
+        PRIMARY KEY (channel, id, at)
       );
       -- One row per lease name ('leader'). Expiry is judged by the database's clock only (now()).
       CREATE TABLE {schema}.lease (

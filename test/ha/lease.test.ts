@@ -3,7 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LeaderLease } from '../../src/ha/lease.js';
 import { PgConnection } from '../../src/state/postgres-connect.js';
-import { NotLeaderError, PostgresStateStore } from '../../src/state/postgres-store.js';
+import { NotLeaderError } from '../../src/state/backend.js';
+import { PostgresStateBackend } from '../../src/state/postgres-backend.js';
 import { startPostgres, type PgCluster } from '../helpers/postgres.js';
 
 let cluster: PgCluster;
@@ -16,12 +17,21 @@ async function setup() {
   const url = await cluster.createDatabase();
   const db = new URL(url).pathname.slice(1);
   // Opening a store applies the migrations (the lease table included).
-  const store = await PostgresStateStore.open({ url, schema: SCHEMA });
-  await store.close();
+  const backend = await PostgresStateBackend.open({ url, schema: SCHEMA });
+  await backend.close();
   const conns: PgConnection[] = [];
   const conn = () => { const c = new PgConnection({ url, queryTimeoutMs: 5000 }); conns.push(c); return c; };
   return { url, db, conn, close: () => Promise.all(conns.map((c) => c.close())) };
 }
+
+const RETENTION = { deliveriesPerChannel: 10, deadLetters: 10 };
+const poll = (n: number, by: string) => ({
+  pollId: n,
+  snapshot: { pollId: n, by },
+  alerts: { lastPollId: n },
+  history: { entries: [{ seq: n, at: n, item: { n } }], limit: 100 },
+  outbox: { put: [{ channel: 'c', id: `n-${n}`, seq: n, enqueuedAt: n, attempts: 0, nextAttemptAt: n, inFlight: false, lastError: null, lastStatus: null, payload: { n } }] },
+});
 
 /** A monotonic clock the test moves by hand (the database's clock still runs in real time). */
 const manualClock = () => { let t = 1_000_000; return { now: () => t, advance: (ms: number) => { t += ms; } }; };
@@ -119,33 +129,36 @@ describe('leader lease (PostgreSQL)', () => {
     await env.close();
   });
 
-  it('fences state writes: a deposed leader\'s write fails with NotLeaderError and changes nothing', async () => {
+  it('fences state writes: a deposed leader\'s commit fails with NotLeaderError and changes nothing', async () => {
     const env = await setup();
     const ca = env.conn();
     const cb = env.conn();
     const a = new LeaderLease({ conn: ca, schema: SCHEMA, holder: 'a', ttlMs: 5000, renewMs: 1000 });
     const b = new LeaderLease({ conn: cb, schema: SCHEMA, holder: 'b', ttlMs: 5000, renewMs: 1000 });
-    const sa = await PostgresStateStore.open({ conn: ca, schema: SCHEMA, fence: () => a.epoch });
-    const sb = await PostgresStateStore.open({ conn: cb, schema: SCHEMA, fence: () => b.epoch });
-    // Not leader: refused before touching the database.
-    await expect(sa.write('alerts', { by: 'a', n: 0 })).rejects.toBeInstanceOf(NotLeaderError);
+    const sa = await PostgresStateBackend.open({ conn: ca, schema: SCHEMA });
+    const sb = await PostgresStateBackend.open({ conn: cb, schema: SCHEMA });
     expect(await a.acquireOnce()).toBe(1);
-    await sa.write('alerts', { by: 'a', n: 1 });
-    // a is paused past its lease (it still believes its epoch 1 is current: a's local clock did not run);
-    // b takes over, and a's next write is refused by the database check, whatever a believes.
+    await sa.commit({ epoch: a.epoch! }, poll(1, 'a'), RETENTION);
+    // a is paused past its lease (it still believes epoch 1 is current: its local clock did not run);
+    // b takes over, and a's next write is refused by the database, whatever a believes.
     await cluster.query(`UPDATE ${SCHEMA}.lease SET expires_at = now() - interval '1 millisecond'`, [], env.db);
     expect(await b.acquireOnce()).toBe(2);
     expect(a.epoch).toBe(1);
-    const err = await sa.write('alerts', { by: 'a', n: 2 }).catch((e: unknown) => e);
+    const err = await sa.commit({ epoch: 1 }, poll(2, 'a'), RETENTION).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NotLeaderError);
-    expect(String((err as Error).message)).toMatch(/epoch 1 is no longer current.*lease is at epoch 2/);
-    await sb.write('snapshot', { by: 'b' });
-    expect(await sb.read('alerts')).toEqual({ by: 'a', n: 1 });
-    const rows = await cluster.query<{ name: string; epoch: string }>(`SELECT name, epoch FROM ${SCHEMA}.documents ORDER BY name`, [], env.db);
-    expect(rows.rows).toEqual([{ name: 'alerts', epoch: '1' }, { name: 'snapshot', epoch: '2' }]);
-    // An expired lease nobody took over yet refuses writes too.
+    expect(err).toMatchObject({ epoch: 1, currentEpoch: 2 });
+    await expect(sa.applyOutbox({ epoch: 1 }, { finish: [{ delivery: { channel: 'c', id: 'n-1', at: 5, outcome: 'delivered', attempts: 1, status: 200, error: null } }] }, RETENTION))
+      .rejects.toBeInstanceOf(NotLeaderError);
+    // The new leader sees a's accepted commit, nothing of the refused ones.
+    const seen = await sb.load();
+    expect(seen.pollId).toBe(1);
+    expect(seen.snapshot).toEqual({ pollId: 1, by: 'a' });
+    expect(seen.outbox.entries.map((e) => e.id)).toEqual(['n-1']);
+    await sb.commit({ epoch: 2 }, poll(2, 'b'), RETENTION);
+    expect((await sa.load()).snapshot).toEqual({ pollId: 2, by: 'b' });
+    // An expired lease nobody took over yet refuses writes too, even from its own holder.
     await cluster.query(`UPDATE ${SCHEMA}.lease SET expires_at = now() - interval '1 millisecond'`, [], env.db);
-    await expect(sb.write('snapshot', { by: 'b', late: true })).rejects.toThrow(/the lease expired/);
+    await expect(sb.commit({ epoch: 2 }, poll(3, 'b'), RETENTION)).rejects.toThrow(/the lease expired/);
     await sa.close();
     await sb.close();
     await env.close();
