@@ -75,6 +75,8 @@ export class Daemon {
   private lastPollError: string | null = null;
   /** The last snapshot the alert pipeline processed: the base of the next diff. */
   private processed: Snapshot | null = null;
+  /** A poll whose evaluation (pipeline.process) failed: evaluated again at the next poll. */
+  private unprocessed: Snapshot | null = null;
   private lock: StateDirLock | null = null;
   private resilient: ResilientStateStore | null = null;
   private stateLog = { at: 0, suppressed: 0 };
@@ -332,8 +334,25 @@ export class Daemon {
       // handled from memory. The diff base is the last snapshot the pipeline processed, so a poll whose
       // alerts could not be handled is diffed again next time rather than skipped.
       stage = 'alerts';
+      // A poll whose evaluation failed last time is evaluated once more first, so its changes still reach
+      // the history (/api/v1/events) and the alert lifecycle: diffing only the last processed snapshot
+      // against this one would lose a change that came and went in between. One retry: a poll that fails
+      // again is given up (logged) so a poll that cannot be evaluated never holds back the fresh ones.
+      const retry = this.unprocessed;
+      this.unprocessed = null;
+      if (retry && retry.pollId > (this.processed?.pollId ?? 0)) {
+        try {
+          await this.pipeline.process(this.processed, retry);
+          this.processed = retry;
+          logger.info({ pollId: retry.pollId }, 'evaluated a poll whose evaluation had failed');
+        } catch (err) {
+          logger.error({ err, pollId: retry.pollId }, 'the evaluation of a poll failed twice; its intermediate changes are given up');
+        }
+      }
+      this.unprocessed = next;
       await this.pipeline.process(this.processed, next);
       this.processed = next;
+      this.unprocessed = null;
       stage = 'state';
       await this.store.write('snapshot', next);
       // Only now: the poll's results were evaluated and its alerts handed to delivery, so

@@ -192,7 +192,11 @@ export class AlertPipeline {
   async process(prev: Snapshot | null, next: Snapshot): Promise<void> {
     const { config, logger, store } = this.opts;
     if (this.doc.alerts.lastPollId !== null && next.pollId <= this.doc.alerts.lastPollId) return;
-    const { changes, carry } = diffSnapshots(prev, next, this.doc.diff);
+    const { changes: all, carry } = diffSnapshots(prev, next, this.doc.diff);
+    // Change ids are content hashes (with the pollId): a poll evaluated again after a failed attempt
+    // (Daemon.runPoll) does not record the changes its first attempt already recorded.
+    const recorded = all.length ? new Set(this.history.list({ sinceSeq: 0 }).filter((e) => e.item.pollId === next.pollId).map((e) => e.item.id)) : new Set<string>();
+    const changes = recorded.size ? all.filter((c) => !recorded.has(c.id)) : all;
     if (changes.length) {
       await this.history.append(changes, next.finishedAt);
       for (const c of changes) logger.info({ change: c.type, ...changeFields(c) }, 'change');

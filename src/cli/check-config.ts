@@ -4,6 +4,7 @@ import { loadConfig } from '../config/load.js';
 import { cronWarnings, describeCron, describeInterval, parseCron } from '../config/cron.js';
 import { fdWarning } from '../server/fd-budget.js';
 import { regionsToPoll } from '../discover/regions.js';
+import { describeUrl } from '../util/db-url.js';
 import { parseOptions, printable, reportFailure } from './common.js';
 
 const USAGE = `usage: keystore-watch check-config [--config FILE] [--offline]
@@ -55,6 +56,10 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(`  schedule: "${config.schedule}" = ${describeCron(cron.cron)}; interval: ${describeInterval(cron.cron)}\n`);
         for (const w of cronWarnings(cron.cron)) process.stderr.write(`warning: ${w}\n`);
       }
+      const st = config.state;
+      process.stdout.write(st.backend === 'postgres'
+        ? `  state: PostgreSQL ${describeUrl(st.url)} schema ${st.schema}; leader lease ${st.leaseDuration / 1000}s renewed every ${st.renewInterval / 1000}s\n`
+        : `  state: files under ${config.stateDir} (one replica)\n`);
       const fd = fdWarning(config);
       if (fd) process.stderr.write(`warning: ${fd}\n`);
       return orgFailed ? 3 : 0;

@@ -103,7 +103,7 @@ export class Poller {
   /** Monotonic time of each store's last probe (in memory only: a restart probes everything once). */
   private lastProbeAt = new Map<string, number>();
   /** performance.now() when the last probe call of each account-region ended: the spacing also holds across polls. */
-  private lastProbeCallEnd = new Map<string, number>();
+  readonly lastProbeCallEnd = new Map<string, number>();
   private readonly now: () => number;
   private readonly monotonic: () => number;
 
@@ -185,9 +185,12 @@ export class Poller {
         else walk.push(t);
       }
     });
-    // Forget rechecks of targets no longer planned.
+    // Forget what is kept per target or account of those no longer planned (accounts that left the
+    // organization or the config), so account churn cannot grow these maps for the process's life.
     const planned = new Set([...walk, ...settled.map((r) => r.target)].map(targetKey));
     for (const k of this.notEnabledUntil.keys()) if (!planned.has(k)) this.notEnabledUntil.delete(k);
+    for (const k of this.lastProbeCallEnd.keys()) if (!planned.has(k)) this.lastProbeCallEnd.delete(k);
+    this.opts.clients.retainRoles([...accounts, { roleArn: config.organizations.roleArn ?? null, externalId: config.organizations.roleExternalId ?? null }]);
     return { walk, settled };
   }
 

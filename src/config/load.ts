@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import { configSchema, type Config } from './schema.js';
 import { isSecretKey, registerSecret } from '../util/redact.js';
 import { checkReferencedPaths, readConfigFile } from './files.js';
+import { urlPassword } from '../util/db-url.js';
 
 export const DEFAULT_CONFIG_PATH = 'config/keystore-watch.yaml';
 
@@ -84,6 +85,12 @@ export function secretConfigValues(config: unknown): string[] {
   const out: string[] = [];
   const walk = (v: unknown, key: string | undefined, parent: Record<string, unknown> | null): void => {
     if (typeof v === 'string') {
+      // state.url: the database URL's password (the rest of the URL is not a secret and is shown).
+      if (key === 'url' && parent !== null && 'backend' in parent) {
+        const pw = urlPassword(v);
+        if (pw) out.push(pw, encodeURIComponent(pw));
+        return;
+      }
       if (key !== undefined && (isSecretKey(key) || (key === 'url' && parent?.type === 'webhook'))) {
         out.push(v);
         // "Bearer xyz" / "Basic xyz": the credential alone may show up too (a receiver echoing it).

@@ -156,6 +156,28 @@ export const configSchema = z.strictObject({
   ], { error: (iss) => (iss.code === 'invalid_union' ? 'expected a list of regions such as [us-east-1, eu-west-1], or the word "enabled"' : undefined) }),
   /** Regions never polled, with either form of `regions`. */
   excludeRegions: z.array(region).default([]),
+  /**
+   * Where the state lives. file (default): documents under stateDir, one replica (the stateDir lock).
+   * postgres: a PostgreSQL database shared by replicas, one of which leads under a lease (src/ha/).
+   */
+  state: z.strictObject({
+    backend: z.enum(['file', 'postgres']).default('file'),
+    /** postgres:// URL (the password is a secret: never logged or shown). Null: the PG* environment variables. */
+    url: z.string().min(1).nullable().default(null).refine((v) => v === null || /^postgres(ql)?:\/\/[^\s]*$/.test(v), 'expected a postgres:// or postgresql:// URL'),
+    /** The schema of keystore-watch's tables (created and migrated at start). */
+    schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case SQL identifier (letters, digits, _), at most 63 characters').default('keystore_watch'),
+    /** How long a leader's lease lasts without renewal: the longest a dead leader delays the takeover. */
+    leaseDuration: duration().default(15_000).refine((ms) => ms >= 1000 && ms <= 300_000, 'must be between 1s and 5m'),
+    /** How often the leader renews its lease and a follower tries to take it. */
+    renewInterval: duration().default(5_000).refine((ms) => ms >= 200, 'must be at least 200ms'),
+    /** How often a follower re-reads the latest committed snapshot and alert state it serves. */
+    refreshInterval: duration().default(5_000).refine((ms) => ms >= 200 && ms <= 300_000, 'must be between 200ms and 5m'),
+    /** Deadline of one database call (and of connecting). */
+    queryTimeout: duration().default(10_000).refine((ms) => ms >= 500 && ms <= 300_000, 'must be between 500ms and 5m'),
+  }).prefault({}).superRefine((st, ctx) => {
+    if (st.renewInterval * 2 > st.leaseDuration) ctx.addIssue({ code: 'custom', path: ['renewInterval'], message: `must be at most half of state.leaseDuration (${st.leaseDuration / 1000}s), so one failed renewal does not lose the lease` });
+    if (st.backend === 'file' && st.url !== null) ctx.addIssue({ code: 'custom', path: ['url'], message: 'is only used with state.backend: postgres' });
+  }),
   alerting: z.strictObject({
     confirmations: z.number().int().min(1).max(100).default(2),
     repeatInterval: duration().default(4 * 3_600_000),

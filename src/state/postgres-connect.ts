@@ -137,29 +137,6 @@ export class PgConnection {
   }
 }
 
-/** The password of a postgres URL (decoded), for secret registration; null when it has none. */
-export function urlPassword(url: string): string | null {
-  try {
-    const u = new URL(url);
-    return u.password ? decodeURIComponent(u.password) : null;
-  } catch {
-    return null;
-  }
-}
-
-/** A URL fit for a log line or check-config: the password replaced, every other part shown (non-secrets are never hidden). */
-export function describeUrl(url: string | null | undefined): string {
-  if (!url) return '(from the PG* environment)';
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = 'REDACTED';
-    for (const k of [...u.searchParams.keys()]) if (/pass|secret|key$/i.test(k) && k !== 'sslkey') u.searchParams.set(k, 'REDACTED');
-    return u.toString().replace(':REDACTED@', ':[REDACTED]@');
-  } catch {
-    return '(an unparseable URL)';
-  }
-}
-
 /** A SQL identifier quoted for PostgreSQL (the schema name; validated by the config schema too). */
 export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;

@@ -142,3 +142,26 @@ describe('poller against the simulator', () => {
     expect(before).toHaveLength(3);
   });
 });
+
+describe('poller: accounts that disappear', () => {
+  it('forgets their cached credentials, role session caps and probe spacing (account churn cannot grow the maps)', async () => {
+    const { poller: p, clients } = poller({ probe: { enabled: true, ratePerSecond: 4 } });
+    try {
+      await p.poll(null);
+      const accounts = await p.accounts();
+      expect(accounts.filter((a) => a.roleArn).length).toBeGreaterThanOrEqual(2);
+      expect(clients.cachedRoles).toBe(new Set(accounts.filter((a) => a.roleArn).map((a) => a.roleArn)).size);
+      expect(p.lastProbeCallEnd.size).toBeGreaterThan(0);
+      // One account left: the others' entries go.
+      const kept = accounts.filter((a) => a.roleArn)[0]!;
+      await p.plan([kept]);
+      expect(clients.cachedRoles).toBe(1);
+      expect([...p.lastProbeCallEnd.keys()].every((k) => k.startsWith(`${kept.id}/`))).toBe(true);
+      await p.plan([]);
+      expect(clients.cachedRoles).toBe(0);
+      expect(p.lastProbeCallEnd.size).toBe(0);
+    } finally {
+      clients.close();
+    }
+  });
+});
