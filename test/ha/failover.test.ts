@@ -35,7 +35,7 @@ const STORE = 'cks-r1b0000000000001';
 const STORE_KEY = `FAILED:store:111111111111/eu-west-1/${STORE}`;
 /** The poll interval of the replicas (schedule every 2 s) and the lease they run with. */
 export const POLL_MS = 2000;
-export const LEASE = { ttl: '3s', renew: '500ms' };
+export const LEASE = { leaseDuration: '3s', renewInterval: '500ms', refreshInterval: '500ms' };
 const KILLS = Math.max(1, Number(process.env.KSW_HA_KILLS ?? 10));
 const SEED = Number(process.env.KSW_HA_SEED ?? Math.floor(Math.random() * 2 ** 31));
 /** Generous bounds for a loaded 2-core CI machine: how long we wait, not how fast it must be. */
@@ -91,7 +91,7 @@ function configFor(dbUrl: string) {
       listen: `127.0.0.1:${httpPort}`,
       stateDir: tempDir('kw-ha-state-'),
       logLevel: 'info',
-      state: { backend: 'postgres', url: u.toString(), schema: 'keystore_watch', lease: LEASE },
+      state: { backend: 'postgres', url: u.toString(), schema: 'keystore_watch', ...LEASE },
       aws: { endpoint: sim.url, maxAttempts: 2, requestTimeout: '2s', targetTimeout: '4s' },
       accounts: [{ id: '111111111111', name: 'management' }],
       regions: ['us-east-1', 'eu-west-1'],
