@@ -319,6 +319,40 @@ describe('two replicas on PostgreSQL', () => {
     reportFigure('ha-postgres-restart', { restartedMs, leaderAgainMs });
   }, 600_000);
 
+  it('PostgreSQL unreachable for a minute while a store FAILs: it still pages, says why, and settles to one leader', async () => {
+    const outageMs = Number(process.env.KSW_HA_PG_OUTAGE_MS ?? 60_000);
+    const all = await twoReplicas();
+    await waitForLeader(all, START_MS);
+    const before = rx.requests.length;
+    await pgc.stop('immediate');
+    const downAt = Date.now();
+    sim.fleet.setStore(STORE, { state: 'FAILED', errorCode: 'XKS_PROXY_NOT_REACHABLE' });
+    // Never silent: the page goes out while nobody can write to PostgreSQL.
+    await until('the firing while PostgreSQL is down', outageMs, () => accepted('firing').size >= 1, 100);
+    const firingAfterMs = Date.now() - downAt;
+    // The database outage is said out loud too: a self-alert through the channel.
+    const selfAlerts = () => rx.requests.slice(before).map(notice).filter((n) => n.alertKey.startsWith('SELF:') && n.event === 'firing');
+    await until('a self-alert about the database', Math.max(1000, outageMs - (Date.now() - downAt)), () => selfAlerts().length > 0, 100);
+    const selfIds = [...new Set(selfAlerts().map((n) => n.alertKey))];
+    const firingDuringOutage = accepted('firing').size;
+    await sleep(Math.max(0, outageMs - (Date.now() - downAt)));
+    await pgc.start();
+    const upAt = Date.now();
+    const leader = await waitForLeader(all, START_MS);
+    const leaderAgainMs = Date.now() - upAt;
+    sim.fleet.setStore(STORE, { state: 'CONNECTED', errorCode: null });
+    await until('the resolved', EVENT_MS, () => accepted('resolved').size >= 1, 100);
+    const p0 = (await servedPollId(leader)) ?? 0;
+    await until('three more polls', EVENT_MS, async () => ((await servedPollId(leader)) ?? 0) >= p0 + 3, 200);
+    // At most one firing per replica (each may have paged from memory while the database was away),
+    // and once the database is back, the incident resolves once.
+    const firings = storeNotices('firing');
+    expect(new Set(firings.map((n) => n.key)).size).toBeLessThanOrEqual(all.length);
+    expect(accepted('resolved').size).toBe(1);
+    expect(all.every((r) => r.running()), 'both replicas survived the outage').toBe(true);
+    reportFigure('ha-postgres-unreachable', { outageMs, firingAfterMs, firingDuringOutage, selfAlerts: selfIds, leaderAgainMs, firingKeys: new Set(firings.map((n) => n.key)).size, firingRequests: firings.length });
+  }, 900_000);
+
   it('the leader cut off from PostgreSQL steps down, the other takes over, nothing is delivered twice', async () => {
     const all = await twoReplicas();
     const leader = await waitForLeader(all, START_MS);
