@@ -144,7 +144,9 @@ export function metricValue(text: string, series: string): number | undefined {
 export async function leaderGauge(r: Replica): Promise<number | null> {
   const t = await metricsText(r);
   if (t === null) return null;
-  return metricValue(t, 'keystore_watch_leader') ?? null;
+  // With or without labels (a holder or epoch label would not change the meaning).
+  const line = t.split('\n').find((l) => /^keystore_watch_leader(\{[^}]*\})? /.test(l));
+  return line === undefined ? null : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
 /** The one replica that says it leads, once exactly one of the running replicas does. */
