@@ -28,6 +28,10 @@ import { openFileStateStore } from './state/file-store.js';
 import { ResilientStateStore } from './state/resilient-store.js';
 import { StateDirLock } from './state/lock.js';
 import { parseSnapshotDoc } from './snapshot/persist.js';
+import { PgConnection } from './state/postgres-connect.js';
+import { PostgresDocumentStore } from './state/postgres-documents.js';
+import { LeaderLease } from './ha/lease.js';
+import { ReplicaRole } from './ha/replica.js';
 import { AlertPipeline } from './alert/pipeline.js';
 import type { Notifier } from './notify/notifier.js';
 import type { AlertPipelineOptions } from './alert/pipeline.js';
@@ -92,9 +96,17 @@ export class Daemon {
   private readonly timing: PollTiming;
   private readonly abort = new AbortController();
   private readonly now: () => number;
+  /** state.backend: postgres: replicas share the database; one leads under a lease, the others follow (src/ha/). */
+  private readonly replicated: boolean;
+  private ha: { conn: PgConnection; lease: LeaderLease; role: ReplicaRole; docs: PostgresDocumentStore | null } | null = null;
+  /** Bumped at every change of role: a poll that started in another term drops its result. */
+  private term = 0;
+  /** The document versions the follower's view was built from. */
+  private viewKey = '';
 
   constructor(private readonly opts: DaemonOptions) {
     this.now = opts.now ?? Date.now;
+    this.replicated = opts.config.state.backend === 'postgres' && !opts.store;
     // The watchdog's hooks: the self-alert through every channel, then any the caller gave.
     this.timing = new PollTiming({
       schedule: opts.config.schedule, logger: opts.logger, metrics: this.metrics, time: opts.time,
@@ -167,6 +179,9 @@ export class Daemon {
       this.server = null;
       await this.store?.close().catch(() => {});
       await this.lock?.release().catch(() => {});
+      await this.ha?.lease.stop().catch(() => {});
+      await this.ha?.docs?.close().catch(() => {});
+      await this.ha?.conn.close().catch(() => {});
       this.clients.close();
       throw err;
     }
@@ -174,6 +189,9 @@ export class Daemon {
 
   private async open(): Promise<void> {
     const { config, logger } = this.opts;
+    if (this.replicated) return this.openReplicated();
+    this.metrics.leader.set(1);
+    this.metrics.leaseEpoch.set(1);
     this.lock = await StateDirLock.acquire(config.stateDir, {
       onTakeover: (prev, why) => logger.warn({ stateDir: config.stateDir, previousPid: prev?.pid ?? null, previousHost: prev?.hostname ?? null, why }, 'took over a stale stateDir lock'),
       onHeartbeatError: (reason) => logger.warn({ stateDir: config.stateDir, reason }, 'cannot renew the stateDir lock lease'),
@@ -196,7 +214,23 @@ export class Daemon {
         },
       },
     }));
-    this.resilient = new ResilientStateStore(inner, {
+    this.resilient = this.resilientOver(inner);
+    this.store = this.resilient;
+    await this.loadState();
+    await this.serve();
+    this.pipeline.startDelivery();
+    await this.identify();
+    if (this.opts.schedule !== false) {
+      this.timing.start(this.polls);
+      // A poll also runs at start-up rather than waiting for the first tick.
+      void this.polls.trigger();
+    }
+  }
+
+  /** The daemon's state store around `inner`: writes the disk or database refuses are held in memory and retried (ResilientStateStore). */
+  private resilientOver(inner: StateStore): ResilientStateStore {
+    const { config, logger } = this.opts;
+    return new ResilientStateStore(inner, {
       retryMs: this.opts.stateRetryMs,
       observer: {
         onWriteError: (f, first) => {
@@ -218,7 +252,11 @@ export class Daemon {
         },
       },
     });
-    this.store = this.resilient;
+  }
+
+  /** Reads the persisted state (snapshot, alerts, outbox, history) and opens the alert pipeline on it; no delivery yet. */
+  private async loadState(): Promise<void> {
+    const { config, logger } = this.opts;
     this.snapshot = await this.store.read('snapshot', parseSnapshotDoc);
     this.processed = this.snapshot;
     if (this.snapshot) {
@@ -228,9 +266,13 @@ export class Daemon {
     }
     this.pipeline = await AlertPipeline.open({ config, store: this.store, logger, metrics: this.metrics, notifiers: this.opts.notifiers, now: this.now, outbox: this.opts.outbox });
     // A write that failed while the pipeline was opening had no pipeline to raise the self-alert on.
-    const health = this.resilient.health();
+    const health = this.resilient!.health();
     if (health.failing) this.pipeline.self.raise(this.stateAlert(health.failing.reason));
     this.poller.resume({ pollId: this.pipeline.lastPollId });
+  }
+
+  private async serve(): Promise<void> {
+    const { config, logger } = this.opts;
     if (this.opts.serve !== false) {
       this.server = await startHttpServer({
         listen: config.listen,
@@ -250,18 +292,131 @@ export class Daemon {
       });
       logger.info({ url: this.server.url }, 'serving /metrics, /healthz, /readyz and /api/v1');
     }
-    this.pipeline.startDelivery();
+  }
+
+  // ---- Replicas on PostgreSQL (state.backend: postgres) ------------------------------------------
+  // Start-up: connect and migrate (the database must be reachable), read the latest committed state
+  // as a follower, bind the port, then run for the lease. Elected: lead(); deposed: follow(); while
+  // following: refreshView() every state.refreshInterval. See src/ha/lease.ts and src/ha/replica.ts.
+
+  private async openReplicated(): Promise<void> {
+    const { config, logger } = this.opts;
+    const st = config.state;
+    this.metrics.leader.set(0);
+    this.metrics.leaseEpoch.set(0);
+    const conn = new PgConnection({
+      url: st.url, queryTimeoutMs: st.queryTimeout, applicationName: 'keystore-watch',
+      onIdleError: (err) => logger.warn({ err }, 'PostgreSQL connection lost (idle); reconnecting at the next query'),
+    });
+    let leaseErrorAt = -Infinity;
+    const lease = new LeaderLease({
+      conn, schema: st.schema, ttlMs: st.leaseDuration, renewMs: st.renewInterval,
+      onElected: (epoch) => role.elected(epoch),
+      onDeposed: (epoch, why) => role.deposed(epoch, why),
+      onError: (err, during) => {
+        // One line per lease duration while the database cannot be reached, not one per attempt.
+        const t = monotonicNow();
+        if (t - leaseErrorAt >= st.leaseDuration) logger.warn({ err, during, leader: lease.isLeader() }, `leader lease ${during} failed`);
+        leaseErrorAt = t;
+      },
+    });
+    const role: ReplicaRole = new ReplicaRole({
+      lease, refreshMs: st.refreshInterval, log: logger,
+      hooks: { lead: (epoch) => this.lead(epoch), follow: (why) => this.follow(why), refresh: () => this.refreshView() },
+    });
+    this.ha = { conn, lease, role, docs: null };
+    this.ha.docs = await PostgresDocumentStore.open({
+      conn, schema: st.schema, log: logger,
+      // The base store never writes: a term's store carries the epoch (lead()).
+      fence: () => null,
+      observer: {
+        onCorrupt: (r) => {
+          this.metrics.stateErrors.inc({ kind: 'corrupt' });
+          logger.error({ document: r.name, reason: r.reason, movedTo: r.movedTo }, 'state document was corrupt; moved aside and starting that part afresh');
+        },
+      },
+    });
+    this.store = this.ha.docs.readOnly();
+    await this.refreshView();
+    await this.serve();
     await this.identify();
+    logger.info({ holder: lease.holder, schema: st.schema, leaseSeconds: st.leaseDuration / 1000 }, 'following; trying for the leader lease');
+    role.start();
+  }
+
+  /** Elected: reload everything from the database, then poll and deliver; every write carries `epoch`. */
+  private async lead(epoch: number): Promise<void> {
+    const ha = this.ha!;
+    this.term++;
+    this.metrics.leader.set(1);
+    this.metrics.leaseEpoch.set(epoch);
+    this.resilient = this.resilientOver(ha.docs!.withFence(() => (ha.lease.epoch === epoch ? epoch : null)));
+    this.store = this.resilient;
+    await this.loadState();
+    this.unprocessed = null;
+    // The previous leader's committed poll counts as evaluated (no readiness blip at a failover).
+    this.evaluated = this.snapshot !== null;
+    this.lastPollError = null;
+    this.pipeline.startDelivery();
     if (this.opts.schedule !== false) {
       this.timing.start(this.polls);
-      // A poll also runs at start-up rather than waiting for the first tick.
       void this.polls.trigger();
     }
+    this.opts.logger.info({ epoch, pollId: this.snapshot?.pollId ?? null, pending: this.pipeline.outbox.pending() }, 'leading: state reloaded, polling and delivering');
+  }
+
+  /** Deposed: stop polling and sending now; a poll under way drops its result (its writes are refused anyway). */
+  private async follow(reason: string): Promise<void> {
+    this.term++;
+    this.metrics.leader.set(0);
+    this.metrics.leaseEpoch.set(0);
+    this.timing.stop();
+    await this.pipeline?.outbox.stop();
+    // The term's store: its retries of unwritten documents end here (a later term starts from the database).
+    await this.resilient?.close().catch(() => {});
+    this.resilient = null;
+    this.store = this.ha!.docs!.readOnly();
+    this.viewKey = '';
+    this.opts.logger.info({ reason }, 'following');
+  }
+
+  /** Follower: re-reads the latest committed state when a document changed, and serves it. */
+  private async refreshView(): Promise<void> {
+    const ha = this.ha!;
+    const docs = ha.docs!;
+    const key = JSON.stringify([...(await docs.versions())].sort());
+    if (key === this.viewKey && this.pipeline) return;
+    const store = docs.readOnly();
+    const snapshot = await store.read('snapshot', parseSnapshotDoc);
+    const pipeline = await AlertPipeline.open({
+      config: this.opts.config, store, logger: this.opts.logger.child({ role: 'follower' }, { level: 'error' }), metrics: this.metrics,
+      notifiers: this.opts.notifiers, now: this.now, outbox: this.opts.outbox,
+    });
+    const encoded = snapshot ? await encodeSnapshotMetrics(snapshot) : EMPTY_METRICS;
+    // Elected meanwhile: lead() has loaded its own state.
+    if (ha.role.role !== 'follower') return;
+    this.snapshot = snapshot;
+    this.processed = snapshot;
+    this.snapshotMetrics = encoded;
+    this.pipeline = pipeline;
+    this.viewKey = key;
+    if (snapshot) this.metrics.lastPoll.set(snapshot.finishedAt / 1000);
+  }
+
+  /** Leader or follower (state.backend: postgres); a single replica on files always leads. */
+  get role(): 'leader' | 'follower' {
+    return this.ha ? this.ha.role.role : 'leader';
   }
 
   /** Ready once a poll's alerts were handled, and while nothing critical is wrong with keystore-watch itself. */
   readiness(): Readiness {
     const reasons: string[] = [];
+    if (this.ha && this.ha.role.role === 'follower') {
+      // A follower serves the leader's committed state: ready while it can read it.
+      if (this.ha.role.refreshError) reasons.push(`follower: cannot read the latest committed state from PostgreSQL: ${this.ha.role.refreshError}`);
+      else if (!this.snapshot) reasons.push('follower: no committed snapshot yet (waiting for the leader\'s first poll)');
+      return { ready: reasons.length === 0, reasons };
+    }
     if (!this.evaluated) reasons.push(this.lastPollError ? `no poll evaluated yet; the last one failed: ${this.lastPollError}` : 'waiting for the first poll');
     else if (this.lastPollError) reasons.push(`the last poll failed: ${this.lastPollError}`);
     for (const a of this.pipeline?.self.firing() ?? []) if (a.severity === 'critical') reasons.push(a.summary);
@@ -312,12 +467,15 @@ export class Daemon {
   }
 
   private async runPoll(): Promise<void> {
+    // A follower never polls AWS; deposed while polling, the result is dropped (the new leader polls itself).
+    if (this.ha && this.ha.role.role !== 'leader') return;
+    const term = this.term;
     const { logger } = this.opts;
     const t0 = performance.now();
     let stage = 'poll';
     try {
       const next = await this.poller.poll(this.snapshot, this.abort.signal);
-      if (this.abort.signal.aborted) return;
+      if (this.abort.signal.aborted || term !== this.term) return;
       this.snapshot = next;
       stage = 'metrics';
       this.snapshotMetrics = await encodeSnapshotMetrics(next);
@@ -377,10 +535,20 @@ export class Daemon {
     this.abort.abort();
     // No Organizations read in the background any more (one in flight is aborted).
     this.poller.close();
-    await this.pipeline?.stop(Math.min(graceMs, 5000));
-    await this.server?.close();
-    await this.store?.close();
-    await this.lock?.release();
+    if (this.ha) {
+      // Replicas: the poll under way has committed (or given up); hand the lease over now (the outbox
+      // stops, sends under way finish), so the other replica takes over at its next attempt and
+      // delivers what is still queued.
+      await this.ha.role.stop();
+      await this.server?.close();
+      await this.ha.docs?.close();
+      await this.ha.conn.close();
+    } else {
+      await this.pipeline?.stop(Math.min(graceMs, 5000));
+      await this.server?.close();
+      await this.store?.close();
+      await this.lock?.release();
+    }
     this.clients.close();
   }
 }

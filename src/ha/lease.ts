@@ -120,6 +120,14 @@ export class LeaderLease {
     this.clearStepDown();
   }
 
+  /** Gives the lease up now (a leader that cannot serve, e.g. its state failed to load): deposed, then released so another replica can take it. */
+  async resign(reason: string): Promise<void> {
+    const epoch = this.term?.epoch ?? null;
+    if (epoch === null) return;
+    this.depose(reason);
+    await this.release(epoch).catch((err: Error) => this.opts.onError?.(err, 'release'));
+  }
+
   /** One attempt: renew when leading, else try to acquire. Resolves when done (never rejects). */
   async tick(): Promise<void> {
     if (this.busy) return this.busy;

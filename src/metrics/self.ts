@@ -30,6 +30,8 @@ export class SelfMetrics {
   readonly httpConnections = new Gauge({ name: 'keystore_watch_http_connections', help: 'Open connections to the HTTP server.', registers: [this.registry] });
   readonly httpConnectionsDropped = new Counter({ name: 'keystore_watch_http_connections_dropped_total', help: 'HTTP connections closed to stay within http.maxConnections: evicted_idle (an idle connection made room for a new one) or all_busy (the new one, every connection being in a request).', labelNames: ['reason'] as const, registers: [this.registry] });
   readonly stateErrors = new Counter({ name: 'keystore_watch_state_errors_total', help: 'State store problems: kind="corrupt" documents moved aside, kind="write" failed writes (retries included).', labelNames: ['kind'] as const, registers: [this.registry] });
+  readonly leader = new Gauge({ name: 'keystore_watch_leader', help: '1 on the replica that leads (polls AWS and delivers notifications), 0 on a follower (state.backend: postgres). A single replica on the file backend always leads.', registers: [this.registry] });
+  readonly leaseEpoch = new Gauge({ name: 'keystore_watch_lease_epoch', help: 'The lease epoch this replica leads with (0 while it follows); increases with every change of leader.', registers: [this.registry] });
   readonly selfAlert = new Gauge({ name: 'keystore_watch_self_alert', help: 'Self-alerts keystore-watch raised about itself: 1 while firing, 0 once resolved (id: state-persist, ...).', labelNames: ['id'] as const, registers: [this.registry] });
 
   constructor(opts: { processMetrics?: boolean } = {}) {
@@ -44,6 +46,8 @@ export class SelfMetrics {
     for (const direction of ['forward', 'backward']) this.clockSteps.inc({ direction }, 0);
     this.stateErrors.inc({ kind: 'write' }, 0);
     this.httpConnections.set(0);
+    this.leader.set(0);
+    this.leaseEpoch.set(0);
     for (const reason of ['evicted_idle', 'all_busy']) this.httpConnectionsDropped.inc({ reason }, 0);
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
