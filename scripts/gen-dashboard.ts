@@ -353,6 +353,14 @@ const rows: Row[] = [
       },
       stat('Accounts polled', 'AWS accounts keystore-watch polls (explicit and discovered through Organizations).',
         'max(keystore_watch_accounts)', 'none', GREEN, 4, { h: 5 }),
+      // Per replica on purpose (not aggregated away): which replica leads, and that exactly one does (docs/ha.md).
+      timeseries('Leader per replica', 'keystore_watch_leader per replica: 1 on the one that polls AWS and delivers notifications, 0 on a follower (state.backend: postgres; a single replica on the file backend always leads). "leaders" should be 1; 0 for a moment during a failover.',
+        [
+          { expr: 'keystore_watch_leader', legendFormat: '{{instance}}' },
+          { expr: 'sum(keystore_watch_leader)', legendFormat: 'leaders' },
+        ], 'none', 20, { h: 6, min: 0, decimals: 0 }),
+      stat('Lease epoch', 'The leader lease epoch: it grows by one at every change of leader (a failover, a rolling update), never with a renewal.',
+        'max(keystore_watch_lease_epoch)', 'none', GREEN, 4, { h: 6 }),
     ],
   },
 ];
