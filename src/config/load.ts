@@ -6,7 +6,7 @@ import type { z } from 'zod';
 import { configSchema, type Config } from './schema.js';
 import { isSecretKey, registerSecret } from '../util/redact.js';
 import { checkReferencedPaths, readConfigFile } from './files.js';
-import { urlPassword } from '../util/db-url.js';
+import { urlSecrets } from '../util/db-url.js';
 
 export const DEFAULT_CONFIG_PATH = 'config/keystore-watch.yaml';
 
@@ -87,8 +87,7 @@ export function secretConfigValues(config: unknown): string[] {
     if (typeof v === 'string') {
       // state.url: the database URL's password (the rest of the URL is not a secret and is shown).
       if (key === 'url' && parent !== null && 'backend' in parent) {
-        const pw = urlPassword(v);
-        if (pw) out.push(pw, encodeURIComponent(pw));
+        out.push(...urlSecrets(v));
         return;
       }
       if (key !== undefined && (isSecretKey(key) || (key === 'url' && parent?.type === 'webhook'))) {

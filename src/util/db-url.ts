@@ -2,6 +2,19 @@
 // (host, port, database, user, sslmode) is not and is shown as it is. Pure; no database client here,
 // so the configuration loads without one.
 
+/** The URL's secrets for registration: the password (decoded and as written) and any password-like query parameter (?password=, ?sslpassword=). */
+export function urlSecrets(url: string): string[] {
+  const out: string[] = [];
+  const pw = urlPassword(url);
+  if (pw) out.push(pw, encodeURIComponent(pw));
+  try {
+    for (const [k, v] of new URL(url).searchParams) if (/pass|secret/i.test(k) && v) out.push(v, encodeURIComponent(v));
+  } catch {
+    // not a URL: the schema rejects it
+  }
+  return out;
+}
+
 /** The password of a postgres URL (decoded), for secret registration; null when it has none. */
 export function urlPassword(url: string): string | null {
   try {

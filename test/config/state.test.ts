@@ -48,6 +48,10 @@ describe('state: configuration', () => {
     expect(redact('host db.internal user kw database keystore')).toBe('host db.internal user kw database keystore');
     expect(describeUrl(URL_WITH_PW)).toBe('postgres://kw:[REDACTED]@db.internal:5432/keystore?sslmode=verify-full');
     expect(describeUrl(null)).toBe('(from the PG* environment)');
+    // A password given as a query parameter (libpq's ?password=) is a secret too.
+    parseConfigText(`${base}state: { backend: postgres, url: "postgres://kw@db/k?password=Qu3ryP4ssword" }\n`, 'cfg.yaml', {});
+    expect(redact('x Qu3ryP4ssword y')).toBe('x [REDACTED] y');
+    expect(describeUrl('postgres://kw@db/k?password=Qu3ryP4ssword&sslmode=require')).toBe('postgres://kw@db/k?password=REDACTED&sslmode=require');
   });
 
   it('check-config shows the backend with the password redacted, and a bad key exits 2 without the password', async () => {

@@ -9,6 +9,7 @@ import type { RunningSimulator } from '../../src/simulator/server.js';
 import { BASE_CREDENTIALS, simConfig, simulator } from '../helpers/sim.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { startPostgres, type PgCluster } from '../helpers/postgres.js';
+import { createServer, connect, type Server, type Socket } from 'node:net';
 
 let cluster: PgCluster;
 let sim: RunningSimulator;
@@ -29,9 +30,38 @@ afterAll(async () => {
   await cluster?.destroy();
 });
 
-function replica(): Daemon {
+/** A TCP proxy to PostgreSQL for one replica: cut() is a network partition of that replica alone (connections dropped, new ones hang). */
+async function proxy(): Promise<{ url: string; cut(): void; heal(): void; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  let cut = false;
+  const server: Server = createServer((client) => {
+    // While cut, a new connection is accepted and then hangs (packets dropped), as behind a partition.
+    if (cut) { sockets.add(client); client.on('error', () => {}); return; }
+    const upstream = connect(cluster.port, '127.0.0.1');
+    sockets.add(client);
+    sockets.add(upstream);
+    client.pipe(upstream).pipe(client);
+    const end = () => { client.destroy(); upstream.destroy(); };
+    client.on('error', end);
+    upstream.on('error', end);
+    client.on('close', end);
+    upstream.on('close', end);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as { port: number }).port;
+  const u = new URL(url);
+  u.port = String(port);
+  return {
+    url: u.toString(),
+    cut() { cut = true; for (const s of sockets) s.destroy(); sockets.clear(); },
+    heal() { cut = false; for (const s of sockets) s.destroy(); sockets.clear(); },
+    close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
+  };
+}
+
+function replica(dbUrl = url): Daemon {
   const config = simConfig(sim, {
-    state: { backend: 'postgres', url, leaseDuration: '3s', renewInterval: '500ms', refreshInterval: '300ms', queryTimeout: '5s' },
+    state: { backend: 'postgres', url: dbUrl, leaseDuration: '3s', renewInterval: '500ms', refreshInterval: '300ms', queryTimeout: '5s' },
     alerting: { confirmations: 1, channels: [{ type: 'webhook', url: `${rx.url}/hook`, minSeverity: 'info' }] },
   });
   const d = new Daemon({ config, logger: silentLogger(), credentials: BASE_CREDENTIALS, schedule: false });
@@ -128,5 +158,42 @@ describe('two replicas on PostgreSQL', () => {
     const epochs = await cluster.query<{ name: string; epoch: string }>(`SELECT name, epoch FROM keystore_watch.documents ORDER BY name`, [], db);
     expect(epochs.rows.every((r) => Number(r.epoch) <= 3)).toBe(true);
     expect(rx.requests.length).toBe(before);
+  });
+
+  it('a leader cut off from PostgreSQL steps down within its lease; the other takes over; nothing is sent twice', async () => {
+    // Settle: the current leader is `b` of the previous test; stop the others, start a fresh pair with one behind a proxy.
+    for (const d of daemons.splice(0)) await d.stop(1000).catch(() => {});
+    const px = await proxy();
+    const cutOff = replica(px.url);
+    await cutOff.start();
+    await until(() => cutOff.role === 'leader', 'the proxied replica to lead');
+    const other = replica();
+    await other.start();
+    expect(other.role).toBe('follower');
+    expect(await cutOff.pollNow()).toBe(true);
+    await until(() => cutOff.alerts.outbox.pending() === 0, 'the outbox to drain');
+    const sent = keys();
+    const t0 = performance.now();
+    px.cut();
+    await until(() => cutOff.role === 'follower', 'the cut-off leader to step down', 30_000);
+    const stepDownMs = performance.now() - t0;
+    await until(() => other.role === 'leader', 'the other replica to take over', 30_000);
+    const takeoverMs = performance.now() - t0;
+    console.log(`[replicas] leader cut off from PostgreSQL (lease 3s, renew 0.5s): stepped down after ${Math.round(stepDownMs)} ms, the other led after ${Math.round(takeoverMs)} ms`);
+    // It stepped down before the lease could expire; the takeover waited for the expiry.
+    expect(stepDownMs).toBeLessThan(takeoverMs);
+    // The cut-off replica does not poll or send any more, even when asked.
+    const before = rx.requests.length;
+    await cutOff.pollNow();
+    expect(value(await metrics(cutOff), 'keystore_watch_leader')).toBe(0);
+    expect(await other.pollNow()).toBe(true);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(rx.requests.length).toBe(before);
+    expect(keys()).toEqual(sent);
+    // Healed: it stays a follower (the other holds the lease) and serves the same state again.
+    px.heal();
+    await until(async () => (await fetch(`${cutOff.url}/readyz`)).status === 200 && domain(await metrics(cutOff)) === domain(await metrics(other)), 'the healed replica to follow again', 30_000);
+    expect(cutOff.role).toBe('follower');
+    await px.close();
   });
 });

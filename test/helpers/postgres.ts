@@ -2,7 +2,7 @@
 // refuses to run as root, and the tests run as root in CI), pg_ctl start on a free port with the unix
 // socket in the temp dir, stop and remove it afterwards. No mocks of the database anywhere.
 //
-// Robust on a loaded 2-core machine: fsync off (the tests crash clients, not the OS), generous pg_ctl
+// Robust on a loaded 2-core machine: fsync off (the tests crash clients and the server, never the OS), generous pg_ctl
 // waits, a port taken between probing and binding retried with another port, and restart() keeps the
 // port so running daemons reconnect to the same URL.
 //
@@ -120,8 +120,10 @@ export async function startPostgres(opts: { settings?: Record<string, string> } 
   const settings: Record<string, string> = {
     listen_addresses: '127.0.0.1',
     unix_socket_directories: dir,
+    // fsync off: a commit still reaches the kernel before it returns, so a crash of the SERVER (restart
+    // 'immediate', which the HA tests do) loses nothing; only an OS crash would. synchronous_commit stays
+    // on for exactly that reason (off, a server crash loses the last ~200 ms of commits).
     fsync: 'off',
-    synchronous_commit: 'off',
     full_page_writes: 'off',
     // /dev/shm in a container can be tiny.
     dynamic_shared_memory_type: 'mmap',
