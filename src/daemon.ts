@@ -1,5 +1,6 @@
-// The imperative shell that ties the pieces together: schedule -> poll -> snapshot -> (diff, alerts,
-// outbox) -> persisted state, metrics text and the HTTP API.
+// The process shell: the stateDir lock, the state store, the HTTP API, the schedule and the watchdog.
+// Each scheduled tick runs one poll through src/pipeline/poll-pipeline.ts (read that file to follow a
+// poll from discovery to a Slack message); this file only starts, serves and stops it.
 //
 // Start-up order (nothing is read before the lock, nothing is sent before the port is bound):
 //   1. the stateDir lock (src/state/lock.ts): a second daemon on the same directory exits 2 here, and so
@@ -16,8 +17,7 @@ import type { Snapshot } from './model.js';
 import { publicStore } from './snapshot/public.js';
 import type { Logger } from './log.js';
 import { AwsClients } from './collect/aws-clients.js';
-import { Poller } from './collect/poller.js';
-import { EMPTY_METRICS, encodeSnapshotMetrics, type EncodedMetrics } from './metrics/exposition.js';
+import { SnapshotPoller } from './pipeline/snapshot-poller.js';
 import { SelfMetrics } from './metrics/self.js';
 import { startHttpServer, type RunningHttpServer } from './server/http.js';
 import { nonOverlapping } from './scheduler.js';
@@ -28,13 +28,15 @@ import { openFileStateStore } from './state/file-store.js';
 import { ResilientStateStore } from './state/resilient-store.js';
 import { StateDirLock } from './state/lock.js';
 import { parseSnapshotDoc } from './snapshot/persist.js';
+import { EMPTY_METRICS, encodeSnapshotMetrics } from './metrics/exposition.js';
 import { PgConnection } from './state/postgres-connect.js';
 import { PostgresDocumentStore } from './state/postgres-documents.js';
 import { LeaderLease } from './ha/lease.js';
 import { ReplicaRole } from './ha/replica.js';
-import { AlertPipeline } from './alert/pipeline.js';
+import { AlertPipeline } from './pipeline/alert-pipeline.js';
+import { PollPipeline } from './pipeline/poll-pipeline.js';
 import type { Notifier } from './notify/notifier.js';
-import type { AlertPipelineOptions } from './alert/pipeline.js';
+import type { AlertPipelineOptions } from './pipeline/alert-pipeline.js';
 
 export interface DaemonOptions {
   config: Config;
@@ -71,21 +73,13 @@ const STATE_ALERT = 'state-persist';
 
 export class Daemon {
   readonly metrics = new SelfMetrics();
-  private snapshot: Snapshot | null = null;
-  private snapshotMetrics: EncodedMetrics = EMPTY_METRICS;
-  /** A poll's results were evaluated and its alerts handed to delivery at least once. */
-  private evaluated = false;
-  /** Why the last poll did not get its alerts handled (null when it did). */
-  private lastPollError: string | null = null;
-  /** The last snapshot the alert pipeline processed: the base of the next diff. */
-  private processed: Snapshot | null = null;
-  /** A poll whose evaluation (pipeline.process) failed: evaluated again at the next poll. */
-  private unprocessed: Snapshot | null = null;
+  /** One poll through every stage: src/pipeline/poll-pipeline.ts. */
+  private readonly poll: PollPipeline;
   private lock: StateDirLock | null = null;
   private resilient: ResilientStateStore | null = null;
   private stateLog = { at: 0, suppressed: 0 };
   private readonly clients: AwsClients;
-  private readonly poller: Poller;
+  private readonly poller: SnapshotPoller;
   private store!: StateStore;
   private pipeline!: AlertPipeline;
   private server: RunningHttpServer | null = null;
@@ -95,14 +89,14 @@ export class Daemon {
   }, () => this.timing.started());
   private readonly timing: PollTiming;
   private readonly abort = new AbortController();
-  private readonly now: () => number;
   /** state.backend: postgres: replicas share the database; one leads under a lease, the others follow (src/ha/). */
   private readonly replicated: boolean;
   private ha: { conn: PgConnection; lease: LeaderLease; role: ReplicaRole; docs: PostgresDocumentStore | null } | null = null;
-  /** Bumped at every change of role: a poll that started in another term drops its result. */
-  private term = 0;
+  /** Aborted when this replica stops leading: a poll under way drops its result (the new leader polls itself). */
+  private termAbort = new AbortController();
   /** The document versions the follower's view was built from. */
   private viewKey = '';
+  private readonly now: () => number;
 
   constructor(private readonly opts: DaemonOptions) {
     this.now = opts.now ?? Date.now;
@@ -126,7 +120,7 @@ export class Daemon {
       aws: opts.config.aws, credentials: opts.credentials, observer: this.metrics.awsObserver,
       onWarning: (message, fields) => opts.logger.warn(fields, message),
     });
-    this.poller = new Poller({
+    this.poller = new SnapshotPoller({
       config: opts.config,
       clients: this.clients,
       now: this.now,
@@ -147,6 +141,7 @@ export class Daemon {
         opts.logger.warn({ accountId, code: e.code, error: e.message }, kept ? 'account ListRegions failed; keeping the last known enabled regions' : 'account ListRegions failed; the regions to poll in this account are unknown');
       },
     });
+    this.poll = new PollPipeline({ poller: this.poller, alerts: () => this.pipeline, store: () => this.store, metrics: this.metrics, logger: opts.logger });
     if (this.poller.organizations) {
       const org = this.poller.organizations;
       this.metrics.watchOrganizations(() => org.ageMs(), this.now);
@@ -163,7 +158,7 @@ export class Daemon {
   }
 
   get latest(): Snapshot | null {
-    return this.snapshot;
+    return this.poll.snapshot;
   }
 
   get alerts(): AlertPipeline {
@@ -257,13 +252,9 @@ export class Daemon {
   /** Reads the persisted state (snapshot, alerts, outbox, history) and opens the alert pipeline on it; no delivery yet. */
   private async loadState(): Promise<void> {
     const { config, logger } = this.opts;
-    this.snapshot = await this.store.read('snapshot', parseSnapshotDoc);
-    this.processed = this.snapshot;
-    if (this.snapshot) {
-      this.poller.resume(this.snapshot);
-      this.snapshotMetrics = await encodeSnapshotMetrics(this.snapshot);
-      logger.info({ pollId: this.snapshot.pollId, stores: this.snapshot.stores.length }, 'restored the last snapshot');
-    }
+    const restored = await this.store.read('snapshot', parseSnapshotDoc);
+    await this.poll.restore(restored);
+    if (restored) logger.info({ pollId: restored.pollId, stores: restored.stores.length }, 'restored the last snapshot');
     this.pipeline = await AlertPipeline.open({ config, store: this.store, logger, metrics: this.metrics, notifiers: this.opts.notifiers, now: this.now, outbox: this.opts.outbox });
     // A write that failed while the pipeline was opening had no pipeline to raise the self-alert on.
     const health = this.resilient!.health();
@@ -281,10 +272,10 @@ export class Daemon {
         limits: { maxConnections: config.http.maxConnections, headersTimeout: config.http.headersTimeout, requestTimeout: config.http.requestTimeout, keepAliveTimeout: config.http.keepAliveTimeout },
         observer: this.metrics.httpObserver,
         sources: {
-          metrics: async () => ({ snapshot: this.snapshotMetrics, self: await this.metrics.render() }),
+          metrics: async () => ({ snapshot: this.poll.snapshotMetrics, self: await this.metrics.render() }),
           ready: () => this.readiness(),
           stores: (f) => this.storesView(f),
-          targets: () => ({ pollId: this.snapshot?.pollId ?? null, targets: this.snapshot?.targets ?? [] }),
+          targets: () => ({ pollId: this.poll.snapshot?.pollId ?? null, targets: this.poll.snapshot?.targets ?? [] }),
           alerts: () => ({ alerts: this.pipeline.firing(), self: this.pipeline.firingSelf() }),
           events: (limit) => ({ events: this.pipeline.recentEvents(limit) }),
           outbox: (limit) => this.pipeline.outbox.view(limit),
@@ -347,27 +338,26 @@ export class Daemon {
   /** Elected: reload everything from the database, then poll and deliver; every write carries `epoch`. */
   private async lead(epoch: number): Promise<void> {
     const ha = this.ha!;
-    this.term++;
+    this.termAbort = new AbortController();
     this.metrics.leader.set(1);
     this.metrics.leaseEpoch.set(epoch);
     this.resilient = this.resilientOver(ha.docs!.withFence(() => (ha.lease.epoch === epoch ? epoch : null)));
     this.store = this.resilient;
     await this.loadState();
-    this.unprocessed = null;
     // The previous leader's committed poll counts as evaluated (no readiness blip at a failover).
-    this.evaluated = this.snapshot !== null;
-    this.lastPollError = null;
+    this.poll.evaluated = this.poll.snapshot !== null;
+    this.poll.lastPollError = null;
     this.pipeline.startDelivery();
     if (this.opts.schedule !== false) {
       this.timing.start(this.polls);
       void this.polls.trigger();
     }
-    this.opts.logger.info({ epoch, pollId: this.snapshot?.pollId ?? null, pending: this.pipeline.outbox.pending() }, 'leading: state reloaded, polling and delivering');
+    this.opts.logger.info({ epoch, pollId: this.poll.snapshot?.pollId ?? null, pending: this.pipeline.outbox.pending() }, 'leading: state reloaded, polling and delivering');
   }
 
   /** Deposed: stop polling and sending now; a poll under way drops its result (its writes are refused anyway). */
   private async follow(reason: string): Promise<void> {
-    this.term++;
+    this.termAbort.abort(new Error('no longer the leader'));
     this.metrics.leader.set(0);
     this.metrics.leaseEpoch.set(0);
     this.timing.stop();
@@ -395,9 +385,8 @@ export class Daemon {
     const encoded = snapshot ? await encodeSnapshotMetrics(snapshot) : EMPTY_METRICS;
     // Elected meanwhile: lead() has loaded its own state.
     if (ha.role.role !== 'follower') return;
-    this.snapshot = snapshot;
-    this.processed = snapshot;
-    this.snapshotMetrics = encoded;
+    this.poll.snapshot = snapshot;
+    this.poll.snapshotMetrics = encoded;
     this.pipeline = pipeline;
     this.viewKey = key;
     if (snapshot) this.metrics.lastPoll.set(snapshot.finishedAt / 1000);
@@ -414,11 +403,12 @@ export class Daemon {
     if (this.ha && this.ha.role.role === 'follower') {
       // A follower serves the leader's committed state: ready while it can read it.
       if (this.ha.role.refreshError) reasons.push(`follower: cannot read the latest committed state from PostgreSQL: ${this.ha.role.refreshError}`);
-      else if (!this.snapshot) reasons.push('follower: no committed snapshot yet (waiting for the leader\'s first poll)');
+      else if (!this.poll.snapshot) reasons.push('follower: no committed snapshot yet (waiting for the leader\'s first poll)');
       return { ready: reasons.length === 0, reasons };
     }
-    if (!this.evaluated) reasons.push(this.lastPollError ? `no poll evaluated yet; the last one failed: ${this.lastPollError}` : 'waiting for the first poll');
-    else if (this.lastPollError) reasons.push(`the last poll failed: ${this.lastPollError}`);
+    const { evaluated, lastPollError } = this.poll;
+    if (!evaluated) reasons.push(lastPollError ? `no poll evaluated yet; the last one failed: ${lastPollError}` : 'waiting for the first poll');
+    else if (lastPollError) reasons.push(`the last poll failed: ${lastPollError}`);
     for (const a of this.pipeline?.self.firing() ?? []) if (a.severity === 'critical') reasons.push(a.summary);
     return { ready: reasons.length === 0, reasons };
   }
@@ -460,69 +450,16 @@ export class Daemon {
   }
 
   private storesView(f: { state?: string; accountId?: string; region?: string; type?: string }) {
-    const stores = (this.snapshot?.stores ?? []).filter(
+    const stores = (this.poll.snapshot?.stores ?? []).filter(
       (s) => (!f.state || s.state === f.state) && (!f.accountId || s.accountId === f.accountId) && (!f.region || s.region === f.region) && (!f.type || s.type === f.type),
     );
-    return { pollId: this.snapshot?.pollId ?? null, takenAt: this.snapshot ? new Date(this.snapshot.finishedAt).toISOString() : null, stores: stores.map(publicStore) };
+    return { pollId: this.poll.snapshot?.pollId ?? null, takenAt: this.poll.snapshot ? new Date(this.poll.snapshot.finishedAt).toISOString() : null, stores: stores.map(publicStore) };
   }
 
-  private async runPoll(): Promise<void> {
-    // A follower never polls AWS; deposed while polling, the result is dropped (the new leader polls itself).
-    if (this.ha && this.ha.role.role !== 'leader') return;
-    const term = this.term;
-    const { logger } = this.opts;
-    const t0 = performance.now();
-    let stage = 'poll';
-    try {
-      const next = await this.poller.poll(this.snapshot, this.abort.signal);
-      if (this.abort.signal.aborted || term !== this.term) return;
-      this.snapshot = next;
-      stage = 'metrics';
-      this.snapshotMetrics = await encodeSnapshotMetrics(next);
-      const seconds = (performance.now() - t0) / 1000;
-      this.metrics.pollDuration.observe(seconds);
-      this.metrics.polls.inc();
-      this.metrics.accounts.set(new Set(next.targets.map((t) => t.accountId)).size);
-      const down = next.targets.filter((t) => t.status === 'failed');
-      logger.info({ pollId: next.pollId, seconds: Number(seconds.toFixed(3)), targets: next.targets.length, down: down.length, stores: next.stores.length }, 'poll finished');
-      for (const t of down) logger.warn({ accountId: t.accountId, region: t.region, code: t.error?.code, error: t.error?.message, consecutiveFailures: t.consecutiveFailures }, 'target down; keeping its last known stores (stale)');
-      // Alert state (with the notifications it decided) first, snapshot last: a crash in between replays
-      // the diff against the same previous snapshot, and the alert state skips a poll it already saw.
-      // A state write the disk refuses does not throw here (ResilientStateStore): the alerts are still
-      // handled from memory. The diff base is the last snapshot the pipeline processed, so a poll whose
-      // alerts could not be handled is diffed again next time rather than skipped.
-      stage = 'alerts';
-      // A poll whose evaluation failed last time is evaluated once more first, so its changes still reach
-      // the history (/api/v1/events) and the alert lifecycle: diffing only the last processed snapshot
-      // against this one would lose a change that came and went in between. One retry: a poll that fails
-      // again is given up (logged) so a poll that cannot be evaluated never holds back the fresh ones.
-      const retry = this.unprocessed;
-      this.unprocessed = null;
-      if (retry && retry.pollId > (this.processed?.pollId ?? 0)) {
-        try {
-          await this.pipeline.process(this.processed, retry);
-          this.processed = retry;
-          logger.info({ pollId: retry.pollId }, 'evaluated a poll whose evaluation had failed');
-        } catch (err) {
-          logger.error({ err, pollId: retry.pollId }, 'the evaluation of a poll failed twice; its intermediate changes are given up');
-        }
-      }
-      this.unprocessed = next;
-      await this.pipeline.process(this.processed, next);
-      this.processed = next;
-      this.unprocessed = null;
-      stage = 'state';
-      await this.store.write('snapshot', next);
-      // Only now: the poll's results were evaluated and its alerts handed to delivery, so
-      // KeystoreWatchNotPolling (on this metric) also catches a pipeline that cannot handle alerts.
-      this.metrics.lastPoll.set(next.finishedAt / 1000);
-      this.evaluated = true;
-      this.lastPollError = null;
-    } catch (err) {
-      const reason = `${stage === 'poll' ? '' : `${stage}: `}${err instanceof Error ? err.message : String(err)}`.replace(/\s+/g, ' ').slice(0, 500);
-      this.lastPollError = reason;
-      logger.error({ err, stage, reason }, 'poll failed');
-    }
+  private runPoll(): Promise<void> {
+    // A follower never polls AWS; deposed while polling, the term's signal drops the result (the new leader polls itself).
+    if (this.ha && this.ha.role.role !== 'leader') return Promise.resolve();
+    return this.poll.run(this.ha ? AbortSignal.any([this.abort.signal, this.termAbort.signal]) : this.abort.signal);
   }
 
   /** Graceful stop: abandon the running poll after `graceMs`, deliver what the outbox can, close the server. */

@@ -1,5 +1,6 @@
-// One poll: resolve accounts, walk every account x region with bounded concurrency and a deadline per
-// target, enrich CloudHSM stores with their clusters, optionally probe, and build the next snapshot.
+// Collecting one poll: resolve accounts, walk every account x region with bounded concurrency and a
+// deadline per target, enrich CloudHSM stores with their clusters, optionally probe. The snapshot is
+// built from the collection by the next stage (src/pipeline/snapshot-poller.ts).
 // Failures stay inside their target: a target that fails keeps its last known stores, marked stale.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GenerateRandomCommand } from '@aws-sdk/client-kms';
@@ -12,7 +13,7 @@ import { mapBounded } from '../util/map-bounded.js';
 import { AwsClients, errorCode } from './aws-clients.js';
 import { walkKeyStores } from './key-stores.js';
 import { describeClusters } from './clusters.js';
-import { buildSnapshot, type TargetPollResult } from '../snapshot/build.js';
+import type { CollectedPoll, TargetPollResult } from './result.js';
 import type { EnrichProblem } from '../discover/organizations.js';
 import { OrganizationSource } from '../discover/organization-source.js';
 import { buildTargets, resolveAccounts, type AccountRef } from '../discover/targets.js';
@@ -199,7 +200,8 @@ export class Poller {
     if (prev) this.pollId = Math.max(this.pollId, prev.pollId);
   }
 
-  async poll(prev: Snapshot | null, signal?: AbortSignal): Promise<Snapshot> {
+  /** Collects one poll (the pollId follows `prev`'s and any resumed one). */
+  async collect(prev: Pick<Snapshot, 'pollId'> | null, signal?: AbortSignal): Promise<CollectedPoll> {
     const startedAt = this.now();
     const pollId = Math.max(this.pollId, prev?.pollId ?? 0) + 1;
     this.pollId = pollId;
@@ -223,13 +225,16 @@ export class Poller {
       signal?.removeEventListener('abort', abortRunning);
     }
     await this.settleUnrecognized(results, signal);
-    const snapshot = buildSnapshot(prev, [...plan.settled, ...results], { pollId, startedAt, finishedAt: this.now() });
-    // Forget probe times of stores that are gone, so churn cannot grow the map without end.
-    if (this.lastProbeAt.size > 0) {
-      const present = new Set(snapshot.stores.map(storeKey));
-      for (const k of this.lastProbeAt.keys()) if (!present.has(k)) this.lastProbeAt.delete(k);
-    }
-    return snapshot;
+    return { pollId, startedAt, finishedAt: this.now(), results: [...plan.settled, ...results] };
+  }
+
+  /** Forgets probe times of stores that are gone (`present`: the store keys of the latest snapshot), so churn cannot grow the map without end. */
+  forgetProbesExcept(present: ReadonlySet<string>): void {
+    for (const k of this.lastProbeAt.keys()) if (!present.has(k)) this.lastProbeAt.delete(k);
+  }
+
+  get probeTimes(): number {
+    return this.lastProbeAt.size;
   }
 
   /**

@@ -23,10 +23,10 @@ import { createNotifiers } from '../notify/index.js';
 import { Outbox, systemClock, type DeadLetter, type OutboxOptions } from '../notify/outbox.js';
 import { BoundedHistory } from '../state/history.js';
 import { diffSnapshots, emptyDiffCarry, type Change, type DiffCarry } from '../diff/diff.js';
-import { emptyAlertState, evaluateAlerts, firingAlerts, firingCountBySeverity, type AlertState } from './engine.js';
-import { groupForDelivery } from './group.js';
-import { defaultSeverity, guidanceFor } from './remediation/guidance.js';
-import { SelfAlerts, type SelfAlertInput } from './self-alerts.js';
+import { emptyAlertState, evaluateAlerts, firingAlerts, firingCountBySeverity, type AlertState } from '../alert/engine.js';
+import { groupForDelivery } from '../alert/group.js';
+import { defaultSeverity, guidanceFor } from '../alert/remediation/guidance.js';
+import { SelfAlerts, type SelfAlertInput } from '../alert/self-alerts.js';
 
 export interface AlertPipelineOptions {
   config: Config;
