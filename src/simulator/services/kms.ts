@@ -1,8 +1,10 @@
-// KMS (TrentService, AWS JSON 1.1): the custom key store operations keystore-watch uses.
+// KMS (TrentService, AWS JSON 1.1): the custom key store operations keystore-watch uses, and the
+// administration calls (./kms-admin.ts) that fire drills use to change a store the way people do.
 import { randomBytes } from 'node:crypto';
 import { AwsError } from '../errors.js';
 import { injectedStatus } from '../faults.js';
 import type { Fleet, Store } from '../fleet.js';
+import { callerActor, createCustomKeyStore, deleteCustomKeyStore, updateCustomKeyStore } from './kms-admin.js';
 import { applyOverrides, epochSeconds, optionalInt, optionalString, type Input, type Service, type ServiceContext } from './service.js';
 
 /** Page size when the caller sends no Limit. */
@@ -96,13 +98,22 @@ function generateRandom(input: Input, ctx: ServiceContext) {
   return { Plaintext: randomBytes(n).toString('base64') };
 }
 
-/** ConnectCustomKeyStore and DisconnectCustomKeyStore: a required store id of the caller's, then the state machine. */
-function stateChange(change: (fleet: Fleet, id: string) => void) {
+/**
+ * ConnectCustomKeyStore and DisconnectCustomKeyStore: a required store id of the caller's, then the state
+ * machine. CloudTrail records the call with the caller's identity, with errorCode/errorMessage when it fails.
+ */
+function stateChange(eventName: 'ConnectCustomKeyStore' | 'DisconnectCustomKeyStore', change: (fleet: Fleet, id: string) => void) {
   return (input: Input, ctx: ServiceContext) => {
     const id = optionalString(input, 'CustomKeyStoreId', 1, 64);
     if (id === undefined) throw new AwsError('ValidationException', "1 validation error detected: Value null at 'customKeyStoreId' failed to satisfy constraint: Member must not be null");
-    ownStore(ctx, id);
-    change(ctx.fleet, id);
+    const store = ownStore(ctx, id);
+    try {
+      change(ctx.fleet, id);
+    } catch (err) {
+      if (err instanceof AwsError) ctx.fleet.recordKeyStoreEvent(store, eventName, callerActor(ctx), { error: { code: err.code, message: err.message } });
+      throw err;
+    }
+    ctx.fleet.recordKeyStoreEvent(ctx.fleet.getStore(id) ?? store, eventName, callerActor(ctx));
     return {};
   };
 }
@@ -113,7 +124,10 @@ export const kms: Service = {
   operations: {
     DescribeCustomKeyStores: describeCustomKeyStores,
     GenerateRandom: generateRandom,
-    ConnectCustomKeyStore: stateChange((fleet, id) => fleet.connect(id)),
-    DisconnectCustomKeyStore: stateChange((fleet, id) => fleet.disconnect(id)),
+    ConnectCustomKeyStore: stateChange('ConnectCustomKeyStore', (fleet, id) => fleet.connect(id)),
+    DisconnectCustomKeyStore: stateChange('DisconnectCustomKeyStore', (fleet, id) => fleet.disconnect(id)),
+    CreateCustomKeyStore: createCustomKeyStore,
+    UpdateCustomKeyStore: updateCustomKeyStore,
+    DeleteCustomKeyStore: deleteCustomKeyStore,
   },
 };
