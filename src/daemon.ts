@@ -1,4 +1,6 @@
 // The process shell: the stateDir lock, the state store, the HTTP API, the schedule and the watchdog.
+// With state.backend: postgres there is no stateDir lock: replicas share the database and one leads
+// under a lease (src/ha/); see "Replicas on PostgreSQL" below.
 // Each scheduled tick runs one poll through src/pipeline/poll-pipeline.ts (read that file to follow a
 // poll from discovery to a Slack message); this file only starts, serves and stops it.
 //
@@ -234,7 +236,7 @@ export class Daemon {
           // (monotonic, so a backward clock step cannot silence the reminder lines).
           const t = monotonicNow();
           if (first || t - this.stateLog.at >= 60_000) {
-            const fields = { err: f.error, stateDir: config.stateDir, document: f.name, code: f.code, reason: f.reason, failedWritesSinceLastLine: this.stateLog.suppressed };
+            const fields = { err: f.error, ...(this.ha ? { schema: config.state.schema } : { stateDir: config.stateDir }), document: f.name, code: f.code, reason: f.reason, failedWritesSinceLastLine: this.stateLog.suppressed };
             if (first) logger.error(fields, 'cannot persist state; still evaluating and delivering alerts from memory');
             else logger.warn(fields, 'state still cannot be persisted');
             this.stateLog = { at: t, suppressed: 0 };
@@ -242,6 +244,11 @@ export class Daemon {
           this.pipeline?.self.raise(this.stateAlert(f.reason));
         },
         onRecovered: (downMs) => {
+          if (this.ha) {
+            logger.info({ schema: config.state.schema, downSeconds: Math.round(downMs / 1000) }, 'state persisted again; the in-memory state is in PostgreSQL');
+            this.pipeline?.self.resolve(STATE_ALERT, `keystore-watch writes its state to PostgreSQL (schema ${config.state.schema}) again; what it held in memory is written.`);
+            return;
+          }
           logger.info({ stateDir: config.stateDir, downSeconds: Math.round(downMs / 1000) }, 'state persisted again; the in-memory state is on disk');
           this.pipeline?.self.resolve(STATE_ALERT, `keystore-watch writes its state to ${config.stateDir} again; what it held in memory is on disk.`);
         },
@@ -418,8 +425,18 @@ export class Daemon {
     return this.resilient?.health() ?? { ok: true, failing: null };
   }
 
-  private stateAlert(reason: string) {
+  private stateAlert(reason: string): { id: string; severity: 'critical'; summary: string; detail: string; details: Record<string, string> } {
     const dir = this.opts.config.stateDir;
+    if (this.ha) {
+      const { schema, leaseDuration } = this.opts.config.state;
+      return {
+        id: STATE_ALERT,
+        severity: 'critical' as const,
+        summary: `keystore-watch cannot persist state: ${reason}`,
+        detail: `Writes to PostgreSQL (schema ${schema}) fail. The leader still evaluates and sends alerts from memory, and writes them back when the database answers; if it cannot renew its lease within ${leaseDuration / 1000} s it stops leading (another replica that reaches the database takes over from the last committed state; duplicates possible for what was sent meanwhile).`,
+        details: { 'PostgreSQL schema': schema },
+      };
+    }
     return {
       id: STATE_ALERT,
       severity: 'critical' as const,

@@ -25,7 +25,7 @@
 // (Across processes this check and the append are not one atomic step; the stateDir lock is what
 // keeps a second process out. The file backend is the single-replica default.)
 import { createHash } from 'node:crypto';
-import { copyFile, open, readFile, rename, stat } from 'node:fs/promises';
+import { copyFile, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import {
   NotLeaderError, outboxKeyString,
@@ -111,11 +111,13 @@ export class FileStateBackend implements StateBackend {
 
   load(opts: LoadOptions = {}): Promise<LoadedState> {
     return this.serial(async () => {
+      await this.removeStaleEpochTemps();
       this.mem = await this.readCheckpoint(opts);
       const replayed = await this.replayJournal();
       this.mem.epoch = Math.max(this.mem.epoch, await this.readEpochFile());
       // Fold a replayed journal into the documents now, so the next start reads them directly.
       if (replayed > 0) await this.checkpoint();
+      this.loaded = true;
       return this.snapshotOfMemory();
     });
   }
@@ -146,6 +148,9 @@ export class FileStateBackend implements StateBackend {
 
   private write(op: JournalOp): Promise<void> {
     if (this.closed) return Promise.reject(new Error('state backend is closed'));
+    // Memory is what a checkpoint writes back: writing before load() would fold an empty state over the
+    // directory's documents and lose them.
+    if (!this.loaded) return Promise.reject(new Error('state backend: load() must complete before the first write'));
     // Encode at call time: a caller mutating its objects afterwards cannot change what is written.
     let line: string;
     try {
@@ -171,6 +176,14 @@ export class FileStateBackend implements StateBackend {
   }
 
   private epochOnDisk = 0;
+  private loaded = false;
+
+  /** A crash between writing the epoch's temp file and renaming it leaves the temp file: remove it. */
+  private async removeStaleEpochTemps(): Promise<void> {
+    for (const f of await readdir(this.docs.dir)) {
+      if (/^epoch\.\d+\.tmp$/.test(f)) await unlink(path.join(this.docs.dir, f)).catch(() => {});
+    }
+  }
 
   private get epochPath(): string {
     return path.join(this.docs.dir, EPOCH_FILE);

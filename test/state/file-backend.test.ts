@@ -141,4 +141,16 @@ describe('FileStateBackend', () => {
     expect(s.outbox.meta?.nextSeq).toBe(3);
     expect(s.epoch).toBe(0);
   });
+
+  it('refuses writes before load(): a checkpoint of an empty memory would overwrite the directory', async () => {
+    const dir = await tmp();
+    const b = await FileStateBackend.open({ dir });
+    await b.load();
+    await commitPolls(b, 1, 1, 2);
+    await b.close();
+    const early = await FileStateBackend.open({ dir, checkpointBytes: 0 });
+    await expect(early.commit({ epoch: 1 }, pollCommit(3), RETENTION)).rejects.toThrow(/load\(\) must complete/);
+    expect(consistentPoll(await early.load())).toBe(2);
+    await early.close();
+  });
 });
