@@ -14,6 +14,19 @@ export const DASHBOARD_PATH = join(dirname(fileURLToPath(import.meta.url)), '..'
 
 const DS = { type: 'prometheus', uid: '${datasource}' } as const;
 
+/**
+ * Two replicas (docs/ha.md) serve the same domain series, so Prometheus holds each twice, once per
+ * instance/pod. Every domain series (the stores, clusters and targets keystore-watch reports, and the
+ * daemon's gauges read from the shared state) is read through `max without(instance, pod) (...)`:
+ * panels show one line per store, sums count a store once, and the `group_left` joins never meet two
+ * series per match group. Applied to every query when the dashboard is built, so panels added later
+ * get it too; counters of work done (rates) are summed as they are, since each process counts only
+ * what it did itself. test/kit/dashboard.test.ts checks that no domain series is read bare.
+ */
+export const REPLICA_DEDUP = 'max without(instance, pod)';
+export const DOMAIN_SERIES = /(?<![\w:])((?:kms_custom_key_store_\w+|aws_cloudhsm_\w+|keystore_watch_(?:cluster_missing|probe_denied|target_up|target_consecutive_failures|target_poll_duration_seconds|cloudhsm_enrichment_up|targets|account_info|accounts|outbox_pending|alerts_firing|self_alert|poll_overdue|last_poll_timestamp_seconds|organizations_age_seconds))(?![\w:])(?:\{(?:[^}"]|"(?:[^"\\]|\\.)*")*\})?)(?!\s*\[)/g;
+export const dedupReplicas = (expr: string): string => expr.replace(DOMAIN_SERIES, (sel) => `${REPLICA_DEDUP} (${sel})`);
+
 /** Label matchers every account/region-scoped series gets. */
 const AR = 'account_id=~"$account_id", region=~"$region"';
 /** The info series filtered by all three variables; joined to scope store series by type. */
@@ -340,6 +353,14 @@ const rows: Row[] = [
       },
       stat('Accounts polled', 'AWS accounts keystore-watch polls (explicit and discovered through Organizations).',
         'max(keystore_watch_accounts)', 'none', GREEN, 4, { h: 5 }),
+      // Per replica on purpose (not aggregated away): which replica leads, and that exactly one does (docs/ha.md).
+      timeseries('Leader per replica', 'keystore_watch_leader per replica: 1 on the one that polls AWS and delivers notifications, 0 on a follower (state.backend: postgres; a single replica on the file backend always leads). "leaders" should be 1; 0 for a moment during a failover.',
+        [
+          { expr: 'keystore_watch_leader', legendFormat: '{{instance}}' },
+          { expr: 'sum(keystore_watch_leader)', legendFormat: 'leaders' },
+        ], 'none', 20, { h: 6, min: 0, decimals: 0 }),
+      stat('Lease epoch', 'The leader lease epoch: it grows by one at every change of leader (a failover, a rolling update), never with a renewal.',
+        'max(keystore_watch_lease_epoch)', 'none', GREEN, 4, { h: 6 }),
     ],
   },
 ];
@@ -394,7 +415,7 @@ export function buildDashboard(): Json {
           datasource: DS,
           refId: refIds[i],
           editorMode: 'code',
-          expr: t.expr,
+          expr: dedupReplicas(t.expr),
           legendFormat: t.legendFormat ?? '__auto',
           range: !t.instant,
           instant: !!t.instant,
