@@ -50,6 +50,8 @@ import {
 } from '../model.js';
 import { SUBJECT_DETAIL, defaultSeverity } from './remediation/guidance.js';
 import { deniedAction } from '../collect/target-errors.js';
+import { DEFAULT_CLOUDWATCH_THRESHOLDS, observeCloudWatch } from './conditions/cloudwatch.js';
+import { withChangeActors } from './conditions/change-actors.js';
 
 export interface AlertEntry {
   alertKey: string;
@@ -116,6 +118,8 @@ export interface EvaluateInput {
   previous?: Snapshot | null;
   alerting: Config['alerting'];
   probe: Config['probe'];
+  /** CloudWatch finding thresholds (default: the schema's). */
+  cloudwatch?: Config['cloudwatch'];
   now: number;
   guidanceFor: (c: Condition, s: AlertSubject) => Guidance;
   severityFor?: (c: Condition) => Severity;
@@ -505,6 +509,13 @@ export function evaluateAlerts(input: EvaluateInput): EvaluateResult {
     if (s.stale && input.state.flaps?.[sk]) ctx.flaps[sk] = input.state.flaps[sk]!;
   }
   observeDeniedAccounts(snapshot.targets, ctx, record);
+  // Registered condition sets (one file each under ./conditions).
+  observeCloudWatch({
+    snapshot, thresholds: input.cloudwatch ?? DEFAULT_CLOUDWATCH_THRESHOLDS, certificateWarning: alerting.certificateExpiryWarning,
+    storeSubject, storeSubjectKey: (s) => storeSubjectKey(s), clusterSubjectKey,
+  }, record);
+  // "Who changed it" (CloudTrail) on the store findings about a change.
+  withChangeActors(snapshot, observations);
 
   const alerts: Record<string, AlertEntry> = {};
   const notifications: AlertNotification[] = [];

@@ -5,6 +5,8 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { CloudHSMV2Client } from '@aws-sdk/client-cloudhsm-v2';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import { AccountClient } from '@aws-sdk/client-account';
 import { OrganizationsClient } from '@aws-sdk/client-organizations';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
@@ -17,7 +19,7 @@ import { LendingPool, leaseCredentials, leaseRequestHandler, type Lease } from '
 import { endpointVariant, type FipsService } from './fips.js';
 import { isAssumedRoleArn } from '../config/partitions.js';
 
-export type AwsService = 'kms' | 'cloudhsmv2' | 'sts' | 'organizations' | 'account';
+export type AwsService = 'kms' | 'cloudhsmv2' | 'sts' | 'organizations' | 'account' | 'cloudwatch' | 'cloudtrail';
 
 /** Who the base credentials are (STS GetCallerIdentity). */
 export interface CallerIdentity {
@@ -113,6 +115,8 @@ export class AwsClients {
   private readonly kms: LendingPool<KMSClient>;
   private readonly cloudHsm: LendingPool<CloudHSMV2Client>;
   private readonly agents: { http: HttpAgent; https: HttpsAgent };
+  /** CloudWatch and CloudTrail clients per service, region and role (one enrichment call set per target and poll). */
+  private readonly monitoring = new Map<string, CloudWatchClient | CloudTrailClient>();
 
   constructor(private readonly opts: AwsClientsOptions) {
     const { aws } = opts;
@@ -359,6 +363,32 @@ export class AwsClients {
     return client;
   }
 
+  /** A CloudWatch client of the target's region signing as the target's account (GetMetricData, ListMetrics). */
+  cloudWatch(target: Pick<Target, 'region' | 'roleArn' | 'externalId'>): CloudWatchClient {
+    return this.monitoringClient('cloudwatch', target, () => new CloudWatchClient({ ...this.common(target.region), ...this.endpointFor('cloudwatch', target.region), credentials: this.liveCredentials(target) }));
+  }
+
+  /** A CloudTrail client of the target's region signing as the target's account (LookupEvents). Single attempt: the caller paces to 2 requests/s. */
+  cloudTrail(target: Pick<Target, 'region' | 'roleArn' | 'externalId'>): CloudTrailClient {
+    return this.monitoringClient('cloudtrail', target, () => new CloudTrailClient({ ...this.common(target.region), ...this.endpointFor('cloudtrail', target.region), maxAttempts: 1, credentials: this.liveCredentials(target) }));
+  }
+
+  /** Credentials looked up per request, so resetCredentials() is honoured; marked memoized so the SDK keeps no copy. */
+  private liveCredentials(target: Pick<Target, 'roleArn' | 'externalId'>) {
+    return Object.assign(() => this.credentialsFor(target)(), { memoized: true });
+  }
+
+  private monitoringClient<C extends CloudWatchClient | CloudTrailClient>(service: 'cloudwatch' | 'cloudtrail', target: Pick<Target, 'region' | 'roleArn' | 'externalId'>, make: () => C): C {
+    const key = `${service}|${target.region}|${target.roleArn ?? ''}|${target.externalId ?? ''}`;
+    let client = this.monitoring.get(key) as C | undefined;
+    if (!client) {
+      client = make();
+      instrument(client as unknown as MiddlewareClient, service, this.opts.observer);
+      this.monitoring.set(key, client);
+    }
+    return client;
+  }
+
   /** Clients built so far, per service (the benchmark reports them; tests bound them). */
   get clientsCreated(): { kms: number; cloudhsmv2: number } {
     return { kms: this.kms.created, cloudhsmv2: this.cloudHsm.created };
@@ -397,6 +427,7 @@ export class AwsClients {
   close(): void {
     this.kms.clear();
     this.cloudHsm.clear();
+    this.monitoring.clear();
     this.credentials.clear();
     this.stsClient = null;
     this.orgClient = null;
