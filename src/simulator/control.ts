@@ -23,6 +23,23 @@ const required = (body: any, field: string): string => {
   return v;
 };
 const without = (body: any, ...fields: string[]) => Object.fromEntries(Object.entries(body ?? {}).filter(([k]) => !fields.includes(k)));
+/** Duration fields of a body ("90s", or ms numbers) -> milliseconds. */
+const durations = (body: any, fields: string[]): Record<string, number> => {
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(body ?? {})) if (!fields.includes(k)) throw new SimError(`${k}: unknown field; one of ${fields.join(', ')}`, 400);
+  for (const k of fields) {
+    const v = body?.[k];
+    if (v === undefined) continue;
+    const ms = typeof v === 'number' ? v : parseDuration(v);
+    if (ms === null || !Number.isFinite(ms) || ms < 0) throw new SimError(`${k}: a duration such as "30s" (or milliseconds)`, 400);
+    out[k] = ms;
+  }
+  return out;
+};
+const recordCall = (f: Fleet, id: string, eventName: 'ConnectCustomKeyStore' | 'DisconnectCustomKeyStore', actor: unknown) => {
+  if (actor === undefined || actor === null) return;
+  f.addTrailEvent({ store: id, eventName, actor });
+};
 const found = <T>(value: T | undefined, what: string): T => {
   if (value === undefined) throw new SimError(`no ${what}`, 404);
   return value;
@@ -33,11 +50,30 @@ route('GET', '/_sim/fleet', (f, _p, _b, q) => f.snapshot({ account: q.get('accou
 route('GET', '/_sim/stats', (f) => f.stats());
 
 route('GET', '/_sim/stores/:id', (f, p) => found(f.getStore(p.id!), `store ${p.id}`));
-route('POST', '/_sim/stores', (f, _p, b) => f.addStore(required(b, 'account'), required(b, 'region'), without(b, 'account', 'region')), 201);
-route(['PATCH', 'POST'], '/_sim/stores/:id', (f, p, b) => f.setStore(p.id!, b));
-route('DELETE', '/_sim/stores/:id', (f, p) => { f.removeStore(p.id!); return { deleted: p.id }; });
-route('POST', '/_sim/stores/:id/connect', (f, p) => { f.connect(p.id!); return f.getStore(p.id!); });
-route('POST', '/_sim/stores/:id/disconnect', (f, p) => { f.disconnect(p.id!); return f.getStore(p.id!); });
+// `actor` ({ arn | service, sourceIp?, userAgent? }) in a body: CloudTrail records the KMS call the change takes.
+route('POST', '/_sim/stores', (f, _p, b) => f.addStore(required(b, 'account'), required(b, 'region'), without(b, 'account', 'region', 'actor'), { actor: b?.actor }), 201);
+route(['PATCH', 'POST'], '/_sim/stores/:id', (f, p, b) => f.setStore(p.id!, without(b, 'actor'), { actor: b?.actor }));
+route('DELETE', '/_sim/stores/:id', (f, p, b) => { f.removeStore(p.id!, { actor: b?.actor }); return { deleted: p.id }; });
+route('POST', '/_sim/stores/:id/connect', (f, p, b) => { f.connect(p.id!); recordCall(f, p.id!, 'ConnectCustomKeyStore', b?.actor); return f.getStore(p.id!); });
+route('POST', '/_sim/stores/:id/disconnect', (f, p, b) => { f.disconnect(p.id!); recordCall(f, p.id!, 'DisconnectCustomKeyStore', b?.actor); return f.getStore(p.id!); });
+
+// CloudWatch: what stores and clusters publish, and when datapoints become readable.
+route('GET', '/_sim/metrics', (f, _p, _b, q) => {
+  const account = q.get('account');
+  const region = q.get('region');
+  if (!account || !region) throw new SimError('account and region query parameters are required', 400);
+  return f.metrics.list(account, region, f.now());
+});
+route('GET', '/_sim/metrics/:id', (f, p) => found(f.metrics.spec(p.id!), `store or cluster ${p.id}`));
+route(['PATCH', 'PUT'], '/_sim/metrics/:id', (f, p, b) => f.setMetrics(p.id!, b));
+route('GET', '/_sim/cloudwatch', (f) => f.metrics.settings);
+route('PATCH', '/_sim/cloudwatch', (f, _p, b) => { f.metrics.configure(durations(b, ['publishDelay', 'history'])); return f.metrics.settings; });
+
+// CloudTrail: every recorded event (delivered or not), recording one, and the delivery delay.
+route('GET', '/_sim/cloudtrail/events', (f, _p, _b, q) => f.trail.everything({ account: q.get('account') ?? undefined, region: q.get('region') ?? undefined }));
+route('POST', '/_sim/cloudtrail/events', (f, _p, b) => f.addTrailEvent(b), 201);
+route('GET', '/_sim/cloudtrail', (f) => ({ deliveryDelay: f.trail.delay }));
+route('PATCH', '/_sim/cloudtrail', (f, _p, b) => { const d = durations(b, ['deliveryDelay']); if (d.deliveryDelay !== undefined) f.trail.delay = d.deliveryDelay; return { deliveryDelay: f.trail.delay }; });
 
 route('GET', '/_sim/clusters/:id', (f, p) => found(f.getCluster(p.id!), `cluster ${p.id}`));
 route('POST', '/_sim/clusters', (f, _p, b) => f.addCluster(required(b, 'account'), required(b, 'region'), without(b, 'account', 'region')), 201);

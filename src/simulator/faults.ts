@@ -6,6 +6,13 @@ import type { Faults, InjectedError, ServiceName } from './scenario.js';
 /** KMS custom key store operations share the documented 5 requests/s per account and region, each counted separately. */
 export const RATE_LIMITED_BY_DEFAULT = new Set(['DescribeCustomKeyStores', 'ConnectCustomKeyStore', 'DisconnectCustomKeyStore', 'CreateCustomKeyStore', 'UpdateCustomKeyStore', 'DeleteCustomKeyStore']);
 
+/**
+ * Fixed AWS quotas per account and region, applied unless `rateLimits` names the operation (0 = unlimited):
+ * CloudWatch GetMetricData 50 TPS and ListMetrics 25 TPS (CloudWatch service quotas); CloudTrail
+ * LookupEvents 2 TPS (CloudTrail quotas: "2 transactions per second per account per Region", not adjustable).
+ */
+export const FIXED_QUOTAS: Record<string, number> = { GetMetricData: 50, ListMetrics: 25, LookupEvents: 2 };
+
 /** HTTP status of an injected AWS error code when the fault does not set one. */
 const STATUS: Record<ServiceName, Record<string, number>> = {
   kms: { KMSInternalException: 500, DependencyTimeoutException: 503, KMSInvalidStateException: 409, ServiceUnavailableException: 503 },
@@ -13,6 +20,8 @@ const STATUS: Record<ServiceName, Record<string, number>> = {
   organizations: { AccessDeniedException: 403, AWSOrganizationsNotInUseException: 404, ServiceException: 500, TooManyRequestsException: 429 },
   sts: { AccessDenied: 403, RegionDisabledException: 403, InternalFailure: 500, ServiceUnavailable: 503 },
   account: { AccessDeniedException: 403, InternalServerException: 500, TooManyRequestsException: 429, ResourceNotFoundException: 404 },
+  cloudwatch: { InternalServiceError: 500, InternalServiceFault: 500, AccessDenied: 403, AccessDeniedException: 403, ServiceUnavailable: 503 },
+  cloudtrail: { InternalServerError: 500, ServiceUnavailable: 503 },
 };
 const GENERIC_STATUS: Record<string, number> = { InternalFailure: 500, InternalServerError: 500, ServiceUnavailable: 503 };
 
@@ -113,7 +122,7 @@ export class FaultEngine {
   }
 
   limitFor(operation: string): number {
-    return this.cfg.rateLimits[operation] ?? (RATE_LIMITED_BY_DEFAULT.has(operation) ? this.cfg.rateLimitPerSecond : 0);
+    return this.cfg.rateLimits[operation] ?? FIXED_QUOTAS[operation] ?? (RATE_LIMITED_BY_DEFAULT.has(operation) ? this.cfg.rateLimitPerSecond : 0);
   }
 
   /** True when the request is over the rate: at most `limit` requests are accepted in any 1-second window. */

@@ -19,6 +19,8 @@ import { BASE32ISH } from './random.js';
 import { Policies, type ScpDeny } from './policies.js';
 import { buildOrgTree, organizationId, type OrgTree } from './org-tree.js';
 import { regionInfo } from './regions.js';
+import { MetricBook, metricsProblems, storeMetricsSchema, type MetricsSpec, type OwnerInfo } from './metrics.js';
+import { actorSchema, keyStoreEventDetails, Trail, type Actor, type KeyStoreEventName, type TrailEvent } from './trail.js';
 import { z } from 'zod';
 
 const DAY = 86_400_000;
@@ -164,14 +166,22 @@ export class Fleet {
   private pemCache = new Map<string, string>();
   /** Store id -> transition counter: a pending CONNECTING/DISCONNECTING completion only applies if nothing changed since. */
   private transitions = new Map<string, number>();
+  /** Deleted stores by id: CloudTrail events may still name them. */
+  private deletedStores = new Map<string, Store>();
   /** While loading the scenario there is no "before" for stale reads to see. */
   private loading = true;
+  /** CloudWatch: the metrics stores and clusters publish. */
+  readonly metrics: MetricBook;
+  /** CloudTrail: the key store calls made, by whom. */
+  readonly trail: Trail;
 
   constructor(scenario: Scenario | ScenarioInput, opts: FleetOptions = {}) {
     this.scenario = parseScenario(scenario);
     this.clock = opts.clock ?? systemClock();
     this.startedAt = this.clock.now();
     this.faults = new FaultEngine(structuredClone(this.scenario.faults));
+    this.metrics = new MetricBook(this.startedAt, this.scenario.cloudwatch.publishDelay, this.scenario.cloudwatch.history);
+    this.trail = new Trail(this.scenario.cloudtrail.deliveryDelay);
     const listed = this.scenario.accounts;
     const generated = this.scenario.generate ? generateFleet(this.scenario.generate, new Set(listed.map((a) => a.id))) : [];
     for (const a of [...listed, ...generated]) this.loadAccount(a);
@@ -179,6 +189,10 @@ export class Fleet {
     this.setScpDeny(this.scenario.scpDeny);
     this.loading = false;
     for (const e of this.scenario.timeline) this.schedule(this.startedAt + e.at, () => this.applyTimeline(e));
+    for (const ev of this.scenario.cloudtrail.events) {
+      const store = this.getStore(ev.store);
+      if (store) this.recordKeyStoreEvent(store, ev.eventName, ev.actor, { at: this.startedAt + ev.at, error: ev.error });
+    }
   }
 
   // ---------- time ----------
@@ -209,7 +223,7 @@ export class Fleet {
   private applyTimeline(e: TimelineEntry): void {
     try {
       if (e.kind === 'faults' && e.faults) this.setFaults(e.faults);
-      else if (e.kind === 'store') e.delete ? this.removeStore(e.id) : e.set && this.setStore(e.id, e.set);
+      else if (e.kind === 'store') e.delete ? this.removeStore(e.id, { actor: e.actor }) : e.set && this.setStore(e.id, e.set, { actor: e.actor });
       else if (e.kind === 'cluster') e.delete ? this.removeCluster(e.id) : e.set && this.setCluster(e.id, e.set);
       else if (e.kind === 'account' && e.set) this.setAccount(e.id, e.set);
       else if (e.kind === 'scp' && e.scpDeny) this.setScpDeny(e.scpDeny);
@@ -241,8 +255,8 @@ export class Fleet {
     this.enabledRegions.set(a.id, new Set(a.optInRegions));
     this.policies.setMissingPermissions(a.id, a.missingPermissions);
     for (const [region, r] of Object.entries(a.regions)) {
-      for (const c of r.clusters) this.insertCluster(this.buildCluster(a.id, region, c));
-      r.stores.forEach((s, i) => this.insertStore(this.buildStore(a.id, region, s, i)));
+      for (const c of r.clusters) this.insertCluster(this.buildCluster(a.id, region, c), c.metrics);
+      r.stores.forEach((s, i) => this.insertStore(this.buildStore(a.id, region, s, i), s.metrics));
     }
   }
 
@@ -343,7 +357,7 @@ export class Fleet {
     return cluster;
   }
 
-  private insertStore(store: Store): void {
+  private insertStore(store: Store, metrics?: MetricsSpec): void {
     const prev = this.stores.get(store.id);
     if (prev?.cur) throw new SimError(`store ${store.id} already exists`, 409);
     const idx = this.regionIndex(store.account, store.region);
@@ -353,9 +367,10 @@ export class Fleet {
     this.update(rec, store);
     idx.stores.push(rec);
     this.stores.set(store.id, rec);
+    this.metrics.register(store.account, store.region, storeOwner(store), metrics, this.loading ? -Infinity : this.clock.now(), store.state === 'CONNECTED');
   }
 
-  private insertCluster(cluster: Cluster): void {
+  private insertCluster(cluster: Cluster, metrics?: MetricsSpec): void {
     const prev = this.clusters.get(cluster.id);
     if (prev?.cur) throw new SimError(`cluster ${cluster.id} already exists`, 409);
     if (prev) this.unlink(prev, 'clusters');
@@ -363,6 +378,7 @@ export class Fleet {
     this.update(rec, cluster);
     this.regionIndex(cluster.account, cluster.region).clusters.push(rec);
     this.clusters.set(cluster.id, rec);
+    this.metrics.register(cluster.account, cluster.region, { id: cluster.id, kind: 'cluster' }, metrics, this.loading ? -Infinity : this.clock.now(), true);
   }
 
   /** KMS store names are unique per account and region. */
@@ -606,17 +622,26 @@ export class Fleet {
     // ConnectionErrorCode only exists while FAILED.
     if (next.state !== 'FAILED') next.errorCode = null;
     this.update(rec, next);
+    this.metrics.noteConnected(id, this.clock.now(), next.state === 'CONNECTED');
     this.transitions.set(id, (this.transitions.get(id) ?? 0) + 1);
     return next;
   }
 
   // ---------- programmatic / control-API mutations ----------
 
-  /** Changes a store (state, errorCode, name, connectError, probeFailure, trustAnchor, xks, overrides). */
-  setStore(id: string, patch: unknown): Store {
+  /**
+   * Changes a store (state, errorCode, name, connectError, probeFailure, trustAnchor, xks, overrides, metrics).
+   * With an actor, CloudTrail records the KMS call such a change takes (Update/Connect/DisconnectCustomKeyStore).
+   */
+  setStore(id: string, patch: unknown, opts: { actor?: unknown } = {}): Store {
     const p = validate(storePatchSchema, patch);
+    const actor = opts.actor === undefined || opts.actor === null ? undefined : validate(actorSchema, opts.actor);
     const cur = this.stores.get(id)?.cur;
     if (!cur) throw new SimError(`no store ${id}`, 404);
+    if (p.metrics) {
+      const problems = metricsProblems(p.metrics, { kind: 'store', storeType: cur.type });
+      if (problems.length) throw new SimError(problems.map((x) => `metrics.${x.path.join('.')}: ${x.message}`).join('; '), 400, problems.map((x) => ({ path: `metrics.${x.path.join('.')}`, message: x.message })));
+    }
     const state = effectiveState(p, cur.state);
     const errorCode = p.errorCode !== undefined ? p.errorCode : state === 'FAILED' ? cur.errorCode : null;
     const problems = errorCodeProblems(state, errorCode);
@@ -637,22 +662,95 @@ export class Fleet {
     } else if (p.clusterId !== undefined || p.trustAnchor !== undefined || p.trustAnchorCertificate != null) {
       throw new SimError('clusterId and trust anchors only apply to AWS_CLOUDHSM stores', 400);
     }
-    return this.patchStore(id, next);
+    const after = this.patchStore(id, next);
+    const now = this.clock.now();
+    if (p.metrics !== undefined || next.xks) this.metrics.update(id, p.metrics ?? {}, now, storeOwner(after));
+    if (actor) {
+      const changed: Record<string, unknown> = {};
+      if (p.name !== undefined && p.name !== cur.name) changed.newCustomKeyStoreName = p.name;
+      if (p.clusterId !== undefined && p.clusterId !== cur.clusterId) changed.cloudHsmClusterId = p.clusterId;
+      if (p.trustAnchor !== undefined || p.trustAnchorCertificate !== undefined) changed.trustAnchorCertificate = '-----BEGIN CERTIFICATE-----…';
+      if (p.xks?.uriEndpoint !== undefined) changed.xksProxyUriEndpoint = p.xks.uriEndpoint;
+      if (p.xks?.uriPath !== undefined) changed.xksProxyUriPath = p.xks.uriPath;
+      if (p.xks?.connectivity !== undefined) changed.xksProxyConnectivity = p.xks.connectivity;
+      if (p.xks?.vpcEndpointServiceName !== undefined) changed.xksProxyVpcEndpointServiceName = p.xks.vpcEndpointServiceName;
+      if (p.xks?.accessKeyId !== undefined) changed.xksProxyAuthenticationCredential = { accessKeyId: 'HIDDEN_DUE_TO_SECURITY_REASONS', rawSecretAccessKey: 'HIDDEN_DUE_TO_SECURITY_REASONS' };
+      if (Object.keys(changed).length > 0) this.recordKeyStoreEvent(after, 'UpdateCustomKeyStore', actor, { changed });
+      const was = cur.state;
+      const is = after.state;
+      if (is !== was && (is === 'DISCONNECTED' || is === 'DISCONNECTING')) this.recordKeyStoreEvent(after, 'DisconnectCustomKeyStore', actor);
+      else if (is !== was && (is === 'CONNECTING' || (is === 'CONNECTED' && was !== 'CONNECTING'))) this.recordKeyStoreEvent(after, 'ConnectCustomKeyStore', actor);
+    }
+    return after;
   }
 
-  /** Adds a store to an account and region (the account must exist). */
-  addStore(account: string, region: string, input: unknown): Store {
+  /** Changes the metrics a store or cluster publishes from now on (null removes a metric). */
+  setMetrics(id: string, patch: unknown): MetricsSpec {
+    const p = validate(storeMetricsSchema, patch);
+    const store = this.getStore(id);
+    const cluster = store ? undefined : this.getCluster(id);
+    if (!store && !cluster) throw new SimError(`no store or cluster ${id}`, 404);
+    const problems = metricsProblems(p, store ? { kind: 'store', storeType: store.type } : { kind: 'cluster' });
+    if (problems.length) throw new SimError(problems.map((x) => `${x.path.join('.')}: ${x.message}`).join('; '), 400, problems.map((x) => ({ path: x.path.join('.'), message: x.message })));
+    this.metrics.update(id, p, this.clock.now());
+    return this.metrics.spec(id) ?? {};
+  }
+
+  /**
+   * Records a key store call in CloudTrail (LookupEvents shows it after the delivery delay). Used by the KMS
+   * operations (the caller's identity), the timeline and the control API (a given actor).
+   */
+  recordKeyStoreEvent(store: Store, eventName: KeyStoreEventName, actor: Actor, opts: { at?: number; error?: { code: string; message: string } | undefined; changed?: Record<string, unknown> } = {}): TrailEvent {
+    const partition = this.accounts.get(store.account)?.partition ?? this.scenario.partition;
+    return this.trail.record({
+      account: store.account,
+      region: store.region,
+      partition,
+      eventName,
+      at: opts.at ?? this.clock.now(),
+      actor,
+      error: opts.error,
+      ...keyStoreEventDetails(eventName, store, opts.changed),
+    });
+  }
+
+  /** Records a CloudTrail event from the control API: { store, eventName, actor, at?, error? }. */
+  addTrailEvent(input: unknown): TrailEvent {
+    const v = validate(z.strictObject({
+      store: z.string(),
+      eventName: z.enum(['ConnectCustomKeyStore', 'DisconnectCustomKeyStore', 'UpdateCustomKeyStore', 'CreateCustomKeyStore', 'DeleteCustomKeyStore']),
+      actor: actorSchema,
+      /** Epoch ms or ISO; default now. */
+      at: z.union([z.number(), z.string()]).optional(),
+      error: z.strictObject({ code: z.string().min(1), message: z.string() }).optional(),
+    }), input);
+    const store = this.getStore(v.store) ?? this.deletedStores.get(v.store);
+    if (!store) throw new SimError(`no store ${v.store}`, 404);
+    const at = v.at === undefined ? this.clock.now() : typeof v.at === 'number' ? v.at : Date.parse(v.at);
+    if (!Number.isFinite(at)) throw new SimError('at: an epoch-ms number or an ISO timestamp', 400);
+    return this.recordKeyStoreEvent(store, v.eventName, v.actor, { at, error: v.error });
+  }
+
+  /** Adds a store to an account and region (the account must exist); with an actor, CloudTrail records CreateCustomKeyStore. */
+  addStore(account: string, region: string, input: unknown, opts: { actor?: unknown } = {}): Store {
     this.requireRegion(this.requireAccount(account), region);
     const spec = validate(storeSchema, input);
+    const actor = opts.actor === undefined || opts.actor === null ? undefined : validate(actorSchema, opts.actor);
     const store = this.buildStore(account, region, spec, this.regionIndex(account, region).stores.length);
-    this.insertStore(store);
+    this.insertStore(store, spec.metrics);
+    if (actor) this.recordKeyStoreEvent(store, 'CreateCustomKeyStore', actor);
     return store;
   }
 
-  removeStore(id: string): void {
+  /** Deletes a store; with an actor, CloudTrail records DeleteCustomKeyStore. */
+  removeStore(id: string, opts: { actor?: unknown } = {}): void {
     const rec = this.stores.get(id);
     if (!rec?.cur) throw new SimError(`no store ${id}`, 404);
+    const actor = opts.actor === undefined || opts.actor === null ? undefined : validate(actorSchema, opts.actor);
     const { account, region } = rec.cur;
+    this.deletedStores.set(id, rec.cur);
+    if (actor) this.recordKeyStoreEvent(rec.cur, 'DeleteCustomKeyStore', actor);
+    this.metrics.noteDeleted(id, this.clock.now());
     this.update(rec, null);
     this.transitions.set(id, (this.transitions.get(id) ?? 0) + 1);
     this.purge(this.regionIndex(account, region), this.clock.now());
@@ -660,9 +758,10 @@ export class Fleet {
 
   addCluster(account: string, region: string, input: unknown): Cluster {
     this.requireRegion(this.requireAccount(account), region);
-    const cluster = this.buildCluster(account, region, validate(clusterSchema, input));
+    const spec = validate(clusterSchema, input);
+    const cluster = this.buildCluster(account, region, spec);
     for (const h of cluster.hsms) if (!h.az.startsWith(region)) throw new SimError(`hsms: ${h.az} is not in region ${region}`, 400);
-    this.insertCluster(cluster);
+    this.insertCluster(cluster, spec.metrics);
     return cluster;
   }
 
@@ -673,6 +772,11 @@ export class Fleet {
     next.state = effectiveState(p, cur.state);
     if (p.stateMessage !== undefined) next.stateMessage = p.stateMessage;
     if (p.overrides !== undefined) next.overrides = p.overrides;
+    if (p.metrics !== undefined) {
+      const problems = metricsProblems(p.metrics, { kind: 'cluster' });
+      if (problems.length) throw new SimError(problems.map((x) => `metrics.${x.path.join('.')}: ${x.message}`).join('; '), 400);
+      this.metrics.update(id, p.metrics, this.clock.now());
+    }
     if (p.hsms !== undefined) {
       const subnets = { ...cur.subnets };
       next.hsms = p.hsms.map((h, i) => this.buildHsm(id, h, i, subnets));
@@ -691,6 +795,7 @@ export class Fleet {
 
   removeCluster(id: string): void {
     const { account, region } = this.requireCluster(id);
+    this.metrics.noteDeleted(id, this.clock.now());
     this.update(this.clusters.get(id)!, null);
     this.purge(this.regionIndex(account, region), this.clock.now());
   }
@@ -877,6 +982,11 @@ export interface FleetSnapshot {
   baseAccessKeyId: string;
   accounts: (Account & { baseAccessKeyId: string; regions: Record<string, { stores: Store[]; clusters: Cluster[] }> })[];
   pendingEvents: number;
+}
+
+/** What the metrics catalogue needs to know of a store: its id, type and proxy endpoint (the certificate's name). */
+function storeOwner(s: Store): OwnerInfo {
+  return { id: s.id, kind: 'store', storeType: s.type, ...(s.xks && { uriEndpoint: s.xks.uriEndpoint }) };
 }
 
 function validate<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {

@@ -4,7 +4,7 @@
 import type { ServiceName } from './scenario.js';
 
 /** The IAM service prefix of each simulated service. */
-export const IAM_PREFIX: Record<ServiceName, string> = { kms: 'kms', cloudhsm: 'cloudhsm', sts: 'sts', organizations: 'organizations', account: 'account' };
+export const IAM_PREFIX: Record<ServiceName, string> = { kms: 'kms', cloudhsm: 'cloudhsm', sts: 'sts', organizations: 'organizations', account: 'account', cloudwatch: 'cloudwatch', cloudtrail: 'cloudtrail' };
 
 export interface ScpDeny { account: string; region?: string | undefined; action: string }
 

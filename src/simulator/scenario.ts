@@ -8,7 +8,9 @@ import { AccountState } from '@aws-sdk/client-organizations';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from '../util/duration.js';
+import { metricsProblems, signedDurationSchema, storeMetricsSchema } from './metrics.js';
 import { PARTITION_IDS, regionInfo } from './regions.js';
+import { actorSchema, KEY_STORE_EVENTS } from './trail.js';
 
 export const DEMO_SCENARIO_PATH: string = fileURLToPath(new URL('../../config/scenarios/demo.yaml', import.meta.url));
 
@@ -106,6 +108,8 @@ const storeMutable = {
   /** Raw fields merged into the wire entry last (null removes one): unknown enums, hostile strings. */
   overrides: overridesSchema,
   clusterId: z.string().regex(CLUSTER_ID, 'must look like cluster-1a23b4cdefg (cluster- and 11-16 letters or digits)'),
+  /** CloudWatch metrics KMS publishes for this store (XksProxyCertificateDaysToExpire, XksProxyErrors, ...): see docs/simulator.md. A change applies from now on. */
+  metrics: storeMetricsSchema,
 };
 export const storePatchSchema = z.strictObject(storeMutable).partial().refine(oneState, ONE_STATE);
 export type StorePatch = z.infer<typeof storePatchSchema>;
@@ -116,7 +120,7 @@ export const storeSchema = z.strictObject({
   type: z.enum(CustomKeyStoreType).default('AWS_CLOUDHSM'),
   state: storeMutable.state.optional(),
   createdAt: timestampSchema.optional(),
-}).partial({ unknownState: true, name: true, errorCode: true, trustAnchorCertificate: true, trustAnchor: true, xks: true, connectError: true, connectDelay: true, probeFailure: true, overrides: true, clusterId: true })
+}).partial({ unknownState: true, name: true, errorCode: true, trustAnchorCertificate: true, trustAnchor: true, xks: true, connectError: true, connectDelay: true, probeFailure: true, overrides: true, clusterId: true, metrics: true })
   .superRefine((s, ctx) => {
     if (s.type === 'AWS_CLOUDHSM') {
       if (!s.clusterId) ctx.addIssue({ code: 'custom', path: ['clusterId'], message: 'required for an AWS_CLOUDHSM store' });
@@ -128,6 +132,7 @@ export const storeSchema = z.strictObject({
     }
     if (s.state !== undefined && s.unknownState !== undefined) ctx.addIssue({ code: 'custom', path: ['unknownState'], message: 'give state or unknownState, not both' });
     for (const message of errorCodeProblems(effectiveState(s, 'CONNECTED'), s.errorCode)) ctx.addIssue({ code: 'custom', path: ['errorCode'], message });
+    for (const p of s.metrics ? metricsProblems(s.metrics, { kind: 'store', storeType: s.type }) : []) ctx.addIssue({ code: 'custom', path: ['metrics', ...p.path], message: p.message });
   });
 export type StoreInput = z.input<typeof storeSchema>;
 export type StoreSpec = z.infer<typeof storeSchema>;
@@ -171,6 +176,8 @@ const clusterMutable = {
   hsms: z.array(hsmSchema),
   certificates: certificatesSchema,
   overrides: overridesSchema,
+  /** CloudWatch metrics AWS/CloudHSM publishes for this cluster (HsmUnhealthy). */
+  metrics: storeMetricsSchema,
 };
 export const clusterPatchSchema = z.strictObject(clusterMutable).partial().refine(oneState, ONE_STATE);
 export type ClusterPatch = z.infer<typeof clusterPatchSchema>;
@@ -184,7 +191,10 @@ export const clusterSchema = z.strictObject({
   hsmType: z.string().default('hsm1.medium'),
   subnets: z.record(z.string().regex(AZ, 'must be an Availability Zone such as us-east-1a'), z.string()).optional(),
   createdAt: timestampSchema.optional(),
-}).partial({ unknownState: true, stateMessage: true, certificates: true, overrides: true }).refine(oneState, ONE_STATE);
+}).partial({ unknownState: true, stateMessage: true, certificates: true, overrides: true, metrics: true }).refine(oneState, ONE_STATE)
+  .superRefine((c, ctx) => {
+    for (const p of c.metrics ? metricsProblems(c.metrics, { kind: 'cluster' }) : []) ctx.addIssue({ code: 'custom', path: ['metrics', ...p.path], message: p.message });
+  });
 export type ClusterInput = z.input<typeof clusterSchema>;
 export type ClusterSpec = z.infer<typeof clusterSchema>;
 
@@ -242,7 +252,7 @@ export const accountSchema = z.strictObject({
 }).partial({ name: true, email: true, externalId: true });
 export type AccountSpec = z.infer<typeof accountSchema>;
 
-export const SERVICES = ['kms', 'cloudhsm', 'sts', 'organizations', 'account'] as const;
+export const SERVICES = ['kms', 'cloudhsm', 'sts', 'organizations', 'account', 'cloudwatch', 'cloudtrail'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
 export const injectedErrorSchema = z.strictObject({
@@ -310,6 +320,19 @@ const timelineEntrySchema = z.strictObject({
   faults: z.record(z.string(), z.unknown()).optional(),
   /** Replaces the service control policy denies from this moment ([] = none). */
   scpDeny: z.array(z.unknown()).optional(),
+  /** Who made this store change: CloudTrail records the matching KMS call (none without an actor). */
+  actor: actorSchema.optional(),
+});
+
+/** A CloudTrail event that happened before the simulator started (or at a given offset), e.g. who disconnected a store. */
+const pastEventSchema = z.strictObject({
+  /** Offset from the start, usually negative: -2h. */
+  at: signedDurationSchema,
+  store: z.string().regex(STORE_ID, 'must look like cks-1234567890abcdef0'),
+  eventName: z.enum(KEY_STORE_EVENTS),
+  actor: actorSchema,
+  /** Record a failed call: { code, message }. */
+  error: z.strictObject({ code: z.string().min(1), message: z.string() }).optional(),
 });
 
 export const scenarioSchema = z.strictObject({
@@ -322,6 +345,18 @@ export const scenarioSchema = z.strictObject({
   timeline: z.array(timelineEntrySchema).default([]),
   faults: faultsSchema.default(faultsSchema.parse({})),
   generate: generateSchema.optional(),
+  cloudwatch: z.strictObject({
+    /** A minute's datapoint is readable this long after the minute ends (AWS: typically one to a few minutes). */
+    publishDelay: durationSchema.default(60_000),
+    /** How far before the start scenario stores and clusters already have datapoints. */
+    history: durationSchema.default(3 * 3_600_000),
+  }).default({ publishDelay: 60_000, history: 3 * 3_600_000 }),
+  cloudtrail: z.strictObject({
+    /** LookupEvents shows an event this long after the call (AWS: typically within about 5 minutes). */
+    deliveryDelay: durationSchema.default(30_000),
+    /** Events recorded before (or at offsets after) the start. */
+    events: z.array(pastEventSchema).default([]),
+  }).default({ deliveryDelay: 30_000, events: [] }),
   connection: z.strictObject({ connectDelay: durationSchema.default(5000), disconnectDelay: durationSchema.default(1000) }).default({ connectDelay: 5000, disconnectDelay: 1000 }),
   organizations: z.strictObject({
     enabled: z.boolean().default(true),
@@ -341,6 +376,7 @@ export const scenarioSchema = z.strictObject({
   }).default({ baseIdentity: 'user', baseRoleName: 'keystore-watch-base' }),
 }).transform((s, ctx) => {
   const storeIds = new Set<string>();
+  const storeTypes = new Map<string, string>();
   const clusterIds = new Set<string>();
   const accountIds = new Set<string>();
   s.accounts.forEach((a, ai) => {
@@ -359,7 +395,7 @@ export const scenarioSchema = z.strictObject({
       r.stores.forEach((st, si) => {
         const path = ['accounts', ai, 'regions', region, 'stores', si];
         if (st.id && storeIds.has(st.id)) ctx.addIssue({ code: 'custom', path: [...path, 'id'], message: `duplicate store id ${st.id}` });
-        if (st.id) storeIds.add(st.id);
+        if (st.id) { storeIds.add(st.id); storeTypes.set(st.id, st.type); }
         if (st.name && names.has(st.name)) ctx.addIssue({ code: 'custom', path: [...path, 'name'], message: `duplicate store name ${st.name} in ${a.id}/${region} (KMS names are unique per account and region)` });
         if (st.name) names.add(st.name);
       });
@@ -394,6 +430,7 @@ export const scenarioSchema = z.strictObject({
   const timeline = s.timeline.map((e, i) => {
     const path: (string | number)[] = ['timeline', i];
     const targets = [e.store, e.cluster, e.account, e.faults, e.scpDeny].filter((t) => t !== undefined).length;
+    if (e.actor && e.store === undefined) ctx.addIssue({ code: 'custom', path: [...path, 'actor'], message: 'an actor applies only to store entries (CloudTrail records key store calls)' });
     if (targets !== 1) {
       ctx.addIssue({ code: 'custom', path, message: 'each entry names exactly one of store, cluster, account, faults or scpDeny' });
       return { at: e.at, kind: 'invalid' as const };
@@ -416,7 +453,11 @@ export const scenarioSchema = z.strictObject({
       for (const message of set ? errorCodeProblems(effectiveState(set, undefined), set.errorCode) : []) ctx.addIssue({ code: 'custom', path: [...path, 'set', 'errorCode'], message });
       // The raw patch, not the parsed one: the Fleet validates it again when it applies, and parsing twice
       // would read durations already in milliseconds as seconds (connectDelay 5s became 5000 s).
-      return { at: e.at, kind: 'store' as const, id: e.store, set: set && e.set, delete: e.delete === true };
+      if (set?.metrics) {
+        const type = storeTypes.get(e.store);
+        for (const p of metricsProblems(set.metrics, { kind: 'store', storeType: type })) ctx.addIssue({ code: 'custom', path: [...path, 'set', 'metrics', ...p.path], message: p.message });
+      }
+      return { at: e.at, kind: 'store' as const, id: e.store, set: set && e.set, delete: e.delete === true, actor: e.actor };
     }
     if (e.cluster !== undefined) {
       if (!clusterIds.has(e.cluster)) ctx.addIssue({ code: 'custom', path: [...path, 'cluster'], message: `no cluster with id ${e.cluster} in accounts[].regions.*.clusters` });
@@ -431,6 +472,9 @@ export const scenarioSchema = z.strictObject({
       if (message) ctx.addIssue({ code: 'custom', path: [...path, 'set', 'optInRegions', ri], message });
     });
     return { at: e.at, kind: 'account' as const, id: e.account!, set: set && e.set };
+  });
+  s.cloudtrail.events.forEach((ev, i) => {
+    if (!storeIds.has(ev.store)) ctx.addIssue({ code: 'custom', path: ['cloudtrail', 'events', i, 'store'], message: `no store with id ${ev.store} in accounts[].regions.*.stores` });
   });
   return { ...s, timeline };
 });

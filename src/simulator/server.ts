@@ -10,7 +10,7 @@ import { injectedStatus, type Outcome, type RequestKey } from './faults.js';
 import { baseAccessKeyId, Fleet } from './fleet.js';
 import type { SimClock } from './clock.js';
 import { jsonBody, jsonError, MALFORMED_JSON, writeJson, JSON_CONTENT_TYPE } from './protocol/json.js';
-import { MALFORMED_XML, queryError, queryResponse } from './protocol/query.js';
+import { MALFORMED_XML, queryError, queryResponse, unflattenQuery } from './protocol/query.js';
 import { parseAuthorization } from './protocol/sigv4.js';
 import { IAM_PREFIX, refusalMessage } from './policies.js';
 import { regionInfo } from './regions.js';
@@ -22,6 +22,8 @@ import { organizations } from './services/organizations.js';
 import { account, ACCOUNT_ROUTES } from './services/account.js';
 import type { Input, Service } from './services/service.js';
 import { sts } from './services/sts.js';
+import { cloudwatch } from './services/cloudwatch.js';
+import { cloudtrail } from './services/cloudtrail.js';
 
 export { baseAccessKeyId } from './fleet.js';
 
@@ -52,7 +54,14 @@ const TARGET_PREFIXES: Record<string, Service> = {
   TrentService: kms,
   BaldrApiService: cloudhsm,
   AWSOrganizationsV20161128: organizations,
+  GraniteServiceVersion20100801: cloudwatch,
+  // The JS SDK sends CloudTrail_20131101.<Op>; botocore (the AWS CLI) the model's full targetPrefix.
+  CloudTrail_20131101: cloudtrail,
+  'com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101': cloudtrail,
 };
+/** Query-protocol services by API version (the SigV4 scope's service name decides first). */
+const QUERY_SERVICES: Record<string, Service> = { '2011-06-15': sts, '2010-08-01': cloudwatch };
+const QUERY_SCOPES: Record<string, Service> = { sts, monitoring: cloudwatch };
 const THROTTLING_CODES = new Set(['ThrottlingException', 'Throttling', 'TooManyRequestsException', 'RequestLimitExceeded']);
 const MAX_BODY = 1 << 20;
 
@@ -145,11 +154,25 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 type Protocol = 'json' | 'query' | 'rest-json';
 const REST_JSON_CONTENT_TYPE = 'application/json';
 
+const jsonContentType = (service: Service | undefined) => (service?.jsonVersion === '1.0' ? 'application/x-amz-json-1.0' : JSON_CONTENT_TYPE);
+
 /** An AWS error in the wire format of the request's protocol. */
 function errorReply(protocol: Protocol, service: Service | undefined, err: AwsError): Reply {
-  if (protocol === 'query') return { status: err.status, body: queryError(err.code, err.message, err.status), headers: {}, contentType: 'text/xml' };
+  const compat = service?.queryCompatible;
+  if (protocol === 'query') {
+    // A service spoken in both protocols names its errors by query code (InvalidParameterValue, not ...Exception).
+    const code = compat?.[err.code] ?? err.code;
+    return { status: err.status, body: queryError(code, err.message, err.status, service?.query?.namespace), headers: {}, contentType: 'text/xml' };
+  }
+  if (compat) {
+    // awsQueryCompatible JSON (CloudWatch): the JSON type in __type, the query code in x-amzn-query-error.
+    const queryCode = compat[err.code] ?? err.code;
+    const jsonType = Object.entries(compat).find(([, q]) => q === err.code)?.[0] ?? err.code;
+    const body = Buffer.from(JSON.stringify({ __type: `${service.errorTypePrefix ?? ''}${jsonType}`, message: err.message, ...err.extra }));
+    return { status: err.status, body, headers: { 'x-amzn-query-error': `${queryCode};${err.status >= 500 ? 'Receiver' : 'Sender'}` }, contentType: jsonContentType(service) };
+  }
   const { body, headers } = jsonError(err.code, err.message, service?.messageKey ?? 'message', err.extra);
-  return { status: err.status, body, headers, contentType: protocol === 'rest-json' ? REST_JSON_CONTENT_TYPE : JSON_CONTENT_TYPE };
+  return { status: err.status, body, headers, contentType: protocol === 'rest-json' ? REST_JSON_CONTENT_TYPE : jsonContentType(service) };
 }
 
 /** What AWS answers for credentials it does not know in this region (an opt-in region not enabled, another partition). */
@@ -166,6 +189,10 @@ function throttlingError(service: ServiceName): AwsError {
     case 'organizations': return new AwsError('TooManyRequestsException', 'You have sent too many requests in too short a period of time. The quota helps protect against denial-of-service attacks. Try again later.', 429, { Type: 'TooManyRequests' });
     case 'sts': return new AwsError('Throttling', 'Rate exceeded', 400);
     case 'account': return new AwsError('TooManyRequestsException', 'Rate exceeded', 429);
+    // CloudWatch (query code; JSON clients see ThrottlingException with x-amzn-query-error Throttling;Sender).
+    case 'cloudwatch': return new AwsError('Throttling', 'Rate exceeded', 400);
+    // CloudTrail's common ThrottlingException is a 400, not a 429.
+    case 'cloudtrail': return new AwsError('ThrottlingException', 'Rate exceeded', 400);
   }
 }
 
@@ -179,7 +206,7 @@ function handleAws(fleet: Fleet, req: IncomingMessage, res: ServerResponse, raw:
   let parseError: AwsError | undefined;
 
   if (typeof target === 'string' && target.includes('.')) {
-    const dot = target.indexOf('.');
+    const dot = target.lastIndexOf('.');
     service = TARGET_PREFIXES[target.slice(0, dot)];
     operation = target.slice(dot + 1);
     const body = jsonInput(raw);
@@ -188,9 +215,9 @@ function handleAws(fleet: Fleet, req: IncomingMessage, res: ServerResponse, raw:
   } else if (String(req.headers['content-type'] ?? '').includes('x-www-form-urlencoded') || (req.url ?? '').includes('Action=')) {
     protocol = 'query';
     const params = new URLSearchParams(raw.length > 0 ? raw.toString('utf8') : new URL(req.url ?? '/', 'http://sim').search);
-    input = Object.fromEntries(params);
+    service = QUERY_SCOPES[scope?.service ?? ''] ?? QUERY_SERVICES[params.get('Version') ?? ''] ?? sts;
+    input = service === sts ? Object.fromEntries(params) : unflattenQuery(params);
     operation = String(input.Action ?? '');
-    service = sts; // the only query-protocol service simulated
   } else if (scope?.service === 'account' || ACCOUNT_ROUTES[pathOf(req.url)] !== undefined) {
     // REST-JSON (Account): the operation is the path, the body its JSON input.
     protocol = 'rest-json';
@@ -216,14 +243,16 @@ function handleAws(fleet: Fleet, req: IncomingMessage, res: ServerResponse, raw:
     finish(errorReply(protocol, service, err), outcome);
   };
 
+  // awsQueryCompatible services (CloudWatch JSON) answer with the query protocol's codes and statuses.
+  const queryStyle = protocol === 'query' || Boolean(service?.queryCompatible);
   // Authentication comes first, as at AWS: an unsigned request to an unknown operation is still "missing token".
   if (scope === undefined) {
-    return fail(protocol === 'query'
+    return fail(queryStyle
       ? new AwsError('MissingAuthenticationToken', 'Request is missing Authentication Token', 403)
       : new AwsError('MissingAuthenticationTokenException', 'Missing Authentication Token', 400));
   }
   if (scope === null) {
-    return fail(protocol === 'query'
+    return fail(queryStyle
       ? new AwsError('IncompleteSignature', 'Authorization header requires \'Credential\' parameter.', 400)
       : new AwsError('IncompleteSignatureException', 'Authorization header requires \'Credential\' parameter.', 400));
   }
@@ -237,21 +266,21 @@ function handleAws(fleet: Fleet, req: IncomingMessage, res: ServerResponse, raw:
   const who = fleet.identify(scope.accessKeyId, req.headers['x-amz-security-token'] as string | undefined);
   if ('error' in who) {
     if (who.error === 'expired') {
-      return fail(protocol === 'query'
+      return fail(queryStyle
         ? new AwsError('ExpiredToken', 'The security token included in the request is expired', 403)
         : new AwsError('ExpiredTokenException', 'The security token included in the request is expired', 400));
     }
-    return fail(invalidTokenError(protocol));
+    return fail(invalidTokenError(queryStyle ? 'query' : protocol));
   }
   key.account = who.account;
   // An opt-in region the account has not enabled, or a region of another partition, does not know
   // the account's credentials: the same answer as an unknown access key.
-  if (regional && fleet.regionAccess(who.account, scope.region) !== 'ok') return fail(invalidTokenError(protocol));
+  if (regional && fleet.regionAccess(who.account, scope.region) !== 'ok') return fail(invalidTokenError(queryStyle ? 'query' : protocol));
   if (parseError) return fail(parseError);
   const handler = service?.operations[operation];
   if (!service || !handler) {
     return fail(protocol === 'query'
-      ? new AwsError('InvalidAction', `Could not find operation ${operation} for version 2011-06-15`, 400)
+      ? new AwsError('InvalidAction', `Could not find operation ${operation} for version ${service?.query?.version ?? '2011-06-15'}`, 400)
       : protocol === 'rest-json'
         ? new AwsError('UnknownOperationException', `No operation at ${req.method ?? 'POST'} ${pathOf(req.url)}`, 404)
         : new AwsError('UnknownOperationException', operation ? `Unknown operation ${String(target)}` : 'Missing or unknown x-amz-target.', 400));
@@ -263,7 +292,8 @@ function handleAws(fleet: Fleet, req: IncomingMessage, res: ServerResponse, raw:
   if (refusal) {
     const caller = callerArn({ account: who.account, partition: who.partition, ...(who.roleName !== undefined && { roleName: who.roleName, sessionName: who.sessionName }) });
     const message = refusalMessage(caller, action, refusal, action === 'sts:AssumeRole' && typeof input.RoleArn === 'string' ? input.RoleArn : undefined);
-    return fail(protocol === 'query' ? new AwsError('AccessDenied', message, 403) : new AwsError('AccessDeniedException', message, service.name === 'kms' || service.name === 'cloudhsm' ? 400 : 403));
+    // KMS, CloudHSM and CloudTrail (Coral JSON 1.1) answer 400; CloudWatch's JSON carries AccessDenied in x-amzn-query-error.
+    return fail(protocol === 'query' || service.queryCompatible ? new AwsError('AccessDenied', message, 403) : new AwsError('AccessDeniedException', message, service.name === 'kms' || service.name === 'cloudhsm' || service.name === 'cloudtrail' ? 400 : 403));
   }
 
   fleet.tick();
@@ -280,12 +310,12 @@ function handleAws(fleet: Fleet, req: IncomingMessage, res: ServerResponse, raw:
         fleet.requestCounters.record(key, 'failed');
         return later(fleet.faults.delayMs(), () => (req.socket.resetAndDestroy ? req.socket.resetAndDestroy() : req.socket.destroy()));
       case 'malformed':
-        return finish({ status: 200, body: protocol === 'query' ? MALFORMED_XML : MALFORMED_JSON, headers: {}, contentType: protocol === 'query' ? 'text/xml' : JSON_CONTENT_TYPE }, 'failed');
+        return finish({ status: 200, body: protocol === 'query' ? MALFORMED_XML : MALFORMED_JSON, headers: {}, contentType: protocol === 'query' ? 'text/xml' : jsonContentType(service) }, 'failed');
       case 'truncated': {
         fleet.requestCounters.record(key, 'failed');
         const body = protocol === 'query' ? MALFORMED_XML : MALFORMED_JSON;
         return later(fleet.faults.delayMs(), () => {
-          res.writeHead(200, { 'content-type': protocol === 'query' ? 'text/xml' : JSON_CONTENT_TYPE, 'content-length': String(body.length + 512) });
+          res.writeHead(200, { 'content-type': protocol === 'query' ? 'text/xml' : jsonContentType(service), 'content-length': String(body.length + 512) });
           res.write(body, () => res.destroy());
         });
       }
@@ -305,12 +335,16 @@ function handleAws(fleet: Fleet, req: IncomingMessage, res: ServerResponse, raw:
       partition: who.partition,
       ...(who.roleName !== undefined && { roleName: who.roleName, sessionName: who.sessionName }),
       stale: fleet.faults.staleRead(),
+      sourceIp: req.socket.remoteAddress?.replace(/^::ffff:/, ''),
+      userAgent: typeof req.headers['user-agent'] === 'string' ? req.headers['user-agent'] : undefined,
     });
   } catch (err) {
     if (err instanceof AwsError) return fail(err);
     process.stderr.write(`simulator: ${service.name}.${operation} failed: ${err instanceof Error ? err.stack : String(err)}\n`);
-    return fail(new AwsError(service.name === 'kms' ? 'KMSInternalException' : 'InternalFailure', 'The simulator failed to process the request.', 500));
+    return fail(new AwsError(service.name === 'kms' ? 'KMSInternalException' : service.name === 'cloudwatch' ? 'InternalServiceError' : 'InternalFailure', 'The simulator failed to process the request.', 500));
   }
-  if (protocol === 'query') finish({ status: 200, body: queryResponse(operation, result), headers: {}, contentType: 'text/xml' }, 'ok');
-  else finish({ status: 200, body: jsonBody(result), headers: {}, contentType: protocol === 'rest-json' ? REST_JSON_CONTENT_TYPE : JSON_CONTENT_TYPE }, 'ok');
+  if (protocol === 'query') {
+    const body = service.query ? queryResponse(operation, service.query.result ? service.query.result(operation, result) : result, service.query.namespace) : queryResponse(operation, result);
+    finish({ status: 200, body, headers: {}, contentType: 'text/xml' }, 'ok');
+  } else finish({ status: 200, body: jsonBody(result), headers: {}, contentType: protocol === 'rest-json' ? REST_JSON_CONTENT_TYPE : jsonContentType(service) }, 'ok');
 }

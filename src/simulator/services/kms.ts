@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { AwsError } from '../errors.js';
 import { injectedStatus } from '../faults.js';
 import type { Fleet, Store } from '../fleet.js';
-import { applyOverrides, epochSeconds, optionalInt, optionalString, type Input, type Service, type ServiceContext } from './service.js';
+import { applyOverrides, callerArn, epochSeconds, optionalInt, optionalString, type Input, type Service, type ServiceContext } from './service.js';
 
 /** Page size when the caller sends no Limit. */
 const DEFAULT_LIMIT = 100;
@@ -96,13 +96,27 @@ function generateRandom(input: Input, ctx: ServiceContext) {
   return { Plaintext: randomBytes(n).toString('base64') };
 }
 
-/** ConnectCustomKeyStore and DisconnectCustomKeyStore: a required store id of the caller's, then the state machine. */
-function stateChange(change: (fleet: Fleet, id: string) => void) {
+/** The caller as CloudTrail records it: the IAM user or role session, its access key, address and user agent. */
+function callerActor(ctx: ServiceContext) {
+  return { arn: callerArn(ctx), accessKeyId: ctx.accessKeyId, ...(ctx.sourceIp && { sourceIp: ctx.sourceIp }), ...(ctx.userAgent && { userAgent: ctx.userAgent.slice(0, 512) }) };
+}
+
+/**
+ * ConnectCustomKeyStore and DisconnectCustomKeyStore: a required store id of the caller's, then the state
+ * machine. CloudTrail records the call with the caller's identity, with errorCode/errorMessage when it fails.
+ */
+function stateChange(eventName: 'ConnectCustomKeyStore' | 'DisconnectCustomKeyStore', change: (fleet: Fleet, id: string) => void) {
   return (input: Input, ctx: ServiceContext) => {
     const id = optionalString(input, 'CustomKeyStoreId', 1, 64);
     if (id === undefined) throw new AwsError('ValidationException', "1 validation error detected: Value null at 'customKeyStoreId' failed to satisfy constraint: Member must not be null");
-    ownStore(ctx, id);
-    change(ctx.fleet, id);
+    const store = ownStore(ctx, id);
+    try {
+      change(ctx.fleet, id);
+    } catch (err) {
+      if (err instanceof AwsError) ctx.fleet.recordKeyStoreEvent(store, eventName, callerActor(ctx), { error: { code: err.code, message: err.message } });
+      throw err;
+    }
+    ctx.fleet.recordKeyStoreEvent(ctx.fleet.getStore(id) ?? store, eventName, callerActor(ctx));
     return {};
   };
 }
@@ -113,7 +127,7 @@ export const kms: Service = {
   operations: {
     DescribeCustomKeyStores: describeCustomKeyStores,
     GenerateRandom: generateRandom,
-    ConnectCustomKeyStore: stateChange((fleet, id) => fleet.connect(id)),
-    DisconnectCustomKeyStore: stateChange((fleet, id) => fleet.disconnect(id)),
+    ConnectCustomKeyStore: stateChange('ConnectCustomKeyStore', (fleet, id) => fleet.connect(id)),
+    DisconnectCustomKeyStore: stateChange('DisconnectCustomKeyStore', (fleet, id) => fleet.disconnect(id)),
   },
 };

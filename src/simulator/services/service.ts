@@ -20,6 +20,9 @@ export interface ServiceContext {
   sessionName?: string;
   /** This read sees the state from before recent changes (eventual consistency). */
   stale: boolean;
+  /** The client's address and User-Agent (CloudTrail records them for KMS calls). */
+  sourceIp?: string | undefined;
+  userAgent?: string | undefined;
 }
 
 export type Input = Record<string, unknown>;
@@ -34,6 +37,17 @@ export interface Service {
    */
   global?: boolean;
   operations: Record<string, Operation>;
+  /** AWS JSON version of the SDK's wire (default 1.1). */
+  jsonVersion?: '1.0' | '1.1';
+  /**
+   * awsQueryCompatible JSON (CloudWatch): errors also carry `x-amzn-query-error: <query code>;Sender|Receiver`,
+   * and handlers throw the query code. Maps JSON error type -> query code.
+   */
+  queryCompatible?: Record<string, string>;
+  /** For a service also spoken in the query protocol: the XML namespace, the API version and the result converter. */
+  query?: { namespace: string; version: string; result?: (operation: string, result: unknown) => unknown };
+  /** The JSON error __type prefix (awsQueryCompatible services send namespaced types). */
+  errorTypePrefix?: string;
 }
 
 const camel = (member: string) => member[0]!.toLowerCase() + member.slice(1);

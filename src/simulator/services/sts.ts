@@ -52,10 +52,10 @@ function assumeRole(input: Input, ctx: ServiceContext) {
 }
 
 /** A stable unique id in AWS's format: a 4-letter prefix (AIDA user, AROA role) and 17 characters. */
-function uniqueId(prefix: string, of: string): string {
+export function uniqueId(prefix: string, of: string): string {
   return `${prefix}${createHash('sha256').update(of).digest('hex').slice(0, 17).toUpperCase()}`;
 }
-const roleUniqueId = (partition: string, account: string, roleName: string) => uniqueId('AROA', `arn:${partition}:iam::${account}:role/${roleName}`);
+export const roleUniqueId = (partition: string, account: string, roleName: string) => uniqueId('AROA', `arn:${partition}:iam::${account}:role/${roleName}`);
 
 /** Who the caller is: UserId is AIDA… for an IAM user, AROA…:<session> for a role session (as AWS answers). No permission needed. */
 function getCallerIdentity(_input: Input, ctx: ServiceContext) {
