@@ -139,23 +139,33 @@ export function toMetricDataQuery(q: PlannedQuery, periodSeconds: number): Metri
   };
 }
 
+/** A query's newest datapoint: its value and the start of its period (epoch ms). */
+export interface Datapoint { value: number; at: number }
+
 /** The newest datapoint of a result (GetMetricData orders them as asked; this does not rely on it). */
-export function latestValue(r: Pick<MetricDataResult, 'Timestamps' | 'Values'>): number | undefined {
+export function latestValue(r: Pick<MetricDataResult, 'Timestamps' | 'Values'>): Datapoint | undefined {
   const ts = r.Timestamps ?? [];
   const vs = r.Values ?? [];
-  let best = -Infinity;
-  let value: number | undefined;
+  let out: Datapoint | undefined;
   for (let i = 0; i < Math.min(ts.length, vs.length); i++) {
     const t = new Date(ts[i]!).getTime();
-    if (t > best && Number.isFinite(vs[i])) { best = t; value = vs[i]; }
+    if ((!out || t > out.at) && Number.isFinite(vs[i])) out = { value: vs[i]!, at: t };
   }
-  return value;
+  return out;
 }
+
+/**
+ * Per-period figures (errors, throttles, requests, latency) count only from the store's newest period: KMS
+ * publishes a count metric only in minutes with events, so an older datapoint is a past burst, not the
+ * present (taking it would keep a finding alive long after the errors stopped). Gauges (certificate days,
+ * credential age, key manager states) take their newest datapoint within the lookback.
+ */
+const PER_PERIOD: ReadonlySet<string> = new Set(['errors', 'throttled', 'latencySum', 'latencyCount']);
 
 const isNonRetryable = (errorType: string | undefined): boolean => /non[\s_-]?retryable/i.test(errorType ?? '');
 
 /** Folds the newest value of every query into per-store and per-cluster facts. A store without any value is left out. Pure. */
-export function aggregate(planned: readonly PlannedQuery[], values: ReadonlyMap<string, number>): { stores: ObservedStoreHealth[]; clusters: ObservedClusterHealth[] } {
+export function aggregate(planned: readonly PlannedQuery[], values: ReadonlyMap<string, Datapoint>): { stores: ObservedStoreHealth[]; clusters: ObservedClusterHealth[] } {
   const stores = new Map<string, ObservedStoreHealth & { latencySum: number | null }>();
   const clusters = new Map<string, ObservedClusterHealth>();
   const storeOf = (id: string) => {
@@ -166,9 +176,17 @@ export function aggregate(planned: readonly PlannedQuery[], values: ReadonlyMap<
     }
     return s;
   };
+  // Each store's newest period with any datapoint.
+  const newest = new Map<string, number>();
   for (const q of planned) {
-    const v = values.get(q.id);
-    if (v === undefined) continue;
+    const d = values.get(q.id);
+    if (d && q.field !== 'hsmUnhealthy') newest.set(q.subjectId, Math.max(newest.get(q.subjectId) ?? -Infinity, d.at));
+  }
+  for (const q of planned) {
+    const d = values.get(q.id);
+    if (d === undefined) continue;
+    if (PER_PERIOD.has(q.field) && d.at < newest.get(q.subjectId)!) continue;
+    const v = d.value;
     if (q.field === 'hsmUnhealthy') {
       const c = clusters.get(q.subjectId) ?? { clusterId: q.subjectId, hsmUnhealthy: 0 };
       c.hsmUnhealthy += v;
@@ -242,7 +260,7 @@ export async function readCloudWatch(client: CloudWatchClient, storeIds: Readonl
   // Whole periods, so every call of this poll asks for the same buckets.
   const end = Math.floor(o.now / o.periodMs) * o.periodMs + o.periodMs;
   const start = end - Math.ceil(o.lookbackMs / o.periodMs) * o.periodMs - o.periodMs;
-  const values = new Map<string, number>();
+  const values = new Map<string, Datapoint>();
   for (let i = 0; i < planned.length; i += MAX_QUERIES_PER_CALL) {
     const batch = planned.slice(i, i + MAX_QUERIES_PER_CALL);
     const queries = batch.map((q) => toMetricDataQuery(q, periodSeconds));
