@@ -188,7 +188,7 @@ export class Fleet {
     this.managementAccountId = this.scenario.managementAccount ?? listed[0]?.id ?? generated[0]!.id;
     this.setScpDeny(this.scenario.scpDeny);
     this.loading = false;
-    for (const e of this.scenario.timeline) this.schedule(this.startedAt + e.at, () => this.applyTimeline(e));
+    for (const e of this.scenario.timeline) this.schedule(this.startedAt + e.at, () => this.applyTimeline(e, this.startedAt + e.at));
     for (const ev of this.scenario.cloudtrail.events) {
       const store = this.getStore(ev.store);
       if (store) this.recordKeyStoreEvent(store, ev.eventName, ev.actor, { at: this.startedAt + ev.at, error: ev.error });
@@ -220,10 +220,11 @@ export class Fleet {
     this.events.splice(i, 0, ev);
   }
 
-  private applyTimeline(e: TimelineEntry): void {
+  /** Applies a timeline entry as of its scheduled time `at` (CloudTrail and CloudWatch date it then, however late the tick). */
+  private applyTimeline(e: TimelineEntry, at: number): void {
     try {
       if (e.kind === 'faults' && e.faults) this.setFaults(e.faults);
-      else if (e.kind === 'store') e.delete ? this.removeStore(e.id, { actor: e.actor }) : e.set && this.setStore(e.id, e.set, { actor: e.actor });
+      else if (e.kind === 'store') e.delete ? this.removeStore(e.id, { actor: e.actor, at }) : e.set && this.setStore(e.id, e.set, { actor: e.actor, at });
       else if (e.kind === 'cluster') e.delete ? this.removeCluster(e.id) : e.set && this.setCluster(e.id, e.set);
       else if (e.kind === 'account' && e.set) this.setAccount(e.id, e.set);
       else if (e.kind === 'scp' && e.scpDeny) this.setScpDeny(e.scpDeny);
@@ -615,14 +616,14 @@ export class Fleet {
     });
   }
 
-  private patchStore(id: string, patch: Partial<Store>): Store {
+  private patchStore(id: string, patch: Partial<Store>, at = this.clock.now()): Store {
     const rec = this.stores.get(id);
     if (!rec?.cur) throw new SimError(`no store ${id}`, 404);
     const next: Store = { ...rec.cur, ...patch };
     // ConnectionErrorCode only exists while FAILED.
     if (next.state !== 'FAILED') next.errorCode = null;
     this.update(rec, next);
-    this.metrics.noteConnected(id, this.clock.now(), next.state === 'CONNECTED');
+    this.metrics.noteConnected(id, at, next.state === 'CONNECTED');
     this.transitions.set(id, (this.transitions.get(id) ?? 0) + 1);
     return next;
   }
@@ -633,7 +634,7 @@ export class Fleet {
    * Changes a store (state, errorCode, name, connectError, probeFailure, trustAnchor, xks, overrides, metrics).
    * With an actor, CloudTrail records the KMS call such a change takes (Update/Connect/DisconnectCustomKeyStore).
    */
-  setStore(id: string, patch: unknown, opts: { actor?: unknown } = {}): Store {
+  setStore(id: string, patch: unknown, opts: { actor?: unknown; at?: number } = {}): Store {
     const p = validate(storePatchSchema, patch);
     const actor = opts.actor === undefined || opts.actor === null ? undefined : validate(actorSchema, opts.actor);
     const cur = this.stores.get(id)?.cur;
@@ -658,28 +659,34 @@ export class Fleet {
       if (p.trustAnchorCertificate !== undefined) next.trustAnchor = p.trustAnchorCertificate ?? this.certValue(undefined, { notBefore: cur.createdAt - DAY, notAfter: cur.createdAt + TEN_YEARS });
       if (p.trustAnchor !== undefined) next.trustAnchor = this.certValue(p.trustAnchor, null);
     } else if (p.xks !== undefined && cur.xks) {
-      next.xks = { ...cur.xks, ...Object.fromEntries(Object.entries(p.xks).filter(([, v]) => v !== undefined)) };
+      // The schema defaults connectivity to PUBLIC_ENDPOINT; a patch that does not name it keeps the store's.
+      const named = (patch as { xks?: Record<string, unknown> } | null)?.xks ?? {};
+      next.xks = { ...cur.xks, ...Object.fromEntries(Object.entries(p.xks).filter(([k, v]) => v !== undefined && (k !== 'connectivity' || named.connectivity !== undefined))) };
     } else if (p.clusterId !== undefined || p.trustAnchor !== undefined || p.trustAnchorCertificate != null) {
       throw new SimError('clusterId and trust anchors only apply to AWS_CLOUDHSM stores', 400);
     }
-    const after = this.patchStore(id, next);
-    const now = this.clock.now();
+    const now = opts.at ?? this.clock.now();
+    const after = this.patchStore(id, next, now);
     if (p.metrics !== undefined || next.xks) this.metrics.update(id, p.metrics ?? {}, now, storeOwner(after));
     if (actor) {
       const changed: Record<string, unknown> = {};
       if (p.name !== undefined && p.name !== cur.name) changed.newCustomKeyStoreName = p.name;
       if (p.clusterId !== undefined && p.clusterId !== cur.clusterId) changed.cloudHsmClusterId = p.clusterId;
       if (p.trustAnchor !== undefined || p.trustAnchorCertificate !== undefined) changed.trustAnchorCertificate = '-----BEGIN CERTIFICATE-----…';
-      if (p.xks?.uriEndpoint !== undefined) changed.xksProxyUriEndpoint = p.xks.uriEndpoint;
-      if (p.xks?.uriPath !== undefined) changed.xksProxyUriPath = p.xks.uriPath;
-      if (p.xks?.connectivity !== undefined) changed.xksProxyConnectivity = p.xks.connectivity;
-      if (p.xks?.vpcEndpointServiceName !== undefined) changed.xksProxyVpcEndpointServiceName = p.xks.vpcEndpointServiceName;
-      if (p.xks?.accessKeyId !== undefined) changed.xksProxyAuthenticationCredential = { accessKeyId: 'HIDDEN_DUE_TO_SECURITY_REASONS', rawSecretAccessKey: 'HIDDEN_DUE_TO_SECURITY_REASONS' };
-      if (Object.keys(changed).length > 0) this.recordKeyStoreEvent(after, 'UpdateCustomKeyStore', actor, { changed });
+      const x = after.xks;
+      if (x && cur.xks) {
+        if (x.uriEndpoint !== cur.xks.uriEndpoint) changed.xksProxyUriEndpoint = x.uriEndpoint;
+        if (x.uriPath !== cur.xks.uriPath) changed.xksProxyUriPath = x.uriPath;
+        if (x.connectivity !== cur.xks.connectivity) changed.xksProxyConnectivity = x.connectivity;
+        if (x.vpcEndpointServiceName !== cur.xks.vpcEndpointServiceName) changed.xksProxyVpcEndpointServiceName = x.vpcEndpointServiceName;
+        // The proxy credential is secret: CloudTrail hides it.
+        if (x.accessKeyId !== cur.xks.accessKeyId) changed.xksProxyAuthenticationCredential = { accessKeyId: 'HIDDEN_DUE_TO_SECURITY_REASONS', rawSecretAccessKey: 'HIDDEN_DUE_TO_SECURITY_REASONS' };
+      }
+      if (Object.keys(changed).length > 0) this.recordKeyStoreEvent(after, 'UpdateCustomKeyStore', actor, { changed, at: now });
       const was = cur.state;
       const is = after.state;
-      if (is !== was && (is === 'DISCONNECTED' || is === 'DISCONNECTING')) this.recordKeyStoreEvent(after, 'DisconnectCustomKeyStore', actor);
-      else if (is !== was && (is === 'CONNECTING' || (is === 'CONNECTED' && was !== 'CONNECTING'))) this.recordKeyStoreEvent(after, 'ConnectCustomKeyStore', actor);
+      if (is !== was && (is === 'DISCONNECTED' || is === 'DISCONNECTING')) this.recordKeyStoreEvent(after, 'DisconnectCustomKeyStore', actor, { at: now });
+      else if (is !== was && (is === 'CONNECTING' || (is === 'CONNECTED' && was !== 'CONNECTING'))) this.recordKeyStoreEvent(after, 'ConnectCustomKeyStore', actor, { at: now });
     }
     return after;
   }
@@ -743,14 +750,15 @@ export class Fleet {
   }
 
   /** Deletes a store; with an actor, CloudTrail records DeleteCustomKeyStore. */
-  removeStore(id: string, opts: { actor?: unknown } = {}): void {
+  removeStore(id: string, opts: { actor?: unknown; at?: number } = {}): void {
     const rec = this.stores.get(id);
     if (!rec?.cur) throw new SimError(`no store ${id}`, 404);
     const actor = opts.actor === undefined || opts.actor === null ? undefined : validate(actorSchema, opts.actor);
     const { account, region } = rec.cur;
     this.deletedStores.set(id, rec.cur);
-    if (actor) this.recordKeyStoreEvent(rec.cur, 'DeleteCustomKeyStore', actor);
-    this.metrics.noteDeleted(id, this.clock.now());
+    const at = opts.at ?? this.clock.now();
+    if (actor) this.recordKeyStoreEvent(rec.cur, 'DeleteCustomKeyStore', actor, { at });
+    this.metrics.noteDeleted(id, at);
     this.update(rec, null);
     this.transitions.set(id, (this.transitions.get(id) ?? 0) + 1);
     this.purge(this.regionIndex(account, region), this.clock.now());

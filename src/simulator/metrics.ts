@@ -34,7 +34,7 @@ export const signedDurationSchema = z.union([z.string(), z.number()]).transform(
  * a linear ramp (`from` until `start`, then towards `to` over `over`, then `to`); or a step series (each point
  * holds until the next; before the first point there is no data).
  */
-export const metricValueSchema = z.union([
+const metricValueBranches = [
   z.number(),
   z.null(),
   z.strictObject({
@@ -49,8 +49,41 @@ export const metricValueSchema = z.union([
       start: signedDurationSchema.default(0),
     }),
   }),
-  z.strictObject({ series: z.array(z.strictObject({ at: signedDurationSchema, value: z.number().nullable() })).min(1) }),
-]);
+  z.strictObject({
+    series: z.array(z.strictObject({ at: signedDurationSchema, value: z.number().nullable() })).min(1)
+      .refine((points) => points.every((p, i) => i === 0 || points[i - 1]!.at < p.at), 'points must be in ascending order of at, each at a different time'),
+  }),
+] as const;
+
+/**
+ * Picks the branch a value's shape asks for, so that an error names the field that is wrong (a plain
+ * union only says "Invalid input").
+ */
+function byShape<T extends z.ZodType>(pick: (v: unknown) => T | undefined, expected: string) {
+  return z.unknown().transform((v, ctx) => {
+    const schema = pick(v);
+    if (!schema) {
+      ctx.addIssue({ code: 'custom', message: `expected ${expected}` });
+      return z.NEVER;
+    }
+    const r = schema.safeParse(v);
+    if (r.success) return r.data as z.infer<T>;
+    for (const issue of r.error.issues) ctx.addIssue({ ...issue, code: 'custom', path: issue.path as (string | number)[], message: issue.message } as never);
+    return z.NEVER;
+  });
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export const metricValueSchema = byShape((v) => {
+  const [num, nul, ramp, series] = metricValueBranches;
+  if (typeof v === 'number') return num;
+  if (v === null) return nul;
+  if (isObj(v) && 'ramp' in v) return ramp;
+  if (isObj(v) && 'series' in v) return series;
+  return undefined;
+}, 'a number, null, { ramp: { from, to, over, start? } } or { series: [{ at, value }] }') as z.ZodType<
+  number | null | { ramp: { from: number; to: number; over: number; start: number } } | { series: { at: number; value: number | null }[] }, unknown>;
 export type MetricValue = z.infer<typeof metricValueSchema>;
 
 const dimensionsSchema = z.record(z.string().min(1).max(255), z.string().min(1).max(1024));
@@ -67,7 +100,16 @@ export const seriesEntrySchema = z.strictObject({
  * What a scenario writes per metric: a value, one series object, a list of series, or for
  * XksExternalKeyManagerStates / XksProxyErrors a map from the state / ErrorType to a value.
  */
-export const metricEntrySchema = z.union([metricValueSchema, seriesEntrySchema, z.array(seriesEntrySchema).min(1), z.record(z.string(), metricValueSchema)]);
+const seriesListSchema = z.array(seriesEntrySchema).min(1);
+const valueMapSchema = z.record(z.string(), metricValueSchema);
+export const metricEntrySchema = byShape((v) => {
+  if (typeof v === 'number' || v === null || (isObj(v) && ('ramp' in v || 'series' in v))) return metricValueSchema;
+  if (Array.isArray(v)) return seriesListSchema;
+  if (isObj(v) && 'value' in v) return seriesEntrySchema;
+  if (isObj(v)) return valueMapSchema;
+  return undefined;
+}, 'a value (number, null, ramp, series), { value, dimensions?, requests? }, a list of those, or a map such as { Active: 2, Degraded: 1 }') as z.ZodType<
+  MetricValue | z.infer<typeof seriesEntrySchema> | z.infer<typeof seriesEntrySchema>[] | Record<string, MetricValue>, unknown>;
 export type MetricEntry = z.infer<typeof metricEntrySchema>;
 
 /** How a metric's samples combine: one sample per minute (gauge), one sample per event of value 1 (count), one sample per request (latency). */
@@ -185,6 +227,8 @@ export interface SeriesDef {
   kind: Kind;
   value: MetricValue;
   requests?: MetricValue | undefined;
+  /** namespace|name|sorted dimensions: the series' identity, compared per query. */
+  key: string;
 }
 
 /** The series a metrics map defines for an owner. */
@@ -197,15 +241,8 @@ export function expandSeries(owner: OwnerInfo, spec: MetricsSpec): SeriesDef[] {
     for (const [k, v] of def.dims) base[k] = typeof v === 'function' ? v(owner) : v === '$id' ? owner.id : v;
     const add = (value: MetricValue, extra: Record<string, string> = {}, requests?: MetricValue) => {
       const dims = { ...base, ...extra };
-      out.push({
-        namespace: def.namespace,
-        metricName: name,
-        dimensions: Object.entries(dims).map(([Name, Value]) => ({ Name, Value })).sort((a, b) => a.Name.localeCompare(b.Name)),
-        unit: def.unit,
-        kind: def.kind,
-        value,
-        requests,
-      });
+      const dimensions = Object.entries(dims).map(([Name, Value]) => ({ Name, Value })).sort((a, b) => a.Name.localeCompare(b.Name));
+      out.push({ namespace: def.namespace, metricName: name, dimensions, unit: def.unit, kind: def.kind, value, requests, key: seriesKey(def.namespace, name, dimensions) });
     };
     if (isValueMap(entry) && def.split) {
       for (const [k, v] of Object.entries(entry)) add(v, { [def.split.dim]: k, ...(def.splitDims?.[k] ?? {}) });
@@ -396,7 +433,7 @@ export class MetricBook {
   minutes(q: DatapointQuery, start: number, end: number, now: number): { at: number; set: StatSet }[] {
     const ids = this.byTarget.get(`${q.account}/${q.region}`);
     if (!ids) return [];
-    const want = dimKey(q.dimensions);
+    const want = seriesKey(q.namespace, q.metricName, q.dimensions);
     const out: { at: number; set: StatSet }[] = [];
     const readable = minuteFloor(now - this.publishDelay) - MINUTE; // the last minute whose datapoint is out
     for (const id of ids) {
@@ -428,7 +465,7 @@ export class MetricBook {
       const o = this.owners.get(id)!;
       for (const v of o.versions) {
         for (const s of v.series) {
-          const key = `${s.namespace}|${s.metricName}|${dimKey(s.dimensions)}`;
+          const key = s.key;
           if (seen.has(key)) continue;
           // Listed once it has published a datapoint (in the last two weeks; here: since the window starts).
           const since = activeSince ?? now - 14 * 86_400_000;
@@ -441,8 +478,10 @@ export class MetricBook {
   }
 }
 
-const dimKey = (dims: { Name: string; Value: string }[]) => [...dims].map((d) => `${d.Name}=${d.Value}`).sort().join(',');
+/** A series' identity: namespace, name and the dimension set in any order (JSON-encoded: names and values may hold any character). */
+export const seriesKey = (namespace: string, metricName: string, dims: { Name: string; Value: string }[]) =>
+  JSON.stringify([namespace, metricName, [...dims].map((d) => [d.Name, d.Value]).sort((a, b) => (a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : a[1]! < b[1]! ? -1 : 1))]);
 
 function matches(s: SeriesDef, q: DatapointQuery, want: string): boolean {
-  return s.namespace === q.namespace && s.metricName === q.metricName && dimKey(s.dimensions) === want && (q.unit === undefined || q.unit === s.unit);
+  return s.key === want && (q.unit === undefined || q.unit === s.unit);
 }

@@ -1,9 +1,11 @@
-// KMS (TrentService, AWS JSON 1.1): the custom key store operations keystore-watch uses.
+// KMS (TrentService, AWS JSON 1.1): the custom key store operations keystore-watch uses, and the
+// administration calls (./kms-admin.ts) that fire drills use to change a store the way people do.
 import { randomBytes } from 'node:crypto';
 import { AwsError } from '../errors.js';
 import { injectedStatus } from '../faults.js';
 import type { Fleet, Store } from '../fleet.js';
-import { applyOverrides, callerArn, epochSeconds, optionalInt, optionalString, type Input, type Service, type ServiceContext } from './service.js';
+import { callerActor, createCustomKeyStore, deleteCustomKeyStore, updateCustomKeyStore } from './kms-admin.js';
+import { applyOverrides, epochSeconds, optionalInt, optionalString, type Input, type Service, type ServiceContext } from './service.js';
 
 /** Page size when the caller sends no Limit. */
 const DEFAULT_LIMIT = 100;
@@ -96,11 +98,6 @@ function generateRandom(input: Input, ctx: ServiceContext) {
   return { Plaintext: randomBytes(n).toString('base64') };
 }
 
-/** The caller as CloudTrail records it: the IAM user or role session, its access key, address and user agent. */
-function callerActor(ctx: ServiceContext) {
-  return { arn: callerArn(ctx), accessKeyId: ctx.accessKeyId, ...(ctx.sourceIp && { sourceIp: ctx.sourceIp }), ...(ctx.userAgent && { userAgent: ctx.userAgent.slice(0, 512) }) };
-}
-
 /**
  * ConnectCustomKeyStore and DisconnectCustomKeyStore: a required store id of the caller's, then the state
  * machine. CloudTrail records the call with the caller's identity, with errorCode/errorMessage when it fails.
@@ -129,5 +126,8 @@ export const kms: Service = {
     GenerateRandom: generateRandom,
     ConnectCustomKeyStore: stateChange('ConnectCustomKeyStore', (fleet, id) => fleet.connect(id)),
     DisconnectCustomKeyStore: stateChange('DisconnectCustomKeyStore', (fleet, id) => fleet.disconnect(id)),
+    CreateCustomKeyStore: createCustomKeyStore,
+    UpdateCustomKeyStore: updateCustomKeyStore,
+    DeleteCustomKeyStore: deleteCustomKeyStore,
   },
 };
