@@ -34,7 +34,18 @@ export interface DetectedChange {
   change: AttributedChange;
 }
 
-type Observed = Pick<StoreRecord, 'id' | 'state' | 'name' | 'clusterId' | 'xks' | 'trustAnchorSha256'>;
+type Observed = Pick<StoreRecord, 'id' | 'state' | 'name' | 'clusterId' | 'xks' | 'trustAnchorSha256' | 'createdAt'>;
+
+/** How far back a store first seen DISCONNECTED is looked up (its disconnect happened before keystore-watch saw it). */
+export const FIRST_SIGHT_LOOKBACK_MS = 7 * 86_400_000;
+
+/**
+ * Stores of a target seen for the first time (no baseline) that are DISCONNECTED: who disconnected them is
+ * still the first question on call, so the newest DisconnectCustomKeyStore naming the store is looked up.
+ */
+export function firstSightChanges(next: readonly Observed[]): DetectedChange[] {
+  return next.filter((s) => s.state === 'DISCONNECTED' || s.state === 'DISCONNECTING').map((s) => ({ storeId: s.id, change: 'DISCONNECTED' as const }));
+}
 
 const configOf = (s: Observed): string => JSON.stringify([s.name, s.clusterId, s.xks?.uriEndpoint ?? null, s.xks?.uriPath ?? null, s.xks?.connectivity ?? null, s.xks?.vpcEndpointServiceName ?? null, s.xks?.accessKeyIdLast4 ?? null, s.trustAnchorSha256]);
 
@@ -216,8 +227,11 @@ export class ChangeAttributor {
 
   async attribute(input: AttributeInput): Promise<ChangeAttribution[]> {
     const now = this.opts.now();
-    const fresh = input.prev ? detectChanges(input.prev.stores, input.next, true) : [];
-    const after = (input.prev?.observedAt ?? now) - WINDOW_SLACK_MS;
+    const fresh = input.prev ? detectChanges(input.prev.stores, input.next, true) : firstSightChanges(input.next);
+    const created = new Map(input.next.map((s) => [s.id, s.createdAt]));
+    const windowStart = (id: string) => (input.prev
+      ? input.prev.observedAt - WINDOW_SLACK_MS
+      : Math.max(now - FIRST_SIGHT_LOOKBACK_MS, (created.get(id) ?? 0) - WINDOW_SLACK_MS));
     // Newest first per store and change: a new change replaces an older attribution of the same kind.
     const byKey = new Map<string, ChangeAttribution>();
     for (const a of input.carried) {
@@ -225,7 +239,7 @@ export class ChangeAttributor {
       byKey.set(`${a.storeId}|${a.change}`, { ...a }); // copies: the previous snapshot is immutable
     }
     for (const c of fresh) {
-      byKey.set(`${c.storeId}|${c.change}`, { accountId: input.accountId, region: input.region, storeId: c.storeId, change: c.change, seenAt: now, windowStart: after, status: 'pending', actor: null, attempts: 0, error: null });
+      byKey.set(`${c.storeId}|${c.change}`, { accountId: input.accountId, region: input.region, storeId: c.storeId, change: c.change, seenAt: now, windowStart: windowStart(c.storeId), status: 'pending', actor: null, attempts: 0, error: null });
     }
     const all = [...byKey.values()];
     const todo = all.filter((a) => a.status !== 'found' && now - a.seenAt <= this.opts.searchWindow);

@@ -10,6 +10,8 @@ import type { ChangeAttributor } from './cloudtrail.js';
 
 export type CloudWatchResult =
   | { attempted: false }
+  /** Read less than one cloudwatch.period ago: nothing new can have been published; the last reading stands. */
+  | { attempted: false; reused: true }
   | { attempted: true; reading: CloudWatchReading | null; error: TargetError | null; denied: boolean };
 
 /** What the previous snapshot knew about the target (for change detection and carry-over). */
@@ -23,6 +25,9 @@ export interface TargetHistory {
 
 export interface MonitoringDeps {
   config: Pick<Config, 'cloudwatch' | 'cloudtrail'>;
+  /** Monotonic ms of each target's last successful CloudWatch read (targetKey -> ms). */
+  lastRead: Map<string, number>;
+  monotonic: () => number;
   clients: AwsClients;
   attributor: ChangeAttributor;
   now: () => number;
@@ -35,10 +40,15 @@ export async function cloudWatchOfTarget(deps: MonitoringDeps, target: Target, s
   // Only stores that exist, and only kinds CloudWatch has metrics for.
   const storeIds = new Set(stores.filter((s) => s.type === 'EXTERNAL_KEY_STORE' || s.type === 'AWS_CLOUDHSM').map((s) => s.id));
   if (!cloudwatch.enabled || (storeIds.size === 0 && clusterIds.length === 0)) return { attempted: false };
+  // GetMetricData is billed per metric requested: polls more frequent than the period re-read nothing new.
+  const key = `${target.accountId}/${target.region}`;
+  const last = deps.lastRead.get(key);
+  if (last !== undefined && deps.monotonic() - last < cloudwatch.period) return { attempted: false, reused: true };
   try {
     const reading = await readCloudWatch(deps.clients.cloudWatch(target), storeIds, new Set(clusterIds), {
       periodMs: cloudwatch.period, lookbackMs: cloudwatch.lookback, now: deps.now(), signal,
     });
+    deps.lastRead.set(key, deps.monotonic());
     return { attempted: true, reading, error: null, denied: false };
   } catch (err) {
     const error = timedOut() ? { code: 'Timeout', message: 'CloudWatch enrichment past the target deadline' } : deps.toError(err);

@@ -120,7 +120,7 @@ export class Poller {
     // An injected wall clock without a monotonic one drives both (tests); the daemon passes both.
     this.monotonic = opts.monotonic ?? opts.now ?? (() => performance.now());
     this.monitoring = {
-      config: opts.config, clients: opts.clients, now: this.now, toError: toTargetError,
+      config: opts.config, clients: opts.clients, now: this.now, toError: toTargetError, lastRead: new Map(), monotonic: this.monotonic,
       attributor: new ChangeAttributor({ ...opts.config.cloudtrail, now: this.now }),
     };
     this.enabledRegions = new EnabledRegions({

@@ -45,6 +45,7 @@ function formatValue(v: number): string {
 }
 
 const seconds = (ms: number) => ms / 1000;
+const DAY_SECONDS = 86_400;
 
 /** The health states KMS reports in XksExternalKeyManagerStates (each exported, zeros included, once a store has the metric). */
 const XKS_KEY_MANAGER_STATES: readonly string[] = ['Active', 'Degraded', 'Unavailable'];
@@ -96,8 +97,8 @@ export function renderSnapshotMetricsChunks(snapshot: Snapshot): Buffer[] {
     hsmUp: new Family('keystore_watch_cloudhsm_enrichment_up', 'gauge', '1 when the CloudHSM DescribeClusters walk of the target succeeded.'),
     probeDenied: new Family('keystore_watch_probe_denied', 'gauge', 'Key stores of the target whose last GenerateRandom probe was denied (AccessDenied: IAM or SCP).'),
     account: new Family('keystore_watch_account_info', 'gauge', 'Account owner facts (OU path, configured tags as tag_<key>); always 1.'),
-    certDays: new Family('kms_custom_key_store_xks_proxy_certificate_expiry_days', 'gauge', 'Days until the XKS proxy TLS certificate expires (CloudWatch XksProxyCertificateDaysToExpire); absent without a recent datapoint.'),
-    credAge: new Family('kms_custom_key_store_xks_proxy_credential_age_days', 'gauge', 'Days since the XKS proxy authentication credential was associated with the store (CloudWatch XksProxyCredentialAge).'),
+    certDays: new Family('kms_custom_key_store_xks_proxy_certificate_expiry_seconds', 'gauge', 'Time left until the XKS proxy TLS certificate expires, in seconds (CloudWatch XksProxyCertificateDaysToExpire x 86400; day resolution); absent without a recent datapoint.'),
+    credAge: new Family('kms_custom_key_store_xks_proxy_credential_age_seconds', 'gauge', 'Time since the XKS proxy authentication credential was associated with the store, in seconds (CloudWatch XksProxyCredentialAge x 86400; day resolution).'),
     ekm: new Family('kms_custom_key_store_xks_external_key_manager_state', 'gauge', 'External key manager instances per health state as the XKS proxy reports them (CloudWatch XksExternalKeyManagerStates): Active, Degraded, Unavailable.'),
     xksErrors: new Family('kms_custom_key_store_xks_proxy_errors', 'gauge', 'XKS proxy errors and timeouts in the last CloudWatch period by type (retryable, non_retryable) (CloudWatch XksProxyErrors).'),
     xksRequests: new Family('kms_custom_key_store_xks_proxy_requests', 'gauge', 'Requests KMS sent to the XKS proxy in the last CloudWatch period (CloudWatch XksProxyLatency SampleCount).'),
@@ -145,8 +146,8 @@ export function renderSnapshotMetricsChunks(snapshot: Snapshot): Buffer[] {
   // CloudWatch facts: a metric without a recent datapoint has no series (absent, not zero).
   for (const h of snapshot.storeHealth ?? []) {
     const id = { account_id: h.accountId, region: h.region, custom_key_store_id: h.storeId };
-    if (h.certificateDaysToExpire !== null) f.certDays.add(id, h.certificateDaysToExpire);
-    if (h.credentialAgeDays !== null) f.credAge.add(id, h.credentialAgeDays);
+    if (h.certificateDaysToExpire !== null) f.certDays.add(id, h.certificateDaysToExpire * DAY_SECONDS);
+    if (h.credentialAgeDays !== null) f.credAge.add(id, h.credentialAgeDays * DAY_SECONDS);
     if (h.keyManagers) {
       for (const state of XKS_KEY_MANAGER_STATES) f.ekm.add({ ...id, state }, h.keyManagers[state] ?? 0);
       for (const [state, n] of Object.entries(h.keyManagers)) if (!XKS_KEY_MANAGER_STATES.includes(state)) f.ekm.add({ ...id, state }, n);

@@ -132,6 +132,12 @@ export function buildSnapshot(prev: Snapshot | null, results: readonly TargetPol
       for (const h of cw.reading.stores) if (present.has(h.storeId)) storeHealth.push({ accountId: r.target.accountId, region: r.target.region, ...h, stale: false });
       for (const c of cw.reading.clusters) clusterHealth.push({ accountId: r.target.accountId, region: r.target.region, ...c, stale: false });
       cloudWatch = { ok: true, denied: false, error: null };
+    } else if (ok && cw && !cw.attempted && 'reused' in cw) {
+      // Read less than a period ago: the last reading stands as it was.
+      const present = new Set(r.stores!.map((s) => s.id));
+      for (const h of prevHealthByTarget.get(tk) ?? []) if (present.has(h.storeId)) storeHealth.push(h);
+      for (const c of prevClusterHealthByTarget.get(tk) ?? []) clusterHealth.push(c);
+      cloudWatch = before?.cloudWatch ?? null;
     } else if (!ok || cw?.attempted) {
       const present = ok ? new Set(r.stores!.map((s) => s.id)) : null;
       for (const h of prevHealthByTarget.get(tk) ?? []) if (!present || present.has(h.storeId)) storeHealth.push({ ...h, stale: true });

@@ -69,8 +69,8 @@ describe('CloudWatch enrichment', () => {
     expect(h.events()).toEqual([]);
     const text = await h.metrics();
     const id = `account_id="${ACCOUNT}",region="us-east-1",custom_key_store_id="cks-x000000000000001"`;
-    expect(text).toContain(`kms_custom_key_store_xks_proxy_certificate_expiry_days{${id}} 200`);
-    expect(text).toContain(`kms_custom_key_store_xks_proxy_credential_age_days{${id}} 10`);
+    expect(text).toContain(`kms_custom_key_store_xks_proxy_certificate_expiry_seconds{${id}} ${200 * 86400}`);
+    expect(text).toContain(`kms_custom_key_store_xks_proxy_credential_age_seconds{${id}} ${10 * 86400}`);
     expect(text).toContain(`kms_custom_key_store_xks_external_key_manager_state{${id},state="Active"} 2`);
     expect(text).toContain(`kms_custom_key_store_xks_external_key_manager_state{${id},state="Degraded"} 0`);
     expect(text).toContain(`kms_custom_key_store_xks_proxy_latency_seconds{${id}} 0.04`);
