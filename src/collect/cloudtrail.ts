@@ -210,7 +210,7 @@ export interface AttributeInput {
 
 /** Per account-region LookupEvents pacing and the attribution of one target's changes. */
 export class ChangeAttributor {
-  /** Monotonic ms of the last LookupEvents call start per account-region (the spacing holds across polls). */
+  /** Monotonic ms of the end of the last LookupEvents call per account-region (the spacing holds across polls). */
   private readonly lastCall = new Map<string, number>();
   private readonly monotonic: () => number;
   /** LookupEvents calls made (tests, logs). */
@@ -249,9 +249,10 @@ export class ChangeAttributor {
 
   private async lookup(input: AttributeInput, todo: ChangeAttribution[], now: number): Promise<void> {
     const tk = `${input.accountId}/${input.region}`;
-    // A margin over 1000/rate: AWS counts requests as they arrive, and network jitter between two sends
-    // must not put three of them in one second (measured: at exactly 500 ms the simulator's 2/s window
-    // throttled a storm's lookups).
+    // A margin over 1000/rate, counted from the end of the previous call: AWS counts requests as they
+    // arrive, and a delay on the way must not put three of them in one second (measured: 500 ms between
+    // call starts let the simulator's 2/s window throttle a storm's lookups, and so did 560 ms between
+    // starts on a loaded machine).
     const spacing = 1000 / this.opts.ratePerSecond + SPACING_MARGIN_MS;
     const byEvent = new Map<string, ChangeAttribution[]>();
     for (const a of todo) {
@@ -277,13 +278,19 @@ export class ChangeAttributor {
       for (const a of list) a.attempts += 1;
       try {
         do {
-          // Pace: `spacing` after the previous call of this account-region started (possibly last poll).
+          // Pace: `spacing` after the previous call of this account-region ended (possibly last poll).
           const readyAt = (this.lastCall.get(tk) ?? -Infinity) + spacing;
           while (!input.signal.aborted && this.monotonic() < readyAt) await sleep(Math.max(1, readyAt - this.monotonic()), undefined, { signal: input.signal }).catch(() => undefined);
           if (input.signal.aborted) break;
-          this.lastCall.set(tk, this.monotonic());
           this.calls += 1;
-          const page = await input.client().send(new LookupEventsCommand({ LookupAttributes: [attr], StartTime: new Date(start), EndTime: new Date(end), MaxResults: 50, NextToken: token }), { abortSignal: input.signal });
+          let page;
+          try {
+            page = await input.client().send(new LookupEventsCommand({ LookupAttributes: [attr], StartTime: new Date(start), EndTime: new Date(end), MaxResults: 50, NextToken: token }), { abortSignal: input.signal });
+          } finally {
+            // Spaced from the END of the previous call: its request reached AWS before its answer came
+            // back, so two calls so spaced arrive at least `spacing` apart whatever the delay on the way.
+            this.lastCall.set(tk, this.monotonic());
+          }
           for (const e of page.Events ?? []) {
             const p = parseEvent(e);
             if (p) events.push(p);

@@ -253,6 +253,8 @@ describe('who changed it (CloudTrail)', () => {
     for (let i = 2; i < calls.length; i++) expect(calls[i]!.at - calls[i - 2]!.at, 'three calls within one second').toBeGreaterThanOrEqual(1000);
     // EventName lookups serve the whole storm, not one call per store.
     expect(calls.length).toBeLessThanOrEqual(8);
+    const gaps = calls.slice(1).map((c, i) => c.at - calls[i]!.at);
+    console.log(`[reliability] ${JSON.stringify({ name: 'cloudtrail-storm', stores: 60, events: 120, lookupEvents: calls.length, minGapMs: Math.min(...gaps), throttled: calls.filter((c) => c.outcome === 'throttled').length })}`);
     const fired = h.events().slice(mark).filter((e) => e.kind === 'firing' && e.condition === 'DISCONNECTED');
     expect(fired.map((e) => e.subject.storeId).sort()).toEqual(ids);
     for (const e of fired) expect(e.subject.details['Changed by']).toBe('arn:aws:sts::111111111111:assumed-role/Ops/bob (a role session, AssumedRole)');
