@@ -197,7 +197,8 @@ const WINDOW_SLACK_MS = 5 * 60_000;
 const KEEP_MS = 6 * 3_600_000;
 
 export interface AttributeInput {
-  client: () => CloudTrailClient;
+  /** Lends a CloudTrail client of the target (AwsClients.withCloudTrail) for one call. */
+  withClient: <T>(fn: (client: CloudTrailClient) => Promise<T>) => Promise<T>;
   accountId: string;
   region: string;
   /** The target's last known stores (null: no baseline) and when they were observed (epoch ms). */
@@ -285,7 +286,8 @@ export class ChangeAttributor {
           this.calls += 1;
           let page;
           try {
-            page = await input.client().send(new LookupEventsCommand({ LookupAttributes: [attr], StartTime: new Date(start), EndTime: new Date(end), MaxResults: 50, NextToken: token }), { abortSignal: input.signal });
+            const command = new LookupEventsCommand({ LookupAttributes: [attr], StartTime: new Date(start), EndTime: new Date(end), MaxResults: 50, NextToken: token });
+            page = await input.withClient((client) => client.send(command));
           } finally {
             // Spaced from the END of the previous call: its request reached AWS before its answer came
             // back, so two calls so spaced arrive at least `spacing` apart whatever the delay on the way.

@@ -229,13 +229,13 @@ export interface ReadOptions {
   signal?: AbortSignal;
 }
 
-/** ListMetrics of one namespace (optionally one metric name), every page. */
+/** ListMetrics of one namespace (optionally one metric name), every page. The lent client aborts on the target's signal. */
 async function listMetrics(client: CloudWatchClient, namespace: string, metricName: string | undefined, signal: AbortSignal | undefined, count: () => void): Promise<ListedMetric[]> {
   const out: ListedMetric[] = [];
   let token: string | undefined;
   do {
     count();
-    const page = await client.send(new ListMetricsCommand({ Namespace: namespace, MetricName: metricName, NextToken: token }), { abortSignal: signal });
+    const page = await client.send(new ListMetricsCommand({ Namespace: namespace, MetricName: metricName, NextToken: token }));
     for (const m of page.Metrics ?? []) if (m.MetricName) out.push({ namespace: m.Namespace ?? namespace, name: m.MetricName, dimensions: dims(m.Dimensions) });
     token = page.NextToken;
   } while (token && !signal?.aborted);
@@ -271,7 +271,7 @@ export async function readCloudWatch(client: CloudWatchClient, storeIds: Readonl
       reading.getMetricDataCalls += 1;
       const page = await client.send(new GetMetricDataCommand({
         MetricDataQueries: queries, StartTime: new Date(start), EndTime: new Date(end), ScanBy: 'TimestampDescending', NextToken: token,
-      }), { abortSignal: o.signal });
+      }));
       for (const r of page.MetricDataResults ?? []) {
         if (!r.Id) continue;
         const acc = results.get(r.Id) ?? { Timestamps: [], Values: [] };

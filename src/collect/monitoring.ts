@@ -45,9 +45,9 @@ export async function cloudWatchOfTarget(deps: MonitoringDeps, target: Target, s
   const last = deps.lastRead.get(key);
   if (last !== undefined && deps.monotonic() - last < cloudwatch.period) return { attempted: false, reused: true };
   try {
-    const reading = await readCloudWatch(deps.clients.cloudWatch(target), storeIds, new Set(clusterIds), {
+    const reading = await deps.clients.withCloudWatch(target, (client) => readCloudWatch(client, storeIds, new Set(clusterIds), {
       periodMs: cloudwatch.period, lookbackMs: cloudwatch.lookback, now: deps.now(), signal,
-    });
+    }), { signal });
     deps.lastRead.set(key, deps.monotonic());
     return { attempted: true, reading, error: null, denied: false };
   } catch (err) {
@@ -61,7 +61,7 @@ export async function changeActorsOfTarget(deps: MonitoringDeps, target: Target,
   if (!deps.config.cloudtrail.enabled) return undefined;
   try {
     return await deps.attributor.attribute({
-      client: () => deps.clients.cloudTrail(target),
+      withClient: (fn) => deps.clients.withCloudTrail(target, fn, { signal }),
       accountId: target.accountId,
       region: target.region,
       prev: history?.stores ? { stores: history.stores, observedAt: history.observedAt } : null,
