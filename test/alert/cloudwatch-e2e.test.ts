@@ -4,6 +4,7 @@
 // receivers (webhook, Slack) and the console channel get the notifications.
 // Fixture: test/fixtures/scenarios/xks-health.yaml. The simulator and the daemon share one clock; each poll
 // is three minutes after the previous one (cloudwatch.period 1m), so a metric change shows in the next poll.
+// The tests run in order on one fleet; each leaves it healthy for the next.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Condition } from '../../src/model.js';
 import { startCwHarness, type CwHarness, type HookEvent } from '../helpers/cloudwatch.js';
@@ -179,6 +180,34 @@ describe('CloudWatch enrichment', () => {
     await h.delivered();
     expect(since()).toEqual(['firing:XKS_CERT_EXPIRING:cks-x000000000000001', 'firing:DISCONNECTED:cks-x000000000000002', 'resolved:XKS_CERT_EXPIRING:cks-x000000000000001']);
     h.sim.fleet.connect('cks-x000000000000002');
+    await h.poll();
+    await h.poll();
+    await h.poll();
+    await h.delivered();
+    expect(since().slice(3)).toEqual(['resolved:DISCONNECTED:cks-x000000000000002']);
+  }, 60_000);
+});
+
+describe('CloudWatch not permitted', () => {
+  it('AccessDenied on CloudWatch is not a blind spot: no alert, keystore_watch_cloudwatch_up 0, the stores as they are', async () => {
+    await h.delivered();
+    const mark = h.hook.requests.length;
+    h.sim.fleet.setFaults({ errors: [{ service: 'cloudwatch', error: 'AccessDenied', message: 'User: arn:aws:sts::111111111111:assumed-role/KeystoreWatch/keystore-watch is not authorized to perform: cloudwatch:ListMetrics' }] });
+    await h.poll();
+    await h.poll();
+    await h.poll();
+    await h.delivered();
+    expect(h.events().slice(mark)).toEqual([]);
+    const t = h.daemon.latest!.targets.find((x) => x.region === 'us-east-1')!;
+    expect(t).toMatchObject({ ok: true, status: 'ok', cloudWatch: { ok: false, denied: true } });
+    expect(h.daemon.latest!.stores.every((s) => !s.stale)).toBe(true);
+    expect(await h.metrics()).toContain(`keystore_watch_cloudwatch_up{account_id="${ACCOUNT}",region="us-east-1"} 0`);
+    h.sim.fleet.setFaults({ errors: [] });
+    await h.poll();
+    await h.poll();
+    await h.delivered();
+    expect(h.events().slice(mark)).toEqual([]);
+    expect(h.daemon.latest!.targets.find((x) => x.region === 'us-east-1')!.cloudWatch).toEqual({ ok: true, denied: false, error: null });
   }, 60_000);
 });
 
