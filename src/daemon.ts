@@ -1,5 +1,6 @@
-// The imperative shell that ties the pieces together: schedule -> poll -> snapshot -> (diff, alerts,
-// outbox) -> persisted state, metrics text and the HTTP API.
+// The process shell: the stateDir lock, the state store, the HTTP API, the schedule and the watchdog.
+// Each scheduled tick runs one poll through src/pipeline/poll-pipeline.ts (read that file to follow a
+// poll from discovery to a Slack message); this file only starts, serves and stops it.
 //
 // Start-up order (nothing is read before the lock, nothing is sent before the port is bound):
 //   1. the stateDir lock (src/state/lock.ts): a second daemon on the same directory exits 2 here, and so
@@ -16,8 +17,7 @@ import type { Snapshot } from './model.js';
 import { publicStore } from './snapshot/public.js';
 import type { Logger } from './log.js';
 import { AwsClients } from './collect/aws-clients.js';
-import { Poller } from './collect/poller.js';
-import { EMPTY_METRICS, encodeSnapshotMetrics, type EncodedMetrics } from './metrics/exposition.js';
+import { SnapshotPoller } from './pipeline/snapshot-poller.js';
 import { SelfMetrics } from './metrics/self.js';
 import { startHttpServer, type RunningHttpServer } from './server/http.js';
 import { nonOverlapping } from './scheduler.js';
@@ -28,9 +28,10 @@ import { openFileStateStore } from './state/file-store.js';
 import { ResilientStateStore } from './state/resilient-store.js';
 import { StateDirLock } from './state/lock.js';
 import { parseSnapshotDoc } from './snapshot/persist.js';
-import { AlertPipeline } from './alert/pipeline.js';
+import { AlertPipeline } from './pipeline/alert-pipeline.js';
+import { PollPipeline } from './pipeline/poll-pipeline.js';
 import type { Notifier } from './notify/notifier.js';
-import type { AlertPipelineOptions } from './alert/pipeline.js';
+import type { AlertPipelineOptions } from './pipeline/alert-pipeline.js';
 
 export interface DaemonOptions {
   config: Config;
@@ -67,19 +68,13 @@ const STATE_ALERT = 'state-persist';
 
 export class Daemon {
   readonly metrics = new SelfMetrics();
-  private snapshot: Snapshot | null = null;
-  private snapshotMetrics: EncodedMetrics = EMPTY_METRICS;
-  /** A poll's results were evaluated and its alerts handed to delivery at least once. */
-  private evaluated = false;
-  /** Why the last poll did not get its alerts handled (null when it did). */
-  private lastPollError: string | null = null;
-  /** The last snapshot the alert pipeline processed: the base of the next diff. */
-  private processed: Snapshot | null = null;
+  /** One poll through every stage: src/pipeline/poll-pipeline.ts. */
+  private readonly poll: PollPipeline;
   private lock: StateDirLock | null = null;
   private resilient: ResilientStateStore | null = null;
   private stateLog = { at: 0, suppressed: 0 };
   private readonly clients: AwsClients;
-  private readonly poller: Poller;
+  private readonly poller: SnapshotPoller;
   private store!: StateStore;
   private pipeline!: AlertPipeline;
   private server: RunningHttpServer | null = null;
@@ -113,7 +108,7 @@ export class Daemon {
       onWarning: (message, fields) => opts.logger.warn(fields, message),
     });
     const cloudWatchWarned = new Set<string>();
-    this.poller = new Poller({
+    this.poller = new SnapshotPoller({
       config: opts.config,
       clients: this.clients,
       now: this.now,
@@ -140,6 +135,7 @@ export class Daemon {
         opts.logger.warn({ accountId, code: e.code, error: e.message }, kept ? 'account ListRegions failed; keeping the last known enabled regions' : 'account ListRegions failed; the regions to poll in this account are unknown');
       },
     });
+    this.poll = new PollPipeline({ poller: this.poller, alerts: () => this.pipeline, store: () => this.store, metrics: this.metrics, logger: opts.logger });
     if (this.poller.organizations) {
       const org = this.poller.organizations;
       this.metrics.watchOrganizations(() => org.ageMs(), this.now);
@@ -156,7 +152,7 @@ export class Daemon {
   }
 
   get latest(): Snapshot | null {
-    return this.snapshot;
+    return this.poll.snapshot;
   }
 
   get alerts(): AlertPipeline {
@@ -224,13 +220,9 @@ export class Daemon {
       },
     });
     this.store = this.resilient;
-    this.snapshot = await this.store.read('snapshot', parseSnapshotDoc);
-    this.processed = this.snapshot;
-    if (this.snapshot) {
-      this.poller.resume(this.snapshot);
-      this.snapshotMetrics = await encodeSnapshotMetrics(this.snapshot);
-      logger.info({ pollId: this.snapshot.pollId, stores: this.snapshot.stores.length }, 'restored the last snapshot');
-    }
+    const restored = await this.store.read('snapshot', parseSnapshotDoc);
+    await this.poll.restore(restored);
+    if (restored) logger.info({ pollId: restored.pollId, stores: restored.stores.length }, 'restored the last snapshot');
     this.pipeline = await AlertPipeline.open({ config, store: this.store, logger, metrics: this.metrics, notifiers: this.opts.notifiers, now: this.now, outbox: this.opts.outbox });
     // A write that failed while the pipeline was opening had no pipeline to raise the self-alert on.
     const health = this.resilient.health();
@@ -244,10 +236,10 @@ export class Daemon {
         limits: { maxConnections: config.http.maxConnections, headersTimeout: config.http.headersTimeout, requestTimeout: config.http.requestTimeout, keepAliveTimeout: config.http.keepAliveTimeout },
         observer: this.metrics.httpObserver,
         sources: {
-          metrics: async () => ({ snapshot: this.snapshotMetrics, self: await this.metrics.render() }),
+          metrics: async () => ({ snapshot: this.poll.snapshotMetrics, self: await this.metrics.render() }),
           ready: () => this.readiness(),
           stores: (f) => this.storesView(f),
-          targets: () => ({ pollId: this.snapshot?.pollId ?? null, targets: this.snapshot?.targets ?? [] }),
+          targets: () => ({ pollId: this.poll.snapshot?.pollId ?? null, targets: this.poll.snapshot?.targets ?? [] }),
           alerts: () => ({ alerts: this.pipeline.firing(), self: this.pipeline.firingSelf() }),
           events: (limit) => ({ events: this.pipeline.recentEvents(limit) }),
           outbox: (limit) => this.pipeline.outbox.view(limit),
@@ -267,8 +259,9 @@ export class Daemon {
   /** Ready once a poll's alerts were handled, and while nothing critical is wrong with keystore-watch itself. */
   readiness(): Readiness {
     const reasons: string[] = [];
-    if (!this.evaluated) reasons.push(this.lastPollError ? `no poll evaluated yet; the last one failed: ${this.lastPollError}` : 'waiting for the first poll');
-    else if (this.lastPollError) reasons.push(`the last poll failed: ${this.lastPollError}`);
+    const { evaluated, lastPollError } = this.poll;
+    if (!evaluated) reasons.push(lastPollError ? `no poll evaluated yet; the last one failed: ${lastPollError}` : 'waiting for the first poll');
+    else if (lastPollError) reasons.push(`the last poll failed: ${lastPollError}`);
     for (const a of this.pipeline?.self.firing() ?? []) if (a.severity === 'critical') reasons.push(a.summary);
     return { ready: reasons.length === 0, reasons };
   }
@@ -310,49 +303,14 @@ export class Daemon {
   }
 
   private storesView(f: { state?: string; accountId?: string; region?: string; type?: string }) {
-    const stores = (this.snapshot?.stores ?? []).filter(
+    const stores = (this.poll.snapshot?.stores ?? []).filter(
       (s) => (!f.state || s.state === f.state) && (!f.accountId || s.accountId === f.accountId) && (!f.region || s.region === f.region) && (!f.type || s.type === f.type),
     );
-    return { pollId: this.snapshot?.pollId ?? null, takenAt: this.snapshot ? new Date(this.snapshot.finishedAt).toISOString() : null, stores: stores.map(publicStore) };
+    return { pollId: this.poll.snapshot?.pollId ?? null, takenAt: this.poll.snapshot ? new Date(this.poll.snapshot.finishedAt).toISOString() : null, stores: stores.map(publicStore) };
   }
 
-  private async runPoll(): Promise<void> {
-    const { logger } = this.opts;
-    const t0 = performance.now();
-    let stage = 'poll';
-    try {
-      const next = await this.poller.poll(this.snapshot, this.abort.signal);
-      if (this.abort.signal.aborted) return;
-      this.snapshot = next;
-      stage = 'metrics';
-      this.snapshotMetrics = await encodeSnapshotMetrics(next);
-      const seconds = (performance.now() - t0) / 1000;
-      this.metrics.pollDuration.observe(seconds);
-      this.metrics.polls.inc();
-      this.metrics.accounts.set(new Set(next.targets.map((t) => t.accountId)).size);
-      const down = next.targets.filter((t) => t.status === 'failed');
-      logger.info({ pollId: next.pollId, seconds: Number(seconds.toFixed(3)), targets: next.targets.length, down: down.length, stores: next.stores.length }, 'poll finished');
-      for (const t of down) logger.warn({ accountId: t.accountId, region: t.region, code: t.error?.code, error: t.error?.message, consecutiveFailures: t.consecutiveFailures }, 'target down; keeping its last known stores (stale)');
-      // Alert state (with the notifications it decided) first, snapshot last: a crash in between replays
-      // the diff against the same previous snapshot, and the alert state skips a poll it already saw.
-      // A state write the disk refuses does not throw here (ResilientStateStore): the alerts are still
-      // handled from memory. The diff base is the last snapshot the pipeline processed, so a poll whose
-      // alerts could not be handled is diffed again next time rather than skipped.
-      stage = 'alerts';
-      await this.pipeline.process(this.processed, next);
-      this.processed = next;
-      stage = 'state';
-      await this.store.write('snapshot', next);
-      // Only now: the poll's results were evaluated and its alerts handed to delivery, so
-      // KeystoreWatchNotPolling (on this metric) also catches a pipeline that cannot handle alerts.
-      this.metrics.lastPoll.set(next.finishedAt / 1000);
-      this.evaluated = true;
-      this.lastPollError = null;
-    } catch (err) {
-      const reason = `${stage === 'poll' ? '' : `${stage}: `}${err instanceof Error ? err.message : String(err)}`.replace(/\s+/g, ' ').slice(0, 500);
-      this.lastPollError = reason;
-      logger.error({ err, stage, reason }, 'poll failed');
-    }
+  private runPoll(): Promise<void> {
+    return this.poll.run(this.abort.signal);
   }
 
   /** Graceful stop: abandon the running poll after `graceMs`, deliver what the outbox can, close the server. */

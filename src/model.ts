@@ -316,6 +316,35 @@ export type Condition =
   /** keystore-watch reporting a problem with itself (src/alert/self-alerts.ts). */
   | 'SELF';
 
+/** The Prometheus alert name of each condition (config/prometheus/alerts.yml and docs/runbooks.md use the same names). */
+export const ALERT_NAMES = {
+  FAILED: 'KmsCustomKeyStoreFailed',
+  CONNECTING_TOO_LONG: 'KmsCustomKeyStoreConnectingTooLong',
+  DISCONNECTED: 'KmsCustomKeyStoreDisconnected',
+  PROBE_FAILING: 'KmsCustomKeyStoreProbeFailing',
+  TRUST_ANCHOR_EXPIRING: 'KmsCustomKeyStoreTrustAnchorExpiring',
+  CLUSTER_NOT_ACTIVE: 'CloudHsmClusterNotActive',
+  NO_ACTIVE_HSMS: 'CloudHsmClusterNoActiveHsms',
+  SINGLE_AZ: 'CloudHsmClusterSingleAz',
+  HSM_DEGRADED: 'CloudHsmHsmDegraded',
+  CLUSTER_MISSING: 'CloudHsmClusterNotFound',
+  CLUSTER_CERT_EXPIRING: 'CloudHsmClusterCertificateExpiring',
+  TARGET_DOWN: 'KeystoreWatchTargetDown',
+  UNKNOWN_STATE: 'KmsCustomKeyStoreUnknownState',
+  FLAPPING: 'KmsCustomKeyStoreFlapping',
+  CLUSTER_UNKNOWN_STATE: 'CloudHsmClusterUnknownState',
+  PROBE_NOT_PERMITTED: 'KmsCustomKeyStoreProbeNotPermitted',
+  SCP_DENIED: 'KeystoreWatchRegionDeniedByScp',
+  XKS_CERT_EXPIRING: 'KmsXksProxyCertificateExpiring',
+  XKS_CREDENTIAL_OLD: 'KmsXksProxyCredentialOld',
+  XKS_KEY_MANAGER_UNHEALTHY: 'KmsXksExternalKeyManagerUnhealthy',
+  XKS_PROXY_UNHEALTHY: 'KmsXksProxyUnhealthy',
+  KEY_STORE_THROTTLED: 'KmsCustomKeyStoreThrottled',
+  HSM_UNHEALTHY: 'CloudHsmHsmUnhealthy',
+  SELF: 'KeystoreWatchDegraded',
+} as const satisfies Record<Condition, string>;
+
+
 /** What an alert is about; ids are filled into guidance commands. */
 export interface AlertSubject extends AccountFacts {
   accountId: string;

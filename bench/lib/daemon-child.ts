@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { join } from 'node:path';
 import { AwsClients } from '../../src/collect/aws-clients.js';
-import { Poller } from '../../src/collect/poller.js';
+import { SnapshotPoller } from '../../src/pipeline/snapshot-poller.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { Daemon } from '../../src/daemon.js';
@@ -123,7 +123,7 @@ async function onePoll(): Promise<PollReport> {
   } else {
     const clients = new AwsClients({ aws: config.aws, credentials });
     try {
-      snap = await new Poller({ config, clients }).poll(null);
+      snap = await new SnapshotPoller({ config, clients }).poll(null);
     } finally {
       clients.close();
     }

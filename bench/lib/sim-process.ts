@@ -39,15 +39,19 @@ export interface SimCounters {
 export class SimProcess {
   private constructor(readonly url: string, readonly child: ChildProcess, readonly accountIds: string[], readonly shape: FleetShape) {}
 
-  /** Starts `keystore-watch simulate` with a generated fleet; resolves once it prints its URL. */
-  static async start(shape: FleetShape, faults: SimFaults): Promise<SimProcess> {
+  /**
+   * Starts `keystore-watch simulate` with a generated fleet; resolves once it prints its URL. With
+   * `organizations`, the first generated account is the management account of an organization holding
+   * them all (generated accounts sit in /<Env>/<Team> OUs).
+   */
+  static async start(shape: FleetShape, faults: SimFaults, opts: { organizations?: boolean } = {}): Promise<SimProcess> {
     const dir = mkdtempSync(join(tmpdir(), 'ksw-bench-sim-'));
     const file = join(dir, 'scenario.yaml');
     // JSON is YAML; the scenario schema validates it like any operator-written file.
     writeFileSync(file, JSON.stringify({
       generate: { ...shape, disconnectedFraction: 0, suspendedFraction: 0 },
       faults: { ...faults, seed: shape.seed },
-      organizations: { enabled: false },
+      organizations: { enabled: opts.organizations === true },
     }, null, 2));
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'simulate', '--scenario', file, '--listen', '127.0.0.1:0'], {
       cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'],
@@ -83,6 +87,11 @@ export class SimProcess {
 
   counters(): Promise<SimCounters> {
     return this.call('GET', '/_sim/counters');
+  }
+
+  /** The fault configuration the simulator runs with now (the latency it draws: latencyMs + uniform [0, jitterMs)). */
+  faults(): Promise<SimFaults & { rateLimits: Record<string, number> }> {
+    return this.call('GET', '/_sim/faults');
   }
 
   async resetCounters(): Promise<void> {

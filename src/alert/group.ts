@@ -8,12 +8,11 @@
 // Drills pass through untouched. Per-alert state is not touched: the digest only changes delivery.
 // Order is kept: changes (or their digest) first, then reminders (or theirs), then anything else.
 import { createHash } from 'node:crypto';
-import { SEVERITY_RANK, type AlertNotification, type AlertSubject, type DigestNotification, type Notification, type Severity } from '../model.js';
+import { SEVERITY_RANK, type AlertNotification, type DigestNotification, type Notification, type Severity } from '../model.js';
+import { deliverySubjectKey } from './subject-key.js';
 
-/** The unit counted against the threshold. */
-export function deliverySubjectKey(s: AlertSubject): string {
-  return s.storeId !== null ? `store:${s.accountId}/${s.region}/${s.storeId}` : s.clusterId !== null ? `cluster:${s.accountId}/${s.region}/${s.clusterId}` : `target:${s.accountId}/${s.region}`;
-}
+/** The unit counted against the threshold (subject-key.ts). */
+export { deliverySubjectKey };
 
 function digestOf(items: AlertNotification[]): DigestNotification {
   let severity: Severity = 'info';

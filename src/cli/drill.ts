@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import type { AlertNotification, AlertSubject, StoreRecord } from '../model.js';
 import { AwsClients } from '../collect/aws-clients.js';
-import { Poller } from '../collect/poller.js';
+import { SnapshotPoller } from '../pipeline/snapshot-poller.js';
 import { openFileStateStore } from '../state/file-store.js';
 import { parseSnapshotDoc } from '../snapshot/persist.js';
 import { createNotifiers } from '../notify/index.js';
@@ -35,7 +35,7 @@ async function findStore(config: Config, storeId: string): Promise<StoreRecord |
   }
   const clients = new AwsClients({ aws: config.aws });
   try {
-    const snap = await new Poller({ config, clients }).poll(null);
+    const snap = await new SnapshotPoller({ config, clients }).poll(null);
     return snap.stores.find((s) => s.id === storeId) ?? null;
   } finally {
     clients.close();

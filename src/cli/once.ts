@@ -2,7 +2,7 @@
 import type { Snapshot } from '../model.js';
 import { publicStore } from '../snapshot/public.js';
 import { AwsClients } from '../collect/aws-clients.js';
-import { Poller } from '../collect/poller.js';
+import { SnapshotPoller } from '../pipeline/snapshot-poller.js';
 import { loadConfig } from '../config/load.js';
 import { parseOptions, printable, reportFailure, UsageError } from './common.js';
 
@@ -58,7 +58,7 @@ export async function main(argv: string[]): Promise<number> {
     const config = loadConfig(opts.config);
     const clients = new AwsClients({ aws: config.aws, onWarning: (message) => process.stderr.write(`warning: ${printable(message)}\n`) });
     const progress = process.stderr.isTTY;
-    const poller = new Poller({
+    const poller = new SnapshotPoller({
       config,
       clients,
       onProgress: progress ? (done, total) => process.stderr.write(`\r\x1b[Kpolled ${done}/${total} targets`) : undefined,

@@ -375,6 +375,28 @@ export class AwsClients {
     };
   }
 
+  /**
+   * Forgets cached credentials (and role session caps) of roles no longer in use: accounts that left the
+   * organization or the config. Without it an organization with account churn grows the cache for the
+   * process's life. `roles`: every role still in use (the accounts' and the Organizations role).
+   */
+  retainRoles(roles: Iterable<Pick<Target, 'roleArn' | 'externalId'>>): void {
+    const keep = new Set<string>();
+    const arns = new Set<string>();
+    for (const r of roles) {
+      if (!r.roleArn) continue;
+      keep.add(`${r.roleArn}|${r.externalId ?? ''}`);
+      arns.add(r.roleArn);
+    }
+    for (const k of this.credentials.keys()) if (!keep.has(k)) this.credentials.delete(k);
+    for (const a of this.roleSessionCap.keys()) if (!arns.has(a)) this.roleSessionCap.delete(a);
+  }
+
+  /** Roles with cached credentials (tests, diagnostics). */
+  get cachedRoles(): number {
+    return this.credentials.size;
+  }
+
   /** Forgets cached credentials of a role (after ExpiredToken / AccessDenied) so the next call assumes it again. */
   resetCredentials(target: Pick<Target, 'roleArn' | 'externalId'>): void {
     if (!target.roleArn) return;

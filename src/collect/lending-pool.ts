@@ -87,7 +87,14 @@ export class LendingPool<C> {
       l.signal = undefined;
       if (free.length < this.maxIdle) free.push(l);
     };
-    const run = fn(l.client);
+    // A fn that throws synchronously (before returning its promise) must release the lease too, or the
+    // client stays marked as lent to a borrower that is gone and is never reused.
+    let run: Promise<T>;
+    try {
+      run = fn(l.client);
+    } catch (err) {
+      run = Promise.reject(err);
+    }
     run.then(release, release);
     return signal ? abortable(run, signal) : run;
   }

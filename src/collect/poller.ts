@@ -1,5 +1,6 @@
-// One poll: resolve accounts, walk every account x region with bounded concurrency and a deadline per
-// target, enrich CloudHSM stores with their clusters, optionally probe, and build the next snapshot.
+// Collecting one poll: resolve accounts, walk every account x region with bounded concurrency and a
+// deadline per target, enrich CloudHSM stores with their clusters, optionally probe. The snapshot is
+// built from the collection by the next stage (src/pipeline/snapshot-poller.ts).
 // Failures stay inside their target: a target that fails keeps its last known stores, marked stale.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GenerateRandomCommand } from '@aws-sdk/client-kms';
@@ -12,13 +13,14 @@ import { mapBounded } from '../util/map-bounded.js';
 import { AwsClients, errorCode } from './aws-clients.js';
 import { walkKeyStores } from './key-stores.js';
 import { describeClusters } from './clusters.js';
+import type { CollectedPoll, TargetPollResult } from './result.js';
 import { ChangeAttributor } from './cloudtrail.js';
 import { changeActorsOfTarget, cloudWatchOfTarget, type MonitoringDeps, type TargetHistory } from './monitoring.js';
-import { buildSnapshot, type TargetPollResult } from '../snapshot/build.js';
 import type { EnrichProblem } from '../discover/organizations.js';
 import { OrganizationSource } from '../discover/organization-source.js';
-import { buildTargets, resolveAccounts, type AccountRef } from '../discover/targets.js';
-import { EnabledRegions, listEnabledRegions, regionsToPoll } from '../discover/regions.js';
+import { AccountResolver, buildTargets, resolveAccounts, type AccountRef } from '../discover/targets.js';
+import { EnabledRegions, listEnabledRegions, regionsToPoll, type EnabledRegionsAnswer } from '../discover/regions.js';
+import { TargetQueue } from './target-queue.js';
 import { classifyUnanswered, isExpiredCredentials, isScpDeny, mayBeRegionNotEnabled } from './target-errors.js';
 
 export interface PollerOptions {
@@ -107,9 +109,10 @@ export class Poller {
   /** Monotonic time of each store's last probe (in memory only: a restart probes everything once). */
   private lastProbeAt = new Map<string, number>();
   /** performance.now() when the last probe call of each account-region ended: the spacing also holds across polls. */
-  private lastProbeCallEnd = new Map<string, number>();
+  readonly lastProbeCallEnd = new Map<string, number>();
   private readonly now: () => number;
   private readonly monotonic: () => number;
+
   /** CloudWatch / CloudTrail enrichment (collect/monitoring.ts). */
   private readonly monitoring: MonitoringDeps;
   /** The previous snapshot per target, for change detection (set per poll). */
@@ -175,32 +178,54 @@ export class Poller {
     this.accountsById.clear();
     for (const a of accounts) this.accountsById.set(a.id, a);
     this.enabledRegions.retain(new Set(this.accountsById.keys()));
-    const walk: Target[] = [];
-    const settled: TargetPollResult[] = [];
+    const plan: TargetPlan = { walk: [], settled: [] };
     const mono = this.monotonic();
     const answers = config.regions === 'enabled'
       ? await mapBounded(accounts, config.aws.concurrency, (a) => this.enabledRegions.get(a.id, signal))
       : null;
     accounts.forEach((a, i) => {
-      const answer = answers?.[i];
-      if (answer?.error) this.opts.onRegionsError?.(a.id, answer.error, answer.regions !== null);
-      const regions = regionsToPoll(config.regions, answer?.regions ?? null, config.excludeRegions);
-      if (!regions) {
-        const target = buildTargets([a], [config.aws.homeRegion])[0]!;
-        const error = answer?.error ?? { code: 'UnknownError', message: 'no answer' };
-        settled.push(unanswered(target, { code: error.code, message: `Account ListRegions failed, so the regions to poll are unknown: ${error.message}` }, 'failed'));
-        return;
-      }
-      for (const t of buildTargets([a], regions)) {
-        const until = this.notEnabledUntil.get(targetKey(t));
-        if (until !== undefined && mono < until.mono) settled.push(unanswered(t, notEnabledError(t, until.wall), 'not_enabled'));
-        else walk.push(t);
-      }
+      const p = this.planAccount(a, answers?.[i] ?? null, mono);
+      plan.walk.push(...p.walk);
+      plan.settled.push(...p.settled);
     });
-    // Forget rechecks of targets no longer planned.
-    const planned = new Set([...walk, ...settled.map((r) => r.target)].map(targetKey));
+    this.forgetUnplanned(plan);
+    return plan;
+  }
+
+  /**
+   * One account's targets: the configured regions, or its enabled ones (`answer`, regions: enabled). With
+   * no answer ever, one failed target in the home region carries the ListRegions error, so the blind spot
+   * is visible; targets found not enabled are settled without a call until their recheck time.
+   */
+  private planAccount(a: AccountRef, answer: EnabledRegionsAnswer | null, mono: number): TargetPlan {
+    const { config } = this.opts;
+    const plan: TargetPlan = { walk: [], settled: [] };
+    if (answer?.error) this.opts.onRegionsError?.(a.id, answer.error, answer.regions !== null);
+    const regions = regionsToPoll(config.regions, answer?.regions ?? null, config.excludeRegions);
+    if (!regions) {
+      const target = buildTargets([a], [config.aws.homeRegion])[0]!;
+      const error = answer?.error ?? { code: 'UnknownError', message: 'no answer' };
+      plan.settled.push(unanswered(target, { code: error.code, message: `Account ListRegions failed, so the regions to poll are unknown: ${error.message}` }, 'failed'));
+      return plan;
+    }
+    for (const t of buildTargets([a], regions)) {
+      const until = this.notEnabledUntil.get(targetKey(t));
+      if (until !== undefined && mono < until.mono) plan.settled.push(unanswered(t, notEnabledError(t, until.wall), 'not_enabled'));
+      else plan.walk.push(t);
+    }
+    return plan;
+  }
+
+  /**
+   * Forgets what is kept per target or account of those no longer planned (accounts that left the
+   * organization or the config), so account churn cannot grow these maps for the process's life.
+   */
+  private forgetUnplanned(plan: TargetPlan): void {
+    const { config } = this.opts;
+    const planned = new Set([...plan.walk, ...plan.settled.map((r) => r.target)].map(targetKey));
     for (const k of this.notEnabledUntil.keys()) if (!planned.has(k)) this.notEnabledUntil.delete(k);
-    return { walk, settled };
+    for (const k of this.lastProbeCallEnd.keys()) if (!planned.has(k)) this.lastProbeCallEnd.delete(k);
+    this.opts.clients.retainRoles([...this.accountsById.values(), { roleArn: config.organizations.roleArn ?? null, externalId: config.organizations.roleExternalId ?? null }]);
   }
 
   /** Restores the counter and the discovered account list after a restart. */
@@ -208,13 +233,45 @@ export class Poller {
     if (prev) this.pollId = Math.max(this.pollId, prev.pollId);
   }
 
-  async poll(prev: Snapshot | null, signal?: AbortSignal): Promise<Snapshot> {
+  /**
+   * One sweep. Discovery streams into it (issue 14): the targets of each account start as soon as the
+   * account is known (its Organizations page read and placed, its enabled regions answered), joining one
+   * round-robin over every account known so far, while later pages and ListRegions answers arrive. A
+   * discovery failure part-way keeps the accounts already found (OrganizationSource.stream).
+   */
+  async collect(prev: (Pick<Snapshot, 'pollId'> & Partial<Pick<Snapshot, 'stores' | 'targets' | 'changeActors' | 'finishedAt'>>) | null, signal?: AbortSignal): Promise<CollectedPoll> {
+    this.history = targetHistory(prev);
     const startedAt = this.now();
     const pollId = Math.max(this.pollId, prev?.pollId ?? 0) + 1;
     this.pollId = pollId;
-    const plan = await this.plan(await this.accounts(signal), signal);
-    const targets = interleaveAccounts(plan.walk);
-    this.history = targetHistory(prev);
+    const { config } = this.opts;
+    const queue = new TargetQueue(config.aws.concurrency);
+    const plan: TargetPlan = { walk: [], settled: [] };
+    const mono = this.monotonic();
+    this.accountsById.clear();
+    const place = (a: AccountRef, answer: EnabledRegionsAnswer | null) => {
+      const p = this.planAccount(a, answer, mono);
+      plan.walk.push(...p.walk);
+      plan.settled.push(...p.settled);
+      queue.addAccount(p.walk);
+    };
+    const addAccounts = (accounts: AccountRef[]) => {
+      for (const a of accounts) {
+        this.accountsById.set(a.id, a);
+        if (config.regions !== 'enabled') place(a, null);
+        // ListRegions (cached) takes a worker slot like any call; the account's targets follow its answer.
+        else queue.addTask(async () => place(a, await this.enabledRegions.get(a.id, signal)));
+      }
+    };
+    const discovery = (async () => {
+      try {
+        const resolver = new AccountResolver(config);
+        if (this.organizations) for await (const batch of this.organizations.stream(signal)) addAccounts(resolver.add(batch));
+        addAccounts(resolver.finish());
+      } finally {
+        queue.close();
+      }
+    })();
     await this.opts.clients.prepare().catch(() => undefined);
     let done = 0;
     // One listener on the caller's signal for the whole poll (not one per target in flight), which
@@ -222,24 +279,40 @@ export class Poller {
     const running = new Set<AbortController>();
     const abortRunning = () => { for (const c of running) c.abort(); };
     signal?.addEventListener('abort', abortRunning, { once: true });
-    let results: TargetPollResult[];
+    const results: TargetPollResult[] = [];
+    const worker = async () => {
+      for (let w = await queue.next(); w; w = await queue.next()) {
+        if (w.kind === 'task') {
+          await w.run();
+          continue;
+        }
+        results.push(await this.pollTarget(w.target, running, signal?.aborted === true));
+        this.opts.onProgress?.(++done, queue.total);
+      }
+    };
     try {
-      results = await mapBounded(targets, this.opts.config.aws.concurrency, async (t) => {
-        const r = await this.pollTarget(t, running, signal?.aborted === true);
-        this.opts.onProgress?.(++done, targets.length);
-        return r;
-      });
+      // Discovery closes the queue however it ends, so the workers always finish; its error (if any) is
+      // raised only once they have.
+      const workers = Promise.all(Array.from({ length: Math.max(1, config.aws.concurrency) }, worker));
+      await Promise.allSettled([discovery, workers]);
+      await discovery;
+      await workers;
     } finally {
       signal?.removeEventListener('abort', abortRunning);
     }
+    this.enabledRegions.retain(new Set(this.accountsById.keys()));
+    this.forgetUnplanned(plan);
     await this.settleUnrecognized(results, signal);
-    const snapshot = buildSnapshot(prev, [...plan.settled, ...results], { pollId, startedAt, finishedAt: this.now() });
-    // Forget probe times of stores that are gone, so churn cannot grow the map without end.
-    if (this.lastProbeAt.size > 0) {
-      const present = new Set(snapshot.stores.map(storeKey));
-      for (const k of this.lastProbeAt.keys()) if (!present.has(k)) this.lastProbeAt.delete(k);
-    }
-    return snapshot;
+    return { pollId, startedAt, finishedAt: this.now(), results: [...plan.settled, ...results] };
+  }
+
+  /** Forgets probe times of stores that are gone (`present`: the store keys of the latest snapshot), so churn cannot grow the map without end. */
+  forgetProbesExcept(present: ReadonlySet<string>): void {
+    for (const k of this.lastProbeAt.keys()) if (!present.has(k)) this.lastProbeAt.delete(k);
+  }
+
+  get probeTimes(): number {
+    return this.lastProbeAt.size;
   }
 
   /**
@@ -366,15 +439,15 @@ export class Poller {
 }
 
 /** The previous snapshot's stores, observation time and change attributions per target. */
-function targetHistory(prev: Snapshot | null): Map<string, TargetHistory> {
+function targetHistory(prev: Partial<Pick<Snapshot, 'stores' | 'targets' | 'changeActors' | 'finishedAt'>> | null): Map<string, TargetHistory> {
   const out = new Map<string, TargetHistory>();
-  if (!prev) return out;
+  if (!prev?.targets || !prev.stores) return out;
   const stores = groupBy(prev.stores, targetKey);
   const actors = groupBy(prev.changeActors ?? [], targetKey);
   for (const t of prev.targets) {
     const k = targetKey(t);
     // A target that never answered has no baseline: its first answer creates nothing.
-    out.set(k, { stores: t.lastSuccessAt === null ? null : stores.get(k) ?? [], observedAt: t.lastSuccessAt ?? prev.finishedAt, changeActors: actors.get(k) ?? [] });
+    out.set(k, { stores: t.lastSuccessAt === null ? null : stores.get(k) ?? [], observedAt: t.lastSuccessAt ?? prev.finishedAt ?? 0, changeActors: actors.get(k) ?? [] });
   }
   return out;
 }

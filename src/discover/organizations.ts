@@ -11,11 +11,16 @@ import {
   DescribeOrganizationalUnitCommand,
   ParentType,
   paginateListAccounts,
+  paginateListAccountsForParent,
+  paginateListOrganizationalUnitsForParent,
+  paginateListRoots,
+  type Account,
   paginateListParents,
   paginateListTagsForResource,
   type OrganizationsClient,
 } from '@aws-sdk/client-organizations';
 import { mapBounded } from '../util/map-bounded.js';
+import type { Slots } from '../util/slots.js';
 import { formatOuPath, type OuPlacement } from './ou-path.js';
 
 export interface OrgAccount {
@@ -36,17 +41,102 @@ export const OU_NAME_TTL_MS = 3_600_000;
 /** AWS allows OUs five levels deep; a longer chain means a broken answer, not a deeper tree. */
 const MAX_OU_DEPTH = 10;
 
+const orgAccount = (a: Account): OrgAccount | null => {
+  if (!a.Id) return null;
+  const state = (a as { State?: string }).State;
+  return { id: a.Id, name: a.Name ?? a.Id, status: state ?? a.Status ?? 'UNKNOWN' };
+};
+
 export async function listOrganizationAccounts(client: OrganizationsClient, signal?: AbortSignal): Promise<OrgAccount[]> {
   const out: OrgAccount[] = [];
-  // Pages may be empty while NextToken is still set; the paginator follows the token regardless.
-  for await (const page of paginateListAccounts({ client, pageSize: 20 }, {}, { abortSignal: signal })) {
-    for (const a of page.Accounts ?? []) {
-      if (!a.Id) continue;
-      const state = (a as { State?: string }).State;
-      out.push({ id: a.Id, name: a.Name ?? a.Id, status: state ?? a.Status ?? 'UNKNOWN' });
-    }
-  }
+  for await (const page of organizationAccountPages(client, signal)) out.push(...page);
   return out;
+}
+
+/** Runs `each` on every page of a paginator, each request inside one of `slots` (`first`: ahead of the others). */
+async function eachPage<T>(pages: AsyncIterable<T>, slots: Slots | undefined, first: boolean, each: (page: T) => void): Promise<void> {
+  const it = pages[Symbol.asyncIterator]();
+  for (;;) {
+    const release = slots ? await slots.acquire(first) : undefined;
+    let step: IteratorResult<T>;
+    try {
+      step = await it.next();
+    } finally {
+      release?.();
+    }
+    if (step.done) return;
+    each(step.value);
+  }
+}
+
+/**
+ * The organization top-down (ListRoots, then per root or OU ListOrganizationalUnitsForParent and
+ * ListAccountsForParent): every account arrives with its placement, from about two calls per OU instead
+ * of a ListParents per account (measured: 1,000 accounts in 44 OUs, ~110 calls instead of ~1,090, see
+ * docs/performance.md). `onAccounts` gets each page's accounts as it arrives; the accounts of a page are
+ * listed ahead of further OUs. An account moved while the walk runs may be seen twice (the caller keeps
+ * one) or, rarely, missed until the next read. Fails with the first error once the other branches end.
+ */
+export async function walkOrganization(client: OrganizationsClient, opts: { signal?: AbortSignal; slots?: Slots; onAccounts: (accounts: OrgAccount[]) => void }): Promise<void> {
+  const { signal, slots } = opts;
+  let rootId: string | undefined;
+  await eachPage(paginateListRoots({ client }, {}, { abortSignal: signal }), slots, true, (page) => {
+    rootId ??= page.Roots?.find((r) => r.Id)?.Id;
+  });
+  if (!rootId) throw Object.assign(new Error('ListRoots answered no root'), { name: 'MalformedResponse' });
+  const root = rootId;
+  const branches: Promise<void>[] = [];
+  const visit = (id: string, names: string[], ids: string[], depth: number) => {
+    const placement: OuPlacement = { ouPath: formatOuPath(names), ouIds: [root, ...ids] };
+    branches.push(eachPage(paginateListAccountsForParent({ client, pageSize: 20 }, { ParentId: id }, { abortSignal: signal }), slots, true, (page) => {
+      const accounts: OrgAccount[] = [];
+      for (const a of page.Accounts ?? []) {
+        const o = orgAccount(a);
+        if (o) accounts.push({ ...o, placement });
+      }
+      if (accounts.length > 0) opts.onAccounts(accounts);
+    }));
+    if (depth >= MAX_OU_DEPTH) return; // AWS allows five levels: a deeper answer is broken, not a deeper tree
+    branches.push(eachPage(paginateListOrganizationalUnitsForParent({ client, pageSize: 20 }, { ParentId: id }, { abortSignal: signal }), slots, false, (page) => {
+      for (const ou of page.OrganizationalUnits ?? []) {
+        // A nameless answer is not a name: the id stands in rather than an empty path segment.
+        if (ou.Id && !ids.includes(ou.Id)) visit(ou.Id, [...names, ou.Name || ou.Id], [...ids, ou.Id], depth + 1);
+      }
+    }));
+  };
+  visit(root, [], [], 0);
+  const errors: unknown[] = [];
+  for (let done = 0; done < branches.length;) {
+    const batch = branches.slice(done);
+    done = branches.length;
+    for (const r of await Promise.allSettled(batch)) if (r.status === 'rejected') errors.push(r.reason);
+  }
+  if (errors.length > 0) throw errors[0];
+}
+
+/**
+ * ListAccounts page by page, so discovery can stream: the accounts of a page are usable while the next
+ * page is fetched. `beforePage` runs before each request (the caller's Organizations concurrency slot).
+ */
+export async function* organizationAccountPages(client: OrganizationsClient, signal?: AbortSignal, beforePage?: () => Promise<() => void>): AsyncGenerator<OrgAccount[]> {
+  // Pages may be empty while NextToken is still set; the paginator follows the token regardless.
+  const pages = paginateListAccounts({ client, pageSize: 20 }, {}, { abortSignal: signal })[Symbol.asyncIterator]();
+  for (;;) {
+    const release = beforePage ? await beforePage() : undefined;
+    let step: Awaited<ReturnType<typeof pages.next>>;
+    try {
+      step = await pages.next();
+    } finally {
+      release?.();
+    }
+    if (step.done || !step.value) return;
+    const out: OrgAccount[] = [];
+    for (const a of step.value.Accounts ?? []) {
+      const o = orgAccount(a);
+      if (o) out.push(o);
+    }
+    yield out;
+  }
 }
 
 /** The one parent of an account or OU ("in the current release, a child can have only a single parent"). */
@@ -131,53 +221,83 @@ export interface EnrichProblem {
 }
 
 /** Error codes that say a permission is missing: the same answer would come for every account. */
-const PERMISSION_ERRORS = new Set(['AccessDeniedException', 'AccessDenied', 'AWSOrganizationsNotInUseException']);
+export const PERMISSION_ERRORS = new Set(['AccessDeniedException', 'AccessDenied', 'AWSOrganizationsNotInUseException']);
+
+export interface EnrichOptions {
+  candidates: (a: OrgAccount) => boolean;
+  tagKeys: ReadonlySet<string>;
+  ous: OuCache;
+  previous?: ReadonlyMap<string, OrgAccount>;
+  signal?: AbortSignal;
+  errorCode: (err: unknown) => string;
+}
 
 /**
- * Reads placement and tags of the `candidates`, ORGANIZATIONS_CONCURRENCY at a time. An account whose
- * read fails keeps what `previous` knew of it (null / no tags when nothing). After a permission error
- * the operation is not tried again in this read (a missing organizations:ListParents would otherwise
- * cost one denied call per account).
+ * Reads placement and tags of one account at a time (the caller bounds the concurrency), for one read of
+ * the organization. An account whose read fails keeps what `previous` knew of it (null / no tags when
+ * nothing). After a permission error the operation is not tried again in this read (a missing
+ * organizations:ListParents would otherwise cost one denied call per account).
  */
-export async function enrichAccounts(
-  client: OrganizationsClient,
-  accounts: readonly OrgAccount[],
-  opts: { candidates: (a: OrgAccount) => boolean; tagKeys: ReadonlySet<string>; ous: OuCache; previous?: ReadonlyMap<string, OrgAccount>; signal?: AbortSignal; errorCode: (err: unknown) => string },
-): Promise<{ accounts: OrgAccount[]; problems: EnrichProblem[] }> {
-  const problems = new Map<EnrichProblem['operation'], EnrichProblem>();
-  const denied = new Set<EnrichProblem['operation']>();
-  const fail = (operation: EnrichProblem['operation'], err: unknown) => {
-    const p = problems.get(operation);
+export class AccountEnricher {
+  private readonly problemsSeen = new Map<EnrichProblem['operation'], EnrichProblem>();
+  private readonly denied = new Set<EnrichProblem['operation']>();
+
+  constructor(private readonly client: OrganizationsClient, private readonly opts: EnrichOptions) {}
+
+  /** True when the account needs calls (a candidate without placement, or tags to read); others are answered at once by enrich(). */
+  needsCalls(a: OrgAccount): boolean {
+    return this.opts.candidates(a) && (a.placement === undefined || this.opts.tagKeys.size > 0);
+  }
+
+  get problems(): EnrichProblem[] {
+    return [...this.problemsSeen.values()];
+  }
+
+  private fail(operation: EnrichProblem['operation'], err: unknown): void {
+    const p = this.problemsSeen.get(operation);
     if (p) p.accounts += 1;
-    else problems.set(operation, { operation, accounts: 1, error: err });
-    if (err !== undefined && PERMISSION_ERRORS.has(opts.errorCode(err))) denied.add(operation);
-  };
-  const out = await mapBounded(accounts, ORGANIZATIONS_CONCURRENCY, async (a): Promise<OrgAccount> => {
+    else this.problemsSeen.set(operation, { operation, accounts: 1, error: err });
+    if (err !== undefined && PERMISSION_ERRORS.has(this.opts.errorCode(err))) this.denied.add(operation);
+  }
+
+  async enrich(a: OrgAccount): Promise<OrgAccount> {
+    const { opts, client } = this;
     if (!opts.candidates(a)) return { ...a, placement: null, tags: {} };
     const before = opts.previous?.get(a.id);
-    let placement: OuPlacement | null = before?.placement ?? null;
-    if (denied.has('ListParents')) fail('ListParents', undefined);
+    let placement: OuPlacement | null = a.placement ?? before?.placement ?? null;
+    // Placed by the top-down walk: no ListParents.
+    if (a.placement !== undefined) { /* known */ } else if (this.denied.has('ListParents')) this.fail('ListParents', undefined);
     else {
       try {
         placement = await opts.ous.placementOf(client, a.id, opts.signal);
       } catch (err) {
         if (opts.signal?.aborted) throw err;
-        fail('ListParents', err);
+        this.fail('ListParents', err);
       }
     }
     let tags: Record<string, string> = before?.tags ?? {};
     if (opts.tagKeys.size > 0) {
-      if (denied.has('ListTagsForResource')) fail('ListTagsForResource', undefined);
+      if (this.denied.has('ListTagsForResource')) this.fail('ListTagsForResource', undefined);
       else {
         try {
           tags = await accountTags(client, a.id, opts.tagKeys, opts.signal);
         } catch (err) {
           if (opts.signal?.aborted) throw err;
-          fail('ListTagsForResource', err);
+          this.fail('ListTagsForResource', err);
         }
       }
     }
     return { ...a, placement, tags };
-  });
-  return { accounts: out, problems: [...problems.values()] };
+  }
+}
+
+/** Placement and tags of every candidate, ORGANIZATIONS_CONCURRENCY at a time (see AccountEnricher). */
+export async function enrichAccounts(
+  client: OrganizationsClient,
+  accounts: readonly OrgAccount[],
+  opts: EnrichOptions,
+): Promise<{ accounts: OrgAccount[]; problems: EnrichProblem[] }> {
+  const enricher = new AccountEnricher(client, opts);
+  const out = await mapBounded(accounts, ORGANIZATIONS_CONCURRENCY, (a) => enricher.enrich(a));
+  return { accounts: out, problems: enricher.problems };
 }

@@ -2,7 +2,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { VERSION } from '../version.js';
 import type { AwsRequestObserver } from '../collect/aws-clients.js';
-import type { HttpConnectionObserver } from '../server/http.js';
 
 export class SelfMetrics {
   readonly registry = new Registry();
@@ -66,7 +65,8 @@ export class SelfMetrics {
     });
   }
 
-  get httpObserver(): HttpConnectionObserver {
+  /** The HTTP server's connection observer (server/http.ts HttpConnectionObserver; typed here so metrics/ does not import server/). */
+  get httpObserver(): { open(count: number): void; dropped(reason: 'evicted_idle' | 'all_busy'): void } {
     return {
       open: (n) => this.httpConnections.set(n),
       dropped: (reason) => this.httpConnectionsDropped.inc({ reason }),

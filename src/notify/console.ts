@@ -3,7 +3,7 @@
 // cannot inject terminal escape sequences or fake extra lines.
 import type { ChannelConfig } from '../config/schema.js';
 import type { AlertNotification, Notification, Severity } from '../model.js';
-import { ALERT_NAMES } from '../alert/remediation/guidance.js';
+import { ALERT_NAMES } from '../model.js';
 import {
   KIND_LABEL,
   SEVERITY_EMOJI,

@@ -65,13 +65,18 @@ import { monotonicNow } from '../util/monotonic.js';
 import type { DeliveryResult, Notifier } from './notifier.js';
 import {
   DEFAULT_BACKOFF, DEFAULT_DEAD_LETTER_LIMIT, DEFAULT_MAX_AGE_MS, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_IN_FLIGHT,
-  backoffDelay, deadLetterOf, deadLetterReason, decide, nextStep, orderKeys, overflowVictims, parseOutboxDoc, scrub,
-  type BackoffPolicy, type ChannelGate, type DeadLetter, type DeadLetterReason, type DeliveryOutcome, type DeliveryRecord,
-  type DropReason, type OutboxDoc, type OutboxEntry,
-} from './outbox-core.js';
+  channelAfterAttempt, deadLetterOf, deadLetterReason, decide, healthyChannel, nextStep, orderKeys, overflowVictims, retryAfterOf, scrub,
+  type BackoffPolicy, type ChannelGate, type ChannelHealth,
+} from './outbox-policy.js';
+import {
+  parseOutboxDoc,
+  type DeadLetter, type DeadLetterReason, type DeliveryOutcome, type DeliveryRecord, type DropReason, type OutboxDoc, type OutboxEntry,
+} from './outbox-records.js';
+import { DeliveryLog } from './outbox-log.js';
 
-// The core's names stay importable from here.
-export * from './outbox-core.js';
+// The policy's and the records' names stay importable from here.
+export * from './outbox-policy.js';
+export * from './outbox-records.js';
 
 // ---------------------------------------------------------------------------------------------
 // Time, injectable so tests can run ten minutes of outage in milliseconds.
@@ -215,13 +220,12 @@ interface Channel {
   /** Sorted by seq. */
   queue: LiveEntry[];
   queuedIds: Set<string>;
-  log: DeliveryRecord[];
-  seen: Set<string>;
+  log: DeliveryLog;
   /** Wall-clock completion of the last send (persisted for pacing across restarts). */
   lastSendAt: number | null;
   gate: ChannelGate;
-  /** Entries that failed since the channel's last success (gate.failingEntries is its size). */
-  failing: Set<string>;
+  /** What the recent attempts say about the channel (outbox-policy.ts channelAfterAttempt). */
+  health: ChannelHealth;
   wake: (() => void) | null;
   sends: Set<AbortController>;
   tasks: Set<Promise<void>>;
@@ -288,9 +292,9 @@ export class Outbox {
     for (const notifier of opts.notifiers) {
       if (this.channels.has(notifier.id)) throw new Error(`two channels share the id "${notifier.id}"; give one a name`);
       this.channels.set(notifier.id, {
-        id: notifier.id, notifier, queue: [], queuedIds: new Set(), log: [], seen: new Set(), lastSendAt: null,
-        gate: { sending: 0, stalled: 0, maxInFlight: this.maxInFlight, failStreak: 0, failingEntries: 0, holdUntil: -Infinity, paceAnchor: null, minIntervalMs: notifier.minIntervalMs },
-        failing: new Set(), wake: null, sends: new Set(), tasks: new Set(),
+        id: notifier.id, notifier, queue: [], queuedIds: new Set(), log: new DeliveryLog(this.deliveryLogLimit), lastSendAt: null,
+        gate: { sending: 0, stalled: 0, maxInFlight: this.maxInFlight, down: false, holdUntil: -Infinity, paceAnchor: null, minIntervalMs: notifier.minIntervalMs },
+        health: healthyChannel(), wake: null, sends: new Set(), tasks: new Set(),
       });
     }
   }
@@ -338,7 +342,7 @@ export class Outbox {
       for (const ch of this.channels.values()) {
         if (!this.accepts(ch, n)) continue;
         routed = true;
-        if (ch.queuedIds.has(n.id) || ch.seen.has(n.id)) {
+        if (ch.queuedIds.has(n.id) || ch.log.has(n.id)) {
           result.duplicates++;
           continue;
         }
@@ -389,7 +393,7 @@ export class Outbox {
 
   /** Recent outcomes of one channel, newest last (for the API and debugging). */
   deliveryLog(channelId: string): readonly DeliveryRecord[] {
-    return this.channels.get(channelId)?.log.slice() ?? [];
+    return this.channels.get(channelId)?.log.list() ?? [];
   }
 
   /** Entries found in flight when this instance loaded the outbox: possibly delivered before a crash, re-sent with the same key. */
@@ -553,21 +557,13 @@ export class Outbox {
       return;
     }
     const decision = decide(result, { attempts: entry.attempts, timedOut, backoff: this.backoff, maxRetryAfterMs: this.maxRetryAfterMs, random: this.random() });
+    ch.health = channelAfterAttempt(ch.health, { entryId: entry.id, ok: decision.action === 'delivered', retryAfterMs: retryAfterOf(result, this.maxRetryAfterMs) }, mono, this.backoff, this.random());
+    ch.gate.down = ch.health.down;
+    ch.gate.holdUntil = ch.health.holdUntil;
     if (decision.action === 'delivered') {
-      ch.gate.failStreak = 0;
-      ch.failing.clear();
-      ch.gate.failingEntries = 0;
       this.finish(ch, entry, 'delivered', result.status ?? null, null);
       this.observer.onDelivered?.(ch.id);
     } else {
-      ch.gate.failStreak++;
-      ch.failing.add(entry.id);
-      ch.gate.failingEntries = ch.failing.size;
-      const retryAfterMs = !result.ok && result.retryAfterMs !== undefined && result.retryAfterMs >= 0 ? Math.min(result.retryAfterMs, this.maxRetryAfterMs) : null;
-      // The receiver said when to come back: that holds the whole channel. Failures in a row on two
-      // or more entries look like the channel, not one message: back the channel off as a whole.
-      if (retryAfterMs !== null) ch.gate.holdUntil = Math.max(ch.gate.holdUntil, mono + retryAfterMs);
-      else if (ch.gate.failingEntries >= 2) ch.gate.holdUntil = Math.max(ch.gate.holdUntil, mono + backoffDelay(ch.gate.failStreak - 1, this.backoff, this.random()));
       entry.lastError = decision.error;
       entry.lastStatus = (!result.ok && result.status) || null;
       this.observer.onFailure?.(ch.id, decision.code);
@@ -664,12 +660,7 @@ export class Outbox {
   }
 
   private remember(ch: Channel, rec: DeliveryRecord): void {
-    ch.log.push(rec);
-    ch.seen.add(rec.id);
-    while (ch.log.length > this.deliveryLogLimit) {
-      const old = ch.log.shift()!;
-      if (!ch.log.some((r) => r.id === old.id)) ch.seen.delete(old.id);
-    }
+    ch.log.remember(rec);
   }
 
   /** Applies the global cap; returns how many entries it dropped. */
@@ -739,7 +730,7 @@ export class Outbox {
         nextAttemptAt: wallNow + Math.max(0, e.due - monoNow),
         inFlight: e.inFlight, lastError: e.lastError, lastStatus: e.lastStatus,
       })),
-      log: Object.fromEntries([...this.channels.values()].map((ch) => [ch.id, ch.log.slice()])),
+      log: Object.fromEntries([...this.channels.values()].map((ch) => [ch.id, ch.log.list()])),
       lastSendAt: Object.fromEntries([...this.channels.values()].filter((ch) => ch.lastSendAt !== null).map((ch) => [ch.id, ch.lastSendAt!])),
       dropped: { ...this.dropped },
       deadLetters: this.deadLetters.slice(),

@@ -16,7 +16,7 @@
 // render() shows the routing key as [REDACTED]; send() puts the real one in.
 import type { ChannelConfig } from '../config/schema.js';
 import type { AlertNotification, Notification, Severity } from '../model.js';
-import { ALERT_NAMES } from '../alert/remediation/guidance.js';
+import { ALERT_NAMES } from '../model.js';
 import {
   KIND_LABEL,
   digestItemsFor,

@@ -9,7 +9,7 @@
 import { IncomingWebhook, type FetchFunction } from '@slack/webhook';
 import type { ChannelConfig } from '../config/schema.js';
 import type { AlertNotification, DigestNotification, Notification, Severity } from '../model.js';
-import { ALERT_NAMES } from '../alert/remediation/guidance.js';
+import { ALERT_NAMES } from '../model.js';
 import {
   KIND_LABEL,
   SEVERITY_EMOJI,

@@ -225,7 +225,7 @@ export class Fleet {
     try {
       if (e.kind === 'faults' && e.faults) this.setFaults(e.faults);
       else if (e.kind === 'store') e.delete ? this.removeStore(e.id, { actor: e.actor, at }) : e.set && this.setStore(e.id, e.set, { actor: e.actor, at });
-      else if (e.kind === 'cluster') e.delete ? this.removeCluster(e.id) : e.set && this.setCluster(e.id, e.set);
+      else if (e.kind === 'cluster') e.delete ? this.removeCluster(e.id, { at }) : e.set && this.setCluster(e.id, e.set, { at });
       else if (e.kind === 'account' && e.set) this.setAccount(e.id, e.set);
       else if (e.kind === 'scp' && e.scpDeny) this.setScpDeny(e.scpDeny);
     } catch {
@@ -773,7 +773,7 @@ export class Fleet {
     return cluster;
   }
 
-  setCluster(id: string, patch: unknown): Cluster {
+  setCluster(id: string, patch: unknown, opts: { at?: number } = {}): Cluster {
     const p = validate(clusterPatchSchema, patch);
     const cur = this.requireCluster(id);
     const next: Cluster = { ...cur };
@@ -783,7 +783,7 @@ export class Fleet {
     if (p.metrics !== undefined) {
       const problems = metricsProblems(p.metrics, { kind: 'cluster' });
       if (problems.length) throw new SimError(problems.map((x) => `metrics.${x.path.join('.')}: ${x.message}`).join('; '), 400);
-      this.metrics.update(id, p.metrics, this.clock.now());
+      this.metrics.update(id, p.metrics, opts.at ?? this.clock.now());
     }
     if (p.hsms !== undefined) {
       const subnets = { ...cur.subnets };
@@ -801,9 +801,9 @@ export class Fleet {
     return next;
   }
 
-  removeCluster(id: string): void {
+  removeCluster(id: string, opts: { at?: number } = {}): void {
     const { account, region } = this.requireCluster(id);
-    this.metrics.noteDeleted(id, this.clock.now());
+    this.metrics.noteDeleted(id, opts.at ?? this.clock.now());
     this.update(this.clusters.get(id)!, null);
     this.purge(this.regionIndex(account, region), this.clock.now());
   }

@@ -344,6 +344,8 @@ export interface DatapointQuery {
 export class MetricBook {
   private owners = new Map<string, Owner>();
   private byTarget = new Map<string, Set<string>>();
+  /** "<account>/<region>|<series key>" -> the owners that ever published that series. */
+  private byKey = new Map<string, Set<string>>();
 
   /**
    * @param startedAt offsets in value specs count from here
@@ -366,6 +368,7 @@ export class MetricBook {
     const s = spec ?? {};
     const o: Owner = { id: info.id, account, region, info, spec: s, versions: [{ from: at, series: expandSeries(info, s) }], createdAt: at, deletedAt: Infinity, connected: [{ at, on: connected }] };
     this.owners.set(info.id, o);
+    this.index(o, o.versions[0]!.series);
     const key = `${account}/${region}`;
     let set = this.byTarget.get(key);
     if (!set) this.byTarget.set(key, (set = new Set()));
@@ -387,6 +390,7 @@ export class MetricBook {
     const last = o.versions[o.versions.length - 1]!;
     if (last.from >= at) last.series = series;
     else o.versions.push({ from: at, series });
+    this.index(o, series);
   }
 
   spec(id: string): MetricsSpec | undefined {
@@ -431,50 +435,65 @@ export class MetricBook {
    * The series is identified exactly: namespace, name and the full dimension set (order does not matter).
    */
   minutes(q: DatapointQuery, start: number, end: number, now: number): { at: number; set: StatSet }[] {
-    const ids = this.byTarget.get(`${q.account}/${q.region}`);
-    if (!ids) return [];
     const want = seriesKey(q.namespace, q.metricName, q.dimensions);
+    const ids = this.byKey.get(`${q.account}/${q.region}|${want}`);
+    if (!ids) return [];
     const out: { at: number; set: StatSet }[] = [];
-    const readable = minuteFloor(now - this.publishDelay) - MINUTE; // the last minute whose datapoint is out
-    for (const id of ids) {
-      const o = this.owners.get(id)!;
-      // A cheap pre-check: does any version publish this series?
-      if (!o.versions.some((v) => v.series.some((s) => matches(s, q, want)))) continue;
-      const gated = o.info.kind === 'store';
-      const born = o.createdAt === -Infinity ? minuteFloor(this.startedAt - this.history) : minuteFloor(o.createdAt);
-      const first = Math.max(Math.ceil(start / MINUTE) * MINUTE, born);
-      const last = Math.min(end - 1, readable, o.deletedAt - 1);
-      for (let t = first; t <= last; t += MINUTE) {
-        if (gated && !this.connectedAt(o, t)) continue;
-        const s = this.seriesAt(o, t).find((x) => matches(x, q, want));
-        if (!s) continue;
-        const set = minuteStats(s, t - this.startedAt);
-        if (set) out.push({ at: t, set });
-      }
-    }
+    for (const id of ids) this.scan(this.owners.get(id)!, want, q.unit, start, end, now, (at, set) => { out.push({ at, set }); return true; });
     out.sort((a, b) => a.at - b.at);
     return out;
   }
 
-  /** The series published in an account and region (ListMetrics), optionally those with a datapoint since `activeSince`. */
+  /**
+   * Visits the readable minute datapoints of one owner's series in [start, end), ascending, or descending
+   * with `newestFirst`; `visit` returns false to stop.
+   */
+  private scan(o: Owner, key: string, unit: string | undefined, start: number, end: number, now: number, visit: (at: number, set: StatSet) => boolean, newestFirst = false): void {
+    const readable = minuteFloor(now - this.publishDelay) - MINUTE; // the last minute whose datapoint is out
+    const gated = o.info.kind === 'store';
+    const born = o.createdAt === -Infinity ? minuteFloor(this.startedAt - this.history) : minuteFloor(o.createdAt);
+    const first = Math.max(Math.ceil(start / MINUTE) * MINUTE, born);
+    const last = minuteFloor(Math.min(end - 1, readable, o.deletedAt - 1));
+    const step = newestFirst ? -MINUTE : MINUTE;
+    for (let t = newestFirst ? last : first; newestFirst ? t >= first : t <= last; t += step) {
+      if (gated && !this.connectedAt(o, t)) continue;
+      const s = this.seriesAt(o, t).find((x) => x.key === key && (unit === undefined || x.unit === unit));
+      if (!s) continue;
+      const set = minuteStats(s, t - this.startedAt);
+      if (set && !visit(t, set)) return;
+    }
+  }
+
+  /** The series published in an account and region (ListMetrics): those with a datapoint since `activeSince` (default: two weeks). */
   list(account: string, region: string, now: number, activeSince?: number): SeriesDef[] {
     const ids = this.byTarget.get(`${account}/${region}`);
     if (!ids) return [];
+    const since = activeSince ?? now - 14 * 86_400_000;
     const seen = new Map<string, SeriesDef>();
     for (const id of ids) {
       const o = this.owners.get(id)!;
+      const tried = new Set<string>();
       for (const v of o.versions) {
         for (const s of v.series) {
-          const key = s.key;
-          if (seen.has(key)) continue;
-          // Listed once it has published a datapoint (in the last two weeks; here: since the window starts).
-          const since = activeSince ?? now - 14 * 86_400_000;
-          const q = { account, region, namespace: s.namespace, metricName: s.metricName, dimensions: s.dimensions };
-          if (this.minutes(q, since, now + 1, now).length > 0) seen.set(key, s);
+          if (seen.has(s.key) || tried.has(s.key)) continue;
+          tried.add(s.key);
+          let found = false;
+          this.scan(o, s.key, undefined, since, now + 1, now, () => { found = true; return false; }, true);
+          if (found) seen.set(s.key, s);
         }
       }
     }
     return [...seen.values()];
+  }
+
+  /** Indexes an owner's series by identity, so a query finds its publishers without scanning the region. */
+  private index(o: Owner, series: SeriesDef[]): void {
+    for (const s of series) {
+      const k = `${o.account}/${o.region}|${s.key}`;
+      let set = this.byKey.get(k);
+      if (!set) this.byKey.set(k, (set = new Set()));
+      set.add(o.id);
+    }
   }
 }
 
@@ -482,6 +501,3 @@ export class MetricBook {
 export const seriesKey = (namespace: string, metricName: string, dims: { Name: string; Value: string }[]) =>
   JSON.stringify([namespace, metricName, [...dims].map((d) => [d.Name, d.Value]).sort((a, b) => (a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : a[1]! < b[1]! ? -1 : 1))]);
 
-function matches(s: SeriesDef, q: DatapointQuery, want: string): boolean {
-  return s.key === want && (q.unit === undefined || q.unit === s.unit);
-}

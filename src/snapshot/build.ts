@@ -1,29 +1,12 @@
 // Builds the next immutable snapshot from one poll's raw results and the previous snapshot. Pure.
 // The previous snapshot supplies history: when each state was first seen, and the last known stores of
 // targets that failed this time (kept, marked stale, never reported as removed).
-import type { AccountFacts, ChangeAttribution, ClusterHealthRecord, StoreHealthRecord, ClusterRecord, ProbeOutcome, ProbeResult, Snapshot, StoreRecord, Target, TargetError, TargetOutcome, TargetStatus } from '../model.js';
+import type { AccountFacts, ChangeAttribution, ClusterHealthRecord, StoreHealthRecord, ClusterRecord, ProbeOutcome, ProbeResult, Snapshot, StoreRecord, Target, TargetOutcome, TargetStatus } from '../model.js';
 import { storeKey, targetKey } from '../model.js';
-import type { ObservedStore } from '../collect/key-stores.js';
-import type { ObservedCluster } from '../collect/clusters.js';
-import type { CloudWatchResult } from '../collect/monitoring.js';
+import type { TargetPollResult } from '../collect/result.js';
 import { groupBy } from '../util/group-by.js';
 
-export interface TargetPollResult {
-  target: Target;
-  durationMs: number;
-  /** null when the target did not answer (failed, not_enabled or denied). */
-  stores: ObservedStore[] | null;
-  error: TargetError | null;
-  /** Why stores is null when it is not a failure: an opt-in region not enabled, or an SCP deny. Default failed. */
-  status?: Exclude<TargetStatus, 'ok'>;
-  /** CloudHSM enrichment: not attempted when the target has no CloudHSM store. */
-  cloudHsm: { attempted: false } | { attempted: true; clusters: ObservedCluster[] | null; error: TargetError | null };
-  probes: { storeId: string; ok: boolean; outcome?: ProbeOutcome; durationMs: number; error: TargetError | null }[];
-  /** CloudWatch enrichment (collect/monitoring.ts); absent: not attempted. */
-  cloudWatch?: CloudWatchResult;
-  /** CloudTrail attributions of the target (new and carried); absent: keep the previous snapshot's. */
-  changeActors?: ChangeAttribution[];
-}
+export type { TargetPollResult };
 
 /**
  * The account's OU path and tags as discovery knows them now: they come from Organizations or the config,

@@ -1,11 +1,15 @@
 // Durable local state behind one small, backend-neutral interface: named JSON documents, each read
-// whole and replaced atomically. The file backend is the default; a PostgreSQL backend (one row per
-// document, replaced in a transaction) can implement the same contract for HA replicas later.
+// whole and replaced atomically. The file backend is the default.
+// The poll pipeline's interface is StateBackend (./backend.ts): commit(poll) atomically, keyed outbox
+// and delivery records, a fencing epoch on every write. This document-level store is the file
+// backend's building block (its checkpoint documents) and keeps the state format the previous
+// versions wrote.
 //
 // Documents are kept separate so that a hot, small write (recording one delivery in the outbox)
 // never rewrites a cold, large one (a multi-MB snapshot).
 
-export const STATE_DOC_NAMES = ['snapshot', 'alerts', 'outbox', 'history'] as const;
+/** `backend` is the file StateBackend's checkpoint marker (epoch, pollId); see file-backend.ts. */
+export const STATE_DOC_NAMES = ['snapshot', 'alerts', 'outbox', 'history', 'backend'] as const;
 export type StateDocName = (typeof STATE_DOC_NAMES)[number];
 
 /** Bumped when the envelope changes incompatibly. A document with another version is set aside, never guessed at. */

@@ -3,7 +3,7 @@
 // the outbox again, so a decided firing is never lost; ids already delivered are not sent twice.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { AlertPipeline } from '../../src/alert/pipeline.js';
+import { AlertPipeline } from '../../src/pipeline/alert-pipeline.js';
 import { emptyAlertState } from '../../src/alert/engine.js';
 import { emptyDiffCarry } from '../../src/diff/diff.js';
 import { parseConfigText } from '../../src/config/load.js';

@@ -2,7 +2,7 @@
 // with a fallback, and delivery that cannot throw into the caller.
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { AlertPipeline } from '../../src/alert/pipeline.js';
+import { AlertPipeline } from '../../src/pipeline/alert-pipeline.js';
 import { SelfAlerts, selfAlertNotification } from '../../src/alert/self-alerts.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { silentLogger } from '../../src/log.js';

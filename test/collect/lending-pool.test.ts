@@ -61,4 +61,14 @@ describe('LendingPool', () => {
     await expect(abortable(Promise.reject(new Error('boom')), new AbortController().signal)).rejects.toThrow('boom');
     await expect(abortable(new Promise(() => {}), AbortSignal.abort())).rejects.toMatchObject({ name: 'AbortError' });
   });
+
+  it('releases the client when fn throws synchronously, and answers the throw as a rejection', async () => {
+    const { p, leases } = pool();
+    const boom = new Error('thrown before any promise');
+    await expect(p.lend('k', creds('a'), () => { throw boom; })).rejects.toBe(boom);
+    expect(leases[0]!.current).toBeNull();
+    // The same client is lent again, not a new one built beside a leaked lease.
+    expect(await p.lend('k', creds('b'), async (c) => c.n)).toBe(1);
+    expect(p.created).toBe(1);
+  });
 });

@@ -1,7 +1,7 @@
 // The real poller code with the real SDK clients over HTTP against the in-process simulator.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AwsClients } from '../../src/collect/aws-clients.js';
-import { Poller } from '../../src/collect/poller.js';
+import { SnapshotPoller } from '../../src/pipeline/snapshot-poller.js';
 import type { Snapshot } from '../../src/model.js';
 import type { RunningSimulator } from '../../src/simulator/server.js';
 import { BASE_CREDENTIALS, simConfig, simulator } from '../helpers/sim.js';
@@ -15,7 +15,7 @@ function poller(extra: Record<string, unknown> = {}) {
   const config = simConfig(sim, { ...extra, aws: { pageSize: 3, ...(extra.aws as object) } });
   const requests: string[] = [];
   const clients = new AwsClients({ aws: config.aws, credentials: BASE_CREDENTIALS, observer: { request: (s, o) => requests.push(`${s}:${o}`), failure: () => {} } });
-  return { poller: new Poller({ config, clients }), clients, requests, config };
+  return { poller: new SnapshotPoller({ config, clients }), clients, requests, config };
 }
 
 const ids = (s: Snapshot) => s.stores.map((x) => x.id).sort();
@@ -128,7 +128,7 @@ describe('poller against the simulator', () => {
     const { config } = poller({ accounts: [], organizations: { enabled: true } });
     const clients = new AwsClients({ aws: config.aws, credentials: BASE_CREDENTIALS });
     let now = Date.now();
-    const p = new Poller({ config, clients, now: () => now, onOrganizationsError: (e) => errors.push(e.code) });
+    const p = new SnapshotPoller({ config, clients, now: () => now, onOrganizationsError: (e) => errors.push(e.code) });
     const before = await p.accounts();
     sim.fleet.setFaults({ errors: [{ service: 'organizations', error: 'ServiceException', status: 500 }] });
     now += config.organizations.refreshInterval;
@@ -140,5 +140,28 @@ describe('poller against the simulator', () => {
     expect(errors.length).toBe(1);
     expect(after.map((a) => a.id)).toEqual(before.map((a) => a.id));
     expect(before).toHaveLength(3);
+  });
+});
+
+describe('poller: accounts that disappear', () => {
+  it('forgets their cached credentials, role session caps and probe spacing (account churn cannot grow the maps)', async () => {
+    const { poller: p, clients } = poller({ probe: { enabled: true, ratePerSecond: 4 } });
+    try {
+      await p.poll(null);
+      const accounts = await p.accounts();
+      expect(accounts.filter((a) => a.roleArn).length).toBeGreaterThanOrEqual(2);
+      expect(clients.cachedRoles).toBe(new Set(accounts.filter((a) => a.roleArn).map((a) => a.roleArn)).size);
+      expect(p.lastProbeCallEnd.size).toBeGreaterThan(0);
+      // One account left: the others' entries go.
+      const kept = accounts.filter((a) => a.roleArn)[0]!;
+      await p.plan([kept]);
+      expect(clients.cachedRoles).toBe(1);
+      expect([...p.lastProbeCallEnd.keys()].every((k) => k.startsWith(`${kept.id}/`))).toBe(true);
+      await p.plan([]);
+      expect(clients.cachedRoles).toBe(0);
+      expect(p.lastProbeCallEnd.size).toBe(0);
+    } finally {
+      clients.close();
+    }
   });
 });

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DescribeCustomKeyStoresCommand } from '@aws-sdk/client-kms';
 import { AwsClients } from '../../src/collect/aws-clients.js';
-import { Poller } from '../../src/collect/poller.js';
+import { SnapshotPoller } from '../../src/pipeline/snapshot-poller.js';
 import { parseConfig } from '../../src/config/load.js';
 import { startSimulator, baseAccessKeyId, type RunningSimulator } from '../../src/simulator/server.js';
 import { tempDir } from '../helpers/sim.js';
@@ -42,7 +42,7 @@ describe('shared per-region KMS clients', () => {
     const { accounts, config, clients } = setup({ concurrency: 32, maxAttempts: 1 }, true);
     expect(accounts.length).toBe(ACCOUNTS);
     try {
-      const snap = await new Poller({ config, clients }).poll(null);
+      const snap = await new SnapshotPoller({ config, clients }).poll(null);
       expect(snap.targets.filter((t) => !t.ok)).toEqual([]);
       expect(snap.stores.length).toBeGreaterThan(ACCOUNTS);
       for (const s of snap.stores) {
@@ -119,7 +119,7 @@ describe('shared per-region KMS clients', () => {
     sim.fleet.setFaults({ errors: [{ service: 'kms', error: 'hang' }] });
     try {
       const ctl = new AbortController();
-      const poll = new Poller({ config, clients }).poll(null, ctl.signal);
+      const poll = new SnapshotPoller({ config, clients }).poll(null, ctl.signal);
       await new Promise((r) => setTimeout(r, 300));
       ctl.abort();
       const snap = await poll;

@@ -82,7 +82,7 @@ describe('Organizations refresh', () => {
     const before = await orgCalls();
     await d.pollNow();
     const first = await orgCalls();
-    expect(first.ListAccounts! - (before.ListAccounts ?? 0)).toBe(1); // 6 accounts: one page
+    expect(first.ListRoots! - (before.ListRoots ?? 0)).toBe(1); // one read: one walk of the tree from its root
     expect(polledAccounts(d)).toEqual(['111111111111', '222222222222', '333333333333', '444444444444', '555555555555']);
 
     // The organization changes; polls inside the interval neither ask nor notice.
@@ -97,10 +97,10 @@ describe('Organizations refresh', () => {
     // Past the interval: the poll answers from the last read and reads again in the background ...
     clock.t = T0 + 10 * MIN;
     await d.pollNow();
-    await until('a second ListAccounts walk', async () => ((await orgCalls()).ListAccounts ?? 0) > first.ListAccounts!);
+    await until('a second walk', async () => ((await orgCalls()).ListRoots ?? 0) > first.ListRoots!);
     // ... whose answer the next poll uses.
     await until('the suspended account dropped', async () => { await d.pollNow(); return !polledAccounts(d).includes('333333333333'); });
-    expect((await orgCalls()).ListAccounts! - first.ListAccounts!).toBe(1);
+    expect((await orgCalls()).ListRoots! - first.ListRoots!).toBe(1);
   });
 
   it('keeps the last good account list when a read fails, and exports its age', async () => {
@@ -110,7 +110,7 @@ describe('Organizations refresh', () => {
     const accounts = polledAccounts(d);
     expect(sample(await metrics(d), 'keystore_watch_organizations_age_seconds')).toBe(0);
 
-    await fetch(`${sim.url}/_sim/faults`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ errors: [{ service: 'organizations', operation: 'ListAccounts', error: 'ServiceException', status: 500 }] }) });
+    await fetch(`${sim.url}/_sim/faults`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ errors: [{ service: 'organizations', operation: 'ListRoots', error: 'ServiceException', status: 500 }] }) });
     clock.t = T0 + 15 * MIN;
     await d.pollNow();
     await until('the failed read counted', async () => (sample(await metrics(d), 'keystore_watch_organizations_errors_total{code="ServiceException"}') ?? 0) >= 1);
@@ -153,7 +153,7 @@ describe('Organizations role (daemon in a tooling account)', () => {
     await d.pollNow();
     expect(polledAccounts(d)).toEqual(['222222222222', '333333333333', '444444444444', '555555555555']);
     // The Organizations calls were signed by the role's account, not the tooling one.
-    const listed = (await (await fetch(`${sim.url}/_sim/requests?service=organizations&operation=ListAccounts`)).json()) as { account: string }[];
+    const listed = (await (await fetch(`${sim.url}/_sim/requests?service=organizations&operation=ListAccountsForParent`)).json()) as { account: string }[];
     expect(listed.at(-1)!.account).toBe('111111111111');
     const assumedAfter = (await (await fetch(`${sim.url}/_sim/requests?service=sts&operation=AssumeRole&account=444444444444`)).json()) as unknown[];
     expect(assumedAfter.length).toBeGreaterThan(assumed.length);
@@ -175,7 +175,7 @@ describe('OU paths and tags end to end', () => {
   let rx: Receiver | undefined;
   afterEach(async () => { await rx?.close(); rx = undefined; });
 
-  it('reach keystore_watch_account_info, /api/v1/stores and a Slack alert; a second read re-describes no OU', async () => {
+  it('reach keystore_watch_account_info, /api/v1/stores and a Slack alert; each read walks the tree, never one ListParents per account', async () => {
     rx = await startReceiver();
     const clock = { t: T0 };
     const d = await orgDaemon({
@@ -212,16 +212,18 @@ describe('OU paths and tags end to end', () => {
     expect(body).toContain('*owner* payments');
     expect(body).toContain('*CostCenter* cc-42');
 
-    // The first read: one ListParents per polled account and per OU, one Describe per OU, tags per account.
+    // The first read walks the tree: the root and five OUs (/, /Prod, /Prod/Payments, /Prod/Payments/EU,
+    // /Sandbox, /Infra), one page each of child OUs and of accounts; tags per account; no ListParents.
+    const OPS = ['ListRoots', 'ListOrganizationalUnitsForParent', 'ListAccountsForParent', 'ListAccounts', 'ListParents', 'DescribeOrganizationalUnit', 'ListTagsForResource'];
     const first = (op: string) => (c1[op] ?? 0) - (c0[op] ?? 0);
-    expect([first('ListAccounts'), first('ListParents'), first('DescribeOrganizationalUnit'), first('ListTagsForResource')]).toEqual([1, 5 + 5, 5, 5]);
-    // The next read (after refreshInterval) asks for each account's parent and tags again, never an OU.
+    expect(OPS.map(first)).toEqual([1, 6, 6, 0, 0, 0, 5]);
+    // The next read (after refreshInterval) walks again (OU names are read with it) and reads the tags.
     clock.t = T0 + 10 * MIN;
     await d.pollNow();
     await until('the second read', async () => ((await orgCalls()).ListTagsForResource ?? 0) - (c1.ListTagsForResource ?? 0) === 5);
     const c2 = await orgCalls();
     const second = (op: string) => (c2[op] ?? 0) - (c1[op] ?? 0);
-    expect([second('ListAccounts'), second('ListParents'), second('DescribeOrganizationalUnit'), second('ListTagsForResource')]).toEqual([1, 5, 0, 5]);
+    expect(OPS.map(second)).toEqual([1, 6, 6, 0, 0, 0, 5]);
   });
 
   it('reach once --format json', async () => {
@@ -284,10 +286,12 @@ describe('include and exclude by OU', () => {
 });
 
 describe('an IAM policy from before OU paths and tags (organizations:ListAccounts only)', () => {
+  // Without the top-down walk's actions the read falls back to ListAccounts (+ ListParents per account).
+  const TREE = ['organizations:ListRoots', 'organizations:ListOrganizationalUnitsForParent', 'organizations:ListAccountsForParent'];
   const deny = (actions: string[]) => fetch(`${sim.url}/_sim/accounts/111111111111`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ missingPermissions: actions }) });
 
   it('still discovers every account; OU paths and tags stay unknown, each denied operation is tried at most twice and reported', async () => {
-    await deny(['organizations:ListParents', 'organizations:ListTagsForResource']);
+    await deny([...TREE, 'organizations:ListParents', 'organizations:ListTagsForResource']);
     const c0 = await orgCalls();
     const d = await orgDaemon({ organizations: { tags: ['owner'] } }, { clock: { t: T0 } });
     await d.pollNow();
@@ -303,7 +307,7 @@ describe('an IAM policy from before OU paths and tags (organizations:ListAccount
   });
 
   it('with OU filters, an account whose OU cannot be read is left out by includeOUs and kept by excludeOUs', async () => {
-    await deny(['organizations:ListParents']);
+    await deny([...TREE, 'organizations:ListParents']);
     const inc = await orgDaemon({ organizations: { includeOUs: ['/Prod'] } }, { clock: { t: T0 } });
     await inc.pollNow();
     expect(polledAccounts(inc)).toEqual(['111111111111']);
@@ -337,7 +341,7 @@ describe('aws-cn: Organizations discovery from a tooling account', () => {
         '222222222222/cn-north-1/true', '222222222222/cn-northwest-1/true', '333333333333/cn-north-1/true', '333333333333/cn-northwest-1/true',
         '444444444444/cn-north-1/true', '444444444444/cn-northwest-1/true',
       ]);
-      const listed = (await (await fetch(`${cn.url}/_sim/requests?service=organizations&operation=ListAccounts`)).json()) as { account: string; region: string }[];
+      const listed = (await (await fetch(`${cn.url}/_sim/requests?service=organizations&operation=ListRoots`)).json()) as { account: string; region: string }[];
       expect(listed.map((l) => l.account)).toEqual(['111111111111']);
       const text = await metrics(d);
       expect(text).toContain('keystore_watch_account_info{account_id="222222222222",account_name="beijing",ou_path="/Prod/Payments",tag_owner="payments"} 1');

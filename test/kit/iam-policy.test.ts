@@ -126,6 +126,8 @@ describe('IAM policy', () => {
     const orgActions = [...new Set(uses.map((u) => u.action).filter((a) => a.startsWith('organizations:')))].sort();
     // OU paths and tags (issue 13): the scan must see them, or it is the scan that is broken.
     expect(orgActions).toEqual(expect.arrayContaining(['organizations:DescribeOrganizationalUnit', 'organizations:ListAccounts', 'organizations:ListParents', 'organizations:ListTagsForResource']));
+    // The top-down walk (issue 14), with ListAccounts + ListParents as the fallback above.
+    expect(orgActions).toEqual(expect.arrayContaining(['organizations:ListAccountsForParent', 'organizations:ListOrganizationalUnitsForParent', 'organizations:ListRoots']));
     const grantedBy = (p: PolicyDoc) => new Set(p.Statement.filter((s) => !actions(s).includes('sts:AssumeRole')).flatMap(actions).filter((a) => a.startsWith('organizations:')));
     expect([...grantedBy(iam.caller.policy)].sort()).toEqual(orgActions);
     expect([...grantedBy(iam.organizationsRole.policy)].sort()).toEqual(orgActions);

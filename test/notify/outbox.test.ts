@@ -554,3 +554,52 @@ describe('Outbox: dead letters and upgrades', () => {
     expect(ids(receiver.delivered())).toEqual(['n-7']);
   });
 });
+
+describe('Outbox: channel health after a poison message', () => {
+  const sentAt = (r: { at: number }) => r.at;
+
+  it('a poison entry\'s retries do not count towards the channel backoff: the next entry that fails once holds the channel ~1 s, not the 300 s cap', async () => {
+    const outbox = await makeOutbox({ store: new MemoryStateStore(), maxAttempts: 1000 });
+    // n-0 is refused (500) on every attempt; n-1 on its first attempt only; n-2 is fine.
+    receiver.setRespond((req) => {
+      const id = (JSON.parse(req.body) as { id: string }).id;
+      if (id === 'n-0') return { status: 500, body: 'poison' };
+      if (id === 'n-1' && receiver.requests.filter((r) => (r.json as { id: string }).id === 'n-1').length <= 1) return { status: 500, body: 'once' };
+      return { status: 200, body: 'ok' };
+    });
+    await outbox.enqueue([alert(0)]);
+    outbox.start();
+    await receiver.until(() => receiver.requests.length >= 9, 20_000, 'the poison retried 9 times');
+    await outbox.enqueue([alert(1), alert(2)]);
+    await receiver.until(() => receiver.delivered().some((r) => (r.json as { id: string }).id === 'n-2'), 20_000, 'n-2 delivered');
+    const reqs = receiver.requests.map((r) => ({ id: (r.json as { id: string }).id, at: sentAt(r) }));
+    const firstN1 = reqs.find((r) => r.id === 'n-1')!;
+    const n2 = reqs.find((r) => r.id === 'n-2')!;
+    // Before: the streak counted the poison's 9 failures and held the whole channel for backoffDelay(9) (>= 150 s).
+    expect(n2.at - firstN1.at).toBeLessThan(5_000);
+  });
+
+  it('entries that are gone (dead-lettered) stop holding the channel: a later entry failing alone does not keep the whole channel backed off', async () => {
+    const outbox = await makeOutbox({ store: new MemoryStateStore(), maxAttempts: 1000 });
+    // n-0 and n-1 are refused for good (404: dead-lettered at once): the channel looked down. Then n-2
+    // fails again and again alone (500): a poison message, which must not hold the channel for n-3.
+    receiver.setRespond((req) => {
+      const id = (JSON.parse(req.body) as { id: string }).id;
+      if (id === 'n-0' || id === 'n-1') return { status: 404, body: 'gone' };
+      return id === 'n-2' ? { status: 500, body: 'poison' } : { status: 200, body: 'ok' };
+    });
+    await outbox.enqueue([alert(0), alert(1)]);
+    outbox.start();
+    await outbox.whenIdle();
+    expect(outbox.deadLetterTotals()).toEqual({ webhook: 2 });
+    await outbox.enqueue([alert(2)]);
+    await receiver.until(() => receiver.requests.filter((r) => (r.json as { id: string }).id === 'n-2').length >= 8, 20_000, 'n-2 retried 8 times');
+    const before = clock.now();
+    await outbox.enqueue([alert(3)]);
+    await receiver.until(() => receiver.delivered().some((r) => (r.json as { id: string }).id === 'n-3'), 20_000, 'n-3 delivered');
+    const n3 = receiver.delivered().find((r) => (r.json as { id: string }).id === 'n-3')!;
+    // Before: the dead entries kept the channel "failing on several entries", so each n-2 retry pushed
+    // the whole-channel hold further (up to the 300 s cap) and n-3 waited behind it.
+    expect(sentAt(n3) - before).toBeLessThan(5_000);
+  });
+});

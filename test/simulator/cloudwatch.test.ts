@@ -307,6 +307,24 @@ describe('quotas, IAM and injected faults', () => {
     }
   });
 
+  it('AccessDenied in the query protocol is an XML ErrorResponse (403); in JSON the query code rides in x-amzn-query-error', async () => {
+    sim.fleet.setAccount('111111111111', { missingPermissions: ['cloudwatch:ListMetrics'] });
+    try {
+      const auth = `AWS4-HMAC-SHA256 Credential=${baseAccessKeyId('111111111111')}/20260101/us-east-1/monitoring/aws4_request, SignedHeaders=host, Signature=0`;
+      const query = await fetch(sim.url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8', authorization: auth }, body: 'Action=ListMetrics&Version=2010-08-01&Namespace=AWS%2FKMS' });
+      expect(query.status).toBe(403);
+      const xml = await query.text();
+      expect(xml).toContain('<ErrorResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/"><Error><Type>Sender</Type><Code>AccessDenied</Code>');
+      expect(xml).toContain('is not authorized to perform: cloudwatch:ListMetrics because no identity-based policy allows the cloudwatch:ListMetrics action');
+      const json = await fetch(sim.url, { method: 'POST', headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'GraniteServiceVersion20100801.ListMetrics', authorization: auth }, body: '{}' });
+      expect(json.status).toBe(403);
+      expect(json.headers.get('x-amzn-query-error')).toBe('AccessDenied;Sender');
+      expect(((await json.json()) as { __type: string }).__type).toBe('com.amazonaws.cloudwatch#AccessDeniedException');
+    } finally {
+      sim.fleet.setAccount('111111111111', { missingPermissions: [] });
+    }
+  });
+
   it('injected errors use CloudWatch codes: InternalServiceError 500, and by JSON type name', async () => {
     sim.fleet.setFaults({ errors: [{ service: 'cloudwatch', operation: 'GetMetricData', error: 'InternalServiceError', remaining: 1 }, { service: 'cloudwatch', error: 'LimitExceededException', remaining: 1 }] });
     const a = await rejection(one);
@@ -315,6 +333,39 @@ describe('quotas, IAM and injected faults', () => {
     const b = await rejection(one);
     expect(b.name).toBe('LimitExceededException');
     await one();
+  });
+});
+
+describe('control API and timeline', () => {
+  let sim: RunningSimulator;
+  const clock = manualClock(START);
+  beforeAll(async () => {
+    sim = await startSimulator({ clock, scenario: scenario({ timeline: [{ at: '5m', store: XKS, set: { metrics: { XksProxyCertificateDaysToExpire: 1 } } }, { at: '5m', cluster: CLUSTER, set: { metrics: { HsmUnhealthy: null } } }] }) });
+  });
+  afterAll(() => sim.close());
+
+  it('a timeline entry changes metrics at its scheduled time; the control API lists series and tunes the delays', async () => {
+    clock.advance(9 * MIN);
+    const r = await data(sim, [q('cert', 'XksProxyCertificateDaysToExpire', dims({ CustomKeyStoreId: XKS, CertificateName: 'proxy.example.net' }), 'Minimum'), q('u', 'HsmUnhealthy', dims({ ClusterId: CLUSTER }), 'Maximum', 60, 'AWS/CloudHSM')], START, START + 9 * MIN);
+    expect(series(r, 'cert')).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8].map((m) => [m, m < 5 ? 5 : 1]));
+    expect(series(r, 'u').map(([m]) => m)).toEqual([0, 1, 2, 3, 4]);
+    const listed = await control(sim, 'GET', '/_sim/metrics?account=111111111111&region=us-east-1');
+    expect(listed.status).toBe(200);
+    expect(listed.body.map((m: { metricName: string }) => m.metricName)).toContain('XksProxyLatency');
+    expect((await control(sim, 'GET', '/_sim/metrics')).status).toBe(400);
+    expect((await control(sim, 'GET', `/_sim/metrics/${XKS}`)).body.XksProxyCertificateDaysToExpire).toBe(1);
+    expect((await control(sim, 'PATCH', '/_sim/cloudwatch', { publishDelay: '3m' })).body).toEqual({ publishDelay: 180_000, history: 3_600_000 });
+    expect((await control(sim, 'PATCH', '/_sim/cloudwatch', { delay: '3m' })).status).toBe(400);
+    const later = await data(sim, [q('cert', 'XksProxyCertificateDaysToExpire', dims({ CustomKeyStoreId: XKS, CertificateName: 'proxy.example.net' }), 'Minimum')], START, START + 9 * MIN);
+    expect(series(later, 'cert').at(-1)![0]).toBe(5);
+    expect((await control(sim, 'PATCH', '/_sim/cloudtrail', { deliveryDelay: '2m' })).body).toEqual({ deliveryDelay: 120_000 });
+  });
+
+  it('refuses timeline metrics that do not fit the store, naming the entry', () => {
+    expect(() => parseScenario(scenario({ timeline: [{ at: '1m', store: HSM_STORE, set: { metrics: { XksProxyLatency: 3 } } }] }), 't.yaml'))
+      .toThrow(/t\.yaml: timeline\[0\]\.set\.metrics\.XksProxyLatency: not a metric AWS publishes for an AWS_CLOUDHSM store/);
+    expect(() => parseScenario(scenario({ timeline: [{ at: '1m', store: XKS, set: { metrics: { XksProxyLatency: { series: [{ at: '2m', value: 1 }, { at: '1m', value: 2 }] } } } }] }), 't.yaml'))
+      .toThrow(/points must be in ascending order/);
   });
 });
 

@@ -16,6 +16,9 @@
 import type { Config } from '../../config/schema.js';
 import { storeKey, type AlertSubject, type ClusterHealthRecord, type Condition, type Severity, type Snapshot, type StoreHealthRecord, type StoreRecord } from '../../model.js';
 import { SUBJECT_DETAIL } from '../remediation/guidance.js';
+import type { ConditionSource } from './context.js';
+import { storeSubject } from './context.js';
+import { clusterSubjectKey, storeSubjectKey } from '../subject-key.js';
 
 export type CloudWatchThresholds = Pick<Config['cloudwatch'], 'certificateCritical' | 'credentialMaxAge' | 'errorRateWarning' | 'errorRateCritical' | 'minErrors' | 'latencyWarning' | 'latencyCritical' | 'throttledRequests'>;
 
@@ -160,3 +163,15 @@ export function proxyVerdict(h: Pick<StoreHealthRecord, 'errors' | 'requests' | 
   if (warning.length) return { severity: 'warning', why: warning.join('; ') };
   return null;
 }
+
+/** The CloudWatch findings as a condition source (registered in index.ts). */
+export const cloudWatchConditions: ConditionSource = {
+  subject: 'store (CloudWatch), cluster (HsmUnhealthy)',
+  conditions: [...CLOUDWATCH_STORE_CONDITIONS, 'HSM_UNHEALTHY'],
+  observe(snapshot, ctx, record) {
+    observeCloudWatch({
+      snapshot, thresholds: ctx.cloudwatch ?? DEFAULT_CLOUDWATCH_THRESHOLDS, certificateWarning: ctx.alerting.certificateExpiryWarning,
+      storeSubject, storeSubjectKey, clusterSubjectKey,
+    }, record);
+  },
+};

@@ -1,5 +1,7 @@
 // Organizations (AWSOrganizationsV20161128, AWS JSON 1.1): accounts, the root and OUs (from the
-// accounts' `ou` paths), and account tags. Only the management account or a delegated administrator
+// accounts' `ou` paths), the tree top-down (ListRoots, ListOrganizationalUnitsForParent,
+// ListAccountsForParent; shapes and errors from ../shared/reference/aws-models/organizations-2016-11-28.json),
+// and account tags. Only the management account or a delegated administrator
 // may read the organization's structure (AccessDeniedException otherwise); with organizations.enabled
 // false every call answers AWSOrganizationsNotInUseException.
 import { AwsError } from '../errors.js';
@@ -53,16 +55,22 @@ function requiredId(input: Input, member: string, patterns: RegExp[]): string {
   return v;
 }
 
-function listAccounts(input: Input, ctx: ServiceContext) {
-  requireOrganization(ctx, true);
+/** MaxResults as Organizations validates it (1-20; InvalidInputException MAX_VALUE_EXCEEDED / MIN_VALUE_EXCEEDED). */
+function pageSize(input: Input): number {
   const max = input.MaxResults;
   if (typeof max === 'number' && max > PAGE) throw invalidInput(`You provided a value that exceeds the maximum allowed value. MaxResults must be at most ${PAGE}.`, 'MAX_VALUE_EXCEEDED');
   if (typeof max === 'number' && max < 1) throw invalidInput('You provided a value that is below the minimum allowed value. MaxResults must be at least 1.', 'MIN_VALUE_EXCEEDED');
-  const size = optionalInt(input, 'MaxResults', 1, PAGE, 'InvalidInputException') ?? PAGE;
+  return optionalInt(input, 'MaxResults', 1, PAGE, 'InvalidInputException') ?? PAGE;
+}
+
+/**
+ * One page of `total` items under a NextToken of `scope`. With organizations.emptyPages an empty page
+ * (NextToken still set) comes before each non-empty one, as every Organizations List* operation may answer.
+ * Position encoded as 2*index + (empty page already served at this index ? 1 : 0).
+ */
+function page<T>(input: Input, ctx: ServiceContext, scope: string, total: number, slice: (start: number, end: number) => T[]): { items: T[]; NextToken?: string } {
+  const size = pageSize(input);
   const token = optionalString(input, 'NextToken', 1, 100_000, 'InvalidInputException');
-  const total = ctx.fleet.accountCount();
-  const scope = `organizations/${ctx.account}`;
-  // Position encoded as 2*index + (empty page already served at this index ? 1 : 0).
   let pos = 0;
   if (token !== undefined) {
     const p = ctx.fleet.readMarker(scope, token);
@@ -71,16 +79,52 @@ function listAccounts(input: Input, ctx: ServiceContext) {
   }
   const index = Math.floor(pos / 2);
   if (ctx.fleet.scenario.organizations.emptyPages && pos % 2 === 0 && index < total) {
-    return { Accounts: [], NextToken: ctx.fleet.marker(scope, pos + 1) };
+    return { items: [], NextToken: ctx.fleet.marker(scope, pos + 1) };
   }
-  const page = ctx.fleet.listAccounts(index, index + size);
-  const next = index + page.length;
+  const items = slice(index, index + size);
+  const next = index + items.length;
+  return { items, ...(next < total && { NextToken: ctx.fleet.marker(scope, next * 2) }) };
+}
+
+function listAccounts(input: Input, ctx: ServiceContext) {
+  requireOrganization(ctx, true);
   const mgmt = ctx.fleet.managementAccountId;
   const orgId = organizationId(mgmt);
+  const { items, NextToken } = page(input, ctx, `organizations/${ctx.account}`, ctx.fleet.accountCount(), (a, b) => ctx.fleet.listAccounts(a, b));
+  return { Accounts: items.map((a) => accountEntry(ctx.partition, mgmt, orgId, a)), ...(NextToken && { NextToken }) };
+}
+
+/** A ParentId (root or OU) of this organization, or ParentNotFoundException. */
+function requiredParent(input: Input, ctx: ServiceContext): string {
+  const id = requiredId(input, 'ParentId', [ROOT_ID, OU_ID]);
+  const tree = ctx.fleet.orgTree();
+  if (id !== tree.rootId && !tree.ous.has(id)) throw new AwsError('ParentNotFoundException', "We can't find a root or OU with the ParentId that you specified.", 404);
+  return id;
+}
+
+/** The OUs directly under a root or OU (ListOrganizationalUnitsForParent), in a stable order. */
+function listOrganizationalUnitsForParent(input: Input, ctx: ServiceContext) {
+  requireOrganization(ctx, true);
+  const parent = requiredParent(input, ctx);
+  const mgmt = ctx.fleet.managementAccountId;
+  const children = [...ctx.fleet.orgTree().ous.values()].filter((ou) => ou.parentId === parent);
+  const { items, NextToken } = page(input, ctx, `organizations/${ctx.account}/ous/${parent}`, children.length, (a, b) => children.slice(a, b));
   return {
-    Accounts: page.map((a) => accountEntry(ctx.partition, mgmt, orgId, a)),
-    ...(next < total && { NextToken: ctx.fleet.marker(scope, next * 2) }),
+    OrganizationalUnits: items.map((ou) => ({ Id: ou.id, Arn: `arn:${ctx.partition}:organizations::${mgmt}:ou/${organizationId(mgmt)}/${ou.id}`, Name: ou.name })),
+    ...(NextToken && { NextToken }),
   };
+}
+
+/** The accounts directly in a root or OU (ListAccountsForParent: the root lists only the accounts in no OU). */
+function listAccountsForParent(input: Input, ctx: ServiceContext) {
+  requireOrganization(ctx, true);
+  const parent = requiredParent(input, ctx);
+  const mgmt = ctx.fleet.managementAccountId;
+  const orgId = organizationId(mgmt);
+  const tree = ctx.fleet.orgTree();
+  const children = ctx.fleet.listAccounts().filter((a) => tree.accountParent.get(a.id) === parent);
+  const { items, NextToken } = page(input, ctx, `organizations/${ctx.account}/accounts/${parent}`, children.length, (a, b) => children.slice(a, b));
+  return { Accounts: items.map((a) => accountEntry(ctx.partition, mgmt, orgId, a)), ...(NextToken && { NextToken }) };
 }
 
 function describeOrganization(_input: Input, ctx: ServiceContext) {
@@ -148,6 +192,8 @@ export const organizations: Service = {
     DescribeOrganization: describeOrganization,
     ListRoots: listRoots,
     ListParents: listParents,
+    ListOrganizationalUnitsForParent: listOrganizationalUnitsForParent,
+    ListAccountsForParent: listAccountsForParent,
     DescribeOrganizationalUnit: describeOrganizationalUnit,
     ListTagsForResource: listTagsForResource,
   },

@@ -23,10 +23,10 @@ import { createNotifiers } from '../notify/index.js';
 import { Outbox, systemClock, type DeadLetter, type OutboxOptions } from '../notify/outbox.js';
 import { BoundedHistory } from '../state/history.js';
 import { diffSnapshots, emptyDiffCarry, type Change, type DiffCarry } from '../diff/diff.js';
-import { emptyAlertState, evaluateAlerts, firingAlerts, firingCountBySeverity, type AlertState } from './engine.js';
-import { groupForDelivery } from './group.js';
-import { defaultSeverity, guidanceFor } from './remediation/guidance.js';
-import { SelfAlerts, type SelfAlertInput } from './self-alerts.js';
+import { emptyAlertState, evaluateAlerts, firingAlerts, firingCountBySeverity, type AlertState } from '../alert/engine.js';
+import { groupForDelivery } from '../alert/group.js';
+import { defaultSeverity, guidanceFor } from '../alert/remediation/guidance.js';
+import { SelfAlerts, type SelfAlertInput } from '../alert/self-alerts.js';
 
 export interface AlertPipelineOptions {
   config: Config;
@@ -192,7 +192,11 @@ export class AlertPipeline {
   async process(prev: Snapshot | null, next: Snapshot): Promise<void> {
     const { config, logger, store } = this.opts;
     if (this.doc.alerts.lastPollId !== null && next.pollId <= this.doc.alerts.lastPollId) return;
-    const { changes, carry } = diffSnapshots(prev, next, this.doc.diff);
+    const { changes: all, carry } = diffSnapshots(prev, next, this.doc.diff);
+    // Change ids are content hashes (with the pollId): a poll evaluated again after a failed attempt
+    // (Daemon.runPoll) does not record the changes its first attempt already recorded.
+    const recorded = all.length ? new Set(this.history.list({ sinceSeq: 0 }).filter((e) => e.item.pollId === next.pollId).map((e) => e.item.id)) : new Set<string>();
+    const changes = recorded.size ? all.filter((c) => !recorded.has(c.id)) : all;
     if (changes.length) {
       await this.history.append(changes, next.finishedAt);
       for (const c of changes) logger.info({ change: c.type, ...changeFields(c) }, 'change');
