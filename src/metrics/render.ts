@@ -60,6 +60,10 @@ function formatValue(v: number): string {
 }
 
 const seconds = (ms: number) => ms / 1000;
+const DAY_SECONDS = 86_400;
+
+/** The health states KMS reports in XksExternalKeyManagerStates (each exported, zeros included, once a store has the metric). */
+const XKS_KEY_MANAGER_STATES: readonly string[] = ['Active', 'Degraded', 'Unavailable'];
 
 function activeAzs(c: ClusterRecord): number {
   return new Set(c.hsms.filter((h) => h.state === 'ACTIVE' && h.availabilityZone).map((h) => h.availabilityZone)).size;
@@ -235,6 +239,66 @@ export function* renderSnapshotMetricsStream(snapshot: Snapshot): Generator<Buff
     if (accounts.has(t.accountId)) continue;
     accounts.add(t.accountId);
     w.add(accountInfoLabels(t), 1);
+    if ((c = full())) yield c;
+  }
+
+  // CloudWatch facts: a metric without a recent datapoint has no series (absent, not zero).
+  const health = snapshot.storeHealth ?? [];
+  const hid = (h: (typeof health)[number]) => ({ account_id: h.accountId, region: h.region, custom_key_store_id: h.storeId });
+  w.family('kms_custom_key_store_xks_proxy_certificate_expiry_seconds', 'Time left until the XKS proxy TLS certificate expires, in seconds (CloudWatch XksProxyCertificateDaysToExpire x 86400; day resolution); absent without a recent datapoint.');
+  for (const h of health) {
+    if (h.certificateDaysToExpire !== null) w.add(hid(h), h.certificateDaysToExpire * DAY_SECONDS);
+    if ((c = full())) yield c;
+  }
+  w.family('kms_custom_key_store_xks_proxy_credential_age_seconds', 'Time since the XKS proxy authentication credential was associated with the store, in seconds (CloudWatch XksProxyCredentialAge x 86400; day resolution).');
+  for (const h of health) {
+    if (h.credentialAgeDays !== null) w.add(hid(h), h.credentialAgeDays * DAY_SECONDS);
+    if ((c = full())) yield c;
+  }
+  w.family('kms_custom_key_store_xks_external_key_manager_state', 'External key manager instances per health state as the XKS proxy reports them (CloudWatch XksExternalKeyManagerStates): Active, Degraded, Unavailable.');
+  for (const h of health) {
+    if (h.keyManagers) {
+      for (const state of XKS_KEY_MANAGER_STATES) w.add({ ...hid(h), state }, h.keyManagers[state] ?? 0);
+      for (const [state, n] of Object.entries(h.keyManagers)) if (!XKS_KEY_MANAGER_STATES.includes(state)) w.add({ ...hid(h), state }, n);
+    }
+    if ((c = full())) yield c;
+  }
+  w.family('kms_custom_key_store_xks_proxy_errors', 'XKS proxy errors and timeouts in the last CloudWatch period by type (retryable, non_retryable) (CloudWatch XksProxyErrors).');
+  for (const h of health) {
+    if (h.errors) {
+      w.add({ ...hid(h), type: 'retryable' }, h.errors.retryable);
+      w.add({ ...hid(h), type: 'non_retryable' }, h.errors.nonRetryable);
+    }
+    if ((c = full())) yield c;
+  }
+  w.family('kms_custom_key_store_xks_proxy_requests', 'Requests KMS sent to the XKS proxy in the last CloudWatch period (CloudWatch XksProxyLatency SampleCount).');
+  for (const h of health) {
+    if (h.requests !== null) w.add(hid(h), h.requests);
+    if ((c = full())) yield c;
+  }
+  w.family('kms_custom_key_store_xks_proxy_latency_seconds', 'Average XKS proxy response time in the last CloudWatch period; KMS times out at 0.25 (CloudWatch XksProxyLatency).');
+  for (const h of health) {
+    if (h.latencyMs !== null) w.add(hid(h), h.latencyMs / 1000);
+    if ((c = full())) yield c;
+  }
+  w.family('kms_custom_key_store_throttled_requests', 'Requests KMS throttled for the store in the last CloudWatch period (ExternalKeyStoreThrottle, CloudHSMKeyStoreThrottle).');
+  for (const h of health) {
+    if (h.throttled !== null) w.add(hid(h), h.throttled);
+    if ((c = full())) yield c;
+  }
+  w.family('kms_custom_key_store_cloudwatch_stale', '1 when the store\'s CloudWatch figures are the last known ones because CloudWatch could not be read.');
+  for (const h of health) {
+    w.add(hid(h), h.stale ? 1 : 0);
+    if ((c = full())) yield c;
+  }
+  w.family('aws_cloudhsm_cluster_hsm_unhealthy', 'Unhealthy HSM instances in the cluster in the last CloudWatch period (CloudWatch AWS/CloudHSM HsmUnhealthy).');
+  for (const h of snapshot.clusterHealth ?? []) {
+    w.add({ account_id: h.accountId, region: h.region, cloudhsm_cluster_id: h.clusterId }, h.hsmUnhealthy);
+    if ((c = full())) yield c;
+  }
+  w.family('keystore_watch_cloudwatch_up', '1 when the CloudWatch reads of the target succeeded in the last poll.');
+  for (const t of snapshot.targets) {
+    if (polled(t) && t.cloudWatch) w.add(targetId(t), t.cloudWatch.ok ? 1 : 0);
     if ((c = full())) yield c;
   }
 
