@@ -147,4 +147,23 @@ describe('Outbox on a StateBackend', () => {
     const reload = await (await backendAt()).backend.load();
     expect(reload.outbox.entries.map((e) => e.id)).toEqual(['n-1', 'n-2']);
   });
+
+  it('a delivery whose record could not be written is written with the next accepted write (the entry does not come back)', async () => {
+    const b = await backendAt();
+    let epoch = 2;
+    const outbox = await makeOutbox(b, { fence: () => ({ epoch }) });
+    await outbox.enqueue([alert(1)]);
+    // Refused from here (a lower epoch than the backend holds): the send happens, its records do not land.
+    epoch = 1;
+    outbox.start();
+    await outbox.whenIdle();
+    await outbox.stop();
+    expect(receiver.delivered()).toHaveLength(1);
+    expect((await (await backendAt()).backend.load()).outbox.entries.map((e) => e.id)).toEqual(['n-1']);
+    epoch = 2;
+    await outbox.enqueue([alert(2)]);
+    const reload = await (await backendAt()).backend.load();
+    expect(reload.outbox.deliveries.map((d) => [d.id, d.outcome])).toEqual([['n-1', 'delivered']]);
+    expect(reload.outbox.entries.map((e) => e.id)).toEqual(['n-2']);
+  });
 });
