@@ -146,6 +146,9 @@ export interface OutboxBackend {
   loaded: LoadedState['outbox'];
 }
 
+/** Writes outbox changes as part of another call (the poll's commit). */
+export type OutboxWrite = (changes: OutboxChanges, retention: Retention) => Promise<void>;
+
 export interface OutboxOptions {
   /** The whole-document store of the previous releases (one of store and backend). */
   store?: StateStore;
@@ -358,8 +361,14 @@ export class Outbox {
     );
   }
 
-  /** Queues each notification for every channel that accepts it, persisted before this resolves. */
-  async enqueue(ns: readonly Notification[]): Promise<EnqueueResult> {
+  /**
+   * Queues each notification for every channel that accepts it, persisted before this resolves.
+   * `commit` (backend only): the new entries are written by that call instead of applyOutbox — the
+   * poll's one atomic commit (backend.ts PollCommit.outbox) — and it is called even when nothing was
+   * queued (the poll commits its snapshot and alert state regardless).
+   */
+  async enqueue(ns: readonly Notification[], commit?: OutboxWrite): Promise<EnqueueResult> {
+    if (commit && !this.backend) throw new Error('enqueue(ns, commit) needs an outbox on a state backend');
     const result: EnqueueResult = { queued: 0, duplicates: 0, unrouted: 0, dropped: 0 };
     const now = this.clock.now();
     const mono = this.mono();
@@ -384,11 +393,14 @@ export class Outbox {
       if (!routed) result.unrouted++;
     }
     if (result.duplicates) this.log.debug({ duplicates: result.duplicates }, 'outbox skipped notifications it already has or already delivered');
-    if (result.queued === 0) return result;
-    result.dropped = this.enforceCap();
-    this.changed();
-    for (const ch of this.channels.values()) ch.wake?.();
-    await this.persist();
+    if (result.queued === 0 && !commit) return result;
+    if (result.queued) {
+      result.dropped = this.enforceCap();
+      this.changed();
+      for (const ch of this.channels.values()) ch.wake?.();
+    }
+    if (commit) await this.persistVia(commit);
+    else await this.persist();
     return result;
   }
 
@@ -741,6 +753,16 @@ export class Outbox {
     }
   }
 
+  /** One write through `via` of everything changed so far, after the write under way (writes stay in order). */
+  private async persistVia(via: OutboxWrite): Promise<void> {
+    while (this.writing) await this.writing.catch(() => {});
+    const v = this.version;
+    this.writing = this.writeChanges(via).then(
+      () => { this.savedVersion = Math.max(this.savedVersion, v); },
+    ).finally(() => { this.writing = null; });
+    await this.writing;
+  }
+
   private async persistQuietly(): Promise<void> {
     try {
       await this.persist();
@@ -755,7 +777,7 @@ export class Outbox {
    * entry by key (its latest state is taken at that write, and an entry that has ended meanwhile is
    * not put back), an end in its order before the later ones.
    */
-  private writeChanges(): Promise<void> {
+  private writeChanges(via?: OutboxWrite): Promise<void> {
     const b = this.backend!;
     const keys = this.dirty;
     const ended = this.ended;
@@ -788,14 +810,14 @@ export class Outbox {
       },
     };
     const retention: Retention = { deliveriesPerChannel: this.deliveryLogLimit, deadLetters: this.deadLetterLimit };
-    let fence: Fence;
+    let write: Promise<void>;
     try {
-      fence = b.fence();
+      write = via ? via(changes, retention) : b.backend.applyOutbox(b.fence(), changes, retention);
     } catch (err) {
       this.requeue(keys, ended);
       return Promise.reject(err);
     }
-    return b.backend.applyOutbox(fence, changes, retention).catch((err: unknown) => {
+    return write.catch((err: unknown) => {
       this.requeue(keys, ended);
       throw err;
     });
