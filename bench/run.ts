@@ -1,4 +1,4 @@
-// npm run bench [-- --quick] [-- --only sweep,scale,metrics,leak,cli] [-- --repeat N] [-- --cpu-prof DIR] [-- --reference]
+// npm run bench [-- --quick] [-- --only sweep,scale,metrics,leak,cli,commit] [-- --repeat N] [-- --cpu-prof DIR] [-- --reference]
 //
 // Fleet-scale benchmark (issue 7). The simulator runs in its own process (`keystore-watch simulate`
 // with a generated fleet, injected latency and the 5/s rate limit); the code under measurement runs
@@ -17,6 +17,7 @@ import { REGIONS_16, ROOT, SimProcess, type FleetShape, type SimCounters, type S
 import { awsCliVersion, cliSweep } from './lib/aws-cli.js';
 import { buildOnce, imageNodeOptions } from './lib/build.js';
 import { median, quantile } from './lib/stats.js';
+import { benchCommit, commitRows, type CommitFigures } from './commit.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -33,7 +34,7 @@ const { values: args } = parseArgs({
   },
 });
 const QUICK = args.quick!;
-const only = new Set((args.only ?? 'sweep,scale,metrics,leak,cli').split(','));  // 'dense' alone runs only the dense scenario
+const only = new Set((args.only ?? 'sweep,scale,metrics,leak,cli,commit').split(','));  // 'dense' alone runs only the dense scenario
 // The daemon side runs with the container image's node options (Dockerfile ENV NODE_OPTIONS), plus any given here.
 const DAEMON_FLAGS = [...imageNodeOptions(), ...(args['daemon-flags'] ? args['daemon-flags'].split(' ').filter(Boolean) : [])];
 const CONCURRENCY = Number(args.concurrency ?? 64);
@@ -358,7 +359,6 @@ try {
 } finally {
   for (const s of sims) await s.stop().catch(() => {});
 }
-results.totalWallS = r1((performance.now() - t00) / 1000);
 
 async function onceProcess(sim: SimProcess, config: Record<string, unknown>) {
   const dir = mkdtempSync(join(tmpdir(), 'ksw-bench-once-'));
@@ -385,6 +385,19 @@ async function onceProcess(sim: SimProcess, config: Record<string, unknown>) {
   } catch { /* counted as 0: the exit code says why */ }
   return { wallS, exitCode, stores, targets };
 }
+
+// ---------- commit time per poll, both state backends (bench/commit.ts) ----------
+if (only.has('commit')) {
+  try {
+    results.commit = await benchCommit({ sizes: QUICK ? [2000] : [2000, 20_000], runs: QUICK ? 3 : 9, log });
+  } catch (err) {
+    // No PostgreSQL binaries here: say so in the report rather than failing the other sections.
+    results.commit = { error: (err as Error).message };
+    log(`commit: ${(err as Error).message}`);
+  }
+}
+
+results.totalWallS = r1((performance.now() - t00) / 1000);
 
 // ---------- report ----------
 const table: string[][] = [['measure', 'value', 'target', 'verdict']];
@@ -437,6 +450,11 @@ const cli = results.cli as { targets: number; awsCli: { wallS: number; invocatio
 if (cli) {
   row(`AWS CLI loop, ${cli.targets} targets`, cli.awsCli ? `${cli.awsCli.wallS} s (${cli.awsCli.invocations} invocations)` : 'skipped (no aws)');
   row(`keystore-watch, same ${cli.targets} targets`, `sweep ${cli.keystoreWatch.sweepWallS} s; \`once\` process ${cli.keystoreWatch.onceProcessWallS} s` + (cli.awsCli ? `  -> CLI is x${cli.ratioSweep} / x${cli.ratioProcess} slower` : ''));
+}
+const commit = results.commit as CommitFigures[] | { error: string } | undefined;
+if (commit) {
+  if (Array.isArray(commit)) for (const [m, v] of commitRows(commit)) row(m, v);
+  else row('commit per poll (state backends)', `not measured: ${commit.error}`);
 }
 results.table = table;
 const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));

@@ -14,6 +14,19 @@ export const DASHBOARD_PATH = join(dirname(fileURLToPath(import.meta.url)), '..'
 
 const DS = { type: 'prometheus', uid: '${datasource}' } as const;
 
+/**
+ * Two replicas (docs/ha.md) serve the same domain series, so Prometheus holds each twice, once per
+ * instance/pod. Every domain series (the stores, clusters and targets keystore-watch reports, and the
+ * daemon's gauges read from the shared state) is read through `max without(instance, pod) (...)`:
+ * panels show one line per store, sums count a store once, and the `group_left` joins never meet two
+ * series per match group. Applied to every query when the dashboard is built, so panels added later
+ * get it too; counters of work done (rates) are summed as they are, since each process counts only
+ * what it did itself. test/kit/dashboard.test.ts checks that no domain series is read bare.
+ */
+export const REPLICA_DEDUP = 'max without(instance, pod)';
+export const DOMAIN_SERIES = /(?<![\w:])((?:kms_custom_key_store_\w+|aws_cloudhsm_\w+|keystore_watch_(?:cluster_missing|probe_denied|target_up|target_consecutive_failures|target_poll_duration_seconds|cloudhsm_enrichment_up|targets|account_info|accounts|outbox_pending|alerts_firing|self_alert|poll_overdue|last_poll_timestamp_seconds|organizations_age_seconds))(?![\w:])(?:\{(?:[^}"]|"(?:[^"\\]|\\.)*")*\})?)(?!\s*\[)/g;
+export const dedupReplicas = (expr: string): string => expr.replace(DOMAIN_SERIES, (sel) => `${REPLICA_DEDUP} (${sel})`);
+
 /** Label matchers every account/region-scoped series gets. */
 const AR = 'account_id=~"$account_id", region=~"$region"';
 /** The info series filtered by all three variables; joined to scope store series by type. */
@@ -254,6 +267,38 @@ const rows: Row[] = [
     ],
   },
   {
+    // From CloudWatch (AWS/KMS, AWS/CloudHSM) through keystore-watch: a metric without a recent datapoint has
+    // no series (absent, not zero), so an empty panel means "nothing published", never "all good".
+    title: 'External key store health',
+    panels: [
+      bargauge('XKS proxy TLS certificate: days left', 'Days until the TLS certificate of each external key store proxy endpoint expires (CloudWatch XksProxyCertificateDaysToExpire). Orange under 30 days, red under 7: when it expires KMS cannot reach the proxy and the store\'s keys are unusable.',
+        [{ expr: withNames(`kms_custom_key_store_xks_proxy_certificate_expiry_seconds{${AR}}`), legendFormat: '{{custom_key_store_name}} ({{account_name}} {{region}})' }],
+        's', steps([null, 'red'], [7 * 86400, 'orange'], [30 * 86400, 'green']), 8),
+      bargauge('XKS proxy credential age', 'Days since each external key store\'s proxy authentication credential was associated with it (CloudWatch XksProxyCredentialAge). Orange past 90 days (cloudwatch.credentialMaxAge): rotate it with update-custom-key-store --xks-proxy-authentication-credential.',
+        [{ expr: withNames(`kms_custom_key_store_xks_proxy_credential_age_seconds{${AR}}`), legendFormat: '{{custom_key_store_name}} ({{account_name}} {{region}})' }],
+        's', steps([null, 'green'], [90 * 86400, 'orange']), 8),
+      timeseries('External key manager instances by state', 'External key manager instances each XKS proxy reports Degraded or Unavailable (CloudWatch XksExternalKeyManagerStates). Should be 0; the store may still say CONNECTED.',
+        [{ expr: withNames(`kms_custom_key_store_xks_external_key_manager_state{${AR}, state!="Active"}`), legendFormat: '{{custom_key_store_name}} {{state}}' }],
+        'none', 8, { decimals: 0 }),
+      timeseries('XKS proxy error rate', 'Share of KMS requests to each XKS proxy that failed or timed out in the last CloudWatch period (XksProxyErrors / requests). keystore-watch calls a CONNECTED store degraded at 5% and failing at 25% (cloudwatch.errorRate*).',
+        [{ expr: withNames(`sum by(${STORE_KEY}) (kms_custom_key_store_xks_proxy_errors{${AR}}) / on(${STORE_KEY}) (kms_custom_key_store_xks_proxy_requests{${AR}} > 0)`), legendFormat: '{{custom_key_store_name}} ({{account_name}} {{region}})' }],
+        'percentunit', 8),
+      timeseries('XKS proxy latency', 'Average time each XKS proxy took to answer KMS in the last CloudWatch period (XksProxyLatency). KMS gives up at 250 ms; degraded at 200 ms, failing at 240 ms (cloudwatch.latency*).',
+        [{ expr: withNames(`kms_custom_key_store_xks_proxy_latency_seconds{${AR}}`), legendFormat: '{{custom_key_store_name}} ({{account_name}} {{region}})' }],
+        's', 8, { thresholds: steps([null, 'green'], [0.2, 'orange'], [0.24, 'red']), custom: { drawStyle: 'line', lineWidth: 1, fillOpacity: 10, showPoints: 'never', spanNulls: false, stacking: { mode: 'none', group: 'A' }, thresholdsStyle: { mode: 'line' } } }),
+      timeseries('Throttled requests (custom key store quota)', 'Requests KMS throttled for the KMS keys of each custom key store in the last CloudWatch period (ExternalKeyStoreThrottle, CloudHSMKeyStoreThrottle): the custom key store request quota is reached.',
+        [{ expr: withNames(`kms_custom_key_store_throttled_requests{${AR}}`), legendFormat: '{{custom_key_store_name}} ({{account_name}} {{region}})' }],
+        'none', 8, { decimals: 0 }),
+      timeseries('Unhealthy HSMs (CloudWatch)', 'Unhealthy HSM instances per CloudHSM cluster behind a key store (AWS/CloudHSM HsmUnhealthy). CloudHSM replaces them itself.',
+        [{ expr: `aws_cloudhsm_cluster_hsm_unhealthy{${AR}}`, legendFormat: '{{cloudhsm_cluster_id}} ({{account_id}} {{region}})' }],
+        'none', 8, { decimals: 0 }),
+      stat('CloudWatch reads failing', 'Account-region targets whose CloudWatch reads failed in the last poll (keystore_watch_cloudwatch_up 0: not permitted, or CloudWatch unreachable). Their CloudWatch figures are the last known ones; the stores are unaffected.',
+        `count(keystore_watch_cloudwatch_up{${AR}} == 0) or vector(0)`, 'none', steps([null, 'green'], [1, 'orange']), 4, { h: 8 }),
+      stat('Stores with stale CloudWatch figures', 'Stores whose CloudWatch figures are the last known ones because CloudWatch could not be read this poll (kms_custom_key_store_cloudwatch_stale). Their CloudWatch findings are frozen: neither fired nor resolved.',
+        `sum(kms_custom_key_store_cloudwatch_stale{${AR}}) or vector(0)`, 'none', steps([null, 'green'], [1, 'orange']), 4, { h: 8 }),
+    ],
+  },
+  {
     title: 'keystore-watch health',
     panels: [
       timeline('Targets up', 'Whether keystore-watch could read each account x region (DescribeCustomKeyStores).',
@@ -340,6 +385,14 @@ const rows: Row[] = [
       },
       stat('Accounts polled', 'AWS accounts keystore-watch polls (explicit and discovered through Organizations).',
         'max(keystore_watch_accounts)', 'none', GREEN, 4, { h: 5 }),
+      // Per replica on purpose (not aggregated away): which replica leads, and that exactly one does (docs/ha.md).
+      timeseries('Leader per replica', 'keystore_watch_leader per replica: 1 on the one that polls AWS and delivers notifications, 0 on a follower (state.backend: postgres; a single replica on the file backend always leads). "leaders" should be 1; 0 for a moment during a failover.',
+        [
+          { expr: 'keystore_watch_leader', legendFormat: '{{instance}}' },
+          { expr: 'sum(keystore_watch_leader)', legendFormat: 'leaders' },
+        ], 'none', 20, { h: 6, min: 0, decimals: 0 }),
+      stat('Lease epoch', 'The leader lease epoch: it grows by one at every change of leader (a failover, a rolling update), never with a renewal.',
+        'max(keystore_watch_lease_epoch)', 'none', GREEN, 4, { h: 6 }),
     ],
   },
 ];
@@ -394,7 +447,7 @@ export function buildDashboard(): Json {
           datasource: DS,
           refId: refIds[i],
           editorMode: 'code',
-          expr: t.expr,
+          expr: dedupReplicas(t.expr),
           legendFormat: t.legendFormat ?? '__auto',
           range: !t.instant,
           instant: !!t.instant,

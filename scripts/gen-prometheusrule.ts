@@ -1,5 +1,6 @@
 // Generates config/kubernetes/prometheusrule.yaml (a Prometheus Operator PrometheusRule) from the
-// alert rules in config/prometheus/alerts.yml, so the two can never disagree.
+// alert rules in config/prometheus/alerts.yml, so the two can never disagree; the two-replica variant
+// (config/kubernetes/ha/) gets the same file (the rules are written for two replicas anyway).
 //
 //   npx tsx scripts/gen-prometheusrule.ts          # write the file
 //   npx tsx scripts/gen-prometheusrule.ts --check  # exit 1 when the file is out of date
@@ -14,6 +15,7 @@ import { parse, stringify } from 'yaml';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const ALERTS_PATH = join(ROOT, 'config', 'prometheus', 'alerts.yml');
 export const PROMETHEUSRULE_PATH = join(ROOT, 'config', 'kubernetes', 'prometheusrule.yaml');
+export const HA_PROMETHEUSRULE_PATH = join(ROOT, 'config', 'kubernetes', 'ha', 'prometheusrule.yaml');
 
 const HEADER = `# GENERATED from config/prometheus/alerts.yml by scripts/gen-prometheusrule.ts: do not edit.
 # Regenerate with: npx tsx scripts/gen-prometheusrule.ts
@@ -37,4 +39,6 @@ export function renderPrometheusRule(alertsYaml = readFileSync(ALERTS_PATH, 'utf
 }
 
 const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
-if (invokedDirectly) writeOrCheck(PROMETHEUSRULE_PATH, renderPrometheusRule(), process.argv, 'npx tsx scripts/gen-prometheusrule.ts');
+if (invokedDirectly) {
+  for (const path of [PROMETHEUSRULE_PATH, HA_PROMETHEUSRULE_PATH]) writeOrCheck(path, renderPrometheusRule(), process.argv, 'npx tsx scripts/gen-prometheusrule.ts');
+}

@@ -45,6 +45,10 @@ function formatValue(v: number): string {
 }
 
 const seconds = (ms: number) => ms / 1000;
+const DAY_SECONDS = 86_400;
+
+/** The health states KMS reports in XksExternalKeyManagerStates (each exported, zeros included, once a store has the metric). */
+const XKS_KEY_MANAGER_STATES: readonly string[] = ['Active', 'Degraded', 'Unavailable'];
 
 function activeAzs(c: ClusterRecord): number {
   return new Set(c.hsms.filter((h) => h.state === 'ACTIVE' && h.availabilityZone).map((h) => h.availabilityZone)).size;
@@ -93,6 +97,16 @@ export function renderSnapshotMetricsChunks(snapshot: Snapshot): Buffer[] {
     hsmUp: new Family('keystore_watch_cloudhsm_enrichment_up', 'gauge', '1 when the CloudHSM DescribeClusters walk of the target succeeded.'),
     probeDenied: new Family('keystore_watch_probe_denied', 'gauge', 'Key stores of the target whose last GenerateRandom probe was denied (AccessDenied: IAM or SCP).'),
     account: new Family('keystore_watch_account_info', 'gauge', 'Account owner facts (OU path, configured tags as tag_<key>); always 1.'),
+    certDays: new Family('kms_custom_key_store_xks_proxy_certificate_expiry_seconds', 'gauge', 'Time left until the XKS proxy TLS certificate expires, in seconds (CloudWatch XksProxyCertificateDaysToExpire x 86400; day resolution); absent without a recent datapoint.'),
+    credAge: new Family('kms_custom_key_store_xks_proxy_credential_age_seconds', 'gauge', 'Time since the XKS proxy authentication credential was associated with the store, in seconds (CloudWatch XksProxyCredentialAge x 86400; day resolution).'),
+    ekm: new Family('kms_custom_key_store_xks_external_key_manager_state', 'gauge', 'External key manager instances per health state as the XKS proxy reports them (CloudWatch XksExternalKeyManagerStates): Active, Degraded, Unavailable.'),
+    xksErrors: new Family('kms_custom_key_store_xks_proxy_errors', 'gauge', 'XKS proxy errors and timeouts in the last CloudWatch period by type (retryable, non_retryable) (CloudWatch XksProxyErrors).'),
+    xksRequests: new Family('kms_custom_key_store_xks_proxy_requests', 'gauge', 'Requests KMS sent to the XKS proxy in the last CloudWatch period (CloudWatch XksProxyLatency SampleCount).'),
+    xksLatency: new Family('kms_custom_key_store_xks_proxy_latency_seconds', 'gauge', 'Average XKS proxy response time in the last CloudWatch period; KMS times out at 0.25 (CloudWatch XksProxyLatency).'),
+    throttled: new Family('kms_custom_key_store_throttled_requests', 'gauge', 'Requests KMS throttled for the store in the last CloudWatch period (ExternalKeyStoreThrottle, CloudHSMKeyStoreThrottle).'),
+    healthStale: new Family('kms_custom_key_store_cloudwatch_stale', 'gauge', '1 when the store\'s CloudWatch figures are the last known ones because CloudWatch could not be read.'),
+    hsmUnhealthy: new Family('aws_cloudhsm_cluster_hsm_unhealthy', 'gauge', 'Unhealthy HSM instances in the cluster in the last CloudWatch period (CloudWatch AWS/CloudHSM HsmUnhealthy).'),
+    cwUp: new Family('keystore_watch_cloudwatch_up', 'gauge', '1 when the CloudWatch reads of the target succeeded in the last poll.'),
     targets: new Family('keystore_watch_targets', 'gauge', 'Account-region targets of the last poll by status: ok, failed, not_enabled (opt-in region the account has not enabled), denied (service control policy).'),
   };
 
@@ -129,6 +143,26 @@ export function renderSnapshotMetricsChunks(snapshot: Snapshot): Buffer[] {
   }
   for (const d of denied.values()) f.probeDenied.add({ account_id: d.account_id, region: d.region }, d.n);
 
+  // CloudWatch facts: a metric without a recent datapoint has no series (absent, not zero).
+  for (const h of snapshot.storeHealth ?? []) {
+    const id = { account_id: h.accountId, region: h.region, custom_key_store_id: h.storeId };
+    if (h.certificateDaysToExpire !== null) f.certDays.add(id, h.certificateDaysToExpire * DAY_SECONDS);
+    if (h.credentialAgeDays !== null) f.credAge.add(id, h.credentialAgeDays * DAY_SECONDS);
+    if (h.keyManagers) {
+      for (const state of XKS_KEY_MANAGER_STATES) f.ekm.add({ ...id, state }, h.keyManagers[state] ?? 0);
+      for (const [state, n] of Object.entries(h.keyManagers)) if (!XKS_KEY_MANAGER_STATES.includes(state)) f.ekm.add({ ...id, state }, n);
+    }
+    if (h.errors) {
+      f.xksErrors.add({ ...id, type: 'retryable' }, h.errors.retryable);
+      f.xksErrors.add({ ...id, type: 'non_retryable' }, h.errors.nonRetryable);
+    }
+    if (h.requests !== null) f.xksRequests.add(id, h.requests);
+    if (h.latencyMs !== null) f.xksLatency.add(id, h.latencyMs / 1000);
+    if (h.throttled !== null) f.throttled.add(id, h.throttled);
+    f.healthStale.add(id, h.stale ? 1 : 0);
+  }
+  for (const h of snapshot.clusterHealth ?? []) f.hsmUnhealthy.add({ account_id: h.accountId, region: h.region, cloudhsm_cluster_id: h.clusterId }, h.hsmUnhealthy);
+
   for (const c of snapshot.clusters) {
     const id = { account_id: c.accountId, region: c.region, cloudhsm_cluster_id: c.id };
     for (const state of CLUSTER_STATES) f.clusterState.add({ ...id, state }, c.state === state ? 1 : 0);
@@ -158,6 +192,7 @@ export function renderSnapshotMetricsChunks(snapshot: Snapshot): Buffer[] {
     f.tDur.add(id, t.durationMs / 1000);
     f.tFail.add(id, t.consecutiveFailures);
     if (t.cloudHsm) f.hsmUp.add(id, t.cloudHsm.ok ? 1 : 0);
+    if (t.cloudWatch) f.cwUp.add(id, t.cloudWatch.ok ? 1 : 0);
   }
   for (const [status, n] of byStatus) f.targets.add({ status }, n);
 

@@ -23,6 +23,9 @@ const KNOWN_SEVERITY_DIFFERENCES: string[] = [];
  */
 const TEMPLATED_SEVERITY: Record<string, string> = {
   KmsCustomKeyStoreFlapping: '{{ if lt $value 0.5 }}critical{{ else }}warning{{ end }}',
+  KmsXksProxyCertificateExpiring: '{{ if lt $value 604800.0 }}critical{{ else }}warning{{ end }}',
+  KmsXksExternalKeyManagerUnhealthy: '{{ if ge $value 2.0 }}critical{{ else }}warning{{ end }}',
+  KmsXksProxyUnhealthy: '{{ if ge $value 2.0 }}critical{{ else }}warning{{ end }}',
 };
 const severityOf = (r: { alert: string; labels: Record<string, string> }): string => (TEMPLATED_SEVERITY[r.alert] === r.labels.severity ? ALERTS[r.alert]! : r.labels.severity!);
 
@@ -117,8 +120,8 @@ describe.skipIf(skipWithout('promtool'))('alert rules: promtool', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kw-rules-'));
     // Make the DISCONNECTED rule match every store: the "must not fire" cases must catch it.
     const broken = read('config', 'prometheus', 'alerts.yml').replace(
-      'kms_custom_key_store_connection_state{state="DISCONNECTED"} == 1',
-      'kms_custom_key_store_connection_state{state="DISCONNECTED"} >= 0',
+      'max without(instance, pod) (kms_custom_key_store_connection_state{state="DISCONNECTED"}) == 1',
+      'max without(instance, pod) (kms_custom_key_store_connection_state{state="DISCONNECTED"}) >= 0',
     );
     writeFileSync(join(dir, 'alerts.yml'), broken);
     writeFileSync(join(dir, 'alerts.test.yml'), read('config', 'prometheus', 'alerts.test.yml'));
@@ -154,7 +157,7 @@ describe('alert rules: unknown states', () => {
   });
   it('KmsCustomKeyStoreUnknownState is "not CONNECTED, unless a state with its own handling", states from the SDK enum', () => {
     const expr = rules.find((r) => r.alert === 'KmsCustomKeyStoreUnknownState')!.expr;
-    expect(expr).toContain('kms_custom_key_store_connection_state{state!="CONNECTED"} == 1');
+    expect(expr).toContain('max without(instance, pod) (kms_custom_key_store_connection_state{state!="CONNECTED"}) == 1');
     const handled = /state=~"([^"]+)"/.exec(expr)![1]!.split('|').sort();
     expect(['CONNECTED', ...handled].sort()).toEqual(Object.values(ConnectionStateType).sort());
   });
