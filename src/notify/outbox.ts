@@ -61,6 +61,10 @@
 // bounded delivery log (deliveryLogLimit per channel) is treated as new.
 import type { Notification } from '../model.js';
 import { silentLog, type Log, type StateStore } from '../state/store.js';
+import {
+  outboxKeyString,
+  type DeadLetterRecord, type DeliveryRecord as BackendDeliveryRecord, type Fence, type LoadedState, type OutboxChanges, type OutboxRecord, type Retention, type StateBackend,
+} from '../state/backend.js';
 import { monotonicNow } from '../util/monotonic.js';
 import type { DeliveryResult, Notifier } from './notifier.js';
 import {
@@ -129,8 +133,27 @@ export interface OutboxObserver {
   onPending?(pending: number): void;
 }
 
+/**
+ * Persistence through a StateBackend (src/state/backend.ts): each write is an OutboxChanges (the entries
+ * that changed, by key; the entries that ended, as delivery records; the counters), applied with
+ * applyOutbox, so marking one delivery writes that delivery and nothing else.
+ */
+export interface OutboxBackend {
+  backend: Pick<StateBackend, 'applyOutbox'>;
+  /** The writer's fence (lease epoch), read at each write. */
+  fence: () => Fence;
+  /** The outbox part of the backend's load() (start-up, failover). */
+  loaded: LoadedState['outbox'];
+}
+
+/** Writes outbox changes as part of another call (the poll's commit). */
+export type OutboxWrite = (changes: OutboxChanges, retention: Retention) => Promise<void>;
+
 export interface OutboxOptions {
-  store: StateStore;
+  /** The whole-document store of the previous releases (one of store and backend). */
+  store?: StateStore;
+  /** Keyed records through a StateBackend (one of store and backend). */
+  backend?: OutboxBackend;
   /** One per configured channel; ids must be unique. */
   notifiers: readonly Notifier[];
   /** alerting.outboxLimit: entries across all channels. */
@@ -237,7 +260,8 @@ const isoOf = (ms: number): string => {
 };
 
 export class Outbox {
-  private readonly store: StateStore;
+  private readonly store: StateStore | null;
+  private readonly backend: OutboxBackend | null;
   private readonly clock: Clock;
   private readonly observer: OutboxObserver;
   private readonly log: Log;
@@ -266,6 +290,9 @@ export class Outbox {
   private version = 0;
   private savedVersion = 0;
   private writing: Promise<void> | null = null;
+  // Backend persistence: the keys of entries changed since the last write, and the ends not yet written.
+  private dirty = new Set<string>();
+  private ended: { delivery: BackendDeliveryRecord; deadLetter?: DeadLetterRecord }[] = [];
 
   private started = false;
   private stopping = false;
@@ -273,7 +300,9 @@ export class Outbox {
   private idleWaiters: (() => void)[] = [];
 
   private constructor(opts: OutboxOptions) {
-    this.store = opts.store;
+    if (!opts.store === !opts.backend) throw new Error('the outbox needs exactly one of store and backend');
+    this.store = opts.store ?? null;
+    this.backend = opts.backend ?? null;
     this.clock = opts.clock ?? systemClock;
     this.observer = opts.observer ?? {};
     this.log = opts.log ?? silentLog;
@@ -315,7 +344,7 @@ export class Outbox {
    */
   static async open(opts: OutboxOptions): Promise<Outbox> {
     const outbox = new Outbox(opts);
-    const doc = await opts.store.read('outbox', parseOutboxDoc);
+    const doc = opts.backend ? docOfRecords(opts.backend.loaded) : await opts.store!.read('outbox', parseOutboxDoc);
     if (doc && outbox.load(doc)) await outbox.persist();
     return outbox;
   }
@@ -332,8 +361,14 @@ export class Outbox {
     );
   }
 
-  /** Queues each notification for every channel that accepts it, persisted before this resolves. */
-  async enqueue(ns: readonly Notification[]): Promise<EnqueueResult> {
+  /**
+   * Queues each notification for every channel that accepts it, persisted before this resolves.
+   * `commit` (backend only): the new entries are written by that call instead of applyOutbox — the
+   * poll's one atomic commit (backend.ts PollCommit.outbox) — and it is called even when nothing was
+   * queued (the poll commits its snapshot and alert state regardless).
+   */
+  async enqueue(ns: readonly Notification[], commit?: OutboxWrite): Promise<EnqueueResult> {
+    if (commit && !this.backend) throw new Error('enqueue(ns, commit) needs an outbox on a state backend');
     const result: EnqueueResult = { queued: 0, duplicates: 0, unrouted: 0, dropped: 0 };
     const now = this.clock.now();
     const mono = this.mono();
@@ -352,16 +387,20 @@ export class Outbox {
           keys: orderKeys(n), due: mono, born: mono,
         });
         ch.queuedIds.add(n.id);
+        this.dirty.add(outboxKeyString({ channel: ch.id, id: n.id }));
         result.queued++;
       }
       if (!routed) result.unrouted++;
     }
     if (result.duplicates) this.log.debug({ duplicates: result.duplicates }, 'outbox skipped notifications it already has or already delivered');
-    if (result.queued === 0) return result;
-    result.dropped = this.enforceCap();
-    this.changed();
-    for (const ch of this.channels.values()) ch.wake?.();
-    await this.persist();
+    if (result.queued === 0 && !commit) return result;
+    if (result.queued) {
+      result.dropped = this.enforceCap();
+      this.changed();
+      for (const ch of this.channels.values()) ch.wake?.();
+    }
+    if (commit) await this.persistVia(commit);
+    else await this.persist();
     return result;
   }
 
@@ -524,12 +563,12 @@ export class Outbox {
       entry.inFlight = false;
       entry.lastError = 'payload missing from the outbox';
       this.deadLetter(ch, entry, 'rejected');
-      this.changed();
+      this.changed(entry);
       await this.persistQuietly();
       return;
     }
     entry.attempts++;
-    this.changed();
+    this.changed(entry);
     // Durable "may be delivered" marker before the request leaves (crash windows 2-4 above). If the
     // disk refuses, send anyway: a duplicate alert is better than a missing one.
     await this.persistQuietly();
@@ -537,7 +576,7 @@ export class Outbox {
       // stop() arrived while the marker was being written: do not start a new send.
       entry.inFlight = false;
       entry.attempts--;
-      this.changed();
+      this.changed(entry);
       await this.persistQuietly();
       return;
     }
@@ -552,7 +591,7 @@ export class Outbox {
     if (aborted && !result.ok) {
       // Shutdown interrupted the send: not the receiver's fault; it goes again next start.
       entry.attempts--;
-      this.changed();
+      this.changed(entry);
       await this.persistQuietly();
       return;
     }
@@ -579,7 +618,7 @@ export class Outbox {
         );
       }
     }
-    this.changed();
+    this.changed(entry);
     await this.persistQuietly();
   }
 
@@ -632,7 +671,7 @@ export class Outbox {
   /** Gives up on an entry: kept as a dead letter (capped), counted, logged and reported. */
   private deadLetter(ch: Channel, entry: LiveEntry, reason: DeadLetterReason): void {
     const dl = deadLetterOf(this.notifications.get(entry.id), entry, reason, this.clock.now());
-    this.finish(ch, entry, 'dead_lettered', entry.lastStatus, entry.lastError);
+    this.finish(ch, entry, 'dead_lettered', entry.lastStatus, entry.lastError, dl);
     this.deadLetters.push(dl);
     if (this.deadLetters.length > this.deadLetterLimit) this.deadLetters.splice(0, this.deadLetters.length - this.deadLetterLimit);
     this.deadLettered[ch.id] = (this.deadLettered[ch.id] ?? 0) + 1;
@@ -648,11 +687,18 @@ export class Outbox {
   }
 
   /** Removes an entry for good and remembers its id in the channel's bounded log. */
-  private finish(ch: Channel, entry: LiveEntry, outcome: DeliveryOutcome, status: number | null, error: string | null): void {
+  private finish(ch: Channel, entry: LiveEntry, outcome: DeliveryOutcome, status: number | null, error: string | null, dl?: DeadLetter): void {
     const i = ch.queue.indexOf(entry);
     if (i >= 0) ch.queue.splice(i, 1);
     ch.queuedIds.delete(entry.id);
-    this.remember(ch, { id: entry.id, at: this.clock.now(), outcome, attempts: entry.attempts, status, error });
+    const rec: DeliveryRecord = { id: entry.id, at: this.clock.now(), outcome, attempts: entry.attempts, status, error };
+    this.remember(ch, rec);
+    if (this.backend) {
+      this.ended.push({
+        delivery: { channel: ch.id, ...rec },
+        ...(dl ? { deadLetter: { channel: dl.channel, id: dl.id, at: dl.deadLetteredAt, summary: dl } } : {}),
+      });
+    }
     if (outcome === 'overflow' || outcome === 'channel_removed') {
       this.dropped[outcome]++;
       this.observer.onDropped?.(outcome, ch.id);
@@ -675,7 +721,8 @@ export class Outbox {
     return victims.size;
   }
 
-  private changed(): void {
+  private changed(entry?: LiveEntry): void {
+    if (entry && this.backend) this.dirty.add(outboxKeyString(entry));
     this.version++;
     this.observer.onPending?.(this.pending());
     this.checkIdle();
@@ -697,13 +744,23 @@ export class Outbox {
     while (this.savedVersion < target) {
       if (!this.writing) {
         const v = this.version;
-        const doc = this.toDoc();
-        this.writing = this.store.write('outbox', doc).then(
+        const write = this.backend ? this.writeChanges() : this.store!.write('outbox', this.toDoc());
+        this.writing = write.then(
           () => { this.savedVersion = Math.max(this.savedVersion, v); },
         ).finally(() => { this.writing = null; });
       }
       await this.writing;
     }
+  }
+
+  /** One write through `via` of everything changed so far, after the write under way (writes stay in order). */
+  private async persistVia(via: OutboxWrite): Promise<void> {
+    while (this.writing) await this.writing.catch(() => {});
+    const v = this.version;
+    this.writing = this.writeChanges(via).then(
+      () => { this.savedVersion = Math.max(this.savedVersion, v); },
+    ).finally(() => { this.writing = null; });
+    await this.writing;
   }
 
   private async persistQuietly(): Promise<void> {
@@ -712,6 +769,63 @@ export class Outbox {
     } catch (err) {
       this.log.error({ err: scrub((err as Error).message) }, 'cannot persist the outbox; continuing in memory');
     }
+  }
+
+  /**
+   * Backend persistence: one applyOutbox with what changed since the last write. A write that fails
+   * changed nothing (backend contract), so its changes go back to be written with the next one: an
+   * entry by key (its latest state is taken at that write, and an entry that has ended meanwhile is
+   * not put back), an end in its order before the later ones.
+   */
+  private writeChanges(via?: OutboxWrite): Promise<void> {
+    const b = this.backend!;
+    const keys = this.dirty;
+    const ended = this.ended;
+    this.dirty = new Set();
+    this.ended = [];
+    const queued = new Map<string, LiveEntry>();
+    for (const ch of this.channels.values()) for (const e of ch.queue) queued.set(outboxKeyString(e), e);
+    const referenced = new Set([...queued.values()].map((e) => e.id));
+    // Payloads no entry needs any more are forgotten here.
+    for (const id of this.notifications.keys()) if (!referenced.has(id)) this.notifications.delete(id);
+    const wallNow = this.clock.now();
+    const monoNow = this.mono();
+    const put: OutboxRecord[] = [];
+    for (const k of keys) {
+      const e = queued.get(k);
+      if (!e) continue;
+      put.push({
+        channel: e.channel, id: e.id, seq: e.seq, enqueuedAt: e.enqueuedAt, attempts: e.attempts,
+        nextAttemptAt: wallNow + Math.max(0, e.due - monoNow),
+        inFlight: e.inFlight, lastError: e.lastError, lastStatus: e.lastStatus, payload: this.notifications.get(e.id),
+      });
+    }
+    const changes: OutboxChanges = {
+      put, finish: ended,
+      meta: {
+        nextSeq: this.nextSeq,
+        lastSendAt: Object.fromEntries([...this.channels.values()].filter((ch) => ch.lastSendAt !== null).map((ch) => [ch.id, ch.lastSendAt!])),
+        dropped: { ...this.dropped },
+        deadLettered: { ...this.deadLettered },
+      },
+    };
+    const retention: Retention = { deliveriesPerChannel: this.deliveryLogLimit, deadLetters: this.deadLetterLimit };
+    let write: Promise<void>;
+    try {
+      write = via ? via(changes, retention) : b.backend.applyOutbox(b.fence(), changes, retention);
+    } catch (err) {
+      this.requeue(keys, ended);
+      return Promise.reject(err);
+    }
+    return write.catch((err: unknown) => {
+      this.requeue(keys, ended);
+      throw err;
+    });
+  }
+
+  private requeue(keys: Set<string>, ended: typeof this.ended): void {
+    for (const k of keys) this.dirty.add(k);
+    this.ended = ended.concat(this.ended);
   }
 
   private toDoc(): OutboxDoc {
@@ -767,6 +881,9 @@ export class Outbox {
       const ch = this.channels.get(e.channel);
       if (!ch) {
         orphans.set(e.channel, (orphans.get(e.channel) ?? 0) + 1);
+        if (this.backend) {
+          this.ended.push({ delivery: { channel: e.channel, id: e.id, at: wallNow, outcome: 'channel_removed', attempts: e.attempts, status: null, error: 'the channel is no longer configured' } });
+        }
         this.dropped.channel_removed++;
         this.observer.onDropped?.('channel_removed', e.channel);
         dirty = true;
@@ -777,6 +894,7 @@ export class Outbox {
         // Crash windows 3-4: maybe delivered. Re-send with the same id; the receiver's dedup decides.
         resumed++;
         dirty = true;
+        if (this.backend) this.dirty.add(outboxKeyString(e));
       }
       const n = this.notifications.get(e.id)!;
       ch.queue.push({
@@ -797,4 +915,24 @@ export class Outbox {
     this.observer.onPending?.(this.pending());
     return dirty;
   }
+}
+
+/** The backend's outbox records in the shape load() reads (the document of the previous releases). */
+function docOfRecords(o: LoadedState['outbox']): OutboxDoc {
+  const notifications = new Map<string, Notification>();
+  for (const e of o.entries) if (e.payload && !notifications.has(e.id)) notifications.set(e.id, e.payload as Notification);
+  const log: Record<string, DeliveryRecord[]> = {};
+  for (const { channel, ...d } of o.deliveries) (log[channel] ??= []).push(d as DeliveryRecord);
+  const meta = o.meta;
+  return {
+    nextSeq: meta?.nextSeq ?? Math.max(1, ...o.entries.map((e) => e.seq + 1)),
+    notifications: [...notifications.values()],
+    // An entry without its payload cannot be sent (the backend stores them together; this is a guard).
+    entries: o.entries.filter((e) => notifications.has(e.id)).map(({ payload: _p, ...e }) => e),
+    log,
+    lastSendAt: meta?.lastSendAt ?? {},
+    dropped: { overflow: meta?.dropped.overflow ?? 0, channel_removed: meta?.dropped.channel_removed ?? 0 },
+    deadLetters: o.deadLetters.map((d) => d.summary as DeadLetter),
+    deadLettered: meta?.deadLettered ?? {},
+  };
 }

@@ -18,6 +18,7 @@ import type { Notification, Snapshot } from '../model.js';
 import type { Logger } from '../log.js';
 import type { SelfMetrics } from '../metrics/self.js';
 import type { StateStore } from '../state/store.js';
+import type { Fence, LoadedState, StateBackend } from '../state/backend.js';
 import type { Notifier } from '../notify/notifier.js';
 import { createNotifiers } from '../notify/index.js';
 import { Outbox, systemClock, type DeadLetter, type OutboxOptions } from '../notify/outbox.js';
@@ -28,9 +29,24 @@ import { groupForDelivery } from '../alert/group.js';
 import { defaultSeverity, guidanceFor } from '../alert/remediation/guidance.js';
 import { SelfAlerts, type SelfAlertInput } from '../alert/self-alerts.js';
 
+/**
+ * The pipeline on a StateBackend (src/state/backend.ts): state from its load(), and each evaluated poll
+ * written as ONE commit (snapshot, alert state, history entries, new outbox entries); the outbox writes
+ * its deliveries as keyed changes (applyOutbox).
+ */
+export interface AlertPipelineBackend {
+  backend: StateBackend;
+  /** The writer's fence (lease epoch), read at each write. */
+  fence: () => Fence;
+  loaded: LoadedState;
+}
+
 export interface AlertPipelineOptions {
   config: Config;
-  store: StateStore;
+  /** The document store of the previous releases (one of store and backend). */
+  store?: StateStore;
+  /** One commit per poll through a StateBackend (one of store and backend). */
+  backend?: AlertPipelineBackend;
   logger: Logger;
   metrics: SelfMetrics;
   notifiers?: Notifier[];
@@ -131,15 +147,21 @@ export class AlertPipeline {
   }
 
   static async open(opts: AlertPipelineOptions): Promise<AlertPipeline> {
-    const { config, store, logger, metrics } = opts;
-    const doc = (await store.read('alerts', parseAlertsDoc)) ?? { alerts: emptyAlertState(), diff: emptyDiffCarry() };
-    const history = await BoundedHistory.open<Change>(store, { limit: config.alerting.historyLimit, onDropped: (n) => metrics.historyDropped.inc(n), log: logger });
+    const { config, store, backend, logger, metrics } = opts;
+    if (!store === !backend) throw new Error('the alert pipeline needs exactly one of store and backend');
+    const historyOpts = { limit: config.alerting.historyLimit, onDropped: (n: number) => metrics.historyDropped.inc(n), log: logger };
+    const doc = (backend ? alertsDocOf(backend.loaded.alerts, logger) : await store!.read('alerts', parseAlertsDoc)) ?? { alerts: emptyAlertState(), diff: emptyDiffCarry() };
+    const history = backend
+      ? BoundedHistory.fromLoaded<Change>(backend.loaded.history as { nextSeq: number; dropped: number; entries: { seq: number; at: number; item: Change }[] }, historyOpts)
+      : await BoundedHistory.open<Change>(store!, historyOpts);
     const notifiers = opts.notifiers ?? createNotifiers(config.alerting.channels);
     // The outbox reports to the pipeline it feeds (dead-letter self-alerts), which exists once open() returns.
     let self: AlertPipeline | undefined;
     const outbox = await Outbox.open({
       ...opts.outbox,
-      store,
+      ...(backend
+        ? { backend: { backend: backend.backend, fence: backend.fence, loaded: backend.loaded.outbox } }
+        : { store }),
       notifiers,
       limit: config.alerting.outboxLimit,
       maxAttempts: config.alerting.outboxMaxAttempts,
@@ -190,17 +212,16 @@ export class AlertPipeline {
   }
 
   async process(prev: Snapshot | null, next: Snapshot): Promise<void> {
-    const { config, logger, store } = this.opts;
+    const { config, logger, store, backend } = this.opts;
     if (this.doc.alerts.lastPollId !== null && next.pollId <= this.doc.alerts.lastPollId) return;
     const { changes: all, carry } = diffSnapshots(prev, next, this.doc.diff);
     // Change ids are content hashes (with the pollId): a poll evaluated again after a failed attempt
     // (Daemon.runPoll) does not record the changes its first attempt already recorded.
     const recorded = all.length ? new Set(this.history.list({ sinceSeq: 0 }).filter((e) => e.item.pollId === next.pollId).map((e) => e.item.id)) : new Set<string>();
     const changes = recorded.size ? all.filter((c) => !recorded.has(c.id)) : all;
-    if (changes.length) {
-      await this.history.append(changes, next.finishedAt);
-      for (const c of changes) logger.info({ change: c.type, ...changeFields(c) }, 'change');
-    }
+    // Backend: the entries go into the poll's commit below; the document store writes them now.
+    const added = backend ? this.history.appendInMemory(changes, next.finishedAt) : changes.length ? await this.history.append(changes, next.finishedAt) : [];
+    for (const c of changes) logger.info({ change: c.type, ...changeFields(c) }, 'change');
     const { state, notifications } = evaluateAlerts({
       state: this.doc.alerts,
       snapshot: next,
@@ -215,11 +236,22 @@ export class AlertPipeline {
       severityFor: defaultSeverity,
     });
     const grouped = notifications.length ? groupForDelivery(notifications, config.alerting.groupThreshold) : [];
-    const doc: AlertsDoc = { alerts: state, diff: carry, pending: grouped };
-    await store.write('alerts', doc);
-    this.doc = doc;
+    if (backend) {
+      // ONE commit: the snapshot, the alert state, this poll's history and its new outbox entries, atomically
+      // (backend.ts ATOMICITY), so the decided notifications need no separate record (no `pending`).
+      const doc: AlertsDoc = { alerts: state, diff: carry };
+      await this.outbox.enqueue(grouped, (outbox, retention) => backend.backend.commit(backend.fence(), {
+        pollId: next.pollId, snapshot: next, alerts: doc,
+        history: { entries: added, limit: config.alerting.historyLimit }, outbox,
+      }, retention));
+      this.doc = doc;
+    } else {
+      const doc: AlertsDoc = { alerts: state, diff: carry, pending: grouped };
+      await store!.write('alerts', doc);
+      this.doc = doc;
+      if (grouped.length) await this.outbox.enqueue(grouped);
+    }
     if (grouped.length) {
-      await this.outbox.enqueue(grouped);
       for (const n of notifications) {
         logger.info({ kind: n.kind, severity: n.severity, condition: n.condition, accountId: n.subject.accountId, region: n.subject.region, storeId: n.subject.storeId, clusterId: n.subject.clusterId }, `alert ${n.kind}`);
       }
@@ -254,6 +286,17 @@ export class AlertPipeline {
   async stop(drainMs: number): Promise<void> {
     await this.outbox.drain(drainMs).catch(() => false);
     await this.outbox.stop();
+  }
+}
+
+/** The backend's alert-state part; a shape the pipeline cannot read starts afresh, said loudly. */
+function alertsDocOf(data: unknown, logger: Logger): AlertsDoc | null {
+  if (data === null || data === undefined) return null;
+  try {
+    return parseAlertsDoc(data);
+  } catch (err) {
+    logger.error({ err }, 'the stored alert state has a shape this version cannot read; starting the alert lifecycle afresh');
+    return null;
   }
 }
 

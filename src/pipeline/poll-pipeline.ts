@@ -14,9 +14,10 @@
 //   5. deliver             the outbox (src/notify/outbox.ts) sends each entry to its channel's notifier
 //                          (src/notify/slack.ts renders the Slack message) with retries, pacing and dead
 //                          letters, independently of the polls.
-// The StateBackend interface (src/state/backend.ts: commit(poll) atomic, keyed outbox records, fencing
-// epoch) is where steps 4 and 5 persist next; its file backend and contract suite exist, the daemon
-// still persists through the document store (src/state/store.ts) it wraps.
+// Steps 4 and 5 on a StateBackend (src/state/backend.ts; AlertPipelineOptions.backend): step 4 is ONE
+// commit(poll) (snapshot, alert state, history, new outbox entries) and each delivery an applyOutbox of
+// keyed records, fenced by the lease epoch. The daemon still opens the pipeline on the document store
+// (src/state/store.ts: four document writes per poll) until it is wired to a backend.
 import type { Logger } from '../log.js';
 import type { Snapshot } from '../model.js';
 import { EMPTY_METRICS, encodeSnapshotMetrics, type EncodedMetrics } from '../metrics/exposition.js';
@@ -29,7 +30,8 @@ export interface PollPipelineOptions {
   poller: SnapshotPoller;
   /** The evaluate/commit/deliver half, opened after the state is loaded. */
   alerts: () => AlertPipeline;
-  store: () => StateStore;
+  /** The document store the snapshot is written to; null when the alert pipeline commits it (StateBackend). */
+  store: () => StateStore | null;
   metrics: SelfMetrics;
   logger: Logger;
 }
@@ -111,7 +113,7 @@ export class PollPipeline {
       this.processed = next;
       this.unprocessed = null;
       stage = 'state';
-      await this.opts.store().write('snapshot', next);
+      await this.opts.store()?.write('snapshot', next);
       // Only now: the poll's results were evaluated and its alerts handed to delivery (5. runs on its
       // own), so KeystoreWatchNotPolling (on this metric) also catches a pipeline that cannot handle alerts.
       metrics.lastPoll.set(next.finishedAt / 1000);

@@ -47,7 +47,7 @@ export interface HistoryOptions {
 export class BoundedHistory<T> {
   private doc: HistoryDoc<T>;
 
-  private constructor(private readonly store: StateStore, private readonly opts: HistoryOptions, doc: HistoryDoc<T> | null) {
+  private constructor(private readonly store: StateStore | null, private readonly opts: HistoryOptions, doc: HistoryDoc<T> | null) {
     this.doc = doc ?? { nextSeq: 1, dropped: 0, entries: [] };
   }
 
@@ -64,6 +64,27 @@ export class BoundedHistory<T> {
     return h;
   }
 
+  /**
+   * The history as a StateBackend loaded it (backend.ts LoadedState.history): kept in memory only; the
+   * poll's commit persists what appendInMemory() returns. A lowered limit applies at the next commit.
+   */
+  static fromLoaded<T>(doc: HistoryDoc<T>, opts: HistoryOptions): BoundedHistory<T> {
+    const h = new BoundedHistory<T>(null, opts, doc);
+    const capped = appendBounded(h.doc.entries, [], opts.limit);
+    if (capped.dropped) h.doc = { ...h.doc, entries: capped.entries, dropped: h.doc.dropped + capped.dropped };
+    return h;
+  }
+
+  /** Appends to memory only; returns every entry added (the backend's commit stores and caps them). */
+  appendInMemory(items: readonly T[], at: number): HistoryEntry<T>[] {
+    if (items.length === 0) return [];
+    const added = items.map((item, i) => ({ seq: this.doc.nextSeq + i, at, item }));
+    const { entries, dropped } = appendBounded(this.doc.entries, added, this.opts.limit);
+    this.doc = { nextSeq: this.doc.nextSeq + items.length, dropped: this.doc.dropped + dropped, entries };
+    if (dropped) this.opts.onDropped?.(dropped);
+    return added;
+  }
+
   /** Appends items (one timestamp for the batch, e.g. one poll's changes) and persists before returning. */
   async append(items: readonly T[], at: number): Promise<HistoryEntry<T>[]> {
     if (items.length === 0) return [];
@@ -74,7 +95,7 @@ export class BoundedHistory<T> {
       this.opts.onDropped?.(dropped);
       (this.opts.log ?? silentLog).debug({ dropped, limit: this.opts.limit }, 'history cap reached; oldest entries dropped');
     }
-    await this.store.write('history', this.doc);
+    await this.store?.write('history', this.doc);
     return added.slice(Math.max(0, added.length - entries.length));
   }
 
