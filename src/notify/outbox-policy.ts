@@ -82,41 +82,54 @@ export interface Schedulable {
 }
 
 /**
- * What a channel's recent attempts say about the channel itself (as opposed to one message):
- * `down` when its last two failed attempts since its last success were on different entries (the
- * receiver refuses everything, not one bad message); `downStreak` counts the failures while down, each
- * doubling the whole-channel backoff. One entry failing again and again alone (a poison message) never
- * makes the channel down, and entries that are gone (dead-lettered, dropped) stop counting at the next
- * attempt: the evidence is the attempts, not the set of entries still queued.
+ * What a channel's recent attempts say about the channel itself (as opposed to one message). It goes
+ * `down` when two failed attempts in a row were on different entries (the receiver refuses everything,
+ * not one bad message), and stays down through further failures while another entry that failed since
+ * the last success is still queued: a down channel probes one entry at a time, and the probe is often the
+ * entry that failed last (it is due first), which is no evidence that the channel came back. It is up
+ * again at the next success, or when the only entry still failing is one alone (a poison message: the
+ * others were delivered, dead-lettered or dropped). `downStreak` counts the failures while down, each
+ * doubling the whole-channel backoff.
  */
 export interface ChannelHealth {
   /** The entry of the last failed attempt since the last success; null after a success. */
   lastFailedEntry: string | null;
+  /** The entries that failed since the last success, most recent last (at most FAILED_ENTRIES_KEPT). */
+  failedEntries: string[];
   down: boolean;
   downStreak: number;
   /** Monotonic ms before which nothing is sent (Retry-After, channel backoff). */
   holdUntil: number;
 }
 
-export const healthyChannel = (): ChannelHealth => ({ lastFailedEntry: null, down: false, downStreak: 0, holdUntil: -Infinity });
+/** Two entries still failing are enough to tell "the channel" from "one message"; a few more cover churn. */
+const FAILED_ENTRIES_KEPT = 8;
 
-/** The channel's health after one attempt (pure). `retryAfterMs` as retryAfterOf() bounded it. */
+export const healthyChannel = (): ChannelHealth => ({ lastFailedEntry: null, failedEntries: [], down: false, downStreak: 0, holdUntil: -Infinity });
+
+/**
+ * The channel's health after one attempt (pure). `retryAfterMs` as retryAfterOf() bounded it;
+ * `stillQueued` says whether an entry is still in the channel's queue (not delivered, dead-lettered or dropped).
+ */
 export function channelAfterAttempt(
   h: ChannelHealth,
   a: { entryId: string; ok: boolean; retryAfterMs: number | null },
   now: number,
   backoff: BackoffPolicy,
   random: number,
+  stillQueued: (entryId: string) => boolean = () => false,
 ): ChannelHealth {
-  if (a.ok) return { ...h, lastFailedEntry: null, down: false, downStreak: 0 };
-  const down = h.lastFailedEntry !== null && h.lastFailedEntry !== a.entryId;
+  if (a.ok) return { ...h, lastFailedEntry: null, failedEntries: [], down: false, downStreak: 0 };
+  const down = (h.lastFailedEntry !== null && h.lastFailedEntry !== a.entryId)
+    || (h.down && h.failedEntries.some((id) => id !== a.entryId && stillQueued(id)));
   const downStreak = down ? h.downStreak + 1 : 0;
   let holdUntil = h.holdUntil;
-  // The receiver said when to come back: that holds the whole channel. Failures in a row on different
-  // entries look like the channel, not one message: back the channel off as a whole.
+  // The receiver said when to come back: that holds the whole channel. Failures on different entries
+  // look like the channel, not one message: back the channel off as a whole.
   if (a.retryAfterMs !== null) holdUntil = Math.max(holdUntil, now + a.retryAfterMs);
   else if (down) holdUntil = Math.max(holdUntil, now + backoffDelay(downStreak, backoff, random));
-  return { lastFailedEntry: a.entryId, down, downStreak, holdUntil };
+  const failedEntries = [...h.failedEntries.filter((id) => id !== a.entryId), a.entryId].slice(-FAILED_ENTRIES_KEPT);
+  return { lastFailedEntry: a.entryId, failedEntries, down, downStreak, holdUntil };
 }
 
 export interface ChannelGate {

@@ -596,7 +596,7 @@ export class Outbox {
       return;
     }
     const decision = decide(result, { attempts: entry.attempts, timedOut, backoff: this.backoff, maxRetryAfterMs: this.maxRetryAfterMs, random: this.random() });
-    ch.health = channelAfterAttempt(ch.health, { entryId: entry.id, ok: decision.action === 'delivered', retryAfterMs: retryAfterOf(result, this.maxRetryAfterMs) }, mono, this.backoff, this.random());
+    ch.health = channelAfterAttempt(ch.health, { entryId: entry.id, ok: decision.action === 'delivered', retryAfterMs: retryAfterOf(result, this.maxRetryAfterMs) }, mono, this.backoff, this.random(), (id) => ch.queue.some((e) => e.id === id));
     ch.gate.down = ch.health.down;
     ch.gate.holdUntil = ch.health.holdUntil;
     if (decision.action === 'delivered') {
