@@ -352,11 +352,15 @@ export const scenarioSchema = z.strictObject({
     history: durationSchema.default(3 * 3_600_000),
   }).default({ publishDelay: 60_000, history: 3 * 3_600_000 }),
   cloudtrail: z.strictObject({
-    /** LookupEvents shows an event this long after the call (AWS: typically within about 5 minutes). */
-    deliveryDelay: durationSchema.default(30_000),
+    /**
+     * LookupEvents shows an event this long after the call. AWS: "CloudTrail typically delivers an event
+     * within an average of about 5 minutes of an API call" (CloudTrail FAQ; not guaranteed), so the default
+     * is that, never kinder; a scenario that wants the join sooner (the demo, tests) says so.
+     */
+    deliveryDelay: durationSchema.default(300_000),
     /** Events recorded before (or at offsets after) the start. */
     events: z.array(pastEventSchema).default([]),
-  }).default({ deliveryDelay: 30_000, events: [] }),
+  }).default({ deliveryDelay: 300_000, events: [] }),
   connection: z.strictObject({ connectDelay: durationSchema.default(5000), disconnectDelay: durationSchema.default(1000) }).default({ connectDelay: 5000, disconnectDelay: 1000 }),
   organizations: z.strictObject({
     enabled: z.boolean().default(true),
