@@ -100,7 +100,7 @@ function configFor(dbUrl: string, peerPorts: number[]) {
       listen: `127.0.0.1:${httpPort}`,
       stateDir: tempDir('kw-ha-state-'),
       logLevel: 'info',
-      state: { backend: 'postgres', url: u.toString(), schema: 'keystore_watch', ...LEASE, peers: peerPorts.filter((p) => p !== httpPort).map((p) => `http://127.0.0.1:${p}`) },
+      state: { backend: 'postgres', url: u.toString(), schema: 'keystore_watch', ...LEASE, peers: process.env.KSW_HA_NO_PEERS ? [] : peerPorts.filter((p) => p !== httpPort).map((p) => `http://127.0.0.1:${p}`) },
       aws: { endpoint: sim.url, maxAttempts: 2, requestTimeout: '2s', targetTimeout: '4s' },
       accounts: [{ id: '111111111111', name: 'management' }],
       regions: ['us-east-1', 'eu-west-1'],
