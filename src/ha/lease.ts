@@ -129,25 +129,26 @@ export class LeaderLease {
   private consult(term: NonNullable<LeaderLease['term']>): void {
     term.consulting = true;
     const timeoutMs = Math.max(100, this.margin / 2);
-    let settled = false;
-    const finish = (hold: boolean, why: string) => {
-      if (settled) return;
-      settled = true;
+    const goDegraded = () => {
+      if (this.term !== term || term.degraded) return;
+      term.degraded = true;
+      this.clearStepDown();
+      this.opts.onDegraded?.(term.epoch, true);
+    };
+    // No answer in time: keep leading (silence is worse than a duplicate). A late "step down" still counts.
+    const timer = setTimeout(goDegraded, timeoutMs + 50);
+    timer.unref?.();
+    this.opts.holdWithoutDatabase!(term.epoch, timeoutMs).then((hold) => hold, () => true).then((hold) => {
+      clearTimeout(timer);
       term.consulting = false;
       if (this.term !== term) return;
-      if (!hold) return this.depose(why);
-      if (!term.degraded) {
-        term.degraded = true;
-        this.clearStepDown();
-        this.opts.onDegraded?.(term.epoch, true);
-      }
-    };
-    const timer = setTimeout(() => finish(true, ''), timeoutMs + 50);
-    timer.unref?.();
-    this.opts.holdWithoutDatabase!(term.epoch, timeoutMs).then(
-      (hold) => finish(hold, 'the lease could not be renewed and a peer reaches PostgreSQL or leads'),
-      () => finish(true, ''),
-    ).finally(() => clearTimeout(timer));
+      if (!hold) return this.depose('the lease could not be renewed and a peer reaches PostgreSQL or leads');
+      goDegraded();
+      // Degraded: ask again every renewMs as well as after each failed renewal (a renewal into a black
+      // hole takes its whole timeout; a peer that reaches the database meanwhile must stop us sooner).
+      const again = setTimeout(() => { if (this.term === term && term.degraded && !term.consulting) this.consult(term); }, this.opts.renewMs);
+      again.unref?.();
+    });
   }
 
   isLeader(): boolean {

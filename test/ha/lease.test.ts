@@ -149,7 +149,8 @@ describe('leader lease (PostgreSQL)', () => {
       // A failed renewal while degraded asks the peers again.
       expect(await t.a.renewOnce()).toBe(false);
       await new Promise((r) => setTimeout(r, 50));
-      expect(t.asked).toEqual([1, 1]);
+      expect(t.asked.length).toBeGreaterThanOrEqual(2);
+      expect(new Set(t.asked)).toEqual(new Set([1]));
       await t.proxy.heal();
       expect(await t.a.renewOnce()).toBe(true);
       expect(t.events).toEqual(['degraded 1: true', 'degraded 1: false']);
