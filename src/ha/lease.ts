@@ -59,7 +59,7 @@ export interface LeaseOptions {
    * While degraded it is asked again after every failed renewal; false then steps down at once.
    * Not set: step down at the deadline (the behaviour without state.peers).
    */
-  holdWithoutDatabase?(epoch: number, timeoutMs: number): Promise<boolean>;
+  holdWithoutDatabase?(epoch: number, timeoutMs: number, degraded: boolean): Promise<boolean>;
   /** Degraded mode began (true) or ended with a renewal (false). */
   onDegraded?(epoch: number, degraded: boolean): void;
   /** Before an acquisition attempt on a lease that may be free: a reason to skip this attempt (a peer still leads degraded), or null. */
@@ -138,7 +138,7 @@ export class LeaderLease {
     // No answer in time: keep leading (silence is worse than a duplicate). A late "step down" still counts.
     const timer = setTimeout(goDegraded, timeoutMs + 50);
     timer.unref?.();
-    this.opts.holdWithoutDatabase!(term.epoch, timeoutMs).then((hold) => hold, () => true).then((hold) => {
+    this.opts.holdWithoutDatabase!(term.epoch, timeoutMs, term.degraded).then((hold) => hold, () => true).then((hold) => {
       clearTimeout(timer);
       term.consulting = false;
       if (this.term !== term) return;

@@ -3,7 +3,7 @@
 // and the start-up warning when no peers are configured. The rules are in peers.ts (pure); this file
 // only asks, logs and counts.
 import type { LeaderLease } from './lease.js';
-import { decideAtDeadline, PeerSurvey, shouldDeferAcquire, type ReplicaStatus } from './peers.js';
+import { decideAtDeadline, degradedStepDown, PeerSurvey, shouldDeferAcquire, type ReplicaStatus } from './peers.js';
 
 export interface PeerHooksOptions {
   peers: readonly string[];
@@ -24,6 +24,9 @@ export function peerHooks(opts: PeerHooksOptions) {
   let deferringSince: number | null = null;
   let lastUnreachable: string[] = [];
   let lastDecision = '';
+  /** Degraded, a peer reaches the database again: how long we try to reclaim our lease before stepping down for it. */
+  const reclaimGraceMs = opts.leaseDurationMs / 2;
+  let peerBackSince: number | null = null;
 
   const status = (): ReplicaStatus => {
     const lease = opts.lease();
@@ -39,10 +42,19 @@ export function peerHooks(opts: PeerHooksOptions) {
       if (!survey.configured) opts.log.warn({ setting: 'state.peers' }, 'no state.peers configured: if PostgreSQL becomes unreachable for every replica, the leader steps down and nobody polls or pages until the database returns (docs/ha.md)');
     },
     lease: {
-      holdWithoutDatabase: async (epoch: number, timeoutMs: number): Promise<boolean> => {
+      holdWithoutDatabase: async (epoch: number, timeoutMs: number, degraded: boolean): Promise<boolean> => {
         const lease = opts.lease();
         const answers = await survey.ask(timeoutMs);
         const d = decideAtDeadline({ holder: lease.holder, epoch }, answers, survey.configured);
+        const g = degradedStepDown(d, degraded, peerBackSince, performance.now(), reclaimGraceMs);
+        peerBackSince = g.since;
+        if (d.action === 'step-down' && !g.stepDown) {
+          if (d.reason !== lastDecision) {
+            lastDecision = d.reason;
+            opts.log.info({ epoch, reason: d.reason, graceSeconds: reclaimGraceMs / 1000 }, 'a peer reaches PostgreSQL again: reclaiming our lease before stepping down for it');
+          }
+          return true;
+        }
         if (d.action === 'keep-leading') lastUnreachable = d.unreachablePeers;
         if (d.reason !== lastDecision) {
           lastDecision = d.reason;

@@ -35,7 +35,7 @@ export type PeerAnswer =
   | { peer: string; ok: false; error: string };
 
 export type Decision =
-  | { action: 'step-down'; reason: string }
+  | { action: 'step-down'; reason: string; cause: 'no-peers' | 'peer-reaches-database' | 'peer-leads' }
   | { action: 'keep-leading'; reason: string; unreachablePeers: string[] };
 
 /**
@@ -58,14 +58,15 @@ export type Decision =
  *                                                  daemon counts it and the docs name the duplicate.
  */
 export function decideAtDeadline(self: { holder: string; epoch: number }, answers: readonly PeerAnswer[], peersConfigured: boolean): Decision {
-  if (!peersConfigured) return { action: 'step-down', reason: 'the lease could not be renewed before it expires (no state.peers to ask)' };
+  if (!peersConfigured) return { action: 'step-down', cause: 'no-peers', reason: 'the lease could not be renewed before it expires (no state.peers to ask)' };
   const others = answers.filter((a) => !(a.ok && a.status.holder === self.holder));
   for (const a of others) {
     if (!a.ok) continue;
     const s = a.status;
-    if (s.database.reachable) return { action: 'step-down', reason: `peer ${a.peer} (${s.holder}) reaches PostgreSQL: it takes the lease over` };
+    if (s.leading && s.epoch !== null && s.epoch > self.epoch) return { action: 'step-down', cause: 'peer-leads', reason: `peer ${a.peer} (${s.holder}) leads with epoch ${s.epoch}` };
+    if (s.database.reachable) return { action: 'step-down', cause: 'peer-reaches-database', reason: `peer ${a.peer} (${s.holder}) reaches PostgreSQL: it takes the lease over` };
     if (s.leading && s.epoch !== null && (s.epoch > self.epoch || (s.epoch === self.epoch && s.holder < self.holder))) {
-      return { action: 'step-down', reason: `peer ${a.peer} (${s.holder}) leads with epoch ${s.epoch}` };
+      return { action: 'step-down', cause: 'peer-leads', reason: `peer ${a.peer} (${s.holder}) leads with epoch ${s.epoch}` };
     }
   }
   const unreachablePeers = others.filter((a) => !a.ok).map((a) => a.peer);
@@ -78,6 +79,20 @@ export function decideAtDeadline(self: { holder: string; epoch: number }, answer
       : `${answered} peer(s) cannot reach PostgreSQL either and ${unreachablePeers.length} did not answer (${unreachablePeers.join(', ')})`,
     unreachablePeers,
   };
+}
+
+/**
+ * Already leading degraded, a peer reaches PostgreSQL again: usually the database is back for everyone,
+ * and our own renewal is about to reclaim the lease (same epoch, nothing to re-send). So a degraded
+ * leader steps down for a peer that reaches the database only once that has lasted `graceMs` (our
+ * reclaim did not get through meanwhile: we are the one cut off); a peer that LEADS a newer term stops it
+ * at once. `since` is when this peer-reaches-database answer was first seen in a row (null: not before).
+ */
+export function degradedStepDown(d: Decision, degraded: boolean, since: number | null, now: number, graceMs: number): { stepDown: boolean; since: number | null } {
+  if (d.action !== 'step-down') return { stepDown: false, since: null };
+  if (!degraded || d.cause !== 'peer-reaches-database') return { stepDown: true, since: null };
+  const first = since ?? now;
+  return { stepDown: now - first >= graceMs, since: first };
 }
 
 /**

@@ -3,7 +3,7 @@
 // form of state.peers, and the survey over real HTTP against a real local server.
 import { createServer, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { decideAtDeadline, parsePeer, PeerSurvey, shouldDeferAcquire, type PeerAnswer, type ReplicaStatus } from '../../src/ha/peers.js';
+import { decideAtDeadline, degradedStepDown, parsePeer, PeerSurvey, shouldDeferAcquire, type PeerAnswer, type ReplicaStatus } from '../../src/ha/peers.js';
 
 const self = { holder: 'pod-a/1/x', epoch: 7 };
 const status = (over: Partial<ReplicaStatus> & { reachable?: boolean } = {}): ReplicaStatus => ({
@@ -52,6 +52,24 @@ describe('decideAtDeadline (pure)', () => {
     // Same epoch (cannot happen through the lease; defensive): the smaller holder id stays.
     expect(decideAtDeadline({ holder: 'pod-z', epoch: 7 }, [ok(status({ holder: 'pod-b', leading: true, epoch: 7 }))], true).action).toBe('step-down');
     expect(decideAtDeadline({ holder: 'pod-a', epoch: 7 }, [ok(status({ holder: 'pod-b', leading: true, epoch: 7 }))], true).action).toBe('keep-leading');
+  });
+});
+
+describe('degradedStepDown (pure): a degraded leader gives its own reclaim a grace before stepping down for a peer that reaches PostgreSQL', () => {
+  const reaches = decideAtDeadline(self, [ok(status({ reachable: true }))], true);
+  const leads = decideAtDeadline(self, [ok(status({ leading: true, epoch: 8, reachable: true }))], true);
+  it('not degraded yet (at the deadline, the cut-off case): steps down at once', () => {
+    expect(degradedStepDown(reaches, false, null, 1000, 3000)).toEqual({ stepDown: true, since: null });
+  });
+  it('degraded: the peer reaching the database must last graceMs; a peer that leads a newer term stops it at once', () => {
+    expect(degradedStepDown(reaches, true, null, 1000, 3000)).toEqual({ stepDown: false, since: 1000 });
+    expect(degradedStepDown(reaches, true, 1000, 3999, 3000)).toEqual({ stepDown: false, since: 1000 });
+    expect(degradedStepDown(reaches, true, 1000, 4000, 3000)).toEqual({ stepDown: true, since: 1000 });
+    expect(leads).toMatchObject({ action: 'step-down', cause: 'peer-leads' });
+    expect(degradedStepDown(leads, true, null, 1000, 3000).stepDown).toBe(true);
+  });
+  it('a keep-leading answer resets the grace', () => {
+    expect(degradedStepDown(decideAtDeadline(self, [ok(status())], true), true, 1000, 2000, 3000)).toEqual({ stepDown: false, since: null });
   });
 });
 
