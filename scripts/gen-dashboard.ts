@@ -267,6 +267,38 @@ const rows: Row[] = [
     ],
   },
   {
+    // From CloudWatch (AWS/KMS, AWS/CloudHSM) through keystore-watch: a metric without a recent datapoint has
+    // no series (absent, not zero), so an empty panel means "nothing published", never "all good".
+    title: 'External key store health',
+    panels: [
+      bargauge('XKS proxy TLS certificate: days left', 'Days until the TLS certificate of each external key store proxy endpoint expires (CloudWatch XksProxyCertificateDaysToExpire). Orange under 30 days, red under 7: when it expires KMS cannot reach the proxy and the store\'s keys are unusable.',
+        [{ expr: withNames(`kms_custom_key_store_xks_proxy_certificate_expiry_seconds{${AR}}`), legendFormat: '{{custom_key_store_name}} ({{account_name}} {{region}})' }],
+        's', steps([null, 'red'], [7 * 86400, 'orange'], [30 * 86400, 'green']), 8),
+      bargauge('XKS proxy credential age', 'Days since each external key store\'s proxy authentication credential was associated with it (CloudWatch XksProxyCredentialAge). Orange past 90 days (cloudwatch.credentialMaxAge): rotate it with update-custom-key-store --xks-proxy-authentication-credential.',
+        [{ expr: withNames(`kms_custom_key_store_xks_proxy_credential_age_seconds{${AR}}`), legendFormat: '{{custom_key_store_name}} ({{account_name}} {{region}})' }],
+        's', steps([null, 'green'], [90 * 86400, 'orange']), 8),
+      timeseries('External key manager instances by state', 'External key manager instances each XKS proxy reports Degraded or Unavailable (CloudWatch XksExternalKeyManagerStates). Should be 0; the store may still say CONNECTED.',
+        [{ expr: withNames(`kms_custom_key_store_xks_external_key_manager_state{${AR}, state!="Active"}`), legendFormat: '{{custom_key_store_name}} {{state}}' }],
+        'none', 8, { decimals: 0 }),
+      timeseries('XKS proxy error rate', 'Share of KMS requests to each XKS proxy that failed or timed out in the last CloudWatch period (XksProxyErrors / requests). keystore-watch calls a CONNECTED store degraded at 5% and failing at 25% (cloudwatch.errorRate*).',
+        [{ expr: withNames(`sum by(${STORE_KEY}) (kms_custom_key_store_xks_proxy_errors{${AR}}) / on(${STORE_KEY}) (kms_custom_key_store_xks_proxy_requests{${AR}} > 0)`), legendFormat: '{{custom_key_store_name}} ({{account_name}} {{region}})' }],
+        'percentunit', 8),
+      timeseries('XKS proxy latency', 'Average time each XKS proxy took to answer KMS in the last CloudWatch period (XksProxyLatency). KMS gives up at 250 ms; degraded at 200 ms, failing at 240 ms (cloudwatch.latency*).',
+        [{ expr: withNames(`kms_custom_key_store_xks_proxy_latency_seconds{${AR}}`), legendFormat: '{{custom_key_store_name}} ({{account_name}} {{region}})' }],
+        's', 8, { thresholds: steps([null, 'green'], [0.2, 'orange'], [0.24, 'red']), custom: { drawStyle: 'line', lineWidth: 1, fillOpacity: 10, showPoints: 'never', spanNulls: false, stacking: { mode: 'none', group: 'A' }, thresholdsStyle: { mode: 'line' } } }),
+      timeseries('Throttled requests (custom key store quota)', 'Requests KMS throttled for the KMS keys of each custom key store in the last CloudWatch period (ExternalKeyStoreThrottle, CloudHSMKeyStoreThrottle): the custom key store request quota is reached.',
+        [{ expr: withNames(`kms_custom_key_store_throttled_requests{${AR}}`), legendFormat: '{{custom_key_store_name}} ({{account_name}} {{region}})' }],
+        'none', 8, { decimals: 0 }),
+      timeseries('Unhealthy HSMs (CloudWatch)', 'Unhealthy HSM instances per CloudHSM cluster behind a key store (AWS/CloudHSM HsmUnhealthy). CloudHSM replaces them itself.',
+        [{ expr: `aws_cloudhsm_cluster_hsm_unhealthy{${AR}}`, legendFormat: '{{cloudhsm_cluster_id}} ({{account_id}} {{region}})' }],
+        'none', 8, { decimals: 0 }),
+      stat('CloudWatch reads failing', 'Account-region targets whose CloudWatch reads failed in the last poll (keystore_watch_cloudwatch_up 0: not permitted, or CloudWatch unreachable). Their CloudWatch figures are the last known ones; the stores are unaffected.',
+        `count(keystore_watch_cloudwatch_up{${AR}} == 0) or vector(0)`, 'none', steps([null, 'green'], [1, 'orange']), 4, { h: 8 }),
+      stat('Stores with stale CloudWatch figures', 'Stores whose CloudWatch figures are the last known ones because CloudWatch could not be read this poll (kms_custom_key_store_cloudwatch_stale). Their CloudWatch findings are frozen: neither fired nor resolved.',
+        `sum(kms_custom_key_store_cloudwatch_stale{${AR}}) or vector(0)`, 'none', steps([null, 'green'], [1, 'orange']), 4, { h: 8 }),
+    ],
+  },
+  {
     title: 'keystore-watch health',
     panels: [
       timeline('Targets up', 'Whether keystore-watch could read each account x region (DescribeCustomKeyStores).',

@@ -123,12 +123,19 @@ export class Daemon {
       aws: opts.config.aws, credentials: opts.credentials, observer: this.metrics.awsObserver,
       onWarning: (message, fields) => opts.logger.warn(fields, message),
     });
+    const cloudWatchWarned = new Set<string>();
     this.poller = new SnapshotPoller({
       config: opts.config,
       clients: this.clients,
       now: this.now,
       monotonic: opts.monotonic ?? opts.now ?? monotonicNow,
       onProbeThrottled: (t) => this.metrics.probeThrottled.inc({ account_id: t.accountId, region: t.region }),
+      // One warning per account (keystore_watch_cloudwatch_up shows each target), never a blind-spot alert.
+      onCloudWatchDenied: (t, e) => {
+        if (cloudWatchWarned.has(t.accountId)) return;
+        cloudWatchWarned.add(t.accountId);
+        opts.logger.warn({ accountId: t.accountId, region: t.region, code: e.code, error: e.message }, 'CloudWatch reads denied: external key store and CloudHSM health from CloudWatch is unavailable in this account (grant cloudwatch:GetMetricData and cloudwatch:ListMetrics, or set cloudwatch.enabled: false)');
+      },
       onOrganizationsError: (e) => {
         this.metrics.orgErrors.inc({ code: e.code });
         opts.logger.warn({ code: e.code, error: e.message, ageSeconds: this.orgAgeSeconds() }, 'organizations read failed; keeping the last known account list');
@@ -406,6 +413,7 @@ export class Daemon {
       config: this.opts.config, store, logger: this.opts.logger.child({ role: 'follower' }, { level: 'error' }), metrics: this.metrics,
       notifiers: this.opts.notifiers, now: this.now, outbox: this.opts.outbox,
     });
+    this.poll.snapshotMetrics.release();
     const encoded = snapshot ? await encodeSnapshotMetrics(snapshot) : EMPTY_METRICS;
     // Elected meanwhile: lead() has loaded its own state.
     if (ha.role.role !== 'follower') return;

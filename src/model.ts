@@ -153,7 +153,11 @@ export interface TargetOutcome extends AccountFacts {
     error: TargetError | null;
     /** Referenced clusters DescribeClusters did not return (last known while enrichment fails). */
     missingClusterIds?: string[];
-  } | null;
+  } | null;  /**
+   * CloudWatch enrichment of this target: absent when disabled or the target has no store. `denied` when the
+   * role may not read CloudWatch (one warning, never a blind-spot alert). Never affects the stores.
+   */
+  cloudWatch?: { ok: boolean; denied: boolean; error: TargetError | null } | null;
 }
 
 /**
@@ -182,6 +186,79 @@ export interface ProbeResult {
   at: number;
 }
 
+/**
+ * What CloudWatch says about one store (AWS/KMS, per CustomKeyStoreId), from the last period with a
+ * datapoint within cloudwatch.lookback. A null field had no recent datapoint: absent, never zero.
+ */
+export interface StoreHealthRecord {
+  accountId: string;
+  region: string;
+  storeId: string;
+  /** XksProxyCertificateDaysToExpire (the smallest over the proxy's certificate names). */
+  certificateDaysToExpire: number | null;
+  /** XksProxyCredentialAge: days since the proxy authentication credential was associated with the store. */
+  credentialAgeDays: number | null;
+  /** XksExternalKeyManagerStates: external key manager instances per state (Active, Degraded, Unavailable). */
+  keyManagers: Record<string, number> | null;
+  /** XksProxyErrors in the last period, by ErrorType. */
+  errors: { retryable: number; nonRetryable: number } | null;
+  /** Requests KMS sent to the XKS proxy in the last period (XksProxyLatency SampleCount). */
+  requests: number | null;
+  /** Average XksProxyLatency over operations, ms (250 = the KMS timeout). */
+  latencyMs: number | null;
+  /** ExternalKeyStoreThrottle / CloudHSMKeyStoreThrottle in the last period. */
+  throttled: number | null;
+  /** True when CloudWatch could not be read this poll and the record is the last known one. */
+  stale: boolean;
+}
+
+/** AWS/CloudHSM HsmUnhealthy of one cluster behind a CloudHSM key store. */
+export interface ClusterHealthRecord {
+  accountId: string;
+  region: string;
+  clusterId: string;
+  hsmUnhealthy: number;
+  stale: boolean;
+}
+
+/** The key store change a CloudTrail lookup is about. */
+export type AttributedChange = 'DISCONNECTED' | 'CONNECTING' | 'created' | 'deleted' | 'configuration';
+
+/** Who made one change, as CloudTrail recorded it (secrets removed from the request parameters). */
+export interface ChangeActor {
+  eventName: string;
+  eventTime: number;
+  eventId: string;
+  /** userIdentity.arn (or the service/principal that stands for it). */
+  principal: string;
+  /** userIdentity.type: IAMUser, AssumedRole, Root, AWSService, ... */
+  identityType: string;
+  /** person: an IAM user, root, an Identity Center / SAML / web-identity session; service: an AWS service; role: other role sessions (automation). */
+  kind: 'person' | 'service' | 'role';
+  /** sourceIPAddress: an IP address, or the AWS service that made the call. */
+  source: string | null;
+  userAgent: string | null;
+  /** requestParameters, flattened to strings, without credentials or passwords. */
+  requestParameters: Record<string, string>;
+}
+
+export interface ChangeAttribution {
+  accountId: string;
+  region: string;
+  storeId: string;
+  change: AttributedChange;
+  /** When keystore-watch saw the change (epoch ms). */
+  seenAt: number;
+  /** The earliest time the change can have happened (the store's previous observation, less clock slack). */
+  windowStart: number;
+  /** found: the event; not_found: CloudTrail has no matching event (searched until searchUntil); pending: not looked up yet (rate limit, deadline); error: the lookup failed. */
+  status: 'found' | 'not_found' | 'pending' | 'error';
+  actor: ChangeActor | null;
+  /** Lookup attempts so far. */
+  attempts: number;
+  error: TargetError | null;
+}
+
 /** The immutable result of one poll. Everything downstream (metrics, diff, alerts, API) is a function of snapshots. */
 export interface Snapshot {
   /** Monotonic poll counter. */
@@ -194,6 +271,11 @@ export interface Snapshot {
   clusters: ClusterRecord[];
   targets: TargetOutcome[];
   probes: ProbeResult[];
+  /** CloudWatch facts (absent in snapshots written before it existed, or with cloudwatch.enabled false). */
+  storeHealth?: StoreHealthRecord[];
+  clusterHealth?: ClusterHealthRecord[];
+  /** CloudTrail "who changed it" for recent changes, kept while they are recent (see collect/cloudtrail.ts). */
+  changeActors?: ChangeAttribution[];
 }
 
 export const storeKey = (s: { accountId: string; region: string; id: string }): string => `${s.accountId}/${s.region}/${s.id}`;
@@ -224,6 +306,13 @@ export type Condition =
   | 'CLUSTER_UNKNOWN_STATE'
   | 'PROBE_NOT_PERMITTED'
   | 'SCP_DENIED'
+  /** From CloudWatch (src/alert/conditions/cloudwatch.ts). */
+  | 'XKS_CERT_EXPIRING'
+  | 'XKS_CREDENTIAL_OLD'
+  | 'XKS_KEY_MANAGER_UNHEALTHY'
+  | 'XKS_PROXY_UNHEALTHY'
+  | 'KEY_STORE_THROTTLED'
+  | 'HSM_UNHEALTHY'
   /** keystore-watch reporting a problem with itself (src/alert/self-alerts.ts). */
   | 'SELF';
 
@@ -246,6 +335,12 @@ export const ALERT_NAMES = {
   CLUSTER_UNKNOWN_STATE: 'CloudHsmClusterUnknownState',
   PROBE_NOT_PERMITTED: 'KmsCustomKeyStoreProbeNotPermitted',
   SCP_DENIED: 'KeystoreWatchRegionDeniedByScp',
+  XKS_CERT_EXPIRING: 'KmsXksProxyCertificateExpiring',
+  XKS_CREDENTIAL_OLD: 'KmsXksProxyCredentialOld',
+  XKS_KEY_MANAGER_UNHEALTHY: 'KmsXksExternalKeyManagerUnhealthy',
+  XKS_PROXY_UNHEALTHY: 'KmsXksProxyUnhealthy',
+  KEY_STORE_THROTTLED: 'KmsCustomKeyStoreThrottled',
+  HSM_UNHEALTHY: 'CloudHsmHsmUnhealthy',
   SELF: 'KeystoreWatchDegraded',
 } as const satisfies Record<Condition, string>;
 

@@ -68,6 +68,8 @@ export interface EvaluateInput {
   previous?: Snapshot | null;
   alerting: Config['alerting'];
   probe: Config['probe'];
+  /** CloudWatch finding thresholds (default: the schema's). */
+  cloudwatch?: Config['cloudwatch'];
   now: number;
   guidanceFor: (c: Condition, s: AlertSubject) => Guidance;
   severityFor?: (c: Condition) => Severity;

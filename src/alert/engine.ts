@@ -52,6 +52,7 @@ import type { AlertEntry, AlertState, EvaluateInput, EvaluateResult, FiringAlert
 import { CONDITION_SOURCES, type EvalContext, type Observation, type RecordObservation } from './conditions/index.js';
 import { lazyIndex } from './conditions/context.js';
 import { alertKeyOf, subjectKindOf } from './subject-key.js';
+import { withChangeActors } from './conditions/change-actors.js';
 
 export type { AlertEntry, AlertState, EvaluateInput, EvaluateResult, FiringAlert, FlapTrack } from './alert-state.js';
 export { accountSubjectKey, alertKeyOf, clusterSubjectKey, storeSubjectKey, targetSubjectKey } from './subject-key.js';
@@ -78,6 +79,7 @@ export function evaluateAlerts(input: EvaluateInput): EvaluateResult {
     prevStore: lazyIndex(input.previous?.stores ?? []),
     flaps: {},
     targets: new Map(snapshot.targets.map((t) => [targetKey(t), t])),
+    cloudwatch: input.cloudwatch,
   };
   const prevAlerts = input.state.alerts;
   const observations = new Map<string, Observation>();
@@ -87,6 +89,8 @@ export function evaluateAlerts(input: EvaluateInput): EvaluateResult {
     if (o.kind === 'hit' || key in prevAlerts) observations.set(key, o);
   };
   for (const source of CONDITION_SOURCES) source.observe(snapshot, ctx, record);
+  // "Who changed it" (CloudTrail) on the store findings about a change (conditions/change-actors.ts).
+  withChangeActors(snapshot, observations);
   const { targets } = ctx;
 
   const alerts: Record<string, AlertEntry> = {};

@@ -5,6 +5,8 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { CloudHSMV2Client } from '@aws-sdk/client-cloudhsm-v2';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import { AccountClient } from '@aws-sdk/client-account';
 import { OrganizationsClient } from '@aws-sdk/client-organizations';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
@@ -17,7 +19,7 @@ import { LendingPool, leaseCredentials, leaseRequestHandler, type Lease } from '
 import { endpointVariant, type FipsService } from './fips.js';
 import { isAssumedRoleArn } from '../config/partitions.js';
 
-export type AwsService = 'kms' | 'cloudhsmv2' | 'sts' | 'organizations' | 'account';
+export type AwsService = 'kms' | 'cloudhsmv2' | 'sts' | 'organizations' | 'account' | 'cloudwatch' | 'cloudtrail';
 
 /** Who the base credentials are (STS GetCallerIdentity). */
 export interface CallerIdentity {
@@ -150,6 +152,9 @@ export class AwsClients {
   private accountTemplate: AccountClient | null = null;
   private cloudHsmEndpoints: CachedEndpointProvider | null = null;
   private readonly agents: { http: HttpAgent; https: HttpsAgent };
+  /** CloudWatch and CloudTrail clients, pooled per region and lent with the target's credentials. */
+  private readonly cloudWatchPool: LendingPool<CloudWatchClient>;
+  private readonly cloudTrailPool: LendingPool<CloudTrailClient>;
 
   constructor(private readonly opts: AwsClientsOptions) {
     const { aws } = opts;
@@ -167,6 +172,8 @@ export class AwsClients {
     this.base = typeof base === 'function' ? base : async () => base;
     this.kms = new LendingPool((key, lease) => this.newKmsClient(key, lease), aws.concurrency);
     this.cloudHsm = new LendingPool((region, lease) => this.newCloudHsmClient(region, lease), aws.concurrency);
+    this.cloudWatchPool = new LendingPool((region, lease) => this.newCloudWatchClient(region, lease), aws.concurrency);
+    this.cloudTrailPool = new LendingPool((region, lease) => this.newCloudTrailClient(region, lease), aws.concurrency);
     this.accountPool = new LendingPool((region, lease) => this.newAccountClient(region, lease), aws.concurrency);
     this.monotonic = opts.monotonic ?? (() => performance.now());
     this.sessionSeconds = Math.round(aws.sessionDuration / 1000);
@@ -442,6 +449,34 @@ export class AwsClients {
     return client;
   }
 
+  /**
+   * Lends fn a CloudWatch client of the target's region that signs as the target's account and aborts on
+   * opts.signal (GetMetricData, ListMetrics), pooled per region like the KMS clients: a client per
+   * account-region would cost about 20 KB of heap each across thousands of targets.
+   */
+  withCloudWatch<T>(target: Pick<Target, 'region' | 'roleArn' | 'externalId'>, fn: (client: CloudWatchClient) => Promise<T>, opts: { signal?: AbortSignal } = {}): Promise<T> {
+    return this.cloudWatchPool.lend(target.region, this.credentialsFor(target), fn, opts.signal);
+  }
+
+  /** Lends fn a CloudTrail client (LookupEvents), as withCloudWatch. Single attempt: the caller paces to 2 requests/s. */
+  withCloudTrail<T>(target: Pick<Target, 'region' | 'roleArn' | 'externalId'>, fn: (client: CloudTrailClient) => Promise<T>, opts: { signal?: AbortSignal } = {}): Promise<T> {
+    return this.cloudTrailPool.lend(target.region, this.credentialsFor(target), fn, opts.signal);
+  }
+
+  private newCloudWatchClient(region: string, lease: Lease<CloudWatchClient>): CloudWatchClient {
+    const credentials = Object.assign(leaseCredentials(lease, 'CloudWatch'), { memoized: true });
+    const client = new CloudWatchClient({ ...this.common(region), ...this.endpointFor('cloudwatch', region), credentials, requestHandler: leaseRequestHandler(lease, this.handler) });
+    instrument(client as unknown as MiddlewareClient, 'cloudwatch', this.opts.observer);
+    return client;
+  }
+
+  private newCloudTrailClient(region: string, lease: Lease<CloudTrailClient>): CloudTrailClient {
+    const credentials = Object.assign(leaseCredentials(lease, 'CloudTrail'), { memoized: true });
+    const client = new CloudTrailClient({ ...this.common(region), ...this.endpointFor('cloudtrail', region), maxAttempts: 1, credentials, requestHandler: leaseRequestHandler(lease, this.handler) });
+    instrument(client as unknown as MiddlewareClient, 'cloudtrail', this.opts.observer);
+    return client;
+  }
+
   /** Clients built so far, per service (the benchmark reports them; tests bound them). */
   get clientsCreated(): { kms: number; cloudhsmv2: number; account: number } {
     return { kms: this.kms.created, cloudhsmv2: this.cloudHsm.created, account: this.accountPool.created + (this.accountTemplate ? 1 : 0) };
@@ -500,6 +535,8 @@ export class AwsClients {
   close(): void {
     this.kms.clear();
     this.cloudHsm.clear();
+    this.cloudWatchPool.clear();
+    this.cloudTrailPool.clear();
     this.accountPool.clear();
     this.accountTemplate = null;
     this.credentials.clear();

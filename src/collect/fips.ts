@@ -13,9 +13,10 @@
 //    STS endpoints are the FIPS ones (the SDK resolves them so).
 //  - Organizations: organizations-fips.us-east-1.amazonaws.com; GovCloud: organizations.us-gov-west-1.
 //  - Account: no FIPS host verified; the standard endpoint.
+//  - CloudWatch, CloudTrail: monitoring-fips / cloudtrail-fips in the four US commercial regions.
 import { partitionOfRegion } from '../config/partitions.js';
 
-export type FipsService = 'kms' | 'cloudhsmv2' | 'sts' | 'organizations' | 'account';
+export type FipsService = 'kms' | 'cloudhsmv2' | 'sts' | 'organizations' | 'account' | 'cloudwatch' | 'cloudtrail';
 
 const US_COMMERCIAL = new Set(['us-east-1', 'us-east-2', 'us-west-1', 'us-west-2']);
 const GOVCLOUD = new Set(['us-gov-east-1', 'us-gov-west-1']);
@@ -37,6 +38,9 @@ export function hasFipsEndpoint(service: FipsService, region: string): boolean {
     case 'sts': return US_COMMERCIAL.has(region) || GOVCLOUD.has(region);
     case 'organizations': return region === 'us-east-1' || region === 'us-gov-west-1';
     case 'account': return false;
+    // monitoring-fips.<region> and cloudtrail-fips.<region> in the four US commercial regions (verified); elsewhere the standard endpoint.
+    case 'cloudwatch':
+    case 'cloudtrail': return US_COMMERCIAL.has(region);
   }
 }
 

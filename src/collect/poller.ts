@@ -14,6 +14,8 @@ import { AwsClients, errorCode } from './aws-clients.js';
 import { walkKeyStores } from './key-stores.js';
 import { describeClusters } from './clusters.js';
 import type { CollectedPoll, TargetPollResult } from './result.js';
+import { ChangeAttributor } from './cloudtrail.js';
+import { changeActorsOfTarget, cloudWatchOfTarget, type MonitoringDeps, type TargetHistory } from './monitoring.js';
 import type { EnrichProblem } from '../discover/organizations.js';
 import { OrganizationSource } from '../discover/organization-source.js';
 import { AccountResolver, buildTargets, resolveAccounts, type AccountRef } from '../discover/targets.js';
@@ -37,6 +39,8 @@ export interface PollerOptions {
   onRegionsError?: (accountId: string, error: TargetError, keptLastKnown: boolean) => void;
   /** A GenerateRandom probe was throttled (counted in keystore_watch_probe_throttled_total; retried at the next interval). */
   onProbeThrottled?: (target: Target) => void;
+  /** The role may not read CloudWatch in this target (one warning per target; never a blind-spot alert). */
+  onCloudWatchDenied?: (target: Target, error: TargetError) => void;
 }
 
 /**
@@ -109,10 +113,19 @@ export class Poller {
   private readonly now: () => number;
   private readonly monotonic: () => number;
 
+  /** CloudWatch / CloudTrail enrichment (collect/monitoring.ts). */
+  private readonly monitoring: MonitoringDeps;
+  /** The previous snapshot per target, for change detection (set per poll). */
+  private history = new Map<string, TargetHistory>();
+
   constructor(private readonly opts: PollerOptions) {
     this.now = opts.now ?? Date.now;
     // An injected wall clock without a monotonic one drives both (tests); the daemon passes both.
     this.monotonic = opts.monotonic ?? opts.now ?? (() => performance.now());
+    this.monitoring = {
+      config: opts.config, clients: opts.clients, now: this.now, toError: toTargetError, lastRead: new Map(), monotonic: this.monotonic,
+      attributor: new ChangeAttributor({ ...opts.config.cloudtrail, now: this.now }),
+    };
     this.enabledRegions = new EnabledRegions({
       refreshInterval: opts.config.organizations.refreshInterval,
       now: this.now,
@@ -226,7 +239,8 @@ export class Poller {
    * round-robin over every account known so far, while later pages and ListRegions answers arrive. A
    * discovery failure part-way keeps the accounts already found (OrganizationSource.stream).
    */
-  async collect(prev: Pick<Snapshot, 'pollId'> | null, signal?: AbortSignal): Promise<CollectedPoll> {
+  async collect(prev: (Pick<Snapshot, 'pollId'> & Partial<Pick<Snapshot, 'stores' | 'targets' | 'changeActors' | 'finishedAt'>>) | null, signal?: AbortSignal): Promise<CollectedPoll> {
+    this.history = targetHistory(prev);
     const startedAt = this.now();
     const pollId = Math.max(this.pollId, prev?.pollId ?? 0) + 1;
     this.pollId = pollId;
@@ -377,6 +391,11 @@ export class Poller {
       }
     }
 
+    // Who changed what (CloudTrail), then CloudWatch: both only add facts, never touch the stores.
+    result.changeActors = await changeActorsOfTarget(this.monitoring, target, result.stores, this.history.get(targetKey(target)), signal);
+    result.cloudWatch = await cloudWatchOfTarget(this.monitoring, target, result.stores, clusterIds, signal, timedOut);
+    if (result.cloudWatch.attempted && result.cloudWatch.denied) this.opts.onCloudWatchDenied?.(target, result.cloudWatch.error!);
+
     if (config.probe.enabled) result.probes = await this.probe(target, result.stores, signal);
     result.durationMs = performance.now() - started;
     return result;
@@ -417,6 +436,20 @@ export class Poller {
     }
     return out;
   }
+}
+
+/** The previous snapshot's stores, observation time and change attributions per target. */
+function targetHistory(prev: Partial<Pick<Snapshot, 'stores' | 'targets' | 'changeActors' | 'finishedAt'>> | null): Map<string, TargetHistory> {
+  const out = new Map<string, TargetHistory>();
+  if (!prev?.targets || !prev.stores) return out;
+  const stores = groupBy(prev.stores, targetKey);
+  const actors = groupBy(prev.changeActors ?? [], targetKey);
+  for (const t of prev.targets) {
+    const k = targetKey(t);
+    // A target that never answered has no baseline: its first answer creates nothing.
+    out.set(k, { stores: t.lastSuccessAt === null ? null : stores.get(k) ?? [], observedAt: t.lastSuccessAt ?? prev.finishedAt ?? 0, changeActors: actors.get(k) ?? [] });
+  }
+  return out;
 }
 
 /** A target settled without stores: not_enabled, denied, or failed before any call. */

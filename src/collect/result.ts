@@ -1,5 +1,6 @@
 // What collecting one target yields (the collect stage's output, the snapshot stage's input).
-import type { ProbeOutcome, Target, TargetError, TargetStatus } from '../model.js';
+import type { ChangeAttribution, ProbeOutcome, Target, TargetError, TargetStatus } from '../model.js';
+import type { CloudWatchResult } from './monitoring.js';
 import type { ObservedStore } from './key-stores.js';
 import type { ObservedCluster } from './clusters.js';
 
@@ -14,6 +15,10 @@ export interface TargetPollResult {
   /** CloudHSM enrichment: not attempted when the target has no CloudHSM store. */
   cloudHsm: { attempted: false } | { attempted: true; clusters: ObservedCluster[] | null; error: TargetError | null };
   probes: { storeId: string; ok: boolean; outcome?: ProbeOutcome; durationMs: number; error: TargetError | null }[];
+  /** CloudWatch enrichment (collect/monitoring.ts); absent: not attempted. */
+  cloudWatch?: CloudWatchResult;
+  /** CloudTrail attributions of the target (new and carried); absent: keep the previous snapshot's. */
+  changeActors?: ChangeAttribution[];
 }
 
 /** One poll's collection: every target's result and the poll's times. */

@@ -90,6 +90,47 @@ const connectingTimeout = z.strictObject({
   EXTERNAL_KEY_STORE: duration().default(5 * 60_000),
 });
 
+/**
+ * CloudWatch: GetMetricData per account-region per poll (AWS/KMS external key store and CloudHSM key store
+ * metrics, AWS/CloudHSM HsmUnhealthy), and the thresholds of the findings it feeds.
+ */
+const cloudwatchSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** GetMetricData Period: KMS publishes these metrics per minute; the console graphs 5-minute periods. */
+  period: duration().default(300_000).refine((ms) => ms >= 60_000 && ms % 60_000 === 0, 'must be a whole number of minutes, at least 1m'),
+  /** How far back a datapoint may be and still count; older means the metric is absent (never zero). */
+  lookback: duration().default(15 * 60_000).refine((ms) => ms >= 60_000 && ms <= 86_400_000, 'must be between 1m and 24h'),
+  /** XKS proxy TLS certificate: critical under this (the warning is alerting.certificateExpiryWarning). */
+  certificateCritical: duration().default(7 * 86_400_000),
+  /** XKS proxy authentication credential older than this: rotate it. */
+  credentialMaxAge: duration().default(90 * 86_400_000),
+  /** Share of proxy requests failing (errors / requests in one period) for "CONNECTED but degraded" and "... failing". */
+  errorRateWarning: z.number().min(0).max(1).default(0.05),
+  errorRateCritical: z.number().min(0).max(1).default(0.25),
+  /** Fewer errors than this in a period never count (one failed request of three is not a trend). */
+  minErrors: z.number().int().min(1).default(5),
+  /** Average proxy latency near KMS's 250 ms timeout: degraded at this, failing at latencyCritical. */
+  latencyWarning: duration().default(200).refine((ms) => ms > 0 && ms <= 250, 'must be at most 250ms (the KMS timeout)'),
+  latencyCritical: duration().default(240).refine((ms) => ms > 0 && ms <= 250, 'must be at most 250ms (the KMS timeout)'),
+  /** Throttled requests in one period (ExternalKeyStoreThrottle, CloudHSMKeyStoreThrottle) that raise KEY_STORE_THROTTLED. */
+  throttledRequests: z.number().int().min(1).default(10),
+}).superRefine((c, ctx) => {
+  if (c.errorRateCritical < c.errorRateWarning) ctx.addIssue({ code: 'custom', path: ['errorRateCritical'], message: 'must not be below errorRateWarning' });
+  if (c.latencyCritical < c.latencyWarning) ctx.addIssue({ code: 'custom', path: ['latencyCritical'], message: 'must not be below latencyWarning' });
+  if (c.lookback < c.period) ctx.addIssue({ code: 'custom', path: ['lookback'], message: 'must be at least one period' });
+});
+
+/** CloudTrail LookupEvents: 2 requests per second per account and region (the AWS quota; not adjustable). */
+const cloudtrailSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** Requests per second per account-region; AWS allows 2. */
+  ratePerSecond: z.number().min(0.1).max(2).default(2),
+  /** A change without a matching event is looked up again each poll until this long after it was seen (CloudTrail delivers events within minutes). */
+  searchWindow: duration().default(15 * 60_000).refine((ms) => ms >= 0 && ms <= 86_400_000, 'must be at most 24h'),
+  /** Pages of LookupEvents (50 events each) at most per event name, account-region and poll. */
+  maxPages: z.number().int().min(1).max(100).default(10),
+});
+
 export const configSchema = z.strictObject({
   schedule: z.string().default('*/1 * * * *').superRefine((v, ctx) => {
     const r = parseCron(v);
@@ -227,6 +268,10 @@ export const configSchema = z.strictObject({
     ratePerSecond: z.number().min(0.1).max(4).default(1),
     failuresBeforeAlert: z.number().int().min(1).default(3),
   }).prefault({}),
+  /** CloudWatch enrichment of existing stores (src/collect/cloudwatch.ts) and the findings it feeds. */
+  cloudwatch: cloudwatchSchema.prefault({}),
+  /** "Who changed it": CloudTrail LookupEvents when a store's state or configuration changes (src/collect/cloudtrail.ts). */
+  cloudtrail: cloudtrailSchema.prefault({}),
 }).superRefine((c, ctx) => {
   if (c.accounts.length === 0 && !c.organizations.enabled) {
     ctx.addIssue({ code: 'custom', path: ['accounts'], message: 'list at least one account or enable organizations discovery' });

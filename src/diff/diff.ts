@@ -15,6 +15,7 @@
 //    same id (idempotency key) and one change never collides with another.
 // Cost: O(stores) with Maps keyed by storeKey.
 import { createHash } from 'node:crypto';
+import { withActors, type ChangeActorSummary } from './actors.js';
 import {
   storeKey, targetKey,
   type ConnectionErrorCode, type ConnectionState, type Snapshot, type StoreRecord, type StoreType, type TargetError, type TargetOutcome,
@@ -54,6 +55,8 @@ interface StoreChangeBase extends ChangeBase {
   storeId: string;
   storeName: string;
   storeType: StoreType;
+  /** Who made the change, as CloudTrail recorded it (diff/actors.ts); absent when not looked up. */
+  actor?: ChangeActorSummary;
 }
 
 export interface StoreAddedChange extends StoreChangeBase { type: 'store_added'; state: ConnectionState; errorCode: ConnectionErrorCode | null }
@@ -216,5 +219,5 @@ export function diffSnapshots(prev: Snapshot | null, next: Snapshot, carry: Diff
   for (const [k, s] of prevStores) consider(k, s, carry.absent[k]);
   for (const [k, a] of Object.entries(carry.absent)) if (!prevStores.has(k)) consider(k, a.record, a);
 
-  return { changes, carry: { version: 1, baselined, absent } };
+  return { changes: withActors(changes, next), carry: { version: 1, baselined, absent } };
 }

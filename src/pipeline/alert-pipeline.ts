@@ -208,6 +208,7 @@ export class AlertPipeline {
       previous: prev,
       alerting: config.alerting,
       probe: config.probe,
+      cloudwatch: config.cloudwatch,
       // Time-based conditions read the poll's own time, so a replayed poll decides exactly as before.
       now: next.finishedAt,
       guidanceFor,

@@ -37,7 +37,7 @@ export interface PollPipelineOptions {
 export class PollPipeline {
   /** The latest snapshot (what /api/v1/stores serves and the next poll builds on). */
   snapshot: Snapshot | null = null;
-  /** Its metrics text, encoded once per poll. */
+  /** Its metrics text, encoded once per poll (gzip; see metrics/exposition.ts). */
   snapshotMetrics: EncodedMetrics = EMPTY_METRICS;
   /** A poll's results were evaluated and its alerts handed to delivery at least once. */
   evaluated = false;
@@ -73,6 +73,9 @@ export class PollPipeline {
       if (signal.aborted) return;
       this.snapshot = next;
       stage = 'metrics';
+      // The previous exposition stays served (gzip) while the next one renders; its uncompressed copy, if a
+      // scrape asked for one, goes first, so a render never overlaps a ~60 MB plain copy at 20k stores.
+      this.snapshotMetrics.release();
       this.snapshotMetrics = await encodeSnapshotMetrics(next);
       const seconds = (performance.now() - t0) / 1000;
       metrics.pollDuration.observe(seconds);

@@ -25,7 +25,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { redact, redactValue } from '../util/redact.js';
 
 export interface HttpSources {
-  /** Prometheus exposition: the snapshot's part encoded once per poll, then the (small) process metrics. */
+  /** Prometheus exposition: the snapshot's part encoded once per poll (gzip), then the (small) process metrics. */
   metrics(): Promise<{ snapshot: EncodedMetrics; self: string }>;
   /** /readyz: 200 "ready", or 503 with one reason per line (waiting for the first poll, state not persisted, ...). */
   ready(): { ready: boolean; reasons: string[] };
@@ -101,11 +101,12 @@ function send(res: ServerResponse, status: number, body: string, type = 'text/pl
  * Writes the cached snapshot bytes as they are; with gzip, the cached gzip member followed by a gzip
  * member of the self metrics (a multi-member gzip stream is one valid body, RFC 1952).
  */
-function sendMetrics(req: IncomingMessage, res: ServerResponse, m: Awaited<ReturnType<HttpSources['metrics']>>): void {
+async function sendMetrics(req: IncomingMessage, res: ServerResponse, m: Awaited<ReturnType<HttpSources['metrics']>>): Promise<void> {
   const gz = /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
   const plainTail = Buffer.from(m.self, 'utf8');
   const tail = gz ? gzipSync(plainTail, { level: 1 }) : plainTail;
-  const head = gz ? [m.snapshot.gzip] : m.snapshot.plain;
+  // Only the gzip form is kept; an uncompressed scrape is served from an inflated copy (EncodedMetrics.plain).
+  const head = gz ? [m.snapshot.gzip] : req.method === 'HEAD' ? [] : await m.snapshot.plain();
   res.writeHead(200, {
     'content-type': 'text/plain; version=0.0.4; charset=utf-8',
     'cache-control': 'no-store',
@@ -206,7 +207,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       if (protectedPath && opts.authToken && !authorized(req, opts.authToken)) {
         return send(res, 401, 'unauthorized\n', undefined, { 'www-authenticate': 'Bearer realm="keystore-watch"' });
       }
-      if (path === '/metrics') return sendMetrics(req, res, await sources.metrics());
+      if (path === '/metrics') return await sendMetrics(req, res, await sources.metrics());
       if (path === '/api/v1/stores') {
         const q = url.searchParams;
         return json(res, sources.stores({ state: q.get('state') ?? undefined, accountId: q.get('account_id') ?? undefined, region: q.get('region') ?? undefined, type: q.get('type') ?? undefined }));

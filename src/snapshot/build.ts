@@ -1,7 +1,7 @@
 // Builds the next immutable snapshot from one poll's raw results and the previous snapshot. Pure.
 // The previous snapshot supplies history: when each state was first seen, and the last known stores of
 // targets that failed this time (kept, marked stale, never reported as removed).
-import type { AccountFacts, ClusterRecord, ProbeOutcome, ProbeResult, Snapshot, StoreRecord, Target, TargetOutcome, TargetStatus } from '../model.js';
+import type { AccountFacts, ChangeAttribution, ClusterHealthRecord, StoreHealthRecord, ClusterRecord, ProbeOutcome, ProbeResult, Snapshot, StoreRecord, Target, TargetOutcome, TargetStatus } from '../model.js';
 import { storeKey, targetKey } from '../model.js';
 import type { TargetPollResult } from '../collect/result.js';
 import { groupBy } from '../util/group-by.js';
@@ -37,6 +37,12 @@ export function buildSnapshot(prev: Snapshot | null, results: readonly TargetPol
   const clusters: ClusterRecord[] = [];
   const targets: TargetOutcome[] = [];
   const probes: ProbeResult[] = [];
+  const storeHealth: StoreHealthRecord[] = [];
+  const clusterHealth: ClusterHealthRecord[] = [];
+  const changeActors: ChangeAttribution[] = [];
+  const prevHealthByTarget = groupBy(prev?.storeHealth ?? [], targetKey);
+  const prevClusterHealthByTarget = groupBy(prev?.clusterHealth ?? [], targetKey);
+  const prevActorsByTarget = groupBy(prev?.changeActors ?? [], targetKey);
 
   for (const r of results) {
     const tk = targetKey(r.target);
@@ -100,6 +106,30 @@ export function buildSnapshot(prev: Snapshot | null, results: readonly TargetPol
       }
     }
 
+    // CloudWatch: fresh facts, or the last known ones marked stale when it could not be read (or the
+    // target itself failed); the stores are never touched by it.
+    let cloudWatch: TargetOutcome['cloudWatch'] = null;
+    const cw = r.cloudWatch;
+    if (ok && cw?.attempted && cw.reading) {
+      const present = new Set(r.stores!.map((s) => s.id));
+      for (const h of cw.reading.stores) if (present.has(h.storeId)) storeHealth.push({ accountId: r.target.accountId, region: r.target.region, ...h, stale: false });
+      for (const c of cw.reading.clusters) clusterHealth.push({ accountId: r.target.accountId, region: r.target.region, ...c, stale: false });
+      cloudWatch = { ok: true, denied: false, error: null };
+    } else if (ok && cw && !cw.attempted && 'reused' in cw) {
+      // Read less than a period ago: the last reading stands as it was.
+      const present = new Set(r.stores!.map((s) => s.id));
+      for (const h of prevHealthByTarget.get(tk) ?? []) if (present.has(h.storeId)) storeHealth.push(h);
+      for (const c of prevClusterHealthByTarget.get(tk) ?? []) clusterHealth.push(c);
+      cloudWatch = before?.cloudWatch ?? null;
+    } else if (!ok || cw?.attempted) {
+      const present = ok ? new Set(r.stores!.map((s) => s.id)) : null;
+      for (const h of prevHealthByTarget.get(tk) ?? []) if (!present || present.has(h.storeId)) storeHealth.push({ ...h, stale: true });
+      for (const c of prevClusterHealthByTarget.get(tk) ?? []) clusterHealth.push({ ...c, stale: true });
+      if (cw?.attempted) cloudWatch = { ok: false, denied: cw.denied, error: cw.error };
+      else if (before?.cloudWatch) cloudWatch = { ...before.cloudWatch, ok: false };
+    }
+    for (const a of (ok && r.changeActors) ? r.changeActors : prevActorsByTarget.get(tk) ?? []) changeActors.push(a);
+
     const status: TargetStatus = ok ? 'ok' : (r.status ?? 'failed');
     targets.push({
       accountId: r.target.accountId,
@@ -114,11 +144,17 @@ export function buildSnapshot(prev: Snapshot | null, results: readonly TargetPol
       // not_enabled and denied are answers, not failures: they never count toward TARGET_DOWN.
       consecutiveFailures: status === 'failed' ? (before?.consecutiveFailures ?? 0) + 1 : 0,
       cloudHsm,
+      ...(cloudWatch ? { cloudWatch } : {}),
     });
   }
 
   stores.sort(byLocation);
   clusters.sort(byLocation);
   targets.sort((a, b) => a.accountId.localeCompare(b.accountId) || a.region.localeCompare(b.region));
-  return { pollId: times.pollId, startedAt: times.startedAt, finishedAt: times.finishedAt, stores, clusters, targets, probes };
+  const out: Snapshot = { pollId: times.pollId, startedAt: times.startedAt, finishedAt: times.finishedAt, stores, clusters, targets, probes };
+  // Only when there is something: snapshots of fleets without CloudWatch/CloudTrail data keep their shape.
+  if (storeHealth.length) out.storeHealth = storeHealth.sort((a, b) => byLocation({ ...a, id: a.storeId }, { ...b, id: b.storeId }));
+  if (clusterHealth.length) out.clusterHealth = clusterHealth.sort((a, b) => byLocation({ ...a, id: a.clusterId }, { ...b, id: b.clusterId }));
+  if (changeActors.length) out.changeActors = changeActors;
+  return out;
 }

@@ -13,6 +13,8 @@ const PREFIX: Record<string, string> = {
   '@aws-sdk/client-sts': 'sts',
   '@aws-sdk/client-organizations': 'organizations',
   '@aws-sdk/client-account': 'account',
+  '@aws-sdk/client-cloudwatch': 'cloudwatch',
+  '@aws-sdk/client-cloudtrail': 'cloudtrail',
 };
 /** Operations AWS allows without any IAM permission. */
 const NO_PERMISSION_NEEDED = new Set(['sts:GetCallerIdentity']);
@@ -131,6 +133,17 @@ describe('IAM policy', () => {
     expect([...grantedBy(iam.organizationsRole.policy)].sort()).toEqual(orgActions);
     // The member roles never need Organizations.
     expect([...grantedBy(iam.monitoringRole.policy)]).toEqual([]);
+  });
+
+  it('the CloudWatch and CloudTrail reads are separate statements of the monitoring role (each can be dropped with its feature)', () => {
+    // The scan must see them (issue 17), or it is the scan that is broken.
+    expect(uses.map((u) => u.action)).toEqual(expect.arrayContaining(['cloudwatch:GetMetricData', 'cloudwatch:ListMetrics', 'cloudtrail:LookupEvents']));
+    const stmt = (sid: string) => iam.monitoringRole.policy.Statement.find((s: Statement) => s.Sid === sid) as Statement;
+    expect(actions(stmt('ReadCloudWatchMetrics')).sort()).toEqual(['cloudwatch:GetMetricData', 'cloudwatch:ListMetrics']);
+    expect(actions(stmt('LookupKeyStoreChanges'))).toEqual(['cloudtrail:LookupEvents']);
+    for (const a of ['cloudwatch:GetMetricData', 'cloudwatch:ListMetrics', 'cloudtrail:LookupEvents']) {
+      expect(iam.caller.policy.Statement.flatMap(actions), `${a} belongs to the member role, not the caller`).not.toContain(a);
+    }
   });
 
   it('the probe permission is a separate statement of the monitoring role', () => {

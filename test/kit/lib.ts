@@ -172,6 +172,12 @@ export const ALERTS: Record<string, 'critical' | 'warning'> = {
   KeystoreWatchPollOverdue: 'critical',
   KeystoreWatchDegraded: 'critical',
   KeystoreWatchNotificationsFailing: 'warning',
+  KmsXksProxyCertificateExpiring: 'warning',
+  KmsXksProxyCredentialOld: 'warning',
+  KmsXksExternalKeyManagerUnhealthy: 'warning',
+  KmsXksProxyUnhealthy: 'warning',
+  KmsCustomKeyStoreThrottled: 'warning',
+  CloudHsmHsmUnhealthy: 'warning',
 };
 
 /** GitHub's anchor for a markdown heading: lower-case, punctuation dropped, spaces to dashes. */

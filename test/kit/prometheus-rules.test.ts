@@ -23,6 +23,9 @@ const KNOWN_SEVERITY_DIFFERENCES: string[] = [];
  */
 const TEMPLATED_SEVERITY: Record<string, string> = {
   KmsCustomKeyStoreFlapping: '{{ if lt $value 0.5 }}critical{{ else }}warning{{ end }}',
+  KmsXksProxyCertificateExpiring: '{{ if lt $value 604800.0 }}critical{{ else }}warning{{ end }}',
+  KmsXksExternalKeyManagerUnhealthy: '{{ if ge $value 2.0 }}critical{{ else }}warning{{ end }}',
+  KmsXksProxyUnhealthy: '{{ if ge $value 2.0 }}critical{{ else }}warning{{ end }}',
 };
 const severityOf = (r: { alert: string; labels: Record<string, string> }): string => (TEMPLATED_SEVERITY[r.alert] === r.labels.severity ? ALERTS[r.alert]! : r.labels.severity!);
 

@@ -44,6 +44,10 @@ const ALERT_EXPRS_TRUE_IN_DEMO: Record<string, string> = {
   CloudHsmClusterSingleAz: 'cluster-paymentseuwa has both HSMs in eu-west-1a',
   CloudHsmHsmDegraded: 'cluster-analyticsprd and cluster-analyticsdeg each have a DEGRADED HSM',
   CloudHsmClusterCertificateExpiring: 'cluster-analyticsapc certificate expires in 12 days',
+  KmsXksProxyCertificateExpiring: 'payments-xks proxy certificate expires in 5 days (CloudWatch)',
+  KmsXksProxyCredentialOld: 'payments-xks proxy credential is 120 days old (CloudWatch)',
+  KmsXksExternalKeyManagerUnhealthy: 'one of orders-xks\'s external key managers is Degraded (CloudWatch)',
+  KmsXksProxyUnhealthy: 'orders-xks (us-west-2) is CONNECTED with 20% of its proxy requests failing and 230 ms latency (CloudWatch)',
 };
 
 const ACCOUNTS = [
@@ -51,7 +55,7 @@ const ACCOUNTS = [
   { id: '222222222222', name: 'payments-prod', roleArn: 'arn:aws:iam::222222222222:role/KeystoreWatch', ouPath: '/Prod/Payments', tags: { owner: 'payments', CostCenter: 'cc-42' } },
   { id: '333333333333', name: 'analytics-prod', roleArn: 'arn:aws:iam::333333333333:role/KeystoreWatch' },
 ];
-const REGIONS = ['us-east-1', 'eu-west-1', 'ap-southeast-2'];
+const REGIONS = ['us-east-1', 'eu-west-1', 'ap-southeast-2', 'us-west-2'];
 
 const freePort = (): Promise<number> => new Promise((resolve, reject) => {
   const s = createServer().listen(0, '127.0.0.1', () => {

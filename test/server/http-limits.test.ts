@@ -4,6 +4,7 @@ import { request, Agent } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHttpServer, type HttpSources, type RunningHttpServer } from '../../src/server/http.js';
+import { EMPTY_METRICS } from '../../src/metrics/exposition.js';
 import { waitUntil } from '../reliability/support.js';
 
 const servers: RunningHttpServer[] = [];
@@ -17,7 +18,7 @@ function sources(metricsDelayMs = 0): HttpSources {
   return {
     metrics: async () => {
       await new Promise((r) => setTimeout(r, metricsDelayMs));
-      return { snapshot: { plain: [], gzip: Buffer.alloc(0), plainBytes: 0 } as never, self: 'up 1\n' };
+      return { snapshot: EMPTY_METRICS, self: 'up 1\n' };
     },
     ready: () => ({ ready: true, reasons: [] }), stores: () => ({}), alerts: () => ({}), events: () => ({}), targets: () => ({}),
   };

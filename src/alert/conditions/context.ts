@@ -51,6 +51,8 @@ export interface EvalContext {
   flaps: Record<string, FlapTrack>;
   /** The snapshot's targets by target key. */
   targets: Map<string, TargetOutcome>;
+  /** CloudWatch finding thresholds (conditions/cloudwatch.ts; default: the schema's). */
+  cloudwatch?: Config['cloudwatch'];
 }
 
 const DAY = 86_400_000;

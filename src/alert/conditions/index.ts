@@ -6,12 +6,14 @@ import { accountConditions } from './account.js';
 import { clusterConditions } from './cluster.js';
 import { storeConditions } from './store.js';
 import { targetConditions } from './target.js';
+import { cloudWatchConditions } from './cloudwatch.js';
 
 export const CONDITION_SOURCES: readonly ConditionSource[] = [
   storeConditions,
   clusterConditions,
   targetConditions,
   accountConditions,
+  cloudWatchConditions,
 ];
 
 export type { ConditionSource, EvalContext, Observation, RecordObservation } from './context.js';

@@ -40,6 +40,9 @@ const CRITICAL: ReadonlySet<Condition> = new Set<Condition>(['FAILED', 'NO_ACTIV
 /** Conditions whose severity depends on the observation (the runbook says so); their default is the lower one. */
 export const ESCALATING: Partial<Record<Condition, string>> = {
   FLAPPING: 'critical when the store spent more than half the window not CONNECTED',
+  XKS_CERT_EXPIRING: 'critical under `cloudwatch.certificateCritical` (7 days)',
+  XKS_KEY_MANAGER_UNHEALTHY: 'critical when an instance is Unavailable',
+  XKS_PROXY_UNHEALTHY: 'critical ("CONNECTED but failing") past `cloudwatch.errorRateCritical` or `cloudwatch.latencyCritical`',
 };
 
 export function defaultSeverity(condition: Condition): Severity {
@@ -72,6 +75,8 @@ export const SUBJECT_DETAIL = {
   deniedAction: 'Denied action',
   /** Regions a service control policy denies, comma-separated (SCP_DENIED). */
   deniedRegions: 'Denied regions',
+  /** The CloudWatch finding's verdict shown in the title (XKS_PROXY_UNHEALTHY, XKS_KEY_MANAGER_UNHEALTHY). */
+  verdict: 'Verdict',
 } as const;
 
 export type Placeholder = 'storeId' | 'region' | 'accountId' | 'clusterId' | 'az' | 'az2' | 'hsmId' | 'roleArn' | 'action' | 'dnsSuffix';
@@ -150,6 +155,9 @@ export function templateFor(condition: Condition, storeType: string | null, erro
 /** Titles that carry the raw value AWS sent (defanged like error codes), so on-call sees it at once. */
 function titleFor(condition: Condition, subject: AlertSubject, title: string): string {
   if (condition === 'UNKNOWN_STATE' && subject.state) return `${title}: ${displayCode(subject.state)}`;
+  // The finding's own verdict ("CONNECTED but degraded" / "... failing", "DEGRADED" / "UNAVAILABLE").
+  const verdict = subject.details?.[SUBJECT_DETAIL.verdict];
+  if (verdict && (condition === 'XKS_PROXY_UNHEALTHY' || condition === 'XKS_KEY_MANAGER_UNHEALTHY')) return `${title}: ${displayCode(verdict.replace(/\s+/g, '_')).replace(/_/g, ' ')}`;
   if (condition === 'CLUSTER_UNKNOWN_STATE') {
     const raw = subject.details?.['Cluster state'];
     return raw ? `${title}: ${displayCode(raw)}` : title;

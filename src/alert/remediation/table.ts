@@ -55,6 +55,12 @@ export const DOCS = {
   generateRandom: { title: 'AWS KMS API: GenerateRandom (required permissions)', url: 'https://docs.aws.amazon.com/kms/latest/APIReference/API_GenerateRandom.html' },
   kmsIam: { title: 'AWS KMS: Permissions reference', url: 'https://docs.aws.amazon.com/kms/latest/developerguide/kms-api-permissions-reference.html' },
   scp: { title: 'AWS Organizations: Service control policies (SCPs)', url: 'https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps.html' },
+  xksMonitoring: { title: 'AWS KMS: Monitoring an external key store', url: 'https://docs.aws.amazon.com/kms/latest/developerguide/xks-monitoring.html' },
+  kmsCloudWatch: { title: 'AWS KMS: Monitoring with Amazon CloudWatch (external key store metrics)', url: 'https://docs.aws.amazon.com/kms/latest/developerguide/monitoring-cloudwatch.html' },
+  updateXks: { title: 'AWS KMS: Edit external key store properties (proxy authentication credential)', url: 'https://docs.aws.amazon.com/kms/latest/developerguide/update-xks-keystore.html' },
+  xksCredential: { title: 'AWS KMS: External key store proxy authentication credential', url: 'https://docs.aws.amazon.com/kms/latest/developerguide/keystore-external.html#concept-xks-credential' },
+  kmsQuotas: { title: 'AWS KMS: Request quotas (custom key store request quota)', url: 'https://docs.aws.amazon.com/kms/latest/developerguide/requests-per-second.html#rps-key-stores' },
+  cloudHsmMetrics: { title: 'AWS CloudHSM: CloudWatch metrics (HsmUnhealthy)', url: 'https://docs.aws.amazon.com/cloudhsm/latest/userguide/hsm-metrics-cw.html' },
   scpRegions: { title: 'AWS Organizations: Deny access to AWS based on the requested Region (example SCP)', url: 'https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps_examples_general.html' },
 } as const satisfies Record<string, DocLink>;
 
@@ -75,6 +81,8 @@ const XKS_SETTINGS = `aws kms describe-custom-key-stores --custom-key-store-id {
 const VPC_SERVICE = 'aws ec2 describe-vpc-endpoint-service-configurations --filters Name=service-name,Values="$VPC_ENDPOINT_SERVICE_NAME" --region {region}';
 const VPC_PERMISSIONS = 'aws ec2 describe-vpc-endpoint-service-permissions --service-id "$VPC_ENDPOINT_SERVICE_ID" --region {region}';
 const TLS_CHECK = 'openssl s_client -connect "$XKS_PROXY_HOST:443" -servername "$XKS_PROXY_HOST" </dev/null | openssl x509 -noout -subject -issuer -dates';
+const XKS_METRIC = (name: string) => `aws cloudwatch list-metrics --namespace AWS/KMS --metric-name ${name} --dimensions Name=CustomKeyStoreId,Value={storeId} --region {region}`;
+const XKS_ERRORS_NOW = `aws cloudwatch get-metric-statistics --namespace AWS/KMS --metric-name XksProxyErrors --dimensions Name=CustomKeyStoreId,Value={storeId} --statistics Sum --period 300 --start-time "$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)" --end-time "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --region {region}`;
 const DISCONNECT_EVENTS = 'aws cloudtrail lookup-events --lookup-attributes AttributeKey=EventName,AttributeValue=DisconnectCustomKeyStore --max-results 5 --region {region}';
 
 const FAILED_FINISH = 'Connect the key store again, then watch it: it goes CONNECTING and should reach CONNECTED (CloudHSM stores can take up to about 20 minutes, external stores about 5). If it returns to FAILED, read the new error code.';
@@ -681,6 +689,87 @@ export const CONDITION_GUIDANCE: Record<Exclude<Condition, 'FAILED'>, ConditionG
       docs: [DOCS.scp, DOCS.scpRegions],
     },
   },
+  XKS_CERT_EXPIRING: {
+    default: {
+      summary: 'The TLS certificate of the external key store proxy endpoint expires soon (CloudWatch XksProxyCertificateDaysToExpire). When it expires KMS cannot talk to the proxy and every KMS key in the store becomes unusable.',
+      cause: 'The server certificate the XKS proxy presents on XksProxyUriEndpoint has a fixed validity period and has not been renewed yet.',
+      steps: [
+        'Confirm the expiry date and the subject name on the certificate the proxy presents (the alert\'s "Days left" is what KMS last reported).',
+        'Renew the certificate with a CA that KMS trusts, for the same host name as XksProxyUriEndpoint (or the private DNS name of the VPC endpoint service), and install it on the proxy before the date; KMS needs TLS 1.2 or 1.3.',
+        'Once installed, KMS reports the new expiry in XksProxyCertificateDaysToExpire within a few minutes; the alert resolves on its own.',
+      ],
+      commands: [TLS_CHECK, XKS_SETTINGS, XKS_METRIC('XksProxyCertificateDaysToExpire')],
+      docs: [DOCS.xksTroubleshooting, DOCS.xksRequirements, DOCS.kmsCloudWatch],
+    },
+  },
+  XKS_CREDENTIAL_OLD: {
+    default: {
+      summary: 'The external key store proxy authentication credential is older than the configured maximum age (CloudWatch XksProxyCredentialAge): rotate it.',
+      cause: 'KMS counts the days since the credential was associated with the store (created or last updated). A long-lived shared secret between KMS and the proxy is a standing risk; rotating it regularly limits what a leak exposes.',
+      steps: [
+        'Create a new access key id and secret access key on the XKS proxy (keep the old one valid until KMS uses the new one).',
+        'Give KMS the new credential with update-custom-key-store. An external key store must be disconnected for some updates, but the proxy authentication credential can be changed while it is connected; export the two values first so they stay out of the shell history.',
+        'Check the store is still CONNECTED and the proxy accepts requests, then retire the old credential on the proxy. XksProxyCredentialAge restarts from 0 and the alert resolves.',
+      ],
+      commands: [UPDATE_XKS_CREDENTIAL, DESCRIBE, XKS_METRIC('XksProxyCredentialAge')],
+      docs: [DOCS.updateXks, DOCS.xksCredential, DOCS.kmsCloudWatch],
+    },
+  },
+  XKS_KEY_MANAGER_UNHEALTHY: {
+    default: {
+      summary: 'The XKS proxy reports external key manager instances DEGRADED or UNAVAILABLE (CloudWatch XksExternalKeyManagerStates): the store still says CONNECTED, but requests may be slow or failing.',
+      cause: 'The external key manager (HSM or key management service behind the proxy) has unhealthy instances: maintenance, a failed node, network trouble between the proxy and the key manager, or overload. Degraded instances still serve traffic; unavailable ones do not.',
+      steps: [
+        'Read the proxy logs to see which key manager instances are degraded or unavailable and why (each proxy measures health in its own way).',
+        'Restore or replace the unhealthy instances with the key manager vendor\'s tools; check the network path from the proxy to them.',
+        'Watch XksProxyErrors and XksProxyLatency meanwhile: applications using the store\'s keys get KMSInvalidStateException when the proxy cannot serve them.',
+      ],
+      commands: [XKS_METRIC('XksExternalKeyManagerStates'), XKS_ERRORS_NOW, DESCRIBE],
+      docs: [DOCS.xksMonitoring, DOCS.xksTroubleshooting, DOCS.kmsCloudWatch],
+    },
+  },
+  XKS_PROXY_UNHEALTHY: {
+    default: {
+      summary: 'The external key store is CONNECTED but its proxy fails or times out on a share of KMS requests (CloudWatch XksProxyErrors, XksProxyLatency): applications using its keys see KMSInvalidStateException.',
+      cause: 'ConnectionState only says the last connection worked. The proxy or the external key manager behind it answers with errors, or slower than the 250 ms KMS allows (a timed-out request counts as an error and records 250 ms): overload, an unhealthy key manager, network latency between the proxy and the key manager, or a proxy misconfiguration (non-retryable errors).',
+      steps: [
+        'See the error and latency figures on the alert: non-retryable errors point at configuration (keys missing or disabled in the key manager, authorization rules on the proxy); retryable errors and latency near 250 ms at load or health.',
+        'Check the proxy and key manager health and logs; move the proxy closer to the key manager if latency is the problem.',
+        'If the proxy cannot keep up with the request rate, ask AWS to lower the custom key store request quota, so KMS throttles quickly instead of timing out at the proxy.',
+      ],
+      commands: [XKS_ERRORS_NOW, XKS_METRIC('XksProxyLatency'), DESCRIBE],
+      docs: [DOCS.xksTroubleshooting, DOCS.xksMonitoring, DOCS.kmsQuotas],
+    },
+  },
+  KEY_STORE_THROTTLED: {
+    default: {
+      summary: 'KMS throttles cryptographic requests for the KMS keys in this custom key store (ThrottlingException): the custom key store request quota is reached.',
+      cause: 'Requests using KMS keys in the store exceed the custom key store request quota of the account and region (CloudHSMKeyStoreThrottle or ExternalKeyStoreThrottle in CloudWatch). Callers retry, so latency rises before anything fails.',
+      steps: [
+        'Find the callers: CloudTrail or the applications\' own metrics show which operations (the KmsOperation dimension) are throttled.',
+        'Reduce the request rate (data key caching in the AWS Encryption SDK, fewer GenerateDataKey calls), or request a higher quota in Service Quotas.',
+        'For an external key store, check first that the proxy and the external key manager can take a higher rate; for a CloudHSM store, that the cluster has enough HSMs.',
+      ],
+      commands: [
+        `aws cloudwatch list-metrics --namespace AWS/KMS --dimensions Name=CustomKeyStoreId,Value={storeId} --region {region} --query 'Metrics[?contains(MetricName, \`Throttle\`)]'`,
+        'aws service-quotas list-service-quotas --service-code kms --region {region} --query \'Quotas[?contains(QuotaName, `key store`)]\'',
+      ],
+      docs: [DOCS.kmsQuotas, DOCS.kmsCloudWatch],
+    },
+  },
+  HSM_UNHEALTHY: {
+    default: {
+      summary: 'CloudWatch reports unhealthy HSMs in the CloudHSM cluster behind the key store (AWS/CloudHSM HsmUnhealthy).',
+      cause: 'An HSM instance is not performing properly. CloudHSM replaces unhealthy instances by itself, but until it has, the cluster has less capacity and, with one HSM per zone, less redundancy.',
+      steps: [
+        'Check the cluster and its HSMs: an HSM being replaced shows as DEGRADED or a new one as CREATE_IN_PROGRESS.',
+        'If the cluster is left with one ACTIVE HSM, add one in another Availability Zone to keep the store available during the replacement.',
+        'If HsmUnhealthy persists for hours, open an AWS Support case with the cluster id.',
+      ],
+      commands: [DESCRIBE_CLUSTER, 'aws cloudwatch list-metrics --namespace AWS/CloudHSM --metric-name HsmUnhealthy --dimensions Name=ClusterId,Value={clusterId} --region {region}', CREATE_HSM],
+      docs: [DOCS.cloudHsmMetrics, DOCS.cloudHsmClusters],
+    },
+  },
   SELF: {
     default: {
       summary: 'keystore-watch reports a problem with itself that can make it miss or delay alerts: the message title names it (state that cannot be persisted, a poll that is overdue, notifications dead-lettered).',
@@ -786,6 +875,12 @@ export const CONDITION_TITLES: Record<Condition, string> = {
   CLUSTER_UNKNOWN_STATE: 'CloudHSM cluster or HSM in a state keystore-watch does not know',
   PROBE_NOT_PERMITTED: 'GenerateRandom probe not permitted',
   SCP_DENIED: 'Regions denied to keystore-watch by a service control policy',
+  XKS_CERT_EXPIRING: 'External key store proxy TLS certificate expiring',
+  XKS_CREDENTIAL_OLD: 'External key store proxy authentication credential due for rotation',
+  XKS_KEY_MANAGER_UNHEALTHY: 'External key manager unhealthy',
+  XKS_PROXY_UNHEALTHY: 'External key store',
+  KEY_STORE_THROTTLED: 'KMS custom key store requests throttled',
+  HSM_UNHEALTHY: 'CloudHSM cluster has unhealthy HSMs',
   SELF: 'keystore-watch degraded: it reports a problem with itself',
 };
 
