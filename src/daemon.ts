@@ -35,6 +35,7 @@ import { PgConnection } from './state/postgres-connect.js';
 import { PostgresDocumentStore } from './state/postgres-documents.js';
 import { LeaderLease } from './ha/lease.js';
 import { ReplicaRole } from './ha/replica.js';
+import { peerHooks } from './ha/peer-hooks.js';
 import { AlertPipeline } from './pipeline/alert-pipeline.js';
 import { PollPipeline } from './pipeline/poll-pipeline.js';
 import type { Notifier } from './notify/notifier.js';
@@ -93,7 +94,7 @@ export class Daemon {
   private readonly abort = new AbortController();
   /** state.backend: postgres: replicas share the database; one leads under a lease, the others follow (src/ha/). */
   private readonly replicated: boolean;
-  private ha: { conn: PgConnection; lease: LeaderLease; role: ReplicaRole; docs: PostgresDocumentStore | null } | null = null;
+  private ha: { conn: PgConnection; lease: LeaderLease; role: ReplicaRole; docs: PostgresDocumentStore | null; peers: ReturnType<typeof peerHooks> } | null = null;
   /** Aborted when this replica stops leading: a poll under way drops its result (the new leader polls itself). */
   private termAbort = new AbortController();
   /** The document versions the follower's view was built from. */
@@ -293,6 +294,7 @@ export class Daemon {
           alerts: () => ({ alerts: this.pipeline.firing(), self: this.pipeline.firingSelf() }),
           events: (limit) => ({ events: this.pipeline.recentEvents(limit) }),
           outbox: (limit) => this.pipeline.outbox.view(limit),
+          ...(this.ha ? { replica: () => this.ha!.peers.status() } : {}),
         },
       });
       logger.info({ url: this.server.url }, 'serving /metrics, /healthz, /readyz and /api/v1');
@@ -314,7 +316,20 @@ export class Daemon {
       onIdleError: (err) => logger.warn({ err }, 'PostgreSQL connection lost (idle); reconnecting at the next query'),
     });
     let leaseErrorAt = -Infinity;
+    // state.peers: a leader that cannot renew asks the other replicas before stepping down (src/ha/peers.ts).
+    const peers = peerHooks({
+      peers: st.peers, authToken: config.http.authToken, leaseDurationMs: st.leaseDuration, renewIntervalMs: st.renewInterval,
+      lease: () => lease, log: logger,
+      onDegraded: (epoch, degraded, unreachablePeers) => {
+        this.metrics.leaderDegraded.set(degraded ? 1 : 0);
+        if (degraded) this.metrics.degradedTerms.inc({ peers: unreachablePeers.length ? 'unreachable' : 'answered' });
+        logger[degraded ? 'error' : 'info']({ epoch, unreachablePeers }, degraded
+          ? 'leading without PostgreSQL (no peer reaches it): polling and paging from memory; state writes are held until the database answers'
+          : 'PostgreSQL answers again: lease reclaimed with the same epoch; writing back the held state');
+      },
+    });
     const lease = new LeaderLease({
+      ...(peers.configured ? peers.lease : {}),
       conn, schema: st.schema, ttlMs: st.leaseDuration, renewMs: st.renewInterval,
       onElected: (epoch) => role.elected(epoch),
       onDeposed: (epoch, why) => role.deposed(epoch, why),
@@ -329,7 +344,7 @@ export class Daemon {
       lease, refreshMs: st.refreshInterval, log: logger,
       hooks: { lead: (epoch) => this.lead(epoch), follow: (why) => this.follow(why), refresh: () => this.refreshView() },
     });
-    this.ha = { conn, lease, role, docs: null };
+    this.ha = { conn, lease, role, docs: null, peers };
     this.ha.docs = await PostgresDocumentStore.open({
       conn, schema: st.schema, log: logger,
       // The base store never writes: a term's store carries the epoch (lead()).
@@ -345,7 +360,8 @@ export class Daemon {
     await this.refreshView();
     await this.serve();
     await this.identify();
-    logger.info({ holder: lease.holder, schema: st.schema, leaseSeconds: st.leaseDuration / 1000 }, 'following; trying for the leader lease');
+    logger.info({ holder: lease.holder, schema: st.schema, leaseSeconds: st.leaseDuration / 1000, peers: st.peers }, 'following; trying for the leader lease');
+    peers.startWarning();
     role.start();
   }
 
@@ -374,6 +390,7 @@ export class Daemon {
     this.termAbort.abort(new Error('no longer the leader'));
     this.metrics.leader.set(0);
     this.metrics.leaseEpoch.set(0);
+    this.metrics.leaderDegraded.set(0);
     this.timing.stop();
     await this.pipeline?.outbox.stop();
     // The term's store: its retries of unwritten documents end here (a later term starts from the database).
@@ -421,6 +438,7 @@ export class Daemon {
       else if (!this.poll.snapshot) reasons.push('follower: no committed snapshot yet (waiting for the leader\'s first poll)');
       return { ready: reasons.length === 0, reasons };
     }
+    if (this.ha?.lease.degraded) reasons.push('leading without PostgreSQL: no replica reaches the database; polling and paging from memory, state writes held');
     const { evaluated, lastPollError } = this.poll;
     if (!evaluated) reasons.push(lastPollError ? `no poll evaluated yet; the last one failed: ${lastPollError}` : 'waiting for the first poll');
     else if (lastPollError) reasons.push(`the last poll failed: ${lastPollError}`);
@@ -441,7 +459,7 @@ export class Daemon {
         id: STATE_ALERT,
         severity: 'critical' as const,
         summary: `keystore-watch cannot persist state: ${reason}`,
-        detail: `Writes to PostgreSQL (schema ${schema}) fail. The leader still evaluates and sends alerts from memory, and writes them back when the database answers; if it cannot renew its lease within ${leaseDuration / 1000} s it stops leading (another replica that reaches the database takes over from the last committed state; duplicates possible for what was sent meanwhile).`,
+        detail: `Writes to PostgreSQL (schema ${schema}) fail. The leader still evaluates and sends alerts from memory, and writes them back when the database answers. If it cannot renew its lease within ${leaseDuration / 1000} s it asks the replicas in state.peers: when one of them reaches the database it stops leading (that one takes over from the last committed state; duplicates possible for what was sent meanwhile); when none does (or none is configured to ask, in which case it stops leading and nobody pages until the database returns) it keeps leading from memory.`,
         details: { 'PostgreSQL schema': schema },
       };
     }

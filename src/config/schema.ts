@@ -215,9 +215,17 @@ export const configSchema = z.strictObject({
     refreshInterval: duration().default(5_000).refine((ms) => ms >= 200 && ms <= 300_000, 'must be between 200ms and 5m'),
     /** Deadline of one database call (and of connecting). */
     queryTimeout: duration().default(10_000).refine((ms) => ms >= 500 && ms <= 300_000, 'must be between 500ms and 5m'),
+    /**
+     * The other replicas' base URLs (http(s)://host:port), or dns+http(s)://name:port for every address a
+     * name resolves to (a Kubernetes headless Service). A leader that cannot renew its lease asks them
+     * before stepping down: when none reaches PostgreSQL it keeps polling and paging from memory
+     * (src/ha/peers.ts, docs/ha.md). Empty: a database outage stops paging until it returns.
+     */
+    peers: z.array(z.string().regex(/^(dns\+)?https?:\/\/[^\s/?#]+\/?$/i, 'expected http(s)://host:port or dns+http(s)://name:port (a base URL without a path)')).max(32).default([]),
   }).prefault({}).superRefine((st, ctx) => {
     if (st.renewInterval * 2 > st.leaseDuration) ctx.addIssue({ code: 'custom', path: ['renewInterval'], message: `must be at most half of state.leaseDuration (${st.leaseDuration / 1000}s), so one failed renewal does not lose the lease` });
     if (st.backend === 'file' && st.url !== null) ctx.addIssue({ code: 'custom', path: ['url'], message: 'is only used with state.backend: postgres' });
+    if (st.backend === 'file' && st.peers.length > 0) ctx.addIssue({ code: 'custom', path: ['peers'], message: 'is only used with state.backend: postgres' });
   }),
   alerting: z.strictObject({
     confirmations: z.number().int().min(1).max(100).default(2),

@@ -51,6 +51,19 @@ export interface LeaseOptions {
   onDeposed?(epoch: number, reason: string): void;
   /** A failed attempt (logged by the caller; the loop keeps going). */
   onError?(err: Error, during: 'acquire' | 'renew' | 'release'): void;
+  /**
+   * Asked at the local deadline when no renewal succeeded (src/ha/peers.ts): resolve true to keep the
+   * term without the database ("degraded": PostgreSQL is down for every replica), false to step down.
+   * Consulted within the margin: it gets `marginMs / 2` to answer before the lease can expire by the
+   * database's clock; no answer in time counts as true (a paging tool errs on the side of paging).
+   * While degraded it is asked again after every failed renewal; false then steps down at once.
+   * Not set: step down at the deadline (the behaviour without state.peers).
+   */
+  holdWithoutDatabase?(epoch: number, timeoutMs: number, degraded: boolean): Promise<boolean>;
+  /** Degraded mode began (true) or ended with a renewal (false). */
+  onDegraded?(epoch: number, degraded: boolean): void;
+  /** Before an acquisition attempt on a lease that may be free: a reason to skip this attempt (a peer still leads degraded), or null. */
+  deferAcquire?(timeoutMs: number): Promise<string | null>;
 }
 
 export interface LeaseRow {
@@ -69,8 +82,10 @@ export class LeaderLease {
   private readonly name: string;
   private readonly mono: () => number;
   private readonly margin: number;
-  /** Our current term, while we believe we lead. */
-  private term: { epoch: number; validUntil: number } | null = null;
+  /** Our current term, while we believe we lead. degraded: kept past the deadline without the database (holdWithoutDatabase). */
+  private term: { epoch: number; validUntil: number; degraded: boolean; consulting: boolean } | null = null;
+  /** Monotonic time of the last lease query that succeeded (acquire, renew, also when refused). */
+  private lastContact: number | null = null;
   private timer: NodeJS.Timeout | null = null;
   private stepDownTimer: NodeJS.Timeout | null = null;
   private running = false;
@@ -87,12 +102,53 @@ export class LeaderLease {
 
   /** The epoch while we lead (within our local deadline), else null. Read it for every fenced write and before every delivery. */
   get epoch(): number | null {
-    if (!this.term) return null;
-    if (this.mono() >= this.term.validUntil) {
+    const term = this.term;
+    if (!term) return null;
+    if (term.degraded || this.mono() < term.validUntil) return term.epoch;
+    if (!this.opts.holdWithoutDatabase) {
       this.depose('the lease could not be renewed before it expires');
       return null;
     }
-    return this.term.epoch;
+    // Past the deadline: ask the peers (once); we still lead within the margin until they answer.
+    if (!term.consulting) this.consult(term);
+    return term.epoch;
+  }
+
+  /** Leading although the lease could not be renewed (no replica reaches PostgreSQL). */
+  get degraded(): boolean {
+    return this.term?.degraded ?? false;
+  }
+
+  /** Did a lease query reach PostgreSQL within `freshMs`? And how long ago was the last one. */
+  databaseContact(freshMs: number): { reachable: boolean; lastContactAgoMs: number | null } {
+    if (this.lastContact === null) return { reachable: false, lastContactAgoMs: null };
+    const ago = Math.max(0, this.mono() - this.lastContact);
+    return { reachable: ago <= freshMs, lastContactAgoMs: Math.round(ago) };
+  }
+
+  private consult(term: NonNullable<LeaderLease['term']>): void {
+    term.consulting = true;
+    const timeoutMs = Math.max(100, this.margin / 2);
+    const goDegraded = () => {
+      if (this.term !== term || term.degraded) return;
+      term.degraded = true;
+      this.clearStepDown();
+      this.opts.onDegraded?.(term.epoch, true);
+    };
+    // No answer in time: keep leading (silence is worse than a duplicate). A late "step down" still counts.
+    const timer = setTimeout(goDegraded, timeoutMs + 50);
+    timer.unref?.();
+    this.opts.holdWithoutDatabase!(term.epoch, timeoutMs, term.degraded).then((hold) => hold, () => true).then((hold) => {
+      clearTimeout(timer);
+      term.consulting = false;
+      if (this.term !== term) return;
+      if (!hold) return this.depose('the lease could not be renewed and a peer reaches PostgreSQL or leads');
+      goDegraded();
+      // Degraded: ask again every renewMs as well as after each failed renewal (a renewal into a black
+      // hole takes its whole timeout; a peer that reaches the database meanwhile must stop us sooner).
+      const again = setTimeout(() => { if (this.term === term && term.degraded && !term.consulting) this.consult(term); }, this.opts.renewMs);
+      again.unref?.();
+    });
   }
 
   isLeader(): boolean {
@@ -149,6 +205,10 @@ export class LeaderLease {
 
   /** Tries to take the lease if it is free or expired (by the database's clock). Answers the new epoch or null. */
   async acquireOnce(): Promise<number | null> {
+    if (this.opts.deferAcquire) {
+      const why = await this.peekFree().then((free) => (free ? this.opts.deferAcquire!(Math.max(100, this.margin / 2)) : null), () => null);
+      if (why) return null;
+    }
     const sentAt = this.mono();
     let rows: { epoch: string }[];
     try {
@@ -165,6 +225,7 @@ export class LeaderLease {
       this.opts.onError?.(err as Error, 'acquire');
       return null;
     }
+    this.lastContact = this.mono();
     if (rows.length === 0) return null;
     const epoch = Number(rows[0]!.epoch);
     this.setTerm(epoch, sentAt);
@@ -177,25 +238,38 @@ export class LeaderLease {
     const term = this.term;
     if (!term) return false;
     const sentAt = this.mono();
+    // Degraded (the lease may have expired while nobody reached the database): reclaim it if the row
+    // still carries our holder and epoch. That is safe: every acquisition increments the epoch, so an
+    // unchanged row means nobody led meanwhile; a takeover racing with us is serialised on the row.
+    const degraded = term.degraded;
     let rowCount: number;
     try {
       rowCount = (await this.opts.conn.withClient('lease renew', (c) => c.query(
         `UPDATE ${this.table} SET expires_at = now() + $4 * interval '1 millisecond', renewed_at = now()
-         WHERE name = $1 AND holder = $2 AND epoch = $3 AND expires_at > now()`,
+         WHERE name = $1 AND holder = $2 AND epoch = $3${degraded ? '' : ' AND expires_at > now()'}`,
         [this.name, this.holder, term.epoch, this.opts.ttlMs],
       ), this.attemptTimeout())).rowCount ?? 0;
     } catch (err) {
       // Keep leading until the local deadline; the next attempt may get through.
       this.opts.onError?.(err as Error, 'renew');
-      if (this.term === term && this.mono() >= term.validUntil) this.depose(`the lease could not be renewed: ${(err as Error).message}`);
+      if (this.term !== term) return false;
+      if (term.degraded) {
+        // Still without the database: ask the peers again (one that reaches it now takes over).
+        if (!term.consulting) this.consult(term);
+      } else if (this.mono() >= term.validUntil) {
+        if (this.opts.holdWithoutDatabase) void this.epoch;
+        else this.depose(`the lease could not be renewed: ${(err as Error).message}`);
+      }
       return false;
     }
+    this.lastContact = this.mono();
     if (this.term !== term) return false;
     if (rowCount === 0) {
-      this.depose('the lease expired or another replica holds it');
+      this.depose(degraded ? 'the database is back and another replica took the lease meanwhile' : 'the lease expired or another replica holds it');
       return false;
     }
     this.setTerm(term.epoch, sentAt);
+    if (degraded) this.opts.onDegraded?.(term.epoch, false);
     return true;
   }
 
@@ -220,8 +294,17 @@ export class LeaderLease {
     return Math.max(1000, Math.min(this.opts.conn.queryTimeoutMs, this.opts.ttlMs - this.margin));
   }
 
+  /** Is the lease row free (expired or absent) by the database's clock? */
+  private async peekFree(): Promise<boolean> {
+    const { rows } = await this.opts.conn.withClient('lease read', (c) => c.query<{ free: boolean }>(
+      `SELECT expires_at <= now() AS free FROM ${this.table} WHERE name = $1`, [this.name],
+    ), this.attemptTimeout());
+    this.lastContact = this.mono();
+    return rows.length === 0 ? false : rows[0]!.free;
+  }
+
   private setTerm(epoch: number, sentAt: number): void {
-    this.term = { epoch, validUntil: sentAt + this.opts.ttlMs - this.margin };
+    this.term = { epoch, validUntil: sentAt + this.opts.ttlMs - this.margin, degraded: false, consulting: false };
     // Step down on time even when nothing asks for the epoch (delivery idle, no poll running).
     this.clearStepDown();
     const delay = Math.max(0, this.term.validUntil - this.mono());

@@ -31,6 +31,8 @@ export class SelfMetrics {
   readonly stateErrors = new Counter({ name: 'keystore_watch_state_errors_total', help: 'State store problems: kind="corrupt" documents moved aside, kind="write" failed writes (retries included).', labelNames: ['kind'] as const, registers: [this.registry] });
   readonly leader = new Gauge({ name: 'keystore_watch_leader', help: '1 on the replica that leads (polls AWS and delivers notifications), 0 on a follower (state.backend: postgres). A single replica on the file backend always leads.', registers: [this.registry] });
   readonly leaseEpoch = new Gauge({ name: 'keystore_watch_lease_epoch', help: 'The lease epoch this replica leads with (0 while it follows); increases with every change of leader.', registers: [this.registry] });
+  readonly leaderDegraded = new Gauge({ name: 'keystore_watch_leader_degraded', help: '1 while this replica leads without PostgreSQL (its lease could not be renewed and no peer in state.peers reaches the database): polling and paging from memory, state writes held.', registers: [this.registry] });
+  readonly degradedTerms = new Counter({ name: 'keystore_watch_degraded_terms_total', help: 'Times this leader kept leading without PostgreSQL; peers="unreachable" when some peer did not answer (if that peer was alive and reached the database, both replicas paged: duplicates possible).', labelNames: ['peers'] as const, registers: [this.registry] });
   readonly selfAlert = new Gauge({ name: 'keystore_watch_self_alert', help: 'Self-alerts keystore-watch raised about itself: 1 while firing, 0 once resolved (id: state-persist, ...).', labelNames: ['id'] as const, registers: [this.registry] });
 
   constructor(opts: { processMetrics?: boolean } = {}) {
@@ -47,6 +49,8 @@ export class SelfMetrics {
     this.httpConnections.set(0);
     this.leader.set(0);
     this.leaseEpoch.set(0);
+    this.leaderDegraded.set(0);
+    for (const peers of ['answered', 'unreachable']) this.degradedTerms.inc({ peers }, 0);
     for (const reason of ['evicted_idle', 'all_busy']) this.httpConnectionsDropped.inc({ reason }, 0);
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }

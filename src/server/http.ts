@@ -35,6 +35,8 @@ export interface HttpSources {
   targets(): unknown;
   /** Pending notifications and dead letters (never a payload or a channel secret). Optional: 404 without it. */
   outbox?(limit: number): unknown;
+  /** This replica's role and database contact, for the other replicas (state.peers, src/ha/peers.ts). Optional: 404 without it. */
+  replica?(): unknown;
 }
 
 export interface HttpLimits {
@@ -216,6 +218,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         const limit = Math.min(Math.max(Number(url.searchParams.get('limit') ?? 100) || 100, 1), 10_000);
         return json(res, sources.events(limit));
       }
+      if (path === '/api/v1/replica' && sources.replica) return json(res, sources.replica());
       if (path === '/api/v1/outbox' && sources.outbox) {
         const limit = Math.min(Math.max(Number(url.searchParams.get('limit') ?? 500) || 500, 1), 10_000);
         return json(res, sources.outbox(limit));

@@ -27,7 +27,7 @@ function problems(text: string, env: NodeJS.ProcessEnv = {}): string[] {
 describe('state: configuration', () => {
   it('defaults to the file backend, and fills the postgres defaults', () => {
     const c = parseConfigText(base, 'cfg.yaml', {});
-    expect(c.state).toEqual({ backend: 'file', url: null, schema: 'keystore_watch', leaseDuration: 15_000, renewInterval: 5_000, refreshInterval: 5_000, queryTimeout: 10_000 });
+    expect(c.state).toEqual({ backend: 'file', url: null, schema: 'keystore_watch', leaseDuration: 15_000, renewInterval: 5_000, refreshInterval: 5_000, queryTimeout: 10_000, peers: [] });
     const pg = parseConfigText(`${base}state: { backend: postgres, url: "\${DATABASE_URL}", leaseDuration: 6s, renewInterval: 2s }\n`, 'cfg.yaml', { DATABASE_URL: URL_WITH_PW });
     expect(pg.state).toMatchObject({ backend: 'postgres', url: URL_WITH_PW, schema: 'keystore_watch', leaseDuration: 6000, renewInterval: 2000 });
   });
@@ -39,6 +39,11 @@ describe('state: configuration', () => {
     expect(problems(`${base}state: { backend: postgres, leaseDuration: 10s, renewInterval: 6s }\n`)).toEqual([expect.stringMatching(/^state\.renewInterval: must be at most half of state\.leaseDuration \(10s\)/)]);
     expect(problems(`${base}state: { url: "postgres://db/x" }\n`)).toEqual(['state.url: is only used with state.backend: postgres']);
     expect(problems(`${base}state: { backend: postgres, url: "\${DATABASE_URL}" }\n`)).toEqual(['state.url: environment variable DATABASE_URL is not set']);
+    // state.peers: base URLs or dns+ names only, and only with postgres.
+    expect(problems(`${base}state: { backend: postgres, peers: ["10.0.0.2:9464"] }\n`)).toEqual([expect.stringMatching(/^state\.peers\[0\]: expected http\(s\):\/\/host:port/)]);
+    expect(problems(`${base}state: { backend: postgres, peers: ["http://b:9464/api"] }\n`)).toEqual([expect.stringMatching(/^state\.peers\[0\]: /)]);
+    expect(problems(`${base}state: { peers: ["http://b:9464"] }\n`)).toEqual(['state.peers: is only used with state.backend: postgres']);
+    expect(parseConfigText(`${base}state: { backend: postgres, peers: ["http://10.0.0.2:9464", "dns+http://kw-peers:9464"] }\n`, 'cfg.yaml', {}).state.peers).toEqual(['http://10.0.0.2:9464', 'dns+http://kw-peers:9464']);
   });
 
   it('registers the URL\'s password as a secret (raw and URL-encoded), and nothing else of the URL', () => {

@@ -25,7 +25,7 @@ import type { RunningSimulator } from '../../src/simulator/server.js';
 import { read, run, skipWithout } from '../kit/lib.js';
 import { withoutDedup } from '../kit/replicas.js';
 import {
-  createReplica, domainSeries, leaderGauge, ledger, metricsText, notice, readyz, servedPollId, sleep, until, waitForLeader, type Replica,
+  createReplica, domainSeries, freePort, leaderGauge, ledger, metricsText, notice, readyz, servedPollId, sleep, until, waitForLeader, type Replica,
 } from '../helpers/ha-cluster.js';
 import { startPostgres, type PgCluster } from '../helpers/postgres.js';
 import { startReceiver, type Receiver, type RecordedRequest, type Reply } from '../helpers/receiver.js';
@@ -35,20 +35,24 @@ import { reportFigure } from '../reliability/support.js';
 const STORE = 'cks-r1b0000000000001';
 const STORE_KEY = `FAILED:store:111111111111/eu-west-1/${STORE}`;
 /**
- * The poll interval of the replicas (schedule every 4 s) and the lease they run with: a takeover within
- * leaseDuration + renewInterval (7 s) is within two poll intervals. A 3 s lease was tried first: on a
- * loaded 2-core machine a freshly elected leader missed its renewal deadline (2.4 s) while another
- * replica started beside it, lost the lease, and re-sent its interrupted delivery on every new term.
+ * The poll interval of the replicas (schedule every 10 s) and the lease they run with. Issue 15 asks for a
+ * takeover "within two poll intervals" (20 s), and that is what the test asserts: after a SIGKILL the
+ * lease expires at most leaseDuration (6 s) after the dead leader's last renewal, and the follower tries
+ * every renewInterval (1 s), so a takeover needs at most 7 s plus loading the state. Polls every 6 s (a
+ * 12 s bound) were tried: a takeover took 11.5 s once with the whole suite running on 2 cores, too close
+ * to the bound for CI. A 3 s lease was tried first: on a loaded 2-core machine a freshly elected leader missed
+ * its renewal deadline (2.4 s) while another replica started beside it, lost the lease, and re-sent its
+ * interrupted delivery on every new term. (Before: polls every 4 s and a bound of 2 polls + 20 s.)
  */
-export const POLL_MS = 4000;
+export const POLL_MS = 10_000;
 export const LEASE = { leaseDuration: '6s', renewInterval: '1s', refreshInterval: '1s' };
 const KILLS = Math.max(1, Number(process.env.KSW_HA_KILLS ?? 10));
 const SEED = Number(process.env.KSW_HA_SEED ?? Math.floor(Math.random() * 2 ** 31));
 /** Generous bounds for a loaded 2-core CI machine: how long we wait, not how fast it must be. */
 const START_MS = 120_000;
 const EVENT_MS = 120_000;
-/** A takeover slower than this is a failure (two poll intervals plus slack for a loaded machine); the figures report the real times. */
-const TAKEOVER_BOUND_MS = 2 * POLL_MS + 20_000;
+/** A takeover slower than this is a failure: two poll intervals (issue 15); the figures report the real times. */
+const TAKEOVER_BOUND_MS = 2 * POLL_MS;
 
 /** mulberry32: a small seeded PRNG, so a failing run can be replayed with KSW_HA_SEED. */
 function prng(seed: number): () => number {
@@ -87,17 +91,17 @@ afterAll(async () => {
   await pgc?.destroy();
 });
 
-/** The replicas' config: one database, the webhook channel at the receiver, polls every POLL_MS. */
-function configFor(dbUrl: string) {
+/** The replicas' config: one database, the other replicas as state.peers, the webhook channel at the receiver, polls every POLL_MS. */
+function configFor(dbUrl: string, peerPorts: number[]) {
   return (pgProxyPort: number, httpPort: number): Record<string, unknown> => {
     const u = new URL(dbUrl);
     u.port = String(pgProxyPort);
     return {
-      schedule: '*/4 * * * * *',
+      schedule: `*/${POLL_MS / 1000} * * * * *`,
       listen: `127.0.0.1:${httpPort}`,
       stateDir: tempDir('kw-ha-state-'),
       logLevel: 'info',
-      state: { backend: 'postgres', url: u.toString(), schema: 'keystore_watch', ...LEASE },
+      state: { backend: 'postgres', url: u.toString(), schema: 'keystore_watch', ...LEASE, peers: process.env.KSW_HA_NO_PEERS ? [] : peerPorts.filter((p) => p !== httpPort).map((p) => `http://127.0.0.1:${p}`) },
       aws: { endpoint: sim.url, maxAttempts: 2, requestTimeout: '2s', targetTimeout: '4s' },
       accounts: [{ id: '111111111111', name: 'management' }],
       regions: ['us-east-1', 'eu-west-1'],
@@ -108,8 +112,10 @@ function configFor(dbUrl: string) {
 
 async function twoReplicas(): Promise<[Replica, Replica]> {
   const db = await pgc.createDatabase();
-  const a = await createReplica('replica-a', pgc.port, configFor(db));
-  const b = await createReplica('replica-b', pgc.port, configFor(db));
+  const ports = [await freePort()];
+  while (ports.length < 2) { const p = await freePort(); if (!ports.includes(p)) ports.push(p); }
+  const a = await createReplica('replica-a', pgc.port, configFor(db, ports), {}, ports[0]);
+  const b = await createReplica('replica-b', pgc.port, configFor(db, ports), {}, ports[1]);
   replicas.push(a, b);
   a.start();
   b.start();
@@ -205,8 +211,8 @@ describe('two replicas on PostgreSQL', () => {
         ms = Date.now() - killTimes.at(-1)!;
         expect(next).not.toBe(leader);
       } else {
-        // Anywhere in the next three poll intervals: mid-poll, mid-commit, between polls.
-        await sleep(Math.floor(random() * 3 * POLL_MS));
+        // Anywhere in the next two poll intervals: mid-poll, mid-commit, between polls.
+        await sleep(Math.floor(random() * 2 * POLL_MS));
         killTimes.push(Date.now());
         ms = await killAndTakeOver(all, leader);
       }
@@ -344,36 +350,51 @@ describe('two replicas on PostgreSQL', () => {
     reportFigure('ha-postgres-restart', { restartedMs, leaderAgainMs });
   }, 600_000);
 
-  // "Never silent" (issue 12) for the PostgreSQL backend. KNOWN GAP (docs/ha.md, docs/reliability.md
-  // section 16): when PostgreSQL is unreachable for EVERY replica longer than 4/5 of the lease, the
-  // leader steps down and nobody leads until the database answers: no poll, no page meanwhile. This
-  // test runs the whole scenario and checks everything around it (both replicas survive, one leads
-  // again, the late firing and the resolved arrive once); for the page during the outage it asserts
-  // the gap as it is now, so it fails the day the daemon pages during the outage: then set
-  // NEVER_SILENT_GAP to false and the test demands the page (and a self-alert) within the outage.
-  const NEVER_SILENT_GAP = true;
+  // "Never silent" (issue 12) for the PostgreSQL backend: PostgreSQL unreachable for EVERY replica for a
+  // minute. Before state.peers the leader stepped down at 4/5 of the lease (it cannot tell "down for
+  // everyone" from "I am cut off") and nobody polled or paged until the database returned. Now the leader
+  // asks its peer (GET /api/v1/replica), hears that it cannot reach PostgreSQL either, and keeps leading
+  // from memory (degraded): the page arrives during the outage, with the state-persist self-alert; when
+  // the database returns it reclaims its lease with the same epoch (the follower defers to it), so the
+  // firing is delivered exactly once and only one replica ever led.
+  // NEVER_SILENT_GAP = true asserts the old behaviour (no page during the outage): run the test with it
+  // against the code before src/ha/peers.ts to see it pass there and fail here.
+  const NEVER_SILENT_GAP = false;
   it(`PostgreSQL unreachable for a minute while a store FAILs: ${NEVER_SILENT_GAP ? 'KNOWN GAP: no page until the database returns (then exactly once)' : 'it still pages'}`, async () => {
     const outageMs = Number(process.env.KSW_HA_PG_OUTAGE_MS ?? 60_000);
     const all = await twoReplicas();
-    await waitForLeader(all, START_MS);
+    const leaderBefore = await waitForLeader(all, START_MS);
     const before = rx.requests.length;
     await pgc.stop('immediate');
     const downAt = Date.now();
     sim.fleet.setStore(STORE, { state: 'FAILED', errorCode: 'XKS_PROXY_NOT_REACHABLE' });
-    // Confirmations (2) take three polls: 12 s. Wait out the outage, watching for the page.
+    // Confirmations (2) take up to three polls: 30 s. Wait out the outage, watching for the page and for the
+    // number of replicas that lead (never two).
     let firingAfterMs: number | null = null;
-    await until('the end of the outage', outageMs + 5000, () => {
+    let maxLeaders = 0;
+    let degradedSeen = false;
+    await until('the end of the outage', outageMs + 30_000, async () => {
       if (firingAfterMs === null && accepted('firing').size >= 1) firingAfterMs = Date.now() - downAt;
+      const texts = await Promise.all(all.map((r) => metricsText(r)));
+      maxLeaders = Math.max(maxLeaders, texts.filter((t) => t !== null && /^keystore_watch_leader 1$/m.test(t)).length);
+      degradedSeen ||= texts.some((t) => t !== null && /^keystore_watch_leader_degraded 1$/m.test(t));
       return Date.now() - downAt >= outageMs;
-    }, 100);
+    }, 250);
     const selfAlertsDuringOutage = [...new Set(rx.requests.slice(before).map(notice).filter((n) => n.alertKey.startsWith('SELF:') && n.event === 'firing').map((n) => n.alertKey))];
     const leadersDuringOutage = (await Promise.all(all.map((r) => leaderGauge(r)))).filter((g) => g === 1).length;
+    const readyDuringOutage = await readyz(leaderBefore);
     await pgc.start();
     const upAt = Date.now();
     const leader = await waitForLeader(all, START_MS);
     const leaderAgainMs = Date.now() - upAt;
     await until('the firing once the database is back', EVENT_MS, () => accepted('firing').size >= 1, 100);
     const firingAfterUpMs = Date.now() - upAt;
+    // The held state is written back: the degraded flag and the state-persist self-alert clear.
+    await until('the leader to write its state again', EVENT_MS, async () => {
+      const t = await metricsText(leader);
+      // (A replica newly elected after the outage has no state-persist series at all: absent counts as resolved.)
+      return t !== null && /^keystore_watch_leader_degraded 0$/m.test(t) && !/^keystore_watch_self_alert\{id="state-persist"\} 1$/m.test(t);
+    }, 200);
     sim.fleet.setStore(STORE, { state: 'CONNECTED', errorCode: null });
     await until('the resolved', EVENT_MS, () => accepted('resolved').size >= 1, 100);
     const p0 = (await servedPollId(leader)) ?? 0;
@@ -381,17 +402,30 @@ describe('two replicas on PostgreSQL', () => {
     const firings = storeNotices('firing');
     expect(accepted('resolved').size).toBe(1);
     expect(all.every((r) => r.running()), 'both replicas survived the outage').toBe(true);
-    reportFigure('ha-postgres-unreachable', { outageMs, firingDuringOutageAfterMs: firingAfterMs, leadersDuringOutage, selfAlertsDuringOutage, leaderAgainMs, firingAfterDatabaseBackMs: firingAfterUpMs, firingKeys: new Set(firings.map((n) => n.key)).size, firingRequests: firings.length });
+    reportFigure('ha-postgres-unreachable', {
+      outageMs, firingDuringOutageAfterMs: firingAfterMs, leadersDuringOutage, maxLeadersSeen: maxLeaders, degradedSeen, selfAlertsDuringOutage,
+      readyzDuringOutage: readyDuringOutage?.status ?? null, leaderAgainMs, sameLeaderAfter: leader === leaderBefore, firingAfterDatabaseBackMs: firingAfterUpMs,
+      firingKeys: new Set(firings.map((n) => n.key)).size, firingRequests: firings.length, pollMs: POLL_MS, lease: LEASE,
+    });
     if (NEVER_SILENT_GAP) {
-      // The gap as it is: silent while the database is away, one firing once it is back.
+      // The gap as it was: silent while the database is away, one firing once it is back.
       expect(firingAfterMs, 'the daemon paged during the database outage: the known gap is closed, set NEVER_SILENT_GAP = false').toBeNull();
       expect(new Set(firings.map((n) => n.key)).size).toBe(1);
       expect(storeLedger().duplicates).toEqual([]);
     } else {
       expect(firingAfterMs, 'the firing while PostgreSQL is down').not.toBeNull();
-      expect(selfAlertsDuringOutage.length, 'a self-alert about the database').toBeGreaterThan(0);
-      // At most one firing per replica (each may page from memory while the database is away).
-      expect(new Set(firings.map((n) => n.key)).size).toBeLessThanOrEqual(all.length);
+      expect(firingAfterMs!, 'the firing within the outage').toBeLessThan(outageMs);
+      expect(selfAlertsDuringOutage.some((k) => k.includes('state-persist')), `the state-persist self-alert during the outage (got ${selfAlertsDuringOutage.join(', ')})`).toBe(true);
+      expect(degradedSeen, 'keystore_watch_leader_degraded 1 during the outage').toBe(true);
+      expect(readyDuringOutage?.status, '/readyz says why while degraded').toBe(503);
+      expect(readyDuringOutage?.body).toMatch(/leading without PostgreSQL/);
+      // Both can talk to each other: one replica leads throughout, and it reclaims its lease afterwards.
+      expect(maxLeaders, 'never two leaders').toBe(1);
+      expect(leadersDuringOutage).toBe(1);
+      expect(leader, 'the degraded leader reclaimed its lease').toBe(leaderBefore);
+      // Exactly once: the firing sent from memory is written back, not sent again.
+      expect(new Set(firings.map((n) => n.key)).size).toBe(1);
+      expect(storeLedger().duplicates).toEqual([]);
     }
   }, 900_000);
 

@@ -108,6 +108,85 @@ describe('leader lease (PostgreSQL)', () => {
     await env.close();
   });
 
+  describe('without the database for everyone (holdWithoutDatabase: the peers in state.peers agree)', () => {
+    /** A leader whose way to PostgreSQL goes through a TCP proxy the test can cut. */
+    const cutOffLeader = async (hold: boolean) => {
+      const env = await setup();
+      const { startTcpProxy } = await import('../helpers/tcp-proxy.js');
+      const u = new URL(env.url);
+      const proxy = await startTcpProxy({ port: Number(u.port) });
+      u.port = String(proxy.port);
+      const clock = manualClock();
+      const events: string[] = [];
+      const asked: number[] = [];
+      const conn = new PgConnection({ url: u.toString(), queryTimeoutMs: 1000 });
+      const a = new LeaderLease({
+        conn, schema: SCHEMA, holder: 'a', ttlMs: 10_000, renewMs: 2000, monotonic: clock.now,
+        onDeposed: (e, why) => events.push(`deposed ${e}: ${why}`),
+        onDegraded: (e, d) => events.push(`degraded ${e}: ${d}`),
+        holdWithoutDatabase: async (e) => { asked.push(e); return hold; },
+      });
+      expect(await a.acquireOnce()).toBe(1);
+      await proxy.cut('refuse');
+      clock.advance(2000);
+      expect(await a.renewOnce()).toBe(false);
+      clock.advance(6200); // past the local deadline (8 s)
+      expect(a.epoch, 'still leading while the peers are asked').toBe(1);
+      await new Promise((r) => setTimeout(r, 50));
+      return { env, proxy, a, conn, clock, events, asked, close: async () => { await a.stop().catch(() => undefined); await conn.close(); await proxy.close(); await env.close(); } };
+    };
+
+    it('the peers say nobody reaches PostgreSQL: keeps leading past the deadline and the expiry, then reclaims the lease with the SAME epoch when the database answers', async () => {
+      const t = await cutOffLeader(true);
+      expect(t.asked).toEqual([1]);
+      expect(t.events).toEqual(['degraded 1: true']);
+      t.clock.advance(60_000);
+      expect(t.a.epoch).toBe(1);
+      expect(t.a.degraded).toBe(true);
+      expect(t.a.databaseContact(4000).reachable).toBe(false);
+      // Meanwhile the lease expired by the database's clock; nobody took it.
+      await cluster.query(`UPDATE ${SCHEMA}.lease SET expires_at = now() - interval '1 second'`, [], t.env.db);
+      // A failed renewal while degraded asks the peers again.
+      expect(await t.a.renewOnce()).toBe(false);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(t.asked.length).toBeGreaterThanOrEqual(2);
+      expect(new Set(t.asked)).toEqual(new Set([1]));
+      await t.proxy.heal();
+      expect(await t.a.renewOnce()).toBe(true);
+      expect(t.events).toEqual(['degraded 1: true', 'degraded 1: false']);
+      expect(t.a.degraded).toBe(false);
+      expect(t.a.databaseContact(4000).reachable).toBe(true);
+      const row = await t.a.read();
+      expect(row).toMatchObject({ holder: 'a', epoch: 1 });
+      expect(row!.remainingSeconds).toBeGreaterThan(5);
+      await t.close();
+    }, 60_000);
+
+    it('degraded, and another replica took the lease meanwhile (epoch 2): the reclaim is refused and it steps down', async () => {
+      const t = await cutOffLeader(true);
+      await cluster.query(`UPDATE ${SCHEMA}.lease SET expires_at = now() - interval '1 second'`, [], t.env.db);
+      const b = new LeaderLease({ conn: t.env.conn(), schema: SCHEMA, holder: 'b', ttlMs: 10_000, renewMs: 2000 });
+      expect(await b.acquireOnce()).toBe(2);
+      await t.proxy.heal();
+      expect(await t.a.renewOnce()).toBe(false);
+      expect(t.a.epoch).toBeNull();
+      expect(t.events).toEqual(['degraded 1: true', 'deposed 1: the database is back and another replica took the lease meanwhile']);
+      await b.stop();
+      await t.close();
+    }, 60_000);
+
+    it('a peer reaches PostgreSQL (the cut-off case): steps down within the margin, before the lease can expire', async () => {
+      const t = await cutOffLeader(false);
+      expect(t.a.epoch).toBeNull();
+      expect(t.events).toEqual(['deposed 1: the lease could not be renewed and a peer reaches PostgreSQL or leads']);
+      expect(t.asked).toEqual([1]);
+      // Deposed for good: a later renewal is not attempted as a reclaim.
+      await t.proxy.heal();
+      expect(await t.a.renewOnce()).toBe(false);
+      await t.close();
+    }, 60_000);
+  });
+
   it('the run loop keeps the lease while renewing, and a clean stop hands it over at the next attempt of the other', async () => {
     const env = await setup();
     const elected: string[] = [];

@@ -81,11 +81,12 @@ const childEnv = (extra: Record<string, string> = {}) => ({
 });
 
 /**
- * One replica: a fixed port, a TCP proxy to PostgreSQL, and a config file built by `config(proxyPort, port)`.
+ * One replica: a fixed port (`fixedPort`, or a free one), a TCP proxy to PostgreSQL, and a config file built by
+ * `config(proxyPort, port)` (choose the ports first to list the replicas as each other's state.peers).
  * Not started: call start().
  */
-export async function createReplica(name: string, pgPort: number, config: (pgProxyPort: number, httpPort: number) => Record<string, unknown>, env: Record<string, string> = {}): Promise<Replica> {
-  const port = await freePort();
+export async function createReplica(name: string, pgPort: number, config: (pgProxyPort: number, httpPort: number) => Record<string, unknown>, env: Record<string, string> = {}, fixedPort?: number): Promise<Replica> {
+  const port = fixedPort ?? await freePort();
   const proxy = await startTcpProxy({ port: pgPort });
   const configFile = path.join(tempDir(`kw-ha-${name}-`), 'keystore-watch.yaml');
   writeFileSync(configFile, stringify(config(proxy.port, port)));

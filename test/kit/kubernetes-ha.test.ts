@@ -14,7 +14,8 @@ const SHARED = ['namespace.yaml', 'serviceaccount.yaml', 'service.yaml', 'servic
 const files = readdirSync(path(...DIR)).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
 const docs: any[] = files.flatMap((f) => parseAllDocuments(read(...DIR, f)).map((d) => ({ ...(d.toJS() as object), __file: f })));
 const find = (kind: string): any => {
-  const all = docs.filter((d) => d.kind === kind);
+  // The headless peers Service is checked on its own; "Service" is the one Prometheus and clients use.
+  const all = docs.filter((d) => d.kind === kind && !(kind === 'Service' && d.spec?.clusterIP === 'None'));
   expect(all, kind).toHaveLength(1);
   return all[0];
 };
@@ -88,6 +89,21 @@ describe('kubernetes manifests: two replicas on PostgreSQL (config/kubernetes/ha
     const dep = find('Deployment');
     expect(selects(svc.spec.selector, dep.spec.template.metadata.labels)).toBe(true);
     expect(svc.spec.selector['keystore-watch/role']).toBeUndefined();
+  });
+
+  it('a headless Service lists every pod, ready or not, and the ConfigMap names it in state.peers on the container port', () => {
+    const peers = docs.find((d) => d.kind === 'Service' && d.spec?.clusterIP === 'None');
+    expect(peers, 'a headless Service (clusterIP: None)').toBeDefined();
+    const dep = find('Deployment');
+    expect(selects(peers.spec.selector, dep.spec.template.metadata.labels)).toBe(true);
+    // During a database outage every replica answers /readyz 503: they must still find each other.
+    expect(peers.spec.publishNotReadyAddresses).toBe(true);
+    const cm = find('ConfigMap');
+    const env = Object.fromEntries(dep.spec.template.spec.containers[0].env.map((e: any) => [e.name, e.value ?? (e.name === 'DATABASE_URL' ? 'postgres://kw:secret@db.example.internal:5432/kw' : 'https://example.com/secret')]));
+    const config = parseConfigText(cm.data['config.yaml'], 'ha/configmap.yaml', env) as any;
+    expect(config.state.peers).toEqual([`dns+http://${peers.metadata.name}:${peers.spec.ports[0].port}`]);
+    const port = dep.spec.template.spec.containers[0].ports.find((p: any) => p.name === peers.spec.ports[0].targetPort);
+    expect(port?.containerPort).toBe(Number(config.listen.split(':').pop()));
   });
 
   it('ConfigMap holds a valid keystore-watch config for the PostgreSQL backend, with the URL from DATABASE_URL', () => {
