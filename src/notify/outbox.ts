@@ -1,5 +1,5 @@
 // The durable outbox: every notification for every channel goes through it. This file is the shell
-// (sending, sleeping, persisting); the decisions are pure functions in outbox-core.ts.
+// (sending, sleeping, persisting); the decisions are pure functions in outbox-policy.ts.
 //
 //   enqueue()  routes each notification to the channels that accept it and persists the queue
 //              before returning, so a crash after enqueue() returns loses nothing.

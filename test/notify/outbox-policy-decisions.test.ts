@@ -1,6 +1,6 @@
-// The outbox's functional core (src/notify/outbox-core.ts): backoff, classification, scheduling, dead-letter and cap decisions.
+// The outbox's functional core (src/notify/outbox-policy.ts): backoff, classification, scheduling, dead-letter and cap decisions.
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, deadLetterReason, decide, DEFAULT_BACKOFF, failureCode, nextStep, orderKeys, overflowVictims, type ChannelGate, type Schedulable } from '../../src/notify/outbox-core.js';
+import { backoffDelay, deadLetterReason, decide, DEFAULT_BACKOFF, failureCode, nextStep, orderKeys, overflowVictims, type ChannelGate, type Schedulable } from '../../src/notify/outbox-policy.js';
 import { alert, digest } from './fixtures.js';
 import { clearSecrets, registerSecret } from '../../src/util/redact.js';
 
