@@ -390,6 +390,8 @@ const rows: Row[] = [
         [
           { expr: 'keystore_watch_leader', legendFormat: '{{instance}}' },
           { expr: 'sum(keystore_watch_leader)', legendFormat: 'leaders' },
+          { expr: 'keystore_watch_leader_degraded', legendFormat: '{{instance}} leading without PostgreSQL' },
+          { expr: 'sum by(peers) (increase(keystore_watch_degraded_terms_total[$__rate_interval]))', legendFormat: 'degraded terms (peers {{peers}})' },
         ], 'none', 20, { h: 6, min: 0, decimals: 0 }),
       stat('Lease epoch', 'The leader lease epoch: it grows by one at every change of leader (a failover, a rolling update), never with a renewal.',
         'max(keystore_watch_lease_epoch)', 'none', GREEN, 4, { h: 6 }),
