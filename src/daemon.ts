@@ -21,7 +21,7 @@ import type { Logger } from './log.js';
 import { AwsClients } from './collect/aws-clients.js';
 import { SnapshotPoller } from './pipeline/snapshot-poller.js';
 import { SelfMetrics } from './metrics/self.js';
-import { startHttpServer, type RunningHttpServer } from './server/http.js';
+import { startHttpServer, type HttpRoute, type RunningHttpServer } from './server/http.js';
 import { nonOverlapping } from './scheduler.js';
 import { POLL_OVERDUE_ALERT, PollTiming, pollOverdueSelfAlert, type PollTimingOptions } from './poll-timing.js';
 import { monotonicNow, type TimeSource } from './util/monotonic.js';
@@ -286,6 +286,7 @@ export class Daemon {
         tls: config.http.tls,
         limits: { maxConnections: config.http.maxConnections, headersTimeout: config.http.headersTimeout, requestTimeout: config.http.requestTimeout, keepAliveTimeout: config.http.keepAliveTimeout },
         observer: this.metrics.httpObserver,
+        routes: this.httpRoutes(),
         sources: {
           metrics: async () => ({ snapshot: this.poll.snapshotMetrics, self: await this.metrics.render() }),
           ready: () => this.readiness(),
@@ -299,6 +300,14 @@ export class Daemon {
       });
       logger.info({ url: this.server.url }, 'serving /metrics, /healthz, /readyz and /api/v1');
     }
+  }
+
+  /**
+   * Feature endpoints (src/server/http.ts HttpRoute): each feature's routes come from its own module
+   * under src/server/; list them here. Writes ('write' access) need http.authToken.
+   */
+  private httpRoutes(): HttpRoute[] {
+    return [];
   }
 
   // ---- Replicas on PostgreSQL (state.backend: postgres) ------------------------------------------

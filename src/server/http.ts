@@ -39,6 +39,76 @@ export interface HttpSources {
   replica?(): unknown;
 }
 
+/**
+ * An endpoint added by a feature (silences, acknowledgements, reload, the status page) in its own file
+ * under src/server/, registered through HttpServerOptions.routes; the built-in read-only endpoints stay
+ * below. Routes are tried in order before the built-ins.
+ *
+ * access:
+ *   - 'public': no credential (/healthz-like);
+ *   - 'read':   the bearer token when http.authToken is set (like /metrics and /api/*);
+ *   - 'write':  a mutating endpoint: it always needs the bearer token; with no http.authToken configured
+ *               it answers 403 with how to enable writes (a read-only daemon stays read-only).
+ * `path` is exact, or has `:name` segments (`/api/v1/silences/:id`), given to `handle` as params
+ * (URI-decoded).
+ */
+export interface HttpRoute {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  path: string;
+  access: 'public' | 'read' | 'write';
+  handle(ctx: HttpRouteContext): Promise<void> | void;
+}
+
+export interface HttpRouteContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  params: Record<string, string>;
+  /** The request body parsed as JSON (at most 64 KiB); throws HttpError(400/413) on bad input. */
+  jsonBody(): Promise<unknown>;
+  /** Writes a JSON answer (values redacted like every API answer). */
+  json(value: unknown, status?: number): void;
+  /** Writes a plain or typed answer. */
+  send(status: number, body: string, type?: string, headers?: Record<string, string>): void;
+}
+
+/** Thrown by a route (or jsonBody) to answer with this status and message, e.g. 400 for bad input. */
+export class HttpError extends Error {
+  constructor(readonly status: number, message: string) { super(message); }
+}
+
+export const WRITES_DISABLED_MESSAGE = 'writes are disabled: set http.authToken in the configuration (at least 16 characters) and send it as "Authorization: Bearer <token>"\n';
+
+const MAX_JSON_BODY = 64 * 1024;
+
+function matchRoute(pattern: string, path: string): Record<string, string> | null {
+  if (!pattern.includes(':')) return pattern === path ? {} : null;
+  const want = pattern.split('/');
+  const got = path.split('/');
+  if (want.length !== got.length) return null;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < want.length; i++) {
+    if (want[i].startsWith(':')) {
+      if (got[i] === '') return null;
+      try { params[want[i].slice(1)] = decodeURIComponent(got[i]); } catch { return null; }
+    } else if (want[i] !== got[i]) return null;
+  }
+  return params;
+}
+
+async function readJsonBody(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_JSON_BODY) throw new HttpError(413, `request body over ${MAX_JSON_BODY} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') return {};
+  try { return JSON.parse(text); } catch { throw new HttpError(400, 'request body is not valid JSON'); }
+}
+
 export interface HttpLimits {
   maxConnections: number;
   headersTimeout: number;
@@ -69,6 +139,8 @@ export interface HttpServerOptions {
   sources: HttpSources;
   limits?: Partial<HttpLimits>;
   observer?: HttpConnectionObserver;
+  /** Feature endpoints (see HttpRoute), tried before the built-in ones. */
+  routes?: HttpRoute[];
 }
 
 export interface RunningHttpServer {
@@ -122,6 +194,41 @@ async function sendMetrics(req: IncomingMessage, res: ServerResponse, m: Awaited
 }
 
 const json = (res: ServerResponse, value: unknown, status = 200) => send(res, status, JSON.stringify(redactValue(value)), 'application/json');
+
+/** Runs the first matching feature route; false when none matches the path (the built-ins answer then). */
+async function dispatchRoute(opts: HttpServerOptions, req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
+  const routes = opts.routes ?? [];
+  if (routes.length === 0) return false;
+  const path = url.pathname;
+  const method = req.method === 'HEAD' ? 'GET' : req.method;
+  let pathMatched = false;
+  const allowed: string[] = [];
+  for (const route of routes) {
+    const params = matchRoute(route.path, path);
+    if (!params) continue;
+    pathMatched = true;
+    allowed.push(route.method);
+    if (route.method !== method) continue;
+    if (route.access === 'write') {
+      if (!opts.authToken) { send(res, 403, WRITES_DISABLED_MESSAGE); return true; }
+      if (!authorized(req, opts.authToken)) { send(res, 401, 'unauthorized\n', undefined, { 'www-authenticate': 'Bearer realm="keystore-watch"' }); return true; }
+    } else if (route.access === 'read' && opts.authToken && !authorized(req, opts.authToken)) {
+      send(res, 401, 'unauthorized\n', undefined, { 'www-authenticate': 'Bearer realm="keystore-watch"' });
+      return true;
+    }
+    await route.handle({
+      req, res, url, params,
+      jsonBody: () => readJsonBody(req),
+      json: (value, status = 200) => json(res, value, status),
+      send: (status, body, type, headers) => send(res, status, body, type, headers),
+    });
+    return true;
+  }
+  if (!pathMatched) return false;
+  // The path is a feature route's but not for this method (GET built-ins never share a feature path).
+  send(res, 405, 'method not allowed\n', undefined, { allow: [...new Set(allowed)].join(', ') });
+  return true;
+}
 
 const openConnections = new WeakMap<Server, number>();
 
@@ -197,6 +304,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     try {
       const url = new URL(req.url ?? '/', 'http://localhost');
       const path = url.pathname;
+      const routed = await dispatchRoute(opts, req, res, url);
+      if (routed) return;
       if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'method not allowed\n', undefined, { allow: 'GET, HEAD' });
       if (path === '/healthz') return send(res, 200, 'ok\n');
       if (path === '/readyz') {
@@ -227,7 +336,11 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         return send(res, 200, '<!doctype html><title>keystore-watch</title><h1>keystore-watch</h1><ul><li><a href="/metrics">/metrics</a><li><a href="/api/v1/stores">/api/v1/stores</a><li><a href="/api/v1/alerts">/api/v1/alerts</a><li><a href="/api/v1/events">/api/v1/events</a><li><a href="/api/v1/targets">/api/v1/targets</a><li><a href="/api/v1/outbox">/api/v1/outbox</a><li><a href="/healthz">/healthz</a><li><a href="/readyz">/readyz</a></ul>\n', 'text/html; charset=utf-8');
       }
       return send(res, 404, 'not found\n');
-    } catch {
+    } catch (err) {
+      if (err instanceof HttpError) {
+        if (!res.headersSent) send(res, err.status, `${redact(err.message)}\n`);
+        return;
+      }
       // Never echo internals: they could hold a secret.
       if (!res.headersSent) send(res, 500, 'internal error\n');
       else res.destroy();
