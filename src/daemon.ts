@@ -38,6 +38,8 @@ import { ReplicaRole } from './ha/replica.js';
 import { peerHooks } from './ha/peer-hooks.js';
 import { AlertPipeline } from './pipeline/alert-pipeline.js';
 import { PollPipeline } from './pipeline/poll-pipeline.js';
+import { onCallRoutes } from './server/oncall-routes.js';
+import type { OnCallActions } from './alert/oncall.js';
 import type { Notifier } from './notify/notifier.js';
 import type { AlertPipelineOptions } from './pipeline/alert-pipeline.js';
 
@@ -169,6 +171,11 @@ export class Daemon {
 
   get latest(): Snapshot | null {
     return this.poll.snapshot;
+  }
+
+  /** Silences, acknowledgements and audit events (src/alert/oncall.ts); null on a follower (writes go to the leader). */
+  onCallActions(): OnCallActions | null {
+    return null;
   }
 
   get alerts(): AlertPipeline {
@@ -307,7 +314,7 @@ export class Daemon {
    * under src/server/; list them here. Writes ('write' access) need http.authToken.
    */
   private httpRoutes(): HttpRoute[] {
-    return [];
+    return [...onCallRoutes({ actions: () => this.onCallActions(), unavailable: () => 'this replica follows; silences and acknowledgements are written by the leader (see /api/v1/replica)' })];
   }
 
   // ---- Replicas on PostgreSQL (state.backend: postgres) ------------------------------------------
