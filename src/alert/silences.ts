@@ -146,7 +146,7 @@ export function applyMuting(input: MuteInput): MuteResult {
   const entries = input.state.alerts;
   for (const n of input.notifications) {
     touched.add(n.alertKey);
-    const reason = muteReason(input.labelsOf(n), input.silences, input.windows, now);
+    const reason = muteReason(n.labels ?? input.labelsOf(n), input.silences, input.windows, now);
     const firedAt = entries[n.alertKey]?.firedAt ?? firedAtOfId(n);
     if (reason) {
       muted.push({ notification: n, reason });
@@ -180,12 +180,13 @@ export function applyMuting(input: MuteInput): MuteResult {
     if (muteReason(input.labelsOf(e), input.silences, input.windows, now)) continue;
     delete held[key];
     if (alerts === entries) alerts = { ...entries };
-    alerts[key] = { ...e, lastNotifiedAt: now };
+    alerts[key] = { ...e, lastNotifiedAt: now, reminderAnchor: now };
     const ack = ackOfIncident(acks, key, e.firedAt);
     const details = { ...e.subject.details, 'Muted since': new Date(h.since).toISOString(), ...(ack ? { [ACK_DETAIL]: ackText(ack) } : {}) };
     out.push({
       id: `${key}:unmuted:${e.firedAt}:${now}`, kind: 'firing', severity: e.severity, condition: e.condition, alertKey: key,
       subject: { ...e.subject, details }, guidance: input.guidanceFor(e.condition, e.subject), since: e.since, createdAt: now,
+      labels: input.labelsOf(e),
     });
   }
   return { notifications: out, muted, state: alerts === entries ? input.state : { ...input.state, alerts }, carry: { held } };

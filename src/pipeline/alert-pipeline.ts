@@ -14,7 +14,7 @@
 // Delivery does not start in open(): the daemon calls startDelivery() once it holds the stateDir lock
 // and has bound its port. `self` carries keystore-watch's alerts about itself (self-alerts.ts).
 import type { Config } from '../config/schema.js';
-import type { Notification, Snapshot } from '../model.js';
+import type { AlertSubject, Condition, Notification, Severity, Snapshot } from '../model.js';
 import type { Logger } from '../log.js';
 import type { SelfMetrics } from '../metrics/self.js';
 import type { StateStore } from '../state/store.js';
@@ -29,7 +29,9 @@ import { groupForDelivery } from '../alert/group.js';
 import { defaultSeverity, guidanceFor } from '../alert/remediation/guidance.js';
 import { SelfAlerts, type SelfAlertInput } from '../alert/self-alerts.js';
 import { activeAck, applyMuting, emptyMuteCarry, mutedFiring, type Ack, type CompiledSilence, type CompiledWindow, type MuteCarry, type MuteReason } from '../alert/silences.js';
-import { alertLabels } from '../alert/oncall-labels.js';
+import { alertLabels } from '../alert/labels.js';
+
+const labelsOfAlert = (a: { condition: Condition; severity: Severity; subject: AlertSubject }) => alertLabels(a.condition, a.severity, a.subject);
 
 /** Silences, maintenance windows and acknowledgements the pipeline applies at each poll (src/alert/oncall.ts). */
 export interface MuteSource {
@@ -251,7 +253,7 @@ export class AlertPipeline {
     // fires and resolves in state, history and metrics); only what goes to the outbox changes.
     const muting = this.opts.mute ? applyMuting({
       notifications: evaluated.notifications, state: evaluated.state, carry: this.doc.muted ?? emptyMuteCarry(),
-      ...this.opts.mute.compiled(), acks: this.opts.mute.acks(), now: next.finishedAt, labelsOf: alertLabels, guidanceFor,
+      ...this.opts.mute.compiled(), acks: this.opts.mute.acks(), now: next.finishedAt, labelsOf: labelsOfAlert, guidanceFor,
     }) : null;
     const state = muting?.state ?? evaluated.state;
     const notifications = muting?.notifications ?? evaluated.notifications;
@@ -299,7 +301,7 @@ export class AlertPipeline {
   mutedNow(now = this.opts.now()): Map<string, MuteReason> {
     if (!this.opts.mute) return new Map();
     const { silences, windows } = this.opts.mute.compiled();
-    return mutedFiring(this.doc.alerts, silences, windows, now, alertLabels);
+    return mutedFiring(this.doc.alerts, silences, windows, now, labelsOfAlert);
   }
 
   /** An alert by alertKey (for acknowledgements): whether it fires and its incident. */
