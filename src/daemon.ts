@@ -44,9 +44,13 @@ import { peerHooks } from './ha/peer-hooks.js';
 import { AlertPipeline } from './pipeline/alert-pipeline.js';
 import { PollPipeline } from './pipeline/poll-pipeline.js';
 import { onCallRoutes } from './server/oncall-routes.js';
-import type { OnCallActions } from './alert/oncall.js';
+import { OnCall, type OnCallActions } from './alert/oncall.js';
+import { compileWindows } from './alert/maintenance.js';
+import { mergeAuditEvents } from './server/oncall-routes.js';
 import type { Notifier } from './notify/notifier.js';
 import type { AlertPipelineOptions } from './pipeline/alert-pipeline.js';
+
+type LoadedOnCall = import('./state/backend.js').LoadedState['onCall'];
 
 export interface DaemonOptions {
   config: Config;
@@ -187,7 +191,22 @@ export class Daemon {
 
   /** Silences, acknowledgements and audit events (src/alert/oncall.ts); null on a follower (writes go to the leader). */
   onCallActions(): OnCallActions | null {
-    return null;
+    return this.onCall;
+  }
+
+  private onCall: OnCall | null = null;
+
+  /** The on-call records as loaded (a leader's term or a single replica writes them with `fence`; a follower cannot write). */
+  private openOnCall(backend: StateBackend, fence: () => Fence, records: LoadedOnCall): OnCall {
+    const { config } = this.opts;
+    return new OnCall({
+      persist: (c) => (backend.applyOnCall ? backend.applyOnCall(fence(), c) : Promise.reject(new Error('this state backend keeps no on-call records'))),
+      now: this.now,
+      lookupAlert: (k) => this.pipeline?.alertRef(k) ?? null,
+      expectDisconnected: config.alerting.expectDisconnected,
+      windows: compileWindows(config.alerting.maintenanceWindows),
+      onChange: () => this.pipeline?.refreshGauges(),
+    }, records ?? []);
   }
 
   get alerts(): AlertPipeline {
@@ -301,7 +320,8 @@ export class Daemon {
     const restored = loaded.snapshot as Snapshot | null;
     await this.poll.restore(restored);
     if (restored) logger.info({ pollId: restored.pollId, stores: restored.stores.length }, 'restored the last snapshot');
-    this.pipeline = await AlertPipeline.open({ config, backend: { backend, fence, loaded }, logger, metrics: this.metrics, notifiers: this.opts.notifiers, now: this.now, outbox: this.opts.outbox });
+    this.onCall = this.openOnCall(backend, fence, loaded.onCall);
+    this.pipeline = await AlertPipeline.open({ config, backend: { backend, fence, loaded }, logger, metrics: this.metrics, notifiers: this.opts.notifiers, now: this.now, outbox: this.opts.outbox, mute: this.onCall });
     // A write that failed while the pipeline was opening had no pipeline to raise the self-alert on.
     const health = this.resilient!.health();
     if (health.failing) this.pipeline.self.raise(this.stateAlert(health.failing.reason));
@@ -324,7 +344,7 @@ export class Daemon {
           stores: (f) => this.storesView(f),
           targets: () => ({ pollId: this.poll.snapshot?.pollId ?? null, targets: this.poll.snapshot?.targets ?? [] }),
           alerts: () => ({ alerts: this.pipeline.firing(), self: this.pipeline.firingSelf() }),
-          events: (limit) => ({ events: this.pipeline.recentEvents(limit) }),
+          events: (limit) => ({ events: mergeAuditEvents(this.pipeline.recentEvents(limit), this.onCall?.events(limit) ?? [], limit) }),
           outbox: (limit) => this.pipeline.outbox.view(limit),
           ...(this.ha ? { replica: () => this.ha!.peers.status() } : {}),
         },
@@ -453,10 +473,11 @@ export class Daemon {
     const loaded = await base.load({ parseSnapshot: parseSnapshotDoc });
     const snapshot = loaded.snapshot as Snapshot | null;
     // The follower's pipeline only serves /api/v1/*: it never writes (readOnlyView) and never delivers.
+    const onCall = this.openOnCall(readOnlyView(base), () => ({ epoch: 0 }), loaded.onCall);
     const pipeline = await AlertPipeline.open({
       config: this.opts.config, backend: { backend: readOnlyView(base), fence: () => ({ epoch: 0 }), loaded },
       logger: this.opts.logger.child({ role: 'follower' }, { level: 'error' }), metrics: this.metrics,
-      notifiers: this.opts.notifiers, now: this.now, outbox: this.opts.outbox,
+      notifiers: this.opts.notifiers, now: this.now, outbox: this.opts.outbox, mute: onCall,
     });
     this.poll.snapshotMetrics.release();
     const encoded = snapshot ? await encodeSnapshotMetrics(snapshot) : EMPTY_METRICS;
@@ -465,6 +486,7 @@ export class Daemon {
     this.poll.snapshot = snapshot;
     this.poll.snapshotMetrics = encoded;
     this.pipeline = pipeline;
+    this.onCall = onCall;
     this.viewKey = key;
     if (snapshot) this.metrics.lastPoll.set(snapshot.finishedAt / 1000);
   }
