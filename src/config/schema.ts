@@ -42,24 +42,33 @@ const rfc3339 = () => z.string().regex(RFC3339, 'expected an RFC 3339 time such 
  * `duration` from each start) or fixed (`start` .. `end`, RFC 3339). Matching alerts send nothing while
  * it is open (src/alert/maintenance.ts).
  */
-const maintenanceWindowSchema = z.union([
-  z.strictObject({
-    name: z.string().min(1).max(200),
-    matchers: matcherListSchema,
-    schedule: z.string().superRefine((v, ctx) => { const r = parseCron(v); if (!r.ok) ctx.addIssue({ code: 'custom', message: r.problem }); }),
-    duration: z.string().or(z.number()).transform((v, ctx) => {
-      try { const ms = typeof v === 'number' ? v : parseDuration(v); if (ms !== null && ms >= 60_000 && ms <= 31 * 86_400_000) return ms; } catch { /* below */ }
-      ctx.addIssue({ code: 'custom', message: 'expected a duration between 1m and 31d, e.g. "2h"' });
-      return z.NEVER as never as number;
-    }),
-  }),
-  z.strictObject({
-    name: z.string().min(1).max(200),
-    matchers: matcherListSchema,
-    start: rfc3339(),
-    end: rfc3339(),
-  }).refine((w) => w.end > w.start, { message: 'end must be after start', path: ['end'] }),
-]);
+type MaintenanceWindowConfig =
+  | { name: string; matchers: string[]; schedule: string; duration: number }
+  | { name: string; matchers: string[]; start: number; end: number };
+
+const maintenanceWindowSchema = z.strictObject({
+  name: z.string().min(1).max(200),
+  matchers: matcherListSchema,
+  schedule: z.string().superRefine((v, ctx) => { const r = parseCron(v); if (!r.ok) ctx.addIssue({ code: 'custom', message: r.problem }); }).optional(),
+  duration: z.string().or(z.number()).transform((v, ctx) => {
+    const ms = typeof v === 'number' ? v : parseDuration(v);
+    if (ms !== null && ms >= 60_000 && ms <= 31 * 86_400_000) return ms;
+    ctx.addIssue({ code: 'custom', message: 'expected a duration between 1m and 31d, e.g. "2h"' });
+    return z.NEVER as never as number;
+  }).optional(),
+  start: rfc3339().optional(),
+  end: rfc3339().optional(),
+}).superRefine((w, ctx) => {
+  const recurring = w.schedule !== undefined || w.duration !== undefined;
+  const fixed = w.start !== undefined || w.end !== undefined;
+  if (recurring && fixed) ctx.addIssue({ code: 'custom', message: 'give either schedule + duration (recurring) or start + end (fixed), not both' });
+  else if (recurring && (w.schedule === undefined || w.duration === undefined)) ctx.addIssue({ code: 'custom', path: [w.schedule === undefined ? 'schedule' : 'duration'], message: 'a recurring window needs both schedule (cron, UTC) and duration' });
+  else if (fixed && (w.start === undefined || w.end === undefined)) ctx.addIssue({ code: 'custom', path: [w.start === undefined ? 'start' : 'end'], message: 'a fixed window needs both start and end (RFC 3339)' });
+  else if (!recurring && !fixed) ctx.addIssue({ code: 'custom', message: 'needs schedule + duration (recurring) or start + end (fixed)' });
+  else if (fixed && w.end! <= w.start!) ctx.addIssue({ code: 'custom', path: ['end'], message: 'end must be after start' });
+}).transform((w): MaintenanceWindowConfig => (w.schedule !== undefined
+  ? { name: w.name, matchers: w.matchers, schedule: w.schedule, duration: w.duration! }
+  : { name: w.name, matchers: w.matchers, start: w.start!, end: w.end! }));
 
 /** A duration such as "10s", "4h", "30d"; parsed to milliseconds. */
 const duration = (what = 'a duration such as "30s", "5m", "4h"') =>
