@@ -18,7 +18,8 @@ function container(v: unknown): v is Record<string, unknown> | unknown[] {
 const skipped = (v: unknown) => v === undefined || typeof v === 'function' || typeof v === 'symbol';
 
 /**
- * The text JSON.stringify(value) makes, as UTF-8 Buffers of about chunkBytes (the last may be smaller).
+ * The text JSON.stringify(value) makes (no replacer, no indentation; a toJSON(key) is called with '' rather
+ * than its property name, which Date's and every toJSON in this project ignore), as UTF-8 Buffers of about chunkBytes (the last may be smaller).
  * Containers down to `depth` levels are opened here; anything deeper is stringified whole per element.
  */
 export function* jsonChunks(value: unknown, chunkBytes = 64 * 1024, depth = 3): Generator<Buffer> {
