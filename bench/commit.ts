@@ -20,6 +20,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { openFileStateBackend } from '../src/state/file-backend.js';
 import { PostgresStateBackend } from '../src/state/postgres-backend.js';
+import { ResilientStateBackend } from '../src/state/resilient-backend.js';
+import { termView } from '../src/state/backend-views.js';
 import { SINGLE_REPLICA_EPOCH, type PollCommit, type Retention, type StateBackend } from '../src/state/backend.js';
 import { median, quantile } from './lib/stats.js';
 
@@ -105,7 +107,8 @@ export async function benchCommit(opts: { sizes: number[]; runs: number; log?: (
   for (const n of opts.sizes) {
     const dir = await mkdtemp(path.join(tmpdir(), 'kw-bench-commit-'));
     try {
-      const b = await openFileStateBackend({ dir, fsync: true });
+      // The daemon's path (src/daemon.ts): FileStateBackend under ResilientStateBackend.
+      const b = new ResilientStateBackend(await openFileStateBackend({ dir, fsync: true }));
       out.push(await measure(b, 'file', n, opts.runs, SINGLE_REPLICA_EPOCH));
       await b.close();
       log(`commit: file backend, ${n} stores: median ${out.at(-1)!.medianMs} ms`);
@@ -129,7 +132,10 @@ export async function benchCommit(opts: { sizes: number[]; runs: number; log?: (
       await b.conn.withClient('bench lease', (c) => c.query(
         `INSERT INTO "${SCHEMA}_bench_${n}".lease (name, holder, epoch, expires_at, acquired_at, renewed_at) VALUES ('leader', 'bench', 1, now() + interval '1 day', now(), now())
          ON CONFLICT (name) DO UPDATE SET holder = 'bench', epoch = 1, expires_at = now() + interval '1 day'`));
-      out.push(await measure(b, 'postgres', n, opts.runs, 1));
+      // The daemon's path for a leader term (src/daemon.ts lead()): ResilientStateBackend over the term's view of the backend.
+      const term = new ResilientStateBackend(termView(b, (err) => { throw err; }));
+      out.push(await measure(term, 'postgres', n, opts.runs, 1));
+      await term.close();
       await b.close();
       log(`commit: PostgreSQL backend, ${n} stores: median ${out.at(-1)!.medianMs} ms`);
     }
