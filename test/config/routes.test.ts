@@ -47,3 +47,40 @@ describe('alerting.routes validation', () => {
     expect(c.alerting.defaultChannels).toBeUndefined();
   });
 });
+
+describe('the shipped routing examples', () => {
+  const env = {
+    PAYMENTS_SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T/B/payments', DATA_SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T/B/data',
+    PLATFORM_SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T/B/platform', PAGERDUTY_ROUTING_KEY: 'R0123456789abcdef',
+  };
+
+  it('config/routing.example.yaml is a valid configuration', () => {
+    const text = readFileSync(new URL('../../config/routing.example.yaml', import.meta.url), 'utf8');
+    const c = parseConfigText(text, 'routing.example.yaml', env);
+    expect(c.alerting.routes).toHaveLength(4);
+    expect(c.alerting.defaultChannels).toEqual(['platform-slack']);
+  });
+
+  it("the README's routing example is valid under a minimal configuration", () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const block = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!).find((b) => b.includes('routes:') && b.startsWith('alerting:'));
+    expect(block).toBeDefined();
+    const c = parseConfigText(`regions: [us-east-1]\naccounts: [{ id: "111111111111" }]\n${block}`, 'README.md', env);
+    expect(c.alerting.routes!.map((r) => r.channels)).toEqual([['payments-slack'], ['data-slack'], ['oncall']]);
+  });
+});
+
+describe('hostile route trees', () => {
+  it('refuses nesting deeper than 16 levels, naming the key', () => {
+    let route: Record<string, unknown> = { channels: ['ops'] };
+    for (let i = 0; i < 20; i++) route = { routes: [route] };
+    let error: unknown;
+    try {
+      parseConfigText(text({ routes: [route] }), 'deep.yaml', {});
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems.join('\n')).toMatch(/alerting\.routes\[0\](\.routes\[0\]){15}\.routes: routes nest at most 16 levels deep/);
+  });
+});
