@@ -39,14 +39,18 @@ export const DOMAIN_SERIES = /(?<![\w:])((?:kms_custom_key_store_\w+|aws_cloudhs
 export const dedupReplicas = (expr: string): string => expr.replace(DOMAIN_SERIES, (sel) => `${REPLICA_DEDUP} (${sel})`);
 
 /**
- * The status page's store page (served by keystore-watch at <base>/stores/<custom_key_store_id>). The base
- * URL is the `status_url` dashboard variable (a text box: set its default when importing, or pass
+ * The status page's store page, served by keystore-watch at <base>/stores/<account_id>/<region>/<custom_key_store_id>
+ * (src/server/status/links.ts storePath). The base URL is the `status_url` dashboard variable (a text box:
+ * http.externalUrl without its trailing slash; set its default when importing, or pass
  * ?var-status_url=... in the dashboard URL). Data links percent-encode variables by default (Grafana
- * #26861), so the base URL is inserted :raw and the store id :percentencode.
+ * #26861), so the base URL is inserted :raw and each path segment :percentencode.
  */
 export const STATUS_URL_VARIABLE = 'status_url';
 export const STATUS_URL_DEFAULT = 'http://localhost:9464';
-export const storePageUrl = (storeIdRef: string): string => `\${${STATUS_URL_VARIABLE}:raw}/stores/${storeIdRef}`;
+export const STORE_PATH_LABELS = ['account_id', 'region', 'custom_key_store_id'] as const;
+/** The store page URL, each path segment read by `ref(label)` (a Grafana data-link variable). */
+export const storePageUrl = (ref: (label: string) => string): string =>
+  `\${${STATUS_URL_VARIABLE}:raw}/stores/${STORE_PATH_LABELS.map((l) => `\${${ref(l)}:percentencode}`).join('/')}`;
 
 /** Label matchers every account/region-scoped series gets. */
 const AR = 'account_id=~"$account_id", region=~"$region"';
@@ -100,14 +104,16 @@ const textStateMappings = (colors: Record<string, string>): dashboard.ValueMappi
 const upMappings = (up = 'up', down = 'down'): dashboard.ValueMapping[] =>
   valueMappings({ '1': { text: up, color: 'green', index: 0 }, '0': { text: down, color: 'red', index: 1 } });
 
-/** A data link to the status page of the store whose id `storeIdRef` (a Grafana data-link variable) names. */
-const storeLink = (storeIdRef: string): dashboard.DashboardLinkBuilder =>
+/** A data link to the status page of the store whose account, region and id `ref` reads. */
+const storeLink = (ref: (label: string) => string): dashboard.DashboardLinkBuilder =>
   new dashboard.DashboardLinkBuilder('Status page of this store')
     .type(dashboard.DashboardLinkType.Link)
-    .url(storePageUrl(storeIdRef))
+    .url(storePageUrl(ref))
     .targetBlank(true);
-/** Panels whose series carry custom_key_store_id link each series to its store page. */
-const SERIES_STORE_LINK = '${__field.labels.custom_key_store_id:percentencode}';
+/** A table row's store: its columns. */
+const TABLE_ROW = (label: string): string => `__data.fields.${label}`;
+/** A series' store: its labels (panels whose series keep account_id, region and custom_key_store_id). */
+const SERIES_STORE = (label: string): string => `__field.labels.${label}`;
 
 /** The connection state as one number per store (1..5 = CONNECTED..DISCONNECTING), for a state timeline. */
 const stateCode = (): string =>
@@ -321,18 +327,18 @@ const rows: Row[] = [
         ],
         sortBy: 'State',
         // Every row opens the store's page of the status page (the base URL is the status_url variable).
-        links: [storeLink('${__data.fields.custom_key_store_id:percentencode}')],
+        links: [storeLink(TABLE_ROW)],
       }),
       timeline('Connection state per store', 'Connection state over time, one row per store (CONNECTED green, CONNECTING blue, FAILED red, DISCONNECTED orange, DISCONNECTING yellow).',
         [{ expr: withNames(stateCode(), 'account_name, custom_key_store_name'), legendFormat: '{{account_name}} / {{region}} / {{custom_key_store_name}}' }],
-        stateMappings(), 24, 10, { links: [storeLink(SERIES_STORE_LINK)] }),
+        stateMappings(), 24, 10, { links: [storeLink(SERIES_STORE)] }),
       timeseries('Failed stores by error code', 'FAILED stores per ConnectionErrorCode. The runbook for KmsCustomKeyStoreFailed has the fix for each code.',
         [{ expr: `sum by(code) (max by(${STORE_KEY}, code) (${byType(`kms_custom_key_store_connection_error{${AR}}`)}))`, legendFormat: '{{code}}' }], 'none', 12, {
           style: { bars: true, fill: 80, stack: true },
         }),
       bargauge('Time in current state (stores not CONNECTED)', 'How long each store that is not CONNECTED has been in its current state. CloudHSM stores normally connect within 20 minutes, external stores within 5.',
         [{ expr: withNames(`(time() - kms_custom_key_store_state_since_timestamp_seconds{${AR}}) and on(${STORE_KEY}) (${state('CONNECTED')} == 0)`), legendFormat: '{{account_name}} / {{region}} / {{custom_key_store_name}}' }],
-        's', steps([null, 'orange'], [1200, 'red']), 12, 8, { links: [storeLink(SERIES_STORE_LINK)] }),
+        's', steps([null, 'orange'], [1200, 'red']), 12, 8, { links: [storeLink(SERIES_STORE)] }),
     ],
   },
   {
@@ -549,7 +555,7 @@ function variables(): cog.Builder<dashboard.VariableModel>[] {
     variable('custom_key_store_type', 'Store type', 'label_values(kms_custom_key_store_info{account_id=~"$account_id", region=~"$region"}, custom_key_store_type)'),
     new dashboard.TextBoxVariableBuilder(STATUS_URL_VARIABLE)
       .label('Status page URL')
-      .description('Base URL of the keystore-watch status page as the browser reaches it (its external URL); store links open <this>/stores/<store id>.')
+      .description('Base URL of the keystore-watch status page as the browser reaches it (http.externalUrl, no trailing slash); store links open <this>/stores/<account>/<region>/<store id>.')
       .defaultValue(STATUS_URL_DEFAULT)
       .current({ selected: true, text: STATUS_URL_DEFAULT, value: STATUS_URL_DEFAULT })
       .hide(dashboard.VariableHide.DontHide),

@@ -101,26 +101,29 @@ type Data<T> = 0 extends (1 & T) ? any
     }
   });
 
-  it('links every store to its status page: <status_url>/stores/<custom_key_store_id>', () => {
+  it('links every store to its status page: <status_url>/stores/<account_id>/<region>/<custom_key_store_id>', () => {
     const vars = dashboard.templating.list as any[];
     const base = vars.find((v) => v.name === STATUS_URL_VARIABLE);
     expect(base, 'a status_url variable').toMatchObject({ type: 'textbox' });
-    expect(base.query).toMatch(/^https?:\/\//);
+    expect(base.query).toMatch(/^https?:\/\/[^/]+$/);
     const linkUrls = (p: any): string[] => (p.fieldConfig?.defaults?.links ?? []).map((l: any) => l.url as string);
-    // The inventory table: every row (every store) links by the custom_key_store_id column.
+    const path = (ref: string) => ['account_id', 'region', 'custom_key_store_id'].map((l) => `\${${ref}.${l}:percentencode}`).join('/');
+    // The inventory table: every row (every store) links by its account, region and store id columns,
+    // which the table's first query (the info series) carries.
     const inventory = panels.find((p) => p.title === 'Key store inventory');
-    expect(linkUrls(inventory)).toEqual(['${status_url:raw}/stores/${__data.fields.custom_key_store_id:percentencode}']);
-    // The column the link reads is in the table's data (the info query has it).
+    expect(linkUrls(inventory)).toEqual([`\${status_url:raw}/stores/${path('__data.fields')}`]);
     expect(inventory.targets[0].expr).toContain('kms_custom_key_store_info');
-    // Per-store series panels link by the series' label.
+    // Per-store series panels link by the series' labels.
     for (const title of ['Connection state per store', 'Time in current state (stores not CONNECTED)']) {
-      expect(linkUrls(panels.find((p) => p.title === title)), title).toEqual(['${status_url:raw}/stores/${__field.labels.custom_key_store_id:percentencode}']);
+      expect(linkUrls(panels.find((p) => p.title === title)), title).toEqual([`\${status_url:raw}/stores/${path('__field.labels')}`]);
     }
-    // The path is the one the status page serves.
+    // Interpolated as Grafana does (values percent-encoded), it is the path the status page serves
+    // (src/server/status/links.ts storePath), under a base URL with a path prefix too.
+    const store = { account_id: '222222222222', region: 'eu-west-1', custom_key_store_id: 'cks-1234567890abcdef0' };
     const url = linkUrls(inventory)[0]!
-      .replace('${status_url:raw}', 'https://kw.example.com')
-      .replace('${__data.fields.custom_key_store_id:percentencode}', encodeURIComponent('cks-1234567890abcdef0'));
-    expect(new URL(url).pathname).toBe('/stores/cks-1234567890abcdef0');
+      .replace('${status_url:raw}', 'https://ops.example.com/keystore-watch')
+      .replace(/\$\{__data\.fields\.(\w+):percentencode\}/g, (_, l: keyof typeof store) => encodeURIComponent(store[l]));
+    expect(new URL(url).pathname).toBe('/keystore-watch/stores/222222222222/eu-west-1/cks-1234567890abcdef0');
   });
 
   it('every panel uses the datasource variable and declares a unit', () => {
