@@ -11,7 +11,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { rm } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -19,6 +19,11 @@ import { stringify } from 'yaml';
 import { path, read, run } from './lib.js';
 
 const exec = promisify(execFile);
+/** Files under dir, relative to it. */
+const listFiles = (dir: string): string[] =>
+  (readdirSync(dir, { recursive: true, withFileTypes: true }) as import('node:fs').Dirent[])
+    .filter((d) => d.isFile())
+    .map((d) => relative(dir, join(d.parentPath ?? d.path, d.name)));
 const version = (JSON.parse(read('package.json')) as { version: string }).version;
 
 describe('release versions', () => {
@@ -94,6 +99,9 @@ describe('npm pack', () => {
       expect(entries, f).toContain(f);
     }
     expect(entries.filter((e) => e.startsWith('package/src/') || e.startsWith('package/test/') || /\.ts$/.test(e)), 'sources in the package').toEqual([]);
+    // Files under src/ that are not TypeScript (the status page's assets) are copied into dist/ by the build.
+    const assets = listFiles(path('src')).filter((f) => !f.endsWith('.ts')).map((f) => `package/dist/${f}`);
+    expect(assets.filter((a) => !entries.includes(a)), 'non-TypeScript files of src/ missing from dist/').toEqual([]);
 
     // 2. Install into an empty directory: production dependencies only, so no tsx and no TypeScript.
     const app = join(work, 'app');
