@@ -195,8 +195,8 @@ export class AlertPipeline {
       if (r.queued) logger.warn({ queued: r.queued }, 'recovered notifications recorded before a crash');
     }
     metrics.outboxPending.set(outbox.pending());
-    // Every configured channel shows in the dead-letter counter from the start (0 until one happens).
-    for (const n of notifiers) metrics.outboxDeadLetters.inc({ channel: n.id }, 0);
+    // Every configured channel shows in the delivery, failure and dead-letter counters from the start (0 until one happens).
+    metrics.knownChannels(notifiers.map((n) => n.id));
     const pipeline = new AlertPipeline(opts, doc, history, outbox, router);
     self = pipeline;
     pipeline.updateGauges();
