@@ -40,6 +40,9 @@ import { AlertPipeline } from './pipeline/alert-pipeline.js';
 import { PollPipeline } from './pipeline/poll-pipeline.js';
 import type { Notifier } from './notify/notifier.js';
 import type { AlertPipelineOptions } from './pipeline/alert-pipeline.js';
+import { Reloader, type ReloadOutcome, type ReloadPlan } from './config/reload.js';
+import { reloadRoutes } from './server/reload-routes.js';
+import { AlertmanagerResender } from './pipeline/alertmanager-resend.js';
 
 export interface DaemonOptions {
   config: Config;
@@ -64,6 +67,8 @@ export interface DaemonOptions {
   outbox?: AlertPipelineOptions['outbox'];
   /** While state writes fail, how often the unwritten documents are retried (default 10 s). */
   stateRetryMs?: number;
+  /** Hot reload (SIGHUP, POST /-/reload): the file and how to re-read and validate it (loadConfig). */
+  configSource?: { path: string; load(): Config };
 }
 
 /** /readyz: ready, or not with the reasons (one line each). */
@@ -82,7 +87,15 @@ export class Daemon {
   private resilient: ResilientStateStore | null = null;
   private stateLog = { at: 0, suppressed: 0 };
   private readonly clients: AwsClients;
-  private readonly poller: SnapshotPoller;
+  private poller: SnapshotPoller;
+  /** Hot reload (src/config/reload.ts): set when the daemon knows its config file. */
+  readonly reloader: Reloader | null;
+  /** Held while reconfigure() swaps the pieces: a poll starting meanwhile waits for it. */
+  private reconfiguring: Promise<void> = Promise.resolve();
+  /** Re-posts firing alerts to the Alertmanager channels every resendInterval (through the outbox). */
+  private readonly resender = new AlertmanagerResender({ pipeline: () => this.pipeline, channels: () => this.opts.config.alerting.channels, now: () => this.now() });
+  /** Reload audit events shown in /api/v1/events (in memory, the newest 100). */
+  private readonly reloadEvents: { at: number; type: 'config_reload'; by: string; ok: boolean; applied: string[]; restartRequired: string[]; problems: string[] }[] = [];
   private store!: StateStore;
   private pipeline!: AlertPipeline;
   private server: RunningHttpServer | null = null;
@@ -90,7 +103,7 @@ export class Daemon {
     this.metrics.pollsSkipped.inc();
     this.opts.logger.warn({ schedule: this.opts.config.schedule }, 'previous poll still running; skipping this tick');
   }, () => this.timing.started());
-  private readonly timing: PollTiming;
+  private timing: PollTiming;
   private readonly abort = new AbortController();
   /** state.backend: postgres: replicas share the database; one leads under a lease, the others follow (src/ha/). */
   private readonly replicated: boolean;
@@ -104,13 +117,36 @@ export class Daemon {
   constructor(private readonly opts: DaemonOptions) {
     this.now = opts.now ?? Date.now;
     this.replicated = opts.config.state.backend === 'postgres' && !opts.store;
+    this.timing = this.pollTiming(opts.config.schedule);
+    this.clients = new AwsClients({
+      aws: opts.config.aws, credentials: opts.credentials, observer: this.metrics.awsObserver,
+      onWarning: (message, fields) => opts.logger.warn(fields, message),
+    });
+    this.poller = this.snapshotPoller(opts.config);
+    // The poller is read at each poll (a reload may replace it).
+    const self = this;
+    this.poll = new PollPipeline({ get poller() { return self.poller; }, alerts: () => this.pipeline, store: () => this.store, metrics: this.metrics, logger: opts.logger });
+    this.metrics.watchOrganizations(() => this.poller.organizations?.ageMs() ?? null, this.now);
+    // The configuration in force was loaded successfully (what Prometheus reports at start-up too).
+    this.metrics.configReloadSuccessful.set(1);
+    this.metrics.configReloadSuccessTime.set(this.now() / 1000);
+    this.reloader = opts.configSource ? new Reloader({
+      source: opts.configSource.path, load: opts.configSource.load, running: () => this.opts.config, now: this.now,
+      apply: (plan) => this.reconfigure(plan),
+      onOutcome: (o) => this.reloaded(o),
+    }) : null;
+  }
+
+  /** The schedule and its watchdog (rebuilt when a reload changes the schedule). */
+  private pollTiming(schedule: string): PollTiming {
+    const opts = this.opts;
     // The watchdog's hooks: the self-alert through every channel, then any the caller gave.
-    this.timing = new PollTiming({
-      schedule: opts.config.schedule, logger: opts.logger, metrics: this.metrics, time: opts.time,
+    return new PollTiming({
+      schedule, logger: opts.logger, metrics: this.metrics, time: opts.time,
       watchdog: {
         ...opts.watchdog,
         onOverdue: (e) => {
-          this.pipeline?.self.raise(pollOverdueSelfAlert(e, opts.config.schedule));
+          this.pipeline?.self.raise(pollOverdueSelfAlert(e, schedule));
           opts.watchdog?.onOverdue?.(e);
         },
         onRecovered: (e) => {
@@ -119,13 +155,14 @@ export class Daemon {
         },
       },
     });
-    this.clients = new AwsClients({
-      aws: opts.config.aws, credentials: opts.credentials, observer: this.metrics.awsObserver,
-      onWarning: (message, fields) => opts.logger.warn(fields, message),
-    });
+  }
+
+  /** discover -> collect -> snapshot for `config` (rebuilt when a reload changes what to poll). */
+  private snapshotPoller(config: Config): SnapshotPoller {
+    const opts = this.opts;
     const cloudWatchWarned = new Set<string>();
-    this.poller = new SnapshotPoller({
-      config: opts.config,
+    return new SnapshotPoller({
+      config,
       clients: this.clients,
       now: this.now,
       monotonic: opts.monotonic ?? opts.now ?? monotonicNow,
@@ -151,11 +188,61 @@ export class Daemon {
         opts.logger.warn({ accountId, code: e.code, error: e.message }, kept ? 'account ListRegions failed; keeping the last known enabled regions' : 'account ListRegions failed; the regions to poll in this account are unknown');
       },
     });
-    this.poll = new PollPipeline({ poller: this.poller, alerts: () => this.pipeline, store: () => this.store, metrics: this.metrics, logger: opts.logger });
-    if (this.poller.organizations) {
-      const org = this.poller.organizations;
-      this.metrics.watchOrganizations(() => org.ageMs(), this.now);
+  }
+
+  /**
+   * Hot reload's seam (src/config/reload.ts planReload): swaps the pieces a new configuration changes,
+   * between polls, keeping the state. poller: a new collector (the next poll walks the new accounts and
+   * regions); pipeline: the alert pipeline and outbox reopened on the same state with the new
+   * thresholds and channels; schedule: the scheduler restarted. Restart-only keys are already kept at
+   * their running values in plan.config.
+   */
+  async reconfigure(plan: ReloadPlan): Promise<void> {
+    let release!: () => void;
+    const held = this.reconfiguring;
+    this.reconfiguring = new Promise<void>((r) => { release = r; });
+    try {
+      await held;
+      await this.polls.idle();
+      const next = plan.config;
+      const leading = this.role === 'leader' && this.pipeline !== undefined;
+      if (plan.parts.includes('poller')) {
+        const old = this.poller;
+        this.poller = this.snapshotPoller(next);
+        this.poller.resume({ pollId: Math.max(this.pipeline?.lastPollId ?? 0, this.poll.snapshot?.pollId ?? 0) });
+        old.close();
+      }
+      if (plan.parts.includes('pipeline') && leading && this.store) {
+        this.resender.stop();
+        await this.pipeline.stop(0);
+        this.pipeline = await AlertPipeline.open({ config: next, store: this.store, logger: this.opts.logger, metrics: this.metrics, notifiers: this.opts.notifiers, now: this.now, outbox: this.opts.outbox });
+        this.pipeline.startDelivery();
+      }
+      this.opts.config = next;
+      if (plan.parts.includes('schedule')) {
+        this.timing.stop();
+        this.timing = this.pollTiming(next.schedule);
+        if (leading && this.opts.schedule !== false) this.timing.start(this.polls);
+      }
+      if (leading) this.resender.start();
+    } finally {
+      release();
     }
+  }
+
+  /** A reload's outcome: metrics, log lines (every problem, every key needing a restart), the audit event. */
+  private reloaded(o: ReloadOutcome): void {
+    const { logger } = this.opts;
+    this.metrics.configReloadSuccessful.set(o.ok ? 1 : 0);
+    if (o.ok) this.metrics.configReloadSuccessTime.set(o.at / 1000);
+    this.reloadEvents.unshift({ at: o.at, type: 'config_reload', by: o.by, ok: o.ok, applied: o.applied, restartRequired: o.restartRequired, problems: o.problems });
+    this.reloadEvents.length = Math.min(this.reloadEvents.length, 100);
+    if (!o.ok) {
+      for (const p of o.problems) logger.error({ by: o.by, file: o.source, problem: p }, 'configuration reload failed; keeping the running configuration');
+      return;
+    }
+    for (const key of o.restartRequired) logger.warn({ by: o.by, file: o.source, key }, `configuration key ${key} changed but needs a restart; keeping the running value`);
+    logger.info({ by: o.by, file: o.source, applied: o.applied, restartRequired: o.restartRequired }, o.applied.length ? 'configuration reloaded' : 'configuration reloaded; nothing to apply');
   }
 
   private orgAgeSeconds(): number | null {
@@ -224,6 +311,7 @@ export class Daemon {
     await this.loadState();
     await this.serve();
     this.pipeline.startDelivery();
+    this.resender.start();
     await this.identify();
     if (this.opts.schedule !== false) {
       this.timing.start(this.polls);
@@ -293,7 +381,7 @@ export class Daemon {
           stores: (f) => this.storesView(f),
           targets: () => ({ pollId: this.poll.snapshot?.pollId ?? null, targets: this.poll.snapshot?.targets ?? [] }),
           alerts: () => ({ alerts: this.pipeline.firing(), self: this.pipeline.firingSelf() }),
-          events: (limit) => ({ events: this.pipeline.recentEvents(limit) }),
+          events: (limit) => ({ events: this.withReloadEvents(this.pipeline.recentEvents(limit), limit) }),
           outbox: (limit) => this.pipeline.outbox.view(limit),
           ...(this.ha ? { replica: () => this.ha!.peers.status() } : {}),
         },
@@ -307,7 +395,16 @@ export class Daemon {
    * under src/server/; list them here. Writes ('write' access) need http.authToken.
    */
   private httpRoutes(): HttpRoute[] {
-    return [];
+    return [
+      ...(this.reloader ? reloadRoutes((by) => this.reloader!.reload(by)) : []),
+    ];
+  }
+
+  /** /api/v1/events: the change history with the reload audit events, newest first. */
+  private withReloadEvents<E extends { at: string }>(events: E[], limit: number): (E | { at: string; type: 'config_reload' })[] {
+    if (this.reloadEvents.length === 0) return events;
+    const reloads = this.reloadEvents.map((e) => ({ ...e, at: new Date(e.at).toISOString() }));
+    return [...events, ...reloads].sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0)).slice(0, limit);
   }
 
   // ---- Replicas on PostgreSQL (state.backend: postgres) ------------------------------------------
@@ -387,6 +484,7 @@ export class Daemon {
     this.poll.evaluated = this.poll.snapshot !== null;
     this.poll.lastPollError = null;
     this.pipeline.startDelivery();
+    this.resender.start();
     if (this.opts.schedule !== false) {
       this.timing.start(this.polls);
       void this.polls.trigger();
@@ -401,6 +499,7 @@ export class Daemon {
     this.metrics.leaseEpoch.set(0);
     this.metrics.leaderDegraded.set(0);
     this.timing.stop();
+    this.resender.stop();
     await this.pipeline?.outbox.stop();
     // The term's store: its retries of unwritten documents end here (a later term starts from the database).
     await this.resilient?.close().catch(() => {});
@@ -508,7 +607,9 @@ export class Daemon {
     return { pollId: this.poll.snapshot?.pollId ?? null, takenAt: this.poll.snapshot ? new Date(this.poll.snapshot.finishedAt).toISOString() : null, stores: stores.map(publicStore) };
   }
 
-  private runPoll(): Promise<void> {
+  private async runPoll(): Promise<void> {
+    // A reload swapping the pieces finishes first.
+    await this.reconfiguring;
     // A follower never polls AWS; deposed while polling, the term's signal drops the result (the new leader polls itself).
     if (this.ha && this.ha.role.role !== 'leader') return Promise.resolve();
     return this.poll.run(this.ha ? AbortSignal.any([this.abort.signal, this.termAbort.signal]) : this.abort.signal);
@@ -517,6 +618,7 @@ export class Daemon {
   /** Graceful stop: abandon the running poll after `graceMs`, deliver what the outbox can, close the server. */
   async stop(graceMs = 10_000): Promise<void> {
     this.timing.stop();
+    this.resender.stop();
     const idle = this.polls.idle();
     const timer = setTimeout(() => this.abort.abort(), graceMs);
     await idle;

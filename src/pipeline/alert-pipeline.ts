@@ -154,7 +154,7 @@ export class AlertPipeline {
     const history = backend
       ? BoundedHistory.fromLoaded<Change>(backend.loaded.history as { nextSeq: number; dropped: number; entries: { seq: number; at: number; item: Change }[] }, historyOpts)
       : await BoundedHistory.open<Change>(store!, historyOpts);
-    const notifiers = opts.notifiers ?? createNotifiers(config.alerting.channels);
+    const notifiers = opts.notifiers ?? createNotifiers(config.alerting.channels, { externalUrl: config.http.externalUrl });
     // The outbox reports to the pipeline it feeds (dead-letter self-alerts), which exists once open() returns.
     let self: AlertPipeline | undefined;
     const outbox = await Outbox.open({
