@@ -14,9 +14,10 @@
 //     endsAt and no startsAt, and refuses endsAt before startsAt), so the resolve merges into the firing
 //     alert of the same label set.
 //   - digest: one alert per item, in one POST (Alertmanager groups them again by its own route).
-// Labels: the Notification's `labels` when the alert stage attached them (issue 16 item 1), else the
-// same flat set derived from the subject (alertname, severity, account_id, account_name, region,
-// custom_key_store_*, cloudhsm_cluster_id, ou_path, tag_<key>, code). Empty values are left out
+// Labels: the Notification's `labels` (src/alert/labels.ts, issue 16 item 1: alertname, severity,
+// account_id, account_name, region, custom_key_store_*, cloudhsm_cluster_id, ou_path, tag_<key>, code;
+// self-alerts self_alert), or the same set derived from the subject for a notification queued by an
+// earlier version; a drill adds drill="true". Empty values are left out
 // (Alertmanager drops empty labels anyway: removeEmptyLabels). Annotations: summary, description,
 // runbook_url, steps, commands.
 //
@@ -71,29 +72,35 @@ export interface AlertmanagerOptions extends NotifierOptions {
 /** Label names Alertmanager 0.25 accepts (model.LabelName.IsValid: the Prometheus rule). */
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
-/** The flat label set of an alert notification (issue 16 item 1), from its subject. */
+/**
+ * The flat label set of an alert notification: `n.labels`, set by the alert stage (src/alert/labels.ts,
+ * issue 16 item 1). A notification queued by an earlier version has none: the same set is derived here
+ * from its subject, by the same rules (notify may not import alert: docs/architecture.md).
+ */
 export function alertLabels(n: AlertNotification): Record<string, string> {
-  const published = (n as AlertNotification & { labels?: Record<string, string> }).labels;
-  const s = n.subject;
-  const raw: Record<string, string | null | undefined> = published ?? {
-    alertname: ALERT_NAMES[n.condition],
-    severity: n.severity,
-    account_id: s.accountId,
-    account_name: s.accountName,
-    region: s.region,
-    custom_key_store_id: s.storeId,
-    custom_key_store_name: s.storeName,
-    custom_key_store_type: s.storeType,
-    cloudhsm_cluster_id: s.clusterId,
-    ou_path: s.ouPath ?? null,
-    ...(n.condition === 'FAILED' ? { code: s.errorCode } : {}),
-    // The self-alerts' id (poll-overdue, state-persist, ...): the example config's inhibition reads it.
-    ...(n.condition === 'SELF' ? { id: n.alertKey.replace(/^SELF:/, '') } : {}),
-    ...Object.fromEntries(Object.entries(s.tags ?? {}).map(([k, v]) => [tagLabelName(k), v])),
-  };
+  const raw: Record<string, string> = n.labels ?? legacyLabels(n);
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(raw)) if (v !== null && v !== undefined && v !== '' && LABEL_NAME.test(k)) out[k] = String(v);
+  // Alertmanager refuses a label name outside [a-zA-Z_][a-zA-Z0-9_]* (and drops empty values).
+  for (const [k, v] of Object.entries(raw)) if (v !== '' && LABEL_NAME.test(k)) out[k] = String(v);
   if (n.kind === 'drill') out.drill = 'true';
+  return out;
+}
+
+function legacyLabels(n: AlertNotification): Record<string, string> {
+  if (n.condition === 'SELF') return { alertname: ALERT_NAMES.SELF, severity: n.severity, self_alert: n.alertKey.replace(/^SELF:/, '') };
+  const s = n.subject;
+  const out: Record<string, string> = { alertname: ALERT_NAMES[n.condition], severity: n.severity };
+  const put = (k: string, v: string | null | undefined) => { if (v !== null && v !== undefined && v !== '' && !(k in out)) out[k] = v; };
+  put('account_id', s.accountId);
+  put('account_name', s.accountName);
+  put('region', s.region);
+  put('custom_key_store_id', s.storeId);
+  put('custom_key_store_name', s.storeName);
+  put('custom_key_store_type', s.storeType);
+  put('cloudhsm_cluster_id', s.clusterId);
+  put('ou_path', s.ouPath);
+  put('code', s.errorCode);
+  for (const k of Object.keys(s.tags ?? {}).sort()) put(tagLabelName(k), s.tags![k]);
   return out;
 }
 

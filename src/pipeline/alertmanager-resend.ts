@@ -17,6 +17,7 @@
 import { hostname } from 'node:os';
 import type { AlertNotification, AlertSubject, Condition, Severity } from '../model.js';
 import { guidanceFor } from '../alert/remediation/guidance.js';
+import { alertLabels } from '../alert/labels.js';
 import { selfAlertNotification, type FiringSelfAlert } from '../alert/self-alerts.js';
 import type { ChannelConfig } from '../config/schema.js';
 import { channelIds } from '../notify/index.js';
@@ -30,6 +31,7 @@ export interface ResendFiring {
   /** Epoch ms. */
   since: number;
   firedAt: number;
+  labels?: Record<string, string>;
 }
 
 export interface ResendInput {
@@ -54,6 +56,7 @@ export function resendNotifications(input: ResendInput): AlertNotification[] {
       id: `${a.alertKey}:am-resend:${a.firedAt}:${tick}`,
       kind: 'reminder', severity: a.severity, condition: a.condition, alertKey: a.alertKey, subject: a.subject,
       guidance: guidanceFor(a.condition, a.subject), since: a.since, createdAt: input.now,
+      labels: a.labels ?? alertLabels(a.condition, a.severity, a.subject),
       ...(exclude.length ? { excludeChannels: [...exclude] } : {}),
     });
   }
@@ -102,7 +105,7 @@ export class AlertmanagerResender {
   async tick(channel: string, ids: readonly string[], intervalMs: number): Promise<number> {
     const p = this.opts.pipeline();
     if (!p) return 0;
-    const firing: ResendFiring[] = p.firing().map((a) => ({ alertKey: a.alertKey, condition: a.condition, severity: a.severity, subject: a.subject, since: Date.parse(a.since), firedAt: Date.parse(a.firedAt) }));
+    const firing: ResendFiring[] = p.firing().map((a) => ({ alertKey: a.alertKey, condition: a.condition, severity: a.severity, subject: a.subject, since: Date.parse(a.since), firedAt: Date.parse(a.firedAt), labels: a.labels }));
     const ns = resendNotifications({ channel, otherChannels: ids, firing, self: p.self.firing(), queued: p.outbox.queuedKeys(channel), now: this.opts.now(), intervalMs });
     if (ns.length === 0) return 0;
     try {

@@ -23,7 +23,7 @@ const channel = (over: Record<string, unknown>): AmChannel => channelSchema.pars
 const NOW = Date.UTC(2025, 0, 2, 3, 6, 0);
 
 describe('alertmanager payload (pure)', () => {
-  it('labels: the flat set, tags as tag_<key>, code only for FAILED, empty values left out', () => {
+  it('labels of a notification queued without them (an earlier version): the flat set from the subject, tags as tag_<key>, empty values left out', () => {
     const n = alert({}, { ouPath: '/Prod/Payments', tags: { owner: 'team-payments', CostCenter: 'cc-1' } });
     expect(alertLabels(n)).toEqual({
       alertname: 'KmsCustomKeyStoreFailed', severity: 'critical', account_id: '111122223333', account_name: 'prod-payments', region: 'eu-west-1',
@@ -97,9 +97,9 @@ describe('re-posting firing alerts (pure)', () => {
     expect(resendNotifications({ channel: 'am', otherChannels: [], firing, self: [], queued: new Set(['k1']), now: 1, intervalMs: 60_000 })).toEqual([]);
   });
   it('re-posts self-alerts too', () => {
-    const ns = resendNotifications({ channel: 'am', otherChannels: [], firing: [], self: [{ id: 'poll-overdue', severity: 'critical', summary: 's', detail: 'd', since: 5 }], queued: new Set(), now: 1, intervalMs: 60_000 });
+    const ns = resendNotifications({ channel: 'am', otherChannels: [], firing: [], self: [{ id: 'poll-overdue', severity: 'critical', summary: 's', detail: 'd', since: 5, labels: { alertname: 'KeystoreWatchDegraded', severity: 'critical', self_alert: 'poll-overdue' } }], queued: new Set(), now: 1, intervalMs: 60_000 });
     expect(ns[0]).toMatchObject({ kind: 'reminder', alertKey: 'SELF:poll-overdue', condition: 'SELF' });
-    expect(alertLabels(ns[0]!)).toMatchObject({ alertname: 'KeystoreWatchDegraded', id: 'poll-overdue' });
+    expect(alertLabels(ns[0]!)).toMatchObject({ alertname: 'KeystoreWatchDegraded', self_alert: 'poll-overdue' });
   });
 });
 
