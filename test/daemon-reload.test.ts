@@ -105,6 +105,7 @@ describe('hot reload of a running daemon', () => {
     const hupAt = Date.now();
     p.kill('SIGHUP');
     await until('the new account polled', 30_000, async () => (await stores()).some((s) => s.accountId === '222222222222'));
+    const appliedMs = Date.now() - hupAt;
     // Takes effect on the next poll(s): the first poll after the reload already walks account 222.
     expect(metric(await metrics(), 'keystore_watch_polls_total')! - pollsBefore).toBeLessThanOrEqual(4);
     expect(Date.now() - hupAt).toBeLessThan(30_000);
@@ -162,6 +163,7 @@ describe('hot reload of a running daemon', () => {
     const polls = scrapes.map((s) => s.polls!);
     for (let i = 1; i < polls.length; i++) expect(polls[i]!).toBeGreaterThanOrEqual(polls[i - 1]!);
     expect(p.exitCode).toBeNull();
+    console.log(`reload: SIGHUP -> new account in /api/v1/stores after ${appliedMs} ms (polls every 1 s); ${scrapes.length} /metrics scrapes across three reloads, ${scrapes.filter((x) => x.status === 200).length} answered 200, polls_total ${polls[0]} -> ${polls[polls.length - 1]} never decreasing`);
   }, 240_000);
 });
 
