@@ -43,11 +43,17 @@ import { ReplicaRole } from './ha/replica.js';
 import { peerHooks } from './ha/peer-hooks.js';
 import { AlertPipeline } from './pipeline/alert-pipeline.js';
 import { PollPipeline } from './pipeline/poll-pipeline.js';
+import { onCallRoutes } from './server/oncall-routes.js';
+import { OnCall, type OnCallActions } from './alert/oncall.js';
+import { compileWindows } from './alert/maintenance.js';
+import { mergeAuditEvents } from './server/oncall-routes.js';
 import type { Notifier } from './notify/notifier.js';
 import type { AlertPipelineOptions } from './pipeline/alert-pipeline.js';
 import { Reloader, type ReloadOutcome, type ReloadPlan } from './config/reload.js';
 import { reloadRoutes } from './server/reload-routes.js';
 import { AlertmanagerResender } from './pipeline/alertmanager-resend.js';
+
+type LoadedOnCall = import('./state/backend.js').LoadedState['onCall'];
 
 export interface DaemonOptions {
   config: Config;
@@ -108,8 +114,6 @@ export class Daemon {
   private reconfiguring: Promise<void> = Promise.resolve();
   /** Re-posts firing alerts to the Alertmanager channels every resendInterval (through the outbox). */
   private readonly resender = new AlertmanagerResender({ pipeline: () => this.pipeline, channels: () => this.opts.config.alerting.channels, now: () => this.now() });
-  /** Reload audit events shown in /api/v1/events (in memory, the newest 100). */
-  private readonly reloadEvents: { at: number; type: 'config_reload'; by: string; ok: boolean; applied: string[]; restartRequired: string[]; problems: string[] }[] = [];
   private pipeline!: AlertPipeline;
   private server: RunningHttpServer | null = null;
   private readonly polls = nonOverlapping(() => this.runPoll(), () => {
@@ -232,7 +236,10 @@ export class Daemon {
         await this.pipeline.stop(0);
         const backend = this.resilient;
         const loaded = await backend.load({ parseSnapshot: parseSnapshotDoc });
-        this.pipeline = await AlertPipeline.open({ config: next, backend: { backend, fence: this.fence, loaded }, logger: this.opts.logger, metrics: this.metrics, notifiers: this.opts.notifiers, now: this.now, outbox: this.opts.outbox });
+        // Silences, acknowledgements and the audit trail reopen on the same records, with the new maintenance windows.
+        this.opts.config = next;
+        this.onCall = this.openOnCall(backend, this.fence, loaded.onCall);
+        this.pipeline = await AlertPipeline.open({ config: next, backend: { backend, fence: this.fence, loaded }, logger: this.opts.logger, metrics: this.metrics, notifiers: this.opts.notifiers, now: this.now, outbox: this.opts.outbox, mute: this.onCall });
         this.pipeline.startDelivery();
       }
       this.opts.config = next;
@@ -252,8 +259,10 @@ export class Daemon {
     const { logger } = this.opts;
     this.metrics.configReloadSuccessful.set(o.ok ? 1 : 0);
     if (o.ok) this.metrics.configReloadSuccessTime.set(o.at / 1000);
-    this.reloadEvents.unshift({ at: o.at, type: 'config_reload', by: o.by, ok: o.ok, applied: o.applied, restartRequired: o.restartRequired, problems: o.problems });
-    this.reloadEvents.length = Math.min(this.reloadEvents.length, 100);
+    // The audit trail (src/alert/oncall.ts, /api/v1/events type "audit"): who reloaded, when, what it did.
+    const detail = { file: o.source, applied: o.applied.join(', '), restartRequired: o.restartRequired.join(', '), problems: o.problems.join('\n') };
+    this.onCall?.audit({ action: o.ok ? 'config_reloaded' : 'config_reload_failed', by: o.by, detail })
+      .catch((err: unknown) => logger.warn({ err, by: o.by }, 'could not record the reload in the audit trail (a follower, or the state backend refuses writes)'));
     if (!o.ok) {
       for (const p of o.problems) logger.error({ by: o.by, file: o.source, problem: p }, 'configuration reload failed; keeping the running configuration');
       return;
@@ -273,6 +282,26 @@ export class Daemon {
 
   get latest(): Snapshot | null {
     return this.poll.snapshot;
+  }
+
+  /** Silences, acknowledgements and audit events (src/alert/oncall.ts); null on a follower (writes go to the leader). */
+  onCallActions(): OnCallActions | null {
+    return this.onCall;
+  }
+
+  private onCall: OnCall | null = null;
+
+  /** The on-call records as loaded (a leader's term or a single replica writes them with `fence`; a follower cannot write). */
+  private openOnCall(backend: StateBackend, fence: () => Fence, records: LoadedOnCall): OnCall {
+    const { config } = this.opts;
+    return new OnCall({
+      persist: (c) => (backend.applyOnCall ? backend.applyOnCall(fence(), c) : Promise.reject(new Error('this state backend keeps no on-call records'))),
+      now: this.now,
+      lookupAlert: (k) => this.pipeline?.alertRef(k) ?? null,
+      expectDisconnected: config.alerting.expectDisconnected,
+      windows: compileWindows(config.alerting.maintenanceWindows),
+      onChange: () => this.pipeline?.refreshGauges(),
+    }, records ?? []);
   }
 
   get alerts(): AlertPipeline {
@@ -388,7 +417,8 @@ export class Daemon {
     const restored = loaded.snapshot as Snapshot | null;
     await this.poll.restore(restored);
     if (restored) logger.info({ pollId: restored.pollId, stores: restored.stores.length }, 'restored the last snapshot');
-    this.pipeline = await AlertPipeline.open({ config, backend: { backend, fence, loaded }, logger, metrics: this.metrics, notifiers: this.opts.notifiers, now: this.now, outbox: this.opts.outbox });
+    this.onCall = this.openOnCall(backend, fence, loaded.onCall);
+    this.pipeline = await AlertPipeline.open({ config, backend: { backend, fence, loaded }, logger, metrics: this.metrics, notifiers: this.opts.notifiers, now: this.now, outbox: this.opts.outbox, mute: this.onCall });
     // A write that failed while the pipeline was opening had no pipeline to raise the self-alert on.
     const health = this.resilient!.health();
     if (health.failing) this.pipeline.self.raise(this.stateAlert(health.failing.reason));
@@ -411,7 +441,7 @@ export class Daemon {
           stores: (f) => this.storesView(f),
           targets: () => ({ pollId: this.poll.snapshot?.pollId ?? null, targets: this.poll.snapshot?.targets ?? [] }),
           alerts: () => ({ alerts: this.pipeline.firing(), self: this.pipeline.firingSelf() }),
-          events: (limit) => ({ events: this.withReloadEvents(this.pipeline.recentEvents(limit), limit) }),
+          events: (limit) => ({ events: mergeAuditEvents(this.pipeline.recentEvents(limit), this.onCall?.events(limit) ?? [], limit) }),
           outbox: (limit) => this.pipeline.outbox.view(limit),
           ...(this.ha ? { replica: () => this.ha!.peers.status() } : {}),
         },
@@ -425,16 +455,7 @@ export class Daemon {
    * under src/server/; list them here. Writes ('write' access) need http.authToken.
    */
   private httpRoutes(): HttpRoute[] {
-    return [
-      ...(this.reloader ? reloadRoutes((by) => this.reloader!.reload(by)) : []),
-    ];
-  }
-
-  /** /api/v1/events: the change history with the reload audit events, newest first. */
-  private withReloadEvents<E extends { at: string }>(events: E[], limit: number): (E | { at: string; type: 'config_reload' })[] {
-    if (this.reloadEvents.length === 0) return events;
-    const reloads = this.reloadEvents.map((e) => ({ ...e, at: new Date(e.at).toISOString() }));
-    return [...events, ...reloads].sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0)).slice(0, limit);
+    return [...onCallRoutes({ actions: () => this.onCallActions(), unavailable: () => 'this replica follows; silences and acknowledgements are written by the leader (see /api/v1/replica)' })];
   }
 
   // ---- Replicas on PostgreSQL (state.backend: postgres) ------------------------------------------
@@ -551,10 +572,11 @@ export class Daemon {
     const loaded = await base.load({ parseSnapshot: parseSnapshotDoc });
     const snapshot = loaded.snapshot as Snapshot | null;
     // The follower's pipeline only serves /api/v1/*: it never writes (readOnlyView) and never delivers.
+    const onCall = this.openOnCall(readOnlyView(base), () => ({ epoch: 0 }), loaded.onCall);
     const pipeline = await AlertPipeline.open({
       config: this.opts.config, backend: { backend: readOnlyView(base), fence: () => ({ epoch: 0 }), loaded },
       logger: this.opts.logger.child({ role: 'follower' }, { level: 'error' }), metrics: this.metrics,
-      notifiers: this.opts.notifiers, now: this.now, outbox: this.opts.outbox,
+      notifiers: this.opts.notifiers, now: this.now, outbox: this.opts.outbox, mute: onCall,
     });
     this.poll.snapshotMetrics.release();
     const encoded = snapshot ? await encodeSnapshotMetrics(snapshot) : EMPTY_METRICS;
@@ -563,6 +585,7 @@ export class Daemon {
     this.poll.snapshot = snapshot;
     this.poll.snapshotMetrics = encoded;
     this.pipeline = pipeline;
+    this.onCall = onCall;
     this.viewKey = key;
     if (snapshot) this.metrics.lastPoll.set(snapshot.finishedAt / 1000);
   }

@@ -10,6 +10,7 @@
 //   PagerDuty keep their own reminder cadence (alerting.repeatInterval).
 // - The id is per alert, incident (firedAt) and interval number, so one interval's re-post is queued
 //   once even if asked twice (the outbox drops ids it holds or delivered).
+// - A muted alert (keystore-watch silence or maintenance window) is not re-posted; an acknowledged one is.
 // - An alert the channel still has queued (Alertmanager down, a firing not yet delivered) gets no new
 //   re-post: the queued entry asserts the same thing when it goes through, so an outage of any length
 //   queues at most one re-post per alert.
@@ -105,7 +106,11 @@ export class AlertmanagerResender {
   async tick(channel: string, ids: readonly string[], intervalMs: number): Promise<number> {
     const p = this.opts.pipeline();
     if (!p) return 0;
-    const firing: ResendFiring[] = p.firing().map((a) => ({ alertKey: a.alertKey, condition: a.condition, severity: a.severity, subject: a.subject, since: Date.parse(a.since), firedAt: Date.parse(a.firedAt), labels: a.labels }));
+    // A silence or maintenance window of keystore-watch mutes the re-post too (a muted alert sends
+    // nothing); an acknowledgement does not: it stops reminders to people, while Alertmanager needs the
+    // re-post to keep the alert (it would resolve it a few intervals later).
+    const muted = p.mutedNow();
+    const firing: ResendFiring[] = p.firing().filter((a) => !muted.has(a.alertKey)).map((a) => ({ alertKey: a.alertKey, condition: a.condition, severity: a.severity, subject: a.subject, since: Date.parse(a.since), firedAt: Date.parse(a.firedAt), labels: a.labels }));
     const ns = resendNotifications({ channel, otherChannels: ids, firing, self: p.self.firing(), queued: p.outbox.queuedKeys(channel), now: this.opts.now(), intervalMs });
     if (ns.length === 0) return 0;
     try {

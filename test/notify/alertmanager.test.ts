@@ -190,7 +190,7 @@ describe.skipIf(!mustRun('prometheus-alertmanager', 'amtool'))('alertmanager cha
 
       // The firing alerts the daemon holds, re-posted by the real resender through the same outbox.
       const firing = [a, b].map((n) => ({ alertKey: n.alertKey, condition: n.condition, severity: n.severity, subject: n.subject, since: new Date(n.since).toISOString(), firedAt: new Date(n.since).toISOString() }));
-      const pipeline = { firing: () => firing, self: { firing: () => [] }, outbox } as unknown as AlertPipeline;
+      const pipeline = { firing: () => firing, self: { firing: () => [] }, mutedNow: () => new Map(), outbox } as unknown as AlertPipeline;
       const resender = new AlertmanagerResender({ pipeline: () => pipeline, channels: () => [channel({ url: am.url, resendInterval: '1s' })], now: Date.now });
 
       await am.stop();
