@@ -455,7 +455,10 @@ export class Daemon {
    * under src/server/; list them here. Writes ('write' access) need http.authToken.
    */
   private httpRoutes(): HttpRoute[] {
-    return [...onCallRoutes({ actions: () => this.onCallActions(), unavailable: () => 'this replica follows; silences and acknowledgements are written by the leader (see /api/v1/replica)' })];
+    return [
+      ...onCallRoutes({ actions: () => this.onCallActions(), unavailable: () => 'this replica follows; silences and acknowledgements are written by the leader (see /api/v1/replica)' }),
+      ...(this.reloader ? reloadRoutes((by) => this.reloader!.reload(by)) : []),
+    ];
   }
 
   // ---- Replicas on PostgreSQL (state.backend: postgres) ------------------------------------------
