@@ -100,7 +100,7 @@ const callerExpected = (p: Record<string, string>): PolicyStatement[] => stateme
   || (s.feature === 'organizations.roleArn' && p.OrganizationsAccess === 'assume-role'));
 
 const MEMBER_COMBOS = combinations({ EnableCloudWatch: ['true', 'false'], EnableCloudTrail: ['true', 'false'], EnableProbe: ['true', 'false'], ExternalId: ['', 'keystore-watch'] })
-  .map((c) => ({ ...c, TrustedPrincipalArn: CALLER_ARN }));
+  .map((c): Record<string, string> => ({ ...c, TrustedPrincipalArn: CALLER_ARN }));
 const MONITORING_COMBOS = combinations({ OrganizationsAccess: ['direct', 'assume-role', 'none'], EksOidcProviderUrl: ['', OIDC], TrustedPrincipalArn: ['', CALLER_ARN.replace('keystore-watch-caller', 'ops-runner')] })
   .filter((c) => c.EksOidcProviderUrl !== '' || c.TrustedPrincipalArn !== '');
 
