@@ -218,9 +218,23 @@ describe.skipIf(!canRun)('Helm chart', () => {
     expect(templateFails(['--set', 'prometheusRule.rules.NoSuchAlert.enabled=false'])).toMatch(/prometheusRule\.rules\.NoSuchAlert: no such alert/);
     expect(templateFails(['--set', 'prometheusRule.groups.nosuch=false'])).toMatch(/prometheusRule\.groups\.nosuch: no such rule group/);
     expect(templateFails(['--set', 'prometheusRule.thresholds.trustAnchorExpiryDays=null'])).toMatch(/threshold is missing.*__KW_trustAnchorExpiryDays__/);
+    expect(templateFails(['--set', 'prometheusRule.thresholds.throttledRequests=ten'])).toMatch(/prometheusRule\.thresholds\.throttledRequests must be a number/);
+    expect(templateFails(['--set', 'prometheusRule.thresholds.throttledRequests=1) or vector(1'])).toMatch(/must be a number/);
     expect(templateFails(['--set', 'ha.enabled=true', '--set', 'ha.postgres.existingSecret='])).toMatch(/ha\.postgres\.existingSecret/);
     expect(templateFails(['--set', 'strategy.type=RollingUpdate'])).toMatch(/strategy\.type must be Recreate/);
     expect(templateFails(['--set', 'config.existingConfigMap=a', '--set', 'config.existingSecret=b'])).toMatch(/set one of them/);
+  });
+
+  it('helm package builds the chart archive with the rules and the dashboard, without the CI values', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kw-helm-pkg-'));
+    const r = helm(['package', CHART, '--destination', dir]);
+    expect(r.status, r.stderr).toBe(0);
+    const tgz = join(dir, 'keystore-watch-0.1.0.tgz');
+    const list = run('tar', ['-tzf', tgz]).stdout.split('\n');
+    expect(list).toEqual(expect.arrayContaining(['keystore-watch/files/alerts.yml', 'keystore-watch/files/dashboards/keystore-watch.json', 'keystore-watch/templates/deployment.yaml']));
+    expect(list.some((f) => f.includes('/ci/'))).toBe(false);
+    const r2 = helm(['template', 'kw', tgz]);
+    expect(r2.status, r2.stderr).toBe(0);
   });
 
   it.skipIf(!mustRun('promtool'))('promtool check rules accepts the rendered rules (default, HA, and tuned thresholds)', () => {
