@@ -5,16 +5,24 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { IAM_POLICY_PATH, renderIamPolicy } from '../../deploy/iam/gen-iam-policy.js';
 import { allActions, NO_PERMISSION_NEEDED, STATEMENTS } from '../../deploy/iam/policy.js';
-import { scanSource, scanText } from './sdk-calls.js';
+import { hiddenCallPaths, scanSource, scanText } from './sdk-calls.js';
 
 describe('IAM permission list (deploy/iam/policy.ts)', () => {
-  const { calls, problems } = scanSource();
+  const { calls, problems, imports } = scanSource();
   const used = new Set(calls.map((c) => c.action).filter((a) => !NO_PERMISSION_NEEDED.includes(a)));
 
   it('the scan attributes every AWS call in src/ to a service, and finds the ones the daemon cannot work without', () => {
     expect(problems).toEqual([]);
     // If these are missing it is the scan that is broken, not the code.
     expect([...used]).toEqual(expect.arrayContaining(['kms:DescribeCustomKeyStores', 'cloudhsm:DescribeClusters', 'sts:AssumeRole', 'account:ListRegions', 'kms:GenerateRandom', 'cloudwatch:GetMetricData', 'cloudwatch:ListMetrics', 'cloudtrail:LookupEvents', 'organizations:ListAccounts']));
+  });
+
+  it('no AWS call can hide from the scan: no aggregated client, no waiter imported under src/', async () => {
+    expect(await hiddenCallPaths(imports)).toEqual([]);
+    // ... and the check sees them when they are there (it can fail).
+    const bad = scanText(`import { KMS, waitUntilStackCreateComplete } from '@aws-sdk/client-kms';\nimport { CloudFormation } from '@aws-sdk/client-cloudformation';`, 'x.ts').imports;
+    const found = await hiddenCallPaths(bad.filter((i) => i.pkg === '@aws-sdk/client-kms'));
+    expect(found.join('\n')).toMatch(/KMS is the aggregated client/);
   });
 
   it('each command and paginator the scan found exists in its SDK package', async () => {

@@ -19,6 +19,7 @@ export const IAM_PREFIX: Record<string, string> = {
 };
 
 export interface SdkCall { file: string; symbol: string; pkg: string; action: string }
+export interface SdkImport { file: string; symbol: string; pkg: string }
 
 function sourceFiles(dir: string, src: string): string[] {
   return readdirSync(dir).flatMap((f) => {
@@ -29,7 +30,7 @@ function sourceFiles(dir: string, src: string): string[] {
 }
 
 /** Scans source text (one file) for SDK calls; `problems` lists uses it cannot attribute to a service. */
-export function scanText(text: string, file: string): { calls: SdkCall[]; problems: string[] } {
+export function scanText(text: string, file: string): { calls: SdkCall[]; problems: string[]; imports: SdkImport[] } {
   const calls: SdkCall[] = [];
   const problems: string[] = [];
   const imported = new Map<string, string>();
@@ -64,16 +65,35 @@ export function scanText(text: string, file: string): { calls: SdkCall[]; proble
   }
   // fromTemporaryCredentials calls sts:AssumeRole with the caller's credentials.
   if (/\bfromTemporaryCredentials\s*\(/.test(text)) calls.push({ file, symbol: 'fromTemporaryCredentials', pkg: '@aws-sdk/credential-providers', action: 'sts:AssumeRole' });
-  return { calls, problems };
+  const imports = [...imported.values()].map((v) => { const [pkg, symbol] = v.split('#') as [string, string]; return { file, symbol, pkg }; });
+  return { calls, problems, imports };
 }
 
-export function scanSource(src = join(ROOT, 'src')): { calls: SdkCall[]; problems: string[] } {
+export function scanSource(src = join(ROOT, 'src')): { calls: SdkCall[]; problems: string[]; imports: SdkImport[] } {
   const calls: SdkCall[] = [];
   const problems: string[] = [];
+  const imports: SdkImport[] = [];
   for (const f of sourceFiles(src, src)) {
     const r = scanText(readFileSync(f, 'utf8'), relative(ROOT, f));
     calls.push(...r.calls);
     problems.push(...r.problems);
+    imports.push(...r.imports);
   }
-  return { calls, problems };
+  return { calls, problems, imports };
+}
+
+/**
+ * Imports through which the daemon could call AWS without a `new XxxCommand(` or `paginateXxx(` the scan
+ * sees: the aggregated client (`new KMS().describeCustomKeyStores()`) and waiters (`waitUntilXxx`).
+ */
+export async function hiddenCallPaths(imports: SdkImport[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const i of imports.filter((x) => x.pkg.startsWith('@aws-sdk/client-'))) {
+    const mod = (await import(i.pkg)) as Record<string, unknown>;
+    const value = mod[i.symbol] as { prototype?: unknown } | undefined;
+    const base = mod[`${i.symbol}Client`] as (new (...a: never[]) => unknown) | undefined;
+    if (typeof value === 'function' && typeof base === 'function' && value.prototype instanceof base) out.push(`${i.file}: ${i.symbol} is the aggregated client of ${i.pkg}; send Commands through ${i.symbol}Client so the IAM scan sees every operation`);
+    if (/^waitUntil|^waitFor/.test(i.symbol)) out.push(`${i.file}: ${i.symbol} (a waiter) calls an operation the IAM scan does not see`);
+  }
+  return out;
 }
