@@ -145,6 +145,34 @@ describe.skipIf(!canRun)('Helm chart', () => {
     expect(one(defaults, 'Deployment').spec.strategy).toEqual({ type: 'Recreate' });
   });
 
+  it('HA mirrors config/kubernetes/ha/: the same strategy, PDB, anti-affinity, zone spread, probes, security, resources, database Secret and peers Service', () => {
+    const dir = join(ROOT, 'config', 'kubernetes', 'ha');
+    const k = parseYaml(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')) as { resources: string[] };
+    const kustomize = k.resources.flatMap((f) => parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => d.toJS())) as any[];
+    const kOne = (kind: string, name?: string) => kustomize.find((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
+    const kDep = kOne('Deployment');
+    const hDep = one(ha, 'Deployment');
+    const [kc, hc] = [kDep.spec.template.spec.containers[0], hDep.spec.template.spec.containers[0]];
+    expect(hDep.spec.replicas).toBe(kDep.spec.replicas);
+    expect(hDep.spec.strategy).toEqual(kDep.spec.strategy);
+    for (const p of ['livenessProbe', 'readinessProbe', 'startupProbe', 'securityContext', 'resources', 'ports', 'args']) expect(hc[p], p).toEqual(kc[p]);
+    expect(hDep.spec.template.spec.securityContext).toEqual(kDep.spec.template.spec.securityContext);
+    expect(hDep.spec.template.spec.terminationGracePeriodSeconds).toBe(kDep.spec.template.spec.terminationGracePeriodSeconds);
+    const strip = (x: any) => JSON.parse(JSON.stringify(x).replace(/"matchLabels":\{[^}]*\}/g, '"matchLabels":{}'));
+    expect(strip(hDep.spec.template.spec.affinity)).toEqual(strip(kDep.spec.template.spec.affinity));
+    expect(strip(hDep.spec.template.spec.topologySpreadConstraints)).toEqual(strip(kDep.spec.template.spec.topologySpreadConstraints));
+    const dbEnv = (c: any) => c.env.find((e: any) => e.name === 'DATABASE_URL');
+    expect(dbEnv(hc)).toEqual(dbEnv(kc));
+    expect(hDep.spec.template.spec.volumes.map((v: any) => v.name)).toEqual(kDep.spec.template.spec.volumes.map((v: any) => v.name));
+    expect(one(ha, 'PodDisruptionBudget').spec.minAvailable).toBe(kOne('PodDisruptionBudget').spec.minAvailable);
+    const [kPeers, hPeers] = [kOne('Service', 'keystore-watch-peers'), one(ha, 'Service', '-peers')];
+    expect({ ...hPeers.spec, selector: {} }).toEqual({ ...kPeers.spec, selector: {} });
+    // The rendered config's state block matches the kustomize ConfigMap's (names aside).
+    const state = (cm: any) => (parseYaml(cm.data['config.yaml']) as any).state;
+    const hState = state(ha.find((o) => o.kind === 'ConfigMap' && !o.metadata.name.endsWith('-dashboard')));
+    expect({ ...hState, peers: hState.peers.map((p: string) => p.replace(hPeers.metadata.name, 'PEERS')) }).toEqual({ ...state(kOne('ConfigMap')), peers: state(kOne('ConfigMap')).peers.map((p: string) => p.replace(kPeers.metadata.name, 'PEERS')) });
+  });
+
   it('a config change rolls the pods (checksum annotation), and only a config change', () => {
     const sum = (objs: K8sObject[]) => one(objs, 'Deployment').spec.template.metadata.annotations['checksum/config'];
     expect(sum(defaults)).toMatch(/^[0-9a-f]{64}$/);
