@@ -15,7 +15,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { resolveResource, statementsOf, type PolicyRole, type PolicyStatement } from '../../deploy/iam/policy.js';
+import { DEFAULT_ROLE_NAMES, resolveResource, statementsOf, type PolicyRole, type PolicyStatement } from '../../deploy/iam/policy.js';
+import { parseConfigText } from '../../src/config/load.js';
 import { combinations, context, openTemplate, referencedNames, resolve } from './cfn-eval.js';
 import { ROOT } from './sdk-calls.js';
 
@@ -191,6 +192,21 @@ describe('CloudFormation: the permissions are exactly deploy/iam/policy.ts', () 
   });
 });
 
+describe('CloudFormation: defaults agree with config/iam-policy.json and each other', () => {
+  it('role names', () => {
+    const member = openTemplate(MEMBER).Parameters;
+    const caller = openTemplate(MONITORING).Parameters;
+    expect(member.RoleName.Default).toBe(DEFAULT_ROLE_NAMES.member);
+    expect(caller.MemberRoleName.Default).toBe(DEFAULT_ROLE_NAMES.member);
+    expect(caller.RoleName.Default).toBe(DEFAULT_ROLE_NAMES.caller);
+    expect(caller.OrganizationsRoleName.Default).toBe(DEFAULT_ROLE_NAMES.organizations);
+    // The feature switches default as the daemon's config does (probe off, CloudWatch and CloudTrail on).
+    const config = parseConfigText('accounts: [{ id: "111111111111" }]\nregions: [us-east-1]\n', 'defaults', {});
+    expect([member.EnableProbe.Default, member.EnableCloudWatch.Default, member.EnableCloudTrail.Default]).toEqual([config.probe.enabled, config.cloudwatch.enabled, config.cloudtrail.enabled].map(String));
+    expect(config.organizations.roleName).toBe(DEFAULT_ROLE_NAMES.member);
+  });
+});
+
 describe('CloudFormation: trust', () => {
   it('member role: only the caller role, with sts:ExternalId when given', () => {
     for (const params of MEMBER_COMBOS) {
@@ -241,6 +257,13 @@ describe('CloudFormation: trust', () => {
       for (const [name, p] of Object.entries<any>(t.Parameters)) {
         if (p.AllowedPattern && p.Default !== undefined) expect(new RegExp(`^(?:${p.AllowedPattern})$`).test(String(p.Default)), `${file} ${name} default`).toBe(true);
       }
+      const conditionsUsed = [...JSON.stringify(t.Resources).matchAll(/"Fn::If":\["(\w+)"/g)].map((m) => m[1]!);
+      for (const c of Object.keys(t.Conditions ?? {})) {
+        const viaOthers = JSON.stringify(t.Conditions).includes(`{"Condition":"${c}"}`);
+        expect(conditionsUsed.includes(c) || viaOthers, `${file}: condition ${c} is never used`).toBe(true);
+      }
+      expect(Object.keys(t).sort(), file).toEqual(expect.arrayContaining(['AWSTemplateFormatVersion', 'Description', 'Parameters', 'Resources', 'Outputs']));
+      for (const k of Object.keys(t)) expect(['AWSTemplateFormatVersion', 'Description', 'Parameters', 'Conditions', 'Resources', 'Outputs', 'Metadata'], `${file}: section ${k}`).toContain(k);
       const used = referencedNames(t.Resources);
       for (const c of Object.values(t.Conditions ?? {})) referencedNames(c, used);
       for (const name of Object.keys(t.Parameters)) expect(used.has(name), `${file}: parameter ${name} is never used`).toBe(true);
