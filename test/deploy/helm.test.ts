@@ -76,6 +76,19 @@ describe.skipIf(!canRun)('Helm chart', () => {
     for (const o of template(['--set', 'config.existingSecret=kw-config', '--set', 'persistence.existingClaim=kw-state', '--set', 'ha.enabled=false'], 'prod')) await validateObject(o);
   });
 
+  it('every name is a DNS label of at most 63 characters, also for a long release name', () => {
+    const release = `kw${'x'.repeat(51)}`; // helm's longest release name (53); the full name adds -keystore-watch
+    const objs = template(['-f', HA_VALUES, '--set', 'ha.enabled=true'], release).concat(template([], release));
+    for (const o of objs) expect(o.metadata.name, `${o.kind} ${o.metadata.name}`).toMatch(/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/);
+    const ha = template(['-f', HA_VALUES], release);
+    const peers = one(ha, 'Service', '-peers').metadata.name;
+    const cm = ha.find((o) => o.kind === 'ConfigMap' && !o.metadata.name.endsWith('-dashboard')) as any;
+    expect((parseYaml(cm.data['config.yaml']) as any).state.peers).toEqual([`dns+http://${peers}:9464`]);
+    const single = template([], release);
+    const dep = one(single, 'Deployment');
+    expect(dep.spec.template.spec.volumes.find((v: any) => v.name === 'state').persistentVolumeClaim.claimName).toBe(one(single, 'PersistentVolumeClaim').metadata.name);
+  });
+
   it('the schema check fails on a broken object (it can fail)', async () => {
     const dep = structuredClone(one(defaults, 'Deployment'));
     dep.spec.replicas = 'two';

@@ -47,7 +47,7 @@ app.kubernetes.io/part-of: keystore-watch
 {{- $_ := set $cfg "listen" (printf "0.0.0.0:%s" (include "keystore-watch.port" .)) -}}
 {{- if .Values.ha.enabled -}}
 {{- $_ := unset $cfg "stateDir" -}}
-{{- $state := dict "backend" "postgres" "url" "${DATABASE_URL}" "schema" .Values.ha.postgres.schema "leaseDuration" .Values.ha.leaseDuration "renewInterval" .Values.ha.renewInterval "peers" (list (printf "dns+http://%s-peers:%s" (include "keystore-watch.fullname" .) (include "keystore-watch.port" .))) -}}
+{{- $state := dict "backend" "postgres" "url" "${DATABASE_URL}" "schema" .Values.ha.postgres.schema "leaseDuration" .Values.ha.leaseDuration "renewInterval" .Values.ha.renewInterval "peers" (list (printf "dns+http://%s:%s" (include "keystore-watch.suffixed" (list . "peers")) (include "keystore-watch.port" .))) -}}
 {{- $_ := set $cfg "state" (merge $state (get $cfg "state" | default dict)) -}}
 {{- $_ := set (get $cfg "state") "backend" "postgres" -}}
 {{- else -}}
@@ -58,4 +58,10 @@ app.kubernetes.io/part-of: keystore-watch
 
 {{- define "keystore-watch.usesOwnConfig" -}}
 {{- if and (not .Values.config.existingConfigMap) (not .Values.config.existingSecret) -}}true{{- end -}}
+{{- end -}}
+
+{{/* The full name with a suffix, cut so the whole stays a 63-character DNS label. */}}
+{{- define "keystore-watch.suffixed" -}}
+{{- $root := index . 0 -}}{{- $suffix := index . 1 -}}
+{{- printf "%s-%s" (include "keystore-watch.fullname" $root | trunc (int (sub 62 (len $suffix))) | trimSuffix "-") $suffix -}}
 {{- end -}}
