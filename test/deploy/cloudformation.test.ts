@@ -105,7 +105,8 @@ const MEMBER_COMBOS = combinations({ EnableCloudWatch: ['true', 'false'], Enable
 const MONITORING_COMBOS = combinations({ OrganizationsAccess: ['direct', 'assume-role', 'none'], EksOidcProviderUrl: ['', OIDC], TrustedPrincipalArn: ['', CALLER_ARN.replace('keystore-watch-caller', 'ops-runner')] })
   .filter((c) => c.EksOidcProviderUrl !== '' || c.TrustedPrincipalArn !== '');
 
-describe('CloudFormation: cfn-lint', () => {
+// Each cfn-lint run is a Node child process: generous timeouts for a loaded 2-core CI machine.
+describe('CloudFormation: cfn-lint', { timeout: 180_000 }, () => {
   it('member-role.yaml lints clean', () => {
     const r = cfnLint(MEMBER, { TrustedPrincipalArn: CALLER_ARN });
     expect(r.errors.crit, JSON.stringify(r.errors.crit)).toEqual([]);

@@ -37,7 +37,8 @@ const one = (objs: K8sObject[], kind: string, nameSuffix = ''): any => {
 };
 const alertsYml = (): { groups: { name: string; rules: { alert: string }[] }[] } => parseYaml(readFileSync(join(ROOT, 'config', 'prometheus', 'alerts.yml'), 'utf8'));
 
-describe.skipIf(!canRun)('Helm chart', () => {
+// Each helm run is a process (about 0.5 s quiet, several seconds under load): generous timeouts.
+describe.skipIf(!canRun)('Helm chart', { timeout: 300_000 }, () => {
   let defaults: K8sObject[];
   let ha: K8sObject[];
   beforeAll(() => {

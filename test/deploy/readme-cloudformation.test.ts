@@ -36,7 +36,8 @@ function runAws(command: string, port: number): { status: number | null; output:
 
 const CONNECT_ERROR = /Could not connect to the endpoint URL/;
 
-describe.skipIf(!mustRun('aws'))('README: the CloudFormation commands', () => {
+// The AWS CLI starts Python for each command (seconds under load): generous timeouts.
+describe.skipIf(!mustRun('aws'))('README: the CloudFormation commands', { timeout: 180_000 }, () => {
   it('the three commands pass the AWS CLI\'s parameter validation and reach the network', async () => {
     const commands = readmeCommands();
     expect(commands.map((c) => c.split(' ').slice(0, 3).join(' '))).toEqual(['aws cloudformation create-stack', 'aws cloudformation create-stack-set', 'aws cloudformation create-stack-instances']);
