@@ -1,24 +1,36 @@
 // keystore-watch check-config: validates the configuration, resolves accounts (Organizations included)
 // and prints the targets it would poll.
 import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { readLatestSnapshot } from './state-reader.js';
 import { cronInterval, cronWarnings, describeCron, describeInterval, parseCron } from '../config/cron.js';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { cloudWatchMonthlyCost, usd } from '../collect/cloudwatch-cost.js';
 import { fdWarning } from '../server/fd-budget.js';
 import { regionsToPoll } from '../discover/regions.js';
 import { describeUrl } from '../util/db-url.js';
-import { parseOptions, printable, reportFailure } from './common.js';
+import { parseOptions, printable, reportFailure, UsageError } from './common.js';
+import { parseSampleLabels, routingReport, sampleRouteReport } from './route-report.js';
 
-const USAGE = `usage: keystore-watch check-config [--config FILE] [--offline]
+const USAGE = `usage: keystore-watch check-config [--config FILE] [--offline] [--route LABELS]
 
 Validates the configuration (exit 2 naming the key on errors), resolves the accounts (including
-AWS Organizations discovery unless --offline) and prints the account x region targets.`;
+AWS Organizations discovery unless --offline) and prints the account x region targets, and the
+channels a critical alert about each account reaches (alerting.routes).
+
+  --route LABELS   the channels a sample alert with these labels reaches, e.g.
+                   --route account_name=payments-prod,severity=critical (the labels of the account
+                   it names are added; severity defaults to critical)`;
 
 export async function main(argv: string[]): Promise<number> {
   try {
-    const opts = parseOptions(argv, { config: { type: 'string', short: 'c' }, offline: { type: 'boolean' } }, USAGE);
+    const opts = parseOptions(argv, { config: { type: 'string', short: 'c' }, offline: { type: 'boolean' }, route: { type: 'string' } }, USAGE);
     if (!opts) return 0;
+    let sample: Record<string, string> | null = null;
+    try {
+      if (opts.route !== undefined) sample = parseSampleLabels(opts.route);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
     const config = loadConfig(opts.config);
     // Loaded after the config is known good: a config error is reported without loading the AWS SDK.
     const [{ AwsClients }, { Poller }, { buildTargets }] = await Promise.all([import('../collect/aws-clients.js'), import('../collect/poller.js'), import('../discover/targets.js')]);
@@ -66,10 +78,12 @@ export async function main(argv: string[]): Promise<number> {
       if (cron.ok && config.cloudwatch.enabled) {
         const interval = cronInterval(cron.cron).minMs;
         // CloudWatch is read at most once per cloudwatch.period, whatever the schedule.
-        if (interval) process.stdout.write(`${await cloudWatchCostLines(config.stateDir, Math.max(interval, config.cloudwatch.period))}\n`);
+        if (interval) process.stdout.write(`${await cloudWatchCostLines(config, Math.max(interval, config.cloudwatch.period))}\n`);
       }
       const fd = fdWarning(config);
       if (fd) process.stderr.write(`warning: ${fd}\n`);
+      process.stdout.write(`${routingReport(config, accounts).join('\n')}\n`);
+      if (sample) process.stdout.write(`${sampleRouteReport(config, accounts, sample).join('\n')}\n`);
       return orgFailed ? 3 : 0;
     } finally {
       clients.close();
@@ -83,20 +97,22 @@ export async function main(argv: string[]): Promise<number> {
  * The monthly CloudWatch estimate: per store, and for the fleet of the last snapshot in stateDir when there
  * is one (check-config does not poll AWS for store counts).
  */
-async function cloudWatchCostLines(stateDir: string, intervalMs: number): Promise<string> {
+async function cloudWatchCostLines(config: Config, intervalMs: number): Promise<string> {
   const one = (xks: number, hsm: number) => cloudWatchMonthlyCost({ xksStores: xks, cloudHsmStores: hsm, targetsWithStores: 0, pollIntervalMs: intervalMs });
   const perXks = one(1, 0);
   const lines = [`  cloudwatch: GetMetricData is billed per metric requested ($0.01 per 1,000, us-east-1): about ${usd(perXks.getMetricDataUsd)}/month per external key store (~${perXks.metricsPerPoll} metrics a poll), ${usd(one(0, 1).getMetricDataUsd)}/month per CloudHSM key store, at ${perXks.pollsPerMonth.toLocaleString('en-US')} reads a month (at most one per cloudwatch.period)`];
   try {
-    const snap = JSON.parse(await readFile(join(stateDir, 'snapshot.json'), 'utf8')) as { stores?: { type?: string; accountId?: string; region?: string }[] };
-    const stores = snap.stores ?? [];
+    // The daemon's last committed snapshot (files or PostgreSQL), read without writing anything.
+    const snap = await readLatestSnapshot(config);
+    if (!snap) throw new Error('no snapshot yet');
+    const stores = snap.stores;
     const xks = stores.filter((s) => s.type === 'EXTERNAL_KEY_STORE').length;
     const hsm = stores.filter((s) => s.type === 'AWS_CLOUDHSM').length;
     const targets = new Set(stores.map((s) => `${s.accountId}/${s.region}`)).size;
     const fleet = cloudWatchMonthlyCost({ xksStores: xks, cloudHsmStores: hsm, targetsWithStores: targets, pollIntervalMs: intervalMs });
     lines.push(`  cloudwatch: for the fleet of the last snapshot (${xks} external, ${hsm} CloudHSM key stores): about ${usd(fleet.getMetricDataUsd)}/month GetMetricData, plus ${fleet.listMetricsRequests.toLocaleString('en-US')} ListMetrics requests (free up to 1,000,000 a month)`);
   } catch {
-    lines.push('  cloudwatch: no snapshot in stateDir yet: multiply by the number of stores (or run check-config again after a poll)');
+    lines.push(`  cloudwatch: no snapshot in ${config.state.backend === 'postgres' ? 'PostgreSQL' : 'stateDir'} yet: multiply by the number of stores (or run check-config again after a poll)`);
   }
   return lines.join('\n');
 }

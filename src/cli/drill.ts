@@ -1,12 +1,10 @@
 // keystore-watch drill: a clearly labelled TEST notification for one store and error code, rendered with
 // the real guidance and sent through every configured channel, so operators can check routing without
 // touching a key store. --dry-run prints the payloads instead.
-import { existsSync } from 'node:fs';
 import type { AlertNotification, AlertSubject, StoreRecord } from '../model.js';
 import { AwsClients } from '../collect/aws-clients.js';
 import { SnapshotPoller } from '../pipeline/snapshot-poller.js';
-import { openFileStateStore } from '../state/file-store.js';
-import { parseSnapshotDoc } from '../snapshot/persist.js';
+import { readLatestSnapshot } from './state-reader.js';
 import { createNotifiers } from '../notify/index.js';
 import type { Notifier } from '../notify/notifier.js';
 import { guidanceFor } from '../alert/remediation/guidance.js';
@@ -18,21 +16,14 @@ import { parseOptions, reportFailure, UsageError } from './common.js';
 const USAGE = `usage: keystore-watch drill --config FILE --store ID --code CODE [--dry-run] [--account ID --region REGION [--type AWS_CLOUDHSM|EXTERNAL_KEY_STORE]]
 
 Sends a clearly labelled TEST notification, as if store ID had failed with CODE (a ConnectionErrorCode such
-as INVALID_CREDENTIALS), through every configured channel. The store is looked up in the last snapshot
-under stateDir, else by a sweep; --account/--region skip the lookup. --dry-run prints the payloads.
+as INVALID_CREDENTIALS), through every configured channel. The store is looked up in the last committed
+snapshot (stateDir, or PostgreSQL with state.backend: postgres), else by a sweep; --account/--region skip the lookup. --dry-run prints the payloads.
 Exit codes: 0 every channel accepted it, 1 a channel failed, 2 usage or configuration error.`;
 
 async function findStore(config: Config, storeId: string): Promise<StoreRecord | null> {
-  if (existsSync(config.stateDir)) {
-    const store = await openFileStateStore({ dir: config.stateDir });
-    try {
-      const snap = await store.read('snapshot', parseSnapshotDoc);
-      const hit = snap?.stores.find((s) => s.id === storeId);
-      if (hit) return hit;
-    } finally {
-      await store.close();
-    }
-  }
+  // The daemon's last committed snapshot, from files or PostgreSQL (state.backend).
+  const hit = (await readLatestSnapshot(config))?.stores.find((s) => s.id === storeId);
+  if (hit) return hit;
   const clients = new AwsClients({ aws: config.aws });
   try {
     const snap = await new SnapshotPoller({ config, clients }).poll(null);

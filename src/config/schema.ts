@@ -5,6 +5,8 @@ import { parseDuration } from '../util/duration.js';
 import { tagLabelName } from '../util/prom-label.js';
 import { parseOuSelector } from '../discover/ou-path.js';
 import { parseCron } from './cron.js';
+import { channelIds } from './channel-ids.js';
+import { routeSchema, validateRoutes, type RouteConfig } from './routes.js';
 import { arnPartition, partitionOfRegion } from './partitions.js';
 
 const ACCOUNT_ID = /^\d{12}$/;
@@ -246,6 +248,10 @@ export const configSchema = z.strictObject({
       window: duration().default(10 * 60_000).refine((ms) => ms >= 1000, 'must be at least 1s'),
     }).prefault({}),
     channels: z.array(channelSchema).default([]),
+    /** The routing tree under the default route (src/config/routes.ts, src/notify/routing.ts); absent: every channel takes every alert its minSeverity allows. */
+    routes: z.array(routeSchema).optional(),
+    /** The channels of alerts no route matches (the default route); absent: every channel. */
+    defaultChannels: z.array(z.string().min(1)).optional(),
     /** Caps so the state on disk cannot grow without end; the oldest entries are dropped first and counted. */
     historyLimit: z.number().int().min(10).default(5000),
     outboxLimit: z.number().int().min(10).default(10000),
@@ -253,7 +259,7 @@ export const configSchema = z.strictObject({
     outboxMaxAttempts: z.number().int().min(1).max(100_000).default(50),
     outboxMaxAge: duration().default(6 * 3_600_000).refine((ms) => ms >= 1_000, 'must be at least 1s'),
     deadLetterLimit: z.number().int().min(10).max(100_000).default(500),
-  }).prefault({}),
+  }).superRefine((a, ctx) => validateRoutes(a.routes, a.defaultChannels, channelIds(a.channels), ctx)).prefault({}),
   probe: z.strictObject({
     enabled: z.boolean().default(false),
     interval: duration().default(60_000),
@@ -348,3 +354,4 @@ export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
 export type ChannelConfig = z.infer<typeof channelSchema>;
 export type AccountConfig = z.infer<typeof accountSchema>;
+export type { RouteConfig };

@@ -10,6 +10,7 @@
 // channels that got the firing one; drills go to every channel; a digest goes to a channel when one
 // of its items does, and the channel renders only those items.
 import type { ChannelConfig } from '../config/schema.js';
+import { channelIds } from '../config/channel-ids.js';
 import type { Notification } from '../model.js';
 import { DEFAULT_RUNBOOK_BASE_URL, DEFAULT_TIMEOUT_MS } from './common.js';
 import { ConsoleNotifier, type ConsoleWriter } from './console.js';
@@ -36,20 +37,8 @@ export interface CreateNotifiersOptions {
   now?: () => number;
 }
 
-/** Channel ids in configuration order (see the header comment). */
-export function channelIds(channels: Pick<ChannelConfig, 'type' | 'name'>[]): string[] {
-  const used = new Set<string>();
-  const perType = new Map<string, number>();
-  return channels.map((c) => {
-    const n = (perType.get(c.type) ?? 0) + 1;
-    perType.set(c.type, n);
-    const base = c.name ?? (n === 1 ? c.type : `${c.type}-${n}`);
-    let id = base;
-    for (let k = 2; used.has(id); k++) id = `${base}-${k}`;
-    used.add(id);
-    return id;
-  });
-}
+/** Channel ids in configuration order: src/config/channel-ids.ts. */
+export { channelIds };
 
 export function createNotifiers(channels: ChannelConfig[], opts: CreateNotifiersOptions = {}): Notifier[] {
   const ids = channelIds(channels);

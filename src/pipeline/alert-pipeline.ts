@@ -20,7 +20,8 @@ import type { SelfMetrics } from '../metrics/self.js';
 import type { StateStore } from '../state/store.js';
 import type { Fence, LoadedState, StateBackend } from '../state/backend.js';
 import type { Notifier } from '../notify/notifier.js';
-import { createNotifiers } from '../notify/index.js';
+import { channelIds, createNotifiers } from '../notify/index.js';
+import { createRouter, type Router } from '../notify/routing.js';
 import { Outbox, systemClock, type DeadLetter, type OutboxOptions } from '../notify/outbox.js';
 import { BoundedHistory } from '../state/history.js';
 import { diffSnapshots, emptyDiffCarry, type Change, type DiffCarry } from '../diff/diff.js';
@@ -85,11 +86,12 @@ export class AlertPipeline {
     private doc: AlertsDoc,
     private readonly history: BoundedHistory<Change>,
     readonly outbox: Outbox,
-    notifiers: readonly Notifier[],
+    /** alerting.routes (src/notify/routing.ts): the outbox routes with it, the engine reminds by it. */
+    readonly router: Router,
   ) {
     this.self = new SelfAlerts({
       deliver: (ns) => this.outbox.enqueue(ns),
-      channelsFor: (n) => notifiers.filter((x) => x.accepts(n)).map((x) => x.id),
+      channelsFor: (n) => this.outbox.channelsFor(n),
       now: opts.now,
       log: opts.logger,
       onChange: (id, firing) => opts.metrics.selfAlert.set({ id }, firing ? 1 : 0),
@@ -155,6 +157,8 @@ export class AlertPipeline {
       ? BoundedHistory.fromLoaded<Change>(backend.loaded.history as { nextSeq: number; dropped: number; entries: { seq: number; at: number; item: Change }[] }, historyOpts)
       : await BoundedHistory.open<Change>(store!, historyOpts);
     const notifiers = opts.notifiers ?? createNotifiers(config.alerting.channels);
+    const configuredMin = new Map(channelIds(config.alerting.channels).map((id, i) => [id, config.alerting.channels[i]!.minSeverity]));
+    const router = createRouter(config.alerting, notifiers.map((n) => ({ id: n.id, minSeverity: configuredMin.get(n.id) })));
     // The outbox reports to the pipeline it feeds (dead-letter self-alerts), which exists once open() returns.
     let self: AlertPipeline | undefined;
     const outbox = await Outbox.open({
@@ -163,6 +167,7 @@ export class AlertPipeline {
         ? { backend: { backend: backend.backend, fence: backend.fence, loaded: backend.loaded.outbox } }
         : { store }),
       notifiers,
+      router: router.route,
       limit: config.alerting.outboxLimit,
       maxAttempts: config.alerting.outboxMaxAttempts,
       maxAgeMs: config.alerting.outboxMaxAge,
@@ -192,7 +197,7 @@ export class AlertPipeline {
     metrics.outboxPending.set(outbox.pending());
     // Every configured channel shows in the dead-letter counter from the start (0 until one happens).
     for (const n of notifiers) metrics.outboxDeadLetters.inc({ channel: n.id }, 0);
-    const pipeline = new AlertPipeline(opts, doc, history, outbox, notifiers);
+    const pipeline = new AlertPipeline(opts, doc, history, outbox, router);
     self = pipeline;
     pipeline.updateGauges();
     return pipeline;
@@ -234,6 +239,7 @@ export class AlertPipeline {
       now: next.finishedAt,
       guidanceFor,
       severityFor: defaultSeverity,
+      repeatIntervalFor: this.router.repeatIntervalFor,
     });
     const grouped = notifications.length ? groupForDelivery(notifications, config.alerting.groupThreshold) : [];
     if (backend) {

@@ -44,6 +44,11 @@ export interface FileStateBackendOptions {
   fsync?: boolean;
   /** The journal is folded into the checkpoint documents once it is larger than this. Default 16 MiB. */
   checkpointBytes?: number;
+  /**
+   * Read the state without writing anything (CLIs next to a running daemon: drill, check-config): load()
+   * replays the journal in memory but does not fold it into the documents, and writes reject.
+   */
+  readOnly?: boolean;
   /** Test hook: called between the steps of a write (after the journal append, between checkpoint documents). */
   faultPoint?: (step: string) => void | Promise<void>;
 }
@@ -111,12 +116,12 @@ export class FileStateBackend implements StateBackend {
 
   load(opts: LoadOptions = {}): Promise<LoadedState> {
     return this.serial(async () => {
-      await this.removeStaleEpochTemps();
+      if (!this.opts.readOnly) await this.removeStaleEpochTemps();
       this.mem = await this.readCheckpoint(opts);
       const replayed = await this.replayJournal();
       this.mem.epoch = Math.max(this.mem.epoch, await this.readEpochFile());
       // Fold a replayed journal into the documents now, so the next start reads them directly.
-      if (replayed > 0) await this.checkpoint();
+      if (replayed > 0 && !this.opts.readOnly) await this.checkpoint();
       this.loaded = true;
       return this.snapshotOfMemory();
     });
@@ -148,6 +153,7 @@ export class FileStateBackend implements StateBackend {
 
   private write(op: JournalOp): Promise<void> {
     if (this.closed) return Promise.reject(new Error('state backend is closed'));
+    if (this.opts.readOnly) return Promise.reject(new Error(`state backend on ${this.docs.dir} was opened read-only`));
     // Memory is what a checkpoint writes back: writing before load() would fold an empty state over the
     // directory's documents and lose them.
     if (!this.loaded) return Promise.reject(new Error('state backend: load() must complete before the first write'));
@@ -297,6 +303,11 @@ export class FileStateBackend implements StateBackend {
       good = Buffer.byteLength(text.slice(0, offset));
     }
     const total = Buffer.byteLength(text);
+    // A reader next to a running daemon may see an append under way: it reads up to it and changes nothing.
+    if (good < total && this.opts.readOnly) {
+      this.journalBytes = good;
+      return applied;
+    }
     if (good < total) {
       if (text.indexOf('\n', offset) >= 0 && text.indexOf('\n', offset) < text.length - 1) {
         // A bad line with complete lines after it is not a torn append: keep a copy for a human.
