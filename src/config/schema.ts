@@ -5,9 +5,9 @@ import { parseDuration } from '../util/duration.js';
 import { tagLabelName } from '../util/prom-label.js';
 import { parseOuSelector } from '../discover/ou-path.js';
 import { parseCron } from './cron.js';
-import { parseMatcherList } from '../util/matchers.js';
 import { channelIds } from './channel-ids.js';
 import { routeSchema, validateRoutes, type RouteConfig } from './routes.js';
+import { parseMatcherList } from '../util/matchers.js';
 import { arnPartition, partitionOfRegion } from './partitions.js';
 
 const ACCOUNT_ID = /^\d{12}$/;
@@ -124,9 +124,26 @@ const webhookChannel = z.strictObject({
   ...channelBase,
 });
 const consoleChannel = z.strictObject({ type: z.literal('console'), ...channelBase, minSeverity: severity.default('info') });
+/** Alertmanager API v2 (src/notify/alertmanager.ts): `url` or `urls` (every instance of a cluster gets every alert). */
+const alertmanagerChannel = z.strictObject({
+  type: z.literal('alertmanager'),
+  url: httpUrl.optional(),
+  urls: z.array(httpUrl).min(1, 'list at least one Alertmanager URL').max(16).optional(),
+  /** Firing alerts are re-posted this often; Alertmanager resolves an alert not re-posted by its endsAt (4 × this). */
+  resendInterval: duration().default(60_000).refine((ms) => ms >= 1000 && ms <= 3_600_000, 'must be between 1s and 1h'),
+  basicAuth: z.strictObject({ username: z.string().min(1), password: z.string().min(1, 'password is empty (is the environment variable set?)') }).nullable().optional(),
+  bearerToken: z.string().min(1, 'bearer token is empty (is the environment variable set?)').nullable().optional(),
+  ...channelBase,
+  // Alertmanager routes by severity itself: by default it gets everything.
+  minSeverity: severity.default('info'),
+}).superRefine((c, ctx) => {
+  if (!c.url && !c.urls) ctx.addIssue({ code: 'custom', path: ['urls'], message: 'set url or urls (the Alertmanager base URL, e.g. http://alertmanager:9093)' });
+  if (c.url && c.urls) ctx.addIssue({ code: 'custom', path: ['url'], message: 'set url or urls, not both' });
+  if (c.basicAuth && c.bearerToken) ctx.addIssue({ code: 'custom', path: ['bearerToken'], message: 'set basicAuth or bearerToken, not both' });
+});
 
-export const channelSchema = z.discriminatedUnion('type', [slackChannel, pagerDutyChannel, webhookChannel, consoleChannel], {
-  error: (iss) => (iss.code === 'invalid_union' ? 'expected type to be one of slack, pagerduty, webhook, console' : undefined),
+export const channelSchema = z.discriminatedUnion('type', [slackChannel, pagerDutyChannel, webhookChannel, consoleChannel, alertmanagerChannel], {
+  error: (iss) => (iss.code === 'invalid_union' ? 'expected type to be one of slack, pagerduty, webhook, console, alertmanager' : undefined),
 });
 
 const connectingTimeout = z.strictObject({
@@ -185,6 +202,8 @@ export const configSchema = z.strictObject({
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
   http: z.strictObject({
     authToken: z.string().min(16, 'authToken must be at least 16 characters').nullable().default(null),
+    /** The URL people and Alertmanager reach this daemon at (behind a proxy or ingress): links such as an alert's generatorURL. */
+    externalUrl: httpUrl.nullable().default(null),
     tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).nullable().default(null),
     /** Open connections at most; beyond it the oldest idle connection is closed (server/http.ts). */
     maxConnections: z.number().int().min(8).max(65_536).default(256),

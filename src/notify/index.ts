@@ -18,11 +18,13 @@ import type { Notifier } from './notifier.js';
 import { PagerDutyNotifier } from './pagerduty.js';
 import { SlackNotifier } from './slack.js';
 import { WebhookNotifier } from './webhook.js';
+import { AlertmanagerNotifier } from './alertmanager.js';
 
 export type { DeliveryResult, Notifier } from './notifier.js';
 export { SlackNotifier, renderSlack, escapeMrkdwn, SLACK_LIMITS, type SlackPayload, type SlackBlock } from './slack.js';
 export { PagerDutyNotifier, renderPagerDuty, type PagerDutyEvent } from './pagerduty.js';
 export { WebhookNotifier, renderWebhook, signWebhook, WEBHOOK_HEADERS, type WebhookBody } from './webhook.js';
+export { AlertmanagerNotifier, renderAlertmanager, alertLabels, type PostableAlert } from './alertmanager.js';
 export { ConsoleNotifier, renderConsole, type ConsoleWriter } from './console.js';
 export { DEFAULT_RUNBOOK_BASE_URL, DEFAULT_TIMEOUT_MS, acceptsNotification, runbookUrl } from './common.js';
 
@@ -35,6 +37,8 @@ export interface CreateNotifiersOptions {
   consoleWriter?: ConsoleWriter;
   /** Clock for webhook signature timestamps. */
   now?: () => number;
+  /** http.externalUrl (the Alertmanager channel's generatorURL). */
+  externalUrl?: string | null;
 }
 
 /** Channel ids in configuration order: src/config/channel-ids.ts. */
@@ -54,6 +58,8 @@ export function createNotifiers(channels: ChannelConfig[], opts: CreateNotifiers
         return new WebhookNotifier(c, o);
       case 'console':
         return new ConsoleNotifier(c, { ...o, writer: opts.consoleWriter });
+      case 'alertmanager':
+        return new AlertmanagerNotifier(c, { ...o, externalUrl: opts.externalUrl });
     }
   });
 }

@@ -441,6 +441,12 @@ export class Outbox {
     return Object.fromEntries([...this.channels.values()].map((ch) => [ch.id, ch.queue.length]));
   }
 
+  /** The alert keys (order keys) of the entries a channel still holds: the Alertmanager re-post skips what is still queued. */
+  queuedKeys(channelId: string): Set<string> {
+    const ch = this.channels.get(channelId);
+    return new Set(ch ? ch.queue.flatMap((e) => e.keys) : []);
+  }
+
   /** Dropped totals by reason since the outbox began (persisted). */
   droppedTotals(): Readonly<Record<DropReason, number>> {
     return { ...this.dropped };

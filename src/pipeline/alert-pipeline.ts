@@ -170,7 +170,7 @@ export class AlertPipeline {
     const history = backend
       ? BoundedHistory.fromLoaded<Change>(backend.loaded.history as { nextSeq: number; dropped: number; entries: { seq: number; at: number; item: Change }[] }, historyOpts)
       : await BoundedHistory.open<Change>(store!, historyOpts);
-    const notifiers = opts.notifiers ?? createNotifiers(config.alerting.channels);
+    const notifiers = opts.notifiers ?? createNotifiers(config.alerting.channels, { externalUrl: config.http.externalUrl });
     const configuredMin = new Map(channelIds(config.alerting.channels).map((id, i) => [id, config.alerting.channels[i]!.minSeverity]));
     const router = createRouter(config.alerting, notifiers.map((n) => ({ id: n.id, minSeverity: configuredMin.get(n.id) })));
     // The outbox reports to the pipeline it feeds (dead-letter self-alerts), which exists once open() returns.
@@ -209,8 +209,8 @@ export class AlertPipeline {
       if (r.queued) logger.warn({ queued: r.queued }, 'recovered notifications recorded before a crash');
     }
     metrics.outboxPending.set(outbox.pending());
-    // Every configured channel shows in the dead-letter counter from the start (0 until one happens).
-    for (const n of notifiers) metrics.outboxDeadLetters.inc({ channel: n.id }, 0);
+    // Every configured channel shows in the delivery, failure and dead-letter counters from the start (0 until one happens).
+    metrics.knownChannels(notifiers.map((n) => n.id));
     const pipeline = new AlertPipeline(opts, doc, history, outbox, router);
     self = pipeline;
     pipeline.updateGauges();
