@@ -40,6 +40,10 @@ import { AlertPipeline } from './pipeline/alert-pipeline.js';
 import { PollPipeline } from './pipeline/poll-pipeline.js';
 import type { Notifier } from './notify/notifier.js';
 import type { AlertPipelineOptions } from './pipeline/alert-pipeline.js';
+import { statusRoutes } from './server/status/routes.js';
+import type { StatusEvent } from './server/status/source.js';
+import { sendDrill } from './server/status/drill.js';
+import { createNotifiers } from './notify/index.js';
 
 export interface DaemonOptions {
   config: Config;
@@ -307,7 +311,21 @@ export class Daemon {
    * under src/server/; list them here. Writes ('write' access) need http.authToken.
    */
   private httpRoutes(): HttpRoute[] {
-    return [];
+    const { http, alerting } = this.opts.config;
+    // The status page at / (src/server/status/): reads the same snapshot and alert state as /api/v1.
+    const status = statusRoutes({
+      authToken: http.authToken, trustedUserHeader: http.trustedUserHeader, externalUrl: http.externalUrl, tls: Boolean(http.tls),
+      source: {
+        snapshot: () => this.poll.snapshot,
+        alerts: () => this.pipeline?.firing().map((a) => ({ ...a, since: Date.parse(a.since) })) ?? [],
+        selfAlerts: () => this.pipeline?.firingSelf().map((a) => ({ ...a, since: Date.parse(a.since) })) ?? [],
+        events: (limit) => (this.pipeline?.recentEvents(limit) ?? []) as StatusEvent[],
+        role: () => this.role,
+        drill: (store, code, by) => sendDrill(this.opts.notifiers ?? createNotifiers(alerting.channels), store, code, by, this.now()),
+        now: this.now,
+      },
+    });
+    return [...status];
   }
 
   // ---- Replicas on PostgreSQL (state.backend: postgres) ------------------------------------------

@@ -388,6 +388,8 @@ export interface AlertNotification {
   createdAt: number;
   /** Channel ids that must not get this notification (self-alerts about a channel go elsewhere). */
   excludeChannels?: string[];
+  /** The store's status page (http.externalUrl set), stamped by the pipeline; notifiers link to it. */
+  statusUrl?: string;
 }
 
 export interface DigestNotification {

@@ -150,6 +150,10 @@ export const configSchema = z.strictObject({
     requestTimeout: duration().default(30_000).refine((ms) => ms >= 1000 && ms <= 600_000, 'must be between 1s and 10m'),
     /** Idle time allowed between two requests on one connection. */
     keepAliveTimeout: duration().default(65_000).refine((ms) => ms >= 1000 && ms <= 600_000, 'must be between 1s and 10m'),
+    /** The URL people reach the daemon at (a reverse proxy's, path prefix included): status page links in notifications. */
+    externalUrl: httpUrl.nullable().default(null),
+    /** Header an authenticating proxy (oauth2-proxy: X-Forwarded-User) sets to the signed-in user: the status page trusts it. */
+    trustedUserHeader: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'expected a header name such as X-Forwarded-User').nullable().default(null),
   }).prefault({}),
   aws: z.strictObject({
     endpoint: httpUrl.nullable().default(null),

@@ -23,6 +23,7 @@ import type { Notifier } from '../notify/notifier.js';
 import { createNotifiers } from '../notify/index.js';
 import { Outbox, systemClock, type DeadLetter, type OutboxOptions } from '../notify/outbox.js';
 import { BoundedHistory } from '../state/history.js';
+import { withStatusLinks } from '../server/status/links.js';
 import { diffSnapshots, emptyDiffCarry, type Change, type DiffCarry } from '../diff/diff.js';
 import { emptyAlertState, evaluateAlerts, firingAlerts, firingCountBySeverity, type AlertState } from '../alert/engine.js';
 import { groupForDelivery } from '../alert/group.js';
@@ -235,7 +236,8 @@ export class AlertPipeline {
       guidanceFor,
       severityFor: defaultSeverity,
     });
-    const grouped = notifications.length ? groupForDelivery(notifications, config.alerting.groupThreshold) : [];
+    // http.externalUrl: each alert links to its store's status page (data on the notification; notifiers render it).
+    const grouped = notifications.length ? withStatusLinks(groupForDelivery(notifications, config.alerting.groupThreshold), config.http.externalUrl) : [];
     if (backend) {
       // ONE commit: the snapshot, the alert state, this poll's history and its new outbox entries, atomically
       // (backend.ts ATOMICITY), so the decided notifications need no separate record (no `pending`).
