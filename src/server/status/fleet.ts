@@ -9,6 +9,8 @@ import { accountCell, ownerCell, ownerOf, stateBadge } from './parts.js';
 import { storePath } from './links.js';
 
 export const PAGE_SIZE = 100;
+/** A filter with more values than this is a text box, not a select (2,000 accounts would be 2,000 options on every page). */
+const MAX_OPTIONS = 60;
 
 export const FILTERS = ['account', 'ou', 'owner', 'region', 'type', 'state'] as const;
 export type FilterKey = (typeof FILTERS)[number];
@@ -75,7 +77,7 @@ export function queryFleet(stores: readonly StoreRecord[], q: FleetQuery): Fleet
     if (needle && !s.id.toLowerCase().includes(needle) && !s.name.toLowerCase().includes(needle)) continue;
     let misses = 0;
     let missed: FilterKey | null = null;
-    for (const k of active) if (valueOf(s, k) !== q.filters[k]) { misses++; missed = k; }
+    for (const k of active) if (valueOf(s, k) !== q.filters[k] && !(k === 'account' && s.accountName === q.filters[k])) { misses++; missed = k; }
     // A facet counts the stores the other filters keep (so each select shows what choosing it would give).
     if (misses === 0) {
       matched.push(s);
@@ -119,7 +121,10 @@ export function fleetBody(base: string, _viewer: Viewer, snap: Snapshot | null, 
   return html`<h1>Fleet</h1>
 <form method="get" action="${href(base, '/fleet')}" class="filters" role="search" aria-label="Filter stores">
 <div><label for="f-q">Search id or name</label><input id="f-q" type="search" name="q" value="${q.q}"></div>
-${FILTERS.map((k) => html`<div><label for="f-${k}">${LABELS[k]}</label><select id="f-${k}" name="${k}" data-autosubmit><option value="">All</option>${r.facets[k].map(([v, n]) => html`<option value="${v}"${q.filters[k] === v ? new Raw(' selected') : ''}>${k === 'account' ? `${accountNames.get(v) ?? v} (${v})` : v || '(none)'} — ${n}</option>`)}${q.filters[k] !== undefined && !r.facets[k].some(([v]) => v === q.filters[k]) ? html`<option value="${q.filters[k]}" selected>${q.filters[k]} — 0</option>` : ''}</select></div>`)}
+${FILTERS.map((k) => r.facets[k].length > MAX_OPTIONS
+  // Thousands of accounts: a text box (id or name) rather than a select of thousands of options.
+  ? html`<div><label for="f-${k}">${LABELS[k]}</label><input id="f-${k}" name="${k}" value="${q.filters[k] ?? ''}" placeholder="${k === 'account' ? 'account id or name' : `exact ${LABELS[k].toLowerCase()}`}"></div>`
+  : html`<div><label for="f-${k}">${LABELS[k]}</label><select id="f-${k}" name="${k}" data-autosubmit><option value="">All</option>${r.facets[k].map(([v, n]) => html`<option value="${v}"${q.filters[k] === v ? new Raw(' selected') : ''}>${k === 'account' ? `${accountNames.get(v) ?? v} (${v})` : v || '(none)'} — ${n}</option>`)}${q.filters[k] !== undefined && !r.facets[k].some(([v]) => v === q.filters[k]) ? html`<option value="${q.filters[k]}" selected>${q.filters[k]} — 0</option>` : ''}</select></div>`)}
 <div><label for="f-group">Group by</label><select id="f-group" name="group" data-autosubmit><option value="">None</option>${FILTERS.map((k) => html`<option value="${k}"${q.group === k ? new Raw(' selected') : ''}>${LABELS[k]}</option>`)}</select></div>
 ${q.sort !== 'state' ? html`<input type="hidden" name="sort" value="${q.sort}">` : ''}${q.desc ? html`<input type="hidden" name="dir" value="desc">` : ''}
 <div class="buttons"><button type="submit">Apply</button> <a href="${href(base, '/fleet')}">Clear</a></div>

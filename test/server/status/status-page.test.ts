@@ -96,7 +96,7 @@ async function signedIn(viewport = { width: 1280, height: 900 }): Promise<{ cont
 
 async function seriousViolations(page: Page): Promise<string[]> {
   const r = await new AxeBuilder({ page }).analyze();
-  return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  return r.violations.filter((v: { impact?: string | null }) => v.impact === 'serious' || v.impact === 'critical').map((v: { id: string; nodes: { target: unknown[] }[] }) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
 }
 
 describe('status page in Chromium', () => {
@@ -125,7 +125,7 @@ describe('status page in Chromium', () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await screenshot(page, 'overview-phone');
     // Nothing overflows the phone's width but the tables' own scrollers.
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
     await context.close();
   });
 
