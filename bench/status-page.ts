@@ -67,7 +67,7 @@ for (const [label, path] of views) {
     const page = await context.newPage();
     await page.goto(`${server.url}${path}`, { waitUntil: 'load' });
     const t = await page.evaluate(() => {
-      const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming;
+      const nav = performance.getEntriesByType('navigation')[0] as unknown as { startTime: number; responseStart: number; domContentLoadedEventEnd: number; loadEventEnd: number; transferSize: number; encodedBodySize: number };
       const paint = performance.getEntriesByName('first-contentful-paint')[0];
       return { ttfb: nav.responseStart - nav.startTime, dcl: nav.domContentLoadedEventEnd - nav.startTime, load: nav.loadEventEnd - nav.startTime, fcp: paint ? paint.startTime : NaN, bytes: nav.transferSize || nav.encodedBodySize };
     });
