@@ -38,11 +38,14 @@ import { ReplicaRole } from './ha/replica.js';
 import { peerHooks } from './ha/peer-hooks.js';
 import { AlertPipeline } from './pipeline/alert-pipeline.js';
 import { PollPipeline } from './pipeline/poll-pipeline.js';
+import { onCallRoutes } from './server/oncall-routes.js';
+import type { OnCallActions } from './alert/oncall.js';
 import type { Notifier } from './notify/notifier.js';
 import type { AlertPipelineOptions } from './pipeline/alert-pipeline.js';
 import { statusRoutes } from './server/status/routes.js';
 import type { StatusEvent } from './server/status/source.js';
 import { sendDrill } from './server/status/drill.js';
+import { statusAlerts, statusOnCall } from './server/status/adapt.js';
 import { createNotifiers } from './notify/index.js';
 
 export interface DaemonOptions {
@@ -173,6 +176,11 @@ export class Daemon {
 
   get latest(): Snapshot | null {
     return this.poll.snapshot;
+  }
+
+  /** Silences, acknowledgements and audit events (src/alert/oncall.ts); null on a follower (writes go to the leader). */
+  onCallActions(): OnCallActions | null {
+    return null;
   }
 
   get alerts(): AlertPipeline {
@@ -317,15 +325,19 @@ export class Daemon {
       authToken: http.authToken, trustedUserHeader: http.trustedUserHeader, externalUrl: http.externalUrl, tls: Boolean(http.tls),
       source: {
         snapshot: () => this.poll.snapshot,
-        alerts: () => this.pipeline?.firing().map((a) => ({ ...a, since: Date.parse(a.since) })) ?? [],
+        alerts: () => statusAlerts(this.pipeline?.firing() ?? []),
         selfAlerts: () => this.pipeline?.firingSelf().map((a) => ({ ...a, since: Date.parse(a.since) })) ?? [],
         events: (limit) => (this.pipeline?.recentEvents(limit) ?? []) as StatusEvent[],
         role: () => this.role,
+        oncall: () => { const a = this.onCallActions(); return a ? statusOnCall(a) : null; },
         drill: (store, code, by) => sendDrill(this.opts.notifiers ?? createNotifiers(alerting.channels), store, code, by, this.now()),
         now: this.now,
       },
     });
-    return [...status];
+    return [
+      ...onCallRoutes({ actions: () => this.onCallActions(), unavailable: () => 'this replica follows; silences and acknowledgements are written by the leader (see /api/v1/replica)' }),
+      ...status,
+    ];
   }
 
   // ---- Replicas on PostgreSQL (state.backend: postgres) ------------------------------------------

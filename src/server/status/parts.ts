@@ -69,7 +69,7 @@ export function durationAndComment(id: string): Raw {
 export function silenceRows(base: string, viewer: Viewer, silences: StatusSilence[], now: number, back: string): Raw {
   if (silences.length === 0) return html`<p class="muted">No active silences.</p>`;
   return html`<div class="scroll"><table><caption class="sr">Active silences</caption><thead><tr><th scope="col">Matchers</th><th scope="col">Until</th><th scope="col">By</th><th scope="col">Comment</th>${viewer.canWrite ? html`<th scope="col"><span class="sr">Actions</span></th>` : ''}</tr></thead><tbody>
-${silences.map((s) => html`<tr data-filter-row><td>${s.matchers.map((m) => html`<code>${m}</code> `)}</td><td>${time(s.endsAt, now)}</td><td>${s.createdBy}</td><td>${s.comment}</td>${viewer.canWrite ? html`<td><form method="post" action="${href(base, '/actions/expire')}" class="inline"><input type="hidden" name="csrf" value="${viewer.csrf}"><input type="hidden" name="id" value="${s.id}"><input type="hidden" name="back" value="${back}"><button type="submit" data-action="expire">Expire</button></form></td>` : ''}</tr>`)}
+${silences.map((s) => html`<tr data-filter-row><td>${s.matchers.map((m) => html`<code>${m}</code> `)}</td><td>${time(s.endsAt, now)}</td><td>${s.createdBy}</td><td>${s.comment}</td>${viewer.canWrite ? html`<td>${s.expirable === false ? html`<span class="muted">from the configuration</span>` : html`<form method="post" action="${href(base, '/actions/expire')}" class="inline"><input type="hidden" name="csrf" value="${viewer.csrf}"><input type="hidden" name="id" value="${s.id}"><input type="hidden" name="back" value="${back}"><button type="submit" data-action="expire">Expire</button></form>`}</td>` : ''}</tr>`)}
 </tbody></table></div>`;
 }
 

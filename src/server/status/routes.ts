@@ -117,12 +117,21 @@ export function statusRoutes(opts: StatusPageOptions): HttpRoute[] {
     if (!viewer.canWrite) throw new HttpError(401, 'sign in first (the status page\'s login form, or the authenticating proxy)');
     const form = await readForm(ctx.req);
     if (!auth.checkCsrf(viewer, form.get('csrf') ?? undefined)) throw new HttpError(403, 'missing or wrong CSRF token: reload the page and try again');
-    const code = await run(form, viewer);
+    let code: string;
+    try {
+      code = await run(form, viewer);
+    } catch (err) {
+      // The on-call module's errors carry the HTTP status and a message that says what to fix.
+      const status = (err as { status?: unknown }).status;
+      if (!(err instanceof HttpError) && typeof status === 'number' && status >= 400 && status < 600) throw new HttpError(status, (err as Error).message);
+      throw err;
+    }
     redirect(ctx, `${safeBack(form.get('back'))}?notice=${code}`);
   };
   const needOnCall = () => {
-    if (!source.oncall) throw new HttpError(501, 'silences and acknowledgements are not available in this daemon');
-    return source.oncall;
+    const oncall = source.oncall?.();
+    if (!oncall) throw new HttpError(503, 'silences and acknowledgements are not available on this replica (a follower: the leader writes them)');
+    return oncall;
   };
   const until = (form: URLSearchParams): number => {
     const ms = parseDuration(form.get('duration') ?? '');
@@ -144,7 +153,7 @@ export function statusRoutes(opts: StatusPageOptions): HttpRoute[] {
         if (!viewer) return;
         page(ctx, viewer, 'Overview', 'overview', overviewBody({
           base, viewer, snapshot: source.snapshot(), alerts: source.alerts(), selfAlerts: source.selfAlerts(),
-          silences: source.oncall ? source.oncall.silences() : null, now: now(), notice: notice(ctx),
+          silences: source.oncall?.() ? source.oncall()!.silences() : null, now: now(), notice: notice(ctx),
         }), 200, refresh);
       },
     },
@@ -167,7 +176,7 @@ export function statusRoutes(opts: StatusPageOptions): HttpRoute[] {
         if (!snap || !store) return page(ctx, viewer, 'Store not found', 'store', html`<h1>Store not found</h1><p>No store <code>${id}</code> in ${account} / ${region} in the last poll.</p>`, 404);
         const events = source.events(100_000).filter((e) => e.storeId === id && e.accountId === account && e.region === region).slice(0, 200);
         page(ctx, viewer, store.name, 'store', storeBody({
-          base, viewer, snapshot: snap, store, alerts: source.alerts(), events, oncall: Boolean(source.oncall), drill: Boolean(source.drill), now: now(), notice: notice(ctx),
+          base, viewer, snapshot: snap, store, alerts: source.alerts(), events, oncall: Boolean(source.oncall?.()), drill: Boolean(source.drill), now: now(), notice: notice(ctx),
         }), 200, refresh);
       },
     },

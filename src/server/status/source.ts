@@ -49,6 +49,8 @@ export interface StatusSilence {
   endsAt: number;
   createdBy: string;
   comment: string;
+  /** False for silences from the configuration (alerting.expectDisconnected): edit the config instead. */
+  expirable?: boolean;
 }
 
 /**
@@ -72,7 +74,8 @@ export interface StatusSource {
   /** Newest first. */
   events(limit: number): StatusEvent[];
   role(): 'leader' | 'follower';
-  oncall?: StatusOnCall | null;
+  /** The on-call actions now (null on a follower, or before they are available). */
+  oncall?(): StatusOnCall | null;
   /** Sends a TEST notification for the store through every channel (`keystore-watch drill`). */
   drill?(store: StoreRecord, code: string, by: string): Promise<DrillResult[]>;
   now?(): number;
