@@ -230,6 +230,61 @@ describe('status page in Chromium', () => {
     await context.close();
   });
 
+  it('acknowledging and silencing from the page change what is sent (webhook receiver); expiring the silence sends the one message', async () => {
+    const { context, page, seen } = await signedIn();
+    type Body = { notification: { kind: string; condition?: string; subject?: { storeId: string | null }; items?: unknown[] } };
+    const bodies = (from: number) => hook.requests.slice(from).map((r) => ({ kind: String(r.headers['x-keystore-watch-event']), text: r.body, body: r.json as Body }));
+    const about = (from: number, storeId: string, kind: string) => bodies(from).filter((b) => b.kind === kind && b.body.notification.subject?.storeId === storeId);
+    const poll = async () => { expect(await daemon.pollNow()).toBe(true); await delivered(daemon); };
+
+    // Acknowledge analytics-hsm's FAILED alert from the overview.
+    const row = page.locator('table.alerts tbody tr', { has: page.getByRole('link', { name: 'analytics-hsm', exact: true }) }).filter({ hasText: 'KmsCustomKeyStoreFailed' });
+    await row.getByRole('button', { name: 'Acknowledge' }).click();
+    await page.waitForURL((u) => u.searchParams.get('notice') === 'acked');
+    const acked = page.locator('table.alerts tbody tr', { has: page.getByRole('link', { name: 'analytics-hsm', exact: true }) }).filter({ hasText: 'KmsCustomKeyStoreFailed' });
+    expect(await acked.locator('td').nth(7).textContent()).toBe('alice');
+
+    // A silence from a filter: analytics-xks (CONNECTING now) for two hours.
+    const SILENCED = 'cks-7a8b9c0d1e2f30007';
+    const CONTROL = 'cks-0a1b2c3d4e5f60001';
+    await page.getByLabel(/^Matchers/).fill(`custom_key_store_id="${SILENCED}"`);
+    await page.locator('#ns-d').selectOption('2h');
+    await page.locator('#ns-c').fill('XKS proxy replacement');
+    await page.getByRole('button', { name: 'Create silence' }).last().click();
+    await page.waitForURL((u) => u.searchParams.get('notice') === 'silenced');
+    const silences = page.getByRole('region', { name: /Silences/ });
+    expect(await silences.textContent()).toContain(SILENCED);
+    expect(await silences.textContent()).toContain('XKS proxy replacement');
+
+    // Both stores fail; only the unsilenced one is sent.
+    const from = hook.requests.length;
+    sim.fleet.setStore(SILENCED, { state: 'FAILED', errorCode: 'XKS_PROXY_TIMED_OUT' });
+    sim.fleet.setStore(CONTROL, { state: 'FAILED', errorCode: 'INVALID_CREDENTIALS' });
+    await poll();
+    await poll();
+    expect(about(from, CONTROL, 'firing').length).toBe(1);
+    expect(about(from, SILENCED, 'firing')).toEqual([]);
+
+    // The acknowledged store recovers: its resolved message still goes out and names alice.
+    sim.fleet.setStore(CHANGED, { state: 'CONNECTED', errorCode: null });
+    await poll();
+    await poll();
+    const resolved = about(from, CHANGED, 'resolved');
+    expect(resolved.length).toBeGreaterThan(0);
+    expect(resolved.some((r) => r.text.includes('alice'))).toBe(true);
+
+    // Expire the silence from the page: the still-failing store is sent then, once.
+    await page.goto(`${base}/kw/`);
+    await page.getByRole('region', { name: /Silences/ }).getByRole('row', { name: new RegExp(SILENCED) }).getByRole('button', { name: 'Expire' }).click();
+    await page.waitForURL((u) => u.searchParams.get('notice') === 'expired');
+    const after = hook.requests.length;
+    await poll();
+    await poll();
+    expect(about(after, SILENCED, 'firing').length).toBe(1);
+    expect(seen.problems).toEqual([]);
+    await context.close();
+  });
+
   it('a read-only visitor (no http.authToken) sees the page without any action button; actions answer 403', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
