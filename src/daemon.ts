@@ -7,12 +7,16 @@
 // Start-up order (nothing is read before the lock, nothing is sent before the port is bound):
 //   1. the stateDir lock (src/state/lock.ts): a second daemon on the same directory exits 2 here, and so
 //      does a stateDir that is not a directory or not writable;
-//   2. the state documents are read, the alert pipeline and outbox loaded (no delivery yet);
+//   2. the state is loaded from the StateBackend (src/state/backend.ts: FileStateBackend under stateDir,
+//      or PostgresStateBackend), the alert pipeline and outbox opened on it (no delivery yet);
 //   3. the HTTP port is bound (a failure releases the lock and sends nothing);
 //   4. outbox delivery starts, then the schedule and the first poll.
-// When the disk under stateDir refuses writes, ResilientStateStore keeps the state in memory and the
-// daemon keeps evaluating and delivering; the failure is counted, logged, shown in /readyz and sent
-// as the self-alert 'state-persist', which resolves when every document is written again.
+// Each poll is ONE commit(fence, poll) (snapshot, alert state, history, new outbox entries) and each
+// delivery an applyOutbox of keyed records; the fence is SINGLE_REPLICA_EPOCH for one replica and the
+// lease epoch for a leader. When the disk (or the database) refuses writes, ResilientStateBackend holds
+// the calls in memory and the daemon keeps evaluating and delivering; the failure is counted, logged,
+// shown in /readyz and sent as the self-alert 'state-persist', which resolves when every held call is
+// written again.
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import type { Config } from './config/schema.js';
 import type { Snapshot } from './model.js';
@@ -25,21 +29,24 @@ import { startHttpServer, type HttpRoute, type RunningHttpServer } from './serve
 import { nonOverlapping } from './scheduler.js';
 import { POLL_OVERDUE_ALERT, PollTiming, pollOverdueSelfAlert, type PollTimingOptions } from './poll-timing.js';
 import { monotonicNow, type TimeSource } from './util/monotonic.js';
-import type { StateStore } from './state/store.js';
-import { openFileStateStore } from './state/file-store.js';
-import { ResilientStateStore } from './state/resilient-store.js';
+import { SINGLE_REPLICA_EPOCH, isNotLeaderError, type Fence, type StateBackend } from './state/backend.js';
+import { FileStateBackend } from './state/file-backend.js';
+import { ResilientStateBackend } from './state/resilient-backend.js';
+import { readOnlyView, termView } from './state/backend-views.js';
 import { StateDirLock } from './state/lock.js';
 import { parseSnapshotDoc } from './snapshot/persist.js';
 import { EMPTY_METRICS, encodeSnapshotMetrics } from './metrics/exposition.js';
 import { PgConnection } from './state/postgres-connect.js';
-import { PostgresDocumentStore } from './state/postgres-documents.js';
+import { PostgresStateBackend } from './state/postgres-backend.js';
 import { LeaderLease } from './ha/lease.js';
 import { ReplicaRole } from './ha/replica.js';
 import { peerHooks } from './ha/peer-hooks.js';
 import { AlertPipeline } from './pipeline/alert-pipeline.js';
 import { PollPipeline } from './pipeline/poll-pipeline.js';
 import { onCallRoutes } from './server/oncall-routes.js';
-import type { OnCallActions } from './alert/oncall.js';
+import { OnCall, type OnCallActions } from './alert/oncall.js';
+import { compileWindows } from './alert/maintenance.js';
+import { mergeAuditEvents } from './server/oncall-routes.js';
 import type { Notifier } from './notify/notifier.js';
 import type { AlertPipelineOptions } from './pipeline/alert-pipeline.js';
 import { statusRoutes } from './server/status/routes.js';
@@ -48,12 +55,18 @@ import { sendDrill } from './server/status/drill.js';
 import { statusAlerts, statusOnCall } from './server/status/adapt.js';
 import { createNotifiers } from './notify/index.js';
 
+type LoadedOnCall = import('./state/backend.js').LoadedState['onCall'];
+
 export interface DaemonOptions {
   config: Config;
   logger: Logger;
   credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
-  /** Defaults to the file store under config.stateDir. */
-  store?: StateStore;
+  /**
+   * The state backend of a single replica (tests: a fault-injecting or in-memory one). Defaults to the
+   * FileStateBackend under config.stateDir (the stateDir lock is taken either way); the daemon wraps it
+   * in ResilientStateBackend. Given, state.backend: postgres is ignored (one replica).
+   */
+  backend?: StateBackend;
   /** Defaults to the notifiers built from config.alerting.channels. */
   notifiers?: Notifier[];
   now?: () => number;
@@ -69,7 +82,7 @@ export interface DaemonOptions {
   schedule?: boolean;
   /** Outbox delivery tuning (a virtual clock, short send timeouts in tests). */
   outbox?: AlertPipelineOptions['outbox'];
-  /** While state writes fail, how often the unwritten documents are retried (default 10 s). */
+  /** While state writes fail, how often the held writes are retried (default 10 s). */
   stateRetryMs?: number;
 }
 
@@ -80,17 +93,19 @@ export interface Readiness {
 }
 
 const STATE_ALERT = 'state-persist';
+/** One replica on files writes with the fixed epoch (no election). */
+const SINGLE_FENCE: Fence = { epoch: SINGLE_REPLICA_EPOCH };
 
 export class Daemon {
   readonly metrics = new SelfMetrics();
   /** One poll through every stage: src/pipeline/poll-pipeline.ts. */
   private readonly poll: PollPipeline;
   private lock: StateDirLock | null = null;
-  private resilient: ResilientStateStore | null = null;
+  /** The state backend the pipeline writes through (a leader term's, when replicated); null while following. */
+  private resilient: ResilientStateBackend | null = null;
   private stateLog = { at: 0, suppressed: 0 };
   private readonly clients: AwsClients;
   private readonly poller: SnapshotPoller;
-  private store!: StateStore;
   private pipeline!: AlertPipeline;
   private server: RunningHttpServer | null = null;
   private readonly polls = nonOverlapping(() => this.runPoll(), () => {
@@ -101,16 +116,16 @@ export class Daemon {
   private readonly abort = new AbortController();
   /** state.backend: postgres: replicas share the database; one leads under a lease, the others follow (src/ha/). */
   private readonly replicated: boolean;
-  private ha: { conn: PgConnection; lease: LeaderLease; role: ReplicaRole; docs: PostgresDocumentStore | null; peers: ReturnType<typeof peerHooks> } | null = null;
+  private ha: { conn: PgConnection; lease: LeaderLease; role: ReplicaRole; base: PostgresStateBackend | null; peers: ReturnType<typeof peerHooks> } | null = null;
   /** Aborted when this replica stops leading: a poll under way drops its result (the new leader polls itself). */
   private termAbort = new AbortController();
-  /** The document versions the follower's view was built from. */
+  /** The state's change mark (PostgresStateBackend.changeMark) the follower's view was built from. */
   private viewKey = '';
   private readonly now: () => number;
 
   constructor(private readonly opts: DaemonOptions) {
     this.now = opts.now ?? Date.now;
-    this.replicated = opts.config.state.backend === 'postgres' && !opts.store;
+    this.replicated = opts.config.state.backend === 'postgres' && !opts.backend;
     // The watchdog's hooks: the self-alert through every channel, then any the caller gave.
     this.timing = new PollTiming({
       schedule: opts.config.schedule, logger: opts.logger, metrics: this.metrics, time: opts.time,
@@ -158,7 +173,8 @@ export class Daemon {
         opts.logger.warn({ accountId, code: e.code, error: e.message }, kept ? 'account ListRegions failed; keeping the last known enabled regions' : 'account ListRegions failed; the regions to poll in this account are unknown');
       },
     });
-    this.poll = new PollPipeline({ poller: this.poller, alerts: () => this.pipeline, store: () => this.store, metrics: this.metrics, logger: opts.logger });
+    // The alert pipeline commits the snapshot with the poll (StateBackend.commit): no separate snapshot write.
+    this.poll = new PollPipeline({ poller: this.poller, alerts: () => this.pipeline, store: () => null, metrics: this.metrics, logger: opts.logger });
     if (this.poller.organizations) {
       const org = this.poller.organizations;
       this.metrics.watchOrganizations(() => org.ageMs(), this.now);
@@ -180,7 +196,22 @@ export class Daemon {
 
   /** Silences, acknowledgements and audit events (src/alert/oncall.ts); null on a follower (writes go to the leader). */
   onCallActions(): OnCallActions | null {
-    return null;
+    return this.onCall;
+  }
+
+  private onCall: OnCall | null = null;
+
+  /** The on-call records as loaded (a leader's term or a single replica writes them with `fence`; a follower cannot write). */
+  private openOnCall(backend: StateBackend, fence: () => Fence, records: LoadedOnCall): OnCall {
+    const { config } = this.opts;
+    return new OnCall({
+      persist: (c) => (backend.applyOnCall ? backend.applyOnCall(fence(), c) : Promise.reject(new Error('this state backend keeps no on-call records'))),
+      now: this.now,
+      lookupAlert: (k) => this.pipeline?.alertRef(k) ?? null,
+      expectDisconnected: config.alerting.expectDisconnected,
+      windows: compileWindows(config.alerting.maintenanceWindows),
+      onChange: () => this.pipeline?.refreshGauges(),
+    }, records ?? []);
   }
 
   get alerts(): AlertPipeline {
@@ -194,10 +225,10 @@ export class Daemon {
       // Nothing was sent (delivery starts last); let the next daemon have the directory.
       await this.server?.close().catch(() => {});
       this.server = null;
-      await this.store?.close().catch(() => {});
+      await this.resilient?.close().catch(() => {});
       await this.lock?.release().catch(() => {});
       await this.ha?.lease.stop().catch(() => {});
-      await this.ha?.docs?.close().catch(() => {});
+      await this.ha?.base?.close().catch(() => {});
       await this.ha?.conn.close().catch(() => {});
       this.clients.close();
       throw err;
@@ -222,18 +253,13 @@ export class Daemon {
         });
       },
     });
-    const inner = this.opts.store ?? (await openFileStateStore({
+    // FileStateBackend reads the documents of the previous releases as its checkpoint: an old stateDir loads as it is.
+    const inner = this.opts.backend ?? (await FileStateBackend.open({
       dir: config.stateDir,
-      observer: {
-        onCorrupt: (r) => {
-          this.metrics.stateErrors.inc({ kind: 'corrupt' });
-          logger.error({ document: r.name, reason: r.reason, movedTo: r.movedTo }, 'state document was corrupt; moved aside and starting that part afresh');
-        },
-      },
+      observer: { onCorrupt: (r) => this.corrupt(r) },
     }));
     this.resilient = this.resilientOver(inner);
-    this.store = this.resilient;
-    await this.loadState();
+    await this.loadState(() => SINGLE_FENCE);
     await this.serve();
     this.pipeline.startDelivery();
     await this.identify();
@@ -244,19 +270,28 @@ export class Daemon {
     }
   }
 
-  /** The daemon's state store around `inner`: writes the disk or database refuses are held in memory and retried (ResilientStateStore). */
-  private resilientOver(inner: StateStore): ResilientStateStore {
+  private corrupt(r: { name: string; reason: string; movedTo: string | null }): void {
+    this.metrics.stateErrors.inc({ kind: 'corrupt' });
+    this.opts.logger.error({ document: r.name, reason: r.reason, movedTo: r.movedTo }, 'state document was corrupt; moved aside and starting that part afresh');
+  }
+
+  /** The daemon's state backend around `inner`: writes the disk or database refuses are held in memory and retried (ResilientStateBackend). */
+  private resilientOver(inner: StateBackend): ResilientStateBackend {
     const { config, logger } = this.opts;
-    return new ResilientStateStore(inner, {
+    // A term's backend reports only while it is the daemon's current one: a retry of a term that ended
+    // (deposed, re-elected since) must not raise 'state-persist' on the next term's pipeline.
+    const current = () => this.resilient === backend;
+    const backend: ResilientStateBackend = new ResilientStateBackend(inner, {
       retryMs: this.opts.stateRetryMs,
       observer: {
         onWriteError: (f, first) => {
+          if (!current()) return;
           this.metrics.stateErrors.inc({ kind: 'write' });
           // Every poll, delivery and retry writes: one line per minute while it lasts, not one per write
           // (monotonic, so a backward clock step cannot silence the reminder lines).
           const t = monotonicNow();
           if (first || t - this.stateLog.at >= 60_000) {
-            const fields = { err: f.error, ...(this.ha ? { schema: config.state.schema } : { stateDir: config.stateDir }), document: f.name, code: f.code, reason: f.reason, failedWritesSinceLastLine: this.stateLog.suppressed };
+            const fields = { err: f.error, ...(this.ha ? { schema: config.state.schema } : { stateDir: config.stateDir }), write: f.call, code: f.code, reason: f.reason, failedWritesSinceLastLine: this.stateLog.suppressed };
             if (first) logger.error(fields, 'cannot persist state; still evaluating and delivering alerts from memory');
             else logger.warn(fields, 'state still cannot be persisted');
             this.stateLog = { at: t, suppressed: 0 };
@@ -264,6 +299,7 @@ export class Daemon {
           this.pipeline?.self.raise(this.stateAlert(f.reason));
         },
         onRecovered: (downMs) => {
+          if (!current()) return;
           if (this.ha) {
             logger.info({ schema: config.state.schema, downSeconds: Math.round(downMs / 1000) }, 'state persisted again; the in-memory state is in PostgreSQL');
             this.pipeline?.self.resolve(STATE_ALERT, `keystore-watch writes its state to PostgreSQL (schema ${config.state.schema}) again; what it held in memory is written.`);
@@ -272,17 +308,25 @@ export class Daemon {
           logger.info({ stateDir: config.stateDir, downSeconds: Math.round(downMs / 1000) }, 'state persisted again; the in-memory state is on disk');
           this.pipeline?.self.resolve(STATE_ALERT, `keystore-watch writes its state to ${config.stateDir} again; what it held in memory is on disk.`);
         },
+        // Held writes refused for good when replayed: another replica leads (the term view steps down).
+        onHeldDropped: (err, calls) => {
+          if (!isNotLeaderError(err)) logger.error({ err, calls }, 'held state writes refused for good when replayed; dropped');
+        },
       },
     });
+    return backend;
   }
 
-  /** Reads the persisted state (snapshot, alerts, outbox, history) and opens the alert pipeline on it; no delivery yet. */
-  private async loadState(): Promise<void> {
+  /** Loads the state (snapshot, alerts, outbox, history) from the backend and opens the alert pipeline on it; no delivery yet. */
+  private async loadState(fence: () => Fence): Promise<void> {
     const { config, logger } = this.opts;
-    const restored = await this.store.read('snapshot', parseSnapshotDoc);
+    const backend = this.resilient!;
+    const loaded = await backend.load({ parseSnapshot: parseSnapshotDoc });
+    const restored = loaded.snapshot as Snapshot | null;
     await this.poll.restore(restored);
     if (restored) logger.info({ pollId: restored.pollId, stores: restored.stores.length }, 'restored the last snapshot');
-    this.pipeline = await AlertPipeline.open({ config, store: this.store, logger, metrics: this.metrics, notifiers: this.opts.notifiers, now: this.now, outbox: this.opts.outbox });
+    this.onCall = this.openOnCall(backend, fence, loaded.onCall);
+    this.pipeline = await AlertPipeline.open({ config, backend: { backend, fence, loaded }, logger, metrics: this.metrics, notifiers: this.opts.notifiers, now: this.now, outbox: this.opts.outbox, mute: this.onCall });
     // A write that failed while the pipeline was opening had no pipeline to raise the self-alert on.
     const health = this.resilient!.health();
     if (health.failing) this.pipeline.self.raise(this.stateAlert(health.failing.reason));
@@ -305,7 +349,7 @@ export class Daemon {
           stores: (f) => this.storesView(f),
           targets: () => ({ pollId: this.poll.snapshot?.pollId ?? null, targets: this.poll.snapshot?.targets ?? [] }),
           alerts: () => ({ alerts: this.pipeline.firing(), self: this.pipeline.firingSelf() }),
-          events: (limit) => ({ events: this.pipeline.recentEvents(limit) }),
+          events: (limit) => ({ events: mergeAuditEvents(this.pipeline.recentEvents(limit), this.onCall?.events(limit) ?? [], limit) }),
           outbox: (limit) => this.pipeline.outbox.view(limit),
           ...(this.ha ? { replica: () => this.ha!.peers.status() } : {}),
         },
@@ -383,19 +427,9 @@ export class Daemon {
       lease, refreshMs: st.refreshInterval, log: logger,
       hooks: { lead: (epoch) => this.lead(epoch), follow: (why) => this.follow(why), refresh: () => this.refreshView() },
     });
-    this.ha = { conn, lease, role, docs: null, peers };
-    this.ha.docs = await PostgresDocumentStore.open({
-      conn, schema: st.schema, log: logger,
-      // The base store never writes: a term's store carries the epoch (lead()).
-      fence: () => null,
-      observer: {
-        onCorrupt: (r) => {
-          this.metrics.stateErrors.inc({ kind: 'corrupt' });
-          logger.error({ document: r.name, reason: r.reason, movedTo: r.movedTo }, 'state document was corrupt; moved aside and starting that part afresh');
-        },
-      },
-    });
-    this.store = this.ha.docs.readOnly();
+    this.ha = { conn, lease, role, base: null, peers };
+    // Connects and migrates (under an advisory lock): the database must answer at start-up.
+    this.ha.base = await PostgresStateBackend.open({ conn, url: st.url, schema: st.schema, log: logger, onCorrupt: (r) => this.corrupt(r) });
     await this.refreshView();
     await this.serve();
     await this.identify();
@@ -410,9 +444,12 @@ export class Daemon {
     this.termAbort = new AbortController();
     this.metrics.leader.set(1);
     this.metrics.leaseEpoch.set(epoch);
-    this.resilient = this.resilientOver(ha.docs!.withFence(() => (ha.lease.epoch === epoch ? epoch : null)));
-    this.store = this.resilient;
-    await this.loadState();
+    // This term's writes: fence = the lease epoch (the database refuses it once another replica holds
+    // the lease, or ours expired by the database's clock); a refusal steps down at once, never held.
+    this.resilient = this.resilientOver(termView(ha.base!, (err) => this.notLeader(epoch, err)));
+    // A re-elected replica starts its term with its own state alerts: the previous term's are not carried over.
+    this.stateLog = { at: 0, suppressed: 0 };
+    await this.loadState(() => ({ epoch }));
     // The previous leader's committed poll counts as evaluated (no readiness blip at a failover).
     this.poll.evaluated = this.poll.snapshot !== null;
     this.poll.lastPollError = null;
@@ -424,6 +461,13 @@ export class Daemon {
     this.opts.logger.info({ epoch, pollId: this.poll.snapshot?.pollId ?? null, pending: this.pipeline.outbox.pending() }, 'leading: state reloaded, polling and delivering');
   }
 
+  /** A write of term `epoch` refused with NotLeaderError: the database says another replica leads; give the lease up now. */
+  private notLeader(epoch: number, err: Error): void {
+    const ha = this.ha!;
+    if (ha.lease.epoch !== epoch && ha.role.role !== 'leader') return;
+    void ha.lease.resign(`a state write was refused: ${err.message}`);
+  }
+
   /** Deposed: stop polling and sending now; a poll under way drops its result (its writes are refused anyway). */
   private async follow(reason: string): Promise<void> {
     this.termAbort.abort(new Error('no longer the leader'));
@@ -433,24 +477,30 @@ export class Daemon {
     this.timing.stop();
     await this.pipeline?.outbox.stop();
     // The term's store: its retries of unwritten documents end here (a later term starts from the database).
-    await this.resilient?.close().catch(() => {});
+    const ended = this.resilient;
     this.resilient = null;
-    this.store = this.ha!.docs!.readOnly();
+    await ended?.close().catch(() => {});
+    // The term's self-alerts about its own writes end with it: a follower does not write, and a
+    // re-elected replica starts its new term from the database, not with the last term's alarms.
+    for (const a of this.pipeline?.self.firing() ?? []) this.metrics.selfAlert.set({ id: a.id }, 0);
     this.viewKey = '';
-    this.opts.logger.info({ reason }, 'following');
+    void reason;
   }
 
-  /** Follower: re-reads the latest committed state when a document changed, and serves it. */
+  /** Follower: re-reads the latest committed state when the leader wrote something, and serves it. */
   private async refreshView(): Promise<void> {
     const ha = this.ha!;
-    const docs = ha.docs!;
-    const key = JSON.stringify([...(await docs.versions())].sort());
+    const base = ha.base!;
+    const key = (await base.changeMark()) ?? '';
     if (key === this.viewKey && this.pipeline) return;
-    const store = docs.readOnly();
-    const snapshot = await store.read('snapshot', parseSnapshotDoc);
+    const loaded = await base.load({ parseSnapshot: parseSnapshotDoc });
+    const snapshot = loaded.snapshot as Snapshot | null;
+    // The follower's pipeline only serves /api/v1/*: it never writes (readOnlyView) and never delivers.
+    const onCall = this.openOnCall(readOnlyView(base), () => ({ epoch: 0 }), loaded.onCall);
     const pipeline = await AlertPipeline.open({
-      config: this.opts.config, store, logger: this.opts.logger.child({ role: 'follower' }, { level: 'error' }), metrics: this.metrics,
-      notifiers: this.opts.notifiers, now: this.now, outbox: this.opts.outbox,
+      config: this.opts.config, backend: { backend: readOnlyView(base), fence: () => ({ epoch: 0 }), loaded },
+      logger: this.opts.logger.child({ role: 'follower' }, { level: 'error' }), metrics: this.metrics,
+      notifiers: this.opts.notifiers, now: this.now, outbox: this.opts.outbox, mute: onCall,
     });
     this.poll.snapshotMetrics.release();
     const encoded = snapshot ? await encodeSnapshotMetrics(snapshot) : EMPTY_METRICS;
@@ -459,6 +509,7 @@ export class Daemon {
     this.poll.snapshot = snapshot;
     this.poll.snapshotMetrics = encoded;
     this.pipeline = pipeline;
+    this.onCall = onCall;
     this.viewKey = key;
     if (snapshot) this.metrics.lastPoll.set(snapshot.finishedAt / 1000);
   }
@@ -560,12 +611,12 @@ export class Daemon {
       // delivers what is still queued.
       await this.ha.role.stop();
       await this.server?.close();
-      await this.ha.docs?.close();
+      await this.ha.base?.close();
       await this.ha.conn.close();
     } else {
       await this.pipeline?.stop(Math.min(graceMs, 5000));
       await this.server?.close();
-      await this.store?.close();
+      await this.resilient?.close();
       await this.lock?.release();
     }
     this.clients.close();

@@ -5,30 +5,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Daemon } from '../src/daemon.js';
 import { silentLogger } from '../src/log.js';
 import type { RunningSimulator } from '../src/simulator/server.js';
-import { MemoryStateStore } from '../src/state/memory-store.js';
-import type { StateDocName } from '../src/state/store.js';
-import { BASE_CREDENTIALS, simConfig, simulator } from './helpers/sim.js';
-
-/** Throws a programming error (not an I/O error: ResilientStateStore rethrows it) on the next write of `failOn`. */
-class FailOnceStore extends MemoryStateStore {
-  failOn: StateDocName | null = null;
-  override async write<T>(name: StateDocName, value: T): Promise<void> {
-    if (name === this.failOn) {
-      this.failOn = null;
-      throw new TypeError('injected: cannot encode the alert state');
-    }
-    return super.write(name, value);
-  }
-}
+import { BASE_CREDENTIALS, simConfig, simulator, tempDir } from './helpers/sim.js';
+import { BreakableBackend, fileBackend } from './helpers/state-backends.js';
 
 let sim: RunningSimulator;
 let daemon: Daemon;
-const store = new FailOnceStore();
+let store: BreakableBackend;
 const STORE = 'cks-aaaaaaaaaaaaaaaa1';
 
 beforeAll(async () => {
   sim = await simulator('poller-fleet.yaml');
-  daemon = new Daemon({ config: simConfig(sim), logger: silentLogger(), credentials: BASE_CREDENTIALS, schedule: false, serve: false, store });
+  const stateDir = tempDir('kw-process-failure-');
+  // A programming error (not an I/O error: ResilientStateBackend rethrows it) on the next commit.
+  store = new BreakableBackend(await fileBackend(stateDir));
+  daemon = new Daemon({ config: simConfig(sim, { stateDir }), logger: silentLogger(), credentials: BASE_CREDENTIALS, schedule: false, serve: false, backend: store });
   await daemon.start();
 });
 afterAll(async () => {
@@ -41,7 +31,7 @@ describe('daemon: a poll whose evaluation failed', () => {
     await daemon.pollNow();
     expect(daemon.readiness().ready).toBe(true);
     sim.fleet.setStore(STORE, { state: 'FAILED', errorCode: 'NETWORK_ERRORS' });
-    store.failOn = 'alerts';
+    store.failNext = new TypeError('injected: cannot encode the alert state');
     await daemon.pollNow();
     expect(daemon.readiness().reasons.join(' ')).toMatch(/injected/);
     sim.fleet.setStore(STORE, { state: 'CONNECTED', errorCode: null });

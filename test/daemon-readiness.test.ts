@@ -6,40 +6,25 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Daemon } from '../src/daemon.js';
 import { silentLogger } from '../src/log.js';
-import { FileStateStore } from '../src/state/file-store.js';
-import type { DocParser, StateDocName, StateStore } from '../src/state/store.js';
 import type { RunningSimulator } from '../src/simulator/server.js';
 import { BASE_CREDENTIALS, simConfig, simulator, tempDir } from './helpers/sim.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 import { metricValue } from './reliability/support.js';
-
-class BreakableStore implements StateStore {
-  broken = false;
-  /** Every write fails as on a full disk (an I/O error the daemon rides out from memory). */
-  full = false;
-  constructor(private readonly inner: StateStore) {}
-  read<T>(name: StateDocName, parse?: DocParser<T>) { return this.inner.read(name, parse); }
-  write<T>(name: StateDocName, value: T) {
-    if (this.full) return Promise.reject(Object.assign(new Error(`cannot write state file ${name}.json: ENOSPC: no space left on device`), { code: 'ENOSPC' }));
-    if (this.broken && name === 'alerts') return Promise.reject(new Error('alert state cannot be recorded (injected)'));
-    return this.inner.write(name, value);
-  }
-  close() { return this.inner.close(); }
-}
+import { BreakableBackend, fileBackend } from './helpers/state-backends.js';
 
 let sim: RunningSimulator;
 let rx: Receiver;
 let daemon: Daemon;
-let store: BreakableStore;
+let store: BreakableBackend;
 let clock = Date.UTC(2026, 5, 1, 12);
 
 beforeAll(async () => {
   sim = await simulator('reliability-fleet.yaml');
   rx = await startReceiver();
   const stateDir = tempDir('kw-readiness-');
-  store = new BreakableStore(await FileStateStore.open({ dir: stateDir }));
+  store = new BreakableBackend(await fileBackend(stateDir));
   const config = simConfig(sim, { stateDir, alerting: { confirmations: 2, channels: [{ type: 'webhook', url: `${rx.url}/hook`, minSeverity: 'info' }] } });
-  daemon = new Daemon({ config, logger: silentLogger(), credentials: BASE_CREDENTIALS, schedule: false, store, now: () => clock });
+  daemon = new Daemon({ config, logger: silentLogger(), credentials: BASE_CREDENTIALS, schedule: false, backend: store, now: () => clock });
   await daemon.start();
 });
 afterAll(async () => {
@@ -89,9 +74,9 @@ describe('a disk that is full from the very first poll', () => {
   it('is not "waiting for the first poll" forever: /readyz names the write failure, the self-alert goes out, and both clear once writes succeed', async () => {
     const rx2 = await startReceiver();
     const stateDir = tempDir('kw-readiness-full-');
-    const full = new BreakableStore(await FileStateStore.open({ dir: stateDir }));
+    const full = new BreakableBackend(await fileBackend(stateDir));
     const config = simConfig(sim, { stateDir, alerting: { confirmations: 2, channels: [{ type: 'webhook', url: `${rx2.url}/hook`, minSeverity: 'critical' }] } });
-    const d = new Daemon({ config, logger: silentLogger(), credentials: BASE_CREDENTIALS, schedule: false, store: full, now: () => clock, stateRetryMs: 50 });
+    const d = new Daemon({ config, logger: silentLogger(), credentials: BASE_CREDENTIALS, schedule: false, backend: full, now: () => clock, stateRetryMs: 50 });
     try {
       await d.start();
       full.full = true;

@@ -14,7 +14,8 @@ import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { Daemon } from '../../src/daemon.js';
 import { silentLogger } from '../../src/log.js';
-import { FileStateStore } from '../../src/state/file-store.js';
+import { FileStateBackend } from '../../src/state/file-backend.js';
+import type { StateBackend } from '../../src/state/backend.js';
 import type { Snapshot } from '../../src/model.js';
 import { quantile } from './stats.js';
 
@@ -104,8 +105,22 @@ async function init(msg: Extract<ChildCommand, { cmd: 'init' }>) {
   stateDir = mkdtempSync(join(tmpdir(), 'ksw-bench-state-'));
   config = parseConfig({ ...msg.config, stateDir, listen: '127.0.0.1:0', schedule: '0 0 1 1 *' }, 'bench', {});
   if (mode === 'daemon') {
-    const store = await FileStateStore.open({ dir: stateDir, observer: { onWrite: (name, bytes, ms) => writes.push({ name, bytes, ms }) } });
-    daemon = new Daemon({ config, logger: silentLogger(), credentials, store, schedule: false });
+    // The daemon's own path (FileStateBackend), timed per write: a poll's commit is reported as 'snapshot'
+    // (it carries the snapshot), bytes = what it appended to the journal; deliveries as 'outbox'.
+    const files = await FileStateBackend.open({ dir: stateDir });
+    const timed = (name: string, write: () => Promise<void>) => async () => {
+      const before = await files.journalOnDisk();
+      const t0 = performance.now();
+      await write();
+      const ms = performance.now() - t0;
+      writes.push({ name, bytes: Math.max(0, (await files.journalOnDisk()) - before), ms });
+    };
+    const backend: StateBackend = {
+      load: (o) => files.load(o), latestSnapshot: (p) => files.latestSnapshot(p), close: () => files.close(),
+      commit: (f, p, r) => timed('snapshot', () => files.commit(f, p, r))(),
+      applyOutbox: (f, c, r) => timed('outbox', () => files.applyOutbox(f, c, r))(),
+    };
+    daemon = new Daemon({ config, logger: silentLogger(), credentials, backend, schedule: false });
     await daemon.start();
   }
   return { url: daemon?.url ?? null, ...usage() };

@@ -70,6 +70,8 @@ export interface OnCallOptions {
   /** Audit events kept (oldest first out). */
   auditLimit?: number;
   newId?: () => string;
+  /** Called after every recorded action (the daemon refreshes the silenced gauge). */
+  onChange?: () => void;
 }
 
 export const DEFAULT_AUDIT_LIMIT = 1000;
@@ -226,6 +228,7 @@ export class OnCall implements OnCallActions {
   }
 
   private pushAudit(ev: AuditEvent): void {
+    this.opts.onChange?.();
     this.auditList.push(ev);
     const limit = this.opts.auditLimit ?? DEFAULT_AUDIT_LIMIT;
     if (this.auditList.length > limit) this.auditList.splice(0, this.auditList.length - limit);

@@ -5,6 +5,7 @@ import { parseDuration } from '../util/duration.js';
 import { tagLabelName } from '../util/prom-label.js';
 import { parseOuSelector } from '../discover/ou-path.js';
 import { parseCron } from './cron.js';
+import { parseMatcherList } from '../util/matchers.js';
 import { arnPartition, partitionOfRegion } from './partitions.js';
 
 const ACCOUNT_ID = /^\d{12}$/;
@@ -27,6 +28,38 @@ const ouPath = z.string().superRefine((v, ctx) => {
   const s = parseOuSelector(v);
   if (typeof s === 'string' || s.kind !== 'path') ctx.addIssue({ code: 'custom', message: 'expected an OU path such as /Prod/Payments ("/" for the root)' });
 });
+
+/** Alertmanager matchers (src/util/matchers.ts), each string one matcher or a comma-separated list. */
+const matcherListSchema = z.array(z.string().min(1)).min(1, 'at least one matcher, e.g. account_id="222222222222"').superRefine((list, ctx) => {
+  try { parseMatcherList(list); } catch (err) { ctx.addIssue({ code: 'custom', message: (err as Error).message }); }
+});
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i;
+const rfc3339 = () => z.string().regex(RFC3339, 'expected an RFC 3339 time such as 2026-12-01T02:00:00Z').transform((v) => Date.parse(v));
+
+/**
+ * A maintenance window: recurring (`schedule`, a cron expression in UTC with node-cron's grammar, open for
+ * `duration` from each start) or fixed (`start` .. `end`, RFC 3339). Matching alerts send nothing while
+ * it is open (src/alert/maintenance.ts).
+ */
+const maintenanceWindowSchema = z.union([
+  z.strictObject({
+    name: z.string().min(1).max(200),
+    matchers: matcherListSchema,
+    schedule: z.string().superRefine((v, ctx) => { const r = parseCron(v); if (!r.ok) ctx.addIssue({ code: 'custom', message: r.problem }); }),
+    duration: z.string().or(z.number()).transform((v, ctx) => {
+      try { const ms = typeof v === 'number' ? v : parseDuration(v); if (ms !== null && ms >= 60_000 && ms <= 31 * 86_400_000) return ms; } catch { /* below */ }
+      ctx.addIssue({ code: 'custom', message: 'expected a duration between 1m and 31d, e.g. "2h"' });
+      return z.NEVER as never as number;
+    }),
+  }),
+  z.strictObject({
+    name: z.string().min(1).max(200),
+    matchers: matcherListSchema,
+    start: rfc3339(),
+    end: rfc3339(),
+  }).refine((w) => w.end > w.start, { message: 'end must be after start', path: ['end'] }),
+]);
 
 /** A duration such as "10s", "4h", "30d"; parsed to milliseconds. */
 const duration = (what = 'a duration such as "30s", "5m", "4h"') =>
@@ -240,6 +273,8 @@ export const configSchema = z.strictObject({
     certificateExpiryWarning: duration().default(30 * 86_400_000),
     clusterUpdateTimeout: duration().default(60 * 60_000),
     expectDisconnected: z.array(z.string().min(1)).default([]),
+    /** Planned work: matching alerts are muted like a silence while a window is open (src/alert/maintenance.ts). */
+    maintenanceWindows: z.array(maintenanceWindowSchema).default([]),
     /**
      * A store whose ConnectionState changes `changes` times within `window` raises one FLAPPING alert
      * (critical when it spent more than half the window not CONNECTED), resolved once it has been stable

@@ -235,6 +235,8 @@ interface LiveEntry extends OutboxEntry {
   due: number;
   /** Monotonic ms when it was queued (may be before this process started). */
   born: number;
+  /** Queued by enqueue(ns, commit) whose commit has not resolved yet: not sent, and taken back if the commit fails. */
+  uncommitted?: boolean;
 }
 
 interface Channel {
@@ -372,6 +374,7 @@ export class Outbox {
     const result: EnqueueResult = { queued: 0, duplicates: 0, unrouted: 0, dropped: 0 };
     const now = this.clock.now();
     const mono = this.mono();
+    const added: LiveEntry[] = [];
     for (const n of ns) {
       let routed = false;
       for (const ch of this.channels.values()) {
@@ -382,10 +385,12 @@ export class Outbox {
           continue;
         }
         if (!this.notifications.has(n.id)) this.notifications.set(n.id, n);
-        ch.queue.push({
+        const entry: LiveEntry = {
           seq: this.nextSeq++, channel: ch.id, id: n.id, enqueuedAt: now, attempts: 0, nextAttemptAt: now, inFlight: false, lastError: null, lastStatus: null,
-          keys: orderKeys(n), due: mono, born: mono,
-        });
+          keys: orderKeys(n), due: mono, born: mono, ...(commit ? { uncommitted: true } : {}),
+        };
+        ch.queue.push(entry);
+        added.push(entry);
         ch.queuedIds.add(n.id);
         this.dirty.add(outboxKeyString({ channel: ch.id, id: n.id }));
         result.queued++;
@@ -399,8 +404,19 @@ export class Outbox {
       this.changed();
       for (const ch of this.channels.values()) ch.wake?.();
     }
-    if (commit) await this.persistVia(commit);
-    else await this.persist();
+    if (commit) {
+      // The poll's commit records these entries with the alert state that decided them: nothing is sent
+      // before it resolved, and a commit that failed takes them back (the poll is evaluated again, with
+      // the same notification ids), so a notification never goes out for a decision the state lacks.
+      try {
+        await this.persistVia(commit);
+      } catch (err) {
+        this.takeBack(added);
+        throw err;
+      }
+      for (const e of added) delete e.uncommitted;
+      if (added.length) for (const ch of this.channels.values()) ch.wake?.();
+    } else await this.persist();
     return result;
   }
 
@@ -519,11 +535,25 @@ export class Outbox {
     await this.persist().catch((err: unknown) => this.log.error({ err: scrub((err as Error).message) }, 'cannot persist outbox on stop'));
   }
 
+  /** Entries of a commit that failed: never written, so never sent; they leave the queue as if never queued. */
+  private takeBack(entries: readonly LiveEntry[]): void {
+    for (const e of entries) {
+      const ch = this.channels.get(e.channel);
+      if (!ch) continue;
+      const i = ch.queue.indexOf(e);
+      if (i < 0) continue;
+      ch.queue.splice(i, 1);
+      ch.queuedIds.delete(e.id);
+      this.dirty.delete(outboxKeyString(e));
+    }
+    if (entries.length) this.changed();
+  }
+
   // ---- delivery loop ------------------------------------------------------------------------
 
   private async runChannel(ch: Channel): Promise<void> {
     while (!this.stopping) {
-      const step = nextStep(ch.queue, ch.gate, this.mono());
+      const step = nextStep(ch.queue.some((e) => e.uncommitted) ? ch.queue.filter((e) => !e.uncommitted) : ch.queue, ch.gate, this.mono());
       if ('send' in step) {
         this.launch(ch, ch.queue.find((e) => e.seq === step.send)!);
         continue;

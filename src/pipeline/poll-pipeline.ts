@@ -16,8 +16,8 @@
 //                          letters, independently of the polls.
 // Steps 4 and 5 on a StateBackend (src/state/backend.ts; AlertPipelineOptions.backend): step 4 is ONE
 // commit(poll) (snapshot, alert state, history, new outbox entries) and each delivery an applyOutbox of
-// keyed records, fenced by the lease epoch. The daemon still opens the pipeline on the document store
-// (src/state/store.ts: four document writes per poll) until it is wired to a backend.
+// keyed records, fenced by the lease epoch. The daemon (src/daemon.ts) opens the pipeline on a backend:
+// FileStateBackend for one replica, PostgresStateBackend for the leader of several.
 import type { Logger } from '../log.js';
 import type { Snapshot } from '../model.js';
 import { EMPTY_METRICS, encodeSnapshotMetrics, type EncodedMetrics } from '../metrics/exposition.js';
@@ -120,6 +120,9 @@ export class PollPipeline {
       this.evaluated = true;
       this.lastPollError = null;
     } catch (err) {
+      // Deposed while polling (replicas): the result is dropped (its commit was refused or would be);
+      // the role change says so in one line, this is not a failed poll.
+      if (signal.aborted && stage !== 'poll') return;
       const reason = `${stage === 'poll' ? '' : `${stage}: `}${err instanceof Error ? err.message : String(err)}`.replace(/\s+/g, ' ').slice(0, 500);
       this.lastPollError = reason;
       logger.error({ err, stage, reason }, 'poll failed');

@@ -9,7 +9,7 @@
 // Times are RFC 3339 strings (or epoch milliseconds). The actions themselves are src/alert/oncall.ts
 // (OnCallActions), which the status page calls too.
 import { HttpError, type HttpRoute, type HttpRouteContext } from './http.js';
-import { OnCallError, type OnCallActions, type SilenceView } from '../alert/oncall.js';
+import { OnCallError, type AuditEvent, type OnCallActions, type SilenceView } from '../alert/oncall.js';
 import type { Ack } from '../alert/silences.js';
 
 export interface OnCallRoutesSource {
@@ -114,4 +114,10 @@ function matcherText(m: unknown): string {
   if (typeof o.name !== 'string' || typeof o.value !== 'string') throw new HttpError(400, 'a matcher object needs string name and value');
   const op = o.isRegex === true ? (o.isEqual === false ? '!~' : '=~') : (o.isEqual === false ? '!=' : '=');
   return `${o.name}${op}${JSON.stringify(o.value)}`;
+}
+
+/** /api/v1/events: the change history and the audit events (type "audit"), newest first. */
+export function mergeAuditEvents(history: readonly { at: string }[], audit: readonly AuditEvent[], limit: number): unknown[] {
+  const a = audit.map((e) => ({ ...e.detail, type: 'audit', action: e.action, by: e.by, at: new Date(e.at).toISOString(), id: e.id }));
+  return [...history, ...a].sort((x, y) => (x.at < y.at ? 1 : x.at > y.at ? -1 : 0)).slice(0, limit);
 }

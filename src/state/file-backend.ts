@@ -227,14 +227,16 @@ export class FileStateBackend implements StateBackend {
   }
 
   private async append(line: string): Promise<void> {
-    const fh = await open(this.journalPath, 'a', 0o600);
+    const fail = (err: unknown) => Object.assign(new Error(`cannot write state journal ${this.journalPath}: ${(err as Error).message}`, { cause: err }), { code: (err as NodeJS.ErrnoException).code });
+    // A read-only or vanished directory fails here: the same message (and errno code) as a failed write.
+    const fh = await open(this.journalPath, 'a', 0o600).catch((err: unknown) => { throw fail(err); });
     try {
       await fh.writeFile(line, 'utf8');
       if (this.fsync) await fh.sync();
     } catch (err) {
       // A partial append is a torn tail: cut it off so the next line does not follow garbage.
       await fh.truncate(this.journalBytes).catch(() => {});
-      throw Object.assign(new Error(`cannot write state journal ${this.journalPath}: ${(err as Error).message}`, { cause: err }), { code: (err as NodeJS.ErrnoException).code });
+      throw fail(err);
     } finally {
       await fh.close().catch(() => {});
     }

@@ -143,6 +143,17 @@ export class PostgresStateBackend implements StateBackend {
     return row ? Number(row.version) : null;
   }
 
+  /**
+   * A value that changes with every accepted write (the row version, xmin, of state_meta: every commit
+   * sets poll_id and every outbox write its counters), so a follower re-reads the state only when the
+   * leader wrote something. Null before the first write.
+   */
+  async changeMark(): Promise<string | null> {
+    this.assertOpen();
+    const row = await this.conn.withClient('read the state change mark', async (c) => (await c.query<{ mark: string }>(`SELECT xmin::text AS mark FROM ${this.s}.state_meta`)).rows[0]);
+    return row?.mark ?? null;
+  }
+
   commit(fence: Fence, poll: PollCommit, retention: Retention): Promise<void> {
     // Encoded now, in call order: later mutations by the caller cannot leak into this write.
     let snapshot: string;

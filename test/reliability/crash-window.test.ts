@@ -1,33 +1,18 @@
-// The crash windows around the poll that fires, made deterministic with a state store that refuses
-// one write (as if the process died there), then a restart on the same state directory:
-//  - before the 'alerts' write (alert state + the notifications it decided): nothing was recorded or
-//    sent; the restarted daemon decides again and the receiver gets exactly one firing;
-// (The window after the 'alerts' write, before the notifications reach the outbox, is covered in
-// test/alert/pipeline-recovery.test.ts.) Exactly one firing and one resolved, each under one idempotency key.
+// The crash window around the poll that fires, made deterministic with a state backend that refuses
+// the poll's commit (as if the process died before it), then a restart on the same state directory:
+// nothing was recorded or sent; the restarted daemon decides again and the receiver gets exactly one
+// firing. (The commit is one atomic write of the snapshot, the alert state, the history and the new
+// outbox entries, so there is no window "after the alert state, before the outbox" any more; a kill -9
+// during the commit itself: test/reliability/kill-mid-commit.test.ts.) Exactly one firing and one
+// resolved, each under one idempotency key.
 import { afterEach, describe, expect, it } from 'vitest';
 import { Daemon } from '../../src/daemon.js';
 import { silentLogger } from '../../src/log.js';
-import { FileStateStore } from '../../src/state/file-store.js';
-import type { StateDocName, StateStore } from '../../src/state/store.js';
 import type { RunningSimulator } from '../../src/simulator/server.js';
 import { BASE_CREDENTIALS, simConfig, simulator, tempDir } from '../helpers/sim.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { waitUntil } from './support.js';
-
-/** A file store whose next write of one document fails, leaving the previous file in place. */
-class CrashingStore implements StateStore {
-  failNext: StateDocName | null = null;
-  constructor(private readonly inner: StateStore) {}
-  read<T>(name: StateDocName, parse?: (d: unknown) => T) { return this.inner.read(name, parse); }
-  write<T>(name: StateDocName, value: T) {
-    if (this.failNext === name) {
-      this.failNext = null;
-      return Promise.reject(new Error(`simulated crash before the ${name} write`));
-    }
-    return this.inner.write(name, value);
-  }
-  close() { return this.inner.close(); }
-}
+import { BreakableBackend, fileBackend } from '../helpers/state-backends.js';
 
 let sim: RunningSimulator | undefined;
 let rx: Receiver | undefined;
@@ -39,7 +24,7 @@ afterEach(async () => {
 });
 
 describe('crash around the poll that fires', () => {
-  for (const [condition, crashBefore] of [['FAILED', 'alerts'], ['TARGET_DOWN', 'alerts']] as const) {
+  for (const [condition, crashBefore] of [['FAILED', 'commit'], ['TARGET_DOWN', 'commit']] as const) {
     it(`${condition}, crash before the ${crashBefore} write: one firing and one resolved after the restart`, async () => {
       sim = await simulator('reliability-fleet.yaml');
       rx = await startReceiver();
@@ -50,22 +35,22 @@ describe('crash around the poll that fires', () => {
         aws: { maxAttempts: 1, requestTimeout: '1s', targetTimeout: '2s' },
         alerting: { confirmations: 2, targetDownAfter: 2, channels: [{ type: 'webhook', url: `${rx.url}/hook`, minSeverity: 'info' }] },
       });
-      const start = async (store?: StateStore) => {
-        const d = new Daemon({ config, logger: silentLogger(), credentials: BASE_CREDENTIALS, schedule: false, serve: false, now: () => clock, ...(store && { store }) });
+      const start = async (backend?: BreakableBackend) => {
+        const d = new Daemon({ config, logger: silentLogger(), credentials: BASE_CREDENTIALS, schedule: false, serve: false, now: () => clock, ...(backend && { backend }) });
         daemons.push(d);
         await d.start();
         return d;
       };
       const poll = async (d: Daemon) => { clock += 60_000; await d.pollNow(); };
-      const crashing = new CrashingStore(await FileStateStore.open({ dir: stateDir }));
+      const crashing = new BreakableBackend(await fileBackend(stateDir));
       const a = await start(crashing);
       await poll(a);
       await poll(a);
       if (condition === 'FAILED') sim.fleet.setStore('cks-r1b0000000000001', { state: 'FAILED', errorCode: 'XKS_PROXY_NOT_REACHABLE' });
       else sim.fleet.setFaults({ errors: [{ service: 'kms', account: '333333333333', region: 'eu-west-1', error: 'KMSInternalException' }] });
       await poll(a); // the condition holds once
-      crashing.failNext = crashBefore;
-      await poll(a); // fires; the write named crashBefore does not happen
+      crashing.failNext = new Error(`simulated crash before the ${crashBefore}`);
+      await poll(a); // fires; the commit does not happen
       await a.stop(500);
       expect(rx.requests).toHaveLength(0);
 

@@ -11,10 +11,9 @@ import { Daemon } from '../../src/daemon.js';
 import { silentLogger } from '../../src/log.js';
 import { createNotifiers } from '../../src/notify/index.js';
 import type { Notifier } from '../../src/notify/notifier.js';
-import { FileStateStore } from '../../src/state/file-store.js';
-import type { StateDocName, StateStore } from '../../src/state/store.js';
 import type { RunningSimulator } from '../../src/simulator/server.js';
 import { BASE_CREDENTIALS, simConfig, simulator, tempDir } from '../helpers/sim.js';
+import { BreakableBackend, fileBackend } from '../helpers/state-backends.js';
 import { startReceiver, type Receiver, type RecordedRequest } from '../helpers/receiver.js';
 import { slackPayloadProblems } from '../helpers/slack-limits.js';
 import { ManualClock } from '../helpers/manual-clock.js';
@@ -79,24 +78,18 @@ describe('notification durability through a ten-minute outage of every channel',
       accepts: (x) => n.accepts(x), render: (x) => n.render(x),
       send: async (x, signal) => { inFlight++; try { return await n.send(x, signal); } finally { inFlight--; } },
     }));
-    // The real file store, wrapped only to know when a write is under way (virtual time waits for it too).
-    let writing = 0;
-    const files = await FileStateStore.open({ dir: tempDir('kw-durability-') });
-    const store: StateStore = {
-      read: (name, parse) => files.read(name, parse),
-      write: async (name: StateDocName, value: unknown) => { writing++; try { await files.write(name, value); } finally { writing--; } },
-      close: () => files.close(),
-    };
+    // The real file backend, wrapped only to know when a write is under way (virtual time waits for it too).
+    const store = new BreakableBackend(await fileBackend(tempDir('kw-durability-')));
     // stallMs above sendTimeoutMs: sends stay one at a time per channel (this test is about an outage, not
     // a stalled send), so the arrival times the receiver stamps on the manual clock show the pacing.
-    daemon = new Daemon({ config, logger: silentLogger(), credentials: BASE_CREDENTIALS, schedule: false, serve: true, notifiers, store, now: clock.now, outbox: { clock, sendTimeoutMs: 150, stopTimeoutMs: 300, stallMs: 1_000 } });
+    daemon = new Daemon({ config, logger: silentLogger(), credentials: BASE_CREDENTIALS, schedule: false, serve: true, notifiers, backend: store, now: clock.now, outbox: { clock, sendTimeoutMs: 150, stopTimeoutMs: 300, stallMs: 1_000 } });
     await daemon.start();
     const outbox = daemon.alerts.outbox;
 
     const settle = async () => {
       for (let quiet = 0; quiet < 4;) {
         await new Promise((r) => setImmediate(r));
-        if (inFlight > 0 || writing > 0) { quiet = 0; await new Promise((r) => setTimeout(r, 2)); } else quiet++;
+        if (inFlight > 0 || store.writing > 0) { quiet = 0; await new Promise((r) => setTimeout(r, 2)); } else quiet++;
       }
     };
     const poll = async () => { expect(await daemon!.pollNow()).toBe(true); };

@@ -12,10 +12,9 @@ import { silentLogger } from '../../src/log.js';
 import { createNotifiers } from '../../src/notify/index.js';
 import type { Notifier } from '../../src/notify/notifier.js';
 import type { OutboxView } from '../../src/notify/outbox.js';
-import { FileStateStore } from '../../src/state/file-store.js';
 import type { RunningSimulator } from '../../src/simulator/server.js';
-import type { StateDocName, StateStore } from '../../src/state/store.js';
 import { BASE_CREDENTIALS, simConfig, simulator, tempDir } from '../helpers/sim.js';
+import { BreakableBackend, fileBackend } from '../helpers/state-backends.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 import { startReceiver, type Receiver, type RecordedRequest } from '../helpers/receiver.js';
 import { metricValue, reportFigure, waitUntil } from './support.js';
@@ -73,19 +72,17 @@ describe.each([
       id: n.id, type: n.type, minIntervalMs: n.minIntervalMs, accepts: (x) => n.accepts(x), render: (x) => n.render(x),
       send: async (x, signal) => { inFlight++; try { return await n.send(x, signal); } finally { inFlight--; } },
     }));
-    // The real file store, wrapped only to know when a write is under way (time waits for it too).
-    let writing = 0;
-    const openStore = async (): Promise<StateStore> => {
-      const files = await FileStateStore.open({ dir: stateDir });
-      return {
-        read: (name, parse) => files.read(name, parse),
-        write: async (name: StateDocName, value: unknown) => { writing++; try { await files.write(name, value); } finally { writing--; } },
-        close: () => files.close(),
-      };
+    // The real file backend, wrapped only to know when a write is under way (time waits for it too).
+    const backends: BreakableBackend[] = [];
+    const openStore = async (): Promise<BreakableBackend> => {
+      const b = new BreakableBackend(await fileBackend(stateDir));
+      backends.push(b);
+      return b;
     };
+    const writing = () => backends.reduce((n, b) => n + b.writing, 0);
     const outboxOptions = { clock, sendTimeoutMs: poison === 'hang' ? 2_000 : 1_000, stopTimeoutMs: 300, stallMs: 100 };
     const start = async () => {
-      const d = new Daemon({ config, logger: silentLogger(), credentials: BASE_CREDENTIALS, schedule: false, serve: true, notifiers: wrap(), store: await openStore(), now: clock.now, outbox: outboxOptions });
+      const d = new Daemon({ config, logger: silentLogger(), credentials: BASE_CREDENTIALS, schedule: false, serve: true, notifiers: wrap(), backend: await openStore(), now: clock.now, outbox: outboxOptions });
       daemons.push(d);
       await d.start();
       return d;
@@ -133,7 +130,7 @@ describe.each([
       // Let the outbox act on the new time: sends and state writes finish before time moves on.
       for (let quiet = 0; quiet < 4;) {
         await new Promise((r) => setImmediate(r));
-        if (inFlight > 0 || writing > 0) { quiet = 0; await new Promise((r) => setTimeout(r, 2)); } else quiet++;
+        if (inFlight > 0 || writing() > 0) { quiet = 0; await new Promise((r) => setTimeout(r, 2)); } else quiet++;
       }
     };
     while (daemon.alerts.outbox.deadLetterList().length === 0) await tick();
