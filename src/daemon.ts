@@ -52,6 +52,11 @@ import type { AlertPipelineOptions } from './pipeline/alert-pipeline.js';
 import { Reloader, type ReloadOutcome, type ReloadPlan } from './config/reload.js';
 import { reloadRoutes } from './server/reload-routes.js';
 import { AlertmanagerResender } from './pipeline/alertmanager-resend.js';
+import { statusRoutes } from './server/status/routes.js';
+import type { StatusEvent } from './server/status/source.js';
+import { sendDrill } from './server/status/drill.js';
+import { statusAlerts, statusOnCall } from './server/status/adapt.js';
+import { createNotifiers } from './notify/index.js';
 
 type LoadedOnCall = import('./state/backend.js').LoadedState['onCall'];
 
@@ -455,9 +460,34 @@ export class Daemon {
    * under src/server/; list them here. Writes ('write' access) need http.authToken.
    */
   private httpRoutes(): HttpRoute[] {
+    const { http } = this.opts.config;
+    // The status page at / (src/server/status/): reads the same snapshot and alert state as /api/v1.
+    const status = statusRoutes({
+      authToken: http.authToken, trustedUserHeader: http.trustedUserHeader, externalUrl: http.externalUrl, tls: Boolean(http.tls),
+      source: {
+        snapshot: () => this.poll.snapshot,
+        alerts: () => statusAlerts(this.pipeline?.firing() ?? []),
+        selfAlerts: () => this.pipeline?.firingSelf().map((a) => ({ ...a, since: Date.parse(a.since) })) ?? [],
+        events: (limit) => (this.pipeline?.recentEvents(limit) ?? []) as StatusEvent[],
+        role: () => this.role,
+        oncall: () => { const a = this.onCallActions(); return a ? statusOnCall(a) : null; },
+        drill: (store, code, by) => sendDrill(this.opts.notifiers ?? createNotifiers(this.opts.config.alerting.channels), store, code, by, this.now()),
+        now: this.now,
+      },
+    });
     return [
       ...onCallRoutes({ actions: () => this.onCallActions(), unavailable: () => 'this replica follows; silences and acknowledgements are written by the leader (see /api/v1/replica)' }),
       ...(this.reloader ? reloadRoutes((by) => this.reloader!.reload(by)) : []),
+      // One alert by its key: an Alertmanager alert's generatorURL when the alert has no store page.
+      {
+        method: 'GET', path: '/api/v1/alerts/:id', access: 'read',
+        handle: (c) => {
+          const alert = this.pipeline?.firing().find((a) => a.alertKey === c.params.id);
+          if (!alert) return c.send(404, 'no firing alert with this id (it may have resolved: see /api/v1/events)\n');
+          return c.json({ alert });
+        },
+      },
+      ...status,
     ];
   }
 

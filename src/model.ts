@@ -388,6 +388,8 @@ export interface AlertNotification {
   createdAt: number;
   /** Channel ids that must not get this notification (self-alerts about a channel go elsewhere). */
   excludeChannels?: string[];
+  /** The store's status page (http.externalUrl set), stamped by the pipeline; notifiers link to it. */
+  statusUrl?: string;
   /**
    * The alert's flat label set (src/alert/labels.ts): what routes, silences and the Alertmanager channel
    * match and post. Absent in notifications queued by versions before it existed.

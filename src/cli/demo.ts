@@ -49,6 +49,7 @@ export async function main(argv: string[]): Promise<number> {
     const daemon = new Daemon({ config, logger, credentials: { accessKeyId: baseAccessKeyId(management), secretAccessKey: 'simulator' } });
     await daemon.start();
     const out = process.stdout;
+    out.write(`status page: ${daemon.url}/\n`);
     out.write(`simulator: ${sim.url} (control API ${sim.url}/_sim/fleet)\n`);
     out.write(`keystore-watch: metrics ${daemon.url}/metrics, stores ${daemon.url}/api/v1/stores, alerts ${daemon.url}/api/v1/alerts\n`);
     out.write(`polling ${config.accounts.length} accounts x ${regions.length} regions every 5 seconds; alerts appear below. Ctrl-C to stop.\n\n`);

@@ -7,7 +7,7 @@ import { SnapshotPoller } from '../pipeline/snapshot-poller.js';
 import { readLatestSnapshot } from './state-reader.js';
 import { createNotifiers } from '../notify/index.js';
 import type { Notifier } from '../notify/notifier.js';
-import { guidanceFor } from '../alert/remediation/guidance.js';
+import { drillNotification } from '../alert/drill.js';
 import { redactValue } from '../util/redact.js';
 import type { Config } from '../config/schema.js';
 import { loadConfig } from '../config/load.js';
@@ -33,19 +33,7 @@ async function findStore(config: Config, storeId: string): Promise<StoreRecord |
   }
 }
 
-export function drillNotification(subject: AlertSubject, at: number): AlertNotification {
-  return {
-    id: `drill:${subject.storeId}:${subject.errorCode}:${at}`,
-    kind: 'drill',
-    severity: 'critical',
-    condition: 'FAILED',
-    alertKey: `drill:FAILED:store:${subject.accountId}/${subject.region}/${subject.storeId}`,
-    subject,
-    guidance: guidanceFor('FAILED', subject),
-    since: at,
-    createdAt: at,
-  };
-}
+export { drillNotification } from '../alert/drill.js';
 
 async function sendWithRetry(notifier: Notifier, n: AlertNotification): Promise<{ ok: boolean; detail: string }> {
   for (let attempt = 1; ; attempt++) {

@@ -202,8 +202,6 @@ export const configSchema = z.strictObject({
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
   http: z.strictObject({
     authToken: z.string().min(16, 'authToken must be at least 16 characters').nullable().default(null),
-    /** The URL people and Alertmanager reach this daemon at (behind a proxy or ingress): links such as an alert's generatorURL. */
-    externalUrl: httpUrl.nullable().default(null),
     tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).nullable().default(null),
     /** Open connections at most; beyond it the oldest idle connection is closed (server/http.ts). */
     maxConnections: z.number().int().min(8).max(65_536).default(256),
@@ -213,6 +211,10 @@ export const configSchema = z.strictObject({
     requestTimeout: duration().default(30_000).refine((ms) => ms >= 1000 && ms <= 600_000, 'must be between 1s and 10m'),
     /** Idle time allowed between two requests on one connection. */
     keepAliveTimeout: duration().default(65_000).refine((ms) => ms >= 1000 && ms <= 600_000, 'must be between 1s and 10m'),
+    /** The URL people and Alertmanager reach the daemon at (a reverse proxy's, path prefix included): status page links in notifications, an Alertmanager alert's generatorURL. */
+    externalUrl: httpUrl.nullable().default(null),
+    /** Header an authenticating proxy (oauth2-proxy: X-Forwarded-User) sets to the signed-in user: the status page trusts it. */
+    trustedUserHeader: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'expected a header name such as X-Forwarded-User').nullable().default(null),
   }).prefault({}),
   aws: z.strictObject({
     endpoint: httpUrl.nullable().default(null),

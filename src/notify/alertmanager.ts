@@ -121,7 +121,10 @@ export function renderAlertmanagerAlert(n: AlertNotification, opts: { now: numbe
   const alert: PostableAlert = n.kind === 'resolved'
     ? { labels: alertLabels(n), annotations, startsAt: isoTimestamp(n.since, n.createdAt), endsAt: isoTimestamp(n.since, n.createdAt) }
     : { labels: alertLabels(n), annotations, startsAt: isoTimestamp(n.since, n.createdAt), endsAt: isoTimestamp(opts.now + 4 * opts.resendIntervalMs) };
-  if (opts.externalUrl) alert.generatorURL = `${opts.externalUrl.replace(/\/+$/, '')}/api/v1/alerts/${encodeURIComponent(n.alertKey)}`;
+  // The store's status page when there is one (what a person wants from Alertmanager's "Source" link),
+  // else the alert itself in the API.
+  if (n.statusUrl) alert.generatorURL = n.statusUrl;
+  else if (opts.externalUrl) alert.generatorURL = `${opts.externalUrl.replace(/\/+$/, '')}/api/v1/alerts/${encodeURIComponent(n.alertKey)}`;
   return alert;
 }
 

@@ -68,6 +68,7 @@ function alertLines(n: AlertNotification, base: string | undefined, full: boolea
       for (const c of g.commands) lines.push(`    $ ${c.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?')}`);
     }
   }
+  if (n.statusUrl) lines.push(row('status', oneLine(n.statusUrl, 2000)));
   lines.push(row('runbook', `${runbookUrl(base, g.runbookAnchor)}  (${ALERT_NAMES[n.condition] ?? g.runbookAnchor})`));
   return lines;
 }

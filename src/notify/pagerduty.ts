@@ -120,9 +120,10 @@ function event(n: AlertNotification, routingKey: string, base: string | undefine
         ...(drill ? { test: 'This is a fire drill sent by keystore-watch drill. No key store is affected.' } : {}),
       },
     },
-    links: [{ href: runbook, text: `Runbook: ${ALERT_NAMES[n.condition] ?? g.runbookAnchor}` }, ...g.docs.map((d) => ({ href: d.url, text: d.title }))],
+    links: [...(n.statusUrl ? [{ href: n.statusUrl, text: 'Status page: this store' }] : []), { href: runbook, text: `Runbook: ${ALERT_NAMES[n.condition] ?? g.runbookAnchor}` }, ...g.docs.map((d) => ({ href: d.url, text: d.title }))],
     client: `keystore-watch ${VERSION}`,
-    client_url: runbook,
+    // The page to open from the incident: the store's status page when http.externalUrl is set.
+    client_url: n.statusUrl ?? runbook,
   };
 }
 

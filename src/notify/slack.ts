@@ -205,7 +205,7 @@ function alertBlocks(n: AlertNotification, base: string | undefined): SlackBlock
     if (g.steps.length) blocks.push(section(`*Steps*\n${g.steps.map((s, i) => `${i + 1}. ${escapeAuthored(s)}`).join('\n')}`));
     blocks.push(...commandSections(g.commands));
   }
-  const links = [link(runbookUrl(base, g.runbookAnchor), `Runbook: ${name}`), ...(n.kind === 'resolved' ? [] : g.docs.map((d) => link(d.url, d.title)))];
+  const links = [...(n.statusUrl ? [link(n.statusUrl, 'Status page: this store')] : []), link(runbookUrl(base, g.runbookAnchor), `Runbook: ${name}`), ...(n.kind === 'resolved' ? [] : g.docs.map((d) => link(d.url, d.title)))];
   blocks.push(section(`*Links*\n${links.map((l) => `• ${l}`).join('\n')}`));
   blocks.push(context(`keystore-watch · ${KIND_LABEL[n.kind]} · alert ${escapeMrkdwn(n.alertKey, 300)} · id ${escapeMrkdwn(n.id, 100)}`));
   return blocks;
@@ -232,7 +232,7 @@ function digestBlocks(n: DigestNotification, items: AlertNotification[], base: s
     let listed = 0;
     for (const i of group) {
       const s = i.subject;
-      const line = `• ${i.kind === 'firing' ? '' : `${KIND_LABEL[i.kind]} `}${mrkdwnId(s.accountId)} ${mrkdwnId(s.region)} ${s.storeName ? `${escapeMrkdwn(s.storeName, 80)} ` : ''}${mrkdwnId(s.storeId ?? s.clusterId)}${s.ouPath ? ` · OU ${mrkdwnId(s.ouPath)}` : ''}`;
+      const line = `• ${i.kind === 'firing' ? '' : `${KIND_LABEL[i.kind]} `}${mrkdwnId(s.accountId)} ${mrkdwnId(s.region)} ${s.storeName ? `${escapeMrkdwn(s.storeName, 80)} ` : ''}${mrkdwnId(s.storeId ?? s.clusterId)}${s.ouPath ? ` · OU ${mrkdwnId(s.ouPath)}` : ''}${i.statusUrl ? ` · ${link(i.statusUrl, 'status')}` : ''}`;
       if (head.length + body.length + line.length + 1 + tail(group.length).length > SLACK_LIMITS.sectionText - 10) break;
       body += `${line}\n`;
       listed++;

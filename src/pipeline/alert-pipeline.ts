@@ -24,6 +24,7 @@ import { channelIds, createNotifiers } from '../notify/index.js';
 import { createRouter, type Router } from '../notify/routing.js';
 import { Outbox, systemClock, type DeadLetter, type OutboxOptions } from '../notify/outbox.js';
 import { BoundedHistory } from '../state/history.js';
+import { withStatusLinks } from '../server/status/links.js';
 import { diffSnapshots, emptyDiffCarry, type Change, type DiffCarry } from '../diff/diff.js';
 import { emptyAlertState, evaluateAlerts, firingAlerts, firingCountBySeverity, type AlertState } from '../alert/engine.js';
 import { groupForDelivery } from '../alert/group.js';
@@ -267,7 +268,8 @@ export class AlertPipeline {
     for (const m of muting?.muted ?? []) {
       logger.info({ kind: m.notification.kind, condition: m.notification.condition, alertKey: m.notification.alertKey, mutedBy: m.reason.kind, ...('id' in m.reason ? { silence: m.reason.id } : {}), ...('name' in m.reason ? { window: m.reason.name } : {}) }, 'alert muted: not sent');
     }
-    const grouped = notifications.length ? groupForDelivery(notifications, config.alerting.groupThreshold) : [];
+    // http.externalUrl: each alert links to its store's status page (data on the notification; notifiers render it).
+    const grouped = notifications.length ? withStatusLinks(groupForDelivery(notifications, config.alerting.groupThreshold), config.http.externalUrl) : [];
     if (backend) {
       // ONE commit: the snapshot, the alert state, this poll's history and its new outbox entries, atomically
       // (backend.ts ATOMICITY), so the decided notifications need no separate record (no `pending`).

@@ -48,6 +48,9 @@ describe('alertmanager payload (pure)', () => {
     expect(a!.startsAt).toBe(new Date(n.since).toISOString());
     expect(a!.endsAt).toBe(new Date(NOW + 240_000).toISOString());
     expect(a!.generatorURL).toBe(`https://ksw.example.com/api/v1/alerts/${encodeURIComponent(n.alertKey)}`);
+    // With a store page, the link leads there.
+    const [withPage] = renderAlertmanager({ ...n, statusUrl: 'https://ksw.example.com/stores/111122223333/eu-west-1/cks-1' }, { now: NOW, resendIntervalMs: 60_000, externalUrl: 'https://ksw.example.com/' });
+    expect(withPage!.generatorURL).toBe('https://ksw.example.com/stores/111122223333/eu-west-1/cks-1');
     expect(a!.annotations.summary).toBe(n.guidance.title);
     expect(a!.annotations.description).toContain(n.guidance.summary);
     expect(a!.annotations.runbook_url).toMatch(/runbooks\.md#/);
@@ -156,7 +159,8 @@ describe.skipIf(!mustRun('prometheus-alertmanager', 'amtool'))('alertmanager cha
     expect(shown[0]!.annotations.summary).toBe(firing.guidance.title);
     expect(shown[0]!.annotations.runbook_url).toContain('#');
     expect(shown[0]!.annotations.commands).toContain(firing.guidance.commands[0]);
-    expect(shown[0]!.generatorURL).toContain('http://ksw.example.com:9464/api/v1/alerts/');
+    // The store's status page (http.externalUrl is set, so notifications carry statusUrl).
+    expect(shown[0]!.generatorURL).toMatch(/^http:\/\/ksw\.example\.com:9464\/(stores\/|api\/v1\/alerts\/)/);
 
     // A silence made in Alertmanager mutes it there (amtool shows active alerts only by default).
     const silenceId = am.amtool(['silence', 'add', 'account_id=222233334444', '--comment=HSM replacement', '--author=test', '--duration=1h']).trim();
