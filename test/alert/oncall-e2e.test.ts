@@ -86,6 +86,11 @@ describe('on-call end to end', () => {
     const alerts = (await (await get('/api/v1/alerts')).json()) as { alerts: { alertKey: string; silenced: { silenceId: string; until: string } | null }[] };
     const a = alerts.alerts.find((x) => x.alertKey === KEY_A)!;
     expect(a.silenced).toMatchObject({ silenceId });
+    // One alert by its key (an Alertmanager alert's generatorURL): the same view; an unknown key is 404.
+    const one = await get(`/api/v1/alerts/${encodeURIComponent(KEY_A)}`);
+    expect(one.status).toBe(200);
+    expect(((await one.json()) as { alert: { alertKey: string } }).alert.alertKey).toBe(KEY_A);
+    expect((await get('/api/v1/alerts/no-such-alert')).status).toBe(404);
     const metrics = await (await get('/metrics')).text();
     expect(metrics).toMatch(/^keystore_watch_alerts_silenced 1$/m);
     expect(metrics).toMatch(/^keystore_watch_alerts_firing\{severity="critical"\} 1$/m);
