@@ -24,6 +24,9 @@ RUN npm run build
 # ---- runtime: production dependencies, compiled code, non-root -----------------------------------
 FROM ${NODE_IMAGE} AS runtime
 
+# VERSION is package.json's "version" (scripts/sync-version.mjs keeps this default equal to it at every
+# `npm version`; test/kit/release.test.ts checks); REVISION is the git commit:
+#   docker build --build-arg REVISION="$(git rev-parse HEAD)" -t keystore-watch:"$(node -p 'require("./package.json").version')" .
 ARG VERSION=0.1.0
 ARG REVISION=unknown
 LABEL org.opencontainers.image.title="keystore-watch" \
@@ -45,6 +48,8 @@ RUN apt-get update \
 # size is ~40-70 MB; raise the ceiling with -e NODE_OPTIONS=--max-old-space-size=N for far larger fleets.
 ENV NODE_ENV=production \
     NODE_OPTIONS=--max-old-space-size=1024
+# keystore_watch_build_info{revision} (src/version.ts).
+ENV KEYSTORE_WATCH_REVISION=${REVISION}
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force

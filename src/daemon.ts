@@ -43,8 +43,17 @@ import { ReplicaRole } from './ha/replica.js';
 import { peerHooks } from './ha/peer-hooks.js';
 import { AlertPipeline } from './pipeline/alert-pipeline.js';
 import { PollPipeline } from './pipeline/poll-pipeline.js';
+import { onCallRoutes } from './server/oncall-routes.js';
+import { OnCall, type OnCallActions } from './alert/oncall.js';
+import { compileWindows } from './alert/maintenance.js';
+import { mergeAuditEvents } from './server/oncall-routes.js';
 import type { Notifier } from './notify/notifier.js';
 import type { AlertPipelineOptions } from './pipeline/alert-pipeline.js';
+import { Reloader, type ReloadOutcome, type ReloadPlan } from './config/reload.js';
+import { reloadRoutes } from './server/reload-routes.js';
+import { AlertmanagerResender } from './pipeline/alertmanager-resend.js';
+
+type LoadedOnCall = import('./state/backend.js').LoadedState['onCall'];
 
 export interface DaemonOptions {
   config: Config;
@@ -73,6 +82,8 @@ export interface DaemonOptions {
   outbox?: AlertPipelineOptions['outbox'];
   /** While state writes fail, how often the held writes are retried (default 10 s). */
   stateRetryMs?: number;
+  /** Hot reload (SIGHUP, POST /-/reload): the file and how to re-read and validate it (loadConfig). */
+  configSource?: { path: string; load(): Config };
 }
 
 /** /readyz: ready, or not with the reasons (one line each). */
@@ -94,14 +105,22 @@ export class Daemon {
   private resilient: ResilientStateBackend | null = null;
   private stateLog = { at: 0, suppressed: 0 };
   private readonly clients: AwsClients;
-  private readonly poller: SnapshotPoller;
+  private poller: SnapshotPoller;
+  /** Hot reload (src/config/reload.ts): set when the daemon knows its config file. */
+  readonly reloader: Reloader | null;
+  /** The fence the pipeline writes with (loadState's), for reconfigure() to reopen it. */
+  private fence: (() => Fence) | null = null;
+  /** Held while reconfigure() swaps the pieces: a poll starting meanwhile waits for it. */
+  private reconfiguring: Promise<void> = Promise.resolve();
+  /** Re-posts firing alerts to the Alertmanager channels every resendInterval (through the outbox). */
+  private readonly resender = new AlertmanagerResender({ pipeline: () => this.pipeline, channels: () => this.opts.config.alerting.channels, now: () => this.now() });
   private pipeline!: AlertPipeline;
   private server: RunningHttpServer | null = null;
   private readonly polls = nonOverlapping(() => this.runPoll(), () => {
     this.metrics.pollsSkipped.inc();
     this.opts.logger.warn({ schedule: this.opts.config.schedule }, 'previous poll still running; skipping this tick');
   }, () => this.timing.started());
-  private readonly timing: PollTiming;
+  private timing: PollTiming;
   private readonly abort = new AbortController();
   /** state.backend: postgres: replicas share the database; one leads under a lease, the others follow (src/ha/). */
   private readonly replicated: boolean;
@@ -115,13 +134,37 @@ export class Daemon {
   constructor(private readonly opts: DaemonOptions) {
     this.now = opts.now ?? Date.now;
     this.replicated = opts.config.state.backend === 'postgres' && !opts.backend;
+    this.timing = this.pollTiming(opts.config.schedule);
+    this.clients = new AwsClients({
+      aws: opts.config.aws, credentials: opts.credentials, observer: this.metrics.awsObserver,
+      onWarning: (message, fields) => opts.logger.warn(fields, message),
+    });
+    this.poller = this.snapshotPoller(opts.config);
+    // The poller is read at each poll (a reload may replace it). The alert pipeline commits the
+    // snapshot with the poll (StateBackend.commit): no separate snapshot write.
+    const self = this;
+    this.poll = new PollPipeline({ get poller() { return self.poller; }, alerts: () => this.pipeline, store: () => null, metrics: this.metrics, logger: opts.logger });
+    this.metrics.watchOrganizations(() => this.poller.organizations?.ageMs() ?? null, this.now);
+    // The configuration in force was loaded successfully (what Prometheus reports at start-up too).
+    this.metrics.configReloadSuccessful.set(1);
+    this.metrics.configReloadSuccessTime.set(this.now() / 1000);
+    this.reloader = opts.configSource ? new Reloader({
+      source: opts.configSource.path, load: opts.configSource.load, running: () => this.opts.config, now: this.now,
+      apply: (plan) => this.reconfigure(plan),
+      onOutcome: (o) => this.reloaded(o),
+    }) : null;
+  }
+
+  /** The schedule and its watchdog (rebuilt when a reload changes the schedule). */
+  private pollTiming(schedule: string): PollTiming {
+    const opts = this.opts;
     // The watchdog's hooks: the self-alert through every channel, then any the caller gave.
-    this.timing = new PollTiming({
-      schedule: opts.config.schedule, logger: opts.logger, metrics: this.metrics, time: opts.time,
+    return new PollTiming({
+      schedule, logger: opts.logger, metrics: this.metrics, time: opts.time,
       watchdog: {
         ...opts.watchdog,
         onOverdue: (e) => {
-          this.pipeline?.self.raise(pollOverdueSelfAlert(e, opts.config.schedule));
+          this.pipeline?.self.raise(pollOverdueSelfAlert(e, schedule));
           opts.watchdog?.onOverdue?.(e);
         },
         onRecovered: (e) => {
@@ -130,13 +173,14 @@ export class Daemon {
         },
       },
     });
-    this.clients = new AwsClients({
-      aws: opts.config.aws, credentials: opts.credentials, observer: this.metrics.awsObserver,
-      onWarning: (message, fields) => opts.logger.warn(fields, message),
-    });
+  }
+
+  /** discover -> collect -> snapshot for `config` (rebuilt when a reload changes what to poll). */
+  private snapshotPoller(config: Config): SnapshotPoller {
+    const opts = this.opts;
     const cloudWatchWarned = new Set<string>();
-    this.poller = new SnapshotPoller({
-      config: opts.config,
+    return new SnapshotPoller({
+      config,
       clients: this.clients,
       now: this.now,
       monotonic: opts.monotonic ?? opts.now ?? monotonicNow,
@@ -162,12 +206,69 @@ export class Daemon {
         opts.logger.warn({ accountId, code: e.code, error: e.message }, kept ? 'account ListRegions failed; keeping the last known enabled regions' : 'account ListRegions failed; the regions to poll in this account are unknown');
       },
     });
-    // The alert pipeline commits the snapshot with the poll (StateBackend.commit): no separate snapshot write.
-    this.poll = new PollPipeline({ poller: this.poller, alerts: () => this.pipeline, store: () => null, metrics: this.metrics, logger: opts.logger });
-    if (this.poller.organizations) {
-      const org = this.poller.organizations;
-      this.metrics.watchOrganizations(() => org.ageMs(), this.now);
+  }
+
+  /**
+   * Hot reload's seam (src/config/reload.ts planReload): swaps the pieces a new configuration changes,
+   * between polls, keeping the state. poller: a new collector (the next poll walks the new accounts and
+   * regions); pipeline: the alert pipeline and outbox reopened on the same state with the new
+   * thresholds and channels; schedule: the scheduler restarted. Restart-only keys are already kept at
+   * their running values in plan.config.
+   */
+  async reconfigure(plan: ReloadPlan): Promise<void> {
+    let release!: () => void;
+    const held = this.reconfiguring;
+    this.reconfiguring = new Promise<void>((r) => { release = r; });
+    try {
+      await held;
+      await this.polls.idle();
+      const next = plan.config;
+      const leading = this.role === 'leader' && this.pipeline !== undefined;
+      if (plan.parts.includes('poller')) {
+        const old = this.poller;
+        this.poller = this.snapshotPoller(next);
+        this.poller.resume({ pollId: Math.max(this.pipeline?.lastPollId ?? 0, this.poll.snapshot?.pollId ?? 0) });
+        old.close();
+      }
+      if (plan.parts.includes('pipeline') && leading && this.resilient && this.fence) {
+        // The same state, read back through the backend: what the last commit and deliveries wrote.
+        this.resender.stop();
+        await this.pipeline.stop(0);
+        const backend = this.resilient;
+        const loaded = await backend.load({ parseSnapshot: parseSnapshotDoc });
+        // Silences, acknowledgements and the audit trail reopen on the same records, with the new maintenance windows.
+        this.opts.config = next;
+        this.onCall = this.openOnCall(backend, this.fence, loaded.onCall);
+        this.pipeline = await AlertPipeline.open({ config: next, backend: { backend, fence: this.fence, loaded }, logger: this.opts.logger, metrics: this.metrics, notifiers: this.opts.notifiers, now: this.now, outbox: this.opts.outbox, mute: this.onCall });
+        this.pipeline.startDelivery();
+      }
+      this.opts.config = next;
+      if (plan.parts.includes('schedule')) {
+        this.timing.stop();
+        this.timing = this.pollTiming(next.schedule);
+        if (leading && this.opts.schedule !== false) this.timing.start(this.polls);
+      }
+      if (leading) this.resender.start();
+    } finally {
+      release();
     }
+  }
+
+  /** A reload's outcome: metrics, log lines (every problem, every key needing a restart), the audit event. */
+  private reloaded(o: ReloadOutcome): void {
+    const { logger } = this.opts;
+    this.metrics.configReloadSuccessful.set(o.ok ? 1 : 0);
+    if (o.ok) this.metrics.configReloadSuccessTime.set(o.at / 1000);
+    // The audit trail (src/alert/oncall.ts, /api/v1/events type "audit"): who reloaded, when, what it did.
+    const detail = { file: o.source, applied: o.applied.join(', '), restartRequired: o.restartRequired.join(', '), problems: o.problems.join('\n') };
+    this.onCall?.audit({ action: o.ok ? 'config_reloaded' : 'config_reload_failed', by: o.by, detail })
+      .catch((err: unknown) => logger.warn({ err, by: o.by }, 'could not record the reload in the audit trail (a follower, or the state backend refuses writes)'));
+    if (!o.ok) {
+      for (const p of o.problems) logger.error({ by: o.by, file: o.source, problem: p }, 'configuration reload failed; keeping the running configuration');
+      return;
+    }
+    for (const key of o.restartRequired) logger.warn({ by: o.by, file: o.source, key }, `configuration key ${key} changed but needs a restart; keeping the running value`);
+    logger.info({ by: o.by, file: o.source, applied: o.applied, restartRequired: o.restartRequired }, o.applied.length ? 'configuration reloaded' : 'configuration reloaded; nothing to apply');
   }
 
   private orgAgeSeconds(): number | null {
@@ -181,6 +282,26 @@ export class Daemon {
 
   get latest(): Snapshot | null {
     return this.poll.snapshot;
+  }
+
+  /** Silences, acknowledgements and audit events (src/alert/oncall.ts); null on a follower (writes go to the leader). */
+  onCallActions(): OnCallActions | null {
+    return this.onCall;
+  }
+
+  private onCall: OnCall | null = null;
+
+  /** The on-call records as loaded (a leader's term or a single replica writes them with `fence`; a follower cannot write). */
+  private openOnCall(backend: StateBackend, fence: () => Fence, records: LoadedOnCall): OnCall {
+    const { config } = this.opts;
+    return new OnCall({
+      persist: (c) => (backend.applyOnCall ? backend.applyOnCall(fence(), c) : Promise.reject(new Error('this state backend keeps no on-call records'))),
+      now: this.now,
+      lookupAlert: (k) => this.pipeline?.alertRef(k) ?? null,
+      expectDisconnected: config.alerting.expectDisconnected,
+      windows: compileWindows(config.alerting.maintenanceWindows),
+      onChange: () => this.pipeline?.refreshGauges(),
+    }, records ?? []);
   }
 
   get alerts(): AlertPipeline {
@@ -231,6 +352,7 @@ export class Daemon {
     await this.loadState(() => SINGLE_FENCE);
     await this.serve();
     this.pipeline.startDelivery();
+    this.resender.start();
     await this.identify();
     if (this.opts.schedule !== false) {
       this.timing.start(this.polls);
@@ -290,11 +412,13 @@ export class Daemon {
   private async loadState(fence: () => Fence): Promise<void> {
     const { config, logger } = this.opts;
     const backend = this.resilient!;
+    this.fence = fence;
     const loaded = await backend.load({ parseSnapshot: parseSnapshotDoc });
     const restored = loaded.snapshot as Snapshot | null;
     await this.poll.restore(restored);
     if (restored) logger.info({ pollId: restored.pollId, stores: restored.stores.length }, 'restored the last snapshot');
-    this.pipeline = await AlertPipeline.open({ config, backend: { backend, fence, loaded }, logger, metrics: this.metrics, notifiers: this.opts.notifiers, now: this.now, outbox: this.opts.outbox });
+    this.onCall = this.openOnCall(backend, fence, loaded.onCall);
+    this.pipeline = await AlertPipeline.open({ config, backend: { backend, fence, loaded }, logger, metrics: this.metrics, notifiers: this.opts.notifiers, now: this.now, outbox: this.opts.outbox, mute: this.onCall });
     // A write that failed while the pipeline was opening had no pipeline to raise the self-alert on.
     const health = this.resilient!.health();
     if (health.failing) this.pipeline.self.raise(this.stateAlert(health.failing.reason));
@@ -317,7 +441,7 @@ export class Daemon {
           stores: (f) => this.storesView(f),
           targets: () => ({ pollId: this.poll.snapshot?.pollId ?? null, targets: this.poll.snapshot?.targets ?? [] }),
           alerts: () => ({ alerts: this.pipeline.firing(), self: this.pipeline.firingSelf() }),
-          events: (limit) => ({ events: this.pipeline.recentEvents(limit) }),
+          events: (limit) => ({ events: mergeAuditEvents(this.pipeline.recentEvents(limit), this.onCall?.events(limit) ?? [], limit) }),
           outbox: (limit) => this.pipeline.outbox.view(limit),
           ...(this.ha ? { replica: () => this.ha!.peers.status() } : {}),
         },
@@ -331,7 +455,10 @@ export class Daemon {
    * under src/server/; list them here. Writes ('write' access) need http.authToken.
    */
   private httpRoutes(): HttpRoute[] {
-    return [];
+    return [
+      ...onCallRoutes({ actions: () => this.onCallActions(), unavailable: () => 'this replica follows; silences and acknowledgements are written by the leader (see /api/v1/replica)' }),
+      ...(this.reloader ? reloadRoutes((by) => this.reloader!.reload(by)) : []),
+    ];
   }
 
   // ---- Replicas on PostgreSQL (state.backend: postgres) ------------------------------------------
@@ -404,6 +531,7 @@ export class Daemon {
     this.poll.evaluated = this.poll.snapshot !== null;
     this.poll.lastPollError = null;
     this.pipeline.startDelivery();
+    this.resender.start();
     if (this.opts.schedule !== false) {
       this.timing.start(this.polls);
       void this.polls.trigger();
@@ -425,6 +553,7 @@ export class Daemon {
     this.metrics.leaseEpoch.set(0);
     this.metrics.leaderDegraded.set(0);
     this.timing.stop();
+    this.resender.stop();
     await this.pipeline?.outbox.stop();
     // The term's store: its retries of unwritten documents end here (a later term starts from the database).
     const ended = this.resilient;
@@ -446,10 +575,11 @@ export class Daemon {
     const loaded = await base.load({ parseSnapshot: parseSnapshotDoc });
     const snapshot = loaded.snapshot as Snapshot | null;
     // The follower's pipeline only serves /api/v1/*: it never writes (readOnlyView) and never delivers.
+    const onCall = this.openOnCall(readOnlyView(base), () => ({ epoch: 0 }), loaded.onCall);
     const pipeline = await AlertPipeline.open({
       config: this.opts.config, backend: { backend: readOnlyView(base), fence: () => ({ epoch: 0 }), loaded },
       logger: this.opts.logger.child({ role: 'follower' }, { level: 'error' }), metrics: this.metrics,
-      notifiers: this.opts.notifiers, now: this.now, outbox: this.opts.outbox,
+      notifiers: this.opts.notifiers, now: this.now, outbox: this.opts.outbox, mute: onCall,
     });
     this.poll.snapshotMetrics.release();
     const encoded = snapshot ? await encodeSnapshotMetrics(snapshot) : EMPTY_METRICS;
@@ -458,6 +588,7 @@ export class Daemon {
     this.poll.snapshot = snapshot;
     this.poll.snapshotMetrics = encoded;
     this.pipeline = pipeline;
+    this.onCall = onCall;
     this.viewKey = key;
     if (snapshot) this.metrics.lastPoll.set(snapshot.finishedAt / 1000);
   }
@@ -537,7 +668,9 @@ export class Daemon {
     return { pollId: this.poll.snapshot?.pollId ?? null, takenAt: this.poll.snapshot ? new Date(this.poll.snapshot.finishedAt).toISOString() : null, stores: stores.map(publicStore) };
   }
 
-  private runPoll(): Promise<void> {
+  private async runPoll(): Promise<void> {
+    // A reload swapping the pieces finishes first.
+    await this.reconfiguring;
     // A follower never polls AWS; deposed while polling, the term's signal drops the result (the new leader polls itself).
     if (this.ha && this.ha.role.role !== 'leader') return Promise.resolve();
     return this.poll.run(this.ha ? AbortSignal.any([this.abort.signal, this.termAbort.signal]) : this.abort.signal);
@@ -546,6 +679,7 @@ export class Daemon {
   /** Graceful stop: abandon the running poll after `graceMs`, deliver what the outbox can, close the server. */
   async stop(graceMs = 10_000): Promise<void> {
     this.timing.stop();
+    this.resender.stop();
     const idle = this.polls.idle();
     const timer = setTimeout(() => this.abort.abort(), graceMs);
     await idle;

@@ -388,6 +388,17 @@ export interface AlertNotification {
   createdAt: number;
   /** Channel ids that must not get this notification (self-alerts about a channel go elsewhere). */
   excludeChannels?: string[];
+  /**
+   * The alert's flat label set (src/alert/labels.ts): what routes, silences and the Alertmanager channel
+   * match and post. Absent in notifications queued by versions before it existed.
+   */
+  labels?: Record<string, string>;
+  /**
+   * Reminders only: the epoch ms the incident fired (or was last updated) and of the notification before
+   * this one, so a route with a longer repeatInterval than the engine's takes only some reminders
+   * (src/notify/routing.ts).
+   */
+  reminder?: { anchor: number; previous: number };
 }
 
 export interface DigestNotification {
@@ -397,6 +408,8 @@ export interface DigestNotification {
   /** The per-store notifications the digest replaces; each keeps its own alert state. */
   items: AlertNotification[];
   createdAt: number;
+  /** The labels all items share (like Alertmanager's commonLabels); routing looks at each item's own. */
+  labels?: Record<string, string>;
 }
 
 export type Notification = AlertNotification | DigestNotification;

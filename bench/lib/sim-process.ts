@@ -42,9 +42,10 @@ export class SimProcess {
   /**
    * Starts `keystore-watch simulate` with a generated fleet; resolves once it prints its URL. With
    * `organizations`, the first generated account is the management account of an organization holding
-   * them all (generated accounts sit in /<Env>/<Team> OUs).
+   * them all (generated accounts sit in /<Env>/<Team> OUs). `root`: another checkout's simulator
+   * (bench/steady-ab.ts --vary sim), run from that checkout's sources.
    */
-  static async start(shape: FleetShape, faults: SimFaults, opts: { organizations?: boolean } = {}): Promise<SimProcess> {
+  static async start(shape: FleetShape, faults: SimFaults, opts: { organizations?: boolean; root?: string } = {}): Promise<SimProcess> {
     const dir = mkdtempSync(join(tmpdir(), 'ksw-bench-sim-'));
     const file = join(dir, 'scenario.yaml');
     // JSON is YAML; the scenario schema validates it like any operator-written file.
@@ -54,7 +55,7 @@ export class SimProcess {
       organizations: { enabled: opts.organizations === true },
     }, null, 2));
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'simulate', '--scenario', file, '--listen', '127.0.0.1:0'], {
-      cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'],
+      cwd: opts.root ?? ROOT, stdio: ['ignore', 'pipe', 'inherit'],
     });
     const lines = createInterface({ input: child.stdout! });
     const url = await new Promise<string>((resolve, reject) => {

@@ -22,6 +22,8 @@ export interface AlertEntry {
   since: number;
   /** `now` of the last firing/reminder/update notification. */
   lastNotifiedAt: number | null;
+  /** `now` of the firing or of the last update: reminders of routes with their own repeatInterval count from it. Absent in state written before it existed. */
+  reminderAnchor?: number | null;
   /** Reminders sent in this incident (the reminder sequence number). */
   reminders: number;
   /** Error-code updates sent in this incident (FAILED only). */
@@ -59,6 +61,8 @@ export interface FiringAlert {
   since: number;
   firedAt: number;
   lastNotifiedAt: number | null;
+  /** The alert's label set (labels.ts). */
+  labels: Record<string, string>;
 }
 
 export interface EvaluateInput {
@@ -73,6 +77,11 @@ export interface EvaluateInput {
   now: number;
   guidanceFor: (c: Condition, s: AlertSubject) => Guidance;
   severityFor?: (c: Condition) => Severity;
+  /**
+   * The reminder interval of an alert with these labels (the shortest repeatInterval of the routes it
+   * takes: src/notify/routing.ts, given by the pipeline). Default: alerting.repeatInterval.
+   */
+  repeatIntervalFor?: (labels: Record<string, string>) => number;
 }
 
 export interface EvaluateResult {

@@ -53,6 +53,7 @@ import { CONDITION_SOURCES, type EvalContext, type Observation, type RecordObser
 import { lazyIndex } from './conditions/context.js';
 import { alertKeyOf, subjectKindOf } from './subject-key.js';
 import { withChangeActors } from './conditions/change-actors.js';
+import { alertLabels } from './labels.js';
 
 export type { AlertEntry, AlertState, EvaluateInput, EvaluateResult, FiringAlert, FlapTrack } from './alert-state.js';
 export { accountSubjectKey, alertKeyOf, clusterSubjectKey, storeSubjectKey, targetSubjectKey } from './subject-key.js';
@@ -95,13 +96,19 @@ export function evaluateAlerts(input: EvaluateInput): EvaluateResult {
 
   const alerts: Record<string, AlertEntry> = {};
   const notifications: AlertNotification[] = [];
-  const notify = (e: AlertEntry, kind: AlertNotification['kind'], id: string, since: number): void => {
-    notifications.push({ id, kind, severity: e.severity, condition: e.condition, alertKey: e.alertKey, subject: e.subject, guidance: guidanceFor(e.condition, e.subject), since, createdAt: now });
+  const notify = (e: AlertEntry, kind: AlertNotification['kind'], id: string, since: number, reminder?: AlertNotification['reminder']): void => {
+    notifications.push({
+      id, kind, severity: e.severity, condition: e.condition, alertKey: e.alertKey, subject: e.subject, guidance: guidanceFor(e.condition, e.subject), since, createdAt: now,
+      labels: alertLabels(e.condition, e.severity, e.subject), ...(reminder && { reminder }),
+    });
   };
+  // Reminders: every repeatInterval, or the shortest interval of the routes the alert takes (input.repeatIntervalFor).
+  const repeatIntervalOf = (e: AlertEntry): number => input.repeatIntervalFor?.(alertLabels(e.condition, e.severity, e.subject)) ?? alerting.repeatInterval;
   const fire = (e: AlertEntry): void => {
     e.firing = true;
     e.firedAt = at;
     e.lastNotifiedAt = now;
+    e.reminderAnchor = now;
     // Not `at`: a restart after a crash between the outbox write and the alert-state write re-polls (new
     // finishedAt) under the same pollId from the same state; since + pollId make that replay the same id.
     notify(e, 'firing', `${e.alertKey}:firing:${e.since}:p${snapshot.pollId}`, e.since);
@@ -133,6 +140,7 @@ export function evaluateAlerts(input: EvaluateInput): EvaluateResult {
           if (escalated) {
             e.updates += 1;
             e.lastNotifiedAt = now;
+            e.reminderAnchor = now;
             notify(e, 'firing', `${e.alertKey}:firing:${e.firedAt}:${e.updates}`, e.since);
             updated = true;
           }
@@ -150,6 +158,7 @@ export function evaluateAlerts(input: EvaluateInput): EvaluateResult {
                 e.pendingCode = null;
                 e.pendingCodeHits = 0;
                 e.lastNotifiedAt = now;
+                e.reminderAnchor = now;
                 e.subject = { ...o.subject, details: { ...o.subject.details, 'Previous error code': notifiedCode ?? 'none' } };
                 notify(e, 'firing', `${e.alertKey}:firing:${e.firedAt}:${e.updates}`, e.since);
                 updated = true;
@@ -163,11 +172,13 @@ export function evaluateAlerts(input: EvaluateInput): EvaluateResult {
           // restart the interval at the new time instead, so the gap is at most repeatInterval plus
           // the time already waited. A step forward can bring one reminder early, never more than one
           // (lastNotifiedAt moves to now).
-          if (e.lastNotifiedAt !== null && e.lastNotifiedAt > now) e.lastNotifiedAt = now;
-          if (!updated && e.lastNotifiedAt !== null && now - e.lastNotifiedAt >= alerting.repeatInterval) {
+          if (e.lastNotifiedAt !== null && e.lastNotifiedAt > now) e.lastNotifiedAt = e.reminderAnchor = now;
+          if (!updated && e.lastNotifiedAt !== null && now - e.lastNotifiedAt >= repeatIntervalOf(e)) {
+            const previous = e.lastNotifiedAt;
             e.reminders += 1;
             e.lastNotifiedAt = now;
-            notify(e, 'reminder', `${e.alertKey}:reminder:${e.firedAt}:${e.reminders}`, e.since);
+            // State written before reminderAnchor existed: the firing is the anchor.
+            notify(e, 'reminder', `${e.alertKey}:reminder:${e.firedAt}:${e.reminders}`, e.since, { anchor: Math.min(e.reminderAnchor ?? e.firedAt ?? previous, previous), previous });
           }
         }
         alerts[key] = e;
@@ -254,7 +265,7 @@ export function firingAlerts(state: AlertState): FiringAlert[] {
   const out: FiringAlert[] = [];
   for (const e of Object.values(state.alerts)) {
     if (!e.firing || e.firedAt === null) continue;
-    out.push({ alertKey: e.alertKey, condition: e.condition, severity: e.severity, subject: e.subject, since: e.since, firedAt: e.firedAt, lastNotifiedAt: e.lastNotifiedAt });
+    out.push({ alertKey: e.alertKey, condition: e.condition, severity: e.severity, subject: e.subject, since: e.since, firedAt: e.firedAt, lastNotifiedAt: e.lastNotifiedAt, labels: alertLabels(e.condition, e.severity, e.subject) });
   }
   return out.sort((a, b) => SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] || a.firedAt - b.firedAt || (a.alertKey < b.alertKey ? -1 : 1));
 }

@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import { SEVERITY_RANK, type AlertNotification, type DigestNotification, type Notification, type Severity } from '../model.js';
 import { deliverySubjectKey } from './subject-key.js';
+import { commonLabels } from './labels.js';
 
 /** The unit counted against the threshold (subject-key.ts). */
 export { deliverySubjectKey };
@@ -24,7 +25,7 @@ function digestOf(items: AlertNotification[]): DigestNotification {
     hash.update(n.id).update('\n');
   }
   // Deterministic from the item ids, in order: a replayed poll yields the same digest id.
-  return { id: `digest:${hash.digest('hex').slice(0, 32)}`, kind: 'digest', severity, items, createdAt };
+  return { id: `digest:${hash.digest('hex').slice(0, 32)}`, kind: 'digest', severity, items, createdAt, labels: commonLabels(items.map((n) => n.labels ?? {})) };
 }
 
 function group(items: AlertNotification[], threshold: number): Notification[] {

@@ -30,6 +30,7 @@
 import { hostname } from 'node:os';
 import type { AlertNotification, AlertSubject, Notification, Severity } from '../model.js';
 import { guidanceFor } from './remediation/guidance.js';
+import { selfAlertLabels } from './labels.js';
 
 export interface SelfAlertInput {
   /** Stable name of the condition, e.g. 'state-persist'. */
@@ -55,6 +56,7 @@ export interface FiringSelfAlert {
   detail: string;
   /** Epoch ms. */
   since: number;
+  labels: Record<string, string>;
 }
 
 export interface SelfAlertsOptions {
@@ -99,6 +101,7 @@ export function selfAlertNotification(input: SelfAlertInput & { kind: 'firing' |
     guidance,
     since: input.since,
     createdAt: input.createdAt,
+    labels: selfAlertLabels(input.id, input.severity),
     ...(input.excludeChannels?.length && { excludeChannels: input.excludeChannels }),
   };
 }
@@ -148,7 +151,7 @@ export class SelfAlerts {
 
   private view(id: string): FiringSelfAlert | null {
     const a = this.active.get(id);
-    return a ? { id, severity: a.input.severity, summary: a.input.summary, detail: a.input.detail, since: a.since } : null;
+    return a ? { id, severity: a.input.severity, summary: a.input.summary, detail: a.input.detail, since: a.since, labels: selfAlertLabels(id, a.input.severity) } : null;
   }
 
   private send(n: AlertNotification): void {

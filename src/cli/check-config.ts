@@ -8,17 +8,29 @@ import { cloudWatchMonthlyCost, usd } from '../collect/cloudwatch-cost.js';
 import { fdWarning } from '../server/fd-budget.js';
 import { regionsToPoll } from '../discover/regions.js';
 import { describeUrl } from '../util/db-url.js';
-import { parseOptions, printable, reportFailure } from './common.js';
+import { parseOptions, printable, reportFailure, UsageError } from './common.js';
+import { parseSampleLabels, routingReport, sampleRouteReport } from './route-report.js';
 
-const USAGE = `usage: keystore-watch check-config [--config FILE] [--offline]
+const USAGE = `usage: keystore-watch check-config [--config FILE] [--offline] [--route LABELS]
 
 Validates the configuration (exit 2 naming the key on errors), resolves the accounts (including
-AWS Organizations discovery unless --offline) and prints the account x region targets.`;
+AWS Organizations discovery unless --offline) and prints the account x region targets, and the
+channels a critical alert about each account reaches (alerting.routes).
+
+  --route LABELS   the channels a sample alert with these labels reaches, e.g.
+                   --route account_name=payments-prod,severity=critical (the labels of the account
+                   it names are added; severity defaults to critical)`;
 
 export async function main(argv: string[]): Promise<number> {
   try {
-    const opts = parseOptions(argv, { config: { type: 'string', short: 'c' }, offline: { type: 'boolean' } }, USAGE);
+    const opts = parseOptions(argv, { config: { type: 'string', short: 'c' }, offline: { type: 'boolean' }, route: { type: 'string' } }, USAGE);
     if (!opts) return 0;
+    let sample: Record<string, string> | null = null;
+    try {
+      if (opts.route !== undefined) sample = parseSampleLabels(opts.route);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
     const config = loadConfig(opts.config);
     // Loaded after the config is known good: a config error is reported without loading the AWS SDK.
     const [{ AwsClients }, { Poller }, { buildTargets }] = await Promise.all([import('../collect/aws-clients.js'), import('../collect/poller.js'), import('../discover/targets.js')]);
@@ -70,6 +82,8 @@ export async function main(argv: string[]): Promise<number> {
       }
       const fd = fdWarning(config);
       if (fd) process.stderr.write(`warning: ${fd}\n`);
+      process.stdout.write(`${routingReport(config, accounts).join('\n')}\n`);
+      if (sample) process.stdout.write(`${sampleRouteReport(config, accounts, sample).join('\n')}\n`);
       return orgFailed ? 3 : 0;
     } finally {
       clients.close();

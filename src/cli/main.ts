@@ -10,6 +10,8 @@ export const COMMANDS: Record<string, Command> = {
   'check-config': { describe: 'validate the configuration and print the targets it would poll', load: () => import('./check-config.js') },
   demo: { describe: 'start the simulator and the daemon against it with a fast schedule', load: () => import('./demo.js') },
   simulate: { describe: 'serve the built-in AWS simulator (KMS, CloudHSM v2, STS, Organizations)', load: () => import('./simulate.js') },
+  silence: { describe: 'add, list or expire silences on a running daemon (like amtool)', load: () => import('./silence.js') },
+  ack: { describe: 'acknowledge a firing alert on a running daemon (reminders stop until it resolves)', load: () => import('./ack.js') },
   drill: { describe: 'send a clearly labelled test notification through the configured channels', load: () => import('./drill.js') },
 };
 

@@ -1,7 +1,7 @@
 // keystore-watch run: the daemon. Stops gracefully on SIGTERM/SIGINT.
 import type { Daemon } from '../daemon.js';
 import { createLogger } from '../log.js';
-import { loadConfig } from '../config/load.js';
+import { DEFAULT_CONFIG_PATH, loadConfig } from '../config/load.js';
 import { cronWarnings, parseCron } from '../config/cron.js';
 import { fdWarning } from '../server/fd-budget.js';
 import { parseOptions, reportFailure } from './common.js';
@@ -9,7 +9,8 @@ import { parseOptions, reportFailure } from './common.js';
 const USAGE = `usage: keystore-watch run [--config FILE]
 
 Polls every custom key store on the configured schedule (and once at start-up), serves /metrics,
-/healthz, /readyz and /api/v1, and sends alerts through the configured channels.`;
+/healthz, /readyz and /api/v1, and sends alerts through the configured channels. SIGHUP (or
+POST /-/reload with the API token) re-reads the configuration file and applies it without a restart.`;
 
 export async function main(argv: string[]): Promise<number> {
   let daemon: Daemon;
@@ -17,6 +18,7 @@ export async function main(argv: string[]): Promise<number> {
     const opts = parseOptions(argv, { config: { type: 'string', short: 'c' } }, USAGE);
     if (!opts) return 0;
     const config = loadConfig(opts.config);
+    const configPath = opts.config;
     const logger = createLogger({ level: config.logLevel });
     const cron = parseCron(config.schedule);
     if (cron.ok) for (const w of cronWarnings(cron.cron)) logger.warn({ schedule: config.schedule }, w);
@@ -24,7 +26,10 @@ export async function main(argv: string[]): Promise<number> {
     if (fd) logger.warn({ maxConnections: config.http.maxConnections }, fd);
     // Loaded after the config is known good: a config error is reported without loading the AWS SDK.
     const { Daemon } = await import('../daemon.js');
-    daemon = new Daemon({ config, logger });
+    // Hot reload (src/config/reload.ts): SIGHUP and POST /-/reload re-read the same file.
+    daemon = new Daemon({ config, logger, configSource: { path: configPath ?? DEFAULT_CONFIG_PATH, load: () => loadConfig(configPath) } });
+    const onHup = () => { void daemon.reloader?.reload('SIGHUP'); };
+    process.on('SIGHUP', onHup);
     await daemon.start();
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {

@@ -148,19 +148,23 @@ export function parseEvent(e: TrailEvent): ParsedEvent | null {
     if (typeof v === 'string') storeIds.add(v);
   }
   const eventTime = new Date(e.EventTime).getTime();
+  // Every field is capped, the ones AWS fills in too: a forged or broken event must not carry megabytes
+  // into the alert's details (and from there into every page).
+  const eventName = oneField(e.EventName);
+  const eventId = oneField(e.EventId ?? 'unknown');
   const principal = id?.arn ?? id?.invokedBy ?? id?.principalId ?? e.Username ?? 'unknown';
   return {
     failed: typeof detail.errorCode === 'string' && detail.errorCode !== '',
-    eventName: e.EventName,
-    eventId: e.EventId ?? 'unknown',
+    eventName,
+    eventId,
     eventTime,
     storeIds,
     actor: {
-      eventName: e.EventName,
+      eventName,
       eventTime,
-      eventId: e.EventId ?? 'unknown',
+      eventId,
       principal: redact(principal).slice(0, 300),
-      identityType: id?.type ?? 'unknown',
+      identityType: oneField(id?.type ?? 'unknown'),
       kind: classifyIdentity(id),
       source: typeof detail.sourceIPAddress === 'string' ? redact(detail.sourceIPAddress).slice(0, 200) : null,
       userAgent: typeof detail.userAgent === 'string' ? redact(detail.userAgent).slice(0, 200) : null,
@@ -168,6 +172,9 @@ export function parseEvent(e: TrailEvent): ParsedEvent | null {
     },
   };
 }
+
+/** A short AWS-filled field (event name, id, identity type): redacted, whitespace folded, at most 200 characters. */
+const oneField = (v: string): string => redact(String(v)).replace(/\s+/g, ' ').slice(0, 200);
 
 /** The event that made one change: the newest successful event of the right name naming the store within [from, to]. Pure. */
 export function matchEvent(events: readonly ParsedEvent[], storeId: string, change: AttributedChange, from: number, to: number): ParsedEvent | null {

@@ -248,3 +248,24 @@ export function cronWarnings(c: ParsedCron): string[] {
   }
   return [];
 }
+
+/**
+ * The latest time t (epoch ms, whole seconds) with at - lookbackMs < t <= at at which the schedule fires,
+ * in UTC; null when none. For maintenance windows: a window with this schedule and duration D is open
+ * at `at` when lastCronStart(c, at, D) is not null (it then ends at that start + D).
+ */
+export function lastCronStart(c: ParsedCron, at: number, lookbackMs: number): number | null {
+  const times = secondsOfDay(c.fields);
+  if (times.length === 0 || lookbackMs <= 0) return null;
+  const from = at - lookbackMs;
+  for (let day = Math.floor(at / 86_400_000); day >= Math.floor(from / 86_400_000); day--) {
+    const dt = new Date(day * 86_400_000);
+    if (!dayMatches(c.fields, dt.getUTCFullYear(), dt.getUTCMonth() + 1, dt.getUTCDate())) continue;
+    for (let i = times.length - 1; i >= 0; i--) {
+      const t = day * 86_400_000 + times[i]! * 1000;
+      if (t <= at && t > from) return t;
+      if (t <= from) break;
+    }
+  }
+  return null;
+}

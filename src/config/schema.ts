@@ -5,6 +5,9 @@ import { parseDuration } from '../util/duration.js';
 import { tagLabelName } from '../util/prom-label.js';
 import { parseOuSelector } from '../discover/ou-path.js';
 import { parseCron } from './cron.js';
+import { channelIds } from './channel-ids.js';
+import { routeSchema, validateRoutes, type RouteConfig } from './routes.js';
+import { parseMatcherList } from '../util/matchers.js';
 import { arnPartition, partitionOfRegion } from './partitions.js';
 
 const ACCOUNT_ID = /^\d{12}$/;
@@ -27,6 +30,38 @@ const ouPath = z.string().superRefine((v, ctx) => {
   const s = parseOuSelector(v);
   if (typeof s === 'string' || s.kind !== 'path') ctx.addIssue({ code: 'custom', message: 'expected an OU path such as /Prod/Payments ("/" for the root)' });
 });
+
+/** Alertmanager matchers (src/util/matchers.ts), each string one matcher or a comma-separated list. */
+const matcherListSchema = z.array(z.string().min(1)).min(1, 'at least one matcher, e.g. account_id="222222222222"').superRefine((list, ctx) => {
+  try { parseMatcherList(list); } catch (err) { ctx.addIssue({ code: 'custom', message: (err as Error).message }); }
+});
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i;
+const rfc3339 = () => z.string().regex(RFC3339, 'expected an RFC 3339 time such as 2026-12-01T02:00:00Z').transform((v) => Date.parse(v));
+
+/**
+ * A maintenance window: recurring (`schedule`, a cron expression in UTC with node-cron's grammar, open for
+ * `duration` from each start) or fixed (`start` .. `end`, RFC 3339). Matching alerts send nothing while
+ * it is open (src/alert/maintenance.ts).
+ */
+const maintenanceWindowSchema = z.union([
+  z.strictObject({
+    name: z.string().min(1).max(200),
+    matchers: matcherListSchema,
+    schedule: z.string().superRefine((v, ctx) => { const r = parseCron(v); if (!r.ok) ctx.addIssue({ code: 'custom', message: r.problem }); }),
+    duration: z.string().or(z.number()).transform((v, ctx) => {
+      try { const ms = typeof v === 'number' ? v : parseDuration(v); if (ms !== null && ms >= 60_000 && ms <= 31 * 86_400_000) return ms; } catch { /* below */ }
+      ctx.addIssue({ code: 'custom', message: 'expected a duration between 1m and 31d, e.g. "2h"' });
+      return z.NEVER as never as number;
+    }),
+  }),
+  z.strictObject({
+    name: z.string().min(1).max(200),
+    matchers: matcherListSchema,
+    start: rfc3339(),
+    end: rfc3339(),
+  }).refine((w) => w.end > w.start, { message: 'end must be after start', path: ['end'] }),
+]);
 
 /** A duration such as "10s", "4h", "30d"; parsed to milliseconds. */
 const duration = (what = 'a duration such as "30s", "5m", "4h"') =>
@@ -80,9 +115,26 @@ const webhookChannel = z.strictObject({
   ...channelBase,
 });
 const consoleChannel = z.strictObject({ type: z.literal('console'), ...channelBase, minSeverity: severity.default('info') });
+/** Alertmanager API v2 (src/notify/alertmanager.ts): `url` or `urls` (every instance of a cluster gets every alert). */
+const alertmanagerChannel = z.strictObject({
+  type: z.literal('alertmanager'),
+  url: httpUrl.optional(),
+  urls: z.array(httpUrl).min(1, 'list at least one Alertmanager URL').max(16).optional(),
+  /** Firing alerts are re-posted this often; Alertmanager resolves an alert not re-posted by its endsAt (4 × this). */
+  resendInterval: duration().default(60_000).refine((ms) => ms >= 1000 && ms <= 3_600_000, 'must be between 1s and 1h'),
+  basicAuth: z.strictObject({ username: z.string().min(1), password: z.string().min(1, 'password is empty (is the environment variable set?)') }).nullable().optional(),
+  bearerToken: z.string().min(1, 'bearer token is empty (is the environment variable set?)').nullable().optional(),
+  ...channelBase,
+  // Alertmanager routes by severity itself: by default it gets everything.
+  minSeverity: severity.default('info'),
+}).superRefine((c, ctx) => {
+  if (!c.url && !c.urls) ctx.addIssue({ code: 'custom', path: ['urls'], message: 'set url or urls (the Alertmanager base URL, e.g. http://alertmanager:9093)' });
+  if (c.url && c.urls) ctx.addIssue({ code: 'custom', path: ['url'], message: 'set url or urls, not both' });
+  if (c.basicAuth && c.bearerToken) ctx.addIssue({ code: 'custom', path: ['bearerToken'], message: 'set basicAuth or bearerToken, not both' });
+});
 
-export const channelSchema = z.discriminatedUnion('type', [slackChannel, pagerDutyChannel, webhookChannel, consoleChannel], {
-  error: (iss) => (iss.code === 'invalid_union' ? 'expected type to be one of slack, pagerduty, webhook, console' : undefined),
+export const channelSchema = z.discriminatedUnion('type', [slackChannel, pagerDutyChannel, webhookChannel, consoleChannel, alertmanagerChannel], {
+  error: (iss) => (iss.code === 'invalid_union' ? 'expected type to be one of slack, pagerduty, webhook, console, alertmanager' : undefined),
 });
 
 const connectingTimeout = z.strictObject({
@@ -141,6 +193,8 @@ export const configSchema = z.strictObject({
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
   http: z.strictObject({
     authToken: z.string().min(16, 'authToken must be at least 16 characters').nullable().default(null),
+    /** The URL people and Alertmanager reach this daemon at (behind a proxy or ingress): links such as an alert's generatorURL. */
+    externalUrl: httpUrl.nullable().default(null),
     tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).nullable().default(null),
     /** Open connections at most; beyond it the oldest idle connection is closed (server/http.ts). */
     maxConnections: z.number().int().min(8).max(65_536).default(256),
@@ -236,6 +290,8 @@ export const configSchema = z.strictObject({
     certificateExpiryWarning: duration().default(30 * 86_400_000),
     clusterUpdateTimeout: duration().default(60 * 60_000),
     expectDisconnected: z.array(z.string().min(1)).default([]),
+    /** Planned work: matching alerts are muted like a silence while a window is open (src/alert/maintenance.ts). */
+    maintenanceWindows: z.array(maintenanceWindowSchema).default([]),
     /**
      * A store whose ConnectionState changes `changes` times within `window` raises one FLAPPING alert
      * (critical when it spent more than half the window not CONNECTED), resolved once it has been stable
@@ -246,6 +302,10 @@ export const configSchema = z.strictObject({
       window: duration().default(10 * 60_000).refine((ms) => ms >= 1000, 'must be at least 1s'),
     }).prefault({}),
     channels: z.array(channelSchema).default([]),
+    /** The routing tree under the default route (src/config/routes.ts, src/notify/routing.ts); absent: every channel takes every alert its minSeverity allows. */
+    routes: z.array(routeSchema).optional(),
+    /** The channels of alerts no route matches (the default route); absent: every channel. */
+    defaultChannels: z.array(z.string().min(1)).optional(),
     /** Caps so the state on disk cannot grow without end; the oldest entries are dropped first and counted. */
     historyLimit: z.number().int().min(10).default(5000),
     outboxLimit: z.number().int().min(10).default(10000),
@@ -253,7 +313,7 @@ export const configSchema = z.strictObject({
     outboxMaxAttempts: z.number().int().min(1).max(100_000).default(50),
     outboxMaxAge: duration().default(6 * 3_600_000).refine((ms) => ms >= 1_000, 'must be at least 1s'),
     deadLetterLimit: z.number().int().min(10).max(100_000).default(500),
-  }).prefault({}),
+  }).superRefine((a, ctx) => validateRoutes(a.routes, a.defaultChannels, channelIds(a.channels), ctx)).prefault({}),
   probe: z.strictObject({
     enabled: z.boolean().default(false),
     interval: duration().default(60_000),
@@ -348,3 +408,4 @@ export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
 export type ChannelConfig = z.infer<typeof channelSchema>;
 export type AccountConfig = z.infer<typeof accountSchema>;
+export type { RouteConfig };

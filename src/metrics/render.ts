@@ -18,6 +18,12 @@ export function escapeLabel(value: string | null | undefined): string {
 
 const CHUNK_CHARS = 64 * 1024;
 
+/**
+ * Every family here is a value of the last poll, not of the scrape ("Writing exporters": say where a
+ * value comes from and when): its HELP ends with this pointer to the poll's time.
+ */
+export const SNAPSHOT_HELP = ' From the last poll (at keystore_watch_last_poll_timestamp_seconds).';
+
 type Labels = Record<string, string | null | undefined>;
 
 /** Lines of the current family, with its HELP and TYPE written before its first series (a family without series writes nothing). */
@@ -28,7 +34,7 @@ class ChunkWriter {
   private headed = true;
   family(name: string, help: string): void {
     this.name = name;
-    this.help = help;
+    this.help = `${help}${SNAPSHOT_HELP}`;
     this.headed = false;
   }
   add(labels: Labels, value: number): void {

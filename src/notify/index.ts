@@ -10,6 +10,7 @@
 // channels that got the firing one; drills go to every channel; a digest goes to a channel when one
 // of its items does, and the channel renders only those items.
 import type { ChannelConfig } from '../config/schema.js';
+import { channelIds } from '../config/channel-ids.js';
 import type { Notification } from '../model.js';
 import { DEFAULT_RUNBOOK_BASE_URL, DEFAULT_TIMEOUT_MS } from './common.js';
 import { ConsoleNotifier, type ConsoleWriter } from './console.js';
@@ -17,11 +18,13 @@ import type { Notifier } from './notifier.js';
 import { PagerDutyNotifier } from './pagerduty.js';
 import { SlackNotifier } from './slack.js';
 import { WebhookNotifier } from './webhook.js';
+import { AlertmanagerNotifier } from './alertmanager.js';
 
 export type { DeliveryResult, Notifier } from './notifier.js';
 export { SlackNotifier, renderSlack, escapeMrkdwn, SLACK_LIMITS, type SlackPayload, type SlackBlock } from './slack.js';
 export { PagerDutyNotifier, renderPagerDuty, type PagerDutyEvent } from './pagerduty.js';
 export { WebhookNotifier, renderWebhook, signWebhook, WEBHOOK_HEADERS, type WebhookBody } from './webhook.js';
+export { AlertmanagerNotifier, renderAlertmanager, alertLabels, type PostableAlert } from './alertmanager.js';
 export { ConsoleNotifier, renderConsole, type ConsoleWriter } from './console.js';
 export { DEFAULT_RUNBOOK_BASE_URL, DEFAULT_TIMEOUT_MS, acceptsNotification, runbookUrl } from './common.js';
 
@@ -34,22 +37,12 @@ export interface CreateNotifiersOptions {
   consoleWriter?: ConsoleWriter;
   /** Clock for webhook signature timestamps. */
   now?: () => number;
+  /** http.externalUrl (the Alertmanager channel's generatorURL). */
+  externalUrl?: string | null;
 }
 
-/** Channel ids in configuration order (see the header comment). */
-export function channelIds(channels: Pick<ChannelConfig, 'type' | 'name'>[]): string[] {
-  const used = new Set<string>();
-  const perType = new Map<string, number>();
-  return channels.map((c) => {
-    const n = (perType.get(c.type) ?? 0) + 1;
-    perType.set(c.type, n);
-    const base = c.name ?? (n === 1 ? c.type : `${c.type}-${n}`);
-    let id = base;
-    for (let k = 2; used.has(id); k++) id = `${base}-${k}`;
-    used.add(id);
-    return id;
-  });
-}
+/** Channel ids in configuration order: src/config/channel-ids.ts. */
+export { channelIds };
 
 export function createNotifiers(channels: ChannelConfig[], opts: CreateNotifiersOptions = {}): Notifier[] {
   const ids = channelIds(channels);
@@ -65,6 +58,8 @@ export function createNotifiers(channels: ChannelConfig[], opts: CreateNotifiers
         return new WebhookNotifier(c, o);
       case 'console':
         return new ConsoleNotifier(c, { ...o, writer: opts.consoleWriter });
+      case 'alertmanager':
+        return new AlertmanagerNotifier(c, { ...o, externalUrl: opts.externalUrl });
     }
   });
 }

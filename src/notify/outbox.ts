@@ -156,6 +156,12 @@ export interface OutboxOptions {
   backend?: OutboxBackend;
   /** One per configured channel; ids must be unique. */
   notifiers: readonly Notifier[];
+  /**
+   * What a channel gets of a notification (alerting.routes: src/notify/routing.ts routeToChannel): [] or
+   * [n], or the parts of a digest routed there. Absent: [n] (every channel; the notifier's minSeverity
+   * decides). The notifier's accepts() applies to what it returns either way.
+   */
+  router?: (n: Notification, channelId: string) => Notification[];
   /** alerting.outboxLimit: entries across all channels. */
   limit: number;
   clock?: Clock;
@@ -279,6 +285,7 @@ export class Outbox {
   private readonly deliveryLogLimit: number;
   private readonly stopTimeoutMs: number;
   private readonly random: () => number;
+  private readonly router: ((n: Notification, channelId: string) => Notification[]) | null;
 
   private readonly channels = new Map<string, Channel>();
   private readonly notifications = new Map<string, Notification>();
@@ -320,6 +327,7 @@ export class Outbox {
     this.deliveryLogLimit = Math.max(1, opts.deliveryLogLimit ?? 2_000);
     this.stopTimeoutMs = opts.stopTimeoutMs ?? 5_000;
     this.random = opts.random ?? Math.random;
+    this.router = opts.router ?? null;
     for (const notifier of opts.notifiers) {
       if (this.channels.has(notifier.id)) throw new Error(`two channels share the id "${notifier.id}"; give one a name`);
       this.channels.set(notifier.id, {
@@ -375,25 +383,27 @@ export class Outbox {
     const now = this.clock.now();
     const mono = this.mono();
     const added: LiveEntry[] = [];
-    for (const n of ns) {
+    for (const original of ns) {
       let routed = false;
       for (const ch of this.channels.values()) {
-        if (!this.accepts(ch, n)) continue;
-        routed = true;
-        if (ch.queuedIds.has(n.id) || ch.log.has(n.id)) {
-          result.duplicates++;
-          continue;
+        // Routing may give a channel part of a digest (its items routed there), as a notification of its own.
+        for (const n of this.deliveriesFor(ch, original)) {
+          routed = true;
+          if (ch.queuedIds.has(n.id) || ch.log.has(n.id)) {
+            result.duplicates++;
+            continue;
+          }
+          if (!this.notifications.has(n.id)) this.notifications.set(n.id, n);
+          const entry: LiveEntry = {
+            seq: this.nextSeq++, channel: ch.id, id: n.id, enqueuedAt: now, attempts: 0, nextAttemptAt: now, inFlight: false, lastError: null, lastStatus: null,
+            keys: orderKeys(n), due: mono, born: mono, ...(commit ? { uncommitted: true } : {}),
+          };
+          ch.queue.push(entry);
+          added.push(entry);
+          ch.queuedIds.add(n.id);
+          this.dirty.add(outboxKeyString({ channel: ch.id, id: n.id }));
+          result.queued++;
         }
-        if (!this.notifications.has(n.id)) this.notifications.set(n.id, n);
-        const entry: LiveEntry = {
-          seq: this.nextSeq++, channel: ch.id, id: n.id, enqueuedAt: now, attempts: 0, nextAttemptAt: now, inFlight: false, lastError: null, lastStatus: null,
-          keys: orderKeys(n), due: mono, born: mono, ...(commit ? { uncommitted: true } : {}),
-        };
-        ch.queue.push(entry);
-        added.push(entry);
-        ch.queuedIds.add(n.id);
-        this.dirty.add(outboxKeyString({ channel: ch.id, id: n.id }));
-        result.queued++;
       }
       if (!routed) result.unrouted++;
     }
@@ -429,6 +439,12 @@ export class Outbox {
 
   pendingByChannel(): Record<string, number> {
     return Object.fromEntries([...this.channels.values()].map((ch) => [ch.id, ch.queue.length]));
+  }
+
+  /** The alert keys (order keys) of the entries a channel still holds: the Alertmanager re-post skips what is still queued. */
+  queuedKeys(channelId: string): Set<string> {
+    const ch = this.channels.get(channelId);
+    return new Set(ch ? ch.queue.flatMap((e) => e.keys) : []);
   }
 
   /** Dropped totals by reason since the outbox began (persisted). */
@@ -688,14 +704,21 @@ export class Outbox {
 
   // ---- queue bookkeeping ----------------------------------------------------------------------
 
-  private accepts(ch: Channel, n: Notification): boolean {
-    if (n.kind !== 'digest' && n.excludeChannels?.includes(ch.id)) return false;
+  /** What channel `ch` queues of `n`: routing (alerting.routes), then excludeChannels and the notifier's accepts(). */
+  private deliveriesFor(ch: Channel, n: Notification): Notification[] {
+    if (n.kind !== 'digest' && n.excludeChannels?.includes(ch.id)) return [];
     try {
-      return ch.notifier.accepts(n);
+      const routed = this.router ? this.router(n, ch.id) : [n];
+      return routed.filter((x) => ch.notifier.accepts(x));
     } catch (err) {
       this.log.error({ channel: ch.id, notification: n.id, err: scrub((err as Error).message) }, 'channel routing threw; notification not routed to it');
-      return false;
+      return [];
     }
+  }
+
+  /** The ids of the channels that would queue `n` (self-alerts use it to keep excludeChannels from leaving none). */
+  channelsFor(n: Notification): string[] {
+    return [...this.channels.values()].filter((ch) => this.deliveriesFor(ch, n).length > 0).map((ch) => ch.id);
   }
 
   /** Gives up on an entry: kept as a dead letter (capped), counted, logged and reported. */

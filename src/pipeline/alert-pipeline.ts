@@ -14,13 +14,14 @@
 // Delivery does not start in open(): the daemon calls startDelivery() once it holds the stateDir lock
 // and has bound its port. `self` carries keystore-watch's alerts about itself (self-alerts.ts).
 import type { Config } from '../config/schema.js';
-import type { Notification, Snapshot } from '../model.js';
+import type { AlertSubject, Condition, Notification, Severity, Snapshot } from '../model.js';
 import type { Logger } from '../log.js';
 import type { SelfMetrics } from '../metrics/self.js';
 import type { StateStore } from '../state/store.js';
 import type { Fence, LoadedState, StateBackend } from '../state/backend.js';
 import type { Notifier } from '../notify/notifier.js';
-import { createNotifiers } from '../notify/index.js';
+import { channelIds, createNotifiers } from '../notify/index.js';
+import { createRouter, type Router } from '../notify/routing.js';
 import { Outbox, systemClock, type DeadLetter, type OutboxOptions } from '../notify/outbox.js';
 import { BoundedHistory } from '../state/history.js';
 import { diffSnapshots, emptyDiffCarry, type Change, type DiffCarry } from '../diff/diff.js';
@@ -28,6 +29,16 @@ import { emptyAlertState, evaluateAlerts, firingAlerts, firingCountBySeverity, t
 import { groupForDelivery } from '../alert/group.js';
 import { defaultSeverity, guidanceFor } from '../alert/remediation/guidance.js';
 import { SelfAlerts, type SelfAlertInput } from '../alert/self-alerts.js';
+import { activeAck, applyMuting, emptyMuteCarry, mutedFiring, type Ack, type CompiledSilence, type CompiledWindow, type MuteCarry, type MuteReason } from '../alert/silences.js';
+import { alertLabels } from '../alert/labels.js';
+
+const labelsOfAlert = (a: { condition: Condition; severity: Severity; subject: AlertSubject }) => alertLabels(a.condition, a.severity, a.subject);
+
+/** Silences, maintenance windows and acknowledgements the pipeline applies at each poll (src/alert/oncall.ts). */
+export interface MuteSource {
+  compiled(): { silences: readonly CompiledSilence[]; windows: readonly CompiledWindow[] };
+  acks(): ReadonlyMap<string, Ack>;
+}
 
 /**
  * The pipeline on a StateBackend (src/state/backend.ts): state from its load(), and each evaluated poll
@@ -55,6 +66,8 @@ export interface AlertPipelineOptions {
   outbox?: Pick<OutboxOptions, 'clock' | 'sendTimeoutMs' | 'backoff' | 'stopTimeoutMs' | 'random' | 'stallMs'>;
   /** Told of every dead-lettered notification after it is counted (the hook for a self-alert on the other channels). */
   onDeadLetter?: (entry: DeadLetter) => void;
+  /** Silences, maintenance windows, acknowledgements (src/alert/silences.ts applies them before the outbox). */
+  mute?: MuteSource;
 }
 
 /** The persisted 'alerts' document: the lifecycle state, the diff's carry-over and the last poll's notifications, written together. */
@@ -63,6 +76,8 @@ interface AlertsDoc {
   diff: DiffCarry;
   /** What the last evaluated poll decided to send; handed to the outbox again at start-up. */
   pending?: Notification[];
+  /** Alerts whose messages a silence or maintenance window held back (sent once when un-muted). */
+  muted?: MuteCarry;
 }
 
 function parseAlertsDoc(data: unknown): AlertsDoc {
@@ -85,11 +100,12 @@ export class AlertPipeline {
     private doc: AlertsDoc,
     private readonly history: BoundedHistory<Change>,
     readonly outbox: Outbox,
-    notifiers: readonly Notifier[],
+    /** alerting.routes (src/notify/routing.ts): the outbox routes with it, the engine reminds by it. */
+    readonly router: Router,
   ) {
     this.self = new SelfAlerts({
       deliver: (ns) => this.outbox.enqueue(ns),
-      channelsFor: (n) => notifiers.filter((x) => x.accepts(n)).map((x) => x.id),
+      channelsFor: (n) => this.outbox.channelsFor(n),
       now: opts.now,
       log: opts.logger,
       onChange: (id, firing) => opts.metrics.selfAlert.set({ id }, firing ? 1 : 0),
@@ -154,7 +170,9 @@ export class AlertPipeline {
     const history = backend
       ? BoundedHistory.fromLoaded<Change>(backend.loaded.history as { nextSeq: number; dropped: number; entries: { seq: number; at: number; item: Change }[] }, historyOpts)
       : await BoundedHistory.open<Change>(store!, historyOpts);
-    const notifiers = opts.notifiers ?? createNotifiers(config.alerting.channels);
+    const notifiers = opts.notifiers ?? createNotifiers(config.alerting.channels, { externalUrl: config.http.externalUrl });
+    const configuredMin = new Map(channelIds(config.alerting.channels).map((id, i) => [id, config.alerting.channels[i]!.minSeverity]));
+    const router = createRouter(config.alerting, notifiers.map((n) => ({ id: n.id, minSeverity: configuredMin.get(n.id) })));
     // The outbox reports to the pipeline it feeds (dead-letter self-alerts), which exists once open() returns.
     let self: AlertPipeline | undefined;
     const outbox = await Outbox.open({
@@ -163,6 +181,7 @@ export class AlertPipeline {
         ? { backend: { backend: backend.backend, fence: backend.fence, loaded: backend.loaded.outbox } }
         : { store }),
       notifiers,
+      router: router.route,
       limit: config.alerting.outboxLimit,
       maxAttempts: config.alerting.outboxMaxAttempts,
       maxAgeMs: config.alerting.outboxMaxAge,
@@ -190,9 +209,9 @@ export class AlertPipeline {
       if (r.queued) logger.warn({ queued: r.queued }, 'recovered notifications recorded before a crash');
     }
     metrics.outboxPending.set(outbox.pending());
-    // Every configured channel shows in the dead-letter counter from the start (0 until one happens).
-    for (const n of notifiers) metrics.outboxDeadLetters.inc({ channel: n.id }, 0);
-    const pipeline = new AlertPipeline(opts, doc, history, outbox, notifiers);
+    // Every configured channel shows in the delivery, failure and dead-letter counters from the start (0 until one happens).
+    metrics.knownChannels(notifiers.map((n) => n.id));
+    const pipeline = new AlertPipeline(opts, doc, history, outbox, router);
     self = pipeline;
     pipeline.updateGauges();
     return pipeline;
@@ -222,7 +241,7 @@ export class AlertPipeline {
     // Backend: the entries go into the poll's commit below; the document store writes them now.
     const added = backend ? this.history.appendInMemory(changes, next.finishedAt) : changes.length ? await this.history.append(changes, next.finishedAt) : [];
     for (const c of changes) logger.info({ change: c.type, ...changeFields(c) }, 'change');
-    const { state, notifications } = evaluateAlerts({
+    const evaluated = evaluateAlerts({
       state: this.doc.alerts,
       snapshot: next,
       // FLAPPING reads state changes against the previous snapshot; its history lives in the alert state.
@@ -234,19 +253,32 @@ export class AlertPipeline {
       now: next.finishedAt,
       guidanceFor,
       severityFor: defaultSeverity,
+      repeatIntervalFor: this.router.repeatIntervalFor,
     });
+    // Silences, maintenance windows, acknowledgements: the lifecycle above is untouched (a muted alert
+    // fires and resolves in state, history and metrics); only what goes to the outbox changes.
+    const muting = this.opts.mute ? applyMuting({
+      notifications: evaluated.notifications, state: evaluated.state, carry: this.doc.muted ?? emptyMuteCarry(),
+      ...this.opts.mute.compiled(), acks: this.opts.mute.acks(), now: next.finishedAt, labelsOf: labelsOfAlert, guidanceFor,
+    }) : null;
+    const state = muting?.state ?? evaluated.state;
+    const notifications = muting?.notifications ?? evaluated.notifications;
+    const muted = muting ? { muted: muting.carry } : {};
+    for (const m of muting?.muted ?? []) {
+      logger.info({ kind: m.notification.kind, condition: m.notification.condition, alertKey: m.notification.alertKey, mutedBy: m.reason.kind, ...('id' in m.reason ? { silence: m.reason.id } : {}), ...('name' in m.reason ? { window: m.reason.name } : {}) }, 'alert muted: not sent');
+    }
     const grouped = notifications.length ? groupForDelivery(notifications, config.alerting.groupThreshold) : [];
     if (backend) {
       // ONE commit: the snapshot, the alert state, this poll's history and its new outbox entries, atomically
       // (backend.ts ATOMICITY), so the decided notifications need no separate record (no `pending`).
-      const doc: AlertsDoc = { alerts: state, diff: carry };
+      const doc: AlertsDoc = { alerts: state, diff: carry, ...muted };
       await this.outbox.enqueue(grouped, (outbox, retention) => backend.backend.commit(backend.fence(), {
         pollId: next.pollId, snapshot: next, alerts: doc,
         history: { entries: added, limit: config.alerting.historyLimit }, outbox,
       }, retention));
       this.doc = doc;
     } else {
-      const doc: AlertsDoc = { alerts: state, diff: carry, pending: grouped };
+      const doc: AlertsDoc = { alerts: state, diff: carry, pending: grouped, ...muted };
       await store!.write('alerts', doc);
       this.doc = doc;
       if (grouped.length) await this.outbox.enqueue(grouped);
@@ -260,9 +292,28 @@ export class AlertPipeline {
     this.updateGauges();
   }
 
+  /** Re-reads the gauges (after a silence or acknowledgement changed between polls). */
+  refreshGauges(): void {
+    this.updateGauges();
+  }
+
   private updateGauges(): void {
     const counts = firingCountBySeverity(this.doc.alerts);
     for (const [severity, n] of Object.entries(counts)) this.opts.metrics.alertsFiring.set({ severity }, n);
+    this.opts.metrics.alertsSilenced?.set(this.mutedNow().size);
+  }
+
+  /** Firing alerts muted right now (by a silence or a maintenance window), by alertKey. */
+  mutedNow(now = this.opts.now()): Map<string, MuteReason> {
+    if (!this.opts.mute) return new Map();
+    const { silences, windows } = this.opts.mute.compiled();
+    return mutedFiring(this.doc.alerts, silences, windows, now, labelsOfAlert);
+  }
+
+  /** An alert by alertKey (for acknowledgements): whether it fires and its incident. */
+  alertRef(alertKey: string): { firing: boolean; firedAt: number | null } | null {
+    const e = this.doc.alerts.alerts[alertKey];
+    return e ? { firing: e.firing, firedAt: e.firedAt } : null;
   }
 
   /** Firing self-alerts for /api/v1/alerts (`self`). */
@@ -271,12 +322,21 @@ export class AlertPipeline {
   }
 
   firing() {
-    return firingAlerts(this.doc.alerts).map((a) => ({
-      ...a,
-      since: new Date(a.since).toISOString(),
-      firedAt: new Date(a.firedAt).toISOString(),
-      lastNotifiedAt: a.lastNotifiedAt === null ? null : new Date(a.lastNotifiedAt).toISOString(),
-    }));
+    const now = this.opts.now();
+    const muted = this.mutedNow(now);
+    const acks = this.opts.mute?.acks();
+    return firingAlerts(this.doc.alerts).map((a) => {
+      const m = muted.get(a.alertKey);
+      const ack = acks ? activeAck(acks, a.alertKey, a.firedAt, now) : null;
+      return {
+        ...a,
+        since: new Date(a.since).toISOString(),
+        firedAt: new Date(a.firedAt).toISOString(),
+        lastNotifiedAt: a.lastNotifiedAt === null ? null : new Date(a.lastNotifiedAt).toISOString(),
+        silenced: m ? { by: m.kind, ...(m.kind === 'silence' ? { silenceId: m.id, createdBy: m.createdBy } : { window: m.name }), until: new Date(m.until).toISOString() } : null,
+        acknowledged: ack ? { by: ack.by, comment: ack.comment, at: new Date(ack.at).toISOString(), until: ack.until === null ? null : new Date(ack.until).toISOString() } : null,
+      };
+    });
   }
 
   recentEvents(limit: number) {

@@ -20,6 +20,31 @@ function accountFacts(t: Target): AccountFacts {
   return out;
 }
 
+/**
+ * Equal as JSON would see them: the same keys with equal values, plain objects and arrays compared by
+ * content (records are small and flat: an xks block, tags, a cluster's HSM list). Pure.
+ */
+export function sameRecord(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => sameRecord(x, b[i]));
+  if (Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) if (!Object.hasOwn(b, k) || !sameRecord((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  return true;
+}
+
+/**
+ * The previous snapshot's record when the new one says the same, else the new one. Snapshots are immutable,
+ * so consecutive snapshots share every record that did not change: at 20,000 stores the previous snapshot
+ * and the next one (both alive while the poll is diffed and evaluated) cost little more than one, and the
+ * strings a poll parsed for unchanged stores die young instead of reaching the old generation.
+ */
+function reuse<T>(old: T | undefined, next: T): T {
+  return old !== undefined && sameRecord(old, next) ? old : next;
+}
+
 const byLocation = <T extends { accountId: string; region: string; id: string }>(a: T, b: T) =>
   a.accountId.localeCompare(b.accountId) || a.region.localeCompare(b.region) || a.id.localeCompare(b.id);
 
@@ -52,10 +77,10 @@ export function buildSnapshot(prev: Snapshot | null, results: readonly TargetPol
     if (r.stores) {
       for (const s of r.stores) {
         const old = prevStores.get(storeKey(s));
-        stores.push({ ...s, accountName: r.target.accountName, ...facts, stateSince: old && old.state === s.state ? old.stateSince : seenAt, stale: false });
+        stores.push(reuse(old, { ...s, accountName: r.target.accountName, ...facts, stateSince: old && old.state === s.state ? old.stateSince : seenAt, stale: false }));
       }
     } else {
-      for (const s of prevStoresByTarget.get(tk) ?? []) stores.push({ ...s, ...facts, stale: true });
+      for (const s of prevStoresByTarget.get(tk) ?? []) stores.push(reuse(s, { ...s, ...facts, stale: true }));
       // Their last probe results stay with them (like the stores, not observed this poll) rather than vanishing.
       for (const p of prevProbesByTarget.get(tk) ?? []) probes.push(p);
     }
@@ -69,14 +94,14 @@ export function buildSnapshot(prev: Snapshot | null, results: readonly TargetPol
         cloudHsm.missingClusterIds = [...referenced].filter((id) => !returned.has(id)).sort();
         for (const c of r.cloudHsm.clusters) {
           const old = prevClusters.get(storeKey(c));
-          clusters.push({ ...c, stateSince: old && old.state === c.state ? old.stateSince : seenAt, stale: false });
+          clusters.push(reuse(old, { ...c, stateSince: old && old.state === c.state ? old.stateSince : seenAt, stale: false }));
         }
       } else {
-        for (const c of prevClustersByTarget.get(tk) ?? []) clusters.push({ ...c, stale: true });
+        for (const c of prevClustersByTarget.get(tk) ?? []) clusters.push(reuse(c, { ...c, stale: true }));
       }
     } else if (!ok) {
       // The store walk failed, so we do not know whether enrichment was needed: keep what we knew.
-      for (const c of prevClustersByTarget.get(tk) ?? []) clusters.push({ ...c, stale: true });
+      for (const c of prevClustersByTarget.get(tk) ?? []) clusters.push(reuse(c, { ...c, stale: true }));
       if (before?.cloudHsm) cloudHsm = { ok: false, error: r.error, missingClusterIds: before.cloudHsm.missingClusterIds ?? [] };
     }
 
@@ -143,8 +168,8 @@ export function buildSnapshot(prev: Snapshot | null, results: readonly TargetPol
       lastSuccessAt: ok ? seenAt : (before?.lastSuccessAt ?? null),
       // not_enabled and denied are answers, not failures: they never count toward TARGET_DOWN.
       consecutiveFailures: status === 'failed' ? (before?.consecutiveFailures ?? 0) + 1 : 0,
-      cloudHsm,
-      ...(cloudWatch ? { cloudWatch } : {}),
+      cloudHsm: reuse(before?.cloudHsm ?? undefined, cloudHsm),
+      ...(cloudWatch ? { cloudWatch: reuse(before?.cloudWatch ?? undefined, cloudWatch) } : {}),
     });
   }
 

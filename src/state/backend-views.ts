@@ -8,7 +8,7 @@
 //                  database says another replica holds the lease, or ours expired by the database's
 //                  clock) is reported once through onNotLeader (the daemon steps down) and rethrown,
 //                  never absorbed; close() ends the term without closing the shared backend.
-import { isNotLeaderError, type Fence, type LoadOptions, type LoadedState, type OutboxChanges, type PartParser, type PollCommit, type Retention, type StateBackend } from './backend.js';
+import { isNotLeaderError, type Fence, type LoadOptions, type LoadedState, type OnCallChanges, type OutboxChanges, type PartParser, type PollCommit, type Retention, type StateBackend } from './backend.js';
 
 export function readOnlyView(inner: StateBackend): StateBackend {
   return {
@@ -16,6 +16,8 @@ export function readOnlyView(inner: StateBackend): StateBackend {
     latestSnapshot: (parse?: PartParser) => inner.latestSnapshot(parse),
     commit: async () => {},
     applyOutbox: async () => {},
+    // An operator's action on a follower must fail visibly, not vanish: the leader writes on-call records.
+    applyOnCall: async () => { throw new Error('this replica follows; silences and acknowledgements are written by the leader (see /api/v1/replica)'); },
     close: async () => {},
   };
 }
@@ -41,6 +43,11 @@ export function termView(inner: StateBackend, onNotLeader: (err: Error) => void)
     applyOutbox: (fence: Fence, changes: OutboxChanges, retention: Retention) => {
       if (closed) return ended();
       return fenced(inner.applyOutbox(fence, changes, retention));
+    },
+    applyOnCall: (fence: Fence, changes: OnCallChanges) => {
+      if (closed) return ended();
+      if (!inner.applyOnCall) return Promise.reject(new Error('this state backend keeps no on-call records'));
+      return fenced(inner.applyOnCall(fence, changes));
     },
     close: async () => { closed = true; },
   };

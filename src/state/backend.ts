@@ -162,6 +162,29 @@ export interface PollCommit {
   outbox: OutboxChanges;
 }
 
+/**
+ * On-call state (silences, acknowledgements, audit events): small records keyed by (kind, id), written
+ * by an operator's action between polls with applyOnCall() and returned by load() (`onCall`). The
+ * values are opaque JSON to the backend. Audit records are capped to `auditLimit` (oldest `at` first out).
+ */
+export interface OnCallRecord {
+  kind: 'silence' | 'ack' | 'audit';
+  id: string;
+  /** Epoch ms of the write (orders audit records). */
+  at: number;
+  value: unknown;
+}
+
+/** On-call changes applied together (atomically, fenced, idempotent: put replaces by key, delete of a missing key is a no-op). */
+export interface OnCallChanges {
+  put?: OnCallRecord[];
+  delete?: { kind: OnCallRecord['kind']; id: string }[];
+  /** Audit records kept after this write (default 1000). */
+  auditLimit?: number;
+}
+
+export const DEFAULT_ONCALL_AUDIT_LIMIT = 1000;
+
 /** What load() returns: the state as of the last resolved write (see READ-BACK). */
 export interface LoadedState {
   /** The highest epoch the backend has accepted a write from (0 when never written). */
@@ -180,6 +203,8 @@ export interface LoadedState {
     deadLetters: DeadLetterRecord[];
     meta: OutboxMeta | null;
   };
+  /** Silences, acknowledgements and audit events (applyOnCall); absent from backends that predate them. */
+  onCall?: OnCallRecord[];
 }
 
 /** Validates a loaded part; a throw makes it count as corrupt (set aside, loaded as absent). */
@@ -197,6 +222,8 @@ export interface StateBackend {
   commit(fence: Fence, poll: PollCommit, retention: Retention): Promise<void>;
   /** Outbox changes between polls (attempt started, delivered, retry scheduled, dead-lettered), atomically. */
   applyOutbox(fence: Fence, changes: OutboxChanges, retention: Retention): Promise<void>;
+  /** On-call records (silences, acknowledgements, audit events), atomically and fenced like the other writes. */
+  applyOnCall?(fence: Fence, changes: OnCallChanges): Promise<void>;
   /** The latest committed snapshot alone (followers serve /metrics and /api/v1 from it); null when none. */
   latestSnapshot(parse?: PartParser): Promise<{ pollId: number | null; snapshot: unknown } | null>;
   /** Waits for writes under way; later calls reject. */
@@ -205,3 +232,6 @@ export interface StateBackend {
 
 /** A stable string for an outbox key (maps, logs). */
 export const outboxKeyString = (k: OutboxKey): string => `${k.channel}\u0000${k.id}`;
+
+/** A stable string for an on-call record key. */
+export const onCallKeyString = (k: { kind: string; id: string }): string => `${k.kind}\u0000${k.id}`;

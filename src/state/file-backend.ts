@@ -30,7 +30,7 @@ import path from 'node:path';
 import {
   NotLeaderError, outboxKeyString,
   type DeadLetterRecord, type DeliveryRecord, type Fence, type HistoryRecord, type LoadOptions, type LoadedState,
-  type OutboxChanges, type OutboxMeta, type OutboxRecord, type PartParser, type PollCommit, type Retention, type StateBackend,
+  type OutboxChanges, type OutboxMeta, type OnCallChanges, type OnCallRecord, onCallKeyString, DEFAULT_ONCALL_AUDIT_LIMIT, type OutboxRecord, type PartParser, type PollCommit, type Retention, type StateBackend,
 } from './backend.js';
 import { FileStateStore } from './file-store.js';
 import { silentLog, type Log, type StateStoreObserver } from './store.js';
@@ -64,7 +64,8 @@ const EPOCH_FILE = 'epoch';
 
 type JournalOp =
   | { t: 'commit'; epoch: number; poll: PollCommit; retention: Retention }
-  | { t: 'outbox'; epoch: number; changes: OutboxChanges; retention: Retention };
+  | { t: 'outbox'; epoch: number; changes: OutboxChanges; retention: Retention }
+  | { t: 'oncall'; epoch: number; changes: OnCallChanges };
 
 interface Memory {
   epoch: number;
@@ -76,6 +77,8 @@ interface Memory {
   deliveries: DeliveryRecord[];
   deadLetters: DeadLetterRecord[];
   meta: OutboxMeta | null;
+  /** Silences, acknowledgements, audit events by onCallKeyString (checkpoint document `oncall`). */
+  onCall: Map<string, OnCallRecord>;
 }
 
 /** The outbox.json checkpoint: the format notify/outbox.ts wrote before records existed (payloads stored once). */
@@ -92,7 +95,7 @@ interface OutboxCheckpoint {
 
 const emptyMemory = (): Memory => ({
   epoch: 0, pollId: null, snapshot: null, alerts: null, history: { nextSeq: 1, dropped: 0, entries: [] },
-  entries: new Map(), deliveries: [], deadLetters: [], meta: null,
+  entries: new Map(), deliveries: [], deadLetters: [], meta: null, onCall: new Map(),
 });
 
 export class FileStateBackend implements StateBackend {
@@ -142,6 +145,10 @@ export class FileStateBackend implements StateBackend {
     return this.write({ t: 'outbox', epoch: fence.epoch, changes, retention });
   }
 
+  applyOnCall(fence: Fence, changes: OnCallChanges): Promise<void> {
+    return this.write({ t: 'oncall', epoch: fence.epoch, changes });
+  }
+
   async latestSnapshot(parse?: PartParser): Promise<{ pollId: number | null; snapshot: unknown } | null> {
     await this.chain.catch(() => {});
     if (this.mem.snapshot !== null) return { pollId: this.mem.pollId, snapshot: this.mem.snapshot };
@@ -175,7 +182,7 @@ export class FileStateBackend implements StateBackend {
     return this.serial(async () => {
       // Another instance on this directory may have written with a newer epoch (a tiny read per write).
       this.mem.epoch = Math.max(this.mem.epoch, await this.readEpochFile());
-      if (frozen.epoch < this.mem.epoch) throw new NotLeaderError(frozen.epoch, this.mem.epoch, frozen.t === 'commit' ? 'poll commit' : 'outbox write');
+      if (frozen.epoch < this.mem.epoch) throw new NotLeaderError(frozen.epoch, this.mem.epoch, frozen.t === 'commit' ? 'poll commit' : frozen.t === 'oncall' ? 'on-call write' : 'outbox write');
       if (frozen.epoch > this.epochOnDisk) await this.writeEpochFile(frozen.epoch);
       await this.append(line);
       await this.opts.faultPoint?.('appended');
@@ -262,6 +269,7 @@ export class FileStateBackend implements StateBackend {
     await this.docs.write('history', m.history);
     await this.docs.write('outbox', toOutboxCheckpoint(m));
     await fp?.('checkpoint:outbox');
+    if (m.onCall.size > 0) await this.docs.write('oncall', { records: [...m.onCall.values()] });
     await this.docs.write('backend', { epoch: m.epoch, pollId: m.pollId });
     await fp?.('checkpoint:backend');
     const fh = await open(this.journalPath, 'a');
@@ -286,6 +294,8 @@ export class FileStateBackend implements StateBackend {
     if (h) m.history = h;
     const o = await this.docs.read<OutboxCheckpoint>('outbox', parseOutboxCheckpoint);
     if (o) fromOutboxCheckpoint(m, o);
+    const oc = await this.docs.read<{ records: OnCallRecord[] }>('oncall', parseOnCallCheckpoint);
+    if (oc) for (const r of oc.records) m.onCall.set(onCallKeyString(r), r);
     return m;
   }
 
@@ -339,6 +349,7 @@ export class FileStateBackend implements StateBackend {
     return structuredClone({
       epoch: m.epoch, pollId: m.pollId, snapshot: m.snapshot, alerts: m.alerts, history: m.history,
       outbox: { entries: [...m.entries.values()].sort((a, b) => a.seq - b.seq), deliveries: m.deliveries, deadLetters: m.deadLetters, meta: m.meta },
+      onCall: [...m.onCall.values()].sort((a, b) => a.at - b.at || (a.id < b.id ? -1 : 1)),
     });
   }
 
@@ -367,7 +378,7 @@ function decodeLine(line: string): JournalOp | null {
   if (createHash('sha1').update(json).digest('hex') !== line.slice(0, 40)) return null;
   try {
     const op = JSON.parse(json) as JournalOp;
-    return op && (op.t === 'commit' || op.t === 'outbox') && Number.isFinite(op.epoch) ? op : null;
+    return op && (op.t === 'commit' || op.t === 'outbox' || op.t === 'oncall') && Number.isFinite(op.epoch) ? op : null;
   } catch {
     return null;
   }
@@ -388,9 +399,29 @@ function apply(m: Memory, op: JournalOp): void {
       m.history = { nextSeq: fresh[fresh.length - 1]!.seq + 1, dropped: m.history.dropped + over, entries: over ? all.slice(over) : all };
     }
     applyOutbox(m, p.outbox, op.retention);
+  } else if (op.t === 'oncall') {
+    applyOnCall(m, op.changes);
   } else {
     applyOutbox(m, op.changes, op.retention);
   }
+}
+
+/** Puts and deletes by key, then keeps the newest `auditLimit` audit records. */
+function applyOnCall(m: Memory, c: OnCallChanges): void {
+  for (const r of c.put ?? []) m.onCall.set(onCallKeyString(r), r);
+  for (const k of c.delete ?? []) m.onCall.delete(onCallKeyString(k));
+  const limit = Math.max(0, c.auditLimit ?? DEFAULT_ONCALL_AUDIT_LIMIT);
+  const audit = [...m.onCall.values()].filter((r) => r.kind === 'audit');
+  if (audit.length > limit) {
+    audit.sort((a, b) => a.at - b.at || (a.id < b.id ? -1 : 1));
+    for (const r of audit.slice(0, audit.length - limit)) m.onCall.delete(onCallKeyString(r));
+  }
+}
+
+function parseOnCallCheckpoint(data: unknown): { records: OnCallRecord[] } {
+  const d = data as { records?: unknown };
+  if (!d || typeof d !== 'object' || !Array.isArray(d.records)) throw new Error('expected { records[] }');
+  return d as { records: OnCallRecord[] };
 }
 
 function applyOutbox(m: Memory, c: OutboxChanges, r: Retention): void {

@@ -26,6 +26,7 @@ import {
   NotLeaderError,
   type DeliveryRecord, type Fence, type LoadOptions, type LoadedState, type OutboxChanges, type OutboxMeta, type OutboxRecord,
   type PartParser, type PollCommit, type Retention, type StateBackend, type DeadLetterRecord, type HistoryRecord,
+  type OnCallChanges, type OnCallRecord, DEFAULT_ONCALL_AUDIT_LIMIT,
 } from './backend.js';
 import { decodeDocument, encodeDocument, silentLog, type CorruptReport, type Log, type StateDocName } from './store.js';
 import { PgConnection, quoteIdent, type PgConnectionOptions } from './postgres-connect.js';
@@ -95,7 +96,8 @@ export class PostgresStateBackend implements StateBackend {
         const outbox = (await c.query<OutboxRow>(`SELECT * FROM ${this.s}.outbox ORDER BY seq, channel, id`)).rows;
         const deliveries = (await c.query<DeliveryRow>(`SELECT channel, id, at, outcome, attempts, status, error FROM ${this.s}.deliveries ORDER BY ord`)).rows;
         const deadLetters = (await c.query<{ channel: string; id: string; at: number; summary: string }>(`SELECT channel, id, at, summary FROM ${this.s}.dead_letters ORDER BY ord`)).rows;
-        return { meta, docs, history, outbox, deliveries, deadLetters };
+        const onCall = (await c.query<{ kind: OnCallRecord['kind']; id: string; at: number; value: string }>(`SELECT kind, id, at, value FROM ${this.s}.oncall ORDER BY at, id`)).rows;
+        return { meta, docs, history, outbox, deliveries, deadLetters, onCall };
       } finally {
         await c.query('COMMIT').catch(() => undefined);
       }
@@ -120,6 +122,7 @@ export class PostgresStateBackend implements StateBackend {
         deadLetters: raw.deadLetters.map((d): DeadLetterRecord => ({ channel: d.channel, id: d.id, at: d.at, summary: JSON.parse(d.summary) })),
         meta: m?.outbox_meta ? (JSON.parse(m.outbox_meta) as OutboxMeta) : null,
       },
+      onCall: raw.onCall.map((r): OnCallRecord => ({ kind: r.kind, id: r.id, at: r.at, value: JSON.parse(r.value) })),
     };
   }
 
@@ -197,6 +200,31 @@ export class PostgresStateBackend implements StateBackend {
       return Promise.reject(err);
     }
     return this.enqueue('outbox write', fence, (c) => this.applyOutboxRows(c, outbox, retention));
+  }
+
+  applyOnCall(fence: Fence, changes: OnCallChanges): Promise<void> {
+    let put: string;
+    let del: string;
+    try {
+      put = JSON.stringify((changes.put ?? []).map((r) => ({ kind: r.kind, id: noNul(r.id), at: r.at, value: JSON.stringify(r.value ?? null) })));
+      del = JSON.stringify((changes.delete ?? []).map((k) => ({ kind: k.kind, id: noNul(k.id) })));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const limit = Math.max(0, changes.auditLimit ?? DEFAULT_ONCALL_AUDIT_LIMIT);
+    return this.enqueue('on-call write', fence, async (c) => {
+      if (put !== '[]') {
+        await c.query(
+          `INSERT INTO ${this.s}.oncall (kind, id, at, value)
+           SELECT kind, id, at, value FROM json_to_recordset($1::json) AS x(kind text, id text, at double precision, value text)
+           ON CONFLICT (kind, id) DO UPDATE SET at = EXCLUDED.at, value = EXCLUDED.value`, [put]);
+      }
+      if (del !== '[]') {
+        await c.query(`DELETE FROM ${this.s}.oncall o USING json_to_recordset($1::json) AS x(kind text, id text) WHERE o.kind = x.kind AND o.id = x.id`, [del]);
+      }
+      await c.query(
+        `DELETE FROM ${this.s}.oncall WHERE kind = 'audit' AND id IN (SELECT id FROM ${this.s}.oncall WHERE kind = 'audit' ORDER BY at DESC, id DESC OFFSET $1)`, [limit]);
+    });
   }
 
   async close(): Promise<void> {

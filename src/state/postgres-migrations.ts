@@ -105,6 +105,21 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'on-call records (silences, acknowledgements, audit events)',
+    sql: `
+      -- Keyed by (kind, id); value is opaque JSON kept as text (like history items). Written by
+      -- PostgresStateBackend.applyOnCall, fenced like every other write.
+      CREATE TABLE {schema}.oncall (
+        kind text NOT NULL,
+        id text NOT NULL,
+        at double precision NOT NULL,
+        value text NOT NULL,
+        PRIMARY KEY (kind, id)
+      );
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -20,7 +20,7 @@
 // What a crash costs while calls are held: the backend has the state of the last call that landed; the
 // daemon restarts from it, so notifications sent from memory meanwhile may be sent again (at-least-once).
 // Memory: each held commit keeps its snapshot until it is written (not coalesced).
-import type { Fence, LoadOptions, LoadedState, OutboxChanges, PartParser, PollCommit, Retention, StateBackend } from './backend.js';
+import type { Fence, LoadOptions, LoadedState, OnCallChanges, OutboxChanges, PartParser, PollCommit, Retention, StateBackend } from './backend.js';
 import { ioErrorCode, type StateHealth } from './resilient-store.js';
 import type { StateDocName } from './store.js';
 
@@ -83,6 +83,17 @@ export class ResilientStateBackend implements StateBackend {
 
   applyOutbox(fence: Fence, changes: OutboxChanges, retention: Retention): Promise<void> {
     return this.submit({ t: 'outbox', fence, changes, retention });
+  }
+
+  /**
+   * On-call writes (an operator's action) are NOT held: they go straight to the backend, after the
+   * writes under way, and a refusal fails the action so the operator sees it (HTTP 503) and retries.
+   */
+  applyOnCall(fence: Fence, changes: OnCallChanges): Promise<void> {
+    const inner = this.inner;
+    if (!inner.applyOnCall) return Promise.reject(new Error('this state backend keeps no on-call records'));
+    const next = this.chain.catch(() => undefined).then(() => inner.applyOnCall!(fence, changes));
+    return next;
   }
 
   health(): StateHealth {

@@ -8,8 +8,8 @@
 // Documents are kept separate so that a hot, small write (recording one delivery in the outbox)
 // never rewrites a cold, large one (a multi-MB snapshot).
 
-/** `backend` is the file StateBackend's checkpoint marker (epoch, pollId); see file-backend.ts. */
-export const STATE_DOC_NAMES = ['snapshot', 'alerts', 'outbox', 'history', 'backend'] as const;
+/** `backend` is the file StateBackend's checkpoint marker (epoch, pollId), `oncall` its silences/acks/audit records; see file-backend.ts. */
+export const STATE_DOC_NAMES = ['snapshot', 'alerts', 'outbox', 'history', 'backend', 'oncall'] as const;
 export type StateDocName = (typeof STATE_DOC_NAMES)[number];
 
 /** Bumped when the envelope changes incompatibly. A document with another version is set aside, never guessed at. */

@@ -41,7 +41,7 @@ export function snapshot(pollId: number, at: number, parts: { stores?: StoreReco
 
 export const alerting = (over: Partial<Config['alerting']> = {}): Config['alerting'] => ({
   confirmations: 2, repeatInterval: 4 * HOUR, connectingTimeout: { AWS_CLOUDHSM: 20 * MIN, EXTERNAL_KEY_STORE: 5 * MIN }, targetDownAfter: 3,
-  groupThreshold: 5, certificateExpiryWarning: 30 * DAY, clusterUpdateTimeout: HOUR, expectDisconnected: [], flapping: { changes: 4, window: 10 * MIN }, channels: [], historyLimit: 5000, outboxLimit: 10000, outboxMaxAttempts: 50, outboxMaxAge: 6 * HOUR, deadLetterLimit: 500, ...over,
+  groupThreshold: 5, certificateExpiryWarning: 30 * DAY, clusterUpdateTimeout: HOUR, expectDisconnected: [], maintenanceWindows: [], flapping: { changes: 4, window: 10 * MIN }, channels: [], historyLimit: 5000, outboxLimit: 10000, outboxMaxAttempts: 50, outboxMaxAge: 6 * HOUR, deadLetterLimit: 500, ...over,
 });
 
 export const probeConfig = (over: Partial<Config['probe']> = {}): Config['probe'] => ({ enabled: false, interval: MIN, ratePerSecond: 1, failuresBeforeAlert: 3, ...over });

@@ -3,18 +3,12 @@
 import { expect } from 'vitest';
 import { Daemon } from '../../src/daemon.js';
 import { silentLogger } from '../../src/log.js';
-import type { AlertSubject, Condition, Guidance, Severity } from '../../src/model.js';
 import type { RunningSimulator } from '../../src/simulator/server.js';
 import { startReceiver, type Receiver } from './receiver.js';
+import { hookEvents, outboxDrained, type HookEvent } from './daemon-hooks.js';
 import { BASE_CREDENTIALS, simConfig, simulator } from './sim.js';
 
-export interface HookEvent {
-  kind: string;
-  condition: Condition;
-  severity: Severity;
-  subject: AlertSubject;
-  guidance: Guidance;
-}
+export type { HookEvent };
 
 export interface Harness {
   sim: RunningSimulator;
@@ -58,19 +52,8 @@ export async function startHarness(opts: { sim?: RunningSimulator; fixture?: str
       clock.now += minutes * 60_000;
       expect(await daemon.pollNow()).toBe(true);
     },
-    async delivered() {
-      const deadline = Date.now() + 10_000;
-      while (daemon.alerts.outbox.pending() > 0) {
-        if (Date.now() > deadline) throw new Error(`outbox still holds ${daemon.alerts.outbox.pending()}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    },
-    events() {
-      return hook.requests.map((r) => {
-        const n = (r.json as { notification: Omit<HookEvent, 'kind'> }).notification;
-        return { kind: String(r.headers['x-keystore-watch-event']), condition: n.condition, severity: n.severity, subject: n.subject, guidance: n.guidance };
-      });
-    },
+    delivered: () => outboxDrained(daemon),
+    events: () => hookEvents(hook),
     async metrics() {
       return (await fetch(`${daemon.url}/metrics`)).text();
     },

@@ -5,20 +5,14 @@
 import { expect } from 'vitest';
 import { Daemon } from '../../src/daemon.js';
 import { silentLogger } from '../../src/log.js';
-import type { AlertSubject, Condition, Guidance, Severity } from '../../src/model.js';
 import { createNotifiers } from '../../src/notify/index.js';
 import { systemClock, type SimClock } from '../../src/simulator/clock.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/server.js';
 import { startReceiver, type Receiver } from './receiver.js';
+import { hookEvents, outboxDrained, type HookEvent } from './daemon-hooks.js';
 import { BASE_CREDENTIALS, fixtureScenario, simConfig } from './sim.js';
 
-export interface HookEvent {
-  kind: string;
-  condition: Condition;
-  severity: Severity;
-  subject: AlertSubject;
-  guidance: Guidance;
-}
+export type { HookEvent };
 
 export interface CwHarness {
   sim: RunningSimulator;
@@ -65,19 +59,8 @@ export async function startCwHarness(opts: { fixture: string; accounts: Record<s
       clock.advance(minutes * 60_000);
       expect(await daemon.pollNow()).toBe(true);
     },
-    async delivered(timeoutMs = 20_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (daemon.alerts.outbox.pending() > 0) {
-        if (Date.now() > deadline) throw new Error(`outbox still holds ${daemon.alerts.outbox.pending()}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    },
-    events() {
-      return hook.requests.map((r) => {
-        const n = (r.json as { notification: Omit<HookEvent, 'kind'> }).notification;
-        return { kind: String(r.headers['x-keystore-watch-event']), condition: n.condition, severity: n.severity, subject: n.subject, guidance: n.guidance };
-      });
-    },
+    delivered: (timeoutMs = 20_000) => outboxDrained(daemon, timeoutMs),
+    events: () => hookEvents(hook),
     async metrics() {
       return (await fetch(`${daemon.url}/metrics`)).text();
     },

@@ -56,3 +56,33 @@ describe('alertmanager example: content', () => {
     }
   });
 });
+
+// The example for keystore-watch's own `alertmanager` channel: routing by the account's owner tag and OU
+// path, fed with the labels the channel really posts (alertLabels of a notification).
+const CHANNEL_CONFIG = path('config', 'alertmanager', 'keystore-watch-channel.yml');
+describe.skipIf(skipWithout('amtool'))('alertmanager channel example: amtool', () => {
+  const routesFor = async (over: { severity?: 'critical' | 'warning'; ouPath?: string; tags?: Record<string, string> }): Promise<string[]> => {
+    const { alert } = await import('../notify/fixtures.js');
+    const { alertLabels } = await import('../../src/notify/alertmanager.js');
+    const condition = over.severity === 'warning' ? 'SINGLE_AZ' : 'FAILED';
+    const labels = alertLabels(alert({ condition, ...(over.severity ? { severity: over.severity } : {}) }, { ouPath: over.ouPath, tags: over.tags }));
+    const r = run('amtool', ['config', 'routes', 'test', `--config.file=${CHANNEL_CONFIG}`, ...Object.entries(labels).map(([k, v]) => `${k}=${v}`)]);
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    return r.stdout.trim().split(',').sort();
+  };
+
+  it('amtool check-config accepts it', () => {
+    const r = run('amtool', ['check-config', CHANNEL_CONFIG]);
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain('SUCCESS');
+  });
+
+  it('routes by tag_owner first, then by ou_path; critical alerts also page; unowned alerts reach the catch-all', async () => {
+    expect(await routesFor({ severity: 'warning', tags: { owner: 'payments' }, ouPath: '/Prod/Identity' })).toEqual(['team-payments']);
+    expect(await routesFor({ severity: 'critical', tags: { owner: 'identity' } })).toEqual(['kms-oncall-pager', 'team-identity']);
+    expect(await routesFor({ severity: 'warning', ouPath: '/Prod/Payments/EU' })).toEqual(['team-payments']);
+    expect(await routesFor({ severity: 'warning', ouPath: '/Prod/Identity' })).toEqual(['team-identity']);
+    expect(await routesFor({ severity: 'warning', ouPath: '/Sandbox/dev' })).toEqual(['blackhole']);
+    expect(await routesFor({ severity: 'warning', ouPath: '/Prod/PaymentsLegacy' })).toEqual(['kms-catch-all']);
+  });
+});

@@ -1,63 +1,18 @@
 // config/iam-policy.json grants exactly the AWS operations the code can call: every SDK command
 // and paginator used under src/ (the simulator excluded) maps to an allowed action, and the
 // policies allow nothing else.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { path, read } from './lib.js';
+import { NO_PERMISSION_NEEDED as NO_PERMISSION } from '../../deploy/iam/policy.js';
+import { scanSource } from '../deploy/sdk-calls.js';
+import { read } from './lib.js';
 
-/** SDK package -> IAM service prefix. */
-const PREFIX: Record<string, string> = {
-  '@aws-sdk/client-kms': 'kms',
-  '@aws-sdk/client-cloudhsm-v2': 'cloudhsm',
-  '@aws-sdk/client-sts': 'sts',
-  '@aws-sdk/client-organizations': 'organizations',
-  '@aws-sdk/client-account': 'account',
-  '@aws-sdk/client-cloudwatch': 'cloudwatch',
-  '@aws-sdk/client-cloudtrail': 'cloudtrail',
+// The scan of src/ is shared with test/deploy/iam-coverage.test.ts (which also checks the one action
+// list, deploy/iam/policy.ts, that config/iam-policy.json is generated from, and the CloudFormation templates).
+const NO_PERMISSION_NEEDED = new Set(NO_PERMISSION);
+const scan = (): { uses: { file: string; symbol: string; pkg: string; action: string }[]; problems: string[] } => {
+  const { calls, problems } = scanSource();
+  return { uses: calls, problems };
 };
-/** Operations AWS allows without any IAM permission. */
-const NO_PERMISSION_NEEDED = new Set(['sts:GetCallerIdentity']);
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((f) => {
-    const p = join(dir, f);
-    if (statSync(p).isDirectory()) return relative(path('src'), p).split('/')[0] === 'simulator' ? [] : sourceFiles(p);
-    return /\.(ts|mts|js|mjs)$/.test(f) && !/\.d\.ts$/.test(f) ? [p] : [];
-  });
-}
-
-interface Use { file: string; symbol: string; pkg: string; action: string }
-
-function scan(): { uses: Use[]; problems: string[] } {
-  const uses: Use[] = [];
-  const problems: string[] = [];
-  for (const file of sourceFiles(path('src'))) {
-    const text = readFileSync(file, 'utf8');
-    const rel = relative(path(), file);
-    const imported = new Map<string, string>();
-    for (const m of text.matchAll(/import\s+(?:type\s+)?\{([^}]*)\}\s*from\s*['"](@aws-sdk\/[\w-]+)['"]/g)) {
-      for (const spec of m[1]!.split(',')) {
-        const parts = spec.trim().replace(/^type\s+/, '').split(/\s+as\s+/);
-        if (parts[0]) imported.set((parts[1] ?? parts[0]).trim(), `${m[2]}#${parts[0].trim()}`);
-      }
-    }
-    const record = (local: string, kind: 'command' | 'paginator') => {
-      const source = imported.get(local);
-      if (!source) { problems.push(`${rel}: ${local} is not imported from an @aws-sdk client, cannot tell its service`); return; }
-      const [pkg, original] = source.split('#') as [string, string];
-      const prefix = PREFIX[pkg];
-      if (!prefix) { problems.push(`${rel}: ${original} comes from ${pkg}, which has no IAM prefix in this test`); return; }
-      const op = kind === 'command' ? original.replace(/Command$/, '') : original.replace(/^paginate/, '');
-      uses.push({ file: rel, symbol: original, pkg, action: `${prefix}:${op}` });
-    };
-    for (const m of text.matchAll(/\bnew\s+(\w+Command)\s*\(/g)) record(m[1]!, 'command');
-    for (const m of text.matchAll(/\b(paginate\w+)\s*\(/g)) record(m[1]!, 'paginator');
-    // fromTemporaryCredentials calls sts:AssumeRole with the caller's credentials.
-    if (/\bfromTemporaryCredentials\s*\(/.test(text)) uses.push({ file: rel, symbol: 'fromTemporaryCredentials', pkg: '@aws-sdk/credential-providers', action: 'sts:AssumeRole' });
-  }
-  return { uses, problems };
-}
 
 interface Statement { Sid?: string; Effect: string; Action: string | string[]; Resource?: string | string[]; NotAction?: unknown; NotResource?: unknown; Principal?: unknown }
 interface PolicyDoc { Version: string; Statement: Statement[] }

@@ -73,6 +73,26 @@ describe('kubernetes manifests', () => {
     expect(pod.serviceAccountName).toBe(find('ServiceAccount').metadata.name);
   });
 
+  it('config-reloader sidecar: watches the same ConfigMap mount and sends SIGHUP to the daemon process (hot reload, no restart)', () => {
+    const pod = find('Deployment').spec.template.spec;
+    const [daemon, reloader] = pod.containers;
+    expect(reloader.name).toBe('config-reloader');
+    expect(pod.shareProcessNamespace).toBe(true);
+    const daemonMount = daemon.volumeMounts.find((m: any) => m.mountPath === '/etc/keystore-watch');
+    expect(reloader.volumeMounts).toContainEqual({ name: daemonMount.name, mountPath: '/etc/keystore-watch', readOnly: true });
+    expect(daemonMount.subPath).toBeUndefined();
+    const script: string = reloader.command.join(' ');
+    expect(script).toContain('sha256sum "$f"');
+    expect(script).toContain('kill -HUP');
+    // The pgrep pattern finds the daemon's command line (the image's ENTRYPOINT + the args) and not the sidecar's own shell.
+    const pattern = new RegExp(/pgrep -f '([^']+)'/.exec(script)![1]!);
+    const entrypoint = JSON.parse(/^ENTRYPOINT (.*)$/m.exec(read('Dockerfile'))![1]!) as string[];
+    const daemonCmdline = [...entrypoint.filter((a) => a !== 'tini' && a !== '--'), ...daemon.args].join(' ');
+    expect(pattern.test(daemonCmdline), daemonCmdline).toBe(true);
+    expect(pattern.test(script)).toBe(false);
+    expect(reloader.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+  });
+
   it('ConfigMap holds a valid keystore-watch config whose stateDir and listen port match the Deployment', () => {
     const cm = find('ConfigMap');
     const dep = find('Deployment');

@@ -124,7 +124,8 @@ export function dashboardQueries(d = loadDashboard()): DashboardQuery[] {
 /** Replace Grafana variables the way the system test does: every multi-value variable as "All". */
 export function substituteVars(expr: string, values: Partial<Record<string, string>> = {}): string {
   const v: Record<string, string> = {
-    account_id: '.*', region: '.*', custom_key_store_type: '.*',
+    account_name: '.*', ou_path: '.*', tag_owner: '.*', account_id: '.*', region: '.*', custom_key_store_type: '.*',
+    status_url: 'http://127.0.0.1:9464',
     __rate_interval: '1m', __interval: '15s', __range: '5m', ...values,
   } as Record<string, string>;
   return expr

@@ -1,25 +1,15 @@
 // The AWS CLI and boto3 are stricter about response shapes than the JS SDK. These tests skip only
 // when the tool is missing and CI is not set (in CI they must run: Debian packages awscli, python3-boto3).
-import { execFile, spawnSync } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requiredTool, runTool, toolWorks } from './cli-tools.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/server.js';
 import { creds } from './helpers.js';
 
-// Asynchronous on purpose: the simulator runs in this process, so a synchronous child would deadlock it.
-const run = async (cmd: string, args: string[], env: NodeJS.ProcessEnv) => {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(cmd, args, { env, encoding: 'utf8', timeout: 30_000 });
-    return { status: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { status: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? String(err) };
-  }
-};
-const has = (cmd: string, args: string[]) => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
+const run = (cmd: string, args: string[], env: NodeJS.ProcessEnv) => runTool(cmd, args, env, 30_000);
+const has = toolWorks;
+const required = requiredTool;
 const haveAws = has('aws', ['--version']);
 const haveBoto3 = has('python3', ['-c', 'import boto3']);
-const required = (have: boolean) => have || Boolean(process.env.CI);
 
 let sim: RunningSimulator;
 const env = () => ({

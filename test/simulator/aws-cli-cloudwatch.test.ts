@@ -3,27 +3,18 @@
 // scenario. A current CLI speaks CloudWatch's AWS JSON 1.0; the Debian one (botocore 1.29) the query
 // protocol with XML answers: that one runs through whichever installed botocore still speaks query.
 // Skipped only when the tool is missing and CI is not set (CI installs awscli and python3-boto3).
-import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requiredTool, runTool, toolWorks } from './cli-tools.js';
 import { baseAccessKeyId } from '../../src/simulator/fleet.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/server.js';
 
-const run = async (cmd: string, args: string[], env: NodeJS.ProcessEnv) => {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(cmd, args, { env, encoding: 'utf8', timeout: 60_000 });
-    return { status: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { status: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? String(err) };
-  }
-};
-const has = (cmd: string, args: string[]) => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
+const run = (cmd: string, args: string[], env: NodeJS.ProcessEnv) => runTool(cmd, args, env, 60_000);
+const has = toolWorks;
+const required = requiredTool;
 const haveAws = has('aws', ['--version']);
-const required = (have: boolean) => have || Boolean(process.env.CI);
 
 /** A Python whose botocore speaks CloudWatch's query protocol (Debian's python3-botocore 1.29 does). */
 const QUERY_PROBE = "import boto3, botocore.session as s; assert s.get_session().get_service_model('cloudwatch').metadata['protocol'] == 'query'";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildSnapshot, type TargetPollResult } from '../../src/snapshot/build.js';
+import { buildSnapshot, sameRecord, type TargetPollResult } from '../../src/snapshot/build.js';
 import type { Target } from '../../src/model.js';
 import { store } from '../helpers/snapshots.js';
 
@@ -105,5 +105,55 @@ describe('buildSnapshot', () => {
     const s2 = buildSnapshot(s1, [failed(moved)], times(2, 2000));
     expect(s2.stores[0]).toMatchObject({ id: 'cks-a', ouPath: '/Prod/Cards', tags: { owner: 'cards' }, stale: true });
     expect(s2.targets[0]).toMatchObject({ ouPath: '/Prod/Cards', ok: false });
+  });
+
+  describe('shares unchanged records with the previous snapshot (memory: two snapshots alive at once)', () => {
+    it('reuses the previous record object when the store says the same, and a new one when anything differs', () => {
+      const s1 = buildSnapshot(null, [ok(T1, [observed({ id: 'cks-a' }), observed({ id: 'cks-b' })])], times(1, 1000));
+      const s2 = buildSnapshot(s1, [ok(T1, [observed({ id: 'cks-a' }), observed({ id: 'cks-b', name: 'renamed' })])], times(2, 2000));
+      expect(s2.stores[0]).toBe(s1.stores[0]);
+      expect(s2.stores[1]).not.toBe(s1.stores[1]);
+      expect(s2.stores[1]!.name).toBe('renamed');
+      // A state change is a new record with a new stateSince; the previous snapshot is left as it was.
+      const s3 = buildSnapshot(s2, [ok(T1, [observed({ id: 'cks-a', state: 'FAILED', errorCode: 'NETWORK_ERRORS' }), observed({ id: 'cks-b', name: 'renamed' })])], times(3, 3000));
+      expect(s3.stores[0]).not.toBe(s2.stores[0]);
+      expect(s3.stores[0]).toMatchObject({ state: 'FAILED', stateSince: 3000 });
+      expect(s2.stores[0]).toMatchObject({ state: 'CONNECTED', stateSince: 1000 });
+      expect(s3.stores[1]).toBe(s2.stores[1]);
+    });
+
+    it('never shares across a change of the account facts or of staleness', () => {
+      const s1 = buildSnapshot(null, [ok(T1, [observed({ id: 'cks-a' })])], times(1, 1000));
+      const moved = { ...T1, ouPath: '/Prod/Payments' };
+      const s2 = buildSnapshot(s1, [ok(moved, [observed({ id: 'cks-a' })])], times(2, 2000));
+      expect(s2.stores[0]).not.toBe(s1.stores[0]);
+      expect(s2.stores[0]!.ouPath).toBe('/Prod/Payments');
+      const s3 = buildSnapshot(s2, [failed(moved)], times(3, 3000));
+      expect(s3.stores[0]).not.toBe(s2.stores[0]);
+      expect(s3.stores[0]!.stale).toBe(true);
+      expect(s2.stores[0]!.stale).toBe(false);
+      // Still failing: the stale record is shared from then on.
+      const s4 = buildSnapshot(s3, [failed(moved)], times(4, 4000));
+      expect(s4.stores[0]).toBe(s3.stores[0]);
+    });
+
+    it('serialises exactly as a snapshot built without sharing', () => {
+      const s1 = buildSnapshot(null, [ok(T1, [observed({ id: 'cks-a' })]), ok(T2, [observed({ id: 'cks-b', region: 'eu-west-1' })])], times(1, 1000));
+      const results = [ok(T1, [observed({ id: 'cks-a' })]), ok(T2, [observed({ id: 'cks-b', region: 'eu-west-1' })])];
+      const shared = buildSnapshot(s1, results, times(2, 2000));
+      const unshared = buildSnapshot(JSON.parse(JSON.stringify(s1)), results, times(2, 2000));
+      expect(shared.stores[0]).toBe(s1.stores[0]);
+      expect(JSON.stringify(shared)).toBe(JSON.stringify(unshared));
+    });
+  });
+
+  it('sameRecord compares as JSON content: keys, nested objects and arrays', () => {
+    expect(sameRecord({ a: 1, x: { b: [1, 2] } }, { a: 1, x: { b: [1, 2] } })).toBe(true);
+    expect(sameRecord({ a: 1, x: { b: [1, 2] } }, { a: 1, x: { b: [1, 3] } })).toBe(false);
+    expect(sameRecord({ a: 1 }, { a: 1, b: 2 })).toBe(false);
+    expect(sameRecord({ a: 1, c: 2 }, { a: 1, b: 2 })).toBe(false);
+    expect(sameRecord({ a: null }, { a: {} })).toBe(false);
+    expect(sameRecord([1], { 0: 1 })).toBe(false);
+    expect(sameRecord({ t: {} }, { t: [] })).toBe(false);
   });
 });

@@ -52,6 +52,37 @@ export function backendContract(name: string, makeHarness: () => Promise<Backend
       expect((await open.at(-1)!.latestSnapshot())?.snapshot).toMatchObject({ pollId: 3 });
     });
 
+    it('keeps on-call records (silences, acks, audit) across a reopen, keyed, fenced, audit capped, and untouched by poll commits', async () => {
+      h = await makeHarness();
+      await h.lead(1);
+      const b = await openB();
+      await b.load();
+      expect(b.applyOnCall).toBeTypeOf('function');
+      const sil = { kind: 'silence' as const, id: 's-1', at: 10, value: { id: 's-1', matchers: ['account_id="2"'], comment: 'x\u0000<b>"' } };
+      await b.applyOnCall!({ epoch: 1 }, { put: [sil, { kind: 'ack', id: 'FAILED:store:2/us-east-1/cks-1', at: 11, value: { by: 'bob' } }] });
+      await commitPolls(b, 1, 1, 2);
+      // Replace by key, delete by key (a missing key is a no-op), and an audit cap of 3.
+      await b.applyOnCall!({ epoch: 1 }, {
+        put: [{ ...sil, at: 12, value: { ...sil.value, expired: true } }, ...[1, 2, 3, 4, 5].map((i) => ({ kind: 'audit' as const, id: `e-${i}`, at: 100 + i, value: { i } }))],
+        delete: [{ kind: 'ack', id: 'FAILED:store:2/us-east-1/cks-1' }, { kind: 'ack', id: 'missing' }], auditLimit: 3,
+      });
+      await b.applyOnCall!({ epoch: 1 }, { put: [{ kind: 'audit', id: 'e-5', at: 105, value: { i: 5 } }], auditLimit: 3 });
+      await b.close();
+      const again = await (await openB()).load();
+      expect(consistentPoll(again)).toBe(2);
+      const byKey = Object.fromEntries((again.onCall ?? []).map((r) => [`${r.kind}:${r.id}`, r]));
+      expect(Object.keys(byKey).sort()).toEqual(['audit:e-3', 'audit:e-4', 'audit:e-5', 'silence:s-1']);
+      expect(byKey['silence:s-1']!.value).toEqual({ ...sil.value, expired: true });
+      // Fenced like every write: an older epoch changes nothing.
+      await h.lead(2);
+      const b2 = open.at(-1)!;
+      await b2.applyOnCall!({ epoch: 2 }, { put: [{ kind: 'audit', id: 'e-6', at: 106, value: {} }] });
+      await expect(b2.applyOnCall!({ epoch: 1 }, { put: [{ kind: 'silence', id: 's-old', at: 1, value: {} }] })).rejects.toBeInstanceOf(NotLeaderError);
+      const last = await (await openB()).load();
+      expect((last.onCall ?? []).some((r) => r.id === 's-old')).toBe(false);
+      expect((last.onCall ?? []).some((r) => r.id === 'e-6')).toBe(true);
+    });
+
     it('orders un-awaited calls in call order (a later commit is never overwritten by an earlier one)', async () => {
       h = await makeHarness();
       await h.lead(1);

@@ -176,13 +176,7 @@ function getMetricData(input: Input, ctx: ServiceContext) {
   const start = roundStart(startRaw, now);
 
   const scope = `cw/${ctx.account}/${ctx.region}/${createHash('sha256').update(JSON.stringify([queries, start, end, scanBy])).digest('base64url').slice(0, 16)}`;
-  const token = str(input.NextToken);
-  let offset = 0;
-  if (token !== undefined) {
-    const at = ctx.fleet.readMarker(scope, token);
-    if (at === undefined) throw new AwsError('InvalidNextToken', 'The service couldn\'t process the NextToken; it is invalid or expired, or the request parameters changed.');
-    offset = at;
-  }
+  const offset = pageOffset(ctx, scope, str(input.NextToken));
 
   // Every datapoint of every returned query, in result order; then one page of at most MaxDatapoints.
   const series = queries.filter((q) => q.returnData).map((q) => {
@@ -252,13 +246,7 @@ function listMetrics(input: Input, ctx: ServiceContext) {
   metrics = metrics.filter((m) => (namespace === undefined || m.namespace === namespace) && (metricName === undefined || m.metricName === metricName)
     && dimFilters.every((f) => m.dimensions.some((d) => d.Name === f.Name && (f.Value === undefined || d.Value === f.Value))));
   const scope = `cwlist/${ctx.account}/${ctx.region}/${createHash('sha256').update(JSON.stringify([namespace, metricName, dimFilters, recently])).digest('base64url').slice(0, 16)}`;
-  const token = str(input.NextToken);
-  let offset = 0;
-  if (token !== undefined) {
-    const at = ctx.fleet.readMarker(scope, token);
-    if (at === undefined) throw new AwsError('InvalidNextToken', 'The service couldn\'t process the NextToken; it is invalid or expired, or the request parameters changed.');
-    offset = at;
-  }
+  const offset = pageOffset(ctx, scope, str(input.NextToken));
   const page = metrics.slice(offset, offset + LIST_PAGE);
   return {
     Metrics: page.map((m) => ({ Namespace: m.namespace, MetricName: m.metricName, Dimensions: m.dimensions })),
@@ -285,3 +273,15 @@ export const cloudwatch: Service = {
   operations: { GetMetricData: getMetricData, ListMetrics: listMetrics },
 };
 
+
+/**
+ * Where a page starts: 0 without a NextToken, else the offset the token was issued for. A token is
+ * bound to the request's parameters (scope): reused with other parameters, or unknown, it is
+ * InvalidNextToken, as CloudWatch answers.
+ */
+function pageOffset(ctx: { fleet: { readMarker(scope: string, token: string): number | undefined } }, scope: string, token: string | undefined): number {
+  if (token === undefined) return 0;
+  const at = ctx.fleet.readMarker(scope, token);
+  if (at === undefined) throw new AwsError('InvalidNextToken', 'The service couldn\'t process the NextToken; it is invalid or expired, or the request parameters changed.');
+  return at;
+}
