@@ -42,7 +42,12 @@ export interface FileStateBackendOptions {
   now?: () => number;
   /** Turn off only in throwaway tests and benchmarks. Default true. */
   fsync?: boolean;
-  /** The journal is folded into the checkpoint documents once it is larger than this. Default 16 MiB. */
+  /**
+   * The journal is folded into the checkpoint documents once it is larger than this. Default: twice the
+   * last poll commit's line (at least 8 KiB, at most 16 MiB), so the directory holds at most about three
+   * copies of the state: a fixed 16 MiB filled a small volume (64 KB tmpfs in state-dir.test.ts) with
+   * journalled snapshots and the daemon was never ready again after the disk came back.
+   */
   checkpointBytes?: number;
   /**
    * Read the state without writing anything (CLIs next to a running daemon: drill, check-config): load()
@@ -99,12 +104,14 @@ export class FileStateBackend implements StateBackend {
   private journalBytes = 0;
   private closed = false;
   private readonly fsync: boolean;
-  private readonly checkpointBytes: number;
+  private readonly checkpointBytes: number | null;
+  /** Bytes of the last poll commit's journal line (sizes the default checkpoint threshold). */
+  private lastCommitBytes = 0;
   private readonly log: Log;
 
   private constructor(readonly docs: FileStateStore, private readonly opts: FileStateBackendOptions) {
     this.fsync = opts.fsync ?? true;
-    this.checkpointBytes = opts.checkpointBytes ?? 16 * 1024 * 1024;
+    this.checkpointBytes = opts.checkpointBytes ?? null;
     this.log = opts.log ?? silentLog;
   }
 
@@ -182,7 +189,9 @@ export class FileStateBackend implements StateBackend {
       apply(this.mem, frozen);
       // The write is durable once appended: a checkpoint that fails leaves the journal whole (replayed at
       // the next open) and is tried again after the next write; it never fails the write.
-      if (this.journalBytes > this.checkpointBytes) {
+      if (frozen.t === 'commit') this.lastCommitBytes = line.length;
+      const foldAt = this.checkpointBytes ?? Math.min(16 * 1024 * 1024, Math.max(8 * 1024, 2 * this.lastCommitBytes));
+      if (this.journalBytes > foldAt) {
         await this.checkpoint().catch((err: unknown) => this.log.warn({ err: (err as Error).message, journal: this.journalPath }, 'state checkpoint failed; the journal keeps every write'));
       }
     });

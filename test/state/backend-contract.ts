@@ -1,7 +1,7 @@
 // The StateBackend contract (src/state/backend.ts), as a suite any backend runs: call
 // backendContract(name, makeHarness) from a test file. The file backend runs it in
 // backend-contract.test.ts; the PostgreSQL backend adds its harness there.
-import { spawn } from 'node:child_process';
+import { runWriterAndKill as runKill } from './support/kill-writer.js';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NotLeaderError, SINGLE_REPLICA_EPOCH, type StateBackend } from '../../src/state/backend.js';
@@ -20,32 +20,8 @@ const writer = fileURLToPath(new URL('./fixtures/backend-writer.ts', import.meta
 const KILLS = Number(process.env.KSW_CRASH_KILLS ?? (process.env.KSW_LONG ? 100 : 12));
 
 function runWriterAndKill(spec: BackendSpec, killAfterMs: number, pad: number): Promise<{ start: number; lastAck: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', writer, JSON.stringify(spec), String(pad)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let buf = '';
-    let start = -1;
-    let lastAck = -1;
-    let stderr = '';
-    let timer: NodeJS.Timeout | null = null;
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const lines = buf.split('\n');
-      buf = lines.pop()!;
-      for (const line of lines) {
-        const m = /^ready (\d+)$/.exec(line);
-        if (m) { start = Number(m[1]); lastAck = start; continue; }
-        lastAck = Number(line);
-        // Kill after a few commits, at a random moment (inside a commit, a checkpoint, or between).
-        if (!timer && lastAck >= start + 2) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-      }
-    });
-    child.on('exit', (code, signal) => {
-      if (timer) clearTimeout(timer);
-      if (signal !== 'SIGKILL') reject(new Error(`writer exited with ${code}/${signal}: ${stderr}`));
-      else resolve({ start, lastAck });
-    });
-  });
+  // Kill after a few commits, at a random moment (inside a commit, a checkpoint, or between).
+  return runKill({ script: writer, args: [JSON.stringify(spec), String(pad)], killAfterMs, armAfter: 2 });
 }
 
 export function backendContract(name: string, makeHarness: () => Promise<BackendHarness>): void {

@@ -1,7 +1,7 @@
 // Crash durability of the atomic write: a child process rewrites a ~1.5 MB document in a loop and is
 // SIGKILLed at random moments; after every kill a fresh store must load a complete, consistent
 // document no older than the last write the child confirmed. KSW_LONG=1 runs 200 kills.
-import { spawn } from 'node:child_process';
+import { runWriterAndKill } from './support/kill-writer.js';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -20,30 +20,7 @@ afterAll(async () => { if (dir) await rm(dir, { recursive: true, force: true });
 
 /** Runs the writer until `killAfterMs` after its first confirmed write, SIGKILLs it, returns the last confirmed seq. */
 function runAndKill(killAfterMs: number, env: NodeJS.ProcessEnv = {}): Promise<{ start: number; lastAck: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', writer, dir, String(STORES)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-    let buf = '';
-    let start = -1;
-    let lastAck = -1;
-    let stderr = '';
-    let timer: NodeJS.Timeout | null = null;
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const lines = buf.split('\n');
-      buf = lines.pop()!;
-      for (const line of lines) {
-        const m = /^ready (\d+)$/.exec(line);
-        if (m) { start = Number(m[1]); lastAck = start; continue; }
-        lastAck = Number(line);
-        if (!timer) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-      }
-    });
-    child.on('exit', (code, signal) => {
-      if (signal !== 'SIGKILL') reject(new Error(`writer exited with ${code}/${signal}: ${stderr}`));
-      else resolve({ start, lastAck });
-    });
-  });
+  return runWriterAndKill({ script: writer, args: [dir, String(STORES)], killAfterMs, env });
 }
 
 describe('atomic write under SIGKILL', () => {
