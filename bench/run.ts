@@ -1,4 +1,4 @@
-// npm run bench [-- --quick] [-- --only sweep,scale,metrics,leak,cli,commit] [-- --repeat N] [-- --cpu-prof DIR] [-- --reference]
+// npm run bench [-- --quick] [-- --only sweep,scale,metrics,leak,cli,commit,status] [-- --repeat N] [-- --cpu-prof DIR] [-- --reference]
 //
 // Fleet-scale benchmark (issue 7). The simulator runs in its own process (`keystore-watch simulate`
 // with a generated fleet, injected latency and the 5/s rate limit); the code under measurement runs
@@ -394,6 +394,19 @@ if (only.has('commit')) {
     // No PostgreSQL binaries here: say so in the report rather than failing the other sections.
     results.commit = { error: (err as Error).message };
     log(`commit: ${(err as Error).message}`);
+  }
+}
+
+// ---------- the status page's fleet view at 20,000 stores in Chromium (bench/status-page.ts) ----------
+// Only when asked for (`--only status`): it needs the system Chromium.
+if (only.has('status')) {
+  try {
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/status-page.ts'), '--stores', QUICK ? '2000' : '20000'], { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 });
+    process.stdout.write(stdout);
+    results.status = { output: stdout };
+  } catch (err) {
+    results.status = { error: (err as Error).message };
+    log(`status: ${(err as Error).message}`);
   }
 }
 
