@@ -41,7 +41,7 @@ import { PostgresStateBackend } from './state/postgres-backend.js';
 import { LeaderLease } from './ha/lease.js';
 import { ReplicaRole } from './ha/replica.js';
 import { peerHooks } from './ha/peer-hooks.js';
-import { AlertPipeline } from './pipeline/alert-pipeline.js';
+import { AlertPipeline, parseAlertsDoc } from './pipeline/alert-pipeline.js';
 import { PollPipeline } from './pipeline/poll-pipeline.js';
 import { onCallRoutes } from './server/oncall-routes.js';
 import { OnCall, type OnCallActions } from './alert/oncall.js';
@@ -59,6 +59,9 @@ import { statusAlerts, statusOnCall } from './server/status/adapt.js';
 import { createNotifiers } from './notify/index.js';
 
 type LoadedOnCall = import('./state/backend.js').LoadedState['onCall'];
+
+/** Each part validated as it loads: a part this version cannot read is set aside, counted as corrupt and started afresh. */
+const LOAD_PARTS = { parseSnapshot: parseSnapshotDoc, parseAlerts: parseAlertsDoc };
 
 export interface DaemonOptions {
   config: Config;
@@ -240,7 +243,7 @@ export class Daemon {
         this.resender.stop();
         await this.pipeline.stop(0);
         const backend = this.resilient;
-        const loaded = await backend.load({ parseSnapshot: parseSnapshotDoc });
+        const loaded = await backend.load(LOAD_PARTS);
         // Silences, acknowledgements and the audit trail reopen on the same records, with the new maintenance windows.
         this.opts.config = next;
         this.onCall = this.openOnCall(backend, this.fence, loaded.onCall);
@@ -418,7 +421,7 @@ export class Daemon {
     const { config, logger } = this.opts;
     const backend = this.resilient!;
     this.fence = fence;
-    const loaded = await backend.load({ parseSnapshot: parseSnapshotDoc });
+    const loaded = await backend.load(LOAD_PARTS);
     const restored = loaded.snapshot as Snapshot | null;
     await this.poll.restore(restored);
     if (restored) logger.info({ pollId: restored.pollId, stores: restored.stores.length }, 'restored the last snapshot');
@@ -602,7 +605,7 @@ export class Daemon {
     const base = ha.base!;
     const key = (await base.changeMark()) ?? '';
     if (key === this.viewKey && this.pipeline) return;
-    const loaded = await base.load({ parseSnapshot: parseSnapshotDoc });
+    const loaded = await base.load(LOAD_PARTS);
     const snapshot = loaded.snapshot as Snapshot | null;
     // The follower's pipeline only serves /api/v1/*: it never writes (readOnlyView) and never delivers.
     const onCall = this.openOnCall(readOnlyView(base), () => ({ epoch: 0 }), loaded.onCall);

@@ -81,7 +81,7 @@ interface AlertsDoc {
   muted?: MuteCarry;
 }
 
-function parseAlertsDoc(data: unknown): AlertsDoc {
+export function parseAlertsDoc(data: unknown): AlertsDoc {
   const d = data as Partial<AlertsDoc> | null;
   if (!d || typeof d !== 'object' || !d.alerts || typeof d.alerts.alerts !== 'object' || !d.diff || !Array.isArray(d.diff.baselined)) {
     throw new Error('alerts document lacks alerts/diff');
