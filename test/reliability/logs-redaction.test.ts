@@ -69,12 +69,13 @@ alerting:
     expect(t.receiver.requests.some((r) => r.body.includes('eu-west-1'))).toBe(true);
     expect(t.receiver.requests[0]!.path).toContain(SLACK_CANARY);
 
-    // A poll that fails with an Error: the snapshot cannot be written (a directory sits at its file name).
-    rmSync(path.join(t.config.stateDir, 'snapshot.json'), { force: true });
-    mkdirSync(path.join(t.config.stateDir, 'snapshot.json', 'in-the-way'), { recursive: true });
+    // A poll whose commit fails with an Error: the state journal cannot be written (a directory sits at
+    // its file name; each poll's commit is one journal line, see src/state/file-backend.ts).
+    rmSync(path.join(t.config.stateDir, 'journal.log'), { force: true });
+    mkdirSync(path.join(t.config.stateDir, 'journal.log', 'in-the-way'), { recursive: true });
     await t.poll();
     const errLines = parsedLines(t.logs.lines()).filter((l) => Number(l.level) >= 40 && l.err && typeof l.err === 'object');
-    const withStack = errLines.map((l) => l.err as Record<string, unknown>).find((e) => typeof e.stack === 'string' && /snapshot\.json/.test(String(e.message)));
+    const withStack = errLines.map((l) => l.err as Record<string, unknown>).find((e) => typeof e.stack === 'string' && /journal\.log/.test(String(e.message)));
     expect(withStack, JSON.stringify(errLines.slice(-3))).toBeDefined();
     expect(withStack!.name).toBe('Error');
     expect(String(withStack!.message)).toMatch(/EISDIR|ENOTEMPTY|EEXIST|directory/i);
