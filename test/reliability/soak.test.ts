@@ -11,6 +11,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Daemon } from '../../src/daemon.js';
+import { FileStateBackend } from '../../src/state/file-backend.js';
 import { silentLogger } from '../../src/log.js';
 import type { RunningSimulator } from '../../src/simulator/server.js';
 import { BASE_CREDENTIALS, simConfig, simulator, tempDir } from '../helpers/sim.js';
@@ -102,12 +103,13 @@ describe('soak', () => {
     // The newest are kept: contiguous up to the last one, and everything older was counted as dropped.
     expect(seqs.at(-1)! - seqs[0]! + 1).toBe(seqs.length);
     expect(seqs[0]! - 1).toBe(historyDropped);
-    const outboxDoc = JSON.parse(readFileSync(path.join(stateDir, 'outbox.json'), 'utf8')) as { data: { entries: { seq: number }[]; nextSeq: number; dropped: { overflow: number } } };
-    expect(outboxDoc.data.entries.length).toBeLessThanOrEqual(OUTBOX_LIMIT);
-    expect(outboxDoc.data.dropped.overflow).toBe(outboxDropped);
-    const kept = outboxDoc.data.entries.map((e) => e.seq).sort((a, b) => a - b);
+    // The outbox as it is stored (read through the file backend, journal included, as a restart reads it).
+    const stored = (await (await FileStateBackend.open({ dir: stateDir, readOnly: true })).load()).outbox;
+    expect(stored.entries.length).toBeLessThanOrEqual(OUTBOX_LIMIT);
+    expect(stored.meta?.dropped.overflow ?? 0).toBe(outboxDropped);
+    const kept = stored.entries.map((e) => e.seq).sort((a, b) => a - b);
     // Kept entries are the newest (an in-flight head may survive out of order).
-    expect(kept.slice(1).every((s) => s >= outboxDoc.data.nextSeq - 1 - OUTBOX_LIMIT * 2)).toBe(true);
+    expect(kept.slice(1).every((s) => s >= stored.meta!.nextSeq - 1 - OUTBOX_LIMIT * 2)).toBe(true);
     const stateBytes = readdirSync(stateDir).reduce((n, f) => n + readFileSync(path.join(stateDir, f)).length, 0);
 
     // Flat resources (generous bounds: measured after a forced gc; RSS still moves with the allocator).
