@@ -20,6 +20,7 @@ let rx: Receiver;
 let dir: string;
 const backends: FileStateBackend[] = [];
 beforeEach(async () => {
+  ops = [];
   rx = await startReceiver();
   dir = await mkdtemp(path.join(tmpdir(), 'ksw-pipeline-backend-'));
 });
@@ -31,17 +32,28 @@ afterEach(async () => {
 
 const config = () => parseConfigText(stringify({ regions: ['us-east-1'], accounts: [{ id: '111111111111' }], alerting: { channels: [{ type: 'webhook', url: `${rx.url}/hook`, minSeverity: 'info' }] } }), 'test', {});
 
+/** What the pipeline asked of the backend, in order (recorded on the way to the real file backend). */
+type Op = { t: 'commit'; poll: PollCommit } | { t: 'outbox' };
+let ops: Op[] = [];
+const journal = async (): Promise<Op[]> => ops;
+
 async function open() {
   const backend = await FileStateBackend.open({ dir, fsync: false });
   backends.push(backend);
   const loaded = await backend.load();
-  const pipeline = await AlertPipeline.open({ config: config(), backend: { backend, fence: () => ({ epoch: 1 }), loaded }, logger: silentLogger(), metrics: new SelfMetrics({ processMetrics: false }), now: Date.now });
+  // The journal folds into the documents as it grows, so the calls are recorded here rather than read back from journal.log.
+  const recording = new Proxy(backend, {
+    get(target, key) {
+      const v = Reflect.get(target, key, target) as unknown;
+      if (typeof v !== 'function') return v;
+      if (key === 'commit') return (...a: Parameters<FileStateBackend['commit']>) => { ops.push({ t: 'commit', poll: structuredClone(a[1]) }); return target.commit(...a); };
+      if (key === 'applyOutbox') return (...a: Parameters<FileStateBackend['applyOutbox']>) => { ops.push({ t: 'outbox' }); return target.applyOutbox(...a); };
+      return (v as (...x: unknown[]) => unknown).bind(target);
+    },
+  });
+  const pipeline = await AlertPipeline.open({ config: config(), backend: { backend: recording, fence: () => ({ epoch: 1 }), loaded }, logger: silentLogger(), metrics: new SelfMetrics({ processMetrics: false }), now: Date.now });
   return { backend, loaded, pipeline };
 }
-
-type Op = { t: 'commit'; poll: PollCommit } | { t: 'outbox' };
-const journal = async (): Promise<Op[]> =>
-  (await readFile(path.join(dir, 'journal.log'), 'utf8').catch(() => '')).split('\n').filter(Boolean).map((l) => JSON.parse(l.slice(41)) as Op);
 
 const polls = (n: number, state: (i: number) => 'CONNECTED' | 'FAILED'): Snapshot[] =>
   Array.from({ length: n }, (_, i) => snapshot({
