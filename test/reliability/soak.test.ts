@@ -103,7 +103,10 @@ describe('soak', () => {
     // The newest are kept: contiguous up to the last one, and everything older was counted as dropped.
     expect(seqs.at(-1)! - seqs[0]! + 1).toBe(seqs.length);
     expect(seqs[0]! - 1).toBe(historyDropped);
-    // The outbox as it is stored (read through the file backend, journal included, as a restart reads it).
+    // The outbox as it is stored (read through the file backend, journal included, as a restart reads it),
+    // once the daemon has stopped: its last outbox writes have landed (drops happen only at enqueue, in polls).
+    await daemon.stop(2000);
+    daemon = undefined;
     const stored = (await (await FileStateBackend.open({ dir: stateDir, readOnly: true })).load()).outbox;
     expect(stored.entries.length).toBeLessThanOrEqual(OUTBOX_LIMIT);
     expect(stored.meta?.dropped.overflow ?? 0).toBe(outboxDropped);
