@@ -179,9 +179,11 @@ export class SdkThreads {
     const { url, ts } = threadEntry();
     const workerData = { aws: this.opts.aws };
     // Under tsx or vitest the entry is TypeScript: the thread registers tsx's loader before importing it.
-    // execArgv [] either way: the parent's V8 flags (--max-old-space-size) are not worker options;
+    // No other parent flags: its V8 flags (--max-old-space-size) are not worker options;
     // resourceLimits bound the thread's heap instead (it holds clients and calls in flight, no snapshots).
-    const options = { workerData, execArgv: [] as string[], resourceLimits: { maxOldGenerationSizeMb: 256 } };
+    // Profiling flags do pass through (`node --cpu-prof`: one profile per thread).
+    const execArgv = process.execArgv.filter((a) => a.startsWith('--cpu-prof'));
+    const options = { workerData, execArgv, resourceLimits: { maxOldGenerationSizeMb: 96, maxYoungGenerationSizeMb: 16 } };
     const worker = ts
       ? new Worker(`import(${JSON.stringify(tsxApi())}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`, { ...options, eval: true })
       : new Worker(fileURLToPath(url), options);
