@@ -269,9 +269,11 @@ export class FileStateBackend implements StateBackend {
   private async checkpoint(): Promise<void> {
     const m = this.mem;
     const fp = this.opts.faultPoint;
-    if (m.snapshot !== null) await this.docs.write('snapshot', m.snapshot);
+    // Encoded while written (writeUnchanging): memory is committed objects nobody changes (backend.ts
+    // REFERENCES), and no apply() runs while this does (the serial chain).
+    if (m.snapshot !== null) await this.docs.writeUnchanging('snapshot', m.snapshot);
     await fp?.('checkpoint:snapshot');
-    if (m.alerts !== null) await this.docs.write('alerts', m.alerts);
+    if (m.alerts !== null) await this.docs.writeUnchanging('alerts', m.alerts);
     await fp?.('checkpoint:alerts');
     await this.docs.write('history', m.history);
     await this.docs.write('outbox', toOutboxCheckpoint(m));

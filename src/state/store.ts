@@ -83,15 +83,15 @@ export function encodeDocument<T>(name: StateDocName, value: T, writtenAt: numbe
 export const ENCODE_CHUNK_BYTES = 64 * 1024;
 
 /**
- * encodeDocument's text, byte for byte, as UTF-8 chunks of about ENCODE_CHUNK_BYTES (jsonChunks): a
- * 20,000-store snapshot is never one ~20 MB string plus its ~20 MB UTF-8 copy (issue 14, peak RSS). The
- * chunks are made now, so a caller changing `value` afterwards cannot change what is written. Each record
- * of the snapshot's top-level arrays (stores, clusters, targets) is stringified whole (depth 3: envelope,
- * data, the array).
+ * encodeDocument's text, byte for byte, as UTF-8 chunks of about ENCODE_CHUNK_BYTES (jsonChunks), made as
+ * they are consumed: a 20,000-store snapshot is never one ~20 MB string plus its ~20 MB UTF-8 copy
+ * (issue 14, peak RSS). Spread it into an array to encode it now (a caller changing `value` afterwards
+ * then cannot change what is written). Each record of the snapshot's top-level arrays (stores, clusters,
+ * targets) is stringified whole (depth 3: envelope, data, the array).
  */
-export function encodeDocumentChunks<T>(name: StateDocName, value: T, writtenAt: number): Buffer[] {
+export function encodeDocumentChunks<T>(name: StateDocName, value: T, writtenAt: number): Generator<Buffer> {
   const envelope: StateEnvelope<T> = { format: FORMAT, version: STATE_FORMAT_VERSION, name, writtenAt, data: value };
-  return [...jsonChunks(envelope, ENCODE_CHUNK_BYTES, 3)];
+  return jsonChunks(envelope, ENCODE_CHUNK_BYTES, 3);
 }
 
 export type DecodeResult<T> = { ok: true; value: T } | { ok: false; reason: string };

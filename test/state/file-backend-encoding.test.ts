@@ -150,6 +150,11 @@ describe('writeAll', () => {
     const n = await writeAll(fh, chunks);
     expect(Buffer.concat(out).equals(Buffer.concat(chunks))).toBe(true);
     expect(n).toBe(Buffer.concat(chunks).length);
+    // From a generator (a document encoded while it is written), empty chunks included.
+    out.length = 0;
+    function* gen() { for (const c of chunks) { yield Buffer.alloc(0); yield c; } }
+    expect(await writeAll(fh, gen())).toBe(n);
+    expect(Buffer.concat(out).equals(Buffer.concat(chunks))).toBe(true);
   });
 
   it('writes a real file whole', async () => {
