@@ -104,6 +104,8 @@ async function init(msg: Extract<ChildCommand, { cmd: 'init' }>) {
   credentials = msg.credentials;
   stateDir = mkdtempSync(join(tmpdir(), 'ksw-bench-state-'));
   config = parseConfig({ ...msg.config, stateDir, listen: '127.0.0.1:0', schedule: '0 0 1 1 *' }, 'bench', {});
+  // A/B of aws.sdkThreads without another build (bench/steady-ab.ts passes the environment through).
+  if (process.env.KW_BENCH_SDK_THREADS) config.aws.sdkThreads = process.env.KW_BENCH_SDK_THREADS === 'auto' ? 'auto' : Number(process.env.KW_BENCH_SDK_THREADS);
   if (mode === 'daemon') {
     // The daemon's own path (FileStateBackend), timed per write: a poll's commit is reported as 'snapshot'
     // (it carries the snapshot), bytes = what it appended to the journal; deliveries as 'outbox'.

@@ -18,6 +18,7 @@ import type { Target } from '../model.js';
 import { LendingPool, leaseCredentials, leaseRequestHandler, type Lease } from './lending-pool.js';
 import { endpointVariant, type FipsService } from './fips.js';
 import { isAssumedRoleArn } from '../config/partitions.js';
+import { SdkThreads, sdkThreadCount, type ThreadedService } from './sdk-threads.js';
 
 export type AwsService = 'kms' | 'cloudhsmv2' | 'sts' | 'organizations' | 'account' | 'cloudwatch' | 'cloudtrail';
 
@@ -155,6 +156,8 @@ export class AwsClients {
   /** CloudWatch and CloudTrail clients, pooled per region and lent with the target's credentials. */
   private readonly cloudWatchPool: LendingPool<CloudWatchClient>;
   private readonly cloudTrailPool: LendingPool<CloudTrailClient>;
+  /** Worker threads that send the per-target calls (aws.sdkThreads); null: every call on this thread. */
+  private readonly threads: SdkThreads | null;
 
   constructor(private readonly opts: AwsClientsOptions) {
     const { aws } = opts;
@@ -170,10 +173,23 @@ export class AwsClients {
     });
     const base = opts.credentials ?? fromNodeProviderChain();
     this.base = typeof base === 'function' ? base : async () => base;
-    this.kms = new LendingPool((key, lease) => this.newKmsClient(key, lease), aws.concurrency);
-    this.cloudHsm = new LendingPool((region, lease) => this.newCloudHsmClient(region, lease), aws.concurrency);
-    this.cloudWatchPool = new LendingPool((region, lease) => this.newCloudWatchClient(region, lease), aws.concurrency);
-    this.cloudTrailPool = new LendingPool((region, lease) => this.newCloudTrailClient(region, lease), aws.concurrency);
+    const threads = sdkThreadCount(aws.sdkThreads ?? 'auto');
+    this.threads = threads > 0
+      ? new SdkThreads({
+        threads, aws,
+        onCounts: (counts) => {
+          const o = opts.observer;
+          if (o) for (const [service, operation, code] of counts) code === undefined ? o.request(service as AwsService, operation) : o.failure(service as AwsService, operation, code);
+        },
+        onThreadError: (message) => opts.onWarning?.('an AWS SDK thread failed; its calls in flight failed and it is replaced', { error: message }),
+      })
+      : null;
+    // With threads, the lent clients are facades whose send() runs on a thread (sdk-threads.ts).
+    const t = this.threads;
+    this.kms = new LendingPool((key, lease) => (t ? remoteClient(KMSClient.prototype, t, 'kms', key, lease) : this.newKmsClient(key, lease)), aws.concurrency);
+    this.cloudHsm = new LendingPool((region, lease) => (t ? remoteClient(CloudHSMV2Client.prototype, t, 'cloudhsmv2', region, lease) : this.newCloudHsmClient(region, lease)), aws.concurrency);
+    this.cloudWatchPool = new LendingPool((region, lease) => (t ? remoteClient(CloudWatchClient.prototype, t, 'cloudwatch', region, lease) : this.newCloudWatchClient(region, lease)), aws.concurrency);
+    this.cloudTrailPool = new LendingPool((region, lease) => (t ? remoteClient(CloudTrailClient.prototype, t, 'cloudtrail', region, lease) : this.newCloudTrailClient(region, lease)), aws.concurrency);
     this.accountPool = new LendingPool((region, lease) => this.newAccountClient(region, lease), aws.concurrency);
     this.monotonic = opts.monotonic ?? (() => performance.now());
     this.sessionSeconds = Math.round(aws.sessionDuration / 1000);
@@ -243,6 +259,7 @@ export class AwsClients {
    */
   prepare(): Promise<ResolvedClientSettings> {
     this.settingsPromise ??= (async () => {
+      const started = this.threads?.start();
       const probe = new KMSClient({ ...this.common(this.opts.aws.homeRegion), credentials: this.base });
       const c = probe.config as unknown as ProviderBag;
       const get = async <T>(name: string): Promise<T | undefined> => {
@@ -261,6 +278,7 @@ export class AwsClients {
       settings.kmsDefaultUserAgent = await get<unknown>('defaultUserAgentProvider');
       if (!this.opts.aws.endpoint) settings.kmsConfiguredEndpoint = (await get<string>('serviceConfiguredEndpoint')) || undefined;
       this.settings = settings;
+      await started;
       return settings;
     })();
     return this.settingsPromise;
@@ -477,6 +495,21 @@ export class AwsClients {
     return client;
   }
 
+  /**
+   * On an SDK thread (sdk-thread-main.ts): lends fn this thread's client of `service` and pool `key`,
+   * signing with the credentials the main thread sent along with the call.
+   */
+  lendAs<T>(service: ThreadedService, key: string, credentials: AwsCredentialIdentity, fn: (client: unknown) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const provider = async () => credentials;
+    const pool = { kms: this.kms, cloudhsmv2: this.cloudHsm, cloudwatch: this.cloudWatchPool, cloudtrail: this.cloudTrailPool }[service] as LendingPool<unknown>;
+    return pool.lend(key, provider, fn, signal);
+  }
+
+  /** The worker threads sending the per-target calls; null when every call runs on this thread (aws.sdkThreads 0). */
+  get sdkThreads(): SdkThreads | null {
+    return this.threads;
+  }
+
   /** Clients built so far, per service (the benchmark reports them; tests bound them). */
   get clientsCreated(): { kms: number; cloudhsmv2: number; account: number } {
     return { kms: this.kms.created, cloudhsmv2: this.cloudHsm.created, account: this.accountPool.created + (this.accountTemplate ? 1 : 0) };
@@ -539,6 +572,7 @@ export class AwsClients {
     this.cloudTrailPool.clear();
     this.accountPool.clear();
     this.accountTemplate = null;
+    void this.threads?.close();
     this.credentials.clear();
     this.stsClient = null;
     this.orgClient = null;
@@ -558,4 +592,20 @@ export function sessionLimitReason(err: unknown): string | null {
   if (/MaxSessionDuration/i.test(message)) return 'above the role\'s MaxSessionDuration';
   if (/role chaining/i.test(message)) return 'role chaining is limited to 1 hour';
   return null;
+}
+
+/**
+ * A lent client whose send() runs on an SDK thread: the command's name and input go there with the
+ * borrower's credentials and abort signal. It is an instance of the client's class as far as the SDK's
+ * paginators check (the CloudHSM 3.332 paginator refuses anything else); nothing else of the client is used.
+ */
+function remoteClient<C>(proto: object, threads: SdkThreads, service: ThreadedService, key: string, lease: Lease<C>): C {
+  const send = async (command: { input: unknown; constructor: { name: string } }, options?: unknown) => {
+    if (typeof options === 'function') throw new Error('callback-style send() is not supported on a lent client');
+    if (!lease.current) throw new Error(`${service} client used outside its lease (AwsClients.with*)`);
+    const signal = lease.signal ?? (options as { abortSignal?: AbortSignal } | undefined)?.abortSignal;
+    const credentials = await lease.current();
+    return threads.call({ service, key, command: command.constructor.name, input: command.input, credentials }, signal);
+  };
+  return Object.create(proto, { send: { value: send }, destroy: { value: () => {} } }) as C;
 }

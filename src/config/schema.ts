@@ -235,6 +235,13 @@ export const configSchema = z.strictObject({
      * profile). Applied per service only where AWS has a FIPS endpoint for it in that region (collect/fips.ts).
      */
     useFipsEndpoint: z.boolean().nullable().default(null),
+    /**
+     * Worker threads that run the per-target AWS SDK calls (KMS, CloudHSM, CloudWatch, CloudTrail): the
+     * SDK's signing and (de)serialisation cost ~0.6 ms of CPU per call, which on one event loop caps a
+     * sweep at ~1,500 calls/s whatever the concurrency (collect/sdk-threads.ts). "auto": one per CPU beyond
+     * the first, at most 2; 0 keeps every call on the main thread.
+     */
+    sdkThreads: z.union([z.literal('auto'), z.number().int().min(0).max(16)]).default('auto'),
   }).prefault({}),
   accounts: z.array(accountSchema).default([]),
   organizations: z.strictObject({

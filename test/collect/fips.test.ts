@@ -15,7 +15,9 @@ async function host(client: unknown): Promise<string> {
 }
 
 function clients(useFipsEndpoint: boolean | null, homeRegion = 'us-east-1') {
-  const config = parseConfig({ accounts: [{ id: '111111111111' }], regions: [homeRegion], aws: { useFipsEndpoint, homeRegion } }, 't.yaml', {});
+  // sdkThreads 0: the test reads the configuration of the clients lent on this thread. With threads, the
+  // same AwsClients code builds them on the thread (sdk-thread-main.ts) from the same aws settings.
+  const config = parseConfig({ accounts: [{ id: '111111111111' }], regions: [homeRegion], aws: { useFipsEndpoint, homeRegion, sdkThreads: 0 } }, 't.yaml', {});
   return new AwsClients({ aws: config.aws, credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'x' } });
 }
 

@@ -32,7 +32,7 @@ afterEach(async () => {
 });
 afterAll(async () => { await sim?.close(); });
 
-function poller(extra: Record<string, unknown>, opts: { now?: () => number; errors?: string[] } = {}) {
+async function poller(extra: Record<string, unknown>, opts: { now?: () => number; errors?: string[] } = {}) {
   const { aws, ...rest } = extra as { aws?: Record<string, unknown> };
   const config = parseConfig({
     schedule: '0 0 1 1 *', listen: '127.0.0.1:0', stateDir: tempDir(),
@@ -41,6 +41,8 @@ function poller(extra: Record<string, unknown>, opts: { now?: () => number; erro
     ...rest,
   }, 'stream-test', {});
   const clients = new AwsClients({ aws: config.aws, credentials: CREDENTIALS });
+  // As the daemon and `once` do before their first poll (identify()): settings resolved, SDK threads up.
+  await clients.prepare();
   const poller = new Poller({ config, clients, now: opts.now, onOrganizationsError: (e) => opts.errors?.push(e.code) });
   return { poller, close: () => { poller.close(); clients.close(); } };
 }
@@ -66,7 +68,7 @@ describe('discovery streams into the sweep', () => {
 
   it('starts DescribeCustomKeyStores before the last ListAccounts page (ListAccounts + ListParents), and still polls every account with its OU path', async () => {
     await withoutTreeWalk();
-    const { poller: p, close } = poller({});
+    const { poller: p, close } = await poller({});
     const snap = await p.poll(null);
     close();
     const log = await requestLog();
@@ -80,7 +82,7 @@ describe('discovery streams into the sweep', () => {
   });
 
   it('starts DescribeCustomKeyStores before the last ListAccountsForParent page of the top-down walk, with every OU path and no ListParents', async () => {
-    const { poller: p, close } = poller({});
+    const { poller: p, close } = await poller({});
     const snap = await p.poll(null);
     close();
     const ops = (await requestLog()).map((r) => r.operation);
@@ -91,7 +93,7 @@ describe('discovery streams into the sweep', () => {
   });
 
   it('with regions: enabled, an account\'s targets start when its ListRegions answers, not after every account\'s', async () => {
-    const { poller: p, close } = poller({ regions: 'enabled', organizations: { enabled: false }, accounts: ACCOUNTS.slice(0, 60).map((a) => ({ id: a.id, roleArn: `arn:aws:iam::${a.id}:role/KeystoreWatch` })), aws: { concurrency: 8 } });
+    const { poller: p, close } = await poller({ regions: 'enabled', organizations: { enabled: false }, accounts: ACCOUNTS.slice(0, 60).map((a) => ({ id: a.id, roleArn: `arn:aws:iam::${a.id}:role/KeystoreWatch` })), aws: { concurrency: 8 } });
     const snap = await p.poll(null);
     close();
     const ops = (await requestLog()).map((r) => r.operation);
@@ -111,7 +113,7 @@ describe('discovery streams into the sweep', () => {
     await fetch(`${sim.url}/_sim/faults`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rateLimits: { ListAccounts: 2 } }) });
     let now = Date.now();
     const errors: string[] = [];
-    const { poller: p, close } = poller({ regions: ['us-east-1'], aws: { maxAttempts: 1 } }, { now: () => now, errors });
+    const { poller: p, close } = await poller({ regions: ['us-east-1'], aws: { maxAttempts: 1 } }, { now: () => now, errors });
     try {
       const first = await p.poll(null);
       expect(errors).toEqual(['TooManyRequestsException']);

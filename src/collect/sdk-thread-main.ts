@@ -1,0 +1,56 @@
+// The entry of one AWS SDK thread (see sdk-threads.ts): builds each command from its service's SDK module
+// and sends it through this thread's own AwsClients, signing with the credentials that came with the call.
+import { parentPort, workerData } from 'node:worker_threads';
+import * as kms from '@aws-sdk/client-kms';
+import * as cloudhsmv2 from '@aws-sdk/client-cloudhsm-v2';
+import * as cloudwatch from '@aws-sdk/client-cloudwatch';
+import * as cloudtrail from '@aws-sdk/client-cloudtrail';
+import type { Config } from '../config/schema.js';
+import { AwsClients } from './aws-clients.js';
+import { THREAD_READY, serializeError, type AttemptCount, type SerializedError, type ThreadReply, type ThreadRequest, type ThreadedService } from './sdk-threads.js';
+
+const MODULES: Record<ThreadedService, Record<string, unknown>> = { kms, cloudhsmv2, cloudwatch, cloudtrail };
+
+const port = parentPort!;
+let counts: AttemptCount[] = [];
+const clients = new AwsClients({
+  aws: { ...(workerData as { aws: Config['aws'] }).aws, sdkThreads: 0 },
+  // Never used: every call carries its borrower's credentials.
+  credentials: () => Promise.reject(new Error('an AWS SDK thread has no credentials of its own')),
+  observer: {
+    request: (service, operation) => { counts.push([service, operation]); },
+    failure: (service, operation, code) => { counts.push([service, operation, code]); },
+  },
+});
+const running = new Map<number, AbortController>();
+
+type Reply = { id: number; ok: true; out: unknown } | { id: number; ok: false; err: SerializedError };
+
+function reply(r: Reply): void {
+  const out = { ...r, counts } as ThreadReply;
+  counts = [];
+  port.postMessage(out);
+}
+
+port.on('message', (m: ThreadRequest) => {
+  if (m.t === 'cancel') {
+    running.get(m.id)?.abort();
+    return;
+  }
+  const { id, call } = m;
+  const ctl = new AbortController();
+  running.set(id, ctl);
+  const Command = MODULES[call.service]?.[call.command] as (new (input: unknown) => unknown) | undefined;
+  const sent = Command
+    ? clients.lendAs(call.service, call.key, call.credentials, (client) => (client as { send: (c: unknown) => Promise<unknown> }).send(new Command(call.input)), ctl.signal)
+    : Promise.reject(new Error(`unknown ${call.service} command ${call.command}`));
+  sent.then(
+    (out) => reply({ id, ok: true, out }),
+    (err: unknown) => reply({ id, ok: false, err: serializeError(err) }),
+  ).finally(() => running.delete(id));
+});
+
+// The same settings lookup as the main thread's (FIPS only where AWS has the endpoint, the configured
+// endpoint, the user agent), before the first call.
+await clients.prepare().catch(() => undefined);
+port.postMessage(THREAD_READY);

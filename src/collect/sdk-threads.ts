@@ -1,0 +1,219 @@
+// The per-target AWS SDK calls on worker threads. The SDK v3 spends ~0.6 ms of CPU per call (SigV4
+// signing, endpoint rules, schema (de)serialisation, the retry and user-agent middleware, node's HTTP
+// client); a sweep of 64 calls in flight at 40 ms each asks for 1,600 calls/s, so on one event loop the
+// sweep is CPU-bound at ~1.4x its network bound (issue 14, docs/performance.md). Here a lent client
+// (AwsClients.withKms & co.) is a facade whose send() posts the command's name and input, with the
+// borrower's credentials, to one of a few worker threads; the thread sends it through the real SDK client
+// (its own AwsClients, pooled per region and lent per call exactly as on the main thread) and answers the
+// output (structured clone: Dates survive) or the error's identifying fields. What stays on the main
+// thread: discovery, AssumeRole and the credential cache, the deadlines, and everything after the walk.
+//
+// Failure semantics: a thread that dies (crash, out of memory) fails the calls it had in flight with
+// `SdkThreadFailed` (those targets are marked down and keep their last known state, like any failed
+// call) and is replaced on the next call. A call aborted on the main thread (target deadline, shutdown)
+// is aborted in its thread too.
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { AwsCredentialIdentity } from '@smithy/types';
+import type { Config } from '../config/schema.js';
+
+/** The services whose per-target calls run on the threads. */
+export type ThreadedService = 'kms' | 'cloudhsmv2' | 'cloudwatch' | 'cloudtrail';
+
+export interface SdkCall {
+  service: ThreadedService;
+  /** The lending pool key (`walk|us-east-1`, `probe|…` for KMS; the region for the others). */
+  key: string;
+  /** The command class's name (DescribeCustomKeyStoresCommand): the thread builds it from its own SDK module. */
+  command: string;
+  input: unknown;
+  credentials: AwsCredentialIdentity;
+}
+
+/** One attempt counted by the thread's AwsRequestObserver: [service, operation] or [service, operation, code]. */
+export type AttemptCount = [string, string] | [string, string, string];
+
+/** What crosses the thread boundary of an SDK error: the fields errorCode(), redact() and the callers read. */
+export interface SerializedError {
+  name: string;
+  message: string;
+  code?: unknown;
+  Code?: unknown;
+  $fault?: unknown;
+  $metadata?: unknown;
+  cause?: { code?: unknown };
+}
+
+export type ThreadRequest = { t: 'call'; id: number; call: SdkCall } | { t: 'cancel'; id: number };
+export type ThreadReply = { id: number; ok: true; out: unknown; counts: AttemptCount[] } | { id: number; ok: false; err: SerializedError; counts: AttemptCount[] };
+/** The thread's first message: its modules are loaded. */
+export const THREAD_READY = 'ready';
+
+export function serializeError(err: unknown): SerializedError {
+  const e = (err ?? {}) as Record<string, unknown> & { cause?: { code?: unknown } };
+  const out: SerializedError = { name: typeof e.name === 'string' ? e.name : 'Error', message: typeof e.message === 'string' ? e.message : String(err) };
+  if (e.code !== undefined) out.code = e.code;
+  if (e.Code !== undefined) out.Code = e.Code;
+  if (e.$fault !== undefined) out.$fault = e.$fault;
+  if (e.$metadata !== undefined) out.$metadata = e.$metadata;
+  if (e.cause && typeof e.cause === 'object' && e.cause.code !== undefined) out.cause = { code: e.cause.code };
+  return out;
+}
+
+export function deserializeError(s: SerializedError): Error {
+  return Object.assign(new Error(s.message), s);
+}
+
+/** The thread count `aws.sdkThreads` asks for on this machine. */
+export function sdkThreadCount(setting: Config['aws']['sdkThreads'], cpus = availableParallelism()): number {
+  if (setting !== 'auto') return setting;
+  return Math.max(0, Math.min(2, cpus - 1));
+}
+
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+  thread: Thread;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+interface Thread {
+  worker: Worker;
+  /** Settles when the thread has loaded its modules (or died trying). */
+  ready: Promise<void>;
+  inFlight: number;
+  dead: boolean;
+}
+
+export interface SdkThreadsOptions {
+  threads: number;
+  aws: Config['aws'];
+  /** Replays the threads' attempt counts (keystore_watch_aws_requests_total, _failures_total). */
+  onCounts?: (counts: AttemptCount[]) => void;
+  /** A thread died; its calls in flight failed. */
+  onThreadError?: (message: string) => void;
+}
+
+/** Where the thread's entry module is: beside this one, .js when compiled, .ts under tsx / vitest. */
+function threadEntry(): { url: URL; ts: boolean } {
+  const ts = import.meta.url.endsWith('.ts');
+  return { url: new URL(ts ? './sdk-thread-main.ts' : './sdk-thread-main.js', import.meta.url), ts };
+}
+
+/** tsx's ESM register API (its `require` condition resolves to a CommonJS build that cannot load it in an eval'd thread). */
+function tsxApi(): string {
+  const cjs = createRequire(import.meta.url).resolve('tsx/esm/api');
+  return pathToFileURL(cjs.replace(/\.cjs$/, '.mjs')).href;
+}
+
+export class SdkThreads {
+  private readonly threads: Thread[] = [];
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private closed = false;
+
+  constructor(private readonly opts: SdkThreadsOptions) {}
+
+  get size(): number {
+    return this.opts.threads;
+  }
+
+  /** The threads running now (diagnostics; tests terminate one to check what its calls in flight do). */
+  get workers(): readonly Worker[] {
+    return this.live().map((t) => t.worker);
+  }
+
+  /**
+   * Starts every thread and waits until each has loaded the SDK (its first message), so the first poll's
+   * deadlines do not pay for module loading. A thread that fails to start is reported and replaced later.
+   */
+  async start(): Promise<void> {
+    while (!this.closed && this.live().length < Math.max(1, this.opts.threads)) this.threads.push(this.spawn());
+    await Promise.all(this.threads.map((t) => t.ready));
+  }
+
+  /** Sends one call on the least busy thread; aborting `signal` aborts it there too. */
+  call(call: SdkCall, signal?: AbortSignal): Promise<unknown> {
+    if (this.closed) return Promise.reject(new Error('AWS SDK threads are closed'));
+    const thread = this.pick();
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const p: Pending = { resolve, reject, thread, signal, onAbort: undefined };
+      if (signal) {
+        p.onAbort = () => thread.worker.postMessage({ t: 'cancel', id } satisfies ThreadRequest);
+        signal.addEventListener('abort', p.onAbort, { once: true });
+      }
+      this.pending.set(id, p);
+      if (thread.inFlight++ === 0) thread.worker.ref();
+      thread.worker.postMessage({ t: 'call', id, call } satisfies ThreadRequest);
+      if (signal?.aborted) p.onAbort!();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const all = this.threads.splice(0);
+    await Promise.all(all.map((t) => t.worker.terminate().catch(() => 0)));
+  }
+
+  private live(): Thread[] {
+    for (let i = this.threads.length - 1; i >= 0; i--) if (this.threads[i]!.dead) this.threads.splice(i, 1);
+    return this.threads;
+  }
+
+  private pick(): Thread {
+    if (this.live().length < Math.max(1, this.opts.threads)) {
+      const t = this.spawn();
+      this.threads.push(t);
+      return t;
+    }
+    let best = this.threads[0]!;
+    for (const t of this.threads) if (t.inFlight < best.inFlight) best = t;
+    return best;
+  }
+
+  private spawn(): Thread {
+    const { url, ts } = threadEntry();
+    const workerData = { aws: this.opts.aws };
+    // Under tsx or vitest the entry is TypeScript: the thread registers tsx's loader before importing it.
+    // execArgv [] either way: the parent's V8 flags (--max-old-space-size) are not worker options;
+    // resourceLimits bound the thread's heap instead (it holds clients and calls in flight, no snapshots).
+    const options = { workerData, execArgv: [] as string[], resourceLimits: { maxOldGenerationSizeMb: 256 } };
+    const worker = ts
+      ? new Worker(`import(${JSON.stringify(tsxApi())}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`, { ...options, eval: true })
+      : new Worker(fileURLToPath(url), options);
+    let onReady = () => {};
+    const thread: Thread = { worker, inFlight: 0, dead: false, ready: new Promise<void>((r) => { onReady = r; }) };
+    worker.unref();
+    worker.on('message', (m: ThreadReply | typeof THREAD_READY) => (m === THREAD_READY ? onReady() : this.settle(m)));
+    const fail = (why: string) => {
+      onReady();
+      if (thread.dead) return;
+      thread.dead = true;
+      for (const [id, p] of this.pending) {
+        if (p.thread !== thread) continue;
+        this.pending.delete(id);
+        if (p.onAbort) p.signal?.removeEventListener('abort', p.onAbort);
+        p.reject(Object.assign(new Error(`AWS SDK thread failed: ${why}`), { name: 'SdkThreadFailed' }));
+      }
+      if (!this.closed) this.opts.onThreadError?.(why);
+    };
+    worker.on('error', (err) => fail(err.message));
+    worker.on('exit', (code) => fail(`exited with code ${code}`));
+    return thread;
+  }
+
+  private settle(m: ThreadReply): void {
+    if (m.counts.length) this.opts.onCounts?.(m.counts);
+    const p = this.pending.get(m.id);
+    if (!p) return;
+    this.pending.delete(m.id);
+    if (p.onAbort) p.signal?.removeEventListener('abort', p.onAbort);
+    if (--p.thread.inFlight === 0) p.thread.worker.unref();
+    if (m.ok) p.resolve(m.out);
+    else p.reject(deserializeError(m.err));
+  }
+}

@@ -1,0 +1,147 @@
+// The per-target SDK calls on worker threads (aws.sdkThreads): the same answers as on the main thread
+// through the real SDK clients and the simulator, the same request counts, and a thread that dies
+// mid-poll fails only the calls it had in flight (targets down, last known stores kept) and is replaced.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AwsClients, errorCode, type AwsService } from '../../src/collect/aws-clients.js';
+import { deserializeError, sdkThreadCount, serializeError } from '../../src/collect/sdk-threads.js';
+import { SnapshotPoller } from '../../src/pipeline/snapshot-poller.js';
+import { parseConfig } from '../../src/config/load.js';
+import { serializeError as logFields } from '../../src/util/redact.js';
+import { startSimulator, baseAccessKeyId, type RunningSimulator } from '../../src/simulator/server.js';
+import type { Snapshot } from '../../src/model.js';
+import { tempDir } from '../helpers/sim.js';
+
+let sim: RunningSimulator;
+const MGMT = '100000000000';
+
+beforeAll(async () => {
+  sim = await startSimulator({
+    port: 0,
+    scenario: {
+      accounts: [{ id: MGMT, name: 'management' }],
+      faults: { rateLimitPerSecond: 0, latencyMs: 2, jitterMs: 4 },
+      generate: { seed: 11, accounts: 12, regions: ['us-east-1', 'eu-west-1'], storesPerRegion: 2, cloudHsmFraction: 0.5 },
+    },
+  });
+});
+afterAll(async () => { await sim?.close(); });
+
+function setup(sdkThreads: number, aws: Record<string, unknown> = {}) {
+  const accounts = sim.fleet.listAccounts().filter((a) => a.id !== MGMT);
+  const config = parseConfig({
+    stateDir: tempDir(),
+    aws: { endpoint: sim.url, concurrency: 16, sdkThreads, ...aws },
+    accounts: accounts.map((a) => ({ id: a.id, roleArn: `arn:aws:iam::${a.id}:role/KeystoreWatch` })),
+    regions: ['us-east-1', 'eu-west-1'],
+  }, 'test', {});
+  const counted = new Map<string, number>();
+  const observer = {
+    request: (service: AwsService, operation: string) => { counted.set(`${service}/${operation}`, (counted.get(`${service}/${operation}`) ?? 0) + 1); },
+    failure: () => {},
+  };
+  const clients = new AwsClients({ aws: config.aws, credentials: { accessKeyId: baseAccessKeyId(MGMT), secretAccessKey: 'x' }, observer });
+  return { config, clients, counted };
+}
+
+/** What a poll saw, without the times: stores, clusters and target outcomes. */
+const seen = (s: Snapshot) => ({
+  stores: s.stores.map((x) => ({ ...x, observedAt: 0, stateSince: 0 })).sort((a, b) => a.id.localeCompare(b.id)),
+  clusters: s.clusters.map((c) => ({ id: c.id, state: c.state, hsms: c.hsms.length, certificateNotAfter: c.certificateNotAfter })).sort((a, b) => a.id.localeCompare(b.id)),
+  failed: s.targets.filter((t) => !t.ok).length,
+});
+
+describe('aws.sdkThreads', () => {
+  it('auto: one thread per CPU beyond the first, at most two', () => {
+    expect([1, 2, 3, 8].map((cpus) => sdkThreadCount('auto', cpus))).toEqual([0, 1, 2, 2]);
+    expect(sdkThreadCount(0, 8)).toBe(0);
+    expect(sdkThreadCount(3, 1)).toBe(3);
+  });
+
+  it('an SDK error crosses the thread with what errorCode() and the logs read', () => {
+    const sdk = Object.assign(new Error('User: arn:aws:sts::1:assumed-role/x is not authorized'), {
+      name: 'AccessDeniedException', $fault: 'client', $metadata: { httpStatusCode: 400, requestId: 'req-1', attempts: 1 }, Code: 'AccessDenied',
+    });
+    const net = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
+    const wrapped = Object.assign(new Error('socket hang up'), { cause: { code: 'ECONNRESET' } });
+    for (const e of [sdk, net, wrapped]) {
+      const back = deserializeError(structuredClone(serializeError(e)));
+      expect(errorCode(back)).toBe(errorCode(e));
+      expect(back.message).toBe(e.message);
+      const { stack: _a, ...fromThread } = logFields(back) as Record<string, unknown>;
+      const { stack: _b, ...local } = logFields(e) as Record<string, unknown>;
+      expect(fromThread).toEqual(local);
+    }
+    expect(errorCode(sdk)).toBe('AccessDeniedException');
+    expect(errorCode(net)).toBe('ConnectionRefused');
+  });
+
+  it('a poll on a thread sees exactly what a poll on the main thread sees, and counts the same requests', async () => {
+    const results = [];
+    for (const n of [0, 1]) {
+      const { config, clients, counted } = setup(n);
+      try {
+        await clients.prepare();
+        expect(clients.sdkThreads?.workers.length ?? 0).toBe(n);
+        const before = sim.fleet.counters();
+        const snap = await new SnapshotPoller({ config, clients }).poll(null);
+        const after = sim.fleet.counters();
+        // Every KMS and CloudHSM request the simulator answered was counted by the observer (on its thread).
+        for (const [op, service] of [['DescribeCustomKeyStores', 'kms'], ['DescribeClusters', 'cloudhsmv2']] as const) {
+          const total = (t: { ok: number; throttled: number; failed: number } | undefined) => (t ? t.ok + t.throttled + t.failed : 0);
+          const served = total(after.byOperation[op]) - total(before.byOperation[op]);
+          expect(served, op).toBeGreaterThan(0);
+          expect(counted.get(`${service}/${op}`), op).toBe(served);
+        }
+        results.push(seen(snap));
+      } finally {
+        clients.close();
+      }
+    }
+    expect(results[0]!.failed).toBe(0);
+    expect(results[0]!.clusters.length).toBeGreaterThan(3);
+    // Dates (CreationDate, certificate notAfter) survive the structured clone: equal snapshots.
+    expect(results[1]).toEqual(results[0]);
+  });
+
+  it('a thread that dies mid-poll fails its targets (last known stores kept, stale) and is replaced for the next poll', async () => {
+    const { config, clients } = setup(1, { maxAttempts: 1, targetTimeout: 60_000 });
+    const warnings: string[] = [];
+    try {
+      await clients.prepare();
+      const poller = new SnapshotPoller({ config, clients });
+      const first = await poller.poll(null);
+      expect(first.targets.every((t) => t.ok)).toBe(true);
+      // Every KMS answer hangs: all the calls of poll 2 sit on the thread when it dies.
+      sim.fleet.setFaults({ errors: [{ service: 'kms', error: 'hang' }] });
+      const served = () => { const t = sim.fleet.counters().byOperation.DescribeCustomKeyStores; return t ? t.ok + t.throttled + t.failed : 0; };
+      const base = served();
+      const second = poller.poll(first);
+      for (let i = 0; i < 500 && served() - base < 10; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(served() - base).toBeGreaterThanOrEqual(10);
+      const [worker] = clients.sdkThreads!.workers;
+      await worker!.terminate();
+      // The hung calls would otherwise wait for the 60 s target deadline; the dead thread fails them now.
+      sim.fleet.resetFaults();
+      sim.fleet.setFaults({ rateLimitPerSecond: 0, latencyMs: 2, jitterMs: 4 });
+      const snap = await second;
+      const failed = snap.targets.filter((t) => !t.ok);
+      expect(failed.length).toBeGreaterThan(0);
+      for (const t of failed) expect(t.error?.code).toBe('SdkThreadFailed');
+      // Nothing is lost: the failed targets keep their stores from poll 1, marked stale.
+      expect(snap.stores.map((s) => s.id).sort()).toEqual(first.stores.map((s) => s.id).sort());
+      const failedKeys = new Set(failed.map((t) => `${t.accountId}/${t.region}`));
+      for (const s of snap.stores) expect(s.stale).toBe(failedKeys.has(`${s.accountId}/${s.region}`));
+      // The next poll gets a new thread and sees everything again.
+      const third = await poller.poll(snap);
+      expect(third.targets.every((t) => t.ok)).toBe(true);
+      expect(third.stores.every((s) => !s.stale)).toBe(true);
+      expect(clients.sdkThreads!.workers.length).toBe(1);
+      expect(clients.sdkThreads!.workers[0]).not.toBe(worker);
+    } finally {
+      sim.fleet.resetFaults();
+      sim.fleet.setFaults({ rateLimitPerSecond: 0, latencyMs: 2, jitterMs: 4 });
+      clients.close();
+      expect(warnings).toEqual([]);
+    }
+  });
+});
