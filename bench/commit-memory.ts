@@ -66,7 +66,7 @@ try {
   const backend = await openFileStateBackend({ dir, fsync: values.fsync });
   await backend.load();
   const empty = settle();
-  let poll: PollCommit | null = pollCommit(n, 1, 1);
+  let poll: PollCommit = pollCommit(n, 1, 1);
   for (let k = 1; k <= Number(values.commits); k++) {
     const before = settle();
     const rssBefore = await status('VmRSS');
@@ -85,9 +85,8 @@ try {
       commit: k, kind: journal > journalBefore ? 'append' : 'append + checkpoint', ms: Math.round(ms), heapMB: MB(after - empty),
       retainedMB: MB(after - before), peakHeapMB: MB(peakHeap - before), peakRssMB: MB(hwm - rssBefore), journalMB: MB(journal),
     });
-    const next = nextPoll(poll, n, k + 1, 2 * k + 1);
-    poll = null; // the caller lets go of the committed poll once the next one exists
-    poll = next;
+    // The caller lets go of the committed poll once the next one exists (the backend may keep it).
+    poll = nextPoll(poll, n, k + 1, 2 * k + 1);
   }
   await backend.close();
   const snapMB = MB((await stat(path.join(dir, 'snapshot.json')).catch(() => ({ size: NaN }))).size);
