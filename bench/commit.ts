@@ -26,11 +26,11 @@ import { SINGLE_REPLICA_EPOCH, type PollCommit, type Retention, type StateBacken
 import { median, quantile } from './lib/stats.js';
 
 const REGIONS = ['us-east-1', 'us-west-2', 'eu-west-1', 'eu-central-1', 'ap-southeast-2', 'ap-northeast-1'];
-const RETENTION: Retention = { deliveriesPerChannel: 1000, deadLetters: 200 };
+export const RETENTION: Retention = { deliveriesPerChannel: 1000, deadLetters: 200 };
 const SCHEMA = 'keystore_watch';
 
 /** A fleet snapshot the size of a real one (the fields src/model.ts StoreRecord/TargetOutcome carry), `changed` stores FAILED. */
-function snapshot(n: number, pollId: number, failedFrom: number): unknown {
+export function snapshot(n: number, pollId: number, failedFrom: number): unknown {
   const stores = Array.from({ length: n }, (_, i) => {
     const hsm = i % 3 !== 0;
     const region = REGIONS[i % REGIONS.length]!;
@@ -59,7 +59,7 @@ function snapshot(n: number, pollId: number, failedFrom: number): unknown {
 }
 
 /** The alert state: one record per firing alert (about 1 in 23 stores is FAILED here). */
-function alerts(n: number, pollId: number): unknown {
+export function alerts(n: number, pollId: number): unknown {
   const firing = Array.from({ length: Math.ceil(n / 23) }, (_, k) => ({
     key: `FAILED:store:${100000000000 + Math.floor((k * 23) / 8)}/us-east-1/cks-${k}`, condition: 'FAILED', severity: 'critical',
     firstSeenPoll: 1, confirmations: 2, firingSince: 1_700_000_000_000, lastNotifiedAt: 1_700_000_000_000, notificationId: `n-${k}`,
@@ -67,7 +67,7 @@ function alerts(n: number, pollId: number): unknown {
   return { version: 1, lastPollId: pollId, alerts: firing, pending: [] };
 }
 
-function pollCommit(n: number, pollId: number, seq: number): PollCommit {
+export function pollCommit(n: number, pollId: number, seq: number): PollCommit {
   const payload = (i: number) => ({ id: `FAILED:store:100000000000/us-east-1/cks-${pollId}-${i}:firing:p${pollId}`, kind: 'firing', severity: 'critical', guidance: { title: 'CloudHSM key store failed: kmsuser locked out', summary: 'x'.repeat(160), steps: ['step '.repeat(30)] } });
   return {
     pollId,

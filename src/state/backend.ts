@@ -38,6 +38,18 @@
 //  KEYS        an outbox record is keyed by (channel, notification id); a delivery record by
 //              (channel, notification id, at). Marking a delivery writes that record and deletes the
 //              entry by key; it never rewrites the other entries or the snapshot.
+//  REFERENCES  the backend keeps references; callers must not mutate what they committed. What a call
+//              WRITES is encoded when the call is made (a change made afterwards is not written), but
+//              what the backend keeps in memory, answers from latestSnapshot() and writes again at a
+//              checkpoint may be the very objects the caller passed (the file backend keeps them rather
+//              than a parsed copy: a whole third snapshot at 20,000 stores, issue 14). The callers keep
+//              this: snapshots are immutable (src/snapshot/build.ts shares unchanged records between
+//              polls), the alert pipeline commits a fresh alert-state document per poll, history entries
+//              are created per poll and never changed, and the outbox builds fresh records, finish and
+//              meta objects for every write (notify/outbox.ts writeChanges) and never changes a
+//              notification payload it queued. test/pipeline/committed-objects.test.ts runs the pipeline
+//              with every committed object deep-frozen. Values are JSON: what a reload answers is what
+//              JSON.stringify keeps (no undefined, no Date objects, NaN as null).
 //  RETENTION   the backend caps what grows: history to `history.limit` entries (oldest first out,
 //              counted in `dropped`), deliveries to `retention.deliveriesPerChannel` per channel and dead
 //              letters to `retention.deadLetters` (oldest first out).

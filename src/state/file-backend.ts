@@ -32,8 +32,9 @@ import {
   type DeadLetterRecord, type DeliveryRecord, type Fence, type HistoryRecord, type LoadOptions, type LoadedState,
   type OutboxChanges, type OutboxMeta, type OnCallChanges, type OnCallRecord, onCallKeyString, DEFAULT_ONCALL_AUDIT_LIMIT, type OutboxRecord, type PartParser, type PollCommit, type Retention, type StateBackend,
 } from './backend.js';
-import { FileStateStore } from './file-store.js';
-import { silentLog, type Log, type StateStoreObserver } from './store.js';
+import { FileStateStore, writeAll } from './file-store.js';
+import { ENCODE_CHUNK_BYTES, silentLog, type Log, type StateStoreObserver } from './store.js';
+import { jsonChunks } from '../snapshot/json-chunks.js';
 
 export interface FileStateBackendOptions {
   dir: string;
@@ -171,25 +172,31 @@ export class FileStateBackend implements StateBackend {
     // Memory is what a checkpoint writes back: writing before load() would fold an empty state over the
     // directory's documents and lose them.
     if (!this.loaded) return Promise.reject(new Error('state backend: load() must complete before the first write'));
-    // Encode at call time: a caller mutating its objects afterwards cannot change what is written.
-    let line: string;
+    // Encode at call time: a caller mutating its objects afterwards cannot change what is written. The
+    // line is encoded in chunks (encodeLine): never one string of the whole snapshot, nor its UTF-8 copy.
+    let encoded: EncodedLine | null;
     try {
-      line = encodeLine(op);
+      encoded = encodeLine(op);
     } catch (err) {
       return Promise.reject(err);
     }
-    const frozen = JSON.parse(line.slice(41)) as JournalOp;
+    // What memory keeps (and the checkpoint writes) is the caller's objects, not a parsed copy: a third
+    // snapshot alive for the process's life at 20,000 stores (issue 14). The caller must not change what
+    // it committed (backend.ts, "References"); `epoch` and `t` are read from `op`, a fresh object.
+    const epoch = op.epoch;
     return this.serial(async () => {
       // Another instance on this directory may have written with a newer epoch (a tiny read per write).
       this.mem.epoch = Math.max(this.mem.epoch, await this.readEpochFile());
-      if (frozen.epoch < this.mem.epoch) throw new NotLeaderError(frozen.epoch, this.mem.epoch, frozen.t === 'commit' ? 'poll commit' : frozen.t === 'oncall' ? 'on-call write' : 'outbox write');
-      if (frozen.epoch > this.epochOnDisk) await this.writeEpochFile(frozen.epoch);
-      await this.append(line);
+      if (epoch < this.mem.epoch) throw new NotLeaderError(epoch, this.mem.epoch, op.t === 'commit' ? 'poll commit' : op.t === 'oncall' ? 'on-call write' : 'outbox write');
+      if (epoch > this.epochOnDisk) await this.writeEpochFile(epoch);
+      const bytes = encoded!.bytes;
+      await this.append(encoded!);
+      encoded = null; // the chunks are garbage once written: not kept through the checkpoint below
       await this.opts.faultPoint?.('appended');
-      apply(this.mem, frozen);
+      apply(this.mem, op);
       // The write is durable once appended: a checkpoint that fails leaves the journal whole (replayed at
       // the next open) and is tried again after the next write; it never fails the write.
-      if (frozen.t === 'commit') this.lastCommitBytes = line.length;
+      if (op.t === 'commit') this.lastCommitBytes = bytes;
       const foldAt = this.checkpointBytes ?? Math.min(16 * 1024 * 1024, Math.max(8 * 1024, 2 * this.lastCommitBytes));
       if (this.journalBytes > foldAt) {
         await this.checkpoint().catch((err: unknown) => this.log.warn({ err: (err as Error).message, journal: this.journalPath }, 'state checkpoint failed; the journal keeps every write'));
@@ -241,12 +248,12 @@ export class FileStateBackend implements StateBackend {
     return next;
   }
 
-  private async append(line: string): Promise<void> {
+  private async append(line: EncodedLine): Promise<void> {
     const fail = (err: unknown) => Object.assign(new Error(`cannot write state journal ${this.journalPath}: ${(err as Error).message}`, { cause: err }), { code: (err as NodeJS.ErrnoException).code });
     // A read-only or vanished directory fails here: the same message (and errno code) as a failed write.
     const fh = await open(this.journalPath, 'a', 0o600).catch((err: unknown) => { throw fail(err); });
     try {
-      await fh.writeFile(line, 'utf8');
+      await writeAll(fh, line.chunks);
       if (this.fsync) await fh.sync();
     } catch (err) {
       // A partial append is a torn tail: cut it off so the next line does not follow garbage.
@@ -255,16 +262,18 @@ export class FileStateBackend implements StateBackend {
     } finally {
       await fh.close().catch(() => {});
     }
-    this.journalBytes += Buffer.byteLength(line);
+    this.journalBytes += line.bytes;
   }
 
   /** Writes every document from memory, then empties the journal (see the header for the crash cases). */
   private async checkpoint(): Promise<void> {
     const m = this.mem;
     const fp = this.opts.faultPoint;
-    if (m.snapshot !== null) await this.docs.write('snapshot', m.snapshot);
+    // Encoded while written (writeUnchanging): memory is committed objects nobody changes (backend.ts
+    // REFERENCES), and no apply() runs while this does (the serial chain).
+    if (m.snapshot !== null) await this.docs.writeUnchanging('snapshot', m.snapshot);
     await fp?.('checkpoint:snapshot');
-    if (m.alerts !== null) await this.docs.write('alerts', m.alerts);
+    if (m.alerts !== null) await this.docs.writeUnchanging('alerts', m.alerts);
     await fp?.('checkpoint:alerts');
     await this.docs.write('history', m.history);
     await this.docs.write('outbox', toOutboxCheckpoint(m));
@@ -367,9 +376,31 @@ export class FileStateBackend implements StateBackend {
 // ---------------------------------------------------------------------------------------------
 // Pure: encoding and applying journal records.
 
-function encodeLine(op: JournalOp): string {
-  const json = JSON.stringify(op);
-  return `${createHash('sha1').update(json).digest('hex')} ${json}\n`;
+/** One journal line as UTF-8 chunks, and its length in bytes. */
+interface EncodedLine {
+  chunks: Buffer[];
+  bytes: number;
+}
+
+/**
+ * The journal line `${sha1(json)} ${json}\n` with json = JSON.stringify(op), byte for byte (the format
+ * every version wrote and replays), made without the whole JSON as one string: jsonChunks yields the same
+ * UTF-8 bytes a record at a time (JSON.stringify escapes lone surrogates, so no chunk boundary splits a
+ * character), hashed as they come and kept as ~64 KiB Buffers until appended. Depth 4 opens the op, the
+ * poll, the snapshot and its arrays: each store record is stringified whole.
+ */
+function encodeLine(op: JournalOp): EncodedLine {
+  const hash = createHash('sha1');
+  const chunks: Buffer[] = [Buffer.alloc(0)];
+  let bytes = 0;
+  for (const c of jsonChunks(op, ENCODE_CHUNK_BYTES, 4)) {
+    hash.update(c);
+    chunks.push(c);
+    bytes += c.length;
+  }
+  chunks[0] = Buffer.from(`${hash.digest('hex')} `, 'latin1');
+  chunks.push(Buffer.from('\n'));
+  return { chunks, bytes: bytes + chunks[0].length + 1 };
 }
 
 function decodeLine(line: string): JournalOp | null {

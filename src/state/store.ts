@@ -7,6 +7,7 @@
 //
 // Documents are kept separate so that a hot, small write (recording one delivery in the outbox)
 // never rewrites a cold, large one (a multi-MB snapshot).
+import { jsonChunks } from '../snapshot/json-chunks.js';
 
 /** `backend` is the file StateBackend's checkpoint marker (epoch, pollId), `oncall` its silences/acks/audit records; see file-backend.ts. */
 export const STATE_DOC_NAMES = ['snapshot', 'alerts', 'outbox', 'history', 'backend', 'oncall'] as const;
@@ -76,6 +77,21 @@ export const silentLog: Log = { debug() {}, info() {}, warn() {}, error() {} };
 export function encodeDocument<T>(name: StateDocName, value: T, writtenAt: number): string {
   const envelope: StateEnvelope<T> = { format: FORMAT, version: STATE_FORMAT_VERSION, name, writtenAt, data: value };
   return JSON.stringify(envelope);
+}
+
+/** Chunks of about this size (bytes) when a document or a journal record is encoded in chunks. */
+export const ENCODE_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * encodeDocument's text, byte for byte, as UTF-8 chunks of about ENCODE_CHUNK_BYTES (jsonChunks), made as
+ * they are consumed: a 20,000-store snapshot is never one ~20 MB string plus its ~20 MB UTF-8 copy
+ * (issue 14, peak RSS). Spread it into an array to encode it now (a caller changing `value` afterwards
+ * then cannot change what is written). Each record of the snapshot's top-level arrays (stores, clusters,
+ * targets) is stringified whole (depth 3: envelope, data, the array).
+ */
+export function encodeDocumentChunks<T>(name: StateDocName, value: T, writtenAt: number): Generator<Buffer> {
+  const envelope: StateEnvelope<T> = { format: FORMAT, version: STATE_FORMAT_VERSION, name, writtenAt, data: value };
+  return jsonChunks(envelope, ENCODE_CHUNK_BYTES, 3);
 }
 
 export type DecodeResult<T> = { ok: true; value: T } | { ok: false; reason: string };
