@@ -70,13 +70,13 @@ async function run(side: Side, sim: SimProcess, profDir: string | undefined) {
     regions: REGIONS_16,
   };
   await send({ cmd: 'init', mode: 'daemon', config, credentials: sim.credentials });
-  const polls: { cpuS: number; wallS: number; targets: number; peakRssMB: number }[] = [];
+  const polls: { cpuS: number; wallS: number; collectS: number | null; targets: number; peakRssMB: number }[] = [];
   let from = 0;
   let to = 0;
   for (let i = 1; i <= POLLS; i++) {
     if (i === 2) from = mono();
-    const r = await send<{ cpuS: number; wallS: number; targets: number; maxRssMB: number }>({ cmd: 'poll' });
-    polls.push({ cpuS: r.cpuS, wallS: r.wallS, targets: r.targets, peakRssMB: r.maxRssMB });
+    const r = await send<{ cpuS: number; wallS: number; collectS?: number | null; targets: number; maxRssMB: number }>({ cmd: 'poll' });
+    polls.push({ cpuS: r.cpuS, wallS: r.wallS, collectS: r.collectS ?? null, targets: r.targets, peakRssMB: r.maxRssMB });
   }
   to = mono();
   const exited = new Promise((r) => child.once('exit', r));
@@ -121,7 +121,7 @@ try {
       if (profDir) sliceProfile(profDir, r.window, join(args['cpu-prof']!, `${side.name}-${round}-steady.cpuprofile`));
       const per1k = r.polls.slice(1).map((p) => Math.round((p.cpuS / p.targets) * 1e6) / 1e3);
       figures[side.name]!.push(...per1k);
-      log(`${side.name} round ${round}: poll CPU s ${r.polls.map((p) => p.cpuS.toFixed(2)).join(' / ')}; wall s ${r.polls.map((p) => p.wallS.toFixed(1)).join(' / ')}; steady CPU s per 1k targets ${per1k.join(', ')}; peak RSS ${Math.max(...r.polls.map((p) => p.peakRssMB)).toFixed(1)} MB; simulator ${simCpu.toFixed(1)} CPU s over the run`);
+      log(`${side.name} round ${round}: poll CPU s ${r.polls.map((p) => p.cpuS.toFixed(2)).join(' / ')}; wall s ${r.polls.map((p) => p.wallS.toFixed(1)).join(' / ')} (collect ${r.polls.map((p) => p.collectS?.toFixed(1) ?? '?').join(' / ')}); steady CPU s per 1k targets ${per1k.join(', ')}; peak RSS ${Math.max(...r.polls.map((p) => p.peakRssMB)).toFixed(1)} MB; simulator ${simCpu.toFixed(1)} CPU s over the run`);
     }
   }
 } finally {

@@ -33,6 +33,8 @@ export interface Usage {
 
 export interface PollReport extends Usage {
   wallS: number;
+  /** The collect stage alone (the snapshot's startedAt to finishedAt): the sweep without what follows it. */
+  collectS: number | null;
   cpuS: number;
   targets: number;
   targetsDown: number;
@@ -152,6 +154,7 @@ async function onePoll(): Promise<PollReport> {
   for (const t of snap?.targets ?? []) if (!t.ok) downCodes[t.error?.code ?? '?'] = (downCodes[t.error?.code ?? '?'] ?? 0) + 1;
   return {
     wallS,
+    collectS: snap ? (snap.finishedAt - snap.startedAt) / 1000 : null,
     cpuS: (cpu.user + cpu.system) / 1e6,
     targets: snap?.targets.length ?? 0,
     targetsDown: snap?.targets.filter((t) => !t.ok).length ?? 0,

@@ -54,7 +54,9 @@ export class SimProcess {
       faults: { ...faults, seed: shape.seed },
       organizations: { enabled: opts.organizations === true },
     }, null, 2));
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'simulate', '--scenario', file, '--listen', '127.0.0.1:0'], {
+    // KW_BENCH_SIM_FLAGS: node flags for the simulator (e.g. --cpu-prof --cpu-prof-dir=/tmp/sim-prof).
+    const simFlags = (process.env.KW_BENCH_SIM_FLAGS ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...simFlags, '--import', 'tsx', 'src/cli/main.ts', 'simulate', '--scenario', file, '--listen', '127.0.0.1:0'], {
       cwd: opts.root ?? ROOT, stdio: ['ignore', 'pipe', 'inherit'],
     });
     const lines = createInterface({ input: child.stdout! });

@@ -26,13 +26,24 @@ const running = new Map<number, AbortController>();
 
 type Reply = { id: number; ok: true; out: unknown } | { id: number; ok: false; err: SerializedError };
 
+// Replies go back together once this turn of the event loop is done (see SdkThreads.post).
+let replies: ThreadReply[] = [];
 function reply(r: Reply): void {
-  const out = { ...r, counts } as ThreadReply;
+  replies.push({ ...r, counts } as ThreadReply);
   counts = [];
-  port.postMessage(out);
+  if (replies.length > 1) return;
+  setImmediate(() => {
+    const batch = replies;
+    replies = [];
+    port.postMessage(batch);
+  });
 }
 
-port.on('message', (m: ThreadRequest) => {
+port.on('message', (batch: ThreadRequest[]) => {
+  for (const m of batch) handle(m);
+});
+
+function handle(m: ThreadRequest): void {
   if (m.t === 'cancel') {
     running.get(m.id)?.abort();
     return;
@@ -45,10 +56,11 @@ port.on('message', (m: ThreadRequest) => {
     ? clients.lendAs(call.service, call.key, call.credentials, (client) => (client as { send: (c: unknown) => Promise<unknown> }).send(new Command(call.input)), ctl.signal)
     : Promise.reject(new Error(`unknown ${call.service} command ${call.command}`));
   sent.then(
-    (out) => reply({ id, ok: true, out }),
+    // $metadata (request id, attempts) is read by no caller of a successful call: not cloned back.
+    (out) => reply({ id, ok: true, out: out && typeof out === 'object' ? { ...out, $metadata: undefined } : out }),
     (err: unknown) => reply({ id, ok: false, err: serializeError(err) }),
   ).finally(() => running.delete(id));
-});
+}
 
 // The same settings lookup as the main thread's (FIPS only where AWS has the endpoint, the configured
 // endpoint, the user agent), before the first call.
