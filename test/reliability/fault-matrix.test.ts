@@ -71,7 +71,14 @@ describe('fault matrix: daemon + simulator + webhook receiver', () => {
       const accounts = spec.config?.organizations ? { accounts: [], organizations: { enabled: true, roleName: 'KeystoreWatch', refreshInterval: '1m' } } : {};
       const config = simConfig(sim, {
         ...accounts,
-        aws: { endpoint: `http://kw-aws.invalid:${proxy.port}`, maxAttempts: 2, requestTimeout: '500ms', targetTimeout: '1500ms', pageSize: 2, concurrency: 8 },
+        // The DNS fault resolves a .invalid host through a dns.lookup hook installed in this thread, which the
+        // SDK threads (aws.sdkThreads) cannot see: that one fault runs every call on the main thread; every
+        // other fault goes through the default (threads, auto) to an address.
+        aws: {
+          endpoint: spec.inject.endpoint === 'dns' ? `http://kw-aws.invalid:${proxy.port}` : `http://127.0.0.1:${proxy.port}`,
+          ...(spec.inject.endpoint === 'dns' ? { sdkThreads: 0 } : {}),
+          maxAttempts: 2, requestTimeout: '500ms', targetTimeout: '1500ms', pageSize: 2, concurrency: 8,
+        },
         alerting: { confirmations: 2, targetDownAfter: TARGET_DOWN_AFTER, groupThreshold: 5, channels: [{ type: 'webhook', url: `${rx.url}/hook`, minSeverity: 'info' }] },
       });
       const daemon = new Daemon({ config, logger: logs.logger, credentials: BASE_CREDENTIALS, schedule: false, now: () => clock });
