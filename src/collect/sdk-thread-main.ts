@@ -1,15 +1,25 @@
 // The entry of one AWS SDK thread (see sdk-threads.ts): builds each command from its service's SDK module
 // and sends it through this thread's own AwsClients, signing with the credentials that came with the call.
 import { parentPort, workerData } from 'node:worker_threads';
-import * as kms from '@aws-sdk/client-kms';
-import * as cloudhsmv2 from '@aws-sdk/client-cloudhsm-v2';
-import * as cloudwatch from '@aws-sdk/client-cloudwatch';
-import * as cloudtrail from '@aws-sdk/client-cloudtrail';
+import { DescribeCustomKeyStoresCommand, GenerateRandomCommand } from '@aws-sdk/client-kms';
+import { DescribeClustersCommand } from '@aws-sdk/client-cloudhsm-v2';
+import { GetMetricDataCommand, ListMetricsCommand } from '@aws-sdk/client-cloudwatch';
+import { LookupEventsCommand } from '@aws-sdk/client-cloudtrail';
 import type { Config } from '../config/schema.js';
 import { AwsClients } from './aws-clients.js';
 import { THREAD_READY, serializeError, type AttemptCount, type SerializedError, type ThreadReply, type ThreadRequest, type ThreadedService } from './sdk-threads.js';
 
-const MODULES: Record<ThreadedService, Record<string, unknown>> = { kms, cloudhsmv2, cloudwatch, cloudtrail };
+/**
+ * The commands a thread sends: exactly those the lent clients' callers use (key-stores.ts, the probe,
+ * clusters.ts, cloudwatch.ts, cloudtrail.ts), imported by name so the IAM policy scan (deploy/iam/policy.ts)
+ * sees every AWS call in src/. Any other name is refused.
+ */
+const COMMANDS: Record<ThreadedService, Record<string, new (input: never) => unknown>> = {
+  kms: { DescribeCustomKeyStoresCommand, GenerateRandomCommand },
+  cloudhsmv2: { DescribeClustersCommand },
+  cloudwatch: { ListMetricsCommand, GetMetricDataCommand },
+  cloudtrail: { LookupEventsCommand },
+};
 
 const port = parentPort!;
 let counts: AttemptCount[] = [];
@@ -51,10 +61,11 @@ function handle(m: ThreadRequest): void {
   const { id, call } = m;
   const ctl = new AbortController();
   running.set(id, ctl);
-  const Command = MODULES[call.service]?.[call.command] as (new (input: unknown) => unknown) | undefined;
+  const table = COMMANDS[call.service];
+  const Command = table && Object.hasOwn(table, call.command) ? table[call.command] as new (input: unknown) => unknown : undefined;
   const sent = Command
     ? clients.lendAs(call.service, call.key, call.credentials, (client) => (client as { send: (c: unknown) => Promise<unknown> }).send(new Command(call.input)), ctl.signal)
-    : Promise.reject(new Error(`unknown ${call.service} command ${call.command}`));
+    : Promise.reject(new Error(`${call.service} ${call.command} is not a command the SDK threads send (sdk-thread-main.ts COMMANDS)`));
   sent.then(
     // $metadata (request id, attempts) is read by no caller of a successful call: not cloned back.
     (out) => reply({ id, ok: true, out: out && typeof out === 'object' ? { ...out, $metadata: undefined } : out }),

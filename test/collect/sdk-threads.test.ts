@@ -2,6 +2,7 @@
 // through the real SDK clients and the simulator, the same request counts, and a thread that dies
 // mid-poll fails only the calls it had in flight (targets down, last known stores kept) and is replaced.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DescribeCustomKeyStoresCommand, ScheduleKeyDeletionCommand } from '@aws-sdk/client-kms';
 import { AwsClients, errorCode, type AwsService } from '../../src/collect/aws-clients.js';
 import { deserializeError, sdkThreadCount, serializeError } from '../../src/collect/sdk-threads.js';
 import { SnapshotPoller } from '../../src/pipeline/snapshot-poller.js';
@@ -101,6 +102,20 @@ describe('aws.sdkThreads', () => {
     expect(results[0]!.clusters.length).toBeGreaterThan(3);
     // Dates (CreationDate, certificate notAfter) survive the structured clone: equal snapshots.
     expect(results[1]).toEqual(results[0]);
+  });
+
+  it('a thread sends only the commands the collectors use (an allow-list the IAM scan sees), nothing else', async () => {
+    const { clients } = setup(1);
+    try {
+      await clients.prepare();
+      const target = { region: 'us-east-1', roleArn: null, externalId: null };
+      await expect(clients.withKms(target, (kms) => kms.send(new ScheduleKeyDeletionCommand({ KeyId: 'k', PendingWindowInDays: 7 })))).rejects.toThrow(/ScheduleKeyDeletionCommand is not a command the SDK threads send/);
+      const before = sim.fleet.counters().total;
+      await expect(clients.withKms(target, (kms) => kms.send(new DescribeCustomKeyStoresCommand({})))).resolves.toMatchObject({ CustomKeyStores: expect.any(Array) });
+      expect(sim.fleet.counters().total).toBe(before + 1);
+    } finally {
+      clients.close();
+    }
   });
 
   it('a thread that dies mid-poll fails its targets (last known stores kept, stale) and is replaced for the next poll', async () => {
