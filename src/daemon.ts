@@ -316,7 +316,18 @@ export class Daemon {
     return this.pipeline;
   }
 
-  async start(): Promise<void> {
+  /** start() under way (or settled): stop() waits for it, so a SIGTERM during start-up stops what started. */
+  private starting: Promise<void> | null = null;
+  private startDone = false;
+  /** stop() was called before start() finished: open() starts no schedule. */
+  private stopRequested = false;
+
+  start(): Promise<void> {
+    this.starting ??= this.startOnce().finally(() => { this.startDone = true; });
+    return this.starting;
+  }
+
+  private async startOnce(): Promise<void> {
     try {
       await this.open();
     } catch (err) {
@@ -362,7 +373,7 @@ export class Daemon {
     this.pipeline.startDelivery();
     this.resender.start();
     await this.identify();
-    if (this.opts.schedule !== false) {
+    if (this.opts.schedule !== false && !this.stopRequested) {
       this.timing.start(this.polls);
       // A poll also runs at start-up rather than waiting for the first tick.
       void this.polls.trigger();
@@ -543,6 +554,7 @@ export class Daemon {
     await this.refreshView();
     await this.serve();
     await this.identify();
+    if (this.stopRequested) return;
     logger.info({ holder: lease.holder, schema: st.schema, leaseSeconds: st.leaseDuration / 1000, peers: st.peers }, 'following; trying for the leader lease');
     peers.startWarning();
     role.start();
@@ -685,6 +697,7 @@ export class Daemon {
       const who = await this.clients.identify(this.abort.signal);
       logger.info({ account: who.account, arn: who.arn, homeRegion: config.aws.homeRegion, sessionSeconds: this.clients.sessionDurationSeconds }, 'AWS identity');
     } catch (err) {
+      if (this.stopRequested) return;
       logger.warn({ err }, 'STS GetCallerIdentity failed; polling anyway');
     }
   }
@@ -711,6 +724,14 @@ export class Daemon {
 
   /** Graceful stop: abandon the running poll after `graceMs`, deliver what the outbox can, close the server. */
   async stop(graceMs = 10_000): Promise<void> {
+    if (this.starting && !this.startDone) {
+      // Stopped while starting (a SIGTERM during the STS call, say): the outbox may already be
+      // delivering. Cut the start's AWS calls short and wait for it, then stop what it opened; a
+      // start that failed has closed everything itself.
+      this.stopRequested = true;
+      this.abort.abort();
+      if (!(await this.starting.then(() => true, () => false))) return;
+    }
     this.timing.stop();
     this.resender.stop();
     const idle = this.polls.idle();

@@ -30,8 +30,9 @@ export async function main(argv: string[]): Promise<number> {
     daemon = new Daemon({ config, logger, configSource: { path: configPath ?? DEFAULT_CONFIG_PATH, load: () => loadConfig(configPath) } });
     const onHup = () => { void daemon.reloader?.reload('SIGHUP'); };
     process.on('SIGHUP', onHup);
-    await daemon.start();
-    await new Promise<void>((resolve) => {
+    // The signal handlers come first: the outbox delivers while start() still waits for STS, and a
+    // SIGTERM then must stop the daemon cleanly (lock released, exit 0), not kill it by the default action.
+    const stopped = new Promise<void>((resolve) => {
       const stop = (signal: string) => {
         logger.info({ signal }, 'shutting down');
         // A second signal while stopping exits at once.
@@ -41,6 +42,8 @@ export async function main(argv: string[]): Promise<number> {
       process.once('SIGTERM', () => stop('SIGTERM'));
       process.once('SIGINT', () => stop('SIGINT'));
     });
+    await daemon.start();
+    await stopped;
     return 0;
   } catch (err) {
     return reportFailure(err);

@@ -10,6 +10,7 @@ import { BASE_CREDENTIALS, simConfig, simulator } from '../helpers/sim.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { startPostgres, type PgCluster } from '../helpers/postgres.js';
 import { PostgresStateBackend } from '../../src/state/postgres-backend.js';
+import { captureLogger } from '../reliability/support.js';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
 let cluster: PgCluster;
@@ -210,5 +211,36 @@ describe('two replicas on PostgreSQL', () => {
     await until(async () => (await fetch(`${cutOff.url}/readyz`)).status === 200 && domain(await metrics(cutOff)) === domain(await metrics(other)), 'the healed replica to follow again', 30_000);
     expect(cutOff.role).toBe('follower');
     await px.close();
+  });
+
+  it('a replica stopped while its start-up waits for STS never takes the lease; the other leads at once', async () => {
+    for (const d of daemons.splice(0)) await d.stop(1000).catch(() => {});
+    // An AWS endpoint that accepts and never answers holds start() in STS GetCallerIdentity.
+    const held: Socket[] = [];
+    const silent = createServer((s) => { held.push(s); s.on('error', () => {}); });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const config = simConfig(sim, {
+      aws: { endpoint: `http://127.0.0.1:${(silent.address() as { port: number }).port}`, maxAttempts: 1, requestTimeout: '120s' },
+      state: { backend: 'postgres', url, leaseDuration: '3s', renewInterval: '500ms', refreshInterval: '300ms', queryTimeout: '5s' },
+      alerting: { confirmations: 1, channels: [{ type: 'webhook', url: `${rx.url}/hook`, minSeverity: 'info' }] },
+    });
+    const log = captureLogger('info');
+    const stuck = new Daemon({ config, logger: log.logger, credentials: BASE_CREDENTIALS, schedule: false });
+    const starting = stuck.start();
+    await until(() => held.length > 0, 'the STS call to reach the silent endpoint');
+    await stuck.stop(1000);
+    await starting; // settles: the STS call was cut short by the stop
+    expect(stuck.role).toBe('follower');
+    // It never went on to try for the lease over its closed connection (nor reported the cut-short STS call).
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(log.text()).not.toContain('trying for the leader lease');
+    expect(log.text()).not.toContain('GetCallerIdentity failed');
+    expect(log.text()).not.toContain('leader lease');
+    // Nobody holds the lease, so a fresh replica leads at its first attempt, well before a 3 s lease could expire.
+    const next = replica();
+    await next.start();
+    await until(() => next.role === 'leader', 'the fresh replica to lead', 2500);
+    for (const s of held) s.destroy();
+    await new Promise<void>((r) => silent.close(() => r()));
   });
 });
