@@ -7,7 +7,7 @@ import { GetMetricDataCommand, ListMetricsCommand } from '@aws-sdk/client-cloudw
 import { LookupEventsCommand } from '@aws-sdk/client-cloudtrail';
 import type { Config } from '../config/schema.js';
 import { AwsClients } from './aws-clients.js';
-import { THREAD_READY, serializeError, type AttemptCount, type SerializedError, type ThreadReply, type ThreadRequest, type ThreadedService } from './sdk-threads.js';
+import { THREAD_READY, toTransferableError, type AttemptCount, type TransferableError, type ThreadReply, type ThreadRequest, type ThreadedService } from './sdk-threads.js';
 
 /**
  * The commands a thread sends: exactly those the lent clients' callers use (key-stores.ts, the probe,
@@ -34,7 +34,7 @@ const clients = new AwsClients({
 });
 const running = new Map<number, AbortController>();
 
-type Reply = { id: number; ok: true; out: unknown } | { id: number; ok: false; err: SerializedError };
+type Reply = { id: number; ok: true; out: unknown } | { id: number; ok: false; err: TransferableError };
 
 // Replies go back together once this turn of the event loop is done (see SdkThreads.post).
 let replies: ThreadReply[] = [];
@@ -68,8 +68,11 @@ function handle(m: ThreadRequest): void {
     : Promise.reject(new Error(`${call.service} ${call.command} is not a command the SDK threads send (sdk-thread-main.ts COMMANDS)`));
   sent.then(
     // $metadata (request id, attempts) is read by no caller of a successful call: not cloned back.
-    (out) => reply({ id, ok: true, out: out && typeof out === 'object' ? { ...out, $metadata: undefined } : out }),
-    (err: unknown) => reply({ id, ok: false, err: serializeError(err) }),
+    (out) => {
+      if (out && typeof out === 'object') delete (out as { $metadata?: unknown }).$metadata;
+      reply({ id, ok: true, out });
+    },
+    (err: unknown) => reply({ id, ok: false, err: toTransferableError(err) }),
   ).finally(() => running.delete(id));
 }
 

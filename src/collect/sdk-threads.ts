@@ -36,7 +36,7 @@ export interface SdkCall {
 export type AttemptCount = [string, string] | [string, string, string];
 
 /** What crosses the thread boundary of an SDK error: the fields errorCode(), redact() and the callers read. */
-export interface SerializedError {
+export interface TransferableError {
   name: string;
   message: string;
   code?: unknown;
@@ -47,13 +47,13 @@ export interface SerializedError {
 }
 
 export type ThreadRequest = { t: 'call'; id: number; call: SdkCall } | { t: 'cancel'; id: number };
-export type ThreadReply = { id: number; ok: true; out: unknown; counts: AttemptCount[] } | { id: number; ok: false; err: SerializedError; counts: AttemptCount[] };
+export type ThreadReply = { id: number; ok: true; out: unknown; counts: AttemptCount[] } | { id: number; ok: false; err: TransferableError; counts: AttemptCount[] };
 /** The thread's first message: its modules are loaded. */
 export const THREAD_READY = 'ready';
 
-export function serializeError(err: unknown): SerializedError {
+export function toTransferableError(err: unknown): TransferableError {
   const e = (err ?? {}) as Record<string, unknown> & { cause?: { code?: unknown } };
-  const out: SerializedError = { name: typeof e.name === 'string' ? e.name : 'Error', message: typeof e.message === 'string' ? e.message : String(err) };
+  const out: TransferableError = { name: typeof e.name === 'string' ? e.name : 'Error', message: typeof e.message === 'string' ? e.message : String(err) };
   if (e.code !== undefined) out.code = e.code;
   if (e.Code !== undefined) out.Code = e.Code;
   if (e.$fault !== undefined) out.$fault = e.$fault;
@@ -62,7 +62,7 @@ export function serializeError(err: unknown): SerializedError {
   return out;
 }
 
-export function deserializeError(s: SerializedError): Error {
+export function fromTransferableError(s: TransferableError): Error {
   return Object.assign(new Error(s.message), s);
 }
 
@@ -118,10 +118,6 @@ export class SdkThreads {
   private closed = false;
 
   constructor(private readonly opts: SdkThreadsOptions) {}
-
-  get size(): number {
-    return this.opts.threads;
-  }
 
   /** The threads running now (diagnostics; tests terminate one to check what its calls in flight do). */
   get workers(): readonly Worker[] {
@@ -235,6 +231,6 @@ export class SdkThreads {
     if (p.onAbort) p.signal?.removeEventListener('abort', p.onAbort);
     if (--p.thread.inFlight === 0) p.thread.worker.unref();
     if (m.ok) p.resolve(m.out);
-    else p.reject(deserializeError(m.err));
+    else p.reject(fromTransferableError(m.err));
   }
 }

@@ -74,9 +74,10 @@ export const silentLog: Log = { debug() {}, info() {}, warn() {}, error() {} };
 // ---------------------------------------------------------------------------------------------
 // Pure encoding shared by the backends, so every backend accepts and rejects exactly the same input.
 
+const envelopeOf = <T>(name: StateDocName, value: T, writtenAt: number): StateEnvelope<T> => ({ format: FORMAT, version: STATE_FORMAT_VERSION, name, writtenAt, data: value });
+
 export function encodeDocument<T>(name: StateDocName, value: T, writtenAt: number): string {
-  const envelope: StateEnvelope<T> = { format: FORMAT, version: STATE_FORMAT_VERSION, name, writtenAt, data: value };
-  return JSON.stringify(envelope);
+  return JSON.stringify(envelopeOf(name, value, writtenAt));
 }
 
 /** Chunks of about this size (bytes) when a document or a journal record is encoded in chunks. */
@@ -90,8 +91,7 @@ export const ENCODE_CHUNK_BYTES = 64 * 1024;
  * targets) is stringified whole (depth 3: envelope, data, the array).
  */
 export function encodeDocumentChunks<T>(name: StateDocName, value: T, writtenAt: number): Generator<Buffer> {
-  const envelope: StateEnvelope<T> = { format: FORMAT, version: STATE_FORMAT_VERSION, name, writtenAt, data: value };
-  return jsonChunks(envelope, ENCODE_CHUNK_BYTES, 3);
+  return jsonChunks(envelopeOf(name, value, writtenAt), ENCODE_CHUNK_BYTES, 3);
 }
 
 export type DecodeResult<T> = { ok: true; value: T } | { ok: false; reason: string };

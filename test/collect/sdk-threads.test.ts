@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DescribeCustomKeyStoresCommand, ScheduleKeyDeletionCommand } from '@aws-sdk/client-kms';
 import { AwsClients, errorCode, type AwsService } from '../../src/collect/aws-clients.js';
-import { deserializeError, sdkThreadCount, serializeError } from '../../src/collect/sdk-threads.js';
+import { fromTransferableError, sdkThreadCount, toTransferableError } from '../../src/collect/sdk-threads.js';
 import { SnapshotPoller } from '../../src/pipeline/snapshot-poller.js';
 import { parseConfig } from '../../src/config/load.js';
 import { serializeError as logFields } from '../../src/util/redact.js';
@@ -65,7 +65,7 @@ describe('aws.sdkThreads', () => {
     const net = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
     const wrapped = Object.assign(new Error('socket hang up'), { cause: { code: 'ECONNRESET' } });
     for (const e of [sdk, net, wrapped]) {
-      const back = deserializeError(structuredClone(serializeError(e)));
+      const back = fromTransferableError(structuredClone(toTransferableError(e)));
       expect(errorCode(back)).toBe(errorCode(e));
       expect(back.message).toBe(e.message);
       const { stack: _a, ...fromThread } = logFields(back) as Record<string, unknown>;
