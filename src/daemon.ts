@@ -146,6 +146,7 @@ export class Daemon {
     this.clients = new AwsClients({
       aws: opts.config.aws, credentials: opts.credentials, observer: this.metrics.awsObserver,
       onWarning: (message, fields) => opts.logger.warn(fields, message),
+      onSdkThreadFailure: (reason) => this.metrics.sdkThreadFailures.inc({ reason }),
     });
     this.poller = this.snapshotPoller(opts.config);
     // The poller is read at each poll (a reload may replace it). The alert pipeline commits the

@@ -18,7 +18,7 @@ import type { Target } from '../model.js';
 import { LendingPool, leaseCredentials, leaseRequestHandler, type Lease } from './lending-pool.js';
 import { endpointVariant, type FipsService } from './fips.js';
 import { isAssumedRoleArn } from '../config/partitions.js';
-import { SdkThreads, sdkThreadCount, type ThreadedService } from './sdk-threads.js';
+import { SdkThreads, sdkThreadCount, type SdkThreadFailure, type ThreadedService } from './sdk-threads.js';
 
 export type AwsService = 'kms' | 'cloudhsmv2' | 'sts' | 'organizations' | 'account' | 'cloudwatch' | 'cloudtrail';
 
@@ -45,6 +45,8 @@ export interface AwsClientsOptions {
   observer?: AwsRequestObserver;
   /** Operator-facing warnings (session duration lowered, ...); each distinct warning is given once. */
   onWarning?: (message: string, fields: Record<string, unknown>) => void;
+  /** An SDK thread failed (aws.sdkThreads): counted by the daemon (keystore_watch_sdk_thread_failures_total). */
+  onSdkThreadFailure?: (reason: SdkThreadFailure, message: string) => void;
   /** Monotonic ms for forgetting idle roles (default performance.now(); tests drive it). */
   monotonic?: () => number;
 }
@@ -181,7 +183,11 @@ export class AwsClients {
           const o = opts.observer;
           if (o) for (const [service, operation, code] of counts) code === undefined ? o.request(service as AwsService, operation) : o.failure(service as AwsService, operation, code);
         },
-        onThreadError: (message) => opts.onWarning?.('an AWS SDK thread failed; its calls in flight failed and it is replaced', { error: message }),
+        onThreadError: (message, reason) => {
+          opts.onSdkThreadFailure?.(reason, message);
+          // Not once per kind (warnOnce): every failure is news, and respawnDelayMs bounds how often it can happen.
+          opts.onWarning?.('an AWS SDK thread failed; its calls in flight failed and it is replaced', { error: message, reason });
+        },
       })
       : null;
     // With threads, the lent clients are facades whose send() runs on a thread (sdk-threads.ts).

@@ -11,7 +11,11 @@
 // Failure semantics: a thread that dies (crash, out of memory) fails the calls it had in flight with
 // `SdkThreadFailed` (those targets are marked down and keep their last known state, like any failed
 // call) and is replaced on the next call. A call aborted on the main thread (target deadline, shutdown)
-// is aborted in its thread too.
+// is aborted in its thread too; a thread that does not answer that cancel within `cancelGraceMs` (its
+// event loop is stuck) is terminated and replaced the same way. Threads that keep failing one after
+// another are restarted with a backoff (0.5 s doubling to 30 s), calls meanwhile failing at once, so a
+// thread that cannot start is not respawned for every call; each failure is reported (onThreadError:
+// the daemon counts keystore_watch_sdk_thread_failures_total and logs it).
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { createRequire } from 'node:module';
@@ -78,6 +82,8 @@ interface Pending {
   thread: Thread;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
+  /** Armed by a cancel: the thread must answer the call before it fires. */
+  watchdog?: NodeJS.Timeout;
 }
 
 interface Thread {
@@ -88,6 +94,8 @@ interface Thread {
   ready: Promise<void>;
   inFlight: number;
   dead: boolean;
+  /** Settles `ready` (also when the thread dies before it is ready). */
+  onReady: () => void;
 }
 
 export interface SdkThreadsOptions {
@@ -95,8 +103,19 @@ export interface SdkThreadsOptions {
   aws: Config['aws'];
   /** Replays the threads' attempt counts (keystore_watch_aws_requests_total, _failures_total). */
   onCounts?: (counts: AttemptCount[]) => void;
-  /** A thread died; its calls in flight failed. */
-  onThreadError?: (message: string) => void;
+  /** A thread died (`crashed`) or was terminated for not answering (`unresponsive`); its calls in flight failed. */
+  onThreadError?: (message: string, reason: SdkThreadFailure) => void;
+  /** How long a thread may take to answer a cancelled call before it counts as stuck (default 10 s). */
+  cancelGraceMs?: number;
+  /** The thread's entry module (default sdk-thread-main beside this module; tests run misbehaving ones). */
+  entry?: URL;
+}
+
+export type SdkThreadFailure = 'crashed' | 'unresponsive';
+
+/** Consecutive failures before the next thread may start: none for the first, then 0.5 s doubling to 30 s. */
+export function respawnDelayMs(failuresInRow: number): number {
+  return failuresInRow <= 1 ? 0 : Math.min(30_000, 500 * 2 ** (failuresInRow - 2));
 }
 
 /** Where the thread's entry module is: beside this one, .js when compiled, .ts under tsx / vitest. */
@@ -116,6 +135,10 @@ export class SdkThreads {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private closed = false;
+  /** Threads that failed since a thread last answered a call; sets the respawn backoff. */
+  private failuresInRow = 0;
+  /** performance.now() before which no new thread starts (respawnDelayMs). */
+  private respawnAt = 0;
 
   constructor(private readonly opts: SdkThreadsOptions) {}
 
@@ -137,11 +160,23 @@ export class SdkThreads {
   call(call: SdkCall, signal?: AbortSignal): Promise<unknown> {
     if (this.closed) return Promise.reject(new Error('AWS SDK threads are closed'));
     const thread = this.pick();
+    if (!thread) {
+      const wait = Math.max(0, this.respawnAt - performance.now());
+      return Promise.reject(threadFailed(`no AWS SDK thread is running: ${this.failuresInRow} failed in a row; the next starts in ${(wait / 1000).toFixed(1)} s`));
+    }
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const p: Pending = { resolve, reject, thread, signal, onAbort: undefined };
       if (signal) {
-        p.onAbort = () => this.post(thread, { t: 'cancel', id });
+        p.onAbort = () => {
+          this.post(thread, { t: 'cancel', id });
+          // The SDK drops an aborted request at once: a thread that stays silent is stuck (a loop, a
+          // native call that never returns). Its other calls would only time out one by one.
+          const grace = this.opts.cancelGraceMs ?? 10_000;
+          p.watchdog = setTimeout(() => {
+            if (this.pending.get(id) === p) this.fail(thread, `did not answer a cancelled call within ${grace} ms; terminated`, 'unresponsive');
+          }, grace).unref();
+        };
         signal.addEventListener('abort', p.onAbort, { once: true });
       }
       this.pending.set(id, p);
@@ -176,19 +211,21 @@ export class SdkThreads {
     return this.threads;
   }
 
-  private pick(): Thread {
-    if (this.live().length < Math.max(1, this.opts.threads)) {
+  /** The least busy thread, starting one if fewer run than asked for (unless the backoff holds it); null when none runs. */
+  private pick(): Thread | null {
+    if (this.live().length < Math.max(1, this.opts.threads) && performance.now() >= this.respawnAt) {
       const t = this.spawn();
       this.threads.push(t);
       return t;
     }
+    if (this.threads.length === 0) return null;
     let best = this.threads[0]!;
     for (const t of this.threads) if (t.inFlight < best.inFlight) best = t;
     return best;
   }
 
   private spawn(): Thread {
-    const { url, ts } = threadEntry();
+    const { url, ts } = this.opts.entry ? { url: this.opts.entry, ts: this.opts.entry.pathname.endsWith('.ts') } : threadEntry();
     const workerData = { aws: this.opts.aws };
     // Under tsx or vitest the entry is TypeScript: the thread registers tsx's loader before importing it.
     // No other parent flags: its V8 flags (--max-old-space-size) are not worker options;
@@ -200,27 +237,39 @@ export class SdkThreads {
       ? new Worker(`import(${JSON.stringify(tsxApi())}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`, { ...options, eval: true })
       : new Worker(fileURLToPath(url), options);
     let onReady = () => {};
-    const thread: Thread = { worker, outbox: [], inFlight: 0, dead: false, ready: new Promise<void>((r) => { onReady = r; }) };
+    const ready = new Promise<void>((r) => { onReady = r; });
+    const thread: Thread = { worker, outbox: [], inFlight: 0, dead: false, ready, onReady };
     worker.unref();
     worker.on('message', (m: ThreadReply[] | typeof THREAD_READY) => {
       if (m === THREAD_READY) onReady();
       else for (const r of m) this.settle(r);
     });
-    const fail = (why: string) => {
-      onReady();
-      if (thread.dead) return;
-      thread.dead = true;
-      for (const [id, p] of this.pending) {
-        if (p.thread !== thread) continue;
-        this.pending.delete(id);
-        if (p.onAbort) p.signal?.removeEventListener('abort', p.onAbort);
-        p.reject(Object.assign(new Error(`AWS SDK thread failed: ${why}`), { name: 'SdkThreadFailed' }));
-      }
-      if (!this.closed) this.opts.onThreadError?.(why);
-    };
-    worker.on('error', (err) => fail(err.message));
-    worker.on('exit', (code) => fail(`exited with code ${code}`));
+    worker.on('error', (err) => this.fail(thread, err.message, 'crashed'));
+    worker.on('exit', (code) => this.fail(thread, `exited with code ${code}`, 'crashed'));
     return thread;
+  }
+
+  /** The thread is gone (or is made to go): its calls in flight fail, the next call starts another after the backoff. */
+  private fail(thread: Thread, why: string, reason: SdkThreadFailure): void {
+    thread.onReady();
+    if (thread.dead) return;
+    thread.dead = true;
+    if (reason === 'unresponsive') void thread.worker.terminate().catch(() => 0);
+    for (const [id, p] of this.pending) {
+      if (p.thread !== thread) continue;
+      this.pending.delete(id);
+      this.disarm(p);
+      p.reject(threadFailed(why));
+    }
+    if (this.closed) return;
+    this.failuresInRow++;
+    this.respawnAt = performance.now() + respawnDelayMs(this.failuresInRow);
+    this.opts.onThreadError?.(why, reason);
+  }
+
+  private disarm(p: Pending): void {
+    if (p.onAbort) p.signal?.removeEventListener('abort', p.onAbort);
+    if (p.watchdog) clearTimeout(p.watchdog);
   }
 
   private settle(m: ThreadReply): void {
@@ -228,9 +277,15 @@ export class SdkThreads {
     const p = this.pending.get(m.id);
     if (!p) return;
     this.pending.delete(m.id);
-    if (p.onAbort) p.signal?.removeEventListener('abort', p.onAbort);
+    this.disarm(p);
+    // An answer (even an error) shows the threads work: the respawn backoff starts over.
+    this.failuresInRow = 0;
     if (--p.thread.inFlight === 0) p.thread.worker.unref();
     if (m.ok) p.resolve(m.out);
     else p.reject(fromTransferableError(m.err));
   }
+}
+
+function threadFailed(why: string): Error {
+  return Object.assign(new Error(`AWS SDK thread failed: ${why}`), { name: 'SdkThreadFailed' });
 }

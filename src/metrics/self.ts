@@ -44,6 +44,7 @@ export class SelfMetrics {
   readonly httpConnections = new Gauge({ name: 'keystore_watch_http_connections', help: 'Open connections to the HTTP server.', registers: [this.registry] });
   readonly httpConnectionsDropped = new Counter({ name: 'keystore_watch_http_connections_dropped_total', help: 'HTTP connections closed to stay within http.maxConnections: evicted_idle (an idle connection made room for a new one) or all_busy (the new one, every connection being in a request).', labelNames: ['reason'] as const, registers: [this.registry] });
   readonly stateErrors = new Counter({ name: 'keystore_watch_state_errors_total', help: 'State store problems: kind="corrupt" documents moved aside, kind="write" failed writes (retries included).', labelNames: ['kind'] as const, registers: [this.registry] });
+  readonly sdkThreadFailures = new Counter({ name: 'keystore_watch_sdk_thread_failures_total', help: 'AWS SDK threads (aws.sdkThreads) that failed: reason="crashed" (exited or threw), "unresponsive" (did not answer a cancelled call and was terminated); the calls each had in flight failed (those targets down, last known stores kept) and a new thread replaced it.', labelNames: ['reason'] as const, registers: [this.registry] });
   readonly leader = new Gauge({ name: 'keystore_watch_leader', help: '1 on the replica that leads (polls AWS and delivers notifications), 0 on a follower (state.backend: postgres). A single replica on the file backend always leads.', registers: [this.registry] });
   readonly leaseEpoch = new Gauge({ name: 'keystore_watch_lease_epoch', help: 'The lease epoch this replica leads with (0 while it follows); increases with every change of leader.', registers: [this.registry] });
   readonly leaderDegraded = new Gauge({ name: 'keystore_watch_leader_degraded', help: '1 while this replica leads without PostgreSQL (its lease could not be renewed and no peer in state.peers reaches the database): polling and paging from memory, state writes held.', registers: [this.registry] });
@@ -61,6 +62,7 @@ export class SelfMetrics {
     this.pollOverdueTotal.inc(0);
     for (const direction of ['forward', 'backward']) this.clockSteps.inc({ direction }, 0);
     for (const kind of STATE_ERROR_KINDS) this.stateErrors.inc({ kind }, 0);
+    for (const reason of ['crashed', 'unresponsive']) this.sdkThreadFailures.inc({ reason }, 0);
     for (const reason of Object.keys(DROP_REASONS)) this.outboxDropped.inc({ reason }, 0);
     this.httpConnections.set(0);
     this.leader.set(0);

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DescribeCustomKeyStoresCommand, ScheduleKeyDeletionCommand } from '@aws-sdk/client-kms';
 import { AwsClients, errorCode, type AwsService } from '../../src/collect/aws-clients.js';
-import { fromTransferableError, sdkThreadCount, toTransferableError } from '../../src/collect/sdk-threads.js';
+import { fromTransferableError, respawnDelayMs, sdkThreadCount, SdkThreads, toTransferableError, type SdkThreadFailure } from '../../src/collect/sdk-threads.js';
 import { SnapshotPoller } from '../../src/pipeline/snapshot-poller.js';
 import { parseConfig } from '../../src/config/load.js';
 import { serializeError as logFields } from '../../src/util/redact.js';
@@ -157,6 +157,71 @@ describe('aws.sdkThreads', () => {
       sim.fleet.setFaults({ rateLimitPerSecond: 0, latencyMs: 2, jitterMs: 4 });
       clients.close();
       expect(warnings).toEqual([]);
+    }
+  });
+
+  it('a restart backoff: the first failure is replaced at once, then 0.5 s doubling to 30 s', () => {
+    expect([0, 1, 2, 3, 4, 5, 8, 9, 20].map(respawnDelayMs)).toEqual([0, 0, 500, 1000, 2000, 4000, 30_000, 30_000, 30_000]);
+  });
+
+  /** SdkThreads running a misbehaving thread (test/fixtures/sdk-threads/), with its failures recorded. */
+  function misbehaving(file: string, cancelGraceMs = 300) {
+    const failures: [SdkThreadFailure, string][] = [];
+    const threads = new SdkThreads({
+      threads: 1, aws: parseConfig({ stateDir: tempDir(), accounts: [{ id: MGMT }], regions: ['us-east-1'] }, 'test', {}).aws,
+      cancelGraceMs, entry: new URL(`../fixtures/sdk-threads/${file}`, import.meta.url),
+      onThreadError: (message, reason) => { failures.push([reason, message]); },
+    });
+    const call = (signal?: AbortSignal) => threads.call({ service: 'kms', key: 'walk|us-east-1', command: 'DescribeCustomKeyStoresCommand', input: {}, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } }, signal);
+    return { threads, failures, call };
+  }
+
+  it('a thread that does not answer a cancelled call is terminated as unresponsive; its calls fail and a new thread takes the next', async () => {
+    const { threads, failures, call } = misbehaving('silent-thread.mjs');
+    try {
+      await threads.start();
+      const [stuck] = threads.workers;
+      const exited = new Promise<number>((r) => stuck!.once('exit', r));
+      const ctl = new AbortController();
+      const aborted = call(ctl.signal);
+      const other = call(); // no deadline of its own: without the watchdog it would wait forever
+      ctl.abort();
+      await expect(aborted).rejects.toMatchObject({ name: 'SdkThreadFailed', message: expect.stringMatching(/did not answer a cancelled call within 300 ms/) });
+      await expect(other).rejects.toMatchObject({ name: 'SdkThreadFailed' });
+      await exited; // terminated, not left running
+      expect(failures.map(([r]) => r)).toEqual(['unresponsive']);
+      // The next call starts a new thread at once (the first failure has no backoff).
+      const next = call(new AbortController().signal);
+      expect(threads.workers).toHaveLength(1);
+      expect(threads.workers[0]).not.toBe(stuck);
+      void next.catch(() => {});
+    } finally {
+      await threads.close();
+    }
+  });
+
+  it('a thread that cannot start is not respawned for every call: failures back off, calls meanwhile fail at once', async () => {
+    const { threads, failures, call } = misbehaving('failing-thread.mjs');
+    try {
+      const results: string[] = [];
+      const t0 = performance.now();
+      // Calls for 1.2 s, one every 10 ms: without a backoff, each would start (and lose) a thread.
+      while (performance.now() - t0 < 1200) {
+        results.push(await call().then(() => 'ok', (e: Error) => e.message));
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(results.length).toBeGreaterThan(50);
+      expect(results.every((m) => m.startsWith('AWS SDK thread failed'))).toBe(true);
+      // Failures at ~0 s, then after 0 s, 0.5 s, 1 s of backoff: 3 or 4 threads in 1.2 s, never ~100.
+      expect(failures.length).toBeGreaterThanOrEqual(2);
+      expect(failures.length).toBeLessThanOrEqual(4);
+      for (const [reason, message] of failures) {
+        expect(reason).toBe('crashed');
+        expect(message).toContain('cannot load the AWS SDK in this thread');
+      }
+      expect(results.filter((m) => m.includes('no AWS SDK thread is running')).length).toBeGreaterThan(40);
+    } finally {
+      await threads.close();
     }
   });
 });

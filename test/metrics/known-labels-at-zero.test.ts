@@ -62,6 +62,7 @@ describe('a fresh daemon exports known label values at 0', () => {
     for (const kind of ['corrupt', 'write']) expect(sample('keystore_watch_state_errors_total', { kind }), kind).toBe(0);
     for (const reason of ['overflow', 'channel_removed']) expect(sample('keystore_watch_outbox_dropped_total', { reason }), reason).toBe(0);
     for (const direction of ['forward', 'backward']) expect(sample('keystore_watch_clock_steps_total', { direction }), direction).toBe(0);
+    for (const reason of ['crashed', 'unresponsive']) expect(sample('keystore_watch_sdk_thread_failures_total', { reason }), reason).toBe(0);
   });
 
   it('build_info carries version, revision and the Node.js version', () => {
