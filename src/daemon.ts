@@ -52,6 +52,7 @@ import type { AlertPipelineOptions } from './pipeline/alert-pipeline.js';
 import { Reloader, type ReloadOutcome, type ReloadPlan } from './config/reload.js';
 import { reloadRoutes } from './server/reload-routes.js';
 import { AlertmanagerResender } from './pipeline/alertmanager-resend.js';
+import type { SelfAlertInput } from './alert/self-alerts.js';
 import { statusRoutes } from './server/status/routes.js';
 import type { StatusEvent } from './server/status/source.js';
 import { sendDrill } from './server/status/drill.js';
@@ -101,6 +102,23 @@ export interface Readiness {
 }
 
 const STATE_ALERT = 'state-persist';
+export const SDK_THREADS_ALERT = 'sdk-threads';
+
+/** The self-alert while AWS SDK threads fail one after another (aws.sdkThreads): pure. */
+export function sdkThreadsSelfAlert(lastFailure: string, failuresInRow: number): SelfAlertInput {
+  return {
+    id: SDK_THREADS_ALERT,
+    severity: 'critical',
+    summary: `keystore-watch's AWS SDK threads keep failing (${failuresInRow} in a row): polls may not reach AWS`,
+    detail: 'The worker threads that send the per-target AWS calls (aws.sdkThreads) failed one after another, so the calls they had in flight failed: those targets are down and keep their last known stores, marked stale. keystore-watch restarts a thread after a backoff (up to 30 s) and resolves this alert when one answers again. Until then a key store that fails may not be noticed.',
+    steps: [
+      'Read the daemon log lines "an AWS SDK thread failed" for the reason (out of memory, a module that cannot load, a thread that stopped answering).',
+      'As a workaround, set aws.sdkThreads: 0 in the configuration and restart keystore-watch (aws.* is not applied by a reload): every AWS call then runs on the main thread, slower on large fleets but without worker threads.',
+      'If the threads ran out of memory, give the container more memory; report the failure with the log lines.',
+    ],
+    details: { 'Last failure': lastFailure, 'Failures in a row': String(failuresInRow) },
+  };
+}
 /** One replica on files writes with the fixed epoch (no election). */
 const SINGLE_FENCE: Fence = { epoch: SINGLE_REPLICA_EPOCH };
 
@@ -146,7 +164,13 @@ export class Daemon {
     this.clients = new AwsClients({
       aws: opts.config.aws, credentials: opts.credentials, observer: this.metrics.awsObserver,
       onWarning: (message, fields) => opts.logger.warn(fields, message),
-      onSdkThreadFailure: (reason) => this.metrics.sdkThreadFailures.inc({ reason }),
+      onSdkThreadFailure: (reason, message, failuresInRow) => {
+        this.metrics.sdkThreadFailures.inc({ reason });
+        // One failure is replaced at once and costs one poll's calls at most; a replacement failing too
+        // means polls may not reach AWS at all: say so (targets down alone would not tell why).
+        if (failuresInRow >= 2) this.pipeline?.self.raise(sdkThreadsSelfAlert(message, failuresInRow));
+      },
+      onSdkThreadRecovered: () => this.pipeline?.self.resolve(SDK_THREADS_ALERT, 'An AWS SDK thread answers again: polls reach AWS.'),
     });
     this.poller = this.snapshotPoller(opts.config);
     // The poller is read at each poll (a reload may replace it). The alert pipeline commits the

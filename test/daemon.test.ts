@@ -2,7 +2,7 @@
 import { request } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Daemon } from '../src/daemon.js';
+import { Daemon, sdkThreadsSelfAlert } from '../src/daemon.js';
 import { silentLogger } from '../src/log.js';
 import type { RunningSimulator } from '../src/simulator/server.js';
 import { BASE_CREDENTIALS, simConfig, simulator } from './helpers/sim.js';
@@ -139,5 +139,15 @@ describe('daemon end to end', () => {
     expect(strip(unzipped)).toBe(strip(plain.body.toString('utf8')));
     expect(unzipped).toContain('keystore_watch_build_info');
     expect(Number(plain.headers['content-length'])).toBe(plain.body.length);
+  });
+});
+
+describe('sdkThreadsSelfAlert', () => {
+  it('the self-alert for threads failing one after another names the last failure and the workaround', () => {
+    const a = sdkThreadsSelfAlert('exited with code 1', 3);
+    expect(a).toMatchObject({ id: 'sdk-threads', severity: 'critical' });
+    expect(a.summary).toContain('3 in a row');
+    expect(a.details).toEqual({ 'Last failure': 'exited with code 1', 'Failures in a row': '3' });
+    expect(a.steps!.join(' ')).toContain('aws.sdkThreads: 0');
   });
 });

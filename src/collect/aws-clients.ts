@@ -46,7 +46,9 @@ export interface AwsClientsOptions {
   /** Operator-facing warnings (session duration lowered, ...); each distinct warning is given once. */
   onWarning?: (message: string, fields: Record<string, unknown>) => void;
   /** An SDK thread failed (aws.sdkThreads): counted by the daemon (keystore_watch_sdk_thread_failures_total). */
-  onSdkThreadFailure?: (reason: SdkThreadFailure, message: string) => void;
+  onSdkThreadFailure?: (reason: SdkThreadFailure, message: string, failuresInRow: number) => void;
+  /** A thread answered again after failures. */
+  onSdkThreadRecovered?: () => void;
   /** Monotonic ms for forgetting idle roles (default performance.now(); tests drive it). */
   monotonic?: () => number;
 }
@@ -183,8 +185,9 @@ export class AwsClients {
           const o = opts.observer;
           if (o) for (const [service, operation, code] of counts) code === undefined ? o.request(service as AwsService, operation) : o.failure(service as AwsService, operation, code);
         },
-        onThreadError: (message, reason) => {
-          opts.onSdkThreadFailure?.(reason, message);
+        onRecovered: () => opts.onSdkThreadRecovered?.(),
+        onThreadError: (message, reason, failuresInRow) => {
+          opts.onSdkThreadFailure?.(reason, message, failuresInRow);
           // Not once per kind (warnOnce): every failure is news, and respawnDelayMs bounds how often it can happen.
           opts.onWarning?.('an AWS SDK thread failed; its calls in flight failed and it is replaced', { error: message, reason });
         },

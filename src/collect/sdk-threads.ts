@@ -104,7 +104,9 @@ export interface SdkThreadsOptions {
   /** Replays the threads' attempt counts (keystore_watch_aws_requests_total, _failures_total). */
   onCounts?: (counts: AttemptCount[]) => void;
   /** A thread died (`crashed`) or was terminated for not answering (`unresponsive`); its calls in flight failed. */
-  onThreadError?: (message: string, reason: SdkThreadFailure) => void;
+  onThreadError?: (message: string, reason: SdkThreadFailure, failuresInRow: number) => void;
+  /** A thread answered a call after one or more failures: the threads work again. */
+  onRecovered?: () => void;
   /** How long a thread may take to answer a cancelled call before it counts as stuck (default 10 s). */
   cancelGraceMs?: number;
   /** The thread's entry module (default sdk-thread-main beside this module; tests run misbehaving ones). */
@@ -264,7 +266,7 @@ export class SdkThreads {
     if (this.closed) return;
     this.failuresInRow++;
     this.respawnAt = performance.now() + respawnDelayMs(this.failuresInRow);
-    this.opts.onThreadError?.(why, reason);
+    this.opts.onThreadError?.(why, reason, this.failuresInRow);
   }
 
   private disarm(p: Pending): void {
@@ -279,7 +281,10 @@ export class SdkThreads {
     this.pending.delete(m.id);
     this.disarm(p);
     // An answer (even an error) shows the threads work: the respawn backoff starts over.
-    this.failuresInRow = 0;
+    if (this.failuresInRow > 0) {
+      this.failuresInRow = 0;
+      this.opts.onRecovered?.();
+    }
     if (--p.thread.inFlight === 0) p.thread.worker.unref();
     if (m.ok) p.resolve(m.out);
     else p.reject(fromTransferableError(m.err));

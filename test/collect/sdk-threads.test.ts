@@ -164,20 +164,25 @@ describe('aws.sdkThreads', () => {
     expect([0, 1, 2, 3, 4, 5, 8, 9, 20].map(respawnDelayMs)).toEqual([0, 0, 500, 1000, 2000, 4000, 30_000, 30_000, 30_000]);
   });
 
-  /** SdkThreads running a misbehaving thread (test/fixtures/sdk-threads/), with its failures recorded. */
-  function misbehaving(file: string, cancelGraceMs = 300) {
-    const failures: [SdkThreadFailure, string][] = [];
+  /** SdkThreads running a scripted thread (test/fixtures/sdk-threads/scripted-thread.mjs), with its failures recorded. */
+  function scripted(cancelGraceMs = 300) {
+    const failures: [SdkThreadFailure, string, number][] = [];
+    let recovered = 0;
     const threads = new SdkThreads({
       threads: 1, aws: parseConfig({ stateDir: tempDir(), accounts: [{ id: MGMT }], regions: ['us-east-1'] }, 'test', {}).aws,
-      cancelGraceMs, entry: new URL(`../fixtures/sdk-threads/${file}`, import.meta.url),
-      onThreadError: (message, reason) => { failures.push([reason, message]); },
+      cancelGraceMs, entry: new URL('../fixtures/sdk-threads/scripted-thread.mjs', import.meta.url),
+      onThreadError: (message, reason, inRow) => { failures.push([reason, message, inRow]); },
+      onRecovered: () => { recovered++; },
     });
     const call = (signal?: AbortSignal) => threads.call({ service: 'kms', key: 'walk|us-east-1', command: 'DescribeCustomKeyStoresCommand', input: {}, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } }, signal);
-    return { threads, failures, call };
+    return { threads, failures, call, recovered: () => recovered };
   }
+  const mode = (m: 'crash' | 'silent' | 'answer') => { process.env.KW_SCRIPTED_THREAD = m; };
+  afterAll(() => { delete process.env.KW_SCRIPTED_THREAD; });
 
   it('a thread that does not answer a cancelled call is terminated as unresponsive; its calls fail and a new thread takes the next', async () => {
-    const { threads, failures, call } = misbehaving('silent-thread.mjs');
+    mode('silent');
+    const { threads, failures, call } = scripted();
     try {
       await threads.start();
       const [stuck] = threads.workers;
@@ -189,19 +194,20 @@ describe('aws.sdkThreads', () => {
       await expect(aborted).rejects.toMatchObject({ name: 'SdkThreadFailed', message: expect.stringMatching(/did not answer a cancelled call within 300 ms/) });
       await expect(other).rejects.toMatchObject({ name: 'SdkThreadFailed' });
       await exited; // terminated, not left running
-      expect(failures.map(([r]) => r)).toEqual(['unresponsive']);
-      // The next call starts a new thread at once (the first failure has no backoff).
-      const next = call(new AbortController().signal);
+      expect(failures.map(([r, , n]) => [r, n])).toEqual([['unresponsive', 1]]);
+      // The next call starts a new thread at once (the first failure has no backoff), which answers.
+      mode('answer');
+      await expect(call(new AbortController().signal)).resolves.toEqual({});
       expect(threads.workers).toHaveLength(1);
       expect(threads.workers[0]).not.toBe(stuck);
-      void next.catch(() => {});
     } finally {
       await threads.close();
     }
   });
 
-  it('a thread that cannot start is not respawned for every call: failures back off, calls meanwhile fail at once', async () => {
-    const { threads, failures, call } = misbehaving('failing-thread.mjs');
+  it('a thread that cannot start is not respawned for every call: failures back off, calls meanwhile fail at once; the first answer resets', async () => {
+    mode('crash');
+    const { threads, failures, call, recovered } = scripted();
     try {
       const results: string[] = [];
       const t0 = performance.now();
@@ -215,11 +221,28 @@ describe('aws.sdkThreads', () => {
       // Failures at ~0 s, then after 0 s, 0.5 s, 1 s of backoff: 3 or 4 threads in 1.2 s, never ~100.
       expect(failures.length).toBeGreaterThanOrEqual(2);
       expect(failures.length).toBeLessThanOrEqual(4);
+      expect(failures.map(([, , n]) => n)).toEqual(failures.map((_, i) => i + 1));
       for (const [reason, message] of failures) {
         expect(reason).toBe('crashed');
         expect(message).toContain('cannot load the AWS SDK in this thread');
       }
       expect(results.filter((m) => m.includes('no AWS SDK thread is running')).length).toBeGreaterThan(40);
+      expect(recovered()).toBe(0);
+      // The module loads again (fixed image, memory freed): once the backoff lets a thread start, it
+      // answers, the threads count as recovered, and the next failure starts counting from one.
+      mode('answer');
+      let answer: unknown = null;
+      for (let i = 0; i < 400 && answer === null; i++) {
+        answer = await call().catch(() => null);
+        if (answer === null) await new Promise((r) => setTimeout(r, 25));
+      }
+      expect(answer).toEqual({});
+      expect(recovered()).toBe(1);
+      mode('silent');
+      const before = failures.length;
+      await threads.workers[0]!.terminate();
+      await new Promise((r) => setTimeout(r, 50));
+      expect(failures.slice(before).map(([r, , n]) => [r, n])).toEqual([['crashed', 1]]);
     } finally {
       await threads.close();
     }
