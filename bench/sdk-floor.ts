@@ -1,0 +1,79 @@
+// The SDK floor of a steady poll (issue 14: "if a target proves impossible, show the measurement that says
+// so"): the AWS calls a steady poll makes — DescribeCustomKeyStores for every account-region, then
+// DescribeClusters for the CloudHSM clusters its stores name — sent through the project's own AWS clients
+// (AwsClients.withKms / withCloudHsm: the SDK clients the issue asks to keep, pooled and lent per call,
+// on the SDK threads or not) with 64 targets in flight, and NOTHING else: no snapshot, diff, alerts,
+// commit, metrics or CloudTrail. Credentials are assumed before the clock starts (a steady poll has them).
+// Against the simulator in its own process, with the bench's faults (30-50 ms, 5/s per account-region).
+// The ratio to the bound (the simulator's counted calls x mean latency / 64) is what any code built on
+// these clients can at best reach on this machine: the daemon's steady poll adds its own work on top.
+//
+//   npx tsx bench/sdk-floor.ts [--scenario sparse|dense] [--threads 0,1,2] [--rounds 3]
+import { parseArgs } from 'node:util';
+import { DescribeCustomKeyStoresCommand } from '@aws-sdk/client-kms';
+import { DescribeClustersCommand } from '@aws-sdk/client-cloudhsm-v2';
+import { AwsClients } from '../src/collect/aws-clients.js';
+import { parseConfig } from '../src/config/load.js';
+import { mapBounded } from '../src/util/map-bounded.js';
+import { REGIONS_16, SimProcess, type FleetShape, type SimCounters } from './lib/sim-process.js';
+import { median } from './lib/stats.js';
+
+const { values } = parseArgs({ options: { scenario: { type: 'string', default: 'sparse' }, threads: { type: 'string', default: '1,0' }, rounds: { type: 'string', default: '3' } } });
+const CONCURRENCY = 64;
+const FAULTS = { latencyMs: 30, jitterMs: 20, rateLimitPerSecond: 5 };
+const MEAN_MS = FAULTS.latencyMs + FAULTS.jitterMs / 2;
+// The shapes of bench/run.ts: sparse = the default scenario (1,000 of its 4,000 accounts x 16 regions), dense = 500 x 16, one store each.
+const SHAPES: Record<string, { shape: FleetShape; accounts: number }> = {
+  sparse: { shape: { seed: 7, accounts: 4000, regions: REGIONS_16, storesPerRegion: 0.125, cloudHsmFraction: 0.4, failedFraction: 0.05, hsmsPerCluster: 2 }, accounts: 1000 },
+  dense: { shape: { seed: 9, accounts: 500, regions: REGIONS_16, storesPerRegion: 1, cloudHsmFraction: 0.4, failedFraction: 0.05, hsmsPerCluster: 2 }, accounts: 500 },
+};
+const S = SHAPES[values.scenario!];
+if (!S) throw new Error(`--scenario sparse|dense, not ${values.scenario}`);
+const log = (s: string) => process.stderr.write(`[sdk-floor ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
+const total = (c: SimCounters) => c.total;
+
+const sim = await SimProcess.start(S.shape, FAULTS);
+try {
+  const accounts = sim.accountIds.slice(0, S.accounts);
+  const targets = accounts.flatMap((id) => REGIONS_16.map((region) => ({ accountId: id, region, roleArn: `arn:aws:iam::${id}:role/KeystoreWatch`, externalId: null })));
+  const rows: { threads: number; wallS: number; calls: number; boundS: number; ratio: number; cpuS: number }[] = [];
+  for (let round = 1; round <= Number(values.rounds); round++) {
+    for (const threads of values.threads!.split(',').map(Number)) {
+      const config = parseConfig({ stateDir: '/tmp', aws: { endpoint: sim.url, concurrency: CONCURRENCY, maxAttempts: 5, requestTimeout: '10s', targetTimeout: '60s', sdkThreads: threads }, accounts: accounts.map((id) => ({ id })), regions: REGIONS_16 }, 'bench', {});
+      const clients = new AwsClients({ aws: config.aws, credentials: sim.credentials });
+      try {
+        await clients.prepare();
+        // Credentials first (a steady poll has them cached), and one untimed pass to warm the JIT and the pools.
+        await mapBounded(accounts, 16, (id) => clients.credentialsFor({ roleArn: `arn:aws:iam::${id}:role/KeystoreWatch`, externalId: null })());
+        const pass = () => mapBounded(targets, CONCURRENCY, async (t) => {
+          const out = await clients.withKms(t, (kms) => kms.send(new DescribeCustomKeyStoresCommand({ Limit: 1000 })));
+          const ids = [...new Set((out.CustomKeyStores ?? []).map((s) => s.CloudHsmClusterId).filter((x): x is string => !!x))];
+          if (ids.length) await clients.withCloudHsm(t, (hsm) => hsm.send(new DescribeClustersCommand({ Filters: { clusterIds: ids } })));
+        });
+        await pass();
+        // Past the 5/s window of the warm-up pass.
+        await new Promise((r) => setTimeout(r, 1500));
+        const c0 = await sim.counters();
+        const cpu0 = process.cpuUsage();
+        const t0 = performance.now();
+        await pass();
+        const wallS = (performance.now() - t0) / 1000;
+        const cpu = process.cpuUsage(cpu0);
+        const calls = total(await sim.counters()) - total(c0);
+        const boundS = (calls * MEAN_MS) / CONCURRENCY / 1000;
+        const row = { threads, wallS, calls, boundS, ratio: wallS / boundS, cpuS: (cpu.user + cpu.system) / 1e6 };
+        rows.push(row);
+        log(`round ${round}, sdkThreads ${threads}: ${calls} calls in ${wallS.toFixed(2)} s, bound ${boundS.toFixed(2)} s, x${row.ratio.toFixed(3)}, process CPU ${row.cpuS.toFixed(2)} s`);
+      } finally {
+        clients.close();
+      }
+    }
+  }
+  for (const threads of new Set(rows.map((r) => r.threads))) {
+    const rs = rows.filter((r) => r.threads === threads);
+    const ratios = rs.map((r) => r.ratio);
+    console.log(`${values.scenario} SDK floor, sdkThreads ${threads}: median x${median(ratios).toFixed(3)} (${Math.min(...ratios).toFixed(3)}-${Math.max(...ratios).toFixed(3)}) of the bound, ${rs[0]!.calls} calls, bound ${rs[0]!.boundS.toFixed(2)} s, wall ${rs.map((r) => r.wallS.toFixed(2)).join(' / ')} s, CPU ${rs.map((r) => r.cpuS.toFixed(2)).join(' / ')} s`);
+  }
+} finally {
+  await sim.stop();
+}
