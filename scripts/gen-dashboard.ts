@@ -451,6 +451,11 @@ const rows: Row[] = [
           { expr: 'sum(increase(keystore_watch_poll_overdue_total[$__rate_interval])) or vector(0)', legendFormat: 'overdue episodes' },
           { expr: 'sum by(direction) (increase(keystore_watch_clock_steps_total[$__rate_interval]))', legendFormat: 'clock steps {{direction}}' },
         ], 'none', 8, { decimals: 0 }),
+      timeseries('SDK thread failures and configuration reloads', 'AWS SDK threads that crashed or were terminated as unresponsive (aws.sdkThreads; each replaced, the calls it had in flight failed: should stay 0), and instances whose last configuration reload failed (KeystoreWatchConfigReloadFailed: the previous configuration still runs).',
+        [
+          { expr: 'sum by(reason) (increase(keystore_watch_sdk_thread_failures_total[$__rate_interval]))', legendFormat: 'SDK thread {{reason}}' },
+          { expr: 'count(keystore_watch_config_last_reload_successful == 0) or vector(0)', legendFormat: 'config reload failed' },
+        ], 'none', 8, { decimals: 0 }),
       timeseries('AWS requests', 'AWS API requests per second by service and operation (KMS DescribeCustomKeyStores is limited to 5/s per account and region).',
         [{ expr: 'sum by(service, operation) (rate(keystore_watch_aws_requests_total[$__rate_interval]))', legendFormat: '{{service}} {{operation}}' }], 'reqps', 8),
       timeseries('AWS request failures by code', 'Failed AWS API requests per second by service, operation and error code (AccessDenied, ThrottlingException, timeouts, ...).',

@@ -173,6 +173,7 @@ export const ALERTS: Record<string, 'critical' | 'warning'> = {
   KeystoreWatchPollOverdue: 'critical',
   KeystoreWatchDegraded: 'critical',
   KeystoreWatchNotificationsFailing: 'warning',
+  KeystoreWatchConfigReloadFailed: 'warning',
   KmsXksProxyCertificateExpiring: 'warning',
   KmsXksProxyCredentialOld: 'warning',
   KmsXksExternalKeyManagerUnhealthy: 'warning',

@@ -279,7 +279,7 @@ describe.skipIf(skipWithout('prometheus'))('system: simulator + daemon + real Pr
     }).catch(() => undefined);
     expect(failing, logs()).toEqual([]);
     // And the healthy self-monitoring rules stay quiet.
-    for (const name of ['KeystoreWatchAbsent', 'KeystoreWatchNotPolling', 'KeystoreWatchPollOverdue', 'KeystoreWatchNotificationsFailing']) {
+    for (const name of ['KeystoreWatchAbsent', 'KeystoreWatchNotPolling', 'KeystoreWatchPollOverdue', 'KeystoreWatchNotificationsFailing', 'KeystoreWatchConfigReloadFailed']) {
       const r = await query(rules.find((x) => x.alert === name)!.expr);
       expect(r.status).toBe('success');
       expect(hasData(r), `${name} matches although keystore-watch is healthy`).toBe(false);

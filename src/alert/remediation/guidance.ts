@@ -54,6 +54,7 @@ export const SELF_MONITORING_SEVERITY: Record<SelfMonitoringAlert, Severity> = {
   KeystoreWatchNotPolling: 'critical',
   KeystoreWatchPollOverdue: 'critical',
   KeystoreWatchNotificationsFailing: 'warning',
+  KeystoreWatchConfigReloadFailed: 'warning',
 };
 
 /**

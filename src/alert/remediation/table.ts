@@ -790,7 +790,7 @@ export const CONDITION_GUIDANCE: Record<Exclude<Condition, 'FAILED'>, ConditionG
 };
 
 /** Alerts only Prometheus raises (keystore-watch cannot report its own absence). */
-export const SELF_MONITORING_ALERTS = ['KeystoreWatchAbsent', 'KeystoreWatchNotPolling', 'KeystoreWatchPollOverdue', 'KeystoreWatchNotificationsFailing'] as const;
+export const SELF_MONITORING_ALERTS = ['KeystoreWatchAbsent', 'KeystoreWatchNotPolling', 'KeystoreWatchPollOverdue', 'KeystoreWatchNotificationsFailing', 'KeystoreWatchConfigReloadFailed'] as const;
 export type SelfMonitoringAlert = (typeof SELF_MONITORING_ALERTS)[number];
 
 export const SELF_MONITORING_GUIDANCE: Record<SelfMonitoringAlert, GuidanceTemplate> = {
@@ -854,6 +854,21 @@ export const SELF_MONITORING_GUIDANCE: Record<SelfMonitoringAlert, GuidanceTempl
     ],
     docs: [],
   },
+  KeystoreWatchConfigReloadFailed: {
+    summary: 'keystore-watch could not reload its configuration: the file on disk is invalid and the daemon still runs the previous configuration.',
+    cause: 'A configuration change (a ConfigMap update, an edited file) with an error in it was reloaded by SIGHUP or POST /-/reload. The change is not in effect, and a restart would exit 2 on the same file.',
+    steps: [
+      'Read the daemon log lines of the failed reload: each problem is named by file and key.',
+      'Check the file with check-config, fix it, and reload again (SIGHUP or POST /-/reload); keystore_watch_config_last_reload_successful returns to 1.',
+      'Do not restart keystore-watch before the file is valid: it would refuse to start.',
+    ],
+    commands: [
+      'kubectl exec deploy/keystore-watch -n keystore-watch -- keystore-watch check-config --config /etc/keystore-watch/config.yaml',
+      `curl -fsS "http://$KEYSTORE_WATCH_HOST:9464/metrics" | grep -E '^keystore_watch_config_last_reload'`,
+      'kubectl logs -l app.kubernetes.io/name=keystore-watch --all-namespaces --tail=200',
+    ],
+    docs: [],
+  },
 };
 
 /** Message titles per condition (FAILED titles add the error code). */
@@ -889,4 +904,5 @@ export const SELF_MONITORING_TITLES: Record<SelfMonitoringAlert, string> = {
   KeystoreWatchNotPolling: 'keystore-watch is not polling',
   KeystoreWatchPollOverdue: 'keystore-watch poll overdue',
   KeystoreWatchNotificationsFailing: 'keystore-watch notifications failing',
+  KeystoreWatchConfigReloadFailed: 'keystore-watch configuration reload failed',
 };
