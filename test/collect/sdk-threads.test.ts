@@ -216,7 +216,8 @@ describe('aws.sdkThreads', () => {
         results.push(await call().then(() => 'ok', (e: Error) => e.message));
         await new Promise((r) => setTimeout(r, 10));
       }
-      expect(results.length).toBeGreaterThan(50);
+      // ~100 calls on a quiet machine; fewer when the test runs beside others, still many more than threads.
+      expect(results.length).toBeGreaterThan(20);
       expect(results.every((m) => m.startsWith('AWS SDK thread failed'))).toBe(true);
       // Failures at ~0 s, then after 0 s, 0.5 s, 1 s of backoff: 3 or 4 threads in 1.2 s, never ~100.
       expect(failures.length).toBeGreaterThanOrEqual(2);
@@ -226,7 +227,7 @@ describe('aws.sdkThreads', () => {
         expect(reason).toBe('crashed');
         expect(message).toContain('cannot load the AWS SDK in this thread');
       }
-      expect(results.filter((m) => m.includes('no AWS SDK thread is running')).length).toBeGreaterThan(40);
+      expect(results.filter((m) => m.includes('no AWS SDK thread is running')).length).toBeGreaterThan(15);
       expect(recovered()).toBe(0);
       // The module loads again (fixed image, memory freed): once the backoff lets a thread start, it
       // answers, the threads count as recovered, and the next failure starts counting from one.
