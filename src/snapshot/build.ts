@@ -4,6 +4,8 @@
 import type { AccountFacts, ChangeAttribution, ClusterHealthRecord, StoreHealthRecord, ClusterRecord, ProbeOutcome, ProbeResult, Snapshot, StoreRecord, Target, TargetOutcome, TargetStatus } from '../model.js';
 import { storeKey, targetKey } from '../model.js';
 import type { TargetPollResult } from '../collect/result.js';
+import type { ObservedStore } from '../collect/key-stores.js';
+import type { ObservedCluster } from '../collect/clusters.js';
 import { groupBy } from '../util/group-by.js';
 
 export type { TargetPollResult };
@@ -45,6 +47,51 @@ function reuse<T>(old: T | undefined, next: T): T {
   return old !== undefined && sameRecord(old, next) ? old : next;
 }
 
+// The records below are built as literals with every key written out, in one order, and never by spreading
+// the observed record (`{ ...s, stale }`). V8 gives an object cloned by a spread from a record whose fields
+// mix numbers and null (trustAnchorNotAfter, certificateNotAfter, the CloudWatch figures) a hidden class of
+// its own: at 20,066 stores a heap snapshot held 20,024 store and 7,981 cluster hidden classes, one per
+// record (~0.5 KB each with their descriptor arrays), and every later stage that reads records (diff, alert
+// conditions, metric rendering, the commit) went megamorphic on them. A literal shares one hidden class per
+// shape (test/snapshot/build-shapes.test.ts).
+
+/** A store as this poll reports it: the observed record, the account's name and facts, its history. */
+function storeRecord(s: ObservedStore | StoreRecord, accountName: string, facts: AccountFacts, stateSince: number, stale: boolean): StoreRecord {
+  const r: StoreRecord = {
+    accountId: s.accountId, region: s.region, id: s.id, name: s.name, type: s.type, state: s.state, errorCode: s.errorCode,
+    clusterId: s.clusterId, xks: s.xks, trustAnchorSha256: s.trustAnchorSha256, trustAnchorNotAfter: s.trustAnchorNotAfter, createdAt: s.createdAt,
+    accountName,
+    stateSince, stale,
+  };
+  // Only the facts known (discovery's now, else the record's own): absent keys stay absent, as JSON keeps them.
+  const ouPath = facts.ouPath !== undefined ? facts.ouPath : (s as StoreRecord).ouPath;
+  const tags = facts.tags !== undefined ? facts.tags : (s as StoreRecord).tags;
+  if (ouPath !== undefined) r.ouPath = ouPath;
+  if (tags !== undefined) r.tags = tags;
+  return r;
+}
+
+function clusterRecord(c: ObservedCluster | ClusterRecord, stateSince: number, stale: boolean): ClusterRecord {
+  const r: ClusterRecord = {
+    accountId: c.accountId, region: c.region, id: c.id, state: c.state, stateMessage: c.stateMessage, vpcId: c.vpcId, hsmType: c.hsmType,
+    hsms: c.hsms, certificateNotAfter: c.certificateNotAfter, stateSince, stale,
+  };
+  // Absent in snapshots written before it existed.
+  if (c.subnetAzs !== undefined) r.subnetAzs = c.subnetAzs;
+  return r;
+}
+
+function storeHealthRecord(accountId: string, region: string, h: Omit<StoreHealthRecord, 'accountId' | 'region' | 'stale'>, stale: boolean): StoreHealthRecord {
+  return {
+    accountId, region, storeId: h.storeId, certificateDaysToExpire: h.certificateDaysToExpire, credentialAgeDays: h.credentialAgeDays,
+    keyManagers: h.keyManagers, errors: h.errors, requests: h.requests, latencyMs: h.latencyMs, throttled: h.throttled, stale,
+  };
+}
+
+function clusterHealthRecord(accountId: string, region: string, c: Omit<ClusterHealthRecord, 'accountId' | 'region' | 'stale'>, stale: boolean): ClusterHealthRecord {
+  return { accountId, region, clusterId: c.clusterId, hsmUnhealthy: c.hsmUnhealthy, stale };
+}
+
 const byLocation = <T extends { accountId: string; region: string; id: string }>(a: T, b: T) =>
   a.accountId.localeCompare(b.accountId) || a.region.localeCompare(b.region) || a.id.localeCompare(b.id);
 
@@ -77,10 +124,10 @@ export function buildSnapshot(prev: Snapshot | null, results: readonly TargetPol
     if (r.stores) {
       for (const s of r.stores) {
         const old = prevStores.get(storeKey(s));
-        stores.push(reuse(old, { ...s, accountName: r.target.accountName, ...facts, stateSince: old && old.state === s.state ? old.stateSince : seenAt, stale: false }));
+        stores.push(reuse(old, storeRecord(s, r.target.accountName, facts, old && old.state === s.state ? old.stateSince : seenAt, false)));
       }
     } else {
-      for (const s of prevStoresByTarget.get(tk) ?? []) stores.push(reuse(s, { ...s, ...facts, stale: true }));
+      for (const s of prevStoresByTarget.get(tk) ?? []) stores.push(reuse(s, storeRecord(s, s.accountName, facts, s.stateSince, true)));
       // Their last probe results stay with them (like the stores, not observed this poll) rather than vanishing.
       for (const p of prevProbesByTarget.get(tk) ?? []) probes.push(p);
     }
@@ -94,14 +141,14 @@ export function buildSnapshot(prev: Snapshot | null, results: readonly TargetPol
         cloudHsm.missingClusterIds = [...referenced].filter((id) => !returned.has(id)).sort();
         for (const c of r.cloudHsm.clusters) {
           const old = prevClusters.get(storeKey(c));
-          clusters.push(reuse(old, { ...c, stateSince: old && old.state === c.state ? old.stateSince : seenAt, stale: false }));
+          clusters.push(reuse(old, clusterRecord(c, old && old.state === c.state ? old.stateSince : seenAt, false)));
         }
       } else {
-        for (const c of prevClustersByTarget.get(tk) ?? []) clusters.push(reuse(c, { ...c, stale: true }));
+        for (const c of prevClustersByTarget.get(tk) ?? []) clusters.push(reuse(c, clusterRecord(c, c.stateSince, true)));
       }
     } else if (!ok) {
       // The store walk failed, so we do not know whether enrichment was needed: keep what we knew.
-      for (const c of prevClustersByTarget.get(tk) ?? []) clusters.push(reuse(c, { ...c, stale: true }));
+      for (const c of prevClustersByTarget.get(tk) ?? []) clusters.push(reuse(c, clusterRecord(c, c.stateSince, true)));
       if (before?.cloudHsm) cloudHsm = { ok: false, error: r.error, missingClusterIds: before.cloudHsm.missingClusterIds ?? [] };
     }
 
@@ -137,8 +184,8 @@ export function buildSnapshot(prev: Snapshot | null, results: readonly TargetPol
     const cw = r.cloudWatch;
     if (ok && cw?.attempted && cw.reading) {
       const present = new Set(r.stores!.map((s) => s.id));
-      for (const h of cw.reading.stores) if (present.has(h.storeId)) storeHealth.push({ accountId: r.target.accountId, region: r.target.region, ...h, stale: false });
-      for (const c of cw.reading.clusters) clusterHealth.push({ accountId: r.target.accountId, region: r.target.region, ...c, stale: false });
+      for (const h of cw.reading.stores) if (present.has(h.storeId)) storeHealth.push(storeHealthRecord(r.target.accountId, r.target.region, h, false));
+      for (const c of cw.reading.clusters) clusterHealth.push(clusterHealthRecord(r.target.accountId, r.target.region, c, false));
       cloudWatch = { ok: true, denied: false, error: null };
     } else if (ok && cw && !cw.attempted && 'reused' in cw) {
       // Read less than a period ago: the last reading stands as it was.
@@ -148,8 +195,8 @@ export function buildSnapshot(prev: Snapshot | null, results: readonly TargetPol
       cloudWatch = before?.cloudWatch ?? null;
     } else if (!ok || cw?.attempted) {
       const present = ok ? new Set(r.stores!.map((s) => s.id)) : null;
-      for (const h of prevHealthByTarget.get(tk) ?? []) if (!present || present.has(h.storeId)) storeHealth.push({ ...h, stale: true });
-      for (const c of prevClusterHealthByTarget.get(tk) ?? []) clusterHealth.push({ ...c, stale: true });
+      for (const h of prevHealthByTarget.get(tk) ?? []) if (!present || present.has(h.storeId)) storeHealth.push(storeHealthRecord(h.accountId, h.region, h, true));
+      for (const c of prevClusterHealthByTarget.get(tk) ?? []) clusterHealth.push(clusterHealthRecord(c.accountId, c.region, c, true));
       if (cw?.attempted) cloudWatch = { ok: false, denied: cw.denied, error: cw.error };
       else if (before?.cloudWatch) cloudWatch = { ...before.cloudWatch, ok: false };
     }
@@ -178,8 +225,8 @@ export function buildSnapshot(prev: Snapshot | null, results: readonly TargetPol
   targets.sort((a, b) => a.accountId.localeCompare(b.accountId) || a.region.localeCompare(b.region));
   const out: Snapshot = { pollId: times.pollId, startedAt: times.startedAt, finishedAt: times.finishedAt, stores, clusters, targets, probes };
   // Only when there is something: snapshots of fleets without CloudWatch/CloudTrail data keep their shape.
-  if (storeHealth.length) out.storeHealth = storeHealth.sort((a, b) => byLocation({ ...a, id: a.storeId }, { ...b, id: b.storeId }));
-  if (clusterHealth.length) out.clusterHealth = clusterHealth.sort((a, b) => byLocation({ ...a, id: a.clusterId }, { ...b, id: b.clusterId }));
+  if (storeHealth.length) out.storeHealth = storeHealth.sort((a, b) => a.accountId.localeCompare(b.accountId) || a.region.localeCompare(b.region) || a.storeId.localeCompare(b.storeId));
+  if (clusterHealth.length) out.clusterHealth = clusterHealth.sort((a, b) => a.accountId.localeCompare(b.accountId) || a.region.localeCompare(b.region) || a.clusterId.localeCompare(b.clusterId));
   if (changeActors.length) out.changeActors = changeActors;
   return out;
 }
