@@ -93,6 +93,8 @@ export interface DaemonOptions {
   stateRetryMs?: number;
   /** Hot reload (SIGHUP, POST /-/reload): the file and how to re-read and validate it (loadConfig). */
   configSource?: { path: string; load(): Config };
+  /** Tests only: the AWS SDK thread's entry module (aws.sdkThreads > 0), e.g. a scripted thread that crashes. */
+  sdkThreadEntry?: URL;
 }
 
 /** /readyz: ready, or not with the reasons (one line each). */
@@ -164,6 +166,7 @@ export class Daemon {
     this.clients = new AwsClients({
       aws: opts.config.aws, credentials: opts.credentials, observer: this.metrics.awsObserver,
       onWarning: (message, fields) => opts.logger.warn(fields, message),
+      sdkThreadEntry: opts.sdkThreadEntry,
       onSdkThreadFailure: (reason, message, failuresInRow) => {
         this.metrics.sdkThreadFailures.inc({ reason });
         // One failure is replaced at once and costs one poll's calls at most; a replacement failing too

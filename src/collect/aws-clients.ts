@@ -49,6 +49,8 @@ export interface AwsClientsOptions {
   onSdkThreadFailure?: (reason: SdkThreadFailure, message: string, failuresInRow: number) => void;
   /** A thread answered again after failures. */
   onSdkThreadRecovered?: () => void;
+  /** Tests only: the SDK thread's entry module (SdkThreadsOptions.entry), e.g. a scripted misbehaving thread. */
+  sdkThreadEntry?: URL;
   /** Monotonic ms for forgetting idle roles (default performance.now(); tests drive it). */
   monotonic?: () => number;
 }
@@ -180,7 +182,7 @@ export class AwsClients {
     const threads = sdkThreadCount(aws.sdkThreads ?? 'auto');
     this.threads = threads > 0
       ? new SdkThreads({
-        threads, aws,
+        threads, aws, entry: opts.sdkThreadEntry,
         onCounts: (counts) => {
           const o = opts.observer;
           if (o) for (const [service, operation, code] of counts) code === undefined ? o.request(service as AwsService, operation) : o.failure(service as AwsService, operation, code);
