@@ -13,7 +13,8 @@ import { Agent, request } from 'node:http';
 import { parseArgs } from 'node:util';
 import { promisify } from 'node:util';
 import { DaemonProcess } from './lib/daemon-process.js';
-import { REGIONS_16, ROOT, SimProcess, type FleetShape, type SimCounters, type SimFaults } from './lib/sim-process.js';
+import { REGIONS_16, ROOT, SimProcess, type FleetShape, type SimCounters } from './lib/sim-process.js';
+import { CONCURRENCY as DEFAULT_CONCURRENCY, FAULTS, FLEET_SIZES, MEAN_LATENCY_MS, denseFleet, sparseFleet } from './lib/fleets.js';
 import { awsCliVersion, cliSweep } from './lib/aws-cli.js';
 import { buildOnce, imageNodeOptions } from './lib/build.js';
 import { median, quantile } from './lib/stats.js';
@@ -37,23 +38,22 @@ const QUICK = args.quick!;
 const only = new Set((args.only ?? 'sweep,scale,metrics,leak,cli,commit').split(','));  // 'dense' alone runs only the dense scenario
 // The daemon side runs with the container image's node options (Dockerfile ENV NODE_OPTIONS), plus any given here.
 const DAEMON_FLAGS = [...imageNodeOptions(), ...(args['daemon-flags'] ? args['daemon-flags'].split(' ').filter(Boolean) : [])];
-const CONCURRENCY = Number(args.concurrency ?? 64);
+const CONCURRENCY = Number(args.concurrency ?? DEFAULT_CONCURRENCY);
 const REPEAT = Math.max(1, Number(args.repeat));
-const FAULTS: SimFaults = { latencyMs: 30, jitterMs: 20, rateLimitPerSecond: 5 }; // 30-50 ms, mean 40 ms
-const MEAN_LATENCY_MS = FAULTS.latencyMs + FAULTS.jitterMs / 2;
 const REGIONS = REGIONS_16;
 
 // Sizes. Default scenario: 1,000 accounts x 16 regions, ~2,000 stores (40 % CloudHSM), concurrency 64.
+// The fleets, their sizes and the faults are bench/lib/fleets.ts's (shared with bench/sdk-floor.ts).
 const P = QUICK
-  ? { simAccounts: 16, defaultAccounts: 16, dense: { accounts: 20, regions: 4 }, scale: [4, 16], bigStoreAccounts: 16, leak: { accounts: 4, regions: 4, polls: 30, checkpoints: [10, 30], from: 10 }, scrapes: 50, cli: { accounts: 1, regions: 4 } }
-  : { simAccounts: 4000, defaultAccounts: 1000, dense: { accounts: 500, regions: 16 }, scale: [64, 256, 1000, 4000], bigStoreAccounts: 1000, leak: { accounts: 4, regions: 4, polls: 1000, checkpoints: [10, 100, 250, 500, 750, 1000], from: 100 }, scrapes: 200, cli: { accounts: 4, regions: 16 } };
+  ? { ...FLEET_SIZES.quick, scale: [4, 16], bigStoreAccounts: 16, leak: { accounts: 4, regions: 4, polls: 30, checkpoints: [10, 30], from: 10 }, scrapes: 50, cli: { accounts: 1, regions: 4 } }
+  : { ...FLEET_SIZES.full, scale: [64, 256, 1000, 4000], bigStoreAccounts: 1000, leak: { accounts: 4, regions: 4, polls: 1000, checkpoints: [10, 100, 250, 500, 750, 1000], from: 100 }, scrapes: 200, cli: { accounts: 4, regions: 16 } };
 
 if (args.accounts) { P.defaultAccounts = Number(args.accounts); P.simAccounts = Math.max(P.simAccounts, P.defaultAccounts); }
 
-const SHAPE: FleetShape = { seed: 7, accounts: P.simAccounts, regions: REGIONS, storesPerRegion: 0.125, cloudHsmFraction: 0.4, failedFraction: 0.05, hsmsPerCluster: 2 };
+const SHAPE: FleetShape = sparseFleet(P.simAccounts);
 // Dense (issue 14): one store in every account-region, 40 % CloudHSM, accounts found through Organizations
 // (ListAccounts, then ListParents / DescribeOrganizationalUnit for the OU paths), as a user meets it.
-const DENSE: FleetShape = { seed: 9, accounts: P.dense.accounts, regions: REGIONS.slice(0, P.dense.regions), storesPerRegion: 1, cloudHsmFraction: 0.4, failedFraction: 0.05, hsmsPerCluster: 2 };
+const DENSE: FleetShape = denseFleet(P.dense);
 
 const log = (s: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
 const r1 = (n: number) => Math.round(n * 10) / 10;

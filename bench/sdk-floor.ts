@@ -8,24 +8,26 @@
 // The ratio to the bound (the simulator's counted calls x mean latency / 64) is what any code built on
 // these clients can at best reach on this machine: the daemon's steady poll adds its own work on top.
 //
-//   npx tsx bench/sdk-floor.ts [--scenario sparse|dense] [--threads 0,1,2] [--rounds 3]
+// The fleets, their sizes and the faults are bench/run.ts's, from bench/lib/fleets.ts; --quick takes
+// run.ts's --quick sizes (a check that it runs, not a measurement).
+//
+//   npx tsx bench/sdk-floor.ts [--scenario sparse|dense] [--threads 0,1,2] [--rounds 3] [--quick]
 import { parseArgs } from 'node:util';
 import { DescribeCustomKeyStoresCommand } from '@aws-sdk/client-kms';
 import { DescribeClustersCommand } from '@aws-sdk/client-cloudhsm-v2';
 import { AwsClients } from '../src/collect/aws-clients.js';
 import { parseConfig } from '../src/config/load.js';
 import { mapBounded } from '../src/util/map-bounded.js';
-import { REGIONS_16, SimProcess, type FleetShape, type SimCounters } from './lib/sim-process.js';
+import { SimProcess, type FleetShape, type SimCounters } from './lib/sim-process.js';
+import { CONCURRENCY, FAULTS, FLEET_SIZES, MEAN_LATENCY_MS, denseFleet, sparseFleet } from './lib/fleets.js';
 import { median } from './lib/stats.js';
 
-const { values } = parseArgs({ options: { scenario: { type: 'string', default: 'sparse' }, threads: { type: 'string', default: '1,0' }, rounds: { type: 'string', default: '3' } } });
-const CONCURRENCY = 64;
-const FAULTS = { latencyMs: 30, jitterMs: 20, rateLimitPerSecond: 5 };
-const MEAN_MS = FAULTS.latencyMs + FAULTS.jitterMs / 2;
-// The shapes of bench/run.ts: sparse = the default scenario (1,000 of its 4,000 accounts x 16 regions), dense = 500 x 16, one store each.
+const { values } = parseArgs({ options: { scenario: { type: 'string', default: 'sparse' }, threads: { type: 'string', default: '1,0' }, rounds: { type: 'string', default: '3' }, quick: { type: 'boolean', default: false } } });
+// The scenarios of bench/run.ts: sparse = the default scenario (1,000 of its 4,000 accounts x 16 regions), dense = 500 x 16, one store each.
+const SIZES = values.quick ? FLEET_SIZES.quick : FLEET_SIZES.full;
 const SHAPES: Record<string, { shape: FleetShape; accounts: number }> = {
-  sparse: { shape: { seed: 7, accounts: 4000, regions: REGIONS_16, storesPerRegion: 0.125, cloudHsmFraction: 0.4, failedFraction: 0.05, hsmsPerCluster: 2 }, accounts: 1000 },
-  dense: { shape: { seed: 9, accounts: 500, regions: REGIONS_16, storesPerRegion: 1, cloudHsmFraction: 0.4, failedFraction: 0.05, hsmsPerCluster: 2 }, accounts: 500 },
+  sparse: { shape: sparseFleet(SIZES.simAccounts), accounts: SIZES.defaultAccounts },
+  dense: { shape: denseFleet(SIZES.dense), accounts: SIZES.dense.accounts },
 };
 const S = SHAPES[values.scenario!];
 if (!S) throw new Error(`--scenario sparse|dense, not ${values.scenario}`);
@@ -35,11 +37,11 @@ const total = (c: SimCounters) => c.total;
 const sim = await SimProcess.start(S.shape, FAULTS);
 try {
   const accounts = sim.accountIds.slice(0, S.accounts);
-  const targets = accounts.flatMap((id) => REGIONS_16.map((region) => ({ accountId: id, region, roleArn: `arn:aws:iam::${id}:role/KeystoreWatch`, externalId: null })));
+  const targets = accounts.flatMap((id) => S.shape.regions.map((region) => ({ accountId: id, region, roleArn: `arn:aws:iam::${id}:role/KeystoreWatch`, externalId: null })));
   const rows: { threads: number; wallS: number; calls: number; boundS: number; ratio: number; cpuS: number; meanCallMs: number; simCpuS: number }[] = [];
   for (let round = 1; round <= Number(values.rounds); round++) {
     for (const threads of values.threads!.split(',').map(Number)) {
-      const config = parseConfig({ stateDir: '/tmp', aws: { endpoint: sim.url, concurrency: CONCURRENCY, maxAttempts: 5, requestTimeout: '10s', targetTimeout: '60s', sdkThreads: threads }, accounts: accounts.map((id) => ({ id })), regions: REGIONS_16 }, 'bench', {});
+      const config = parseConfig({ stateDir: '/tmp', aws: { endpoint: sim.url, concurrency: CONCURRENCY, maxAttempts: 5, requestTimeout: '10s', targetTimeout: '60s', sdkThreads: threads }, accounts: accounts.map((id) => ({ id })), regions: S.shape.regions }, 'bench', {});
       const clients = new AwsClients({ aws: config.aws, credentials: sim.credentials });
       try {
         await clients.prepare();
@@ -72,10 +74,10 @@ try {
         const cpu = process.cpuUsage(cpu0);
         const s1 = await sim.cpuSeconds();
         const calls = total(await sim.counters()) - total(c0);
-        const boundS = (calls * MEAN_MS) / CONCURRENCY / 1000;
+        const boundS = (calls * MEAN_LATENCY_MS) / CONCURRENCY / 1000;
         const row = { threads, wallS, calls, boundS, ratio: wallS / boundS, cpuS: (cpu.user + cpu.system) / 1e6, meanCallMs: callMs / callN, simCpuS: s0 !== null && s1 !== null ? s1 - s0 : NaN };
         rows.push(row);
-        log(`round ${round}, sdkThreads ${threads}: ${calls} calls in ${wallS.toFixed(2)} s, bound ${boundS.toFixed(2)} s, x${row.ratio.toFixed(3)}; mean call ${row.meanCallMs.toFixed(1)} ms against the simulator's ${MEAN_MS} ms; CPU ${row.cpuS.toFixed(2)} s here, ${row.simCpuS.toFixed(2)} s in the simulator`);
+        log(`round ${round}, sdkThreads ${threads}: ${calls} calls in ${wallS.toFixed(2)} s, bound ${boundS.toFixed(2)} s, x${row.ratio.toFixed(3)}; mean call ${row.meanCallMs.toFixed(1)} ms against the simulator's ${MEAN_LATENCY_MS} ms; CPU ${row.cpuS.toFixed(2)} s here, ${row.simCpuS.toFixed(2)} s in the simulator`);
       } finally {
         clients.close();
       }
