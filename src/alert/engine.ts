@@ -84,8 +84,13 @@ export function evaluateAlerts(input: EvaluateInput): EvaluateResult {
   };
   const prevAlerts = input.state.alerts;
   const observations = new Map<string, Observation>();
-  // Only keep what matters: hits, and observations of keys that already have state. O(stores).
+  // Only keep what matters: hits, and observations of keys that already have state. O(stores). A miss
+  // (most observations: every healthy store, for every condition) is dropped on its subject before its
+  // alert key is built; an alert key is `<CONDITION>:<subject key>` and no condition holds a ':'.
+  const subjectsWithState = new Set<string>();
+  for (const key in prevAlerts) subjectsWithState.add(key.slice(key.indexOf(':') + 1));
   const record: RecordObservation = (condition, subjectKey, o) => {
+    if (o.kind !== 'hit' && !subjectsWithState.has(subjectKey)) return;
     const key = alertKeyOf(condition, subjectKey);
     if (o.kind === 'hit' || key in prevAlerts) observations.set(key, o);
   };

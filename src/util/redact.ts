@@ -11,6 +11,9 @@
 // A region, account id or listen address taken from ${ENV} is not a secret and is shown as it is.
 const secrets = new Set<string>();
 let pattern: RegExp | null = null;
+/** Changes whenever the set of secrets does: a cache of redacted text must be dropped then (metrics/render.ts). */
+let generation = 0;
+export const secretsGeneration = (): number => generation;
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
@@ -20,7 +23,7 @@ export function registerSecret(value: string | null | undefined): void {
   // Very short values would redact ordinary words; real secrets are long.
   if (!value || value.length < 6 || secrets.has(value)) return;
   secrets.add(value);
-  labelMemo.clear();
+  generation++;
   // Longest first so a secret containing another is replaced whole.
   pattern = new RegExp([...secrets].sort((a, b) => b.length - a.length).map(escape).join('|'), 'g');
 }
@@ -61,19 +64,12 @@ export function redact(text: string): string {
 }
 
 /**
- * redact() for metric label values: called for every label of every series once per poll, so results
- * are memoised (label values repeat: account ids, regions, states, the same store names every poll).
+ * redact() for metric label values (values shorter than any secret pattern pass as they are). The metric
+ * renderer memoises the escaped result per value (metrics/render.ts escapeLabel), so this runs once per
+ * distinct value, not once per series and poll.
  */
-const labelMemo = new Map<string, string>();
 export function redactLabel(value: string): string {
-  if (value.length < 6) return value;
-  let out = labelMemo.get(value);
-  if (out === undefined) {
-    out = redact(value);
-    if (labelMemo.size >= 200_000) labelMemo.clear();
-    labelMemo.set(value, out);
-  }
-  return out;
+  return value.length < 6 ? value : redact(value);
 }
 
 /** What a log line or an API answer keeps of an Error: name, message, code, stack (and cause), scrubbed. */
@@ -129,6 +125,6 @@ function redactAt(value: unknown, key: string | undefined, seen: WeakSet<object>
 /** For tests. */
 export function clearSecrets(): void {
   secrets.clear();
-  labelMemo.clear();
+  generation++;
   pattern = null;
 }

@@ -87,6 +87,17 @@ describe('metric label values', () => {
     expect(escapeLabel('copy of label-secret-99')).toBe('copy of [REDACTED]');
     expect(escapeLabel('https://u:p4ss@proxy.example')).toBe('https://[REDACTED]@proxy.example');
   });
+
+  it('are escaped the same the second time (memoised) and forgotten when the secrets change', () => {
+    const hostile = 'a"b\\c\nd label-secret-77';
+    const escaped = 'a\\"b\\\\c\\nd label-secret-77';
+    expect(escapeLabel(hostile)).toBe(escaped);
+    expect(escapeLabel(hostile)).toBe(escaped);
+    registerSecret('label-secret-77');
+    expect(escapeLabel(hostile)).toBe('a\\"b\\\\c\\nd [REDACTED]');
+    clearSecrets();
+    expect(escapeLabel(hostile)).toBe(escaped);
+  });
 });
 
 describe('the logger', () => {
