@@ -47,7 +47,20 @@ export async function main(argv: string[]): Promise<number> {
     }, 'demo');
     const logger = createLogger({ level: 'warn' });
     const daemon = new Daemon({ config, logger, credentials: { accessKeyId: baseAccessKeyId(management), secretAccessKey: 'simulator' } });
-    await daemon.start();
+    // Ctrl-C is handled from here on, before start() returns (it waits for STS while the first polls may
+    // already run): a stop during start-up is a clean stop, not the default action killing the demo.
+    let requestStop = (): void => {};
+    const stopRequested = new Promise<void>((resolve) => { requestStop = resolve; });
+    process.once('SIGINT', requestStop);
+    process.once('SIGTERM', requestStop);
+    const starting = daemon.start();
+    if (await Promise.race([starting.then(() => false), stopRequested.then(() => true)])) {
+      process.stdout.write('stopping…\n');
+      await daemon.stop(3000); // waits for the start it interrupts (Daemon.stop during start)
+      await starting.catch(() => undefined);
+      await sim.close();
+      return 0;
+    }
     const out = process.stdout;
     out.write(`status page: ${daemon.url}/\n`);
     out.write(`simulator: ${sim.url} (control API ${sim.url}/_sim/fleet)\n`);
@@ -59,12 +72,8 @@ export async function main(argv: string[]): Promise<number> {
       clearInterval(shown);
       out.write(toTable(daemon.latest) + '\n\n');
     }, 200);
-    await new Promise<void>((resolve) => {
-      const done = () => resolve();
-      process.once('SIGINT', done);
-      process.once('SIGTERM', done);
-      if (opts.duration) setTimeout(done, Number(opts.duration) * 1000).unref();
-    });
+    if (opts.duration) setTimeout(requestStop, Number(opts.duration) * 1000).unref();
+    await stopRequested;
     clearInterval(shown);
     out.write('stopping…\n');
     await daemon.stop(3000);
