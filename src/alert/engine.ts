@@ -51,7 +51,7 @@ import { defaultSeverity } from './remediation/guidance.js';
 import type { AlertEntry, AlertState, EvaluateInput, EvaluateResult, FiringAlert } from './alert-state.js';
 import { CONDITION_SOURCES, type EvalContext, type Observation, type RecordObservation } from './conditions/index.js';
 import { lazyIndex } from './conditions/context.js';
-import { alertKeyOf, subjectKindOf } from './subject-key.js';
+import { alertKeyOf, subjectKeyOfAlertKey, subjectKindOf } from './subject-key.js';
 import { withChangeActors } from './conditions/change-actors.js';
 import { alertLabels } from './labels.js';
 
@@ -86,9 +86,9 @@ export function evaluateAlerts(input: EvaluateInput): EvaluateResult {
   const observations = new Map<string, Observation>();
   // Only keep what matters: hits, and observations of keys that already have state. O(stores). A miss
   // (most observations: every healthy store, for every condition) is dropped on its subject before its
-  // alert key is built; an alert key is `<CONDITION>:<subject key>` and no condition holds a ':'.
+  // alert key is built.
   const subjectsWithState = new Set<string>();
-  for (const key in prevAlerts) subjectsWithState.add(key.slice(key.indexOf(':') + 1));
+  for (const key in prevAlerts) subjectsWithState.add(subjectKeyOfAlertKey(key));
   const record: RecordObservation = (condition, subjectKey, o) => {
     if (o.kind !== 'hit' && !subjectsWithState.has(subjectKey)) return;
     const key = alertKeyOf(condition, subjectKey);

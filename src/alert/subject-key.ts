@@ -20,6 +20,8 @@ export function subjectKey(kind: SubjectKind, ref: { accountId: string; region?:
 }
 
 export const alertKeyOf = (condition: Condition, subject: string): string => `${condition}:${subject}`;
+/** The subject key an alert key was built from (alertKeyOf's inverse: no condition holds a ':'). */
+export const subjectKeyOfAlertKey = (alertKey: string): string => alertKey.slice(alertKey.indexOf(':') + 1);
 export const storeSubjectKey = (s: { accountId: string; region: string; id: string }): string => subjectKey('store', s);
 export const clusterSubjectKey = (accountId: string, region: string, clusterId: string): string => subjectKey('cluster', { accountId, region, id: clusterId });
 export const targetSubjectKey = (t: { accountId: string; region: string }): string => subjectKey('target', t);

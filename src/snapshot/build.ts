@@ -92,8 +92,10 @@ function clusterHealthRecord(accountId: string, region: string, c: Omit<ClusterH
   return { accountId, region, clusterId: c.clusterId, hsmUnhealthy: c.hsmUnhealthy, stale };
 }
 
-const byLocation = <T extends { accountId: string; region: string; id: string }>(a: T, b: T) =>
-  a.accountId.localeCompare(b.accountId) || a.region.localeCompare(b.region) || a.id.localeCompare(b.id);
+/** Account, then region, then the record's own id (a store's or cluster's id, a health record's storeId or clusterId). */
+const locationOrder = <T extends { accountId: string; region: string }>(id: (x: T) => string) => (a: T, b: T) =>
+  a.accountId.localeCompare(b.accountId) || a.region.localeCompare(b.region) || id(a).localeCompare(id(b));
+const byLocation = locationOrder((x: { accountId: string; region: string; id: string }) => x.id);
 
 export function buildSnapshot(prev: Snapshot | null, results: readonly TargetPollResult[], times: { pollId: number; startedAt: number; finishedAt: number }): Snapshot {
   const prevStores = new Map<string, StoreRecord>((prev?.stores ?? []).map((s) => [storeKey(s), s]));
@@ -225,8 +227,8 @@ export function buildSnapshot(prev: Snapshot | null, results: readonly TargetPol
   targets.sort((a, b) => a.accountId.localeCompare(b.accountId) || a.region.localeCompare(b.region));
   const out: Snapshot = { pollId: times.pollId, startedAt: times.startedAt, finishedAt: times.finishedAt, stores, clusters, targets, probes };
   // Only when there is something: snapshots of fleets without CloudWatch/CloudTrail data keep their shape.
-  if (storeHealth.length) out.storeHealth = storeHealth.sort((a, b) => a.accountId.localeCompare(b.accountId) || a.region.localeCompare(b.region) || a.storeId.localeCompare(b.storeId));
-  if (clusterHealth.length) out.clusterHealth = clusterHealth.sort((a, b) => a.accountId.localeCompare(b.accountId) || a.region.localeCompare(b.region) || a.clusterId.localeCompare(b.clusterId));
+  if (storeHealth.length) out.storeHealth = storeHealth.sort(locationOrder((h) => h.storeId));
+  if (clusterHealth.length) out.clusterHealth = clusterHealth.sort(locationOrder((c) => c.clusterId));
   if (changeActors.length) out.changeActors = changeActors;
   return out;
 }

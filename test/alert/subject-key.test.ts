@@ -5,7 +5,9 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { emptyAlertState, evaluateAlerts, type AlertState } from '../../src/alert/engine.js';
 import { groupForDelivery } from '../../src/alert/group.js';
-import { deliverySubjectKey, subjectKey, subjectKindOf } from '../../src/alert/subject-key.js';
+import { alertKeyOf, deliverySubjectKey, subjectKey, subjectKeyOfAlertKey, subjectKindOf } from '../../src/alert/subject-key.js';
+import { CONDITION_TITLES } from '../../src/alert/remediation/table.js';
+import type { Condition } from '../../src/model.js';
 import { diffSnapshots, emptyDiffCarry, REMOVAL_ABSENCES, type DiffCarry } from '../../src/diff/diff.js';
 import type { AlertNotification, Snapshot } from '../../src/model.js';
 import { alerting, cluster, fakeGuidance, MIN, probeConfig, snapshot, store, T0, target } from '../diff/builders.js';
@@ -19,6 +21,19 @@ function files(dir: string): string[] {
 }
 
 describe('subject keys', () => {
+  it('come back out of every alert key whole (the engine filters misses by subject with it)', () => {
+    const subjects = [
+      subjectKey('store', { accountId: '111111111111', region: 'us-east-1', id: 'cks-1' }),
+      subjectKey('cluster', { accountId: '111111111111', region: 'eu-west-1', id: 'cluster-abc' }),
+      subjectKey('target', { accountId: '222222222222', region: 'ap-south-2' }),
+      subjectKey('account', { accountId: '333333333333' }),
+    ];
+    for (const condition of Object.keys(CONDITION_TITLES) as Condition[]) {
+      expect(condition).not.toContain(':');
+      for (const s of subjects) expect(subjectKeyOfAlertKey(alertKeyOf(condition, s))).toBe(s);
+    }
+  });
+
   it('are built only in src/alert/subject-key.ts (no hand-built `store:`/`cluster:`/`target:`/`account:` keys elsewhere)', () => {
     const handBuilt = /[`'"](?:store|cluster|target|account):\$\{/;
     const offenders = files(SRC)

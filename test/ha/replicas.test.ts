@@ -225,6 +225,9 @@ describe('two replicas on PostgreSQL', () => {
       alerting: { confirmations: 1, channels: [{ type: 'webhook', url: `${rx.url}/hook`, minSeverity: 'info' }] },
     });
     const log = captureLogger('info');
+    // The earlier tests' lease row, released by their stop (none when this test runs alone: no schema yet).
+    const leaseRows = async () => (await cluster.query<{ epoch: string; held: boolean }>(`SELECT epoch, expires_at > now() AS held FROM keystore_watch.lease`, [], db).catch(() => ({ rows: [] }))).rows;
+    const leaseBefore = await leaseRows();
     const stuck = new Daemon({ config, logger: log.logger, credentials: BASE_CREDENTIALS, schedule: false });
     const starting = stuck.start();
     await until(() => held.length > 0, 'the STS call to reach the silent endpoint');
@@ -236,7 +239,11 @@ describe('two replicas on PostgreSQL', () => {
     expect(log.text()).not.toContain('trying for the leader lease');
     expect(log.text()).not.toContain('GetCallerIdentity failed');
     expect(log.text()).not.toContain('leader lease');
-    // Nobody holds the lease, so a fresh replica leads.
+    // The database agrees: the lease was not taken (same epoch) and nobody holds it, so a fresh replica
+    // leads at its first attempt rather than after an expiry.
+    const leaseAfter = await leaseRows();
+    expect(leaseAfter.map((r) => r.epoch)).toEqual(leaseBefore.map((r) => r.epoch));
+    expect(leaseAfter.every((r) => !r.held)).toBe(true);
     const next = replica();
     await next.start();
     await until(() => next.role === 'leader', 'the fresh replica to lead', 10_000);
