@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { Agent, request } from 'node:http';
 import { parseArgs } from 'node:util';
 import { promisify } from 'node:util';
-import { DaemonProcess } from './lib/daemon-process.js';
-import { REGIONS_16, ROOT, SimProcess, type FleetShape, type SimCounters } from './lib/sim-process.js';
+import { DaemonProcess, daemonNode } from './lib/daemon-process.js';
+import { REGIONS_16, ROOT, SimProcess, simOverheadMs, type FleetShape, type SimCounters } from './lib/sim-process.js';
 import { CONCURRENCY as DEFAULT_CONCURRENCY, FAULTS, FLEET_SIZES, MEAN_LATENCY_MS, denseFleet, sparseFleet } from './lib/fleets.js';
 import { awsCliVersion, cliSweep } from './lib/aws-cli.js';
 import { buildOnce, imageNodeOptions } from './lib/build.js';
@@ -92,6 +92,12 @@ interface Bound {
   latencyBoundS: number; rateBoundS: number; pagingBoundS: number; boundS: number;
   /** Organizations calls x mean latency / ORGANIZATIONS_CONCURRENCY (2): how long discovery takes at best as designed (not part of the bound). */
   organizationsFloorS: number;
+  /**
+   * Mean ms the simulator held each answer beyond the latency it drew for it (its own reading, handling,
+   * timer lateness and writing, on the same two CPUs): the part of the distance to the bound that is the
+   * simulator's, not the code under measurement's.
+   */
+  simExtraMs: number;
 }
 
 const ORGANIZATIONS_OPS = new Set(['ListAccounts', 'ListParents', 'DescribeOrganizationalUnit', 'ListTagsForResource', 'ListRoots', 'ListOrganizationalUnitsForParent', 'ListAccountsForParent']);
@@ -106,7 +112,8 @@ function diffCounters(before: SimCounters, after: SimCounters): SimCounters {
     }
     return out;
   };
-  return { total: after.total - before.total, byOutcome: {}, byOperation: sub(after.byOperation, before.byOperation), byTarget: sub(after.byTarget, before.byTarget) };
+  const served = { answers: after.served.answers - before.served.answers, drawnMs: after.served.drawnMs - before.served.drawnMs, heldMs: after.served.heldMs - before.served.heldMs };
+  return { total: after.total - before.total, byOutcome: {}, byOperation: sub(after.byOperation, before.byOperation), byTarget: sub(after.byTarget, before.byTarget), served };
 }
 
 /**
@@ -137,6 +144,7 @@ function lowerBound(c: SimCounters, concurrency: number, meanMs: number, rateLim
   return {
     calls: c.total, byOperation, throttled, meanLatencyMs: meanMs, latencyBoundS: r3(latencyBoundS), rateBoundS: r3(rateBoundS), pagingBoundS: r3(pagingBoundS),
     boundS: r3(Math.max(latencyBoundS, rateBoundS, pagingBoundS)), organizationsFloorS: r3((orgCalls * meanMs) / 2 / 1000),
+    simExtraMs: r2(simOverheadMs({ ...c, served: { answers: 0, drawnMs: 0, heldMs: 0 } }, c)),
   };
 }
 
@@ -155,7 +163,7 @@ async function measuredPoll(sim: SimProcess, d: DaemonProcess, label: string) {
     targetsPerS: Math.round(r.targets / r.wallS), cpuS: r3(r.cpuS), cpuSPer1kTargets: r3((r.cpuS / r.targets) * 1000), simCpuS: s0 !== null && s1 !== null ? r2(s1 - s0) : null,
     rssMB: r1(r.rssMB), peakRssMB: r1(r.maxRssMB), peakMemMB: r.peakMemMB, targetMs: r.targetMs, stateWrites: r.stateWrites,
   };
-  log(`${label}: ${out.targets} targets, ${out.stores} stores, ${out.wallS}s (bound ${out.boundS}s, x${out.ratio}; Organizations floor ${out.organizationsFloorS}s), ${out.calls} calls ${JSON.stringify(out.byOperation)}, cpu ${out.cpuS}s, sim cpu ${out.simCpuS}s, target ms ${JSON.stringify(out.targetMs)}, peak RSS ${out.peakRssMB} MB (sampled peaks ${JSON.stringify(out.peakMemMB)})${out.targetsDown ? `, DOWN ${JSON.stringify(out.downCodes)}` : ''}`);
+  log(`${label}: ${out.targets} targets, ${out.stores} stores, ${out.wallS}s (bound ${out.boundS}s, x${out.ratio}; Organizations floor ${out.organizationsFloorS}s; simulator +${out.simExtraMs} ms per answer beyond the drawn latency), ${out.calls} calls ${JSON.stringify(out.byOperation)}, cpu ${out.cpuS}s, sim cpu ${out.simCpuS}s, target ms ${JSON.stringify(out.targetMs)}, peak RSS ${out.peakRssMB} MB (sampled peaks ${JSON.stringify(out.peakMemMB)})${out.targetsDown ? `, DOWN ${JSON.stringify(out.downCodes)}` : ''}`);
   return out;
 }
 type Measured = Awaited<ReturnType<typeof measuredPoll>>;
@@ -206,7 +214,7 @@ async function measuredOnceProcess(sim: SimProcess, config: Record<string, unkno
   const p = await onceProcess(sim, config);
   const b = await boundOf(sim, c0);
   const out = { ...b, wallS: p.wallS, exitCode: p.exitCode, ratio: r3(p.wallS / b.boundS), stores: p.stores, targets: p.targets };
-  log(`${label}: ${out.targets} targets, ${out.stores} stores, ${out.wallS}s start to exit (bound ${out.boundS}s, x${out.ratio}; Organizations floor ${out.organizationsFloorS}s), exit ${out.exitCode}, ${out.calls} calls ${JSON.stringify(out.byOperation)}`);
+  log(`${label}: ${out.targets} targets, ${out.stores} stores, ${out.wallS}s start to exit (bound ${out.boundS}s, x${out.ratio}; Organizations floor ${out.organizationsFloorS}s; simulator +${out.simExtraMs} ms per answer beyond the drawn latency), exit ${out.exitCode}, ${out.calls} calls ${JSON.stringify(out.byOperation)}`);
   return out;
 }
 
@@ -368,7 +376,7 @@ async function onceProcess(sim: SimProcess, config: Record<string, unknown>) {
   let exitCode = 0;
   let stdout = '';
   try {
-    stdout = (await promisify(execFile)(process.execPath, [join(buildOnce(), 'src', 'cli', 'main.js'), 'once', '--config', file, '--format', 'json'], {
+    stdout = (await promisify(execFile)(daemonNode(), [join(buildOnce(), 'src', 'cli', 'main.js'), 'once', '--config', file, '--format', 'json'], {
       cwd: ROOT, maxBuffer: 256 << 20, env: { ...process.env, NODE_OPTIONS: DAEMON_FLAGS.join(' '), AWS_ACCESS_KEY_ID: sim.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: sim.credentials.secretAccessKey, AWS_SESSION_TOKEN: '', AWS_REGION: 'us-east-1' },
     })).stdout;
   } catch (err) {

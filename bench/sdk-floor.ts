@@ -18,7 +18,7 @@ import { DescribeClustersCommand } from '@aws-sdk/client-cloudhsm-v2';
 import { AwsClients } from '../src/collect/aws-clients.js';
 import { parseConfig } from '../src/config/load.js';
 import { mapBounded } from '../src/util/map-bounded.js';
-import { SimProcess, type FleetShape, type SimCounters } from './lib/sim-process.js';
+import { SimProcess, simOverheadMs, type FleetShape, type SimCounters } from './lib/sim-process.js';
 import { CONCURRENCY, FAULTS, FLEET_SIZES, MEAN_LATENCY_MS, denseFleet, sparseFleet } from './lib/fleets.js';
 import { median } from './lib/stats.js';
 
@@ -38,7 +38,7 @@ const sim = await SimProcess.start(S.shape, FAULTS);
 try {
   const accounts = sim.accountIds.slice(0, S.accounts);
   const targets = accounts.flatMap((id) => S.shape.regions.map((region) => ({ accountId: id, region, roleArn: `arn:aws:iam::${id}:role/KeystoreWatch`, externalId: null })));
-  const rows: { threads: number; wallS: number; calls: number; boundS: number; ratio: number; cpuS: number; meanCallMs: number; simCpuS: number }[] = [];
+  const rows: { threads: number; wallS: number; calls: number; boundS: number; ratio: number; cpuS: number; meanCallMs: number; simExtraMs: number; simCpuS: number }[] = [];
   for (let round = 1; round <= Number(values.rounds); round++) {
     for (const threads of values.threads!.split(',').map(Number)) {
       const config = parseConfig({ stateDir: '/tmp', aws: { endpoint: sim.url, concurrency: CONCURRENCY, maxAttempts: 5, requestTimeout: '10s', targetTimeout: '60s', sdkThreads: threads }, accounts: accounts.map((id) => ({ id })), regions: S.shape.regions }, 'bench', {});
@@ -73,11 +73,14 @@ try {
         const wallS = (performance.now() - t0) / 1000;
         const cpu = process.cpuUsage(cpu0);
         const s1 = await sim.cpuSeconds();
-        const calls = total(await sim.counters()) - total(c0);
+        const c1 = await sim.counters();
+        const calls = total(c1) - total(c0);
+        // How much of a call's time beyond the drawn latency the simulator itself held it; the rest is this side's.
+        const simExtraMs = simOverheadMs(c0, c1);
         const boundS = (calls * MEAN_LATENCY_MS) / CONCURRENCY / 1000;
-        const row = { threads, wallS, calls, boundS, ratio: wallS / boundS, cpuS: (cpu.user + cpu.system) / 1e6, meanCallMs: callMs / callN, simCpuS: s0 !== null && s1 !== null ? s1 - s0 : NaN };
+        const row = { threads, wallS, calls, boundS, ratio: wallS / boundS, cpuS: (cpu.user + cpu.system) / 1e6, meanCallMs: callMs / callN, simExtraMs, simCpuS: s0 !== null && s1 !== null ? s1 - s0 : NaN };
         rows.push(row);
-        log(`round ${round}, sdkThreads ${threads}: ${calls} calls in ${wallS.toFixed(2)} s, bound ${boundS.toFixed(2)} s, x${row.ratio.toFixed(3)}; mean call ${row.meanCallMs.toFixed(1)} ms against the simulator's ${MEAN_LATENCY_MS} ms; CPU ${row.cpuS.toFixed(2)} s here, ${row.simCpuS.toFixed(2)} s in the simulator`);
+        log(`round ${round}, sdkThreads ${threads}: ${calls} calls in ${wallS.toFixed(2)} s, bound ${boundS.toFixed(2)} s, x${row.ratio.toFixed(3)}; mean call ${row.meanCallMs.toFixed(1)} ms against the simulator's ${MEAN_LATENCY_MS} ms drawn (+${simExtraMs.toFixed(2)} ms its own handling); CPU ${row.cpuS.toFixed(2)} s here, ${row.simCpuS.toFixed(2)} s in the simulator`);
       } finally {
         clients.close();
       }
@@ -86,7 +89,7 @@ try {
   for (const threads of new Set(rows.map((r) => r.threads))) {
     const rs = rows.filter((r) => r.threads === threads);
     const ratios = rs.map((r) => r.ratio);
-    console.log(`${values.scenario} SDK floor, sdkThreads ${threads}: median x${median(ratios).toFixed(3)} (${Math.min(...ratios).toFixed(3)}-${Math.max(...ratios).toFixed(3)}) of the bound, ${rs[0]!.calls} calls, bound ${rs[0]!.boundS.toFixed(2)} s, wall ${rs.map((r) => r.wallS.toFixed(2)).join(' / ')} s, mean call ${rs.map((r) => r.meanCallMs.toFixed(1)).join(' / ')} ms, CPU ${rs.map((r) => r.cpuS.toFixed(2)).join(' / ')} s + simulator ${rs.map((r) => r.simCpuS.toFixed(2)).join(' / ')} s`);
+    console.log(`${values.scenario} SDK floor, sdkThreads ${threads}: median x${median(ratios).toFixed(3)} (${Math.min(...ratios).toFixed(3)}-${Math.max(...ratios).toFixed(3)}) of the bound, ${rs[0]!.calls} calls, bound ${rs[0]!.boundS.toFixed(2)} s, wall ${rs.map((r) => r.wallS.toFixed(2)).join(' / ')} s, mean call ${rs.map((r) => r.meanCallMs.toFixed(1)).join(' / ')} ms (the simulator's own +${rs.map((r) => r.simExtraMs.toFixed(2)).join(' / ')}), CPU ${rs.map((r) => r.cpuS.toFixed(2)).join(' / ')} s + simulator ${rs.map((r) => r.simCpuS.toFixed(2)).join(' / ')} s`);
   }
 } finally {
   await sim.stop();

@@ -26,7 +26,7 @@ export class DaemonProcess {
     const child = join(buildOnce(), 'bench', 'lib', 'daemon-child.js');
     const execArgv = ['--expose-gc', ...(opts.nodeOptions ?? [])];
     if (opts.cpuProf) execArgv.push('--cpu-prof', `--cpu-prof-dir=${opts.cpuProf}`);
-    return new DaemonProcess(fork(child, [], { cwd: ROOT, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+    return new DaemonProcess(fork(child, [], { cwd: ROOT, execArgv, execPath: daemonNode(), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
   }
 
   private send<T>(msg: ChildCommand): Promise<T> {
@@ -48,4 +48,9 @@ export class DaemonProcess {
     await exited;
     return u;
   }
+}
+
+/** The node binary of the measured side: KW_BENCH_NODE (e.g. the container image's Node major), else this one. */
+export function daemonNode(): string {
+  return process.env.KW_BENCH_NODE || process.execPath;
 }

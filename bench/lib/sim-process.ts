@@ -34,6 +34,14 @@ export interface SimCounters {
   byOutcome: Record<string, number>;
   byOperation: Record<string, { ok: number; throttled: number; failed: number }>;
   byTarget: Record<string, { ok: number; throttled: number; failed: number }>;
+  /** Answers written, the latency drawn for them and the real time held, summed (ms): see the simulator's Counters. */
+  served: { answers: number; drawnMs: number; heldMs: number };
+}
+
+/** Mean ms per answer the simulator held a call beyond the latency it drew for it, between two counter readings. */
+export function simOverheadMs(before: SimCounters, after: SimCounters): number {
+  const n = after.served.answers - before.served.answers;
+  return n > 0 ? ((after.served.heldMs - before.served.heldMs) - (after.served.drawnMs - before.served.drawnMs)) / n : NaN;
 }
 
 export class SimProcess {

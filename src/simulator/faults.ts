@@ -44,6 +44,13 @@ export interface CountersSnapshot {
   byTarget: Record<string, Tally>;
   /** Per service, per operation: e.g. byService.organizations.ListParents (services never called are absent). */
   byService: Partial<Record<ServiceName, Record<string, Tally>>>;
+  /**
+   * Answers written, and how long the simulator held them: `drawnMs` sums the latency it drew for each,
+   * `heldMs` the real time from the request's arrival to the answer's last byte. heldMs - drawnMs is the
+   * simulator's own cost (reading, handling, timer lateness, writing): what a benchmark's bound, computed
+   * from the drawn latency, cannot blame on the client.
+   */
+  served: { answers: number; drawnMs: number; heldMs: number };
 }
 
 /** One answered (or hung) request, for tests that check spacing: `at` is simulated time, epoch ms. */
@@ -58,6 +65,7 @@ export class Counters {
   private byAccountRegion = new Map<string, Tally>();
   private byTarget = new Map<string, Tally>();
   private byService = new Map<ServiceName, Map<string, Tally>>();
+  private served = { answers: 0, drawnMs: 0, heldMs: 0 };
 
   constructor(private readonly now: () => number = Date.now, private readonly logLimit = 10_000) {}
 
@@ -79,11 +87,18 @@ export class Counters {
     bump(ops, key.operation);
   }
 
+  /** One answer written: the latency drawn for it and the real time it was held (see CountersSnapshot.served). */
+  answered(drawnMs: number, heldMs: number): void {
+    this.served.answers++;
+    this.served.drawnMs += drawnMs;
+    this.served.heldMs += heldMs;
+  }
+
   snapshot(): CountersSnapshot {
     const obj = (m: Map<string, Tally>) => Object.fromEntries([...m].map(([k, v]) => [k, { ...v }]));
     const byService: CountersSnapshot['byService'] = {};
     for (const [service, ops] of this.byService) byService[service] = obj(ops);
-    return { total: this.total, byOutcome: { ...this.byOutcome }, byOperation: obj(this.byOperation), byAccountRegion: obj(this.byAccountRegion), byTarget: obj(this.byTarget), byService };
+    return { total: this.total, byOutcome: { ...this.byOutcome }, byOperation: obj(this.byOperation), byAccountRegion: obj(this.byAccountRegion), byTarget: obj(this.byTarget), byService, served: { ...this.served } };
   }
 
   /** Recent requests matching every given field, oldest first. */
@@ -100,6 +115,7 @@ export class Counters {
     this.byAccountRegion.clear();
     this.byTarget.clear();
     this.byService.clear();
+    this.served = { answers: 0, drawnMs: 0, heldMs: 0 };
   }
 }
 

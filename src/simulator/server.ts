@@ -80,10 +80,11 @@ export async function startSimulator(opts: StartSimulatorOptions = {}): Promise<
   };
 
   const server = createServer((req, res) => {
+    const arrived = performance.now();
     readBody(req).then(
       (body) => {
         if ((req.url ?? '').startsWith('/_sim')) return handleControl(fleet, req, res, body);
-        handleAws(fleet, req, res, body, later);
+        handleAws(fleet, req, res, body, later, arrived);
       },
       () => { if (!res.headersSent) { res.writeHead(413); res.end(); } },
     ).catch((err: unknown) => {
@@ -196,7 +197,7 @@ function throttlingError(service: ServiceName): AwsError {
   }
 }
 
-function handleAws(fleet: Fleet, req: IncomingMessage, res: ServerResponse, raw: Buffer, later: (ms: number, fn: () => void) => void): void {
+function handleAws(fleet: Fleet, req: IncomingMessage, res: ServerResponse, raw: Buffer, later: (ms: number, fn: () => void) => void, arrived: number): void {
   const target = req.headers['x-amz-target'];
   const scope = parseAuthorization(req.headers.authorization);
   let protocol: Protocol = 'json';
@@ -232,7 +233,10 @@ function handleAws(fleet: Fleet, req: IncomingMessage, res: ServerResponse, raw:
   const key: RequestKey = { service: service?.name ?? 'kms', operation: operation || '-', account: '-', region: scope?.region ?? '-' };
   const finish = (reply: Reply, outcome: Outcome) => {
     fleet.requestCounters.record(key, outcome);
-    later(fleet.faults.delayMs(), () => {
+    const delay = fleet.faults.delayMs();
+    // Real time (not the fleet's clock, which tests may step): how long this answer was held in all.
+    res.once('finish', () => fleet.requestCounters.answered(delay, performance.now() - arrived));
+    later(delay, () => {
       if (res.destroyed) return;
       res.writeHead(reply.status, { 'content-type': reply.contentType, 'content-length': String(reply.body.length), 'x-amzn-requestid': randomUUID(), ...reply.headers });
       res.end(reply.body);

@@ -131,6 +131,29 @@ describe('injected faults', () => {
     expect(took).toBeLessThan(1000); // concurrent requests wait in parallel: no busy wait
   });
 
+  it('counts, per answer, the latency it drew and the real time it held the call (its own cost is the difference)', async () => {
+    sim.fleet.setFaults({ latencyMs: 150, jitterMs: 50 });
+    sim.fleet.resetCounters();
+    expect(sim.fleet.counters().served).toEqual({ answers: 0, drawnMs: 0, heldMs: 0 });
+    const kms = kmsClient(sim);
+    await Promise.all(Array.from({ length: 10 }, () => describeAll(kms)));
+    await control(sim, 'GET', '/_sim/stats'); // the control API is not an answer to a client
+    const { served } = sim.fleet.counters();
+    expect(served.answers).toBe(10);
+    // Drawn: latencyMs + uniform [0, jitterMs) each.
+    expect(served.drawnMs).toBeGreaterThanOrEqual(1500);
+    expect(served.drawnMs).toBeLessThan(2000);
+    // Held: from arrival to the last byte, so never less than drawn (timers round to whole ms: 1 ms per answer).
+    expect(served.heldMs).toBeGreaterThanOrEqual(served.drawnMs - 10);
+    // An error answer is held and counted too.
+    sim.fleet.setFaults({ errors: [{ operation: 'DescribeCustomKeyStores', error: 'DependencyTimeoutException' }] });
+    await rejection(() => describeAll(kms));
+    sim.fleet.setFaults({ errors: [] });
+    expect(sim.fleet.counters().served.answers).toBe(11);
+    sim.fleet.resetCounters();
+    expect(sim.fleet.counters().served).toEqual({ answers: 0, drawnMs: 0, heldMs: 0 });
+  });
+
   it('is configurable through PUT/PATCH/GET /_sim/faults and validates input', async () => {
     const put = await control(sim, 'PUT', '/_sim/faults', { rateLimitPerSecond: 0, errors: [{ operation: 'DescribeCustomKeyStores', error: 'DependencyTimeoutException' }] });
     expect(put.status).toBe(200);
