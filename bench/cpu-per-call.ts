@@ -8,14 +8,16 @@ import { join } from 'node:path';
 import { DaemonProcess } from './lib/daemon-process.js';
 import { REGIONS_16, SimProcess, type FleetShape, type SimCounters } from './lib/sim-process.js';
 import { imageNodeOptions } from './lib/build.js';
+import { FAULTS, denseFleet } from './lib/fleets.js';
 
 const { values } = parseArgs({ options: { accounts: { type: 'string', default: '200' }, repeat: { type: 'string', default: '5' }, regions: { type: 'string', default: 'list' }, 'cpu-prof': { type: 'string' }, concurrency: { type: 'string', default: '64' } } });
 const ACCOUNTS = Number(values.accounts);
 const REPEAT = Number(values.repeat);
-const shape: FleetShape = { seed: 17, accounts: ACCOUNTS + 1, regions: REGIONS_16, storesPerRegion: 1, cloudHsmFraction: 0.4, failedFraction: 0.05, hsmsPerCluster: 2 };
+// The bench's dense shape (bench/lib/fleets.ts), one account more (the first is not watched), seed 17 as measured before.
+const shape: FleetShape = { ...denseFleet({ accounts: ACCOUNTS + 1, regions: REGIONS_16.length }), seed: 17 };
 const log = (s: string) => process.stderr.write(`[cpu-per-call ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
 
-const sim = await SimProcess.start(shape, { latencyMs: 30, jitterMs: 20, rateLimitPerSecond: 5 });
+const sim = await SimProcess.start(shape, FAULTS);
 try {
   const stats = await sim.stats();
   log(`simulator ${sim.url}: ${JSON.stringify(stats)}`);

@@ -44,7 +44,7 @@ try {
       const config = parseConfig({ stateDir: '/tmp', aws: { endpoint: sim.url, concurrency: CONCURRENCY, maxAttempts: 5, requestTimeout: '10s', targetTimeout: '60s', sdkThreads: threads }, accounts: accounts.map((id) => ({ id })), regions: S.shape.regions }, 'bench', {});
       const clients = new AwsClients({ aws: config.aws, credentials: sim.credentials });
       try {
-        await clients.prepare();
+        await Promise.all([clients.prepare(), clients.startSdkThreads()]);
         // Credentials first (a steady poll has them cached), and one untimed pass to warm the JIT and the pools.
         await mapBounded(accounts, 16, (id) => clients.credentialsFor({ roleArn: `arn:aws:iam::${id}:role/KeystoreWatch`, externalId: null })());
         // Each call's time as its caller sees it (lend, send, answer): mean minus the simulator's mean latency

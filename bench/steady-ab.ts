@@ -22,6 +22,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync, existsSync } from 
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { REGIONS_16, ROOT, SimProcess } from './lib/sim-process.js';
+import { FAULTS, sparseFleet } from './lib/fleets.js';
 import { buildOnce, imageNodeOptions } from './lib/build.js';
 import { median } from './lib/stats.js';
 
@@ -104,8 +105,8 @@ function sliceProfile(dir: string, window: { from: number; to: number }, out: st
   writeFileSync(out, JSON.stringify({ ...p, startTime: window.from, endTime: window.to, samples, timeDeltas: deltas }));
 }
 
-const SHAPE = { seed: 7, accounts: Math.max(ACCOUNTS, 16), regions: REGIONS_16, storesPerRegion: 0.125, cloudHsmFraction: 0.4, failedFraction: 0.05, hsmsPerCluster: 2 };
-const FAULTS = { latencyMs: 30, jitterMs: 20, rateLimitPerSecond: 5 };
+// The bench's sparse (default) scenario and faults (bench/lib/fleets.ts).
+const SHAPE = sparseFleet(Math.max(ACCOUNTS, 16));
 const sims: Record<'this' | 'other', SimProcess | null> = { this: await SimProcess.start(SHAPE, FAULTS), other: null };
 if (VARY_SIM) sims.other = await SimProcess.start(SHAPE, FAULTS, { root: args.other });
 const figures: Record<string, number[]> = Object.fromEntries(sides.map((s) => [s.name, []]));

@@ -400,7 +400,10 @@ export class Daemon {
     await this.serve();
     this.pipeline.startDelivery();
     this.resender.start();
+    // The SDK threads load while STS answers: the first poll then finds them ready.
+    const threads = this.clients.startSdkThreads();
     await this.identify();
+    await threads;
     if (this.opts.schedule !== false && !this.stopRequested) {
       this.timing.start(this.polls);
       // A poll also runs at start-up rather than waiting for the first tick.
@@ -594,6 +597,8 @@ export class Daemon {
     this.termAbort = new AbortController();
     this.metrics.leader.set(1);
     this.metrics.leaseEpoch.set(epoch);
+    // A follower runs no SDK thread; they load while the state reloads (the first poll waits for them).
+    void this.clients.startSdkThreads();
     // This term's writes: fence = the lease epoch (the database refuses it once another replica holds
     // the lease, or ours expired by the database's clock); a refusal steps down at once, never held.
     this.resilient = this.resilientOver(termView(ha.base!, (err) => this.notLeader(epoch, err)));
@@ -632,6 +637,8 @@ export class Daemon {
     const ended = this.resilient;
     this.resilient = null;
     await ended?.close().catch(() => {});
+    // A follower makes no per-target AWS call: its SDK threads (a V8 isolate each) go until it leads again.
+    await this.clients.stopSdkThreads();
     // The term's self-alerts about its own writes end with it: a follower does not write, and a
     // re-elected replica starts its new term from the database, not with the last term's alarms.
     for (const a of this.pipeline?.self.firing() ?? []) this.metrics.selfAlert.set({ id: a.id }, 0);
@@ -667,6 +674,11 @@ export class Daemon {
   }
 
   /** Leader or follower (state.backend: postgres); a single replica on files always leads. */
+  /** AWS SDK threads running now (aws.sdkThreads): none on an HA follower. */
+  get sdkThreadsRunning(): number {
+    return this.clients.sdkThreads?.running ?? 0;
+  }
+
   get role(): 'leader' | 'follower' {
     return this.ha ? this.ha.role.role : 'leader';
   }

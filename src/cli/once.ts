@@ -68,6 +68,8 @@ export async function main(argv: string[]): Promise<number> {
       },
     });
     try {
+      // The SDK threads load while STS answers (the poll waits for them).
+      void clients.startSdkThreads();
       // Quietly: only what changes behaviour (the role-chaining cap) is printed, as a warning.
       await clients.identify().catch((err: unknown) => process.stderr.write(`warning: STS GetCallerIdentity failed (${printable(err instanceof Error ? err.name : String(err))}); polling anyway\n`));
       const snapshot = await poller.poll(null);

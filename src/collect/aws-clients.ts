@@ -270,7 +270,6 @@ export class AwsClients {
    */
   prepare(): Promise<ResolvedClientSettings> {
     this.settingsPromise ??= (async () => {
-      const started = this.threads?.start();
       const probe = new KMSClient({ ...this.common(this.opts.aws.homeRegion), credentials: this.base });
       const c = probe.config as unknown as ProviderBag;
       const get = async <T>(name: string): Promise<T | undefined> => {
@@ -289,10 +288,23 @@ export class AwsClients {
       settings.kmsDefaultUserAgent = await get<unknown>('defaultUserAgentProvider');
       if (!this.opts.aws.endpoint) settings.kmsConfiguredEndpoint = (await get<string>('serviceConfiguredEndpoint')) || undefined;
       this.settings = settings;
-      await started;
       return settings;
     })();
     return this.settingsPromise;
+  }
+
+  /**
+   * Starts the SDK threads (aws.sdkThreads) and waits until each has loaded the SDK, so a poll's deadlines
+   * do not pay for that. Separate from prepare(): an HA follower identifies itself and waits for the lease
+   * without them (they are a second V8 isolate each, and a follower makes no per-target call).
+   */
+  startSdkThreads(): Promise<void> {
+    return this.threads?.start() ?? Promise.resolve();
+  }
+
+  /** Stops the SDK threads until startSdkThreads() or the next call (a replica that stops leading). */
+  stopSdkThreads(): Promise<void> {
+    return this.threads?.stop() ?? Promise.resolve();
   }
 
   /** The resolved settings as client config (empty until prepare() has finished). */

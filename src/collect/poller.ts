@@ -272,7 +272,7 @@ export class Poller {
         queue.close();
       }
     })();
-    await this.opts.clients.prepare().catch(() => undefined);
+    await Promise.all([this.opts.clients.prepare().catch(() => undefined), this.opts.clients.startSdkThreads()]);
     let done = 0;
     // One listener on the caller's signal for the whole poll (not one per target in flight), which
     // aborts the targets running when it fires.

@@ -81,7 +81,7 @@ describe('aws.sdkThreads', () => {
     for (const n of [0, 1]) {
       const { config, clients, counted } = setup(n);
       try {
-        await clients.prepare();
+        await Promise.all([clients.prepare(), clients.startSdkThreads()]);
         expect(clients.sdkThreads?.workers.length ?? 0).toBe(n);
         const before = sim.fleet.counters();
         const snap = await new SnapshotPoller({ config, clients }).poll(null);
@@ -113,6 +113,24 @@ describe('aws.sdkThreads', () => {
       const before = sim.fleet.counters().total;
       await expect(clients.withKms(target, (kms) => kms.send(new DescribeCustomKeyStoresCommand({})))).resolves.toMatchObject({ CustomKeyStores: expect.any(Array) });
       expect(sim.fleet.counters().total).toBe(before + 1);
+    } finally {
+      clients.close();
+    }
+  });
+
+  it('threads start on startSdkThreads() or a poll, not on prepare() (an HA follower identifies itself without them), and stop on stopSdkThreads()', async () => {
+    const { config, clients } = setup(1);
+    try {
+      await clients.prepare();
+      await clients.identify();
+      expect(clients.sdkThreads!.running).toBe(0);
+      await clients.startSdkThreads();
+      expect(clients.sdkThreads!.running).toBe(1);
+      await clients.stopSdkThreads();
+      expect(clients.sdkThreads!.running).toBe(0);
+      const poll = await new SnapshotPoller({ config, clients }).poll(null);
+      expect(poll.targets.every((t) => t.ok)).toBe(true);
+      expect(clients.sdkThreads!.running).toBe(1);
     } finally {
       clients.close();
     }
@@ -179,6 +197,31 @@ describe('aws.sdkThreads', () => {
   }
   const mode = (m: 'crash' | 'silent' | 'answer') => { process.env.KW_SCRIPTED_THREAD = m; };
   afterAll(() => { delete process.env.KW_SCRIPTED_THREAD; });
+
+  it('stop() (a replica that stops leading) ends every thread without counting a failure; the next call starts one again', async () => {
+    mode('silent');
+    const { threads, failures, call } = scripted();
+    try {
+      await threads.start();
+      expect(threads.running).toBe(1);
+      const [first] = threads.workers;
+      const exited = new Promise<number>((r) => first!.once('exit', r));
+      const pending = call().then(() => null, (err: unknown) => err); // never answered by this thread
+      await threads.stop();
+      expect(await pending).toMatchObject({ name: 'SdkThreadStopped' });
+      await exited; // terminated, its memory given back
+      expect(threads.running).toBe(0);
+      // Not a failure: no failure reported (no self-alert, no backoff).
+      expect(failures).toEqual([]);
+      mode('answer');
+      await expect(call()).resolves.toEqual({});
+      expect(threads.running).toBe(1);
+      expect(threads.workers[0]).not.toBe(first);
+      expect(failures).toEqual([]);
+    } finally {
+      await threads.close();
+    }
+  });
 
   it('a thread that does not answer a cancelled call is terminated as unresponsive; its calls fail and a new thread takes the next', async () => {
     mode('silent');

@@ -85,7 +85,8 @@ describe('shared per-region KMS clients', () => {
   it('answers at the deadline even while the SDK sleeps between retries, and lends the client again only once its call has ended', async () => {
     const { clients } = setup({ maxAttempts: 10 }, false);
     const target = { region: 'us-east-1', roleArn: null, externalId: null };
-    await clients.prepare(); // as the poller does first: the SDK threads (if any) are up before the 300 ms deadline starts
+    // As the poller does first: settings resolved and the SDK threads (if any) up before the 300 ms deadline starts.
+    await Promise.all([clients.prepare(), clients.startSdkThreads()]);
     // Throttled on every attempt: with 10 attempts the SDK's backoff (500 ms base, doubling) would run for many seconds.
     sim.fleet.setFaults({ errors: [{ service: 'kms', account: '100000000000', region: 'us-east-1', error: 'ThrottlingException', status: 400 }] });
     const sent = () => sim.fleet.counters().byTarget['100000000000/us-east-1/DescribeCustomKeyStores']?.throttled ?? 0;

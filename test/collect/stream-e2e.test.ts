@@ -41,8 +41,8 @@ async function poller(extra: Record<string, unknown>, opts: { now?: () => number
     ...rest,
   }, 'stream-test', {});
   const clients = new AwsClients({ aws: config.aws, credentials: CREDENTIALS });
-  // As the daemon and `once` do before their first poll (identify()): settings resolved, SDK threads up.
-  await clients.prepare();
+  // As the daemon and `once` do before their first poll (identify(), startSdkThreads()): settings resolved, SDK threads up.
+  await Promise.all([clients.prepare(), clients.startSdkThreads()]);
   const poller = new Poller({ config, clients, now: opts.now, onOrganizationsError: (e) => opts.errors?.push(e.code) });
   return { poller, close: () => { poller.close(); clients.close(); } };
 }

@@ -115,6 +115,9 @@ describe('two replicas on PostgreSQL', () => {
     expect(value(fm0, 'keystore_watch_polls_total')).toBe(0);
     expect(value(fm0, 'keystore_watch_aws_requests_total{service="kms",operation="DescribeCustomKeyStores"}') ?? 0).toBe(0);
     expect(await leader.pollNow()).toBe(true);
+    // Only the leader runs AWS SDK threads (a V8 isolate each): a follower makes no per-target call.
+    expect(leader.sdkThreadsRunning).toBeGreaterThan(0);
+    expect(follower.sdkThreadsRunning).toBe(0);
     await rx.until(() => keys().length > 0, 30_000, 'the firing notifications');
     // The follower picks the committed poll up and answers the same.
     await until(async () => domain(await metrics(follower)) === domain(await metrics(leader)) && domain(await metrics(leader)) !== '', 'the follower to serve the leader\'s snapshot');
@@ -164,6 +167,8 @@ describe('two replicas on PostgreSQL', () => {
     await until(() => b.role === 'leader' && leader.role === 'follower', 'the takeover and the old leader stepping down');
     await until(async () => value(await metrics(b), 'keystore_watch_lease_epoch') === 3, 'epoch 3 on the new leader');
     expect(value(await metrics(leader), 'keystore_watch_leader')).toBe(0);
+    // The deposed leader gives its SDK threads back.
+    await until(() => leader.sdkThreadsRunning === 0, 'the deposed leader to stop its SDK threads', 10_000);
     const before = rx.requests.length;
     await leader.pollNow();
     expect(value(await metrics(leader), 'keystore_watch_leader')).toBe(0);
