@@ -673,12 +673,12 @@ export class Daemon {
     if (snapshot) this.metrics.lastPoll.set(snapshot.finishedAt / 1000);
   }
 
-  /** Leader or follower (state.backend: postgres); a single replica on files always leads. */
   /** AWS SDK threads running now (aws.sdkThreads): none on an HA follower. */
   get sdkThreadsRunning(): number {
     return this.clients.sdkThreads?.running ?? 0;
   }
 
+  /** Leader or follower (state.backend: postgres); a single replica on files always leads. */
   get role(): 'leader' | 'follower' {
     return this.ha ? this.ha.role.role : 'leader';
   }
