@@ -50,7 +50,7 @@ export interface CountersSnapshot {
    * simulator's own cost (reading, handling, timer lateness, writing): what a benchmark's bound, computed
    * from the drawn latency, cannot blame on the client.
    */
-  served: { answers: number; drawnMs: number; heldMs: number };
+  served: { answers: number; drawnMs: number; heldMs: number; minExtraMs: number | null };
 }
 
 /** One answered (or hung) request, for tests that check spacing: `at` is simulated time, epoch ms. */
@@ -65,7 +65,7 @@ export class Counters {
   private byAccountRegion = new Map<string, Tally>();
   private byTarget = new Map<string, Tally>();
   private byService = new Map<ServiceName, Map<string, Tally>>();
-  private served = { answers: 0, drawnMs: 0, heldMs: 0 };
+  private served: CountersSnapshot['served'] = { answers: 0, drawnMs: 0, heldMs: 0, minExtraMs: null };
 
   constructor(private readonly now: () => number = Date.now, private readonly logLimit = 10_000) {}
 
@@ -92,6 +92,9 @@ export class Counters {
     this.served.answers++;
     this.served.drawnMs += drawnMs;
     this.served.heldMs += heldMs;
+    // The least an answer was held beyond its drawn latency: below 0, the simulator answered early (kinder than drawn).
+    const extra = heldMs - drawnMs;
+    if (this.served.minExtraMs === null || extra < this.served.minExtraMs) this.served.minExtraMs = extra;
   }
 
   snapshot(): CountersSnapshot {
@@ -115,7 +118,7 @@ export class Counters {
     this.byAccountRegion.clear();
     this.byTarget.clear();
     this.byService.clear();
-    this.served = { answers: 0, drawnMs: 0, heldMs: 0 };
+    this.served = { answers: 0, drawnMs: 0, heldMs: 0, minExtraMs: null };
   }
 }
 

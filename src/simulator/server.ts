@@ -73,10 +73,22 @@ export async function startSimulator(opts: StartSimulatorOptions = {}): Promise<
     : parseScenario(opts.scenario);
   const fleet = new Fleet(scenario, opts.clock ? { clock: opts.clock } : {});
   const timers = new Set<NodeJS.Timeout>();
+  // Never before `ms` of real time: node arms a timer from the event loop's cached time (taken when the
+  // turn began, in whole milliseconds), so a request handled late in a busy turn would be answered up to
+  // that turn's length early, kinder than the latency drawn for it. Such a timer is re-armed for the rest.
   const later = (ms: number, fn: () => void) => {
     if (ms <= 0) return fn();
-    const t = setTimeout(() => { timers.delete(t); fn(); }, ms);
-    timers.add(t);
+    const due = performance.now() + ms;
+    const arm = (wait: number) => {
+      const t = setTimeout(() => {
+        timers.delete(t);
+        const left = due - performance.now();
+        if (left > 0) arm(left);
+        else fn();
+      }, wait);
+      timers.add(t);
+    };
+    arm(ms);
   };
 
   const server = createServer((req, res) => {
