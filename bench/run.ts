@@ -13,7 +13,7 @@ import { Agent, request } from 'node:http';
 import { parseArgs } from 'node:util';
 import { promisify } from 'node:util';
 import { DaemonProcess, daemonNode } from './lib/daemon-process.js';
-import { REGIONS_16, ROOT, SimProcess, simOverheadMs, type FleetShape, type SimCounters } from './lib/sim-process.js';
+import { REGIONS_16, ROOT, SimProcess, servedBetween, simOverheadMs, type FleetShape, type SimCounters } from './lib/sim-process.js';
 import { CONCURRENCY as DEFAULT_CONCURRENCY, FAULTS, FLEET_SIZES, MEAN_LATENCY_MS, denseFleet, sparseFleet } from './lib/fleets.js';
 import { awsCliVersion, cliSweep } from './lib/aws-cli.js';
 import { buildOnce, imageNodeOptions } from './lib/build.js';
@@ -112,8 +112,7 @@ function diffCounters(before: SimCounters, after: SimCounters): SimCounters {
     }
     return out;
   };
-  const served = { answers: after.served.answers - before.served.answers, drawnMs: after.served.drawnMs - before.served.drawnMs, heldMs: after.served.heldMs - before.served.heldMs };
-  return { total: after.total - before.total, byOutcome: {}, byOperation: sub(after.byOperation, before.byOperation), byTarget: sub(after.byTarget, before.byTarget), served };
+  return { total: after.total - before.total, byOutcome: {}, byOperation: sub(after.byOperation, before.byOperation), byTarget: sub(after.byTarget, before.byTarget), served: servedBetween(before, after) };
 }
 
 /**
@@ -144,7 +143,7 @@ function lowerBound(c: SimCounters, concurrency: number, meanMs: number, rateLim
   return {
     calls: c.total, byOperation, throttled, meanLatencyMs: meanMs, latencyBoundS: r3(latencyBoundS), rateBoundS: r3(rateBoundS), pagingBoundS: r3(pagingBoundS),
     boundS: r3(Math.max(latencyBoundS, rateBoundS, pagingBoundS)), organizationsFloorS: r3((orgCalls * meanMs) / 2 / 1000),
-    simExtraMs: r2(simOverheadMs({ ...c, served: { answers: 0, drawnMs: 0, heldMs: 0 } }, c)),
+    simExtraMs: r2(simOverheadMs(c.served)),
   };
 }
 

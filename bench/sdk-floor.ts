@@ -18,7 +18,7 @@ import { DescribeClustersCommand } from '@aws-sdk/client-cloudhsm-v2';
 import { AwsClients } from '../src/collect/aws-clients.js';
 import { parseConfig } from '../src/config/load.js';
 import { mapBounded } from '../src/util/map-bounded.js';
-import { SimProcess, simOverheadMs, type FleetShape, type SimCounters } from './lib/sim-process.js';
+import { SimProcess, servedBetween, simOverheadMs, type FleetShape, type SimCounters } from './lib/sim-process.js';
 import { CONCURRENCY, FAULTS, FLEET_SIZES, MEAN_LATENCY_MS, denseFleet, sparseFleet } from './lib/fleets.js';
 import { median } from './lib/stats.js';
 
@@ -76,7 +76,7 @@ try {
         const c1 = await sim.counters();
         const calls = total(c1) - total(c0);
         // How much of a call's time beyond the drawn latency the simulator itself held it; the rest is this side's.
-        const simExtraMs = simOverheadMs(c0, c1);
+        const simExtraMs = simOverheadMs(servedBetween(c0, c1));
         const boundS = (calls * MEAN_LATENCY_MS) / CONCURRENCY / 1000;
         const row = { threads, wallS, calls, boundS, ratio: wallS / boundS, cpuS: (cpu.user + cpu.system) / 1e6, meanCallMs: callMs / callN, simExtraMs, simCpuS: s0 !== null && s1 !== null ? s1 - s0 : NaN };
         rows.push(row);

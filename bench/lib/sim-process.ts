@@ -38,10 +38,14 @@ export interface SimCounters {
   served: { answers: number; drawnMs: number; heldMs: number };
 }
 
-/** Mean ms per answer the simulator held a call beyond the latency it drew for it, between two counter readings. */
-export function simOverheadMs(before: SimCounters, after: SimCounters): number {
-  const n = after.served.answers - before.served.answers;
-  return n > 0 ? ((after.served.heldMs - before.served.heldMs) - (after.served.drawnMs - before.served.drawnMs)) / n : NaN;
+/** The answers written between two counter readings, with their drawn and held milliseconds. */
+export function servedBetween(before: SimCounters, after: SimCounters): SimCounters['served'] {
+  return { answers: after.served.answers - before.served.answers, drawnMs: after.served.drawnMs - before.served.drawnMs, heldMs: after.served.heldMs - before.served.heldMs };
+}
+
+/** Mean ms the simulator held an answer beyond the latency it drew for it (NaN without answers). */
+export function simOverheadMs(served: SimCounters['served']): number {
+  return served.answers > 0 ? (served.heldMs - served.drawnMs) / served.answers : NaN;
 }
 
 export class SimProcess {
