@@ -5,7 +5,8 @@
 //                          (src/discover/: config or AWS Organizations) x regions, each target walked
 //                          with DescribeCustomKeyStores, CloudHSM DescribeClusters, optional probes;
 //   2. snapshot            buildSnapshot (src/snapshot/build.ts, pure): the next immutable snapshot, with
-//                          failed targets' stores carried over as stale; metrics text encoded from it;
+//                          failed targets' stores carried over as stale; metrics text encoded from it
+//                          while steps 3-4 run;
 //   3. evaluate            AlertPipeline.process (./alert-pipeline.ts): diffSnapshots (src/diff/, pure) ->
 //                          change history; evaluateAlerts (src/alert/engine.ts + src/alert/conditions/,
 //                          pure) -> notifications; storm grouping (src/alert/group.ts);
@@ -64,11 +65,24 @@ export class PollPipeline {
     }
   }
 
+  /** The poll's duration, its summary line and one line per target down. */
+  private finished(next: Snapshot, t0: number): void {
+    const { logger, metrics } = this.opts;
+    const seconds = (performance.now() - t0) / 1000;
+    metrics.pollDuration.observe(seconds);
+    metrics.polls.inc();
+    metrics.accounts.set(new Set(next.targets.map((t) => t.accountId)).size);
+    const down = next.targets.filter((t) => t.status === 'failed');
+    logger.info({ pollId: next.pollId, seconds: Number(seconds.toFixed(3)), targets: next.targets.length, down: down.length, stores: next.stores.length }, 'poll finished');
+    for (const t of down) logger.warn({ accountId: t.accountId, region: t.region, code: t.error?.code, error: t.error?.message, consecutiveFailures: t.consecutiveFailures }, 'target down; keeping its last known stores (stale)');
+  }
+
   /** One poll through every stage. Never throws: a failure is logged and kept in lastPollError (readiness). */
   async run(signal: AbortSignal): Promise<void> {
     const { logger, metrics } = this.opts;
     const t0 = performance.now();
     let stage = 'poll';
+    let exposed: Promise<{ err: unknown } | null> | null = null;
     try {
       // 1-2. discover, collect, snapshot.
       const next = await this.opts.poller.poll(this.snapshot, signal);
@@ -78,19 +92,15 @@ export class PollPipeline {
       // The previous exposition stays served (gzip) while the next one renders; its uncompressed copy, if a
       // scrape asked for one, goes first, so a render never overlaps a ~60 MB plain copy at 20k stores.
       this.snapshotMetrics.release();
-      this.snapshotMetrics = await encodeSnapshotMetrics(next);
-      const seconds = (performance.now() - t0) / 1000;
-      metrics.pollDuration.observe(seconds);
-      metrics.polls.inc();
-      metrics.accounts.set(new Set(next.targets.map((t) => t.accountId)).size);
-      const down = next.targets.filter((t) => t.status === 'failed');
-      logger.info({ pollId: next.pollId, seconds: Number(seconds.toFixed(3)), targets: next.targets.length, down: down.length, stores: next.stores.length }, 'poll finished');
-      for (const t of down) logger.warn({ accountId: t.accountId, region: t.region, code: t.error?.code, error: t.error?.message, consecutiveFailures: t.consecutiveFailures }, 'target down; keeping its last known stores (stale)');
-      // 3-4. evaluate and commit. Alert state (with the notifications it decided) first, snapshot last:
-      // a crash in between replays the diff against the same previous snapshot, and the alert state skips
-      // a poll it already saw. A state write the disk refuses does not throw here (ResilientStateStore):
-      // the alerts are still handled from memory. The diff base is the last snapshot the pipeline
-      // processed, so a poll whose alerts could not be handled is diffed again next time rather than skipped.
+      // The exposition renders while the alerts are evaluated and committed rather than before them: its
+      // compression runs on the libuv pool and the commit waits on the disk, so each fills the other's idle
+      // time instead of the poll paying for both one after the other. The poll's duration and its "poll
+      // finished" line are taken when the exposition is ready, as before; its failure is raised below.
+      exposed = encodeSnapshotMetrics(next).then((encoded) => {
+        this.snapshotMetrics = encoded;
+        this.finished(next, t0);
+        return null;
+      }, (err: unknown) => ({ err }));
       stage = 'alerts';
       // A poll whose evaluation failed last time is evaluated once more first, so its changes still reach
       // the history (/api/v1/events) and the alert lifecycle: diffing only the last processed snapshot
@@ -114,6 +124,9 @@ export class PollPipeline {
       this.unprocessed = null;
       stage = 'state';
       await this.opts.store()?.write('snapshot', next);
+      stage = 'metrics';
+      const unexposed = await exposed;
+      if (unexposed) throw unexposed.err;
       // Only now: the poll's results were evaluated and its alerts handed to delivery (5. runs on its
       // own), so KeystoreWatchNotPolling (on this metric) also catches a pipeline that cannot handle alerts.
       metrics.lastPoll.set(next.finishedAt / 1000);
@@ -126,6 +139,10 @@ export class PollPipeline {
       const reason = `${stage === 'poll' ? '' : `${stage}: `}${err instanceof Error ? err.message : String(err)}`.replace(/\s+/g, ' ').slice(0, 500);
       this.lastPollError = reason;
       logger.error({ err, stage, reason }, 'poll failed');
+    } finally {
+      // A poll that failed after the render began still ends with it, so a later poll's exposition is
+      // never overwritten by this one's.
+      await exposed;
     }
   }
 }

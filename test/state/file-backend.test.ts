@@ -51,16 +51,59 @@ describe('FileStateBackend', () => {
       const b = await FileStateBackend.open({ dir, checkpointBytes: 0 });
       await b.load();
       await commitPolls(b, 1, 1, 3);
+      await b.close(); // its last checkpoint runs behind the commit: one writer on the directory at a time, as the stateDir lock makes it
       const crashing = await FileStateBackend.open({ dir, checkpointBytes: 0, faultPoint: (step) => { if (step === point) throw new Crash(step); } });
       await crashing.load().catch(() => {});
-      // A crash is the process dying: whatever the call answers, only the disk counts.
+      // A crash is the process dying: whatever the call answers, only the disk counts. The checkpoint runs
+      // behind the commit (queueCheckpoint), so the disk is read once it stopped.
       await crashing.commit({ epoch: 1 }, pollCommit(4), RETENTION).catch(() => {});
+      await crashing.settled();
       const s = await (await FileStateBackend.open({ dir })).load();
       expect([3, 4]).toContain(consistentPoll(s));
       // Past the journal append the commit is durable: the new poll.
       expect(consistentPoll(s)).toBe(4);
     },
   );
+
+  it('a commit resolves once its line is durable, without waiting for the checkpoint it triggers; the next write waits for that checkpoint', async () => {
+    const dir = await tmp();
+    let release!: () => void;
+    const held = new Promise<void>((r) => { release = r; });
+    const reached: string[] = [];
+    const b = await FileStateBackend.open({ dir, checkpointBytes: 0, faultPoint: async (step) => { reached.push(step); if (step === 'checkpoint:snapshot') await held; } });
+    await b.load();
+    const settledWithin = (p: Promise<unknown>, ms: number) => Promise.race([p.then(() => 'settled'), new Promise((r) => setTimeout(r, ms, 'pending'))]);
+    // The first commit crosses the threshold (0 bytes): its checkpoint starts and is held at its first document.
+    expect(await settledWithin(b.commit({ epoch: 1 }, pollCommit(1), RETENTION), 2000)).toBe('settled');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(reached).toEqual(['appended', 'checkpoint:snapshot']);
+    // The next write queues behind the checkpoint on the serial chain: not appended while it is held.
+    const second = b.commit({ epoch: 1 }, pollCommit(2), RETENTION);
+    expect(await settledWithin(second, 300)).toBe('pending');
+    expect(reached).toEqual(['appended', 'checkpoint:snapshot']);
+    release();
+    await second;
+    await b.settled();
+    expect(reached.filter((s) => s === 'appended')).toHaveLength(2);
+    expect(reached.filter((s) => s === 'checkpoint:backend')).toHaveLength(2);
+    // Folded: the journal is empty and the documents hold poll 2.
+    expect(await b.journalOnDisk()).toBe(0);
+    await b.close();
+    const again = await FileStateBackend.open({ dir });
+    expect(consistentPoll(await again.load())).toBe(2);
+    await again.close();
+  });
+
+  it('close() waits for a checkpoint queued behind the last commit', async () => {
+    const dir = await tmp();
+    const b = await FileStateBackend.open({ dir, checkpointBytes: 0, faultPoint: async (step) => { if (step === 'checkpoint:alerts') await new Promise((r) => setTimeout(r, 200)); } });
+    await b.load();
+    await b.commit({ epoch: 1 }, pollCommit(1), RETENTION);
+    await b.close();
+    expect(await readFile(path.join(dir, 'journal.log'), 'utf8')).toBe('');
+    const snapshot = JSON.parse(await readFile(path.join(dir, 'snapshot.json'), 'utf8')) as { data: { pollId: number } };
+    expect(snapshot.data.pollId).toBe(1);
+  });
 
   it('control: the same checker catches the previous version\'s separate document writes crashing in between', async () => {
     const dir = await tmp();
