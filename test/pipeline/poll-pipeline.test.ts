@@ -62,4 +62,16 @@ describe('PollPipeline', () => {
     expect(exposition(p)).toContain('cks-p2-00004');
     expect(exposition(p)).not.toContain('cks-p1-');
   });
+
+  it('a render that fails does not keep the alerts from being evaluated; the previous exposition stays served', async () => {
+    const broken = pollOf(2, 3);
+    Object.defineProperty(broken.stores[1]!, 'name', { get() { throw new Error('render exploded'); } });
+    const evaluated: number[] = [];
+    const { p } = pipeline([pollOf(1, 3), broken], async (_prev, next) => { evaluated.push(next.pollId); });
+    await p.run(new AbortController().signal);
+    await p.run(new AbortController().signal);
+    expect(evaluated).toEqual([1, 2]);
+    expect(p.lastPollError).toBe('metrics: render exploded');
+    expect(exposition(p)).toContain('cks-p1-00002');
+  });
 });
