@@ -158,7 +158,7 @@ describe('two replicas on PostgreSQL', () => {
     void old;
   });
 
-  it('a leader whose lease is taken away stops: its writes are refused and it delivers nothing more', async () => {
+  it('a leader whose lease is taken away stops: its writes are refused and it delivers nothing more; elected again, it starts its SDK threads', async () => {
     const b = replica();
     await b.start();
     expect(b.role).toBe('follower');
@@ -175,6 +175,13 @@ describe('two replicas on PostgreSQL', () => {
     const epochs = await cluster.query<{ name: string; epoch: string }>(`SELECT name, epoch FROM keystore_watch.documents ORDER BY name`, [], db);
     expect(epochs.rows.every((r) => Number(r.epoch) <= 3)).toBe(true);
     expect(rx.requests.length).toBe(before);
+    // Elected again once the other stops: the same replica starts its SDK threads again and polls.
+    await b.stop(2000);
+    await until(() => leader.role === 'leader', 'the deposed replica to lead again', 30_000);
+    await until(async () => value(await metrics(leader), 'keystore_watch_lease_epoch') === 4, 'epoch 4 on the re-elected replica');
+    // Before any poll (schedule off): the election itself starts them.
+    await until(() => leader.sdkThreadsRunning > 0, 'the re-elected replica to start its SDK threads', 10_000);
+    expect(await leader.pollNow()).toBe(true);
   });
 
   it('a leader cut off from PostgreSQL steps down within its lease; the other takes over; nothing is sent twice', async () => {
