@@ -101,6 +101,11 @@ export class PollPipeline {
         this.finished(next, t0);
         return null;
       }, (err: unknown) => ({ err }));
+      // 3-4. evaluate and commit. Alert state (with the notifications it decided) first, snapshot last:
+      // a crash in between replays the diff against the same previous snapshot, and the alert state skips
+      // a poll it already saw. A state write the disk refuses does not throw here (ResilientStateStore):
+      // the alerts are still handled from memory. The diff base is the last snapshot the pipeline
+      // processed, so a poll whose alerts could not be handled is diffed again next time rather than skipped.
       stage = 'alerts';
       // A poll whose evaluation failed last time is evaluated once more first, so its changes still reach
       // the history (/api/v1/events) and the alert lifecycle: diffing only the last processed snapshot
