@@ -225,11 +225,6 @@ export class FileStateBackend implements StateBackend {
     });
   }
 
-  /** Resolves once every write and the checkpoint queued behind it have finished (tests, the benchmark). */
-  async settled(): Promise<void> {
-    await this.chain.catch(() => {});
-  }
-
   private epochOnDisk = 0;
   private loaded = false;
 

@@ -126,13 +126,12 @@ describe('FileStateBackend encoding', () => {
     await b.load();
     const poll = hostilePoll(1);
     await b.commit({ epoch: 1 }, poll, RETENTION);
-    await b.settled(); // the checkpoint runs behind the commit
+    await b.close(); // the checkpoint runs behind the commit; close() waits for it
     expect(await b.journalOnDisk()).toBe(0); // folded
     expect(await readFile(path.join(dir, 'snapshot.json'), 'utf8')).toBe(encodeDocument('snapshot', poll.snapshot, 1_700_000_000_000));
     expect(await readFile(path.join(dir, 'alerts.json'), 'utf8')).toBe(encodeDocument('alerts', poll.alerts, 1_700_000_000_000));
     const s = await (await FileStateBackend.open({ dir, fsync: false })).load();
     expect(s.snapshot).toEqual(JSON.parse(JSON.stringify(poll.snapshot)));
-    await b.close();
   });
 });
 

@@ -55,9 +55,9 @@ describe('FileStateBackend', () => {
       const crashing = await FileStateBackend.open({ dir, checkpointBytes: 0, faultPoint: (step) => { if (step === point) throw new Crash(step); } });
       await crashing.load().catch(() => {});
       // A crash is the process dying: whatever the call answers, only the disk counts. The checkpoint runs
-      // behind the commit (queueCheckpoint), so the disk is read once it stopped.
+      // behind the commit (queueCheckpoint): close() waits for it, so the disk is read once it stopped.
       await crashing.commit({ epoch: 1 }, pollCommit(4), RETENTION).catch(() => {});
-      await crashing.settled();
+      await crashing.close();
       const s = await (await FileStateBackend.open({ dir })).load();
       expect([3, 4]).toContain(consistentPoll(s));
       // Past the journal append the commit is durable: the new poll.
@@ -83,12 +83,11 @@ describe('FileStateBackend', () => {
     expect(reached).toEqual(['appended', 'checkpoint:snapshot']);
     release();
     await second;
-    await b.settled();
+    await b.close(); // waits for the checkpoint queued behind the second commit
     expect(reached.filter((s) => s === 'appended')).toHaveLength(2);
     expect(reached.filter((s) => s === 'checkpoint:backend')).toHaveLength(2);
     // Folded: the journal is empty and the documents hold poll 2.
     expect(await b.journalOnDisk()).toBe(0);
-    await b.close();
     const again = await FileStateBackend.open({ dir });
     expect(consistentPoll(await again.load())).toBe(2);
     await again.close();
