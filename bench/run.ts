@@ -112,7 +112,7 @@ function diffCounters(before: SimCounters, after: SimCounters): SimCounters {
     }
     return out;
   };
-  return { total: after.total - before.total, byOutcome: {}, byOperation: sub(after.byOperation, before.byOperation), byTarget: sub(after.byTarget, before.byTarget), served: servedBetween(before, after) };
+  return { total: after.total - before.total, byOperation: sub(after.byOperation, before.byOperation), byTarget: sub(after.byTarget, before.byTarget), served: servedBetween(before, after) };
 }
 
 /**

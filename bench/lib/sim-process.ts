@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { generateFleet } from '../../src/simulator/generate.js';
 import { generateSchema } from '../../src/simulator/scenario.js';
 import { baseAccessKeyId } from '../../src/simulator/fleet.js';
+import type { CountersSnapshot } from '../../src/simulator/faults.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -29,18 +30,13 @@ export interface FleetShape {
 
 export interface SimFaults { latencyMs: number; jitterMs: number; rateLimitPerSecond: number }
 
-export interface SimCounters {
-  total: number;
-  byOutcome: Record<string, number>;
-  byOperation: Record<string, { ok: number; throttled: number; failed: number }>;
-  byTarget: Record<string, { ok: number; throttled: number; failed: number }>;
-  /** Answers written, the latency drawn for them and the real time held, summed (ms): see the simulator's Counters. */
-  served: { answers: number; drawnMs: number; heldMs: number };
-}
+/** What the bench reads of the simulator's counters (GET /_sim/counters), typed by the simulator itself. */
+export type SimCounters = Pick<CountersSnapshot, 'total' | 'byOperation' | 'byTarget' | 'served'>;
 
 /** The answers written between two counter readings, with their drawn and held milliseconds. */
 export function servedBetween(before: SimCounters, after: SimCounters): SimCounters['served'] {
-  return { answers: after.served.answers - before.served.answers, drawnMs: after.served.drawnMs - before.served.drawnMs, heldMs: after.served.heldMs - before.served.heldMs };
+  // A minimum is not a sum: the least extra of the answers in between cannot be told from two readings.
+  return { answers: after.served.answers - before.served.answers, drawnMs: after.served.drawnMs - before.served.drawnMs, heldMs: after.served.heldMs - before.served.heldMs, minExtraMs: null };
 }
 
 /** Mean ms the simulator held an answer beyond the latency it drew for it (NaN without answers). */
