@@ -504,16 +504,19 @@ export class AwsClients {
     return this.cloudTrailPool.lend(target.region, this.credentialsFor(target), fn, opts.signal);
   }
 
+  // CloudWatch and CloudTrail clients cache their resolved middleware as the KMS clients do (one borrower at
+  // a time, no per-call options): a cold dense poll sends ~11,000 ListMetrics, and the cold `once` sweep
+  // measured 1,023 -> 886 us of CPU per call with it (bench/cpu-per-call.ts, 300 accounts, 3 runs each).
   private newCloudWatchClient(region: string, lease: Lease<CloudWatchClient>): CloudWatchClient {
     const credentials = Object.assign(leaseCredentials(lease, 'CloudWatch'), { memoized: true });
-    const client = new CloudWatchClient({ ...this.common(region), ...this.endpointFor('cloudwatch', region), credentials, requestHandler: leaseRequestHandler(lease, this.handler) });
+    const client = new CloudWatchClient({ ...this.common(region), ...this.endpointFor('cloudwatch', region), credentials, requestHandler: leaseRequestHandler(lease, this.handler), cacheMiddleware: true });
     instrument(client as unknown as MiddlewareClient, 'cloudwatch', this.opts.observer);
     return client;
   }
 
   private newCloudTrailClient(region: string, lease: Lease<CloudTrailClient>): CloudTrailClient {
     const credentials = Object.assign(leaseCredentials(lease, 'CloudTrail'), { memoized: true });
-    const client = new CloudTrailClient({ ...this.common(region), ...this.endpointFor('cloudtrail', region), maxAttempts: 1, credentials, requestHandler: leaseRequestHandler(lease, this.handler) });
+    const client = new CloudTrailClient({ ...this.common(region), ...this.endpointFor('cloudtrail', region), maxAttempts: 1, credentials, requestHandler: leaseRequestHandler(lease, this.handler), cacheMiddleware: true });
     instrument(client as unknown as MiddlewareClient, 'cloudtrail', this.opts.observer);
     return client;
   }
