@@ -16,6 +16,7 @@ import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smit
 import type { Config } from '../config/schema.js';
 import type { Target } from '../model.js';
 import { LendingPool, leaseCredentials, leaseRequestHandler, type Lease } from './lending-pool.js';
+import { cacheResolvedMiddleware } from './handler-cache.js';
 import { endpointVariant, type FipsService } from './fips.js';
 import { isAssumedRoleArn } from '../config/partitions.js';
 import { SdkThreads, sdkThreadCount, type SdkThreadFailure, type ThreadedService } from './sdk-threads.js';
@@ -487,7 +488,8 @@ export class AwsClients {
     this.cloudHsmEndpoints ??= cacheEndpoints((new CloudHSMV2Client({ region }).config as unknown as { endpointProvider: EndpointProvider }).endpointProvider);
     const client = new CloudHSMV2Client({ ...config, endpointProvider: this.cloudHsmEndpoints } as typeof config);
     instrument(client as unknown as MiddlewareClient, 'cloudhsmv2', this.opts.observer);
-    return client;
+    // That core has no cacheMiddleware either: the same cache, kept by the project (handler-cache.ts).
+    return cacheResolvedMiddleware(client);
   }
 
   /**

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DescribeCustomKeyStoresCommand } from '@aws-sdk/client-kms';
 import { ListMetricsCommand, type CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { LookupEventsCommand, type CloudTrailClient } from '@aws-sdk/client-cloudtrail';
+import { DescribeClustersCommand, type CloudHSMV2Client } from '@aws-sdk/client-cloudhsm-v2';
 import { AwsClients } from '../../src/collect/aws-clients.js';
 import { SnapshotPoller } from '../../src/pipeline/snapshot-poller.js';
 import { parseConfig } from '../../src/config/load.js';
@@ -70,17 +71,18 @@ describe('shared per-region KMS clients', () => {
     }
   });
 
-  it('CloudWatch and CloudTrail clients resolve their middleware once and still sign every call as its borrower', async () => {
+  it('CloudWatch, CloudTrail and CloudHSM clients resolve their middleware once and still sign every call as its borrower', async () => {
     // cacheMiddleware: a lent client keeps the handler it resolved on its first call (about 130 us of CPU
     // less per call; 11,000 ListMetrics on a cold dense poll). Safe only because a client has one borrower
-    // at a time and the calls carry no per-call options: the signer asks the lease whose turn it is.
+    // at a time and the calls carry no per-call options: the signer asks the lease whose turn it is. The
+    // CloudHSM client's older core has no such option; the project keeps the same cache (handler-cache.ts).
     // sdkThreads 0: the clients themselves, in this thread (on an SDK thread the same pools lend the same clients).
     const { accounts, clients } = setup({ concurrency: 1, maxAttempts: 1, sdkThreads: 0 }, true);
     const order = [accounts[0]!, accounts[1]!, accounts[2]!, accounts[0]!];
     const target = (id: string) => ({ region: 'us-east-1', roleArn: `arn:aws:iam::${id}:role/KeystoreWatch`, externalId: null });
     // Counts how often each lent client's middleware stack is resolved into a handler.
     const resolves = new Map<object, number>();
-    const counted = <C extends CloudWatchClient | CloudTrailClient>(client: C): C => {
+    const counted = <C extends CloudWatchClient | CloudTrailClient | CloudHSMV2Client>(client: C): C => {
       if (!resolves.has(client)) {
         resolves.set(client, 0);
         const stack = client.middlewareStack as unknown as { add: (mw: (next: unknown) => unknown, o: object) => void };
@@ -92,13 +94,15 @@ describe('shared per-region KMS clients', () => {
       // The simulator tallies each call under the account whose credentials signed it.
       const signedAs = (account: string, op: string) => sim.fleet.counters().byTarget[`${account}/us-east-1/${op}`]?.ok ?? 0;
       for (const account of order) {
-        const before = [signedAs(account.id, 'ListMetrics'), signedAs(account.id, 'LookupEvents')];
+        const ops = ['ListMetrics', 'LookupEvents', 'DescribeClusters'];
+        const before = ops.map((op) => signedAs(account.id, op));
         await clients.withCloudWatch(target(account.id), (cw) => counted(cw).send(new ListMetricsCommand({ Namespace: 'AWS/KMS' })));
         await clients.withCloudTrail(target(account.id), (ct) => counted(ct).send(new LookupEventsCommand({ MaxResults: 5 })));
-        expect([signedAs(account.id, 'ListMetrics'), signedAs(account.id, 'LookupEvents')], account.id).toEqual([before[0]! + 1, before[1]! + 1]);
+        await clients.withCloudHsm(target(account.id), (hsm) => counted(hsm).send(new DescribeClustersCommand({})));
+        expect(ops.map((op) => signedAs(account.id, op)), account.id).toEqual(before.map((n) => n + 1));
       }
-      // Sequential lends reuse one client per service and region: two clients, each resolved once for four calls.
-      expect([...resolves.values()]).toEqual([1, 1]);
+      // Sequential lends reuse one client per service and region: three clients, each resolved once for four calls.
+      expect([...resolves.values()]).toEqual([1, 1, 1]);
     } finally {
       clients.close();
     }
