@@ -17,6 +17,7 @@ import type { Config } from '../config/schema.js';
 import type { Target } from '../model.js';
 import { LendingPool, leaseCredentials, leaseRequestHandler, type Lease } from './lending-pool.js';
 import { cacheResolvedMiddleware } from './handler-cache.js';
+import { withFastConfig } from './fast-config.js';
 import { endpointVariant, type FipsService } from './fips.js';
 import { isAssumedRoleArn } from '../config/partitions.js';
 import { SdkThreads, sdkThreadCount, type SdkThreadFailure, type ThreadedService } from './sdk-threads.js';
@@ -251,7 +252,7 @@ export class AwsClients {
   }
 
   private sts(): STSClient {
-    this.stsClient ??= new STSClient({ ...this.common(this.opts.aws.homeRegion), ...this.endpointFor('sts', this.opts.aws.homeRegion), credentials: this.base });
+    this.stsClient ??= withFastConfig(new STSClient({ ...this.common(this.opts.aws.homeRegion), ...this.endpointFor('sts', this.opts.aws.homeRegion), credentials: this.base }));
     return this.stsClient;
   }
 
@@ -464,10 +465,10 @@ export class AwsClients {
     const credentials = Object.assign(leaseCredentials(lease, 'KMS'), { memoized: true });
     // The probe makes a single attempt: SDK retries would send a burst of GenerateRandom calls for every
     // failing store, past the probe's rate budget (probe.failuresBeforeAlert absorbs one-off errors).
-    const client = new KMSClient({
+    const client = withFastConfig(new KMSClient({
       ...this.common(region), ...this.resolved('kms'), ...this.endpointFor('kms', region), ...(use === 'probe' ? { maxAttempts: 1 } : {}),
       credentials, requestHandler: leaseRequestHandler(lease, this.handler), cacheMiddleware: true,
-    });
+    }));
     instrument(client as unknown as MiddlewareClient, 'kms', this.opts.observer);
     return client;
   }
@@ -511,14 +512,14 @@ export class AwsClients {
   // measured 1,023 -> 886 us of CPU per call with it (bench/cpu-per-call.ts, 300 accounts, 3 runs each).
   private newCloudWatchClient(region: string, lease: Lease<CloudWatchClient>): CloudWatchClient {
     const credentials = Object.assign(leaseCredentials(lease, 'CloudWatch'), { memoized: true });
-    const client = new CloudWatchClient({ ...this.common(region), ...this.endpointFor('cloudwatch', region), credentials, requestHandler: leaseRequestHandler(lease, this.handler), cacheMiddleware: true });
+    const client = withFastConfig(new CloudWatchClient({ ...this.common(region), ...this.endpointFor('cloudwatch', region), credentials, requestHandler: leaseRequestHandler(lease, this.handler), cacheMiddleware: true }));
     instrument(client as unknown as MiddlewareClient, 'cloudwatch', this.opts.observer);
     return client;
   }
 
   private newCloudTrailClient(region: string, lease: Lease<CloudTrailClient>): CloudTrailClient {
     const credentials = Object.assign(leaseCredentials(lease, 'CloudTrail'), { memoized: true });
-    const client = new CloudTrailClient({ ...this.common(region), ...this.endpointFor('cloudtrail', region), maxAttempts: 1, credentials, requestHandler: leaseRequestHandler(lease, this.handler), cacheMiddleware: true });
+    const client = withFastConfig(new CloudTrailClient({ ...this.common(region), ...this.endpointFor('cloudtrail', region), maxAttempts: 1, credentials, requestHandler: leaseRequestHandler(lease, this.handler), cacheMiddleware: true }));
     instrument(client as unknown as MiddlewareClient, 'cloudtrail', this.opts.observer);
     return client;
   }
@@ -554,7 +555,7 @@ export class AwsClients {
     if (this.orgClient?.key === key) return this.orgClient.client;
     // Looked up per request, so resetCredentials() is honoured; marked memoized so the SDK keeps no copy.
     const credentials = Object.assign(() => this.credentialsFor(role)(), { memoized: true });
-    const client = new OrganizationsClient({ ...this.common(this.opts.aws.homeRegion), ...this.endpointFor('organizations', this.opts.aws.homeRegion), retryMode: 'adaptive', credentials });
+    const client = withFastConfig(new OrganizationsClient({ ...this.common(this.opts.aws.homeRegion), ...this.endpointFor('organizations', this.opts.aws.homeRegion), retryMode: 'adaptive', credentials }));
     instrument(client as unknown as MiddlewareClient, 'organizations', this.opts.observer);
     this.orgClient = { key, client };
     return client;
@@ -587,7 +588,7 @@ export class AwsClients {
 
   private newAccountClient(region: string, lease: Lease<AccountClient>): AccountClient {
     const credentials = Object.assign(leaseCredentials(lease, 'Account'), { memoized: true });
-    const client = new AccountClient({ ...this.common(region), ...this.endpointFor('account', region), credentials, requestHandler: leaseRequestHandler(lease, this.handler) });
+    const client = withFastConfig(new AccountClient({ ...this.common(region), ...this.endpointFor('account', region), credentials, requestHandler: leaseRequestHandler(lease, this.handler) }));
     instrument(client as unknown as MiddlewareClient, 'account', this.opts.observer);
     return client;
   }
