@@ -9,11 +9,13 @@ import { parseOptions, printable, reportFailure, UsageError } from './common.js'
 const USAGE = `usage: keystore-watch once [--config FILE] [--format table|json]
 
 One sweep of every account x region. Exit codes: 0 every store CONNECTED and every target answered,
-1 a store is not CONNECTED, 3 a target failed, 2 usage or configuration error. A region the account
+1 a store is not CONNECTED, 3 a target failed or Organizations could not list the accounts (only part
+of the fleet was swept), 2 usage or configuration error. A region the account
 has not enabled (status not_enabled) or that a service control policy denies (denied) is not a failure.`;
 
-export function exitCodeFor(snapshot: Snapshot): number {
-  if (snapshot.targets.some((t) => t.status === 'failed')) return 3;
+/** `discoveryFailed`: Organizations could not list the accounts, so the snapshot holds only the explicit ones. */
+export function exitCodeFor(snapshot: Snapshot, discoveryFailed = false): number {
+  if (discoveryFailed || snapshot.targets.some((t) => t.status === 'failed')) return 3;
   if (snapshot.stores.some((s) => s.state !== 'CONNECTED')) return 1;
   return 0;
 }
@@ -58,11 +60,15 @@ export async function main(argv: string[]): Promise<number> {
     const config = loadConfig(opts.config);
     const clients = new AwsClients({ aws: config.aws, onWarning: (message) => process.stderr.write(`warning: ${printable(message)}\n`) });
     const progress = process.stderr.isTTY;
+    let discoveryFailed = false;
     const poller = new SnapshotPoller({
       config,
       clients,
       onProgress: progress ? (done, total) => process.stderr.write(`\r\x1b[Kpolled ${done}/${total} targets`) : undefined,
-      onOrganizationsError: (e) => process.stderr.write(`warning: Organizations ListAccounts failed (${e.code}); using the explicit accounts only\n`),
+      onOrganizationsError: (e) => {
+        discoveryFailed = true;
+        process.stderr.write(`warning: Organizations ListAccounts failed (${e.code}); using the explicit accounts only\n`);
+      },
       onOrganizationsPartial: (problems) => {
         for (const p of problems) process.stderr.write(`warning: Organizations ${p.operation} failed for ${p.accounts} account(s) (${p.error.code}); their OU path and tags are unknown\n`);
       },
@@ -75,7 +81,7 @@ export async function main(argv: string[]): Promise<number> {
       const snapshot = await poller.poll(null);
       if (progress) process.stderr.write('\r\x1b[K');
       process.stdout.write(format === 'json' ? JSON.stringify(toJson(snapshot), null, 2) + '\n' : toTable(snapshot) + '\n');
-      return exitCodeFor(snapshot);
+      return exitCodeFor(snapshot, discoveryFailed);
     } finally {
       poller.close();
       clients.close();

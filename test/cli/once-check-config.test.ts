@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import type { RunningSimulator } from '../../src/simulator/server.js';
 import { BASE_CREDENTIALS, simulator, tempDir } from '../helpers/sim.js';
+import { baseAccessKeyId } from '../../src/simulator/server.js';
 import { runCli } from '../helpers/cli.js';
 
 let sim: RunningSimulator;
@@ -50,6 +51,19 @@ describe('keystore-watch once', () => {
     const bad = out.targets.find((t) => t.accountId === '999999999999')!;
     expect(bad.ok).toBe(false);
     expect(bad.error).toMatch(/AccessDenied/);
+  });
+
+  it('exits 3 when Organizations cannot list the accounts: the sweep saw only part of the fleet', async () => {
+    // Signed as a member account, ListAccounts is AccessDeniedException (only the management account or a
+    // delegated administrator may read the organization). The explicit account is still swept and printed,
+    // but a 0 or 1 would tell a script the fleet was checked when most of it was never seen.
+    const cfg = writeConfig('org-denied.yaml', [{ id: '222222222222' }], ['us-east-1'], { organizations: { enabled: true } });
+    const member = { ...env, AWS_ACCESS_KEY_ID: baseAccessKeyId('222222222222') };
+    const r = await runCli(['once', '--config', cfg, '--format', 'json'], { env: member });
+    expect(r.stderr).toMatch(/Organizations ListAccounts failed \(AccessDeniedException\)/);
+    expect(r.code).toBe(3);
+    const out = JSON.parse(r.stdout) as { targets: { accountId: string; ok: boolean }[] };
+    expect(out.targets).toEqual([expect.objectContaining({ accountId: '222222222222', ok: true })]);
   });
 
   it('prints a table with --format table', async () => {
