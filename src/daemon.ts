@@ -121,6 +121,48 @@ export function sdkThreadsSelfAlert(lastFailure: string, failuresInRow: number):
     details: { 'Last failure': lastFailure, 'Failures in a row': String(failuresInRow) },
   };
 }
+export const ORGANIZATIONS_ALERT = 'organizations-discovery';
+
+/**
+ * Whether a failed Organizations read is worth a self-alert, and which (pure). The daemon keeps the last
+ * good account list, so one failed refresh changes nothing on-call must know. It matters when
+ * - no list was ever read and a second read in a row failed: only the explicitly listed accounts are
+ *   watched (critical: the organization's accounts are a blind spot), or
+ * - the list in use is older than max(4 x organizations.refreshInterval, 1 h): accounts created or moved
+ *   since are not watched (warning).
+ * Resolved by the next good read.
+ */
+export function organizationsSelfAlert(e: { code: string; message: string }, o: { ageMs: number | null; failuresInRow: number; refreshIntervalMs: number; explicitAccounts: number }): SelfAlertInput | null {
+  const staleAfterMs = Math.max(4 * o.refreshIntervalMs, 3_600_000);
+  const common = {
+    id: ORGANIZATIONS_ALERT,
+    steps: [
+      'Read the daemon log lines "organizations read failed" for the error code.',
+      'AccessDeniedException: the role keystore-watch uses for Organizations (organizations.roleArn, or its own credentials) must be in the management account or a delegated administrator account and allow organizations:ListAccounts, ListRoots, ListOrganizationalUnitsForParent and ListAccountsForParent; check for a service control policy or permission boundary that denies them.',
+      'AWSOrganizationsNotInUseException: the account is not in an organization; list the accounts explicitly (accounts:) and set organizations.enabled: false.',
+      'Run keystore-watch check-config to see the accounts it resolves; the alert resolves at the next good read.',
+    ],
+    details: { 'Error code': e.code, 'Failed reads in a row': String(o.failuresInRow), 'Accounts listed explicitly': String(o.explicitAccounts) },
+  };
+  if (o.ageMs === null) {
+    if (o.failuresInRow < 2) return null;
+    return {
+      ...common,
+      severity: 'critical',
+      summary: `keystore-watch cannot list the organization's accounts (${e.code}): only ${o.explicitAccounts} explicitly listed account(s) are watched`,
+      detail: 'Organizations discovery has not read the account list once since keystore-watch started. Every account it would find is a blind spot: a custom key store there that stops working will not be noticed. This resolves at the first good read.',
+    };
+  }
+  if (o.ageMs <= staleAfterMs) return null;
+  return {
+    ...common,
+    severity: 'warning',
+    summary: `keystore-watch's account list from Organizations is ${Math.round(o.ageMs / 60_000)} minutes old (${e.code}): new accounts are not watched`,
+    detail: 'Organizations reads keep failing, so keystore-watch polls the last account list it read. Accounts created, moved or re-tagged since are not watched or are labelled as before. This resolves at the next good read.',
+    details: { ...common.details, 'List age (min)': String(Math.round(o.ageMs / 60_000)) },
+  };
+}
+
 /** One replica on files writes with the fixed epoch (no election). */
 const SINGLE_FENCE: Fence = { epoch: SINGLE_REPLICA_EPOCH };
 
@@ -215,7 +257,8 @@ export class Daemon {
   private snapshotPoller(config: Config): SnapshotPoller {
     const opts = this.opts;
     const cloudWatchWarned = new Set<string>();
-    return new SnapshotPoller({
+    let orgFailuresInRow = 0;
+    const poller: SnapshotPoller = new SnapshotPoller({
       config,
       clients: this.clients,
       now: this.now,
@@ -229,7 +272,17 @@ export class Daemon {
       },
       onOrganizationsError: (e) => {
         this.metrics.orgErrors.inc({ code: e.code });
+        orgFailuresInRow += 1;
         opts.logger.warn({ code: e.code, error: e.message, ageSeconds: this.orgAgeSeconds() }, 'organizations read failed; keeping the last known account list');
+        const alert = organizationsSelfAlert(e, {
+          ageMs: poller.organizations?.ageMs() ?? null, failuresInRow: orgFailuresInRow,
+          refreshIntervalMs: config.organizations.refreshInterval, explicitAccounts: config.accounts.length,
+        });
+        if (alert) this.pipeline?.self.raise(alert);
+      },
+      onOrganizationsRead: (accounts) => {
+        orgFailuresInRow = 0;
+        this.pipeline?.self.resolve(ORGANIZATIONS_ALERT, `Organizations answered again: ${accounts} account(s) listed.`);
       },
       onOrganizationsPartial: (problems) => {
         for (const p of problems) {
@@ -242,6 +295,7 @@ export class Daemon {
         opts.logger.warn({ accountId, code: e.code, error: e.message }, kept ? 'account ListRegions failed; keeping the last known enabled regions' : 'account ListRegions failed; the regions to poll in this account are unknown');
       },
     });
+    return poller;
   }
 
   /**
@@ -265,6 +319,8 @@ export class Daemon {
         this.poller = this.snapshotPoller(next);
         this.poller.resume({ pollId: Math.max(this.pipeline?.lastPollId ?? 0, this.poll.snapshot?.pollId ?? 0) });
         old.close();
+        // The new collector reads Organizations afresh (its first good read resolves the alert); without discovery there is nothing to wait for.
+        if (!next.organizations.enabled) this.pipeline?.self.resolve(ORGANIZATIONS_ALERT, 'Organizations discovery was turned off by a configuration reload.');
       }
       if (plan.parts.includes('pipeline') && leading && this.resilient && this.fence) {
         // The same state, read back through the backend: what the last commit and deliveries wrote.

@@ -33,6 +33,8 @@ export interface PollerOptions {
   onProgress?: (done: number, total: number) => void;
   /** An Organizations read failed; the last good account list is kept. */
   onOrganizationsError?: (error: TargetError) => void;
+  /** An Organizations read succeeded, listing `accounts` accounts. */
+  onOrganizationsRead?: (accounts: number) => void;
   /** An Organizations read listed the accounts but could not read the OU path or tags of some. */
   onOrganizationsPartial?: (problems: { operation: EnrichProblem['operation']; accounts: number; error: TargetError }[]) => void;
   /** Account ListRegions failed for an account (regions: enabled); its last known regions are kept when there are any. */
@@ -146,6 +148,7 @@ export class Poller {
         errorCode,
         now: this.now,
         onError: (err) => opts.onOrganizationsError?.(toTargetError(err)),
+        onRead: (accounts) => opts.onOrganizationsRead?.(accounts.length),
         onPartial: (problems) => opts.onOrganizationsPartial?.(problems.map((p) => ({ ...p, error: toTargetError(p.error) }))),
       })
       : null;

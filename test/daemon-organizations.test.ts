@@ -1,0 +1,122 @@
+// Organizations discovery that stays broken must not go quiet (src/daemon.ts organizationsSelfAlert): the
+// daemon keeps the last good account list, which hides a discovery that never worked or stopped working.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Daemon, ORGANIZATIONS_ALERT, organizationsSelfAlert } from '../src/daemon.js';
+import type { RunningSimulator } from '../src/simulator/server.js';
+import { BASE_CREDENTIALS, simConfig, simulator } from './helpers/sim.js';
+import { startReceiver, type Receiver } from './helpers/receiver.js';
+import { captureLogger, metricValue, waitUntil } from './reliability/support.js';
+
+const MIN = 60_000;
+const err = { code: 'AccessDeniedException', message: "You don't have permissions to access this resource." };
+
+describe('organizationsSelfAlert (pure)', () => {
+  const o = { refreshIntervalMs: 15 * MIN, explicitAccounts: 1 };
+  it('never read: nothing after one failed read, critical from the second in a row', () => {
+    expect(organizationsSelfAlert(err, { ...o, ageMs: null, failuresInRow: 1 })).toBeNull();
+    const a = organizationsSelfAlert(err, { ...o, ageMs: null, failuresInRow: 2 })!;
+    expect(a).toMatchObject({ id: ORGANIZATIONS_ALERT, severity: 'critical' });
+    expect(a.summary).toContain('AccessDeniedException');
+    expect(a.summary).toContain('only 1 explicitly listed account(s) are watched');
+  });
+
+  it('a list in use: nothing while it is younger than max(4 x refreshInterval, 1 h), a warning after', () => {
+    expect(organizationsSelfAlert(err, { ...o, ageMs: 60 * MIN, failuresInRow: 9 })).toBeNull();
+    expect(organizationsSelfAlert(err, { ...o, ageMs: 61 * MIN, failuresInRow: 9 })).toMatchObject({ severity: 'warning', details: { 'List age (min)': '61' } });
+    // A long refresh interval stretches the allowance: 4 x 30 min.
+    expect(organizationsSelfAlert(err, { ...o, refreshIntervalMs: 30 * MIN, ageMs: 119 * MIN, failuresInRow: 9 })).toBeNull();
+    expect(organizationsSelfAlert(err, { ...o, refreshIntervalMs: 30 * MIN, ageMs: 121 * MIN, failuresInRow: 9 })?.severity).toBe('warning');
+  });
+});
+
+describe('daemon: Organizations discovery failing', () => {
+  let sim: RunningSimulator;
+  let rx: Receiver;
+  beforeAll(async () => {
+    sim = await simulator('reliability-fleet.yaml');
+    rx = await startReceiver();
+  });
+  afterAll(async () => { await rx?.close(); await sim?.close(); });
+
+  /** Self-alert notifications the webhook received for this alert: "firing"/"resolved" with the severity. */
+  const received = () => rx.requests
+    .map((r) => (r.json as { notification?: { kind: string; severity?: string; labels?: Record<string, string> } }).notification)
+    .filter((n) => n?.labels?.self_alert === ORGANIZATIONS_ALERT || JSON.stringify(n ?? {}).includes(ORGANIZATIONS_ALERT))
+    .map((n) => n!.kind);
+
+  async function run(steps: (h: { poll: (advanceMs: number) => Promise<string>; daemon: Daemon }) => Promise<void>) {
+    let clock = Date.UTC(2026, 2, 1, 9);
+    const config = simConfig(sim, {
+      accounts: [{ id: '111111111111' }],
+      organizations: { enabled: true, roleName: 'KeystoreWatch', refreshInterval: '1m' },
+      aws: { endpoint: sim.url, maxAttempts: 1, requestTimeout: '2s', targetTimeout: '5s' },
+      alerting: { channels: [{ type: 'webhook', url: `${rx.url}/hook`, minSeverity: 'info' }] },
+    });
+    const daemon = new Daemon({ config, logger: captureLogger('info').logger, credentials: BASE_CREDENTIALS, schedule: false, now: () => clock });
+    try {
+      await daemon.start();
+      const poll = async (advanceMs: number) => {
+        clock += advanceMs;
+        expect(await daemon.pollNow()).toBe(true);
+        return (await fetch(`${daemon.url}/metrics`)).text();
+      };
+      await steps({ poll, daemon });
+    } finally {
+      await daemon.stop();
+    }
+  }
+
+  it('never read since start-up: a critical self-alert from the second failed read, resolved by the first good one', async () => {
+    rx.requests.length = 0;
+    sim.fleet.setFaults({ errors: [{ service: 'organizations', error: 'AccessDeniedException', status: 400 }] });
+    try {
+      await run(async ({ poll, daemon }) => {
+        let text = await poll(0);
+        // One failed read: the explicit account is polled, no alert yet (a one-off failure is absorbed).
+        expect(daemon.latest!.targets.map((t) => t.accountId)).toEqual(['111111111111', '111111111111']);
+        expect(metricValue(text, `keystore_watch_self_alert{id="${ORGANIZATIONS_ALERT}"}`) ?? 0).toBe(0);
+        // The retry after the backoff (30 s) fails too.
+        text = await poll(MIN);
+        await waitUntil(async () => metricValue(await (await fetch(`${daemon.url}/metrics`)).text(), `keystore_watch_self_alert{id="${ORGANIZATIONS_ALERT}"}`) === 1, 'the self-alert firing');
+        await waitUntil(() => received().includes('firing'), 'the firing notification delivered');
+        // Organizations answers again: the next read lists the accounts and resolves it.
+        sim.fleet.resetFaults();
+        sim.fleet.setFaults({ rateLimitPerSecond: 0 });
+        await poll(2 * MIN);
+        await waitUntil(async () => metricValue(await (await fetch(`${daemon.url}/metrics`)).text(), `keystore_watch_self_alert{id="${ORGANIZATIONS_ALERT}"}`) === 0, 'the self-alert resolved');
+        await waitUntil(() => received().includes('resolved'), 'the resolved notification delivered');
+        await poll(MIN);
+        expect(new Set(daemon.latest!.targets.map((t) => t.accountId)).size).toBeGreaterThan(1);
+      });
+      expect(received()).toEqual(['firing', 'resolved']);
+    } finally {
+      sim.fleet.resetFaults();
+      sim.fleet.setFaults({ rateLimitPerSecond: 0 });
+    }
+  });
+
+  it('a list read once, then failing: quiet for an hour, a warning once the list is older', async () => {
+    rx.requests.length = 0;
+    try {
+      await run(async ({ poll, daemon }) => {
+        await poll(0);
+        expect(new Set(daemon.latest!.targets.map((t) => t.accountId)).size).toBeGreaterThan(1);
+        sim.fleet.setFaults({ errors: [{ service: 'organizations', error: 'ServiceException', status: 500 }] });
+        // 50 minutes of failed reads: the last good list is kept, no alert.
+        for (let i = 0; i < 5; i++) await poll(10 * MIN);
+        let text = await poll(MIN);
+        expect(metricValue(text, `keystore_watch_self_alert{id="${ORGANIZATIONS_ALERT}"}`) ?? 0).toBe(0);
+        expect(received()).toEqual([]);
+        // Past the hour: a warning.
+        for (let i = 0; i < 2; i++) text = await poll(10 * MIN);
+        await waitUntil(async () => metricValue(await (await fetch(`${daemon.url}/metrics`)).text(), `keystore_watch_self_alert{id="${ORGANIZATIONS_ALERT}"}`) === 1, 'the self-alert firing');
+        await waitUntil(() => received().includes('firing'), 'the firing notification delivered');
+        const n = rx.requests.map((r) => JSON.stringify(r.json)).find((j) => j.includes(ORGANIZATIONS_ALERT))!;
+        expect(n).toMatch(/minutes old \(ServiceException\)/);
+      });
+    } finally {
+      sim.fleet.resetFaults();
+      sim.fleet.setFaults({ rateLimitPerSecond: 0 });
+    }
+  });
+});
