@@ -3,7 +3,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Daemon, ORGANIZATIONS_ALERT, organizationsSelfAlert } from '../src/daemon.js';
 import type { RunningSimulator } from '../src/simulator/server.js';
-import { BASE_CREDENTIALS, simConfig, simulator } from './helpers/sim.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { loadConfig } from '../src/config/load.js';
+import { BASE_CREDENTIALS, simulator, tempDir } from './helpers/sim.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 import { captureLogger, metricValue, waitUntil } from './reliability/support.js';
 
@@ -44,15 +48,22 @@ describe('daemon: Organizations discovery failing', () => {
     .filter((n) => n?.labels?.self_alert === ORGANIZATIONS_ALERT || JSON.stringify(n ?? {}).includes(ORGANIZATIONS_ALERT))
     .map((n) => n!.kind);
 
-  async function run(steps: (h: { poll: (advanceMs: number) => Promise<string>; daemon: Daemon }) => Promise<void>) {
+  async function run(steps: (h: { poll: (advanceMs: number) => Promise<string>; daemon: Daemon; reconfigure: (organizations: boolean) => Promise<void> }) => Promise<void>) {
     let clock = Date.UTC(2026, 2, 1, 9);
-    const config = simConfig(sim, {
-      accounts: [{ id: '111111111111' }],
-      organizations: { enabled: true, roleName: 'KeystoreWatch', refreshInterval: '1m' },
-      aws: { endpoint: sim.url, maxAttempts: 1, requestTimeout: '2s', targetTimeout: '5s' },
+    const dir = tempDir('kw-org-alert-');
+    const file = join(dir, 'config.yaml');
+    const write = (organizations: boolean) => writeFileSync(file, stringify({
+      schedule: '0 0 1 1 *', listen: '127.0.0.1:0', stateDir: dir,
+      aws: { endpoint: sim.url, maxAttempts: 1, requestTimeout: '2s', targetTimeout: '5s', concurrency: 8 },
+      accounts: [{ id: '111111111111' }], regions: ['us-east-1', 'eu-west-1'],
+      organizations: { enabled: organizations, roleName: 'KeystoreWatch', refreshInterval: '1m' },
       alerting: { channels: [{ type: 'webhook', url: `${rx.url}/hook`, minSeverity: 'info' }] },
+    }));
+    write(true);
+    const daemon = new Daemon({
+      config: loadConfig(file, {}), logger: captureLogger('info').logger, credentials: BASE_CREDENTIALS, schedule: false, now: () => clock,
+      configSource: { path: file, load: () => loadConfig(file, {}) },
     });
-    const daemon = new Daemon({ config, logger: captureLogger('info').logger, credentials: BASE_CREDENTIALS, schedule: false, now: () => clock });
     try {
       await daemon.start();
       const poll = async (advanceMs: number) => {
@@ -60,11 +71,20 @@ describe('daemon: Organizations discovery failing', () => {
         expect(await daemon.pollNow()).toBe(true);
         return (await fetch(`${daemon.url}/metrics`)).text();
       };
-      await steps({ poll, daemon });
+      const reconfigure = async (organizations: boolean) => {
+        write(organizations);
+        expect(await daemon.reloader!.reload('test')).toMatchObject({ ok: true });
+      };
+      await steps({ poll, daemon, reconfigure });
     } finally {
       await daemon.stop();
     }
   }
+
+  const firing = async (daemon: Daemon, value: number) => waitUntil(
+    async () => (metricValue(await (await fetch(`${daemon.url}/metrics`)).text(), `keystore_watch_self_alert{id="${ORGANIZATIONS_ALERT}"}`) ?? 0) === value,
+    value ? 'the self-alert firing' : 'the self-alert resolved',
+  );
 
   it('never read since start-up: a critical self-alert from the second failed read, resolved by the first good one', async () => {
     rx.requests.length = 0;
@@ -114,6 +134,24 @@ describe('daemon: Organizations discovery failing', () => {
         const n = rx.requests.map((r) => JSON.stringify(r.json)).find((j) => j.includes(ORGANIZATIONS_ALERT))!;
         expect(n).toMatch(/minutes old \(ServiceException\)/);
       });
+    } finally {
+      sim.fleet.resetFaults();
+      sim.fleet.setFaults({ rateLimitPerSecond: 0 });
+    }
+  });
+  it('firing, then a reload turns discovery off: resolved (nothing is left to wait for)', async () => {
+    rx.requests.length = 0;
+    sim.fleet.setFaults({ errors: [{ service: 'organizations', error: 'AccessDeniedException', status: 400 }] });
+    try {
+      await run(async ({ poll, daemon, reconfigure }) => {
+        await poll(0);
+        await poll(MIN);
+        await firing(daemon, 1);
+        await reconfigure(false);
+        await firing(daemon, 0);
+        await waitUntil(() => received().includes('resolved'), 'the resolved notification delivered');
+      });
+      expect(received()).toEqual(['firing', 'resolved']);
     } finally {
       sim.fleet.resetFaults();
       sim.fleet.setFaults({ rateLimitPerSecond: 0 });
