@@ -38,6 +38,8 @@ export async function cli(argv: string[]): Promise<number> {
     process.stderr.write(`keystore-watch: unknown command '${name}'\n\n${USAGE}\n`);
     return 2;
   }
+  // `once` is timed from the shell: its SDK thread loads the AWS SDK while this thread loads the command.
+  if (name === 'once') (await import('../collect/sdk-threads.js')).prestartSdkThread();
   const mod = await command.load();
   return mod.main(rest);
 }

@@ -20,7 +20,7 @@ import { cacheResolvedMiddleware } from './handler-cache.js';
 import { withFastConfig } from './fast-config.js';
 import { endpointVariant, type FipsService } from './fips.js';
 import { isAssumedRoleArn } from '../config/partitions.js';
-import { SdkThreads, sdkThreadCount, type SdkThreadFailure, type ThreadedService } from './sdk-threads.js';
+import { releasePrestartedSdkThread, SdkThreads, sdkThreadCount, type SdkThreadFailure, type ThreadedService } from './sdk-threads.js';
 
 export type AwsService = 'kms' | 'cloudhsmv2' | 'sts' | 'organizations' | 'account' | 'cloudwatch' | 'cloudtrail';
 
@@ -197,6 +197,8 @@ export class AwsClients {
         },
       })
       : null;
+    // A thread `keystore-watch once` started before reading the configuration is not needed.
+    if (!this.threads) releasePrestartedSdkThread();
     // With threads, the lent clients are facades whose send() runs on a thread (sdk-threads.ts).
     const t = this.threads;
     this.kms = new LendingPool((key, lease) => (t ? remoteClient(KMSClient.prototype, t, 'kms', key, lease) : this.newKmsClient(key, lease)), aws.concurrency);

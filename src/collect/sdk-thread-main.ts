@@ -1,13 +1,13 @@
 // The entry of one AWS SDK thread (see sdk-threads.ts): builds each command from its service's SDK module
 // and sends it through this thread's own AwsClients, signing with the credentials that came with the call.
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { DescribeCustomKeyStoresCommand, GenerateRandomCommand } from '@aws-sdk/client-kms';
 import { DescribeClustersCommand } from '@aws-sdk/client-cloudhsm-v2';
 import { GetMetricDataCommand, ListMetricsCommand } from '@aws-sdk/client-cloudwatch';
 import { LookupEventsCommand } from '@aws-sdk/client-cloudtrail';
 import type { Config } from '../config/schema.js';
 import { AwsClients } from './aws-clients.js';
-import { THREAD_READY, toTransferableError, type AttemptCount, type TransferableError, type ThreadReply, type ThreadRequest, type ThreadedService } from './sdk-threads.js';
+import { THREAD_READY, toTransferableError, type AttemptCount, type TransferableError, type ThreadReply, type ThreadRequest, type ThreadSetup, type ThreadedService } from './sdk-threads.js';
 
 /**
  * The commands a thread sends: exactly those the lent clients' callers use (key-stores.ts, the probe,
@@ -23,15 +23,25 @@ const COMMANDS: Record<ThreadedService, Record<string, new (input: never) => unk
 
 const port = parentPort!;
 let counts: AttemptCount[] = [];
-const clients = new AwsClients({
-  aws: { ...(workerData as { aws: Config['aws'] }).aws, sdkThreads: 0 },
-  // Never used: every call carries its borrower's credentials.
-  credentials: () => Promise.reject(new Error('an AWS SDK thread has no credentials of its own')),
-  observer: {
-    request: (service, operation) => { counts.push([service, operation]); },
-    failure: (service, operation, code) => { counts.push([service, operation, code]); },
-  },
-});
+/** Built from the first message (ThreadSetup): a thread may start before the configuration is read (prestartSdkThread). */
+let clients: AwsClients | null = null;
+
+async function setUp(aws: Config['aws']): Promise<void> {
+  const built = new AwsClients({
+    aws: { ...aws, sdkThreads: 0 },
+    // Never used: every call carries its borrower's credentials.
+    credentials: () => Promise.reject(new Error('an AWS SDK thread has no credentials of its own')),
+    observer: {
+      request: (service, operation) => { counts.push([service, operation]); },
+      failure: (service, operation, code) => { counts.push([service, operation, code]); },
+    },
+  });
+  clients = built;
+  // The same settings lookup as the main thread's (FIPS only where AWS has the endpoint, the configured
+  // endpoint, the user agent), before the first call.
+  await built.prepare().catch(() => undefined);
+  port.postMessage(THREAD_READY);
+}
 const running = new Map<number, AbortController>();
 
 type Reply = { id: number; ok: true; out: unknown } | { id: number; ok: false; err: TransferableError };
@@ -49,8 +59,10 @@ function reply(r: Reply): void {
   });
 }
 
-port.on('message', (batch: ThreadRequest[]) => {
-  for (const m of batch) handle(m);
+port.on('message', (m: ThreadRequest[] | ThreadSetup) => {
+  if (Array.isArray(m)) for (const r of m) handle(r);
+  // The main thread posts the setup before any call (SdkThreads.spawn), and a port keeps the order.
+  else if (m.t === 'setup' && !clients) void setUp(m.aws);
 });
 
 function handle(m: ThreadRequest): void {
@@ -63,7 +75,9 @@ function handle(m: ThreadRequest): void {
   running.set(id, ctl);
   const table = COMMANDS[call.service];
   const Command = table && Object.hasOwn(table, call.command) ? table[call.command] as new (input: unknown) => unknown : undefined;
-  const sent = Command
+  const sent = !clients
+    ? Promise.reject(new Error('this AWS SDK thread has not been set up (no ThreadSetup before the call)'))
+    : Command
     ? clients.lendAs(call.service, call.key, call.credentials, (client) => (client as { send: (c: unknown) => Promise<unknown> }).send(new Command(call.input)), ctl.signal)
     : Promise.reject(new Error(`${call.service} ${call.command} is not a command the SDK threads send (sdk-thread-main.ts COMMANDS)`));
   sent.then(
@@ -76,7 +90,3 @@ function handle(m: ThreadRequest): void {
   ).finally(() => running.delete(id));
 }
 
-// The same settings lookup as the main thread's (FIPS only where AWS has the endpoint, the configured
-// endpoint, the user agent), before the first call.
-await clients.prepare().catch(() => undefined);
-port.postMessage(THREAD_READY);

@@ -51,6 +51,8 @@ export interface TransferableError {
 }
 
 export type ThreadRequest = { t: 'call'; id: number; call: SdkCall } | { t: 'cancel'; id: number };
+/** The thread's first message, alone (not in a batch): the settings its clients are built with. */
+export interface ThreadSetup { t: 'setup'; aws: Config['aws'] }
 export type ThreadReply = { id: number; ok: true; out: unknown; counts: AttemptCount[] } | { id: number; ok: false; err: TransferableError; counts: AttemptCount[] };
 /** The thread's first message: its modules are loaded. */
 export const THREAD_READY = 'ready';
@@ -121,9 +123,79 @@ export function respawnDelayMs(failuresInRow: number): number {
 }
 
 /** Where the thread's entry module is: beside this one, .js when compiled, .ts under tsx / vitest. */
-function threadEntry(): { url: URL; ts: boolean } {
-  const ts = import.meta.url.endsWith('.ts');
-  return { url: new URL(ts ? './sdk-thread-main.ts' : './sdk-thread-main.js', import.meta.url), ts };
+function threadEntry(): URL {
+  return new URL(import.meta.url.endsWith('.ts') ? './sdk-thread-main.ts' : './sdk-thread-main.js', import.meta.url);
+}
+
+/** Starts a thread running `entry`; it waits for its ThreadSetup before it builds any client. */
+function startWorker(entry: URL): Worker {
+  // Under tsx or vitest the entry is TypeScript: the thread registers tsx's loader before importing it.
+  // No other parent flags: its V8 flags (--max-old-space-size) are not worker options;
+  // resourceLimits bound the thread's heap instead (it holds clients and calls in flight, no snapshots).
+  // Profiling flags do pass through (`node --cpu-prof`: one profile per thread).
+  const execArgv = process.execArgv.filter((a) => a.startsWith('--cpu-prof'));
+  const options = { execArgv, resourceLimits: { maxOldGenerationSizeMb: 96 } };
+  return entry.pathname.endsWith('.ts')
+    ? new Worker(`import(${JSON.stringify(tsxApi())}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); })`, { ...options, eval: true })
+    : new Worker(fileURLToPath(entry), options);
+}
+
+/** A thread started before the configuration was read, not yet taken by an SdkThreads. */
+interface Prestarted { worker: Worker; entry: string; gone: boolean; onGone: () => void; expiry: NodeJS.Timeout }
+let prestarted: Prestarted | null = null;
+
+/** How long a prestarted thread waits to be taken before it is terminated. */
+const PRESTART_EXPIRY_MS = 60_000;
+
+/**
+ * Starts one SDK thread before the configuration is read, so that it loads the AWS SDK (~0.7 s of CPU)
+ * on the second CPU while the main thread loads its own modules. `keystore-watch once` did the two one
+ * after the other: its first threaded call waited for both (issue 14, docs/performance.md). The first
+ * SdkThreads to start a thread with the same entry takes it and sends it its settings. Nothing else
+ * happens in it before that (no client, no AWS call, no credentials). It is given back when AwsClients
+ * runs no threads (`aws.sdkThreads: 0`), or when nothing takes it within a minute. Only where
+ * `aws.sdkThreads: auto` runs a thread: more than one CPU.
+ */
+export function prestartSdkThread(opts: { cpus?: number; entry?: URL } = {}): void {
+  if (prestarted || sdkThreadCount('auto', opts.cpus) === 0) return;
+  const entry = opts.entry ?? threadEntry();
+  const worker = startWorker(entry);
+  // Never what keeps the process alive: a `once` that fails on its configuration exits at once.
+  worker.unref();
+  const p: Prestarted = {
+    worker, entry: entry.href, gone: false,
+    onGone: () => { p.gone = true; },
+    expiry: setTimeout(releasePrestartedSdkThread, PRESTART_EXPIRY_MS).unref(),
+  };
+  // A thread that fails before it is taken is not taken (its 'exit' would have gone unheard).
+  worker.once('error', p.onGone).once('exit', p.onGone);
+  prestarted = p;
+}
+
+/** The prestarted thread nothing took yet (tests, diagnostics). */
+export function prestartedSdkThread(): Worker | null {
+  return prestarted?.worker ?? null;
+}
+
+/** Terminates the prestarted thread, if one waits: no thread will take it. */
+export function releasePrestartedSdkThread(): void {
+  const p = prestarted;
+  prestarted = null;
+  if (!p) return;
+  clearTimeout(p.expiry);
+  void p.worker.terminate().catch(() => 0);
+}
+
+/** The prestarted thread, if it runs `entry` and is still alive; it is no longer prestarted either way. */
+function takePrestarted(entry: URL): Worker | null {
+  const p = prestarted;
+  if (!p || p.entry !== entry.href) return null;
+  prestarted = null;
+  clearTimeout(p.expiry);
+  p.worker.off('error', p.onGone).off('exit', p.onGone);
+  if (!p.gone) return p.worker;
+  void p.worker.terminate().catch(() => 0);
+  return null;
 }
 
 /** tsx's ESM register API (its `require` condition resolves to a CommonJS build that cannot load it in an eval'd thread). */
@@ -252,17 +324,11 @@ export class SdkThreads {
   }
 
   private spawn(): Thread {
-    const { url, ts } = this.opts.entry ? { url: this.opts.entry, ts: this.opts.entry.pathname.endsWith('.ts') } : threadEntry();
-    const workerData = { aws: this.opts.aws };
-    // Under tsx or vitest the entry is TypeScript: the thread registers tsx's loader before importing it.
-    // No other parent flags: its V8 flags (--max-old-space-size) are not worker options;
-    // resourceLimits bound the thread's heap instead (it holds clients and calls in flight, no snapshots).
-    // Profiling flags do pass through (`node --cpu-prof`: one profile per thread).
-    const execArgv = process.execArgv.filter((a) => a.startsWith('--cpu-prof'));
-    const options = { workerData, execArgv, resourceLimits: { maxOldGenerationSizeMb: 96 } };
-    const worker = ts
-      ? new Worker(`import(${JSON.stringify(tsxApi())}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`, { ...options, eval: true })
-      : new Worker(fileURLToPath(url), options);
+    const entry = this.opts.entry ?? threadEntry();
+    // A thread started before the configuration was read (prestartSdkThread) has loaded the SDK meanwhile.
+    const worker = takePrestarted(entry) ?? startWorker(entry);
+    // Its first message: the settings (the thread builds its clients from them, then says it is ready).
+    worker.postMessage({ t: 'setup', aws: this.opts.aws } satisfies ThreadSetup);
     let onReady = () => {};
     const ready = new Promise<void>((r) => { onReady = r; });
     const thread: Thread = { worker, outbox: [], inFlight: 0, dead: false, ready, onReady };

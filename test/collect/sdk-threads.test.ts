@@ -1,10 +1,10 @@
 // The per-target SDK calls on worker threads (aws.sdkThreads): the same answers as on the main thread
 // through the real SDK clients and the simulator, the same request counts, and a thread that dies
 // mid-poll fails only the calls it had in flight (targets down, last known stores kept) and is replaced.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DescribeCustomKeyStoresCommand, ScheduleKeyDeletionCommand } from '@aws-sdk/client-kms';
 import { AwsClients, errorCode, type AwsService } from '../../src/collect/aws-clients.js';
-import { fromTransferableError, respawnDelayMs, sdkThreadCount, SdkThreads, toTransferableError, type SdkThreadFailure } from '../../src/collect/sdk-threads.js';
+import { fromTransferableError, prestartedSdkThread, prestartSdkThread, releasePrestartedSdkThread, respawnDelayMs, sdkThreadCount, SdkThreads, toTransferableError, type SdkThreadFailure } from '../../src/collect/sdk-threads.js';
 import { SnapshotPoller } from '../../src/pipeline/snapshot-poller.js';
 import { parseConfig } from '../../src/config/load.js';
 import { serializeError as logFields } from '../../src/util/redact.js';
@@ -26,6 +26,8 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => { await sim?.close(); });
+// A prestarted thread a failing test left behind would be taken by the next test's threads.
+afterEach(() => { releasePrestartedSdkThread(); });
 
 function setup(sdkThreads: number, aws: Record<string, unknown> = {}) {
   const accounts = sim.fleet.listAccounts().filter((a) => a.id !== MGMT);
@@ -178,6 +180,43 @@ describe('aws.sdkThreads', () => {
     }
   });
 
+  it('a thread prestarted before the configuration is read (keystore-watch once) is the one that serves the calls, with the settings sent to it', async () => {
+    prestartSdkThread({ cpus: 2 });
+    const early = prestartedSdkThread();
+    expect(early).not.toBeNull();
+    // Taken at once, while it still loads the SDK: the setup waits in its port until it listens.
+    const { clients } = setup(1);
+    try {
+      await clients.startSdkThreads();
+      expect(clients.sdkThreads!.workers).toEqual([early]);
+      expect(prestartedSdkThread()).toBeNull();
+      // The simulator's endpoint came with the setup: without it the call would go to AWS, and fail.
+      const before = sim.fleet.counters().total;
+      const out = await clients.withKms({ region: 'eu-west-1', roleArn: null, externalId: null }, (kms) => kms.send(new DescribeCustomKeyStoresCommand({})));
+      expect(out.CustomKeyStores).toEqual(expect.any(Array));
+      expect(sim.fleet.counters().total).toBe(before + 1);
+    } finally {
+      clients.close();
+    }
+  });
+
+  it('a prestarted thread is given back when no thread runs (aws.sdkThreads 0), and none starts on one CPU', async () => {
+    prestartSdkThread({ cpus: 1 });
+    expect(prestartedSdkThread()).toBeNull();
+    prestartSdkThread({ cpus: 2 });
+    const early = prestartedSdkThread()!;
+    const exited = new Promise<number>((r) => early.once('exit', r));
+    const { clients } = setup(0);
+    try {
+      expect(prestartedSdkThread()).toBeNull();
+      await exited;
+      expect(clients.sdkThreads).toBeNull();
+    } finally {
+      clients.close();
+      releasePrestartedSdkThread();
+    }
+  });
+
   it('a restart backoff: the first failure is replaced at once, then 0.5 s doubling to 30 s', () => {
     expect([0, 1, 2, 3, 4, 5, 8, 9, 20].map(respawnDelayMs)).toEqual([0, 0, 500, 1000, 2000, 4000, 30_000, 30_000, 30_000]);
   });
@@ -197,6 +236,24 @@ describe('aws.sdkThreads', () => {
   }
   const mode = (m: 'crash' | 'silent' | 'answer') => { process.env.KW_SCRIPTED_THREAD = m; };
   afterAll(() => { delete process.env.KW_SCRIPTED_THREAD; });
+
+  it('a prestarted thread that died before it was taken is not taken: a new one serves the calls, and no failure is counted', async () => {
+    mode('crash');
+    prestartSdkThread({ cpus: 2, entry: new URL('../fixtures/sdk-threads/scripted-thread.mjs', import.meta.url) });
+    const early = prestartedSdkThread()!;
+    await new Promise((r) => early.once('exit', r));
+    mode('answer');
+    const { threads, failures, call } = scripted();
+    try {
+      expect(await call()).toEqual({});
+      expect(threads.workers).toHaveLength(1);
+      expect(threads.workers[0]).not.toBe(early);
+      expect(prestartedSdkThread()).toBeNull();
+      expect(failures).toEqual([]);
+    } finally {
+      await threads.close();
+    }
+  });
 
   it('stop() (a replica that stops leading) ends every thread without counting a failure; the next call starts one again', async () => {
     mode('silent');
