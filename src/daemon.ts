@@ -222,7 +222,7 @@ export class Daemon {
     // snapshot with the poll (StateBackend.commit): no separate snapshot write.
     const self = this;
     this.poll = new PollPipeline({ get poller() { return self.poller; }, alerts: () => this.pipeline, store: () => null, metrics: this.metrics, logger: opts.logger });
-    this.metrics.watchOrganizations(() => this.poller.organizations?.ageMs() ?? null, this.now);
+    this.metrics.watchOrganizations(() => this.poller.organizations?.ageMs() ?? null, this.opts.monotonic ?? this.opts.now ?? monotonicNow);
     // The configuration in force was loaded successfully (what Prometheus reports at start-up too).
     this.metrics.configReloadSuccessful.set(1);
     this.metrics.configReloadSuccessTime.set(this.now() / 1000);
@@ -257,7 +257,6 @@ export class Daemon {
   private snapshotPoller(config: Config): SnapshotPoller {
     const opts = this.opts;
     const cloudWatchWarned = new Set<string>();
-    let orgFailuresInRow = 0;
     const poller: SnapshotPoller = new SnapshotPoller({
       config,
       clients: this.clients,
@@ -272,16 +271,16 @@ export class Daemon {
       },
       onOrganizationsError: (e) => {
         this.metrics.orgErrors.inc({ code: e.code });
-        orgFailuresInRow += 1;
-        opts.logger.warn({ code: e.code, error: e.message, ageSeconds: this.orgAgeSeconds() }, 'organizations read failed; keeping the last known account list');
+        // This poller's source (during a reload, this.poller may already be the next one).
+        const ageMs = poller.organizations?.ageMs() ?? null;
+        opts.logger.warn({ code: e.code, error: e.message, ageSeconds: ageMs === null ? null : Math.round(ageMs / 1000) }, 'organizations read failed; keeping the last known account list');
         const alert = organizationsSelfAlert(e, {
-          ageMs: poller.organizations?.ageMs() ?? null, failuresInRow: orgFailuresInRow,
+          ageMs, failuresInRow: poller.organizations?.consecutiveFailures ?? 1,
           refreshIntervalMs: config.organizations.refreshInterval, explicitAccounts: config.accounts.length,
         });
         if (alert) this.pipeline?.self.raise(alert);
       },
       onOrganizationsRead: (accounts) => {
-        orgFailuresInRow = 0;
         this.pipeline?.self.resolve(ORGANIZATIONS_ALERT, `Organizations answered again: ${accounts} account(s) listed.`);
       },
       onOrganizationsPartial: (problems) => {
@@ -361,11 +360,6 @@ export class Daemon {
     }
     for (const key of o.restartRequired) logger.warn({ by: o.by, file: o.source, key }, `configuration key ${key} changed but needs a restart; keeping the running value`);
     logger.info({ by: o.by, file: o.source, applied: o.applied, restartRequired: o.restartRequired }, o.applied.length ? 'configuration reloaded' : 'configuration reloaded; nothing to apply');
-  }
-
-  private orgAgeSeconds(): number | null {
-    const ms = this.poller.organizations?.ageMs() ?? null;
-    return ms === null ? null : Math.round(ms / 1000);
   }
 
   get url(): string | null {

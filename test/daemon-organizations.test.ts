@@ -48,8 +48,10 @@ describe('daemon: Organizations discovery failing', () => {
     .filter((n) => n?.labels?.self_alert === ORGANIZATIONS_ALERT || JSON.stringify(n ?? {}).includes(ORGANIZATIONS_ALERT))
     .map((n) => n!.kind);
 
-  async function run(steps: (h: { poll: (advanceMs: number) => Promise<string>; daemon: Daemon; reconfigure: (organizations: boolean) => Promise<void> }) => Promise<void>) {
+  /** poll(advanceMs, wallJumpMs): both clocks advance by advanceMs; the wall clock also jumps by wallJumpMs. */
+  async function run(steps: (h: { poll: (advanceMs: number, wallJumpMs?: number) => Promise<string>; daemon: Daemon; reconfigure: (organizations: boolean) => Promise<void> }) => Promise<void>) {
     let clock = Date.UTC(2026, 2, 1, 9);
+    let mono = 1_000_000;
     const dir = tempDir('kw-org-alert-');
     const file = join(dir, 'config.yaml');
     const write = (organizations: boolean) => writeFileSync(file, stringify({
@@ -61,13 +63,14 @@ describe('daemon: Organizations discovery failing', () => {
     }));
     write(true);
     const daemon = new Daemon({
-      config: loadConfig(file, {}), logger: captureLogger('info').logger, credentials: BASE_CREDENTIALS, schedule: false, now: () => clock,
+      config: loadConfig(file, {}), logger: captureLogger('info').logger, credentials: BASE_CREDENTIALS, schedule: false, now: () => clock, monotonic: () => mono,
       configSource: { path: file, load: () => loadConfig(file, {}) },
     });
     try {
       await daemon.start();
-      const poll = async (advanceMs: number) => {
-        clock += advanceMs;
+      const poll = async (advanceMs: number, wallJumpMs = 0) => {
+        clock += advanceMs + wallJumpMs;
+        mono += advanceMs;
         expect(await daemon.pollNow()).toBe(true);
         return (await fetch(`${daemon.url}/metrics`)).text();
       };
@@ -139,6 +142,30 @@ describe('daemon: Organizations discovery failing', () => {
       sim.fleet.setFaults({ rateLimitPerSecond: 0 });
     }
   });
+  it('the wall clock jumps 3 hours forward while reads fail: the list is not older for it (no warning), nor its age gauge', async () => {
+    rx.requests.length = 0;
+    try {
+      await run(async ({ poll, daemon }) => {
+        await poll(0);
+        expect(new Set(daemon.latest!.targets.map((t) => t.accountId)).size).toBeGreaterThan(1);
+        sim.fleet.setFaults({ errors: [{ service: 'organizations', error: 'ServiceException', status: 500 }] });
+        // 10 minutes later by the monotonic clock, 3 h 10 min by the wall clock (NTP step, VM resume).
+        let text = await poll(10 * MIN, 3 * 60 * MIN);
+        for (let i = 0; i < 2; i++) text = await poll(10 * MIN);
+        expect(metricValue(text, `keystore_watch_self_alert{id="${ORGANIZATIONS_ALERT}"}`) ?? 0).toBe(0);
+        expect(metricValue(text, 'keystore_watch_organizations_age_seconds')).toBe(30 * 60);
+        // The list does get old by the monotonic clock: the warning still comes past the hour.
+        for (let i = 0; i < 4; i++) text = await poll(10 * MIN);
+        await firing(daemon, 1);
+        await waitUntil(() => received().includes('firing'), 'the firing notification delivered');
+      });
+      expect(received()).toEqual(['firing']);
+    } finally {
+      sim.fleet.resetFaults();
+      sim.fleet.setFaults({ rateLimitPerSecond: 0 });
+    }
+  });
+
   it('firing, then a reload turns discovery off: resolved (nothing is left to wait for)', async () => {
     rx.requests.length = 0;
     sim.fleet.setFaults({ errors: [{ service: 'organizations', error: 'AccessDeniedException', status: 400 }] });

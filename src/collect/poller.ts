@@ -146,7 +146,9 @@ export class Poller {
         config,
         client: () => opts.clients.organizations(role),
         errorCode,
-        now: this.now,
+        // Ages and retry times of the account list are intervals: a wall-clock jump must neither age the
+        // list (a false organizations-discovery warning) nor hold back a retry.
+        now: this.monotonic,
         onError: (err) => opts.onOrganizationsError?.(toTargetError(err)),
         onRead: (accounts) => opts.onOrganizationsRead?.(accounts.length),
         onPartial: (problems) => opts.onOrganizationsPartial?.(problems.map((p) => ({ ...p, error: toTargetError(p.error) }))),

@@ -192,6 +192,11 @@ export class OrganizationSource {
     return this.cache.ageMs();
   }
 
+  /** Failed reads since the last good one (already counting the failure an onError call reports). */
+  get consecutiveFailures(): number {
+    return this.cache.consecutiveFailures;
+  }
+
   /** Waits for a read in progress (tests; check-config). */
   settled(): Promise<void> {
     return this.cache.settled();
