@@ -118,13 +118,18 @@ describe('daemon: Organizations discovery failing', () => {
     }
   });
 
+  /** A first good read (the organization's accounts are polled), then every Organizations read fails. */
+  async function readOnceThenFailing(poll: (advanceMs: number) => Promise<string>, daemon: Daemon) {
+    await poll(0);
+    expect(new Set(daemon.latest!.targets.map((t) => t.accountId)).size).toBeGreaterThan(1);
+    sim.fleet.setFaults({ errors: [{ service: 'organizations', error: 'ServiceException', status: 500 }] });
+  }
+
   it('a list read once, then failing: quiet for an hour, a warning once the list is older', async () => {
     rx.requests.length = 0;
     try {
       await run(async ({ poll, daemon }) => {
-        await poll(0);
-        expect(new Set(daemon.latest!.targets.map((t) => t.accountId)).size).toBeGreaterThan(1);
-        sim.fleet.setFaults({ errors: [{ service: 'organizations', error: 'ServiceException', status: 500 }] });
+        await readOnceThenFailing(poll, daemon);
         // 50 minutes of failed reads: the last good list is kept, no alert.
         for (let i = 0; i < 5; i++) await poll(10 * MIN);
         let text = await poll(MIN);
@@ -142,13 +147,12 @@ describe('daemon: Organizations discovery failing', () => {
       sim.fleet.setFaults({ rateLimitPerSecond: 0 });
     }
   });
+
   it('the wall clock jumps 3 hours forward while reads fail: the list is not older for it (no warning), nor its age gauge', async () => {
     rx.requests.length = 0;
     try {
       await run(async ({ poll, daemon }) => {
-        await poll(0);
-        expect(new Set(daemon.latest!.targets.map((t) => t.accountId)).size).toBeGreaterThan(1);
-        sim.fleet.setFaults({ errors: [{ service: 'organizations', error: 'ServiceException', status: 500 }] });
+        await readOnceThenFailing(poll, daemon);
         // 10 minutes later by the monotonic clock, 3 h 10 min by the wall clock (NTP step, VM resume).
         let text = await poll(10 * MIN, 3 * 60 * MIN);
         for (let i = 0; i < 2; i++) text = await poll(10 * MIN);
