@@ -6,6 +6,7 @@
 // V8 profiler's timestamps share).
 //
 //   npx tsx bench/steady-ab.ts [--other /work/wt-ref] [--vary code|sim] [--rounds 3] [--polls 4] [--accounts 1000] [--cpu-prof DIR]
+//   npx tsx bench/steady-ab.ts --other-flags="--max-semi-space-size=8"   # this build twice, the second with more node flags
 //
 // --vary code (default): this checkout's daemon against the other's, both polling this checkout's simulator.
 // --vary sim: this checkout's daemon both times, polling this checkout's simulator and the other's (both
@@ -30,7 +31,7 @@ const { values: args } = parseArgs({
   options: {
     other: { type: 'string' }, rounds: { type: 'string', default: '3' }, polls: { type: 'string', default: '4' },
     accounts: { type: 'string', default: '1000' }, 'cpu-prof': { type: 'string' }, 'daemon-flags': { type: 'string' },
-    vary: { type: 'string', default: 'code' },
+    vary: { type: 'string', default: 'code' }, 'other-flags': { type: 'string' },
   },
 });
 const ROUNDS = Number(args.rounds);
@@ -39,23 +40,26 @@ const ACCOUNTS = Number(args.accounts);
 const FLAGS = [...imageNodeOptions(), ...(args['daemon-flags'] ? args['daemon-flags'].split(' ').filter(Boolean) : [])];
 const log = (s: string) => process.stderr.write(`[steady-ab ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
 
-interface Side { name: string; root: string; child: string; sim: 'this' | 'other' }
+interface Side { name: string; root: string; child: string; sim: 'this' | 'other'; flags: string[] }
 const VARY_SIM = args.vary === 'sim';
 const own = join(buildOnce(), 'bench', 'lib', 'daemon-child.js');
-const sides: Side[] = [{ name: 'this', root: ROOT, child: own, sim: 'this' }];
-if (args.other && VARY_SIM) {
-  sides.push({ name: 'other-simulator', root: ROOT, child: own, sim: 'other' });
+const sides: Side[] = [{ name: 'this', root: ROOT, child: own, sim: 'this', flags: FLAGS }];
+if (args['other-flags']) {
+  // The node flags are the variable: the same build, the image's flags and these after them (later flags win).
+  sides.push({ name: 'other-flags', root: ROOT, child: own, sim: 'this', flags: [...FLAGS, ...args['other-flags'].split(' ').filter(Boolean)] });
+} else if (args.other && VARY_SIM) {
+  sides.push({ name: 'other-simulator', root: ROOT, child: own, sim: 'other', flags: FLAGS });
 } else if (args.other) {
   const child = join(args.other, '.tmp', 'bench-build', 'bench', 'lib', 'daemon-child.js');
   if (!existsSync(child)) throw new Error(`${child} missing: compile the other checkout's bench build first (see the header)`);
-  sides.push({ name: 'other', root: args.other, child, sim: 'this' });
+  sides.push({ name: 'other', root: args.other, child, sim: 'this', flags: FLAGS });
 }
 
 const mono = () => Number(process.hrtime.bigint() / 1000n); // µs, CLOCK_MONOTONIC like the V8 profiler's timestamps
 
 /** One daemon child: init, POLLS polls; the CPU seconds of each poll; the window of polls 2..N. */
 async function run(side: Side, sim: SimProcess, profDir: string | undefined) {
-  const execArgv = ['--expose-gc', ...FLAGS, ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])];
+  const execArgv = ['--expose-gc', ...side.flags, ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])];
   const child = fork(side.child, [], { cwd: side.root, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   let seq = 0;
   const pending = new Map<number, (m: { ok: boolean; result?: unknown; error?: string }) => void>();

@@ -58,6 +58,7 @@ import type { StatusEvent } from './server/status/source.js';
 import { sendDrill } from './server/status/drill.js';
 import { statusAlerts, statusOnCall } from './server/status/adapt.js';
 import { createNotifiers } from './notify/index.js';
+import { MEMORY_ALERT, memoryHeadroomVerdict, systemMemoryProbe, type MemoryProbe } from './memory-headroom.js';
 
 type LoadedOnCall = import('./state/backend.js').LoadedState['onCall'];
 
@@ -67,6 +68,8 @@ const LOAD_PARTS = { parseSnapshot: parseSnapshotDoc, parseAlerts: parseAlertsDo
 export interface DaemonOptions {
   config: Config;
   logger: Logger;
+  /** Where a poll's peak memory and the memory limit are read (tests); default /proc/self and /sys/fs/cgroup. */
+  memory?: MemoryProbe;
   credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
   /**
    * The state backend of a single replica (tests: a fault-injecting or in-memory one). Defaults to the
@@ -175,6 +178,8 @@ export class Daemon {
   private resilient: ResilientStateBackend | null = null;
   private stateLog = { at: 0, suppressed: 0 };
   private readonly clients: AwsClients;
+  /** The poll's peak memory and the container's limit (memory-headroom.ts). */
+  private readonly memory: MemoryProbe;
   private poller: SnapshotPoller;
   /** Hot reload (src/config/reload.ts): set when the daemon knows its config file. */
   readonly reloader: Reloader | null;
@@ -205,6 +210,7 @@ export class Daemon {
     this.now = opts.now ?? Date.now;
     this.replicated = opts.config.state.backend === 'postgres' && !opts.backend;
     this.timing = this.pollTiming(opts.config.schedule);
+    this.memory = opts.memory ?? systemMemoryProbe();
     this.clients = new AwsClients({
       aws: opts.config.aws, credentials: opts.credentials, observer: this.metrics.awsObserver,
       onWarning: (message, fields) => opts.logger.warn(fields, message),
@@ -809,7 +815,31 @@ export class Daemon {
     await this.reconfiguring;
     // A follower never polls AWS; deposed while polling, the term's signal drops the result (the new leader polls itself).
     if (this.ha && this.ha.role.role !== 'leader') return Promise.resolve();
-    return this.poll.run(this.ha ? AbortSignal.any([this.abort.signal, this.termAbort.signal]) : this.abort.signal);
+    const peakIsPoll = this.memory.resetPeak();
+    await this.poll.run(this.ha ? AbortSignal.any([this.abort.signal, this.termAbort.signal]) : this.abort.signal);
+    this.checkMemoryHeadroom(peakIsPoll);
+  }
+
+  /** The poll's peak memory against the container's limit (memory-headroom.ts): the self-alert raised, updated or resolved. */
+  private checkMemoryHeadroom(peakIsPoll: boolean): void {
+    const self = this.pipeline?.self;
+    // Stopping: the poll was cut short and the outbox is closing; nothing to tell.
+    if (!self || this.abort.signal.aborted) return;
+    try {
+      const verdict = memoryHeadroomVerdict({
+        peakBytes: this.memory.peak(), limitBytes: this.memory.limit(), peakIsPoll,
+        stores: this.poll.snapshot?.stores.length ?? 0, firing: self.isFiring(MEMORY_ALERT),
+      });
+      if (!verdict) return;
+      if ('raise' in verdict) {
+        if (self.raise(verdict.raise)) this.opts.logger.warn({ summary: verdict.raise.summary }, 'poll peaked near the memory limit');
+      } else {
+        self.resolve(MEMORY_ALERT, verdict.resolve);
+      }
+    } catch (err) {
+      // A probe of memory must never fail a poll.
+      this.opts.logger.warn({ err }, 'could not compare the poll\'s peak memory with the memory limit');
+    }
   }
 
   /** Graceful stop: abandon the running poll after `graceMs`, deliver what the outbox can, close the server. */

@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 const LAYERS: readonly (readonly string[])[] = [
   ['cli'],
   ['simulator'], // the built-in AWS simulator: a program of its own, started by the CLI
-  ['app'], // src/daemon.ts, scheduler.ts, poll-timing.ts, watchdog.ts: the process shell
+  ['app'], // src/daemon.ts, scheduler.ts, poll-timing.ts, watchdog.ts, memory-headroom.ts: the process shell
   ['pipeline'], // builds the poll pipeline: one place wires the stages below
   ['ha'], // leader election (lease) for the PostgreSQL backend
   ['server'],
@@ -27,7 +27,7 @@ const LAYERS: readonly (readonly string[])[] = [
 ];
 /** Leaves every layer may import; they import only each other. */
 const SHARED = new Set(['util', 'config', 'model', 'log', 'version']);
-const ROOT_FILES: Record<string, string> = { daemon: 'app', scheduler: 'app', 'poll-timing': 'app', watchdog: 'app', model: 'model', log: 'log', version: 'version' };
+const ROOT_FILES: Record<string, string> = { daemon: 'app', scheduler: 'app', 'poll-timing': 'app', watchdog: 'app', 'memory-headroom': 'app', model: 'model', log: 'log', version: 'version' };
 /** Known exceptions, each with its reason. */
 const ALLOWED = new Map<string, string>([
   ['config -> discover', 'config/schema.ts validates organizations.ous with the OU path parser discovery uses (discover/ou-path.ts: pure, no I/O)'],

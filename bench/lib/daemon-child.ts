@@ -81,13 +81,20 @@ function usage(): Usage {
   };
 }
 
-/** Peak RSS of this process: VmHWM where /proc exists, else getrusage's maxRSS. */
+/**
+ * Peak RSS of this process: VmHWM where /proc exists, else getrusage's maxRSS. The daemon resets VmHWM before
+ * each poll (memory-headroom.ts: each poll's own peak against the memory limit), so the process's peak is
+ * the largest value read here; it is read at the end of every poll and at close, before the next reset.
+ */
+let peakSeenMB = 0;
 function peakRssMB(): number {
+  let now = process.resourceUsage().maxRSS / 1024;
   try {
     const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-    if (m) return Number(m[1]) / 1024;
+    if (m) now = Number(m[1]) / 1024;
   } catch { /* not Linux */ }
-  return process.resourceUsage().maxRSS / 1024;
+  peakSeenMB = Math.max(peakSeenMB, now);
+  return peakSeenMB;
 }
 
 function distribution(xs: number[]) {
