@@ -796,9 +796,9 @@ export type SelfMonitoringAlert = (typeof SELF_MONITORING_ALERTS)[number];
 export const SELF_MONITORING_GUIDANCE: Record<SelfMonitoringAlert, GuidanceTemplate> = {
   KeystoreWatchAbsent: {
     summary: 'Prometheus cannot scrape keystore-watch: no key store in any account is being watched.',
-    cause: 'The process or pod is down or crash-looping, the scrape target is misconfigured, or the network between Prometheus and keystore-watch is broken.',
+    cause: 'The process or pod is down or crash-looping (a container killed for memory restarts and is killed again at the same point of each poll), the scrape target is misconfigured, or the network between Prometheus and keystore-watch is broken.',
     steps: [
-      'Check that the keystore-watch pod or container is running and not restarting.',
+      'Check that the keystore-watch pod or container is running and not restarting. A restart reason OOMKilled (exit code 137) means a poll outgrew the container\'s memory limit: raise the limit (the memory-headroom self-alert, raised from 85 % of it, names the peak and a limit to ask for).',
       'Read its recent logs: a configuration error exits with code 2 and names the key.',
       'From the Prometheus host, fetch /healthz and /metrics on the keystore-watch port (9464 by default).',
     ],
