@@ -6,9 +6,10 @@
 //
 // The peak is the kernel's own high-water mark of the process (VmHWM in /proc/self/status), reset before
 // each poll by writing 5 to /proc/self/clear_refs (proc(5): "reset the peak resident set size"), so each
-// poll reports its own peak, not the process's. The limit is the cgroup's: memory.max (cgroup v2) or
-// memory.limit_in_bytes (v1), as the container sees them under /sys/fs/cgroup. No limit, no /proc (not
-// Linux), or a reset the kernel refuses: no verdict, never a guess.
+// poll reports its own peak, not the process's. The limit is the smallest of the cgroup limits above the
+// process: memory.max (cgroup v2) or memory.limit_in_bytes (v1) of its own cgroup (/proc/self/cgroup) and
+// each ancestor, then the root of /sys/fs/cgroup as a container sees it (its own cgroup, mounted there). No
+// limit, no /proc (not Linux), or a reset the kernel refuses: no verdict, never a guess.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SelfAlertInput } from './alert/self-alerts.js';
@@ -40,6 +41,28 @@ export function parseCgroupLimit(text: string): number | null {
   return n > 0 && n < 2 ** 60 ? n : null;
 }
 
+/**
+ * The memory limit files that bind this process, relative to the cgroup mount (/sys/fs/cgroup), from the
+ * text of /proc/self/cgroup: its own cgroup's and each ancestor's, v2 (`0::/path`) and v1 (`N:memory:/path`),
+ * then the mount's root (inside a container with its own cgroup namespace, or Docker's v1 bind mount, the
+ * root IS the container's cgroup). Pure.
+ */
+export function limitFileCandidates(procCgroup: string | null): string[] {
+  const out: string[] = [];
+  const add = (path: string, file: (dir: string) => string) => {
+    const parts = path.split('/').filter((p) => p !== '' && p !== '.' && p !== '..');
+    for (let i = parts.length; i >= 0; i--) out.push(file(parts.slice(0, i).join('/')));
+  };
+  for (const line of (procCgroup ?? '').split('\n')) {
+    const m = /^(\d+):([^:]*):(\/.*)$/.exec(line.trim());
+    if (!m) continue;
+    if (m[1] === '0' && m[2] === '') add(m[3]!, (dir) => join(dir, 'memory.max'));
+    else if (m[2]!.split(',').includes('memory')) add(m[3]!, (dir) => join('memory', dir, 'memory.limit_in_bytes'));
+  }
+  for (const root of ['memory.max', join('memory', 'memory.limit_in_bytes')]) if (!out.includes(root)) out.push(root);
+  return out;
+}
+
 /** Where the process's memory facts are read (tests point it at files of their own). */
 export interface MemoryProbe {
   /** Resets the peak; false when the kernel refused (the next peak is the process's, not the poll's). */
@@ -50,7 +73,7 @@ export interface MemoryProbe {
   limit(): number | null;
 }
 
-/** The real probe: /proc/self and the cgroup filesystem (`cgroupRoot`, default /sys/fs/cgroup). */
+/** The real probe: /proc/self (`proc`) and the cgroup filesystem (`cgroupRoot`, default /sys/fs/cgroup). */
 export function systemMemoryProbe(opts: { proc?: string; cgroupRoot?: string } = {}): MemoryProbe {
   const proc = opts.proc ?? '/proc/self';
   const root = opts.cgroupRoot ?? '/sys/fs/cgroup';
@@ -75,12 +98,14 @@ export function systemMemoryProbe(opts: { proc?: string; cgroupRoot?: string } =
       return status === null ? null : parseVmHwm(status);
     },
     limit() {
-      // v2 (one unified hierarchy, the container's own cgroup at the root of its namespace), then v1.
-      for (const file of ['memory.max', 'memory/memory.limit_in_bytes']) {
+      // The smallest limit that binds the process: its own cgroup's or an ancestor's (a pod-level limit).
+      let smallest: number | null = null;
+      for (const file of limitFileCandidates(read(join(proc, 'cgroup')))) {
         const text = read(join(root, file));
-        if (text !== null) return parseCgroupLimit(text);
+        const limit = text === null ? null : parseCgroupLimit(text);
+        if (limit !== null && (smallest === null || limit < smallest)) smallest = limit;
       }
-      return null;
+      return smallest;
     },
   };
 }

@@ -2,17 +2,27 @@
 // pure, the probe on real files (a cgroup tree of the test's own, and this process's /proc), and the
 // self-alert end to end through a real daemon polling the simulator.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Daemon } from '../src/daemon.js';
 import { silentLogger } from '../src/log.js';
-import { MEMORY_ALERT, memoryHeadroomVerdict, parseCgroupLimit, parseVmHwm, systemMemoryProbe, type MemoryProbe } from '../src/memory-headroom.js';
+import { limitFileCandidates, MEMORY_ALERT, memoryHeadroomVerdict, parseCgroupLimit, parseVmHwm, systemMemoryProbe, type MemoryProbe } from '../src/memory-headroom.js';
 import type { RunningSimulator } from '../src/simulator/server.js';
 import { BASE_CREDENTIALS, simConfig, simulator, tempDir } from './helpers/sim.js';
 import { captureLogger } from './reliability/support.js';
 
 const MiB = 2 ** 20;
+/** A cgroup v1 memory hierarchy this process may create cgroups in (root on a v1 or hybrid host): the real-kernel test. */
+const V1_MEMORY = '/sys/fs/cgroup/memory';
+const V1_MEMORY_WRITABLE = (() => {
+  try {
+    accessSync(join(V1_MEMORY, 'cgroup.procs'), constants.W_OK);
+    return process.platform === 'linux' && process.getuid?.() === 0;
+  } catch {
+    return false;
+  }
+})();
 
 describe('parsers (pure)', () => {
   it('VmHWM of /proc/<pid>/status, in bytes', () => {
@@ -27,6 +37,23 @@ describe('parsers (pure)', () => {
     expect(parseCgroupLimit('0\n')).toBeNull();
     expect(parseCgroupLimit('-1')).toBeNull();
     expect(parseCgroupLimit('')).toBeNull();
+  });
+});
+
+describe('limitFileCandidates (pure)', () => {
+  it('its own cgroup and each ancestor, v2 and v1, then the mount\'s root', () => {
+    expect(limitFileCandidates('0::/system.slice/keystore-watch.service\n')).toEqual([
+      'system.slice/keystore-watch.service/memory.max', 'system.slice/memory.max', 'memory.max', 'memory/memory.limit_in_bytes',
+    ]);
+    expect(limitFileCandidates('9:name=systemd:/\n4:memory:/docker/abc\n3:cpuset:/\n0::/\n')).toEqual([
+      'memory/docker/abc/memory.limit_in_bytes', 'memory/docker/memory.limit_in_bytes', 'memory/memory.limit_in_bytes', 'memory.max',
+    ]);
+    expect(limitFileCandidates('5:cpu,memory:/a\n')).toEqual(['memory/a/memory.limit_in_bytes', 'memory/memory.limit_in_bytes', 'memory.max']);
+  });
+
+  it('no /proc/self/cgroup: the root only; a path cannot climb out of the mount', () => {
+    expect(limitFileCandidates(null)).toEqual(['memory.max', 'memory/memory.limit_in_bytes']);
+    expect(limitFileCandidates('0::/../../etc\n')).toEqual(['etc/memory.max', 'memory.max', 'memory/memory.limit_in_bytes']);
   });
 });
 
@@ -93,6 +120,34 @@ describe('systemMemoryProbe (real files)', () => {
     expect(r.resetOk).toBe(true);
     expect(r.raised - r.before).toBeGreaterThan(120 * MiB);
     expect(r.raised - r.after).toBeGreaterThan(100 * MiB);
+  });
+
+  it('takes the smallest limit above the process: its own cgroup\'s or an ancestor\'s (a pod-level limit)', () => {
+    const root = tempDir('kw-cgroup-tree-');
+    const proc = tempDir('kw-proc-');
+    writeFileSync(join(proc, 'cgroup'), '0::/kubepods/pod1/c1\n');
+    mkdirSync(join(root, 'kubepods', 'pod1', 'c1'), { recursive: true });
+    writeFileSync(join(root, 'kubepods', 'pod1', 'c1', 'memory.max'), '536870912\n');
+    writeFileSync(join(root, 'kubepods', 'memory.max'), 'max\n');
+    expect(systemMemoryProbe({ proc, cgroupRoot: root }).limit()).toBe(512 * MiB);
+    writeFileSync(join(root, 'kubepods', 'pod1', 'memory.max'), '314572800\n');
+    expect(systemMemoryProbe({ proc, cgroupRoot: root }).limit()).toBe(300 * MiB);
+  });
+
+  it.runIf(V1_MEMORY_WRITABLE)('reads the limit of a real cgroup v1 memory cgroup the process runs in (root, this kernel)', () => {
+    const dir = join(V1_MEMORY, `kw-test-${process.pid}`);
+    mkdirSync(dir);
+    try {
+      writeFileSync(join(dir, 'memory.limit_in_bytes'), String(300 * MiB));
+      const script = `
+        import { systemMemoryProbe } from ${JSON.stringify(new URL('../src/memory-headroom.ts', import.meta.url).href)};
+        process.stdout.write(JSON.stringify({ limit: systemMemoryProbe().limit() }));`;
+      // The shell moves itself into the cgroup, then becomes node: the probe runs inside it.
+      const out = execFileSync('sh', ['-c', `echo $$ > ${join(dir, 'cgroup.procs')} && exec "$0" --import tsx --input-type=module -e "$1"`, process.execPath, script], { encoding: 'utf8' });
+      expect(JSON.parse(out)).toEqual({ limit: 300 * MiB });
+    } finally {
+      rmdirSync(dir);
+    }
   });
 
   it('a reset the kernel refuses is reported, not thrown', () => {
