@@ -19,13 +19,14 @@
 //                Buffers). Linux only.
 // Commits alternate between a journal append and an append plus a checkpoint (the journal folds once
 // it is larger than twice the last poll commit), so report the highest.
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { openFileStateBackend } from '../src/state/file-backend.js';
 import { SINGLE_REPLICA_EPOCH, type PollCommit } from '../src/state/backend.js';
 import { pollCommit, RETENTION } from './commit.js';
+import { systemMemoryProbe } from '../src/memory-headroom.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) {
@@ -34,10 +35,12 @@ if (!gc) {
 }
 const MB = (b: number) => Math.round(b / 1e5) / 10;
 
-async function status(key: 'VmRSS' | 'VmHWM'): Promise<number> {
-  const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(await readFile('/proc/self/status', 'utf8'));
+async function rss(): Promise<number> {
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(await readFile('/proc/self/status', 'utf8'));
   return m ? Number(m[1]) * 1024 : NaN;
 }
+/** The kernel's RSS high-water mark, reset and read as the daemon does per poll (src/memory-headroom.ts). */
+const memory = systemMemoryProbe();
 
 function settle(): number {
   for (let i = 0; i < 3; i++) gc!();
@@ -69,8 +72,8 @@ try {
   let poll: PollCommit = pollCommit(n, 1, 1);
   for (let k = 1; k <= Number(values.commits); k++) {
     const before = settle();
-    const rssBefore = await status('VmRSS');
-    await writeFile('/proc/self/clear_refs', '5');
+    const rssBefore = await rss();
+    memory.resetPeak();
     let peakHeap = process.memoryUsage().heapUsed;
     const timer = setInterval(() => { peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed); }, 5);
     const t0 = performance.now();
@@ -78,7 +81,7 @@ try {
     await backend.commit({ epoch: SINGLE_REPLICA_EPOCH }, poll, RETENTION);
     const ms = performance.now() - t0;
     clearInterval(timer);
-    const hwm = await status('VmHWM');
+    const hwm = memory.peak() ?? NaN;
     const journal = await backend.journalOnDisk();
     const after = settle();
     rows.push({

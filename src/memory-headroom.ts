@@ -125,7 +125,7 @@ export function memoryHeadroomVerdict(
         summary: `keystore-watch's poll peaked at ${Math.round(share * 100)} % of its container's memory limit (${mb(m.peakBytes)} of ${mb(m.limitBytes)})`,
         detail: `${m.peakIsPoll ? 'The last poll' : 'This process (the kernel would not reset the peak per poll)'} used ${mb(m.peakBytes)} at its peak, against a memory limit of ${mb(m.limitBytes)}. A poll that outgrows the limit is killed by the kernel without a word: keystore-watch restarts, is killed again at the same point, and pages about no key store meanwhile. The peak grows with the number of stores (${m.stores} now) and comes after each sweep, while the next snapshot is built, diffed, committed and rendered. This resolves when a poll peaks below ${Math.round(RESOLVE_SHARE * 100)} % of the limit.`,
         steps: [
-          `Raise the container's memory limit to at least ${mb(Math.ceil((m.peakBytes * 1.5) / 2 ** 20) * 2 ** 20)} (1.5 x the peak): Helm resources.limits.memory, the ECS task's memory, or docker run --memory.`,
+          `Raise the container's memory limit to at least ${Math.ceil((m.peakBytes * 1.5) / 2 ** 20)} MiB (1.5 x the peak): Helm resources.limits.memory, the ECS task's memory, or docker run --memory.`,
           'If the limit cannot grow: NODE_OPTIONS=--max-old-space-size=512 lowered the peak at 20,000 stores by ~45 MB for ~3 % more CPU per poll (docs/performance.md); aws.sdkThreads: 0 saves the SDK thread (~40-50 MB) and makes large polls about twice as long.',
           'Check the logs for "poll finished" lines: a store count that jumped is a fleet that grew (or an account list that changed).',
         ],

@@ -4,7 +4,7 @@
 //                  Poller per sweep (a fresh process per `once` run in real life);
 //   mode "daemon": Daemon({ schedule: false }) with the file state store, pollNow() per sweep, /metrics served.
 // Commands arrive as IPC messages; every answer carries the process's own CPU and memory figures.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { join } from 'node:path';
@@ -18,6 +18,7 @@ import { FileStateBackend } from '../../src/state/file-backend.js';
 import type { StateBackend } from '../../src/state/backend.js';
 import type { Snapshot } from '../../src/model.js';
 import { quantile } from './stats.js';
+import { systemMemoryProbe } from '../../src/memory-headroom.js';
 
 export type ChildCommand =
   | { cmd: 'init'; mode: 'once' | 'daemon'; config: Record<string, unknown>; credentials: { accessKeyId: string; secretAccessKey: string } }
@@ -87,13 +88,10 @@ function usage(): Usage {
  * the largest value read here; it is read at the end of every poll and at close, before the next reset.
  */
 let peakSeenMB = 0;
+const memory = systemMemoryProbe();
 function peakRssMB(): number {
-  let now = process.resourceUsage().maxRSS / 1024;
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-    if (m) now = Number(m[1]) / 1024;
-  } catch { /* not Linux */ }
-  peakSeenMB = Math.max(peakSeenMB, now);
+  const hwm = memory.peak();
+  peakSeenMB = Math.max(peakSeenMB, hwm === null ? process.resourceUsage().maxRSS / 1024 : hwm / 2 ** 20);
   return peakSeenMB;
 }
 
