@@ -157,6 +157,11 @@ async function measuredPoll(sim: SimProcess, d: DaemonProcess, label: string) {
   const r = await d.poll();
   const s1 = await sim.cpuSeconds();
   const b = await boundOf(sim, c0);
+  // A build whose enrichment calls all fail (a broken bundle, a thread that cannot build the command)
+  // makes fewer calls and would be measured as faster: refuse to report it.
+  if (r.enrichment.attempted > 0 && r.enrichment.failed === r.enrichment.attempted) {
+    throw new Error(`${label}: every CloudHSM/CloudWatch enrichment failed (${JSON.stringify(r.enrichment.codes)}): the code under measurement is broken`);
+  }
   const out = {
     wallS: r3(r.wallS), ...b, ratio: r3(r.wallS / b.boundS),
     // The sweep (the snapshot's collect window) and what the poll spent after it: snapshot build, alerts, commit, exposition.
@@ -164,7 +169,7 @@ async function measuredPoll(sim: SimProcess, d: DaemonProcess, label: string) {
     targetsPerS: Math.round(r.targets / r.wallS), cpuS: r3(r.cpuS), cpuSPer1kTargets: r3((r.cpuS / r.targets) * 1000), simCpuS: s0 !== null && s1 !== null ? r2(s1 - s0) : null,
     rssMB: r1(r.rssMB), peakRssMB: r1(r.maxRssMB), peakMemMB: r.peakMemMB, targetMs: r.targetMs, stateWrites: r.stateWrites,
   };
-  log(`${label}: ${out.targets} targets, ${out.stores} stores, ${out.wallS}s (sweep ${out.sweepS}s + after it ${out.afterSweepS}s; bound ${out.boundS}s, x${out.ratio}; Organizations floor ${out.organizationsFloorS}s; simulator +${out.simExtraMs} ms per answer beyond the drawn latency), ${out.calls} calls ${JSON.stringify(out.byOperation)}, cpu ${out.cpuS}s, sim cpu ${out.simCpuS}s, target ms ${JSON.stringify(out.targetMs)}, peak RSS ${out.peakRssMB} MB (sampled peaks ${JSON.stringify(out.peakMemMB)})${out.targetsDown ? `, DOWN ${JSON.stringify(out.downCodes)}` : ''}`);
+  log(`${label}: ${out.targets} targets, ${out.stores} stores, ${out.wallS}s (sweep ${out.sweepS}s + after it ${out.afterSweepS}s; bound ${out.boundS}s, x${out.ratio}; Organizations floor ${out.organizationsFloorS}s; simulator +${out.simExtraMs} ms per answer beyond the drawn latency), ${out.calls} calls ${JSON.stringify(out.byOperation)}, cpu ${out.cpuS}s, sim cpu ${out.simCpuS}s, target ms ${JSON.stringify(out.targetMs)}, peak RSS ${out.peakRssMB} MB (sampled peaks ${JSON.stringify(out.peakMemMB)})${out.targetsDown ? `, DOWN ${JSON.stringify(out.downCodes)}` : ''}${r.enrichment.failed ? `, ENRICHMENT FAILED ${JSON.stringify(r.enrichment.codes)}` : ''}`);
   return out;
 }
 type Measured = Awaited<ReturnType<typeof measuredPoll>>;

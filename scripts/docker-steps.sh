@@ -2,7 +2,7 @@
 # Performs the Dockerfile's install-and-start steps outside Docker, in a temporary directory, so CI
 # proves they work without a Docker daemon:
 #
-#   build stage    copy package*.json -> npm ci -> copy tsconfig*.json and src/ -> npm run build
+#   build stage    copy package*.json -> npm ci -> copy tsconfig*.json, scripts/bundle.mjs and src/ -> npm run build
 #   runtime stage  copy package*.json -> npm ci --omit=dev -> copy dist/, bin/, config/
 #                  state under a separate directory (the VOLUME), /app/data -> state symlink
 #   start          the Dockerfile's ENTRYPOINT + CMD (tini when installed), as uid 1000 when run as root
@@ -75,6 +75,7 @@ cp "$ROOT/package.json" "$ROOT/package-lock.json" "$BUILD/"
 
 step "build stage: npm run build"
 cp "$ROOT/tsconfig.json" "$ROOT/tsconfig.build.json" "$BUILD/"
+mkdir -p "$BUILD/scripts" && cp "$ROOT/scripts/bundle.mjs" "$BUILD/scripts/"
 cp -R "$ROOT/src" "$BUILD/src"
 (cd "$BUILD" && npm run build >"$LOGS/build-tsc.log" 2>&1) || fail "npm run build"
 [ -f "$BUILD/dist/cli/main.js" ] || fail "npm run build did not produce dist/cli/main.js"
@@ -122,10 +123,7 @@ grep -q 'usage: keystore-watch' "$LOGS/help.log" || fail "--help printed no usag
 run_app "${LAUNCH[@]}" --version >"$LOGS/version.log" 2>&1 || fail "--version exited non-zero"
 echo "version $(cat "$LOGS/version.log")"
 
-if [ ! -f "$APP/dist/cli/run.js" ] || [ ! -f "$APP/dist/cli/simulate.js" ]; then
-  echo "dist/cli/run.js or simulate.js missing: the daemon is not built yet, stopping after --help"
-  exit 0
-fi
+[ -f "$APP/dist/collect/sdk-thread-main.js" ] || fail "npm run build did not produce dist/collect/sdk-thread-main.js (the SDK thread's entry)"
 
 step "start the simulator (built-in demo scenario)"
 SIM_PORT="$(free_port)"
@@ -171,6 +169,18 @@ echo "/readyz 200"
 node -e 'fetch(process.argv[1]).then(r=>r.text()).then(t=>process.stdout.write(t))' "http://127.0.0.1:$PORT/metrics" >"$WORK/metrics.txt"
 grep -q '^kms_custom_key_store_info{' "$WORK/metrics.txt" || fail "/metrics has no kms_custom_key_store_info series"
 echo "/metrics: $(grep -c '^[a-z]' "$WORK/metrics.txt") samples"
+# Every target answered through the bundled build's SDK thread (dist/collect/sdk-thread-main.js), and
+# no thread failed: a bundle that cannot load or call the SDK shows here, not only in a log.
+UP="$(grep -c '^keystore_watch_target_up{.*} 1$' "$WORK/metrics.txt" || true)"
+DOWN="$(grep -c '^keystore_watch_target_up{.*} 0$' "$WORK/metrics.txt" || true)"
+[ "$UP" -gt 0 ] && [ "$DOWN" = 0 ] || fail "targets up: $UP, down: $DOWN (expected all up)"
+# ... and the enrichment calls too (DescribeClusters, CloudWatch), which go through the same thread.
+for m in keystore_watch_cloudhsm_enrichment_up keystore_watch_cloudwatch_up; do
+  grep -q "^$m{.*} 1$" "$WORK/metrics.txt" || fail "no target with $m 1"
+  ! grep -q "^$m{.*} 0$" "$WORK/metrics.txt" || fail "a target has $m 0: $(grep "^$m{.*} 0$" "$WORK/metrics.txt" | head -n 3)"
+done
+! grep -q '^keystore_watch_sdk_thread_failures_total{.*} [1-9]' "$WORK/metrics.txt" || fail "an SDK thread failed"
+echo "targets up: $UP, down: 0; CloudHSM and CloudWatch enrichment up"
 if command -v promtool >/dev/null 2>&1; then
   promtool check metrics <"$WORK/metrics.txt" >"$LOGS/promtool.log" 2>&1 || fail "promtool check metrics rejected /metrics"
   echo "promtool check metrics: ok"

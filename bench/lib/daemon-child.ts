@@ -40,6 +40,8 @@ export interface PollReport extends Usage {
   targets: number;
   targetsDown: number;
   downCodes: Record<string, number>;
+  /** Targets whose CloudHSM or CloudWatch enrichment failed, by service and error code, and how many had it at all. */
+  enrichment: { attempted: number; failed: number; codes: Record<string, number> };
   stores: number;
   clusters: number;
   stateWrites: { name: string; bytes: number; ms: number }[];
@@ -157,8 +159,20 @@ async function onePoll(): Promise<PollReport> {
   const peakMemMB = stopSampler();
   const downCodes: Record<string, number> = {};
   for (const t of snap?.targets ?? []) if (!t.ok) downCodes[t.error?.code ?? '?'] = (downCodes[t.error?.code ?? '?'] ?? 0) + 1;
+  const enrichment = { attempted: 0, failed: 0, codes: {} as Record<string, number> };
+  for (const t of snap?.targets ?? []) {
+    for (const [service, e] of [['cloudhsm', t.cloudHsm], ['cloudwatch', t.cloudWatch]] as const) {
+      if (!e) continue;
+      enrichment.attempted += 1;
+      if (e.ok) continue;
+      enrichment.failed += 1;
+      const key = `${service}:${e.error?.code ?? '?'}`;
+      enrichment.codes[key] = (enrichment.codes[key] ?? 0) + 1;
+    }
+  }
   return {
     wallS,
+    enrichment,
     collectS: snap ? (snap.finishedAt - snap.startedAt) / 1000 : null,
     cpuS: (cpu.user + cpu.system) / 1e6,
     targets: snap?.targets.length ?? 0,

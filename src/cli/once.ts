@@ -30,6 +30,29 @@ export function toJson(snapshot: Snapshot) {
   };
 }
 
+/**
+ * What the sweep could not add to the stores: CloudHSM DescribeClusters or CloudWatch failed for some
+ * targets (the exit code stays the stores' and targets'; the daemon says this through
+ * keystore_watch_cloudhsm_enrichment_up and keystore_watch_cloudwatch_up). One line per service and error code.
+ */
+export function enrichmentWarnings(snapshot: Snapshot): string[] {
+  const groups = new Map<string, { n: number; example: string }>();
+  const add = (what: string, code: string, message: string) => {
+    const key = `${what}\0${code}`;
+    const g = groups.get(key) ?? { n: 0, example: message };
+    g.n += 1;
+    groups.set(key, g);
+  };
+  for (const t of snapshot.targets) {
+    if (t.cloudHsm && !t.cloudHsm.ok) add('CloudHSM DescribeClusters', t.cloudHsm.error?.code ?? 'Unknown', t.cloudHsm.error?.message ?? '');
+    if (t.cloudWatch && !t.cloudWatch.ok) add(t.cloudWatch.denied ? 'CloudWatch (denied)' : 'CloudWatch', t.cloudWatch.error?.code ?? 'Unknown', t.cloudWatch.error?.message ?? '');
+  }
+  return [...groups].map(([key, g]) => {
+    const [what, code] = key.split('\0') as [string, string];
+    return `warning: ${what} failed for ${g.n} target(s) (${printable(code)}${g.example ? `: ${printable(g.example).slice(0, 200)}` : ''}); the stores are reported without those facts`;
+  });
+}
+
 export function toTable(snapshot: Snapshot): string {
   const rows = [['ACCOUNT', 'NAME', 'REGION', 'STORE ID', 'STORE NAME', 'TYPE', 'STATE', 'ERROR', 'CLUSTER']];
   for (const s of snapshot.stores) {
@@ -80,6 +103,7 @@ export async function main(argv: string[]): Promise<number> {
       await clients.identify().catch((err: unknown) => process.stderr.write(`warning: STS GetCallerIdentity failed (${printable(err instanceof Error ? err.name : String(err))}); polling anyway\n`));
       const snapshot = await poller.poll(null);
       if (progress) process.stderr.write('\r\x1b[K');
+      for (const line of enrichmentWarnings(snapshot)) process.stderr.write(`${line}\n`);
       process.stdout.write(format === 'json' ? JSON.stringify(toJson(snapshot), null, 2) + '\n' : toTable(snapshot) + '\n');
       return exitCodeFor(snapshot, discoveryFailed);
     } finally {

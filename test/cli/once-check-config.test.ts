@@ -36,6 +36,19 @@ describe('keystore-watch once', () => {
     expect(out.targets.every((t) => t.ok === true && t.error === null)).toBe(true);
   });
 
+  it('says on stderr when CloudHSM enrichment failed for some targets; the stores and the exit code stay', async () => {
+    const cfg = writeConfig('enrich.yaml', [{ id: '111111111111', name: 'management' }, { id: '222222222222', name: 'payments', roleArn: 'arn:aws:iam::222222222222:role/KeystoreWatch' }]);
+    await fetch(`${sim.url}/_sim/faults`, { method: 'PATCH', body: JSON.stringify({ errors: [{ service: 'cloudhsm', operation: 'DescribeClusters', account: '222222222222', error: 'CloudHsmAccessDeniedException', message: 'not authorized' }] }) });
+    try {
+      const r = await runCli(['once', '--config', cfg, '--format', 'json'], { env });
+      expect(r.stderr).toMatch(/^warning: CloudHSM DescribeClusters failed for 1 target\(s\) \(CloudHsmAccessDeniedException: not authorized\); the stores are reported without those facts$/m);
+      expect(r.code).toBe(1);
+      expect((JSON.parse(r.stdout) as { stores: unknown[] }).stores).toHaveLength(10);
+    } finally {
+      await fetch(`${sim.url}/_sim/faults`, { method: 'DELETE' });
+    }
+  });
+
   it('exits 0 when every store is CONNECTED and every target answered', async () => {
     const cfg = writeConfig('healthy.yaml', [{ id: '111111111111' }, { id: '333333333333', roleArn: 'arn:aws:iam::333333333333:role/KeystoreWatch' }], ['us-east-1']);
     const r = await runCli(['once', '--config', cfg, '--format', 'json'], { env });

@@ -121,6 +121,25 @@ describe('Dockerfile', () => {
     for (const p of ['src', 'bin', 'config', 'package.json', 'package-lock.json', 'tsconfig.json']) expect(ignored).not.toContain(p);
   });
 
+  it('.dockerignore lets through every file the Dockerfile copies from the context (last matching pattern wins, as in Docker)', () => {
+    const patterns = read('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    const glob = (p: string) => new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}(/.*)?$`);
+    const ignored = (path: string) => {
+      let out = false;
+      for (const raw of patterns) {
+        const negate = raw.startsWith('!');
+        if (glob(negate ? raw.slice(1) : raw).test(path)) out = !negate;
+      }
+      return out;
+    };
+    const sources = instructions.filter((i) => i.op === 'COPY' && !i.args.startsWith('--from')).flatMap((i) => i.args.split(/\s+/).slice(0, -1));
+    expect(sources).toContain('scripts/bundle.mjs');
+    for (const src of sources) expect(ignored(src), src).toBe(false);
+    // the matcher itself: what the file excludes is excluded
+    expect(ignored('scripts/docker-steps.sh')).toBe(true);
+    expect(ignored('dist')).toBe(true);
+  });
+
   it('scripts/docker-steps.sh performs the same steps', () => {
     const script = read('scripts', 'docker-steps.sh');
     for (const step of ['npm ci --no-audit', 'npm run build', 'npm ci --omit=dev', 'dockerfile_json ENTRYPOINT', 'dockerfile_json CMD', 'dockerfile_json HEALTHCHECK', '/healthz', '/readyz', 'kill -TERM']) {
