@@ -18,6 +18,7 @@ import type { Target } from '../model.js';
 import { LendingPool, leaseCredentials, leaseRequestHandler, type Lease } from './lending-pool.js';
 import { cacheResolvedMiddleware } from './handler-cache.js';
 import { withFastConfig } from './fast-config.js';
+import { threadedCommandName } from './threaded-commands.js';
 import { endpointVariant, type FipsService } from './fips.js';
 import { isAssumedRoleArn } from '../config/partitions.js';
 import { releasePrestartedSdkThread, SdkThreads, sdkThreadCount, type SdkThreadFailure, type ThreadedService } from './sdk-threads.js';
@@ -631,12 +632,14 @@ export function sessionLimitReason(err: unknown): string | null {
  * paginators check (the CloudHSM 3.332 paginator refuses anything else); nothing else of the client is used.
  */
 function remoteClient<C>(proto: object, threads: SdkThreads, service: ThreadedService, key: string, lease: Lease<C>): C {
-  const send = async (command: { input: unknown; constructor: { name: string } }, options?: unknown) => {
+  const send = async (command: { input: unknown }, options?: unknown) => {
     if (typeof options === 'function') throw new Error('callback-style send() is not supported on a lent client');
+    const name = threadedCommandName(command);
+    if (name === null) throw new Error(`${service} ${(command as object).constructor.name} is not a command the SDK threads send (threaded-commands.ts)`);
     if (!lease.current) throw new Error(`${service} client used outside its lease (AwsClients.with*)`);
     const signal = lease.signal ?? (options as { abortSignal?: AbortSignal } | undefined)?.abortSignal;
     const credentials = await lease.current();
-    return threads.call({ service, key, command: command.constructor.name, input: command.input, credentials }, signal);
+    return threads.call({ service, key, command: name, input: command.input, credentials }, signal);
   };
   return Object.create(proto, { send: { value: send }, destroy: { value: () => {} } }) as C;
 }

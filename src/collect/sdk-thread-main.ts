@@ -1,25 +1,10 @@
 // The entry of one AWS SDK thread (see sdk-threads.ts): builds each command from its service's SDK module
 // and sends it through this thread's own AwsClients, signing with the credentials that came with the call.
 import { parentPort } from 'node:worker_threads';
-import { DescribeCustomKeyStoresCommand, GenerateRandomCommand } from '@aws-sdk/client-kms';
-import { DescribeClustersCommand } from '@aws-sdk/client-cloudhsm-v2';
-import { GetMetricDataCommand, ListMetricsCommand } from '@aws-sdk/client-cloudwatch';
-import { LookupEventsCommand } from '@aws-sdk/client-cloudtrail';
 import type { Config } from '../config/schema.js';
 import { AwsClients } from './aws-clients.js';
+import { threadedCommand } from './threaded-commands.js';
 import { THREAD_READY, toTransferableError, type AttemptCount, type TransferableError, type ThreadReply, type ThreadRequest, type ThreadSetup, type ThreadedService } from './sdk-threads.js';
-
-/**
- * The commands a thread sends: exactly those the lent clients' callers use (key-stores.ts, the probe,
- * clusters.ts, cloudwatch.ts, cloudtrail.ts), imported by name so the IAM policy scan (deploy/iam/policy.ts)
- * sees every AWS call in src/. Any other name is refused.
- */
-const COMMANDS: Record<ThreadedService, Record<string, new (input: never) => unknown>> = {
-  kms: { DescribeCustomKeyStoresCommand, GenerateRandomCommand },
-  cloudhsmv2: { DescribeClustersCommand },
-  cloudwatch: { ListMetricsCommand, GetMetricDataCommand },
-  cloudtrail: { LookupEventsCommand },
-};
 
 const port = parentPort!;
 let counts: AttemptCount[] = [];
@@ -73,13 +58,12 @@ function handle(m: ThreadRequest): void {
   const { id, call } = m;
   const ctl = new AbortController();
   running.set(id, ctl);
-  const table = COMMANDS[call.service];
-  const Command = table && Object.hasOwn(table, call.command) ? table[call.command] as new (input: unknown) => unknown : undefined;
+  const Command = threadedCommand(call.service, call.command);
   const sent = !clients
     ? Promise.reject(new Error('this AWS SDK thread has not been set up (no ThreadSetup before the call)'))
     : Command
     ? clients.lendAs(call.service, call.key, call.credentials, (client) => (client as { send: (c: unknown) => Promise<unknown> }).send(new Command(call.input)), ctl.signal)
-    : Promise.reject(new Error(`${call.service} ${call.command} is not a command the SDK threads send (sdk-thread-main.ts COMMANDS)`));
+    : Promise.reject(new Error(`${call.service} ${call.command} is not a command the SDK threads send (threaded-commands.ts)`));
   sent.then(
     // $metadata (request id, attempts) is read by no caller of a successful call: not cloned back.
     (out) => {
