@@ -66,10 +66,11 @@ export async function bundle({ base, out, entries, sourcemap = false, assetDirs 
       // ESM first: the SDK's dist-es modules tree-shake, their CommonJS builds do not.
       mainFields: ['module', 'main'],
       sourcemap,
-      // Names as in the sources: esbuild renames a class that refers to itself (`class _X extends ...`),
-      // and the SDK thread is sent a command's class name (DescribeClustersCommand of the older CloudHSM
-      // client) to build it on its side.
-      keepNames: true,
+      // No keepNames: it wraps every function created at run time in a call that sets its name (the SDK
+      // makes closures per call); with it, steady polls took 0.99-1.11 CPU s per 1,000 targets against
+      // 0.93-1.00 without (bench/steady-ab.ts, two rounds a side: within this machine's spread, but no
+      // gain to pay for). So a class may be renamed (`class _DescribeClustersCommand` for a class that refers to
+      // itself): nothing here may depend on `constructor.name` (src/collect/threaded-commands.ts).
       legalComments: 'none',
       logLevel: 'warning',
       // pg's optional native binding is not installed; pg falls back to JavaScript without it.

@@ -697,7 +697,7 @@ export class Daemon {
     await this.clients.stopSdkThreads();
     // The term's self-alerts about its own writes end with it: a follower does not write, and a
     // re-elected replica starts its new term from the database, not with the last term's alarms.
-    for (const a of this.pipeline?.self.firing() ?? []) this.metrics.selfAlert.set({ id: a.id }, 0);
+    for (const a of this.pipeline?.self.firing() ?? []) this.metrics.selfAlert.set({ id: a.id, severity: a.severity }, 0);
     this.viewKey = '';
     void reason;
   }

@@ -84,8 +84,8 @@ describe('daemon: Organizations discovery failing', () => {
     }
   }
 
-  const firing = async (daemon: Daemon, value: number) => waitUntil(
-    async () => (metricValue(await (await fetch(`${daemon.url}/metrics`)).text(), `keystore_watch_self_alert{id="${ORGANIZATIONS_ALERT}"}`) ?? 0) === value,
+  const firing = async (daemon: Daemon, value: number, severity: 'critical' | 'warning') => waitUntil(
+    async () => (metricValue(await (await fetch(`${daemon.url}/metrics`)).text(), `keystore_watch_self_alert{id="${ORGANIZATIONS_ALERT}",severity="${severity}"}`) ?? 0) === value,
     value ? 'the self-alert firing' : 'the self-alert resolved',
   );
 
@@ -97,16 +97,16 @@ describe('daemon: Organizations discovery failing', () => {
         let text = await poll(0);
         // One failed read: the explicit account is polled, no alert yet (a one-off failure is absorbed).
         expect(daemon.latest!.targets.map((t) => t.accountId)).toEqual(['111111111111', '111111111111']);
-        expect(metricValue(text, `keystore_watch_self_alert{id="${ORGANIZATIONS_ALERT}"}`) ?? 0).toBe(0);
+        expect(metricValue(text, `keystore_watch_self_alert{id="${ORGANIZATIONS_ALERT}",severity="critical"}`) ?? 0).toBe(0);
         // The retry after the backoff (30 s) fails too.
         text = await poll(MIN);
-        await waitUntil(async () => metricValue(await (await fetch(`${daemon.url}/metrics`)).text(), `keystore_watch_self_alert{id="${ORGANIZATIONS_ALERT}"}`) === 1, 'the self-alert firing');
+        await waitUntil(async () => metricValue(await (await fetch(`${daemon.url}/metrics`)).text(), `keystore_watch_self_alert{id="${ORGANIZATIONS_ALERT}",severity="critical"}`) === 1, 'the self-alert firing');
         await waitUntil(() => received().includes('firing'), 'the firing notification delivered');
         // Organizations answers again: the next read lists the accounts and resolves it.
         sim.fleet.resetFaults();
         sim.fleet.setFaults({ rateLimitPerSecond: 0 });
         await poll(2 * MIN);
-        await waitUntil(async () => metricValue(await (await fetch(`${daemon.url}/metrics`)).text(), `keystore_watch_self_alert{id="${ORGANIZATIONS_ALERT}"}`) === 0, 'the self-alert resolved');
+        await waitUntil(async () => metricValue(await (await fetch(`${daemon.url}/metrics`)).text(), `keystore_watch_self_alert{id="${ORGANIZATIONS_ALERT}",severity="critical"}`) === 0, 'the self-alert resolved');
         await waitUntil(() => received().includes('resolved'), 'the resolved notification delivered');
         await poll(MIN);
         expect(new Set(daemon.latest!.targets.map((t) => t.accountId)).size).toBeGreaterThan(1);
@@ -133,11 +133,11 @@ describe('daemon: Organizations discovery failing', () => {
         // 50 minutes of failed reads: the last good list is kept, no alert.
         for (let i = 0; i < 5; i++) await poll(10 * MIN);
         let text = await poll(MIN);
-        expect(metricValue(text, `keystore_watch_self_alert{id="${ORGANIZATIONS_ALERT}"}`) ?? 0).toBe(0);
+        expect(metricValue(text, `keystore_watch_self_alert{id="${ORGANIZATIONS_ALERT}",severity="warning"}`) ?? 0).toBe(0);
         expect(received()).toEqual([]);
         // Past the hour: a warning.
         for (let i = 0; i < 2; i++) text = await poll(10 * MIN);
-        await waitUntil(async () => metricValue(await (await fetch(`${daemon.url}/metrics`)).text(), `keystore_watch_self_alert{id="${ORGANIZATIONS_ALERT}"}`) === 1, 'the self-alert firing');
+        await waitUntil(async () => metricValue(await (await fetch(`${daemon.url}/metrics`)).text(), `keystore_watch_self_alert{id="${ORGANIZATIONS_ALERT}",severity="warning"}`) === 1, 'the self-alert firing');
         await waitUntil(() => received().includes('firing'), 'the firing notification delivered');
         const n = rx.requests.map((r) => JSON.stringify(r.json)).find((j) => j.includes(ORGANIZATIONS_ALERT))!;
         expect(n).toMatch(/minutes old \(ServiceException\)/);
@@ -156,11 +156,11 @@ describe('daemon: Organizations discovery failing', () => {
         // 10 minutes later by the monotonic clock, 3 h 10 min by the wall clock (NTP step, VM resume).
         let text = await poll(10 * MIN, 3 * 60 * MIN);
         for (let i = 0; i < 2; i++) text = await poll(10 * MIN);
-        expect(metricValue(text, `keystore_watch_self_alert{id="${ORGANIZATIONS_ALERT}"}`) ?? 0).toBe(0);
+        expect(metricValue(text, `keystore_watch_self_alert{id="${ORGANIZATIONS_ALERT}",severity="warning"}`) ?? 0).toBe(0);
         expect(metricValue(text, 'keystore_watch_organizations_age_seconds')).toBe(30 * 60);
         // The list does get old by the monotonic clock: the warning still comes past the hour.
         for (let i = 0; i < 4; i++) text = await poll(10 * MIN);
-        await firing(daemon, 1);
+        await firing(daemon, 1, 'warning');
         await waitUntil(() => received().includes('firing'), 'the firing notification delivered');
       });
       expect(received()).toEqual(['firing']);
@@ -177,9 +177,9 @@ describe('daemon: Organizations discovery failing', () => {
       await run(async ({ poll, daemon, reconfigure }) => {
         await poll(0);
         await poll(MIN);
-        await firing(daemon, 1);
+        await firing(daemon, 1, 'critical');
         await reconfigure(false);
-        await firing(daemon, 0);
+        await firing(daemon, 0, 'critical');
         await waitUntil(() => received().includes('resolved'), 'the resolved notification delivered');
       });
       expect(received()).toEqual(['firing', 'resolved']);

@@ -65,7 +65,7 @@ describe('the sdk-threads self-alert in a running daemon', () => {
     expect(ready.status).toBe(503);
     expect(await ready.text()).toContain('AWS SDK threads keep failing');
     const text = await metrics();
-    expect(metricValue(text, 'keystore_watch_self_alert{id="sdk-threads"}')).toBe(1);
+    expect(metricValue(text, 'keystore_watch_self_alert{id="sdk-threads",severity="critical"}')).toBe(1);
     expect(metricValue(text, 'keystore_watch_sdk_thread_failures_total{reason="crashed"}')).toBeGreaterThanOrEqual(2);
 
     await rx.until(() => sdkThreadsHooks().some((h) => h.event === 'firing'), 20_000, 'the sdk-threads firing at the webhook');
@@ -91,7 +91,7 @@ describe('the sdk-threads self-alert in a running daemon', () => {
       return !(await selfAlerts()).some((a) => a.id === 'sdk-threads');
     }, 'a poll on a new, answering thread to resolve the self-alert', 40_000, 250);
     expect((await fetch(`${daemon.url}/readyz`)).status).toBe(200);
-    expect(metricValue(await metrics(), 'keystore_watch_self_alert{id="sdk-threads"}')).toBe(0);
+    expect(metricValue(await metrics(), 'keystore_watch_self_alert{id="sdk-threads",severity="critical"}')).toBe(0);
 
     await rx.until(() => sdkThreadsHooks().some((h) => h.event === 'resolved'), 20_000, 'the sdk-threads resolved at the webhook');
     expect(sdkThreadsHooks().map((h) => h.event)).toEqual(['firing', 'resolved']);

@@ -177,7 +177,7 @@ describe('daemon: a poll near the memory limit', () => {
     try {
       const selfAlert = async () => {
         const text = await (await fetch(`${daemon.url}/metrics`)).text();
-        const line = text.split('\n').find((l) => l.startsWith(`keystore_watch_self_alert{id="${MEMORY_ALERT}"}`));
+        const line = text.split('\n').find((l) => l.startsWith(`keystore_watch_self_alert{id="${MEMORY_ALERT}",severity="warning"}`));
         return line === undefined ? undefined : Number(line.split(' ').at(-1));
       };
       expect(await daemon.pollNow()).toBe(true);

@@ -25,8 +25,8 @@
 //  - Self-alert state lives in memory only: after a restart a condition that still holds is raised
 //    again (a new firing), and one that cleared while the process was down gets no resolved.
 //  - Every firing critical self-alert makes /readyz answer 503 with its summary; each firing one
-//    is exported as keystore_watch_self_alert{id} 1 (0 once resolved), which the Prometheus rule
-//    KeystoreWatchDegraded also pages on.
+//    is exported as keystore_watch_self_alert{id,severity} 1 (0 once resolved), which the Prometheus
+//    rule KeystoreWatchDegraded also pages on, at that severity (a warning never pages as critical).
 import { hostname } from 'node:os';
 import type { AlertNotification, AlertSubject, Notification, Severity } from '../model.js';
 import { guidanceFor } from './remediation/guidance.js';
@@ -65,7 +65,8 @@ export interface SelfAlertsOptions {
   /** Channel ids that would take a notification (for excludeChannels). */
   channelsFor?(n: Notification): string[];
   now?: () => number;
-  onChange?(id: string, firing: FiringSelfAlert | null): void;
+  /** `severity`: the alert's, also when it resolves (firing null). */
+  onChange?(id: string, firing: FiringSelfAlert | null, severity: Severity): void;
   log?: { error(obj: object, msg: string): void; warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
 }
 
@@ -120,12 +121,12 @@ export class SelfAlerts {
     const cur = this.active.get(input.id);
     if (cur) {
       this.active.set(input.id, { input: { ...input, severity: cur.input.severity }, since: cur.since });
-      this.opts.onChange?.(input.id, this.view(input.id));
+      this.opts.onChange?.(input.id, this.view(input.id), cur.input.severity);
       return false;
     }
     const since = this.now();
     this.active.set(input.id, { input, since });
-    this.opts.onChange?.(input.id, this.view(input.id));
+    this.opts.onChange?.(input.id, this.view(input.id), input.severity);
     this.send(selfAlertNotification({ ...input, kind: 'firing', since, firedAt: since, createdAt: since, host: this.host }));
     return true;
   }
@@ -135,7 +136,7 @@ export class SelfAlerts {
     const cur = this.active.get(id);
     if (!cur) return false;
     this.active.delete(id);
-    this.opts.onChange?.(id, null);
+    this.opts.onChange?.(id, null, cur.input.severity);
     const at = this.now();
     this.send(selfAlertNotification({ ...cur.input, ...(detail && { detail }), kind: 'resolved', since: at, firedAt: cur.since, createdAt: at, host: this.host }));
     return true;

@@ -49,7 +49,7 @@ export class SelfMetrics {
   readonly leaseEpoch = new Gauge({ name: 'keystore_watch_lease_epoch', help: 'The lease epoch this replica leads with (0 while it follows); increases with every change of leader.', registers: [this.registry] });
   readonly leaderDegraded = new Gauge({ name: 'keystore_watch_leader_degraded', help: '1 while this replica leads without PostgreSQL (its lease could not be renewed and no peer in state.peers reaches the database): polling and paging from memory, state writes held.', registers: [this.registry] });
   readonly degradedTerms = new Counter({ name: 'keystore_watch_degraded_terms_total', help: 'Times this leader kept leading without PostgreSQL; peers="unreachable" when some peer did not answer (if that peer was alive and reached the database, both replicas paged: duplicates possible).', labelNames: ['peers'] as const, registers: [this.registry] });
-  readonly selfAlert = new Gauge({ name: 'keystore_watch_self_alert', help: 'Self-alerts keystore-watch raised about itself: 1 while firing, 0 once resolved (id: state-persist, ...).', labelNames: ['id'] as const, registers: [this.registry] });
+  readonly selfAlert = new Gauge({ name: 'keystore_watch_self_alert', help: 'Self-alerts keystore-watch raised about itself: 1 while firing, 0 once resolved (id: state-persist, ...; severity: critical, warning, as the alert it sends; KeystoreWatchDegraded takes its severity from it).', labelNames: ['id', 'severity'] as const, registers: [this.registry] });
 
   constructor(opts: { processMetrics?: boolean } = {}) {
     this.buildInfo.set({ version: VERSION, revision: REVISION, nodejs_version: process.version }, 1);

@@ -109,7 +109,7 @@ export class AlertPipeline {
       channelsFor: (n) => this.outbox.channelsFor(n),
       now: opts.now,
       log: opts.logger,
-      onChange: (id, firing) => opts.metrics.selfAlert.set({ id }, firing ? 1 : 0),
+      onChange: (id, firing, severity) => opts.metrics.selfAlert.set({ id, severity }, firing ? 1 : 0),
     });
   }
 

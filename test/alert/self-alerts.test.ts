@@ -88,7 +88,7 @@ describe('self-alerts through the pipeline and the real outbox', () => {
       p.raiseSelfAlert({ id: 'state-persist', severity: 'critical', summary: 'keystore-watch cannot persist state: EROFS', detail: 'd' });
       p.raiseSelfAlert({ id: 'outbox-dead-letters', severity: 'critical', summary: 'dead letters on webhook', detail: 'd', excludeChannels: ['webhook'] });
       await rx.until(() => rx.requests.length >= 3, 20_000, 'three deliveries');
-      expect(await metrics.render()).toContain('keystore_watch_self_alert{id="state-persist"} 1');
+      expect(await metrics.render()).toContain('keystore_watch_self_alert{id="state-persist",severity="critical"} 1');
       p.resolveSelfAlert('state-persist');
       await rx.until(() => rx.requests.length >= 5, 20_000, 'the resolved on both channels');
       await p.stop(2000);
@@ -97,7 +97,7 @@ describe('self-alerts through the pipeline and the real outbox', () => {
         '/one SELF:state-persist firing', '/one SELF:state-persist resolved',
         '/two SELF:outbox-dead-letters firing', '/two SELF:state-persist firing', '/two SELF:state-persist resolved',
       ]);
-      expect(await metrics.render()).toContain('keystore_watch_self_alert{id="state-persist"} 0');
+      expect(await metrics.render()).toContain('keystore_watch_self_alert{id="state-persist",severity="critical"} 0');
     } finally {
       await rx.close();
     }

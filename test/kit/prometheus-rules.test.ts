@@ -26,6 +26,7 @@ const TEMPLATED_SEVERITY: Record<string, string> = {
   KmsXksProxyCertificateExpiring: '{{ if lt $value 604800.0 }}critical{{ else }}warning{{ end }}',
   KmsXksExternalKeyManagerUnhealthy: '{{ if ge $value 2.0 }}critical{{ else }}warning{{ end }}',
   KmsXksProxyUnhealthy: '{{ if ge $value 2.0 }}critical{{ else }}warning{{ end }}',
+  KeystoreWatchDegraded: '{{ if eq $labels.severity "warning" }}warning{{ else if eq $labels.severity "info" }}info{{ else }}critical{{ end }}',
 };
 const severityOf = (r: { alert: string; labels: Record<string, string> }): string => (TEMPLATED_SEVERITY[r.alert] === r.labels.severity ? ALERTS[r.alert]! : r.labels.severity!);
 

@@ -51,7 +51,7 @@ describe('poll watchdog', () => {
     const self = async () => ((await fetch(`${daemon!.url}/api/v1/alerts`).then((r) => r.json())) as { self?: { id: string; summary: string }[] }).self ?? [];
     expect((await self()).map((a) => a.id)).toEqual(['poll-overdue']);
     expect((await self())[0]!.summary).toMatch(/^keystore-watch is not polling: the poll due at .* has not started/);
-    expect(metricValue(text, 'keystore_watch_self_alert{id="poll-overdue"}')).toBe(1);
+    expect(metricValue(text, 'keystore_watch_self_alert{id="poll-overdue",severity="critical"}')).toBe(1);
 
     // AWS answers again: the hanging poll ends at its deadline, the next tick starts a poll.
     sim.fleet.resetFaults();
@@ -61,7 +61,7 @@ describe('poll watchdog', () => {
     text = await metrics();
     expect(hook).toEqual(['overdue 2000', 'recovered']);
     expect(await self()).toEqual([]);
-    expect(metricValue(text, 'keystore_watch_self_alert{id="poll-overdue"}')).toBe(0);
+    expect(metricValue(text, 'keystore_watch_self_alert{id="poll-overdue",severity="critical"}')).toBe(0);
     expect(metricValue(text, 'keystore_watch_poll_overdue_total')).toBe(1); // one episode, reported once
     expect(logs.lines().filter((l) => l.includes('"poll overdue: no poll has started since it was due"'))).toHaveLength(1);
     expect(logs.lines().some((l) => l.includes('"polling resumed after being overdue"'))).toBe(true);

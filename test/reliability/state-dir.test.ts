@@ -212,7 +212,7 @@ describe.skipIf(mountRefused !== null)('stateDir refusing writes (64 KB tmpfs)',
       const m = await metrics(d);
       const writeErrors = metricValue(m, 'keystore_watch_state_errors_total{kind="write"}') ?? 0;
       expect(writeErrors).toBeGreaterThan(0);
-      expect(metricValue(m, 'keystore_watch_self_alert{id="state-persist"}')).toBe(1);
+      expect(metricValue(m, 'keystore_watch_self_alert{id="state-persist",severity="critical"}')).toBe(1);
       const r = await readyz(d);
       expect(r!.status).toBe(503);
       expect(r!.body).toContain('cannot persist state');

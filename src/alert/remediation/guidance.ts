@@ -43,6 +43,7 @@ export const ESCALATING: Partial<Record<Condition, string>> = {
   XKS_CERT_EXPIRING: 'critical under `cloudwatch.certificateCritical` (7 days)',
   XKS_KEY_MANAGER_UNHEALTHY: 'critical when an instance is Unavailable',
   XKS_PROXY_UNHEALTHY: 'critical ("CONNECTED but failing") past `cloudwatch.errorRateCritical` or `cloudwatch.latencyCritical`',
+  SELF: 'warning for a warning self-alert, such as `memory-headroom` or a stale `organizations-discovery` list, as the `severity` label of `keystore_watch_self_alert` says',
 };
 
 export function defaultSeverity(condition: Condition): Severity {
