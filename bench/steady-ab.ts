@@ -5,7 +5,8 @@
 // steady-state polls only (samples sliced to the polls' window on the system's monotonic clock, which the
 // V8 profiler's timestamps share).
 //
-//   npx tsx bench/steady-ab.ts [--other /work/wt-ref] [--vary code|sim] [--rounds 3] [--polls 4] [--accounts 1000] [--cpu-prof DIR]
+//   npx tsx bench/steady-ab.ts [--other /work/wt-ref] [--vary code|sim] [--scenario sparse|dense] [--rounds 3] [--polls 4]
+//                              [--accounts 1000, dense 500] [--cpu-prof DIR]
 //   npx tsx bench/steady-ab.ts --other-flags="--max-semi-space-size=8"   # this build twice, the second with more node flags
 //
 // --vary code (default): this checkout's daemon against the other's, both polling this checkout's simulator.
@@ -23,20 +24,22 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync, existsSync } from 
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { REGIONS_16, ROOT, SimProcess } from './lib/sim-process.js';
-import { FAULTS, sparseFleet } from './lib/fleets.js';
+import { denseFleet, FAULTS, sparseFleet } from './lib/fleets.js';
 import { buildOnce, imageNodeOptions } from './lib/build.js';
 import { median } from './lib/stats.js';
 
 const { values: args } = parseArgs({
   options: {
     other: { type: 'string' }, rounds: { type: 'string', default: '3' }, polls: { type: 'string', default: '4' },
-    accounts: { type: 'string', default: '1000' }, 'cpu-prof': { type: 'string' }, 'daemon-flags': { type: 'string' },
-    vary: { type: 'string', default: 'code' }, 'other-flags': { type: 'string' },
+    accounts: { type: 'string' }, 'cpu-prof': { type: 'string' }, 'daemon-flags': { type: 'string' },
+    vary: { type: 'string', default: 'code' }, 'other-flags': { type: 'string' }, scenario: { type: 'string', default: 'sparse' },
   },
 });
 const ROUNDS = Number(args.rounds);
 const POLLS = Math.max(2, Number(args.polls));
-const ACCOUNTS = Number(args.accounts);
+const DENSE = args.scenario === 'dense';
+if (!DENSE && args.scenario !== 'sparse') throw new Error('--scenario is sparse or dense');
+const ACCOUNTS = Number(args.accounts ?? (DENSE ? 500 : 1000));
 const FLAGS = [...imageNodeOptions(), ...(args['daemon-flags'] ? args['daemon-flags'].split(' ').filter(Boolean) : [])];
 const log = (s: string) => process.stderr.write(`[steady-ab ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
 
@@ -109,8 +112,9 @@ function sliceProfile(dir: string, window: { from: number; to: number }, out: st
   writeFileSync(out, JSON.stringify({ ...p, startTime: window.from, endTime: window.to, samples, timeDeltas: deltas }));
 }
 
-// The bench's sparse (default) scenario and faults (bench/lib/fleets.ts).
-const SHAPE = sparseFleet(Math.max(ACCOUNTS, 16));
+// The bench's sparse (default) or dense scenario and faults (bench/lib/fleets.ts); the accounts listed
+// explicitly in both (steady polls: Organizations discovery is the cold polls' concern).
+const SHAPE = DENSE ? denseFleet({ accounts: Math.max(ACCOUNTS, 16), regions: REGIONS_16.length }) : sparseFleet(Math.max(ACCOUNTS, 16));
 const sims: Record<'this' | 'other', SimProcess | null> = { this: await SimProcess.start(SHAPE, FAULTS), other: null };
 if (VARY_SIM) sims.other = await SimProcess.start(SHAPE, FAULTS, { root: args.other });
 const figures: Record<string, number[]> = Object.fromEntries(sides.map((s) => [s.name, []]));
