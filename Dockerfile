@@ -12,13 +12,12 @@
 
 ARG NODE_IMAGE=node:22-bookworm-slim
 
-# ---- build: type-check, then bundle to dist/ (one file per thread: scripts/bundle.mjs) -----------
+# ---- build: compile TypeScript to dist/ ----------------------------------------------------------
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
-COPY scripts/bundle.mjs ./scripts/
 COPY src ./src
 RUN npm run build
 

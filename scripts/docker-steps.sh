@@ -2,7 +2,7 @@
 # Performs the Dockerfile's install-and-start steps outside Docker, in a temporary directory, so CI
 # proves they work without a Docker daemon:
 #
-#   build stage    copy package*.json -> npm ci -> copy tsconfig*.json, scripts/bundle.mjs and src/ -> npm run build
+#   build stage    copy package*.json -> npm ci -> copy tsconfig*.json and src/ -> npm run build
 #   runtime stage  copy package*.json -> npm ci --omit=dev -> copy dist/, bin/, config/
 #                  state under a separate directory (the VOLUME), /app/data -> state symlink
 #   start          the Dockerfile's ENTRYPOINT + CMD (tini when installed), as uid 1000 when run as root
@@ -75,7 +75,6 @@ cp "$ROOT/package.json" "$ROOT/package-lock.json" "$BUILD/"
 
 step "build stage: npm run build"
 cp "$ROOT/tsconfig.json" "$ROOT/tsconfig.build.json" "$BUILD/"
-mkdir -p "$BUILD/scripts" && cp "$ROOT/scripts/bundle.mjs" "$BUILD/scripts/"
 cp -R "$ROOT/src" "$BUILD/src"
 (cd "$BUILD" && npm run build >"$LOGS/build-tsc.log" 2>&1) || fail "npm run build"
 [ -f "$BUILD/dist/cli/main.js" ] || fail "npm run build did not produce dist/cli/main.js"
@@ -169,8 +168,8 @@ echo "/readyz 200"
 node -e 'fetch(process.argv[1]).then(r=>r.text()).then(t=>process.stdout.write(t))' "http://127.0.0.1:$PORT/metrics" >"$WORK/metrics.txt"
 grep -q '^kms_custom_key_store_info{' "$WORK/metrics.txt" || fail "/metrics has no kms_custom_key_store_info series"
 echo "/metrics: $(grep -c '^[a-z]' "$WORK/metrics.txt") samples"
-# Every target answered through the bundled build's SDK thread (dist/collect/sdk-thread-main.js), and
-# no thread failed: a bundle that cannot load or call the SDK shows here, not only in a log.
+# Every target answered through the built SDK thread (dist/collect/sdk-thread-main.js), and no thread
+# failed: a build that cannot load or call the SDK shows here, not only in a log.
 UP="$(grep -c '^keystore_watch_target_up{.*} 1$' "$WORK/metrics.txt" || true)"
 DOWN="$(grep -c '^keystore_watch_target_up{.*} 0$' "$WORK/metrics.txt" || true)"
 [ "$UP" -gt 0 ] && [ "$DOWN" = 0 ] || fail "targets up: $UP, down: $DOWN (expected all up)"

@@ -82,7 +82,7 @@ describe('npm pack', () => {
       cpSync(path(f), join(src, f), { recursive: true });
     }
     mkdirSync(join(src, 'scripts'));
-    for (const f of ['write-revision.mjs', 'bundle.mjs']) cpSync(path('scripts', f), join(src, 'scripts', f));
+    cpSync(path('scripts', 'write-revision.mjs'), join(src, 'scripts', 'write-revision.mjs'));
     symlinkSync(path('node_modules'), join(src, 'node_modules'), 'dir');
 
     // 1. npm pack: prepack builds dist/ and writes REVISION.
@@ -94,8 +94,7 @@ describe('npm pack', () => {
     const tarball = readdirSync(packDir).find((f) => f.endsWith('.tgz'));
     expect(tarball).toBe(`keystore-watch-${version}.tgz`);
     const entries = (await exec('tar', ['tzf', join(packDir, tarball!)], { maxBuffer: 16 * 1024 * 1024 })).stdout.split('\n').filter(Boolean);
-    // The build bundles (scripts/bundle.mjs): the CLI and the SDK thread's entry, one file each.
-    for (const f of ['package/dist/cli/main.js', 'package/dist/collect/sdk-thread-main.js', 'package/bin/keystore-watch.mjs', 'package/REVISION',
+    for (const f of ['package/dist/cli/main.js', 'package/dist/cli/simulate.js', 'package/dist/collect/sdk-thread-main.js', 'package/bin/keystore-watch.mjs', 'package/REVISION',
       'package/dashboards/keystore-watch.json', 'package/config/scenarios/demo.yaml', 'package/README.md']) {
       expect(entries, f).toContain(f);
     }
