@@ -19,7 +19,7 @@
 //                Buffers). Linux only.
 // Commits alternate between a journal append and an append plus a checkpoint (the journal folds once
 // it is larger than twice the last poll commit), so report the highest.
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -35,10 +35,6 @@ if (!gc) {
 }
 const MB = (b: number) => Math.round(b / 1e5) / 10;
 
-async function rss(): Promise<number> {
-  const m = /^VmRSS:\s+(\d+) kB/m.exec(await readFile('/proc/self/status', 'utf8'));
-  return m ? Number(m[1]) * 1024 : NaN;
-}
 /** The kernel's RSS high-water mark, reset and read as the daemon does per poll (src/memory-headroom.ts). */
 const memory = systemMemoryProbe();
 
@@ -72,7 +68,7 @@ try {
   let poll: PollCommit = pollCommit(n, 1, 1);
   for (let k = 1; k <= Number(values.commits); k++) {
     const before = settle();
-    const rssBefore = await rss();
+    const rssBefore = process.memoryUsage.rss();
     memory.resetPeak();
     let peakHeap = process.memoryUsage().heapUsed;
     const timer = setInterval(() => { peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed); }, 5);

@@ -19,6 +19,7 @@ import type { StateBackend } from '../../src/state/backend.js';
 import type { Snapshot } from '../../src/model.js';
 import { quantile } from './stats.js';
 import { systemMemoryProbe } from '../../src/memory-headroom.js';
+import { enrichmentSummary } from '../../src/snapshot/enrichment.js';
 
 export type ChildCommand =
   | { cmd: 'init'; mode: 'once' | 'daemon'; config: Record<string, unknown>; credentials: { accessKeyId: string; secretAccessKey: string } }
@@ -159,17 +160,8 @@ async function onePoll(): Promise<PollReport> {
   const peakMemMB = stopSampler();
   const downCodes: Record<string, number> = {};
   for (const t of snap?.targets ?? []) if (!t.ok) downCodes[t.error?.code ?? '?'] = (downCodes[t.error?.code ?? '?'] ?? 0) + 1;
-  const enrichment = { attempted: 0, failed: 0, codes: {} as Record<string, number> };
-  for (const t of snap?.targets ?? []) {
-    for (const [service, e] of [['cloudhsm', t.cloudHsm], ['cloudwatch', t.cloudWatch]] as const) {
-      if (!e) continue;
-      enrichment.attempted += 1;
-      if (e.ok) continue;
-      enrichment.failed += 1;
-      const key = `${service}:${e.error?.code ?? '?'}`;
-      enrichment.codes[key] = (enrichment.codes[key] ?? 0) + 1;
-    }
-  }
+  const summary = enrichmentSummary(snap?.targets ?? []);
+  const enrichment = { attempted: summary.attempted, failed: summary.failed, codes: Object.fromEntries(summary.failures.map((f) => [`${f.service}:${f.code}`, f.targets])) };
   return {
     wallS,
     enrichment,

@@ -1,6 +1,7 @@
 // keystore-watch once: one sweep, printed as a table or JSON; the exit code says whether all is well.
 import type { Snapshot } from '../model.js';
 import { publicStore } from '../snapshot/public.js';
+import { enrichmentSummary } from '../snapshot/enrichment.js';
 import { AwsClients } from '../collect/aws-clients.js';
 import { SnapshotPoller } from '../pipeline/snapshot-poller.js';
 import { loadConfig } from '../config/load.js';
@@ -36,20 +37,9 @@ export function toJson(snapshot: Snapshot) {
  * keystore_watch_cloudhsm_enrichment_up and keystore_watch_cloudwatch_up). One line per service and error code.
  */
 export function enrichmentWarnings(snapshot: Snapshot): string[] {
-  const groups = new Map<string, { n: number; example: string }>();
-  const add = (what: string, code: string, message: string) => {
-    const key = `${what}\0${code}`;
-    const g = groups.get(key) ?? { n: 0, example: message };
-    g.n += 1;
-    groups.set(key, g);
-  };
-  for (const t of snapshot.targets) {
-    if (t.cloudHsm && !t.cloudHsm.ok) add('CloudHSM DescribeClusters', t.cloudHsm.error?.code ?? 'Unknown', t.cloudHsm.error?.message ?? '');
-    if (t.cloudWatch && !t.cloudWatch.ok) add(t.cloudWatch.denied ? 'CloudWatch (denied)' : 'CloudWatch', t.cloudWatch.error?.code ?? 'Unknown', t.cloudWatch.error?.message ?? '');
-  }
-  return [...groups].map(([key, g]) => {
-    const [what, code] = key.split('\0') as [string, string];
-    return `warning: ${what} failed for ${g.n} target(s) (${printable(code)}${g.example ? `: ${printable(g.example).slice(0, 200)}` : ''}); the stores are reported without those facts`;
+  return enrichmentSummary(snapshot.targets).failures.map((f) => {
+    const what = f.service === 'cloudhsm' ? 'CloudHSM DescribeClusters' : f.denied ? 'CloudWatch (denied)' : 'CloudWatch';
+    return `warning: ${what} failed for ${f.targets} target(s) (${printable(f.code)}${f.example ? `: ${printable(f.example).slice(0, 200)}` : ''}); the stores are reported without those facts`;
   });
 }
 

@@ -72,6 +72,16 @@ export function metricValue(text: string, series: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
+/**
+ * keystore_watch_self_alert{id} at any severity: the largest value, or undefined when no series has the id.
+ * For "not firing" checks, which must not pass only because the alert fired at another severity.
+ */
+export function selfAlertValue(text: string, id: string): number | undefined {
+  const prefix = `keystore_watch_self_alert{id="${id}",`;
+  const values = text.split('\n').filter((l) => l.startsWith(prefix)).map((l) => Number(l.slice(l.lastIndexOf(' ') + 1)));
+  return values.length ? Math.max(...values) : undefined;
+}
+
 /** Every sample line of a metric family, e.g. for "no series changed" comparisons. */
 export function familyLines(text: string, prefix: string): string[] {
   return text.split('\n').filter((l) => l.startsWith(prefix));
