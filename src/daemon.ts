@@ -318,7 +318,7 @@ export class Daemon {
       await held;
       await this.polls.idle();
       const next = plan.config;
-      const leading = this.role === 'leader' && this.pipeline !== undefined;
+      const leading = (!this.ha || this.ha.role.role === 'leader') && this.pipeline !== undefined;
       if (plan.parts.includes('poller')) {
         const old = this.poller;
         this.poller = this.snapshotPoller(next);
@@ -734,9 +734,12 @@ export class Daemon {
     return this.clients.sdkThreads?.running ?? 0;
   }
 
-  /** Leader or follower (state.backend: postgres); a single replica on files always leads. */
+  /**
+   * Leader or follower (state.backend: postgres); a single replica on files always leads. An elected
+   * replica says 'leader' once it has loaded the term's state (ReplicaRole.serving), not while it loads.
+   */
   get role(): 'leader' | 'follower' {
-    return this.ha ? this.ha.role.role : 'leader';
+    return this.ha ? this.ha.role.serving : 'leader';
   }
 
   /** Ready once a poll's alerts were handled, and while nothing critical is wrong with keystore-watch itself. */

@@ -28,6 +28,8 @@ export type Role = 'leader' | 'follower';
 
 export class ReplicaRole {
   private current: Role = 'follower';
+  /** lead() finished for the current term: the state is loaded and this replica polls and writes. */
+  private tookOver = false;
   private chain: Promise<void> = Promise.resolve();
   private refreshTimer: NodeJS.Timeout | null = null;
   private refreshing: Promise<void> | null = null;
@@ -39,8 +41,18 @@ export class ReplicaRole {
 
   constructor(private readonly opts: { lease: LeaderLease; refreshMs: number; hooks: ReplicaHooks; log: ReplicaLog }) {}
 
+  /** The role the transitions run under: 'leader' from election on, while lead() is still loading. */
   get role(): Role {
     return this.current;
+  }
+
+  /**
+   * The role this replica serves under: 'leader' only once lead() has loaded the term's state. While it
+   * loads, the API still answers from the last followed view; saying 'leader' then would let a client
+   * read that view as the leader's (a silence committed since the last refresh would look lost).
+   */
+  get serving(): Role {
+    return this.current === 'leader' && this.tookOver ? 'leader' : 'follower';
   }
 
   /** Called by the lease's onElected. */
@@ -51,6 +63,7 @@ export class ReplicaRole {
       try {
         this.current = 'leader';
         await this.opts.hooks.lead(epoch);
+        this.tookOver = this.current === 'leader' && this.opts.lease.epoch === epoch;
       } catch (err) {
         this.opts.log.error({ err, epoch }, 'could not take over as leader; giving the lease up');
         await this.opts.lease.resign(`taking over failed: ${(err as Error).message}`);
@@ -63,6 +76,7 @@ export class ReplicaRole {
     this.enqueue(async () => {
       if (this.current !== 'leader') return;
       this.current = 'follower';
+      this.tookOver = false;
       this.opts.log.warn({ epoch, reason }, 'no longer the leader: stopped polling and delivering; following');
       await this.opts.hooks.follow(reason).catch((err: unknown) => this.opts.log.error({ err }, 'error while stepping down'));
       await this.refresh();

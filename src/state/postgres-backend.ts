@@ -145,8 +145,8 @@ export class PostgresStateBackend implements StateBackend {
 
   /**
    * A value that changes with every accepted write (the row version, xmin, of state_meta: every commit
-   * sets poll_id and every outbox write its counters), so a follower re-reads the state only when the
-   * leader wrote something. Null before the first write.
+   * sets poll_id, every outbox write its counters, every on-call write touches the row), so a follower
+   * re-reads the state only when the leader wrote something. Null before the first write.
    */
   async changeMark(): Promise<string | null> {
     this.assertOpen();
@@ -224,6 +224,9 @@ export class PostgresStateBackend implements StateBackend {
       }
       await c.query(
         `DELETE FROM ${this.s}.oncall WHERE kind = 'audit' AND id IN (SELECT id FROM ${this.s}.oncall WHERE kind = 'audit' ORDER BY at DESC, id DESC OFFSET $1)`, [limit]);
+      // A new row version of state_meta moves the change mark (changeMark), so followers re-read and
+      // serve the silence or acknowledgement at their next refresh, not only after the next poll's commit.
+      await c.query(`UPDATE ${this.s}.state_meta SET epoch = epoch`);
     });
   }
 

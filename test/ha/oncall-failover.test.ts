@@ -2,6 +2,7 @@
 // PostgreSQL (test/helpers/postgres.ts) against the simulator. The leader records a silence and an
 // acknowledgement through the HTTP API; a follower refuses writes (503, nothing recorded); after the
 // leader stops, the new leader has both from the database, still applies them, and lists the audit events.
+// Before that, the follower serves both without waiting for a poll (on-call writes move the change mark).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Daemon } from '../../src/daemon.js';
 import { silentLogger } from '../../src/log.js';
@@ -69,6 +70,10 @@ describe('on-call state across a failover (PostgreSQL)', () => {
     // A follower cannot write: 503, and nothing is recorded.
     const refused = await api(follower, '/api/v1/silences', { method: 'POST', body: JSON.stringify({ matchers: ['region="eu-west-1"'], endsAt: new Date(Date.now() + 3_600_000).toISOString(), createdBy: 'mallory', comment: '' }) });
     expect(refused.status).toBe(503);
+    // No poll runs (schedule: false), so nothing but the on-call writes moves the database's change
+    // mark: the follower must still serve both within a few refreshes (refreshInterval 300ms).
+    const followerSilences = async () => ((await (await api(follower, '/api/v1/silences')).json()) as { silences: { id: string }[] }).silences.map((x) => x.id);
+    await until(async () => (await followerSilences()).includes(silenceId) && (await alerts(follower)).find((x) => x.alertKey === acked.alertKey)?.acknowledged?.by === 'bob', 'the follower to serve the silence and the acknowledgement', 10_000);
 
     await leader.stop(2000);
     await until(() => follower.role === 'leader', 'the follower to take over');

@@ -101,6 +101,24 @@ describe('PostgreSQL backend', () => {
     await other.close();
   });
 
+  it('moves the change mark with every on-call write, so followers re-read without waiting for a poll', async () => {
+    const { url } = await fresh();
+    const b = await PostgresStateBackend.open({ url, schema: SCHEMA });
+    await b.commit({ epoch: 1 }, poll(1), RETENTION);
+    const marks = [await b.changeMark()];
+    await b.applyOnCall({ epoch: 1 }, { put: [{ kind: 'silence', id: 's-1', at: 2, value: { createdBy: 'alice' } }] });
+    marks.push(await b.changeMark());
+    await b.applyOnCall({ epoch: 1 }, { put: [{ kind: 'ack', id: 'FAILED:store:1/us-east-1/cks-1', at: 3, value: { by: 'bob' } }] });
+    marks.push(await b.changeMark());
+    await b.applyOnCall({ epoch: 1 }, { delete: [{ kind: 'silence', id: 's-1' }] });
+    marks.push(await b.changeMark());
+    expect(marks.every((m) => m !== null)).toBe(true);
+    expect(new Set(marks).size).toBe(marks.length);
+    // A read changes nothing.
+    expect(await b.changeMark()).toBe(marks.at(-1));
+    await b.close();
+  });
+
   it('refuses a schema migrated by a newer release, naming the versions', async () => {
     const { url, db } = await fresh();
     await (await PostgresStateBackend.open({ url, schema: SCHEMA })).close();
