@@ -161,7 +161,10 @@ async function onePoll(): Promise<PollReport> {
   const downCodes: Record<string, number> = {};
   for (const t of snap?.targets ?? []) if (!t.ok) downCodes[t.error?.code ?? '?'] = (downCodes[t.error?.code ?? '?'] ?? 0) + 1;
   const summary = enrichmentSummary(snap?.targets ?? []);
-  const enrichment = { attempted: summary.attempted, failed: summary.failed, codes: Object.fromEntries(summary.failures.map((f) => [`${f.service}:${f.code}`, f.targets])) };
+  const codes: Record<string, number> = {};
+  // Denied and other CloudWatch failures with one code share a key here: add them, never overwrite.
+  for (const f of summary.failures) codes[`${f.service}:${f.code}`] = (codes[`${f.service}:${f.code}`] ?? 0) + f.targets;
+  const enrichment = { attempted: summary.attempted, failed: summary.failed, codes };
   return {
     wallS,
     enrichment,

@@ -63,7 +63,8 @@ export class ReplicaRole {
       try {
         this.current = 'leader';
         await this.opts.hooks.lead(epoch);
-        this.tookOver = this.current === 'leader' && this.opts.lease.epoch === epoch;
+        // A lease lost meanwhile: its deposed() is queued behind this step; do not serve as leader until then.
+        this.tookOver = this.opts.lease.epoch === epoch;
       } catch (err) {
         this.opts.log.error({ err, epoch }, 'could not take over as leader; giving the lease up');
         await this.opts.lease.resign(`taking over failed: ${(err as Error).message}`);

@@ -1,5 +1,5 @@
 // What a snapshot's targets say about their enrichment (CloudHSM DescribeClusters, CloudWatch): how many
-// targets had it and which failed, by service and error code. Pure; read by `keystore-watch once` (its
+// enrichments were attempted (one per target and service) and which failed, by service and error code. Pure; read by `keystore-watch once` (its
 // stderr warnings) and by the bench (which refuses to measure a build whose enrichment all failed).
 import type { TargetOutcome } from '../model.js';
 

@@ -144,9 +144,9 @@ export class PostgresStateBackend implements StateBackend {
   }
 
   /**
-   * A value that changes with every accepted write (the row version, xmin, of state_meta: every commit
-   * sets poll_id, every outbox write its counters, every on-call write touches the row), so a follower
-   * re-reads the state only when the leader wrote something. Null before the first write.
+   * A value that changes with every accepted write (the row version, xmin, of state_meta, which the
+   * fence check of every write transaction updates), so a follower re-reads the state only when the
+   * leader wrote something. Null before the first write.
    */
   async changeMark(): Promise<string | null> {
     this.assertOpen();
@@ -224,9 +224,6 @@ export class PostgresStateBackend implements StateBackend {
       }
       await c.query(
         `DELETE FROM ${this.s}.oncall WHERE kind = 'audit' AND id IN (SELECT id FROM ${this.s}.oncall WHERE kind = 'audit' ORDER BY at DESC, id DESC OFFSET $1)`, [limit]);
-      // A new row version of state_meta moves the change mark (changeMark), so followers re-read and
-      // serve the silence or acknowledgement at their next refresh, not only after the next poll's commit.
-      await c.query(`UPDATE ${this.s}.state_meta SET epoch = epoch`);
     });
   }
 
@@ -258,7 +255,9 @@ export class PostgresStateBackend implements StateBackend {
     const meta = (await c.query<{ epoch: string }>(`SELECT epoch FROM ${this.s}.state_meta FOR UPDATE`)).rows[0];
     if (!meta) throw new Error(`${this.schema}.state_meta has no row (was it deleted by hand?)`);
     if (epoch < Number(meta.epoch)) throw new NotLeaderError(epoch, Number(meta.epoch), what);
-    if (epoch > Number(meta.epoch)) await c.query(`UPDATE ${this.s}.state_meta SET epoch = $1`, [epoch]);
+    // Written on every accepted write, even when the epoch is unchanged: the new row version moves the
+    // change mark (changeMark), so followers re-read after any write, on-call records included.
+    await c.query(`UPDATE ${this.s}.state_meta SET epoch = $1`, [epoch]);
   }
 
   private async upsertDoc(c: pg.ClientBase, name: Part, body: string, epoch: number): Promise<void> {

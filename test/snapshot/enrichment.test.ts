@@ -10,7 +10,7 @@ const target = (over: Partial<TargetOutcome>): TargetOutcome => ({
 const err = (code: string, message = `${code} message`) => ({ code, message });
 
 describe('enrichmentSummary', () => {
-  it('counts the targets that had enrichment and groups the failures by service, denial and code', () => {
+  it('counts the enrichments attempted (one per target and service) and groups the failures by service, denial and code', () => {
     const s = enrichmentSummary([
       target({ cloudHsm: { ok: true, error: null }, cloudWatch: { ok: true, denied: false, error: null } }),
       target({ cloudHsm: { ok: false, error: err('CloudHsmAccessDeniedException', 'first') } }),
